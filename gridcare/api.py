@@ -1,0 +1,66 @@
+"""The one HTTP API object. Each app contributes a router from its ``api.py``.
+
+Errors use one format everywhere: ``{"code": ..., "message": ..., "field": ...}``.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import HttpError as NinjaHttpError
+from ninja.security import django_auth
+
+from gridcare.core.errors import GridCareError
+
+api = NinjaAPI(
+    title="GridCare API",
+    version="1",
+    description="GridCare 电力营销客户服务管理系统 HTTP API. Session login with CSRF; "
+    "every endpoint checks role and ownership.",
+    auth=django_auth,
+    urls_namespace="api",
+    docs_url="/docs",
+)
+
+
+@api.exception_handler(GridCareError)
+def _gridcare_error(request: HttpRequest, exc: GridCareError) -> HttpResponse:
+    return api.create_response(request, exc.as_dict(), status=exc.status)
+
+
+@api.exception_handler(ValidationError)
+def _schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    first = exc.errors[0] if exc.errors else {}
+    loc = [str(p) for p in first.get("loc", []) if p not in ("body", "query", "path", "payload")]
+    return api.create_response(
+        request,
+        {"code": "validation_failed", "message": str(first.get("msg", "invalid input")),
+         "field": ".".join(loc) or None, "errors": exc.errors},
+        status=422,
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return api.create_response(
+        request, {"code": "not_authenticated", "message": "Log in first.", "field": None}, status=401
+    )
+
+
+@api.exception_handler(NinjaHttpError)
+def _http_error(request: HttpRequest, exc: NinjaHttpError) -> HttpResponse:
+    return api.create_response(
+        request, {"code": "http_error", "message": str(exc), "field": None}, status=exc.status_code
+    )
+
+
+def _register_routers() -> None:
+    from gridcare.customers.api import router as customers_router
+    from gridcare.portal.api import router as portal_router
+
+    api.add_router("/customers", customers_router)
+    api.add_router("/portal", portal_router)
+
+
+_register_routers()

@@ -1,0 +1,60 @@
+"""The role groups of architecture.md ("Who uses it").
+
+The groups and their permissions are created by data migrations (``core`` 0002 and later
+ones as apps arrive); this module names them for code and the UI.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+COUNTER_CLERK = "counter_clerk"
+HOTLINE_AGENT = "hotline_agent"
+BILLING_CLERK = "billing_clerk"
+METERING_TECH = "metering_tech"
+INSPECTOR = "inspector"
+REPAIR_DISPATCHER = "repair_dispatcher"
+REPAIR_CREW = "repair_crew"
+SERVICE_MANAGER = "service_manager"
+MARKETING_MANAGER = "marketing_manager"
+AUDITOR = "auditor"
+CUSTOMER = "customer"
+
+STAFF_ROLES: dict[str, object] = {
+    COUNTER_CLERK: _("Business hall clerk (营业厅受理员)"),
+    HOTLINE_AGENT: _("95598 hotline agent (坐席)"),
+    BILLING_CLERK: _("Meter reading & billing clerk (抄表核算员)"),
+    METERING_TECH: _("Metering technician (计量人员)"),
+    INSPECTOR: _("Power-use inspector (用电检查员)"),
+    REPAIR_DISPATCHER: _("Repair dispatcher (抢修调度)"),
+    REPAIR_CREW: _("Repair crew (抢修人员)"),
+    SERVICE_MANAGER: _("Customer service manager (客服经理)"),
+    MARKETING_MANAGER: _("Marketing manager (营销管理)"),
+    AUDITOR: _("Auditor (审计)"),
+}
+ALL_ROLES: dict[str, object] = {**STAFF_ROLES, CUSTOMER: _("Customer (客户)")}
+
+
+def user_roles(user: object) -> set[str]:
+    """The role group names of ``user`` (cached on the user object for the request)."""
+    if not getattr(user, "is_authenticated", False):
+        return set()
+    cached = getattr(user, "_gridcare_roles", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
+        user._gridcare_roles = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def is_staff_user(user: object) -> bool:
+    """True for console users: superusers and members of any staff role."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if getattr(user, "is_superuser", False):
+        return True
+    return bool(user_roles(user) & STAFF_ROLES.keys())
+
+
+def is_customer_user(user: object) -> bool:
+    """True for portal users (the ``customer`` group)."""
+    return CUSTOMER in user_roles(user)

@@ -1,0 +1,37 @@
+"""The working-day calendar with the company's override table loaded (see engine/workdays.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from gridcare.core.engine.workdays import WorkdayCalendar, hours_deadline
+from gridcare.core.models import CalendarDay
+
+__all__ = [
+    "add_working_days",
+    "count_working_days",
+    "hours_deadline",
+    "working_calendar",
+    "working_day_deadline",
+]
+
+
+def working_calendar() -> WorkdayCalendar:
+    """The calendar in force: package holidays plus every ``CalendarDay`` override."""
+    overrides = dict(CalendarDay.objects.values_list("date", "is_workday"))
+    return WorkdayCalendar(overrides=overrides)
+
+
+def add_working_days(start: dt.date, n: int) -> dt.date:
+    """The N-th working day after ``start`` under the calendar in force."""
+    return working_calendar().add_working_days(start, n)
+
+
+def count_working_days(start: dt.date, end: dt.date) -> int:
+    """Working days in (start, end] under the calendar in force."""
+    return working_calendar().count_working_days(start, end)
+
+
+def working_day_deadline(start: dt.datetime, n: int) -> dt.datetime:
+    """End of the N-th working day after the event at ``start``."""
+    return working_calendar().working_day_deadline(start, n)

@@ -1,0 +1,152 @@
+"""Every shared read of the customer archive, scoped by the caller's role.
+
+Staff with ``customers.view_customer`` see the whole archive; a portal customer sees only
+their own customer record and accounts; anyone else sees nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from gridcare.core.errors import NotFound
+from gridcare.core.roles import is_customer_user, is_staff_user
+from gridcare.customers.models import (
+    Account,
+    Contract,
+    Customer,
+    Feeder,
+    Substation,
+    Transformer,
+)
+
+SEARCH_FIELDS = ("all", "number", "name", "mobile", "id_tail", "address")
+_DIGITS = re.compile(r"^\d+$")
+_TAIL = re.compile(r"^\d{3,5}[\dXx]$")
+
+
+def customers_visible_to(user: Any) -> QuerySet[Customer]:
+    """Customers ``user`` may see: all for archive staff, only their own for a customer."""
+    if is_staff_user(user) and user.has_perm("customers.view_customer"):
+        return Customer.objects.all()
+    if is_customer_user(user):
+        return Customer.objects.filter(user=user)
+    return Customer.objects.none()
+
+
+def accounts_visible_to(user: Any) -> QuerySet[Account]:
+    """Accounts ``user`` may see: all for archive staff, only their own for a customer."""
+    if is_staff_user(user) and user.has_perm("customers.view_account"):
+        return Account.objects.all()
+    if is_customer_user(user):
+        return Account.objects.filter(customer__user=user)
+    return Account.objects.none()
+
+
+def customer_search(*, user: Any, q: str, field: str = "all") -> QuerySet[Customer]:
+    """客户查询 by 户号, name, mobile, ID-number tail or address.
+
+    ``field="all"`` guesses from the text: 11 digits starting with 1 → mobile (or 户号);
+    a 4–6 character tail of digits (last may be X) → ID tail; other digits → 户号 prefix;
+    anything else → name or address contains.
+    """
+    base = customers_visible_to(user)
+    q = (q or "").strip()
+    if not q:
+        return base.order_by("-id")
+    if field not in SEARCH_FIELDS:
+        field = "all"
+    cond: Q
+    if field == "number":
+        cond = Q(accounts__number__startswith=q)
+    elif field == "name":
+        cond = Q(name__icontains=q)
+    elif field == "mobile":
+        cond = Q(mobile__startswith=q)
+    elif field == "id_tail":
+        cond = Q(id_tail__endswith=q.upper())
+    elif field == "address":
+        cond = Q(accounts__service_point__address__icontains=q) | Q(postal_address__icontains=q)
+    elif _DIGITS.match(q) and len(q) == 11 and q.startswith("1"):
+        cond = Q(mobile=q) | Q(accounts__number=q)
+    elif _TAIL.match(q):
+        cond = Q(id_tail__endswith=q.upper()) | Q(accounts__number__endswith=q) if len(q) >= 6 \
+            else Q(id_tail__endswith=q.upper())
+    elif _DIGITS.match(q):
+        cond = Q(accounts__number__startswith=q) | Q(mobile__startswith=q)
+    else:
+        cond = (Q(name__icontains=q) | Q(accounts__service_point__address__icontains=q)
+                | Q(postal_address__icontains=q))
+    ids = base.filter(cond).values("id")
+    return Customer.objects.filter(id__in=ids).order_by("-id")
+
+
+def customer_list_page(qs: QuerySet[Customer]) -> QuerySet[Customer]:
+    """Optimise a customer list for display (accounts prefetched, one query each)."""
+    return qs.prefetch_related(
+        Prefetch("accounts", queryset=Account.objects.select_related("service_point").order_by("number"))
+    )
+
+
+def customer_get(*, user: Any, customer_id: int) -> Customer:
+    """One customer with everything the 360 view shows; NotFound if not visible."""
+    qs = customers_visible_to(user).prefetch_related(
+        Prefetch(
+            "accounts",
+            queryset=Account.objects.select_related(
+                "service_point__transformer__feeder__substation"
+            ).prefetch_related(
+                Prefetch("contracts", queryset=Contract.objects.order_by("-start_date"))
+            ).order_by("number"),
+        )
+    )
+    customer = qs.filter(pk=customer_id).first()
+    if customer is None:
+        raise NotFound()
+    return customer
+
+
+def account_get(*, user: Any, number: str) -> Account:
+    """One account by 户号 with its topology path; NotFound if not visible."""
+    account = (
+        accounts_visible_to(user)
+        .select_related("customer", "service_point__transformer__feeder__substation")
+        .prefetch_related(Prefetch("contracts", queryset=Contract.objects.order_by("-start_date")))
+        .filter(number=number)
+        .first()
+    )
+    if account is None:
+        raise NotFound()
+    return account
+
+
+def substation_tree() -> QuerySet[Substation]:
+    """Substations with their feeder and transformer counts (topology browser, level 1)."""
+    return Substation.objects.annotate(
+        feeder_count=Count("feeders", distinct=True),
+        transformer_count=Count("feeders__transformers", distinct=True),
+    ).order_by("code")
+
+
+def feeders_of(substation_id: int) -> QuerySet[Feeder]:
+    """Feeders of a substation with transformer and account counts."""
+    return Feeder.objects.filter(substation_id=substation_id).annotate(
+        transformer_count=Count("transformers", distinct=True),
+        account_count=Count("transformers__service_points__accounts", distinct=True),
+    ).order_by("code")
+
+
+def transformers_of(feeder_id: int) -> QuerySet[Transformer]:
+    """Transformer areas of a feeder with their account counts."""
+    return Transformer.objects.filter(feeder_id=feeder_id).annotate(
+        account_count=Count("service_points__accounts", distinct=True),
+    ).order_by("code")
+
+
+def accounts_of_transformer(transformer_id: int) -> QuerySet[Account]:
+    """Accounts behind one transformer area (台区户表), with their customers."""
+    return Account.objects.filter(service_point__transformer_id=transformer_id).select_related(
+        "customer", "service_point"
+    ).order_by("number")

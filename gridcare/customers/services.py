@@ -1,0 +1,382 @@
+"""Every write to the customer archive and the topology (one transaction each, audited)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from gridcare.core.audit import audit_record, diff, snapshot
+from gridcare.core.engine.ids import id_number_problem, is_valid_mobile, uscc_problem
+from gridcare.core.errors import Conflict, ValidationFailed
+from gridcare.core.ids import next_number
+from gridcare.core.roles import CUSTOMER
+from gridcare.customers.choices import (
+    AccountStatus,
+    AreaType,
+    ContractKind,
+    ContractStatus,
+    CustomerClass,
+    CustomerKind,
+    ImportanceLevel,
+    VoltageLevel,
+)
+from gridcare.customers.models import (
+    Account,
+    Contract,
+    Customer,
+    Feeder,
+    ServicePoint,
+    Substation,
+    Transformer,
+)
+
+Actor = AbstractBaseUser | AnonymousUser | str | None
+
+ACCOUNT_SEQUENCE = "account_number"
+ACCOUNT_PREFIX = "05"  # county code prefix of every 户号 (10 digits: prefix + 8)
+CONTRACT_SEQUENCE = "contract_number"
+
+CUSTOMER_EDITABLE = ("name", "id_number", "credit_code", "mobile", "contact_person", "email",
+                     "postal_address")
+ACCOUNT_EDITABLE = ("customer_class", "voltage_level", "tariff_code", "status", "importance",
+                    "is_prepaid", "closed_on")
+
+
+# --- formatting of numbers ---------------------------------------------------------------
+
+def account_number_format(value: int) -> str:
+    """户号 from a sequence value: county prefix + 8 digits."""
+    return f"{ACCOUNT_PREFIX}{value:08d}"
+
+
+def contract_number_format(value: int, *, year: int) -> str:
+    """合同编号: ``HT`` + year + 7 digits."""
+    return f"HT{year}{value:07d}"
+
+
+# --- validation (shared by services, forms and the seed) -----------------------------------
+
+def _require_choice(value: str, choices: Any, field: str) -> None:
+    if value not in choices.values:
+        raise ValidationFailed(_("Choose one of the listed values."), field=field)
+
+
+def customer_identity_clean(*, kind: str, id_number: str | None, credit_code: str | None,
+                            mobile: str) -> tuple[str | None, str | None, str]:
+    """Validate and normalise the identity fields of a customer; raise ValidationFailed."""
+    _require_choice(kind, CustomerKind, "kind")
+    mobile = (mobile or "").strip()
+    if not is_valid_mobile(mobile):
+        raise ValidationFailed(_("Enter an 11-digit mobile number starting with 1."), field="mobile")
+    if kind == CustomerKind.PERSON:
+        value = (id_number or "").strip().upper()
+        problem = id_number_problem(value, today=timezone.localdate())
+        if problem == "format":
+            raise ValidationFailed(_("An ID card number has 17 digits and a final digit or X."),
+                                   field="id_number")
+        if problem == "birth_date":
+            raise ValidationFailed(_("The birth date inside the ID card number is not valid."),
+                                   field="id_number")
+        if problem == "checksum":
+            raise ValidationFailed(_("The ID card number's check digit is wrong."), field="id_number")
+        return value, None, mobile
+    code = (credit_code or "").strip().upper()
+    problem = uscc_problem(code)
+    if problem == "format":
+        raise ValidationFailed(_("A unified social credit code has 18 letters and digits."),
+                               field="credit_code")
+    if problem == "checksum":
+        raise ValidationFailed(_("The unified social credit code's check character is wrong."),
+                               field="credit_code")
+    return None, code, mobile
+
+
+def _identity_unique(*, id_number: str | None, credit_code: str | None, exclude_pk: int | None) -> None:
+    others = Customer.objects.exclude(pk=exclude_pk) if exclude_pk else Customer.objects.all()
+    if id_number and others.filter(id_number=id_number).exists():
+        raise ValidationFailed(_("A customer with this ID card number already exists."),
+                               field="id_number")
+    if credit_code and others.filter(credit_code=credit_code).exists():
+        raise ValidationFailed(_("A customer with this credit code already exists."),
+                               field="credit_code")
+
+
+def _name_clean(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed(_("Enter the name."), field="name")
+    if len(name) > 100:
+        raise ValidationFailed(_("The name is too long (100 characters at most)."), field="name")
+    return name
+
+
+# --- customers ----------------------------------------------------------------------------
+
+def customer_create(
+    *,
+    actor: Actor,
+    kind: str,
+    name: str,
+    mobile: str,
+    id_number: str | None = None,
+    credit_code: str | None = None,
+    contact_person: str = "",
+    email: str = "",
+    postal_address: str = "",
+) -> Customer:
+    """建档: register a new customer after validating identity number and mobile."""
+    name = _name_clean(name)
+    id_number, credit_code, mobile = customer_identity_clean(
+        kind=kind, id_number=id_number, credit_code=credit_code, mobile=mobile
+    )
+    if kind == CustomerKind.ORGANISATION and not contact_person.strip():
+        raise ValidationFailed(_("An organisation needs a contact person."), field="contact_person")
+    with transaction.atomic():
+        _identity_unique(id_number=id_number, credit_code=credit_code, exclude_pk=None)
+        customer = Customer.objects.create(
+            kind=kind,
+            name=name,
+            id_number=id_number,
+            credit_code=credit_code,
+            id_tail=(id_number or credit_code or "")[-6:],
+            mobile=mobile,
+            contact_person=contact_person.strip(),
+            email=email.strip(),
+            postal_address=postal_address.strip(),
+        )
+        audit_record(actor=actor, obj=customer, action="customer.create",
+                     after=snapshot(customer, ("kind",) + CUSTOMER_EDITABLE))
+    return customer
+
+
+def customer_update(*, actor: Actor, customer_id: int, version: int, **changes: Any) -> Customer:
+    """修改客户档案 with optimistic locking: ``version`` is the one the editor loaded.
+
+    If somebody saved the customer since, :class:`Conflict` is raised and nothing changes.
+    """
+    unknown = set(changes) - set(CUSTOMER_EDITABLE)
+    if unknown:
+        raise ValidationFailed(_("This field cannot be changed here."), field=sorted(unknown)[0])
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().get(pk=customer_id)
+        if customer.version != version:
+            raise Conflict()
+        before = snapshot(customer, CUSTOMER_EDITABLE)
+        merged = {**before, **changes}
+        merged["name"] = _name_clean(merged["name"])
+        id_number, credit_code, mobile = customer_identity_clean(
+            kind=customer.kind, id_number=merged.get("id_number"),
+            credit_code=merged.get("credit_code"), mobile=merged["mobile"],
+        )
+        if customer.kind == CustomerKind.ORGANISATION and not (merged.get("contact_person") or "").strip():
+            raise ValidationFailed(_("An organisation needs a contact person."), field="contact_person")
+        _identity_unique(id_number=id_number, credit_code=credit_code, exclude_pk=customer.pk)
+        customer.name = merged["name"]
+        customer.id_number = id_number
+        customer.credit_code = credit_code
+        customer.id_tail = (id_number or credit_code or "")[-6:]
+        customer.mobile = mobile
+        customer.contact_person = (merged.get("contact_person") or "").strip()
+        customer.email = (merged.get("email") or "").strip()
+        customer.postal_address = (merged.get("postal_address") or "").strip()
+        customer.version = F("version") + 1
+        customer.save()
+        customer.refresh_from_db()
+        old, new = diff(before, snapshot(customer, CUSTOMER_EDITABLE))
+        if new:
+            audit_record(actor=actor, obj=customer, action="customer.update", before=old, after=new)
+    return customer
+
+
+def customer_portal_login_create(*, actor: Actor, customer: Customer, username: str,
+                                 password: str) -> Any:
+    """开通网上营业厅: give a customer a portal login (group ``customer``)."""
+    User = get_user_model()
+    username = username.strip()
+    if not username:
+        raise ValidationFailed(_("Enter a user name."), field="username")
+    if customer.user_id is not None:
+        raise ValidationFailed(_("This customer already has a portal login."), field="username")
+    try:
+        validate_password(password)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(" ".join(exc.messages), field="password") from exc
+    with transaction.atomic():
+        if User.objects.filter(username=username).exists():
+            raise ValidationFailed(_("This user name is taken."), field="username")
+        user = User.objects.create_user(username=username, password=password,
+                                        first_name=customer.name[:150])
+        user.groups.add(Group.objects.get(name=CUSTOMER))
+        customer.user = user
+        customer.save(update_fields=["user"])
+        audit_record(actor=actor, obj=customer, action="customer.portal_login",
+                     after={"username": username})
+    return user
+
+
+# --- topology -----------------------------------------------------------------------------
+
+def substation_create(*, actor: Actor, code: str, name: str, voltage_kv: int = 110) -> Substation:
+    """Register a substation (变电站)."""
+    with transaction.atomic():
+        if Substation.objects.filter(code=code).exists():
+            raise ValidationFailed(_("This code is already used."), field="code")
+        sub = Substation.objects.create(code=code, name=_name_clean(name), voltage_kv=voltage_kv)
+        audit_record(actor=actor, obj=sub, action="substation.create", after=snapshot(sub))
+    return sub
+
+
+def feeder_create(*, actor: Actor, code: str, name: str, substation: Substation) -> Feeder:
+    """Register a 10 kV feeder (线路) on a substation."""
+    with transaction.atomic():
+        if Feeder.objects.filter(code=code).exists():
+            raise ValidationFailed(_("This code is already used."), field="code")
+        feeder = Feeder.objects.create(code=code, name=_name_clean(name), substation=substation)
+        audit_record(actor=actor, obj=feeder, action="feeder.create", after=snapshot(feeder))
+    return feeder
+
+
+def transformer_create(*, actor: Actor, code: str, name: str, feeder: Feeder, capacity_kva: int,
+                       area_type: str, location: str = "") -> Transformer:
+    """Register a transformer area (台区) with its capacity and area type."""
+    _require_choice(area_type, AreaType, "area_type")
+    if capacity_kva <= 0:
+        raise ValidationFailed(_("Capacity must be positive."), field="capacity_kva")
+    with transaction.atomic():
+        if Transformer.objects.filter(code=code).exists():
+            raise ValidationFailed(_("This code is already used."), field="code")
+        tr = Transformer.objects.create(code=code, name=_name_clean(name), feeder=feeder,
+                                        capacity_kva=capacity_kva, area_type=area_type,
+                                        location=location)
+        audit_record(actor=actor, obj=tr, action="transformer.create", after=snapshot(tr))
+    return tr
+
+
+def service_point_create(*, actor: Actor, address: str, transformer: Transformer,
+                         latitude: Decimal | None = None,
+                         longitude: Decimal | None = None) -> ServicePoint:
+    """Register a service point (用电地址) on a transformer area."""
+    address = (address or "").strip()
+    if not address:
+        raise ValidationFailed(_("Enter the address."), field="address")
+    with transaction.atomic():
+        sp = ServicePoint.objects.create(address=address, transformer=transformer,
+                                         latitude=latitude, longitude=longitude)
+        audit_record(actor=actor, obj=sp, action="service_point.create", after=snapshot(sp))
+    return sp
+
+
+# --- accounts -----------------------------------------------------------------------------
+
+def account_open(
+    *,
+    actor: Actor,
+    customer: Customer,
+    service_point: ServicePoint,
+    customer_class: str,
+    voltage_level: str,
+    tariff_code: str = "",
+    importance: str = "",
+    is_prepaid: bool = False,
+    opened_on: dt.date | None = None,
+) -> Account:
+    """立户: open an account (户号 from the county sequence) at a service point."""
+    _require_choice(customer_class, CustomerClass, "customer_class")
+    _require_choice(voltage_level, VoltageLevel, "voltage_level")
+    _require_choice(importance, ImportanceLevel, "importance")
+    with transaction.atomic():
+        number = account_number_format(next_number(ACCOUNT_SEQUENCE))
+        account = Account.objects.create(
+            number=number, customer=customer, service_point=service_point,
+            customer_class=customer_class, voltage_level=voltage_level,
+            tariff_code=tariff_code.strip(), importance=importance, is_prepaid=is_prepaid,
+            opened_on=opened_on or timezone.localdate(), status=AccountStatus.ACTIVE,
+        )
+        audit_record(actor=actor, obj=account, action="account.open", after=snapshot(account))
+    return account
+
+
+def account_update(*, actor: Actor, account_id: int, version: int, **changes: Any) -> Account:
+    """修改用电户 (class, voltage, tariff, status, 重要用户, 费控) with optimistic locking.
+
+    Closing (销户) needs ``closed_on``; reopening clears it.
+    """
+    unknown = set(changes) - set(ACCOUNT_EDITABLE)
+    if unknown:
+        raise ValidationFailed(_("This field cannot be changed here."), field=sorted(unknown)[0])
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account_id)
+        if account.version != version:
+            raise Conflict()
+        before = snapshot(account, ACCOUNT_EDITABLE)
+        for name, value in changes.items():
+            setattr(account, name, value)
+        _require_choice(account.customer_class, CustomerClass, "customer_class")
+        _require_choice(account.voltage_level, VoltageLevel, "voltage_level")
+        _require_choice(account.status, AccountStatus, "status")
+        _require_choice(account.importance, ImportanceLevel, "importance")
+        if account.status == AccountStatus.CLOSED:
+            if account.closed_on is None:
+                account.closed_on = timezone.localdate()
+            if account.closed_on < account.opened_on:
+                raise ValidationFailed(_("The closing date is before the opening date."),
+                                       field="closed_on")
+        else:
+            account.closed_on = None
+        account.tariff_code = (account.tariff_code or "").strip()
+        account.version = F("version") + 1  # type: ignore[assignment]
+        account.save()
+        account.refresh_from_db()
+        old, new = diff(before, snapshot(account, ACCOUNT_EDITABLE))
+        if new:
+            audit_record(actor=actor, obj=account, action="account.update", before=old, after=new)
+    return account
+
+
+# --- contracts ----------------------------------------------------------------------------
+
+def contract_create(
+    *,
+    actor: Actor,
+    account: Account,
+    kind: str,
+    capacity_kva: Decimal | int | str,
+    start_date: dt.date,
+    end_date: dt.date | None = None,
+    signed_on: dt.date | None = None,
+    terms: str = "",
+    status: str = ContractStatus.ACTIVE,
+) -> Contract:
+    """签订供用电合同: record a supply contract with its contracted capacity."""
+    _require_choice(kind, ContractKind, "kind")
+    _require_choice(status, ContractStatus, "status")
+    try:
+        capacity = Decimal(str(capacity_kva))
+    except InvalidOperation as exc:
+        raise ValidationFailed(_("Enter a number."), field="capacity_kva") from exc
+    if capacity <= 0:
+        raise ValidationFailed(_("Capacity must be positive."), field="capacity_kva")
+    if end_date is not None and end_date < start_date:
+        raise ValidationFailed(_("The end date is before the start date."), field="end_date")
+    with transaction.atomic():
+        number = contract_number_format(next_number(CONTRACT_SEQUENCE), year=start_date.year)
+        try:
+            contract = Contract.objects.create(
+                number=number, account=account, kind=kind, capacity_kva=capacity,
+                start_date=start_date, end_date=end_date, signed_on=signed_on, terms=terms,
+                status=status,
+            )
+        except IntegrityError as exc:  # pragma: no cover - guarded above; DB constraint as backstop
+            raise ValidationFailed(str(exc)) from exc
+        audit_record(actor=actor, obj=contract, action="contract.create", after=snapshot(contract))
+    return contract

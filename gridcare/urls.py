@@ -1,0 +1,15 @@
+"""URL map: console at /, portal at /portal/, API at /api/ (OpenAPI docs at /api/docs)."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from gridcare.api import api
+
+urlpatterns = [
+    path("", include("gridcare.core.urls")),
+    path("customers/", include("gridcare.customers.urls")),
+    path("portal/", include("gridcare.portal.urls")),
+    path("api/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("django-admin/", admin.site.urls),
+]
