@@ -44,7 +44,7 @@ def login_failure_record(*, username: str, ip: str | None) -> None:
             if row.first_failure_at is None or now - row.first_failure_at > window:
                 row.failures = 0
                 row.first_failure_at = now
-            row.failures = F("failures") + 1  # type: ignore[assignment]
+            row.failures = F("failures") + 1
             row.save(update_fields=["failures", "first_failure_at"])
             row.refresh_from_db(fields=["failures"])
             key_limit = limit if key.startswith("user:") else limit * 4

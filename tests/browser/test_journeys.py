@@ -95,6 +95,8 @@ def test_customer_sees_only_own_account(page: Any, roles: None) -> None:
 
     # and the other customer's account page is not found, and so is the staff console
     response = page.goto(page.base_url + f"/portal/accounts/{other_account.number}/")
-    assert response is not None and response.status == 404
+    assert response is not None
+    assert response.status == 404
     response = page.goto(page.base_url + "/customers/")
-    assert response is not None and response.status == 403
+    assert response is not None
+    assert response.status == 403
