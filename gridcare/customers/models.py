@@ -263,7 +263,9 @@ class Contract(models.Model):
                 condition=Q(end_date__isnull=True) | Q(end_date__gte=models.F("start_date")),
                 name="contract_end_after_start",
             ),
-            models.CheckConstraint(condition=Q(status__in=ContractStatus.values), name="contract_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=ContractStatus.values), name="contract_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:
