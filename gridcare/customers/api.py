@@ -1,3 +1,255 @@
-from ninja import Router
+"""HTTP API of the customer archive (客户档案), mounted at ``/api/customers``.
+
+Staff only: portal customers use ``/api/portal``. Every endpoint checks the role itself and
+answers with typed schemas, never the raw model. Errors use the one format
+``{"code", "message", "field"}`` (see :mod:`gridcare.api`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any, Literal
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from gridcare.core.engine.ids import mask_id_number, mask_mobile
+from gridcare.core.errors import PermissionDenied
+from gridcare.core.pagination import paginate
+from gridcare.core.roles import is_customer_user, is_staff_user
+from gridcare.customers import selectors, services
+from gridcare.customers.models import Account, Contract, Customer
 
 router = Router(tags=["customers"])
+
+SearchField = Literal["all", "number", "name", "mobile", "id_tail", "address"]
+
+
+# --- schemas ------------------------------------------------------------------------------
+
+class CustomerListItem(Schema):
+    """One row of the customer search (mobile and identity number masked)."""
+
+    id: int
+    kind: str
+    name: str
+    mobile_masked: str
+    identity_masked: str
+    account_numbers: list[str]
+    address: str
+
+
+class CustomerPage(Schema):
+    items: list[CustomerListItem]
+    count: int
+    page: int
+    pages: int
+
+
+class TopologyPath(Schema):
+    """变电站 → 线路 → 台区 of an account."""
+
+    substation_code: str
+    substation_name: str
+    feeder_code: str
+    feeder_name: str
+    transformer_code: str
+    transformer_name: str
+    area_type: str
+
+
+class ContractOut(Schema):
+    number: str
+    kind: str
+    capacity_kva: Decimal
+    start_date: dt.date
+    end_date: dt.date | None
+    signed_on: dt.date | None
+    status: str
+
+
+class AccountOut(Schema):
+    id: int
+    number: str
+    customer_class: str
+    voltage_level: str
+    tariff_code: str
+    status: str
+    importance: str
+    is_prepaid: bool
+    opened_on: dt.date
+    closed_on: dt.date | None
+    address: str
+    topology: TopologyPath
+    contracts: list[ContractOut]
+
+
+class CustomerOut(Schema):
+    """The customer 360 data. ``id_number`` is masked unless the caller may change customers."""
+
+    id: int
+    kind: str
+    name: str
+    id_number: str | None
+    credit_code: str | None
+    mobile: str
+    contact_person: str
+    email: str
+    postal_address: str
+    version: int
+    accounts: list[AccountOut]
+
+
+class AccountCustomer(Schema):
+    id: int
+    name: str
+    kind: str
+
+
+class AccountDetailOut(AccountOut):
+    customer: AccountCustomer
+
+
+class CustomerIn(Schema):
+    """建档 input: a person needs ``id_number``, an organisation ``credit_code`` and a contact."""
+
+    kind: Literal["person", "organisation"]
+    name: str
+    mobile: str
+    id_number: str | None = None
+    credit_code: str | None = None
+    contact_person: str = ""
+    email: str = ""
+    postal_address: str = ""
+
+
+# --- permission and conversion helpers ------------------------------------------------------
+
+def _require(request: HttpRequest, *perms: str) -> None:
+    """Staff with ``perms`` only; portal customers are always refused here."""
+    user = request.user
+    if is_customer_user(user) or not is_staff_user(user) or not user.has_perms(perms):
+        raise PermissionDenied()
+
+
+def _contract_out(contract: Contract) -> dict[str, Any]:
+    return {
+        "number": contract.number, "kind": contract.kind, "capacity_kva": contract.capacity_kva,
+        "start_date": contract.start_date, "end_date": contract.end_date,
+        "signed_on": contract.signed_on, "status": contract.status,
+    }
+
+
+def _account_out(account: Account) -> dict[str, Any]:
+    transformer = account.service_point.transformer
+    feeder = transformer.feeder
+    substation = feeder.substation
+    return {
+        "id": account.pk,
+        "number": account.number,
+        "customer_class": account.customer_class,
+        "voltage_level": account.voltage_level,
+        "tariff_code": account.tariff_code,
+        "status": account.status,
+        "importance": account.importance,
+        "is_prepaid": account.is_prepaid,
+        "opened_on": account.opened_on,
+        "closed_on": account.closed_on,
+        "address": account.service_point.address,
+        "topology": {
+            "substation_code": substation.code, "substation_name": substation.name,
+            "feeder_code": feeder.code, "feeder_name": feeder.name,
+            "transformer_code": transformer.code, "transformer_name": transformer.name,
+            "area_type": transformer.area_type,
+        },
+        "contracts": [_contract_out(c) for c in account.contracts.all()],
+    }
+
+
+def _customer_out(customer: Customer, *, show_identity: bool) -> dict[str, Any]:
+    id_number = customer.id_number
+    if id_number and not show_identity:
+        id_number = mask_id_number(id_number)
+    return {
+        "id": customer.pk,
+        "kind": customer.kind,
+        "name": customer.name,
+        "id_number": id_number,
+        "credit_code": customer.credit_code,
+        "mobile": customer.mobile,
+        "contact_person": customer.contact_person,
+        "email": customer.email,
+        "postal_address": customer.postal_address,
+        "version": customer.version,
+        "accounts": [_account_out(a) for a in customer.accounts.all()],
+    }
+
+
+def _list_item(customer: Customer) -> dict[str, Any]:
+    accounts = list(customer.accounts.all())
+    identity = customer.identity_number
+    return {
+        "id": customer.pk,
+        "kind": customer.kind,
+        "name": customer.name,
+        "mobile_masked": mask_mobile(customer.mobile),
+        "identity_masked": mask_id_number(identity) if identity else "",
+        "account_numbers": [a.number for a in accounts],
+        "address": accounts[0].service_point.address if accounts else customer.postal_address,
+    }
+
+
+# --- endpoints ----------------------------------------------------------------------------
+
+@router.get("/", response=CustomerPage, summary="Search customers (客户查询)")
+def customer_list(request: HttpRequest, q: str = "", field: SearchField = "all",
+                  page: int = 1) -> dict[str, Any]:
+    """Search by 户号, name, mobile, ID tail or address; an empty ``q`` lists the newest.
+
+    Mobile and identity numbers are masked in the list.
+    """
+    _require(request, "customers.view_customer")
+    customers = selectors.customer_search(user=request.user, q=q, field=field)
+    result = paginate(request, selectors.customer_list_page(customers),
+                      per_page=settings.NINJA_PAGINATION_PER_PAGE)
+    return {
+        "items": [_list_item(c) for c in result.object_list],
+        "count": result.paginator.count,
+        "page": result.number,
+        "pages": result.paginator.num_pages,
+    }
+
+
+@router.post("/", response={201: CustomerOut}, summary="Register a customer (建档)")
+def customer_create(request: HttpRequest, payload: CustomerIn) -> tuple[int, dict[str, Any]]:
+    """Register a person (身份证) or an organisation (统一社会信用代码).
+
+    Invalid input answers 422 with the offending ``field``.
+    """
+    _require(request, "customers.view_customer", "customers.add_customer")
+    customer = services.customer_create(actor=request.user, **payload.dict())
+    customer = selectors.customer_get(user=request.user, customer_id=customer.pk)
+    show = request.user.has_perm("customers.change_customer")
+    return 201, _customer_out(customer, show_identity=show)
+
+
+@router.get("/accounts/{number}", response=AccountDetailOut,
+            summary="One account by 户号 with its topology path and contracts")
+def account_detail(request: HttpRequest, number: str) -> dict[str, Any]:
+    _require(request, "customers.view_account")
+    account = selectors.account_get(user=request.user, number=number)
+    data = _account_out(account)
+    data["customer"] = {"id": account.customer.pk, "name": account.customer.name,
+                        "kind": account.customer.kind}
+    return data
+
+
+@router.get("/{int:customer_id}", response=CustomerOut, summary="Customer 360 (客户360视图)")
+def customer_detail(request: HttpRequest, customer_id: int) -> dict[str, Any]:
+    """Customer, accounts, each account's topology path and contracts."""
+    _require(request, "customers.view_customer")
+    customer = selectors.customer_get(user=request.user, customer_id=customer_id)
+    show = request.user.has_perm("customers.change_customer")
+    return _customer_out(customer, show_identity=show)

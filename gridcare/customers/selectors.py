@@ -86,7 +86,10 @@ def customer_search(*, user: Any, q: str, field: str = "all") -> QuerySet[Custom
 def customer_list_page(qs: QuerySet[Customer]) -> QuerySet[Customer]:
     """Optimise a customer list for display (accounts prefetched, one query each)."""
     return qs.prefetch_related(
-        Prefetch("accounts", queryset=Account.objects.select_related("service_point").order_by("number"))
+        Prefetch(
+            "accounts",
+            queryset=Account.objects.select_related("service_point").order_by("number"),
+        )
     )
 
 

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -17,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gridcare.core.audit import audit_record, diff, snapshot
 from gridcare.core.engine.ids import id_number_problem, is_valid_mobile, uscc_problem
-from gridcare.core.errors import Conflict, ValidationFailed
+from gridcare.core.errors import Conflict, NotFound, ValidationFailed
 from gridcare.core.ids import next_number
 from gridcare.core.roles import CUSTOMER
 from gridcare.customers.choices import (
@@ -77,7 +78,8 @@ def customer_identity_clean(*, kind: str, id_number: str | None, credit_code: st
     _require_choice(kind, CustomerKind, "kind")
     mobile = (mobile or "").strip()
     if not is_valid_mobile(mobile):
-        raise ValidationFailed(_("Enter an 11-digit mobile number starting with 1."), field="mobile")
+        raise ValidationFailed(_("Enter an 11-digit mobile number starting with 1."),
+                               field="mobile")
     if kind == CustomerKind.PERSON:
         value = (id_number or "").strip().upper()
         problem = id_number_problem(value, today=timezone.localdate())
@@ -88,7 +90,8 @@ def customer_identity_clean(*, kind: str, id_number: str | None, credit_code: st
             raise ValidationFailed(_("The birth date inside the ID card number is not valid."),
                                    field="id_number")
         if problem == "checksum":
-            raise ValidationFailed(_("The ID card number's check digit is wrong."), field="id_number")
+            raise ValidationFailed(_("The ID card number's check digit is wrong."),
+                                   field="id_number")
         return value, None, mobile
     code = (credit_code or "").strip().upper()
     problem = uscc_problem(code)
@@ -101,7 +104,8 @@ def customer_identity_clean(*, kind: str, id_number: str | None, credit_code: st
     return None, code, mobile
 
 
-def _identity_unique(*, id_number: str | None, credit_code: str | None, exclude_pk: int | None) -> None:
+def _identity_unique(*, id_number: str | None, credit_code: str | None,
+                     exclude_pk: int | None) -> None:
     others = Customer.objects.exclude(pk=exclude_pk) if exclude_pk else Customer.objects.all()
     if id_number and others.filter(id_number=id_number).exists():
         raise ValidationFailed(_("A customer with this ID card number already exists."),
@@ -118,6 +122,35 @@ def _name_clean(name: str) -> str:
     if len(name) > 100:
         raise ValidationFailed(_("The name is too long (100 characters at most)."), field="name")
     return name
+
+
+def _contact_clean(*, contact_person: str | None, email: str | None,
+                   postal_address: str | None) -> tuple[str, str, str]:
+    """Normalise the optional contact fields; raise ValidationFailed naming the bad one."""
+    contact_person = (contact_person or "").strip()
+    email = (email or "").strip()
+    postal_address = (postal_address or "").strip()
+    if len(contact_person) > 50:
+        raise ValidationFailed(_("The contact person is too long (50 characters at most)."),
+                               field="contact_person")
+    if email:
+        try:
+            validate_email(email)
+        except DjangoValidationError as exc:
+            raise ValidationFailed(_("Enter a valid email address."), field="email") from exc
+    if len(postal_address) > 200:
+        raise ValidationFailed(_("The postal address is too long (200 characters at most)."),
+                               field="postal_address")
+    return contact_person, email, postal_address
+
+
+def _identity_taken(id_number: str | None) -> ValidationFailed:
+    """The error for a unique identity clash caught by the database (a concurrent 建档)."""
+    if id_number:
+        return ValidationFailed(_("A customer with this ID card number already exists."),
+                                field="id_number")
+    return ValidationFailed(_("A customer with this credit code already exists."),
+                            field="credit_code")
 
 
 # --- customers ----------------------------------------------------------------------------
@@ -139,23 +172,29 @@ def customer_create(
     id_number, credit_code, mobile = customer_identity_clean(
         kind=kind, id_number=id_number, credit_code=credit_code, mobile=mobile
     )
-    if kind == CustomerKind.ORGANISATION and not contact_person.strip():
+    contact_person, email, postal_address = _contact_clean(
+        contact_person=contact_person, email=email, postal_address=postal_address
+    )
+    if kind == CustomerKind.ORGANISATION and not contact_person:
         raise ValidationFailed(_("An organisation needs a contact person."), field="contact_person")
-    with transaction.atomic():
-        _identity_unique(id_number=id_number, credit_code=credit_code, exclude_pk=None)
-        customer = Customer.objects.create(
-            kind=kind,
-            name=name,
-            id_number=id_number,
-            credit_code=credit_code,
-            id_tail=(id_number or credit_code or "")[-6:],
-            mobile=mobile,
-            contact_person=contact_person.strip(),
-            email=email.strip(),
-            postal_address=postal_address.strip(),
-        )
-        audit_record(actor=actor, obj=customer, action="customer.create",
-                     after=snapshot(customer, ("kind",) + CUSTOMER_EDITABLE))
+    try:
+        with transaction.atomic():
+            _identity_unique(id_number=id_number, credit_code=credit_code, exclude_pk=None)
+            customer = Customer.objects.create(
+                kind=kind,
+                name=name,
+                id_number=id_number,
+                credit_code=credit_code,
+                id_tail=(id_number or credit_code or "")[-6:],
+                mobile=mobile,
+                contact_person=contact_person,
+                email=email,
+                postal_address=postal_address,
+            )
+            audit_record(actor=actor, obj=customer, action="customer.create",
+                         after=snapshot(customer, ("kind",) + CUSTOMER_EDITABLE))
+    except IntegrityError as exc:  # a concurrent 建档 with the same identity number won
+        raise _identity_taken(id_number) from exc
     return customer
 
 
@@ -167,34 +206,46 @@ def customer_update(*, actor: Actor, customer_id: int, version: int, **changes: 
     unknown = set(changes) - set(CUSTOMER_EDITABLE)
     if unknown:
         raise ValidationFailed(_("This field cannot be changed here."), field=sorted(unknown)[0])
-    with transaction.atomic():
-        customer = Customer.objects.select_for_update().get(pk=customer_id)
-        if customer.version != version:
-            raise Conflict()
-        before = snapshot(customer, CUSTOMER_EDITABLE)
-        merged = {**before, **changes}
-        merged["name"] = _name_clean(merged["name"])
-        id_number, credit_code, mobile = customer_identity_clean(
-            kind=customer.kind, id_number=merged.get("id_number"),
-            credit_code=merged.get("credit_code"), mobile=merged["mobile"],
-        )
-        if customer.kind == CustomerKind.ORGANISATION and not (merged.get("contact_person") or "").strip():
-            raise ValidationFailed(_("An organisation needs a contact person."), field="contact_person")
-        _identity_unique(id_number=id_number, credit_code=credit_code, exclude_pk=customer.pk)
-        customer.name = merged["name"]
-        customer.id_number = id_number
-        customer.credit_code = credit_code
-        customer.id_tail = (id_number or credit_code or "")[-6:]
-        customer.mobile = mobile
-        customer.contact_person = (merged.get("contact_person") or "").strip()
-        customer.email = (merged.get("email") or "").strip()
-        customer.postal_address = (merged.get("postal_address") or "").strip()
-        customer.version = F("version") + 1
-        customer.save()
-        customer.refresh_from_db()
-        old, new = diff(before, snapshot(customer, CUSTOMER_EDITABLE))
-        if new:
-            audit_record(actor=actor, obj=customer, action="customer.update", before=old, after=new)
+    id_number: str | None = None
+    try:
+        with transaction.atomic():
+            customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
+            if customer is None:
+                raise NotFound()
+            if customer.version != version:
+                raise Conflict()
+            before = snapshot(customer, CUSTOMER_EDITABLE)
+            merged = {**before, **changes}
+            merged["name"] = _name_clean(merged["name"])
+            id_number, credit_code, mobile = customer_identity_clean(
+                kind=customer.kind, id_number=merged.get("id_number"),
+                credit_code=merged.get("credit_code"), mobile=merged["mobile"],
+            )
+            contact_person, email, postal_address = _contact_clean(
+                contact_person=merged.get("contact_person"), email=merged.get("email"),
+                postal_address=merged.get("postal_address"),
+            )
+            if customer.kind == CustomerKind.ORGANISATION and not contact_person:
+                raise ValidationFailed(_("An organisation needs a contact person."),
+                                       field="contact_person")
+            _identity_unique(id_number=id_number, credit_code=credit_code, exclude_pk=customer.pk)
+            customer.name = merged["name"]
+            customer.id_number = id_number
+            customer.credit_code = credit_code
+            customer.id_tail = (id_number or credit_code or "")[-6:]
+            customer.mobile = mobile
+            customer.contact_person = contact_person
+            customer.email = email
+            customer.postal_address = postal_address
+            customer.version = F("version") + 1  # type: ignore[assignment]
+            customer.save()
+            customer.refresh_from_db()
+            old, new = diff(before, snapshot(customer, CUSTOMER_EDITABLE))
+            if new:
+                audit_record(actor=actor, obj=customer, action="customer.update", before=old,
+                             after=new)
+    except IntegrityError as exc:  # a concurrent edit took the identity number meanwhile
+        raise _identity_taken(id_number) from exc
     return customer
 
 
@@ -315,7 +366,9 @@ def account_update(*, actor: Actor, account_id: int, version: int, **changes: An
     if unknown:
         raise ValidationFailed(_("This field cannot be changed here."), field=sorted(unknown)[0])
     with transaction.atomic():
-        account = Account.objects.select_for_update().get(pk=account_id)
+        account = Account.objects.select_for_update().filter(pk=account_id).first()
+        if account is None:
+            raise NotFound()
         if account.version != version:
             raise Conflict()
         before = snapshot(account, ACCOUNT_EDITABLE)

@@ -1,0 +1,366 @@
+"""Services of the customer archive: every write validated, atomic and audited.
+
+The module-level builders (``make_*``, ``valid_id_number``, ``valid_credit_code``) are the
+test data helpers of this app's tests; they go through the real services (house style 16).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Any
+
+import factory
+import pytest
+from django.contrib.auth.models import Group, User
+
+from gridcare.core.engine.ids import id_check_char, uscc_check_char
+from gridcare.core.errors import Conflict, NotFound, ValidationFailed
+from gridcare.core.models import AuditEvent
+from gridcare.customers import services
+from gridcare.customers.choices import AccountStatus, AreaType, CustomerKind
+from gridcare.customers.models import Account, Customer, ServicePoint, Transformer
+
+# --- builders -----------------------------------------------------------------------------
+
+_serial = itertools.count(1)
+
+
+def valid_id_number(serial: int | None = None, *, born: str = "19850312") -> str:
+    """An 18-character 身份证 number with a correct check character."""
+    n = next(_serial) if serial is None else serial
+    first17 = f"330102{born}{n % 1000:03d}"
+    return first17 + id_check_char(first17)
+
+
+def valid_credit_code(serial: int | None = None) -> str:
+    """An 18-character 统一社会信用代码 with a correct check character."""
+    n = next(_serial) if serial is None else serial
+    first17 = f"91330102MA{n % 10_000_000:07d}"
+    return first17 + uscc_check_char(first17)
+
+
+def wrong_check_char(value: str) -> str:
+    """``value`` with its last character replaced by a wrong one."""
+    return value[:-1] + ("0" if value[-1] != "0" else "1")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    """A login; pass ``role="counter_clerk"`` (a group created by the migrations)."""
+
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = factory.Sequence(lambda n: f"用户{n}")
+    password = factory.django.Password("test-password-123")
+
+    @factory.post_generation
+    def role(self, create: bool, extracted: str | None, **kwargs: Any) -> None:
+        if create and extracted:
+            self.groups.add(Group.objects.get(name=extracted))
+
+
+def make_user(role: str | None = None, **kwargs: Any) -> User:
+    return UserFactory(role=role, **kwargs)
+
+
+def make_transformer(*, area_type: str = AreaType.URBAN, code: str | None = None) -> Transformer:
+    """A substation → feeder → transformer area chain built through the services."""
+    n = next(_serial)
+    sub = services.substation_create(actor="test", code=f"S{n}", name=f"城关变{n}")
+    feeder = services.feeder_create(actor="test", code=f"F{n}", name=f"城关线{n}", substation=sub)
+    return services.transformer_create(
+        actor="test", code=code or f"T{n}", name=f"城关台区{n}", feeder=feeder,
+        capacity_kva=400, area_type=area_type, location="城关镇",
+    )
+
+
+def make_person(**kwargs: Any) -> Customer:
+    data: dict[str, Any] = {
+        "actor": "test", "kind": CustomerKind.PERSON, "name": "张三",
+        "id_number": valid_id_number(), "mobile": "13800138000",
+    }
+    data.update(kwargs)
+    return services.customer_create(**data)
+
+
+def make_organisation(**kwargs: Any) -> Customer:
+    data: dict[str, Any] = {
+        "actor": "test", "kind": CustomerKind.ORGANISATION, "name": "城关机械厂",
+        "credit_code": valid_credit_code(), "mobile": "13900139000", "contact_person": "李四",
+    }
+    data.update(kwargs)
+    return services.customer_create(**data)
+
+
+def make_account(customer: Customer, *, transformer: Transformer | None = None,
+                 address: str = "城关镇人民路1号", **kwargs: Any) -> Account:
+    point = services.service_point_create(
+        actor="test", address=address, transformer=transformer or make_transformer()
+    )
+    data: dict[str, Any] = {"customer_class": "urban_res", "voltage_level": "220v"}
+    data.update(kwargs)
+    return services.account_open(actor="test", customer=customer, service_point=point, **data)
+
+
+def customer_events(customer: Customer) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(object_type="customers.customer",
+                                          object_id=str(customer.pk)).order_by("id"))
+
+
+# --- customer_create ----------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_customer_create_person_normalises_and_audits() -> None:
+    # given a valid ID number typed in lower case with spaces
+    id_number = valid_id_number(7, born="19900101")
+    clerk = make_user("counter_clerk")
+
+    # when the clerk registers the person
+    customer = services.customer_create(
+        actor=clerk, kind=CustomerKind.PERSON, name=" 王五 ", id_number=f" {id_number.lower()} ",
+        mobile="13700137000", email="wang@example.com",
+    )
+
+    # then the archive holds the normalised values and the audit trail says who did it
+    customer.refresh_from_db()
+    assert customer.name == "王五"
+    assert customer.id_number == id_number
+    assert customer.credit_code is None
+    assert customer.id_tail == id_number[-6:]
+    assert customer.version == 1
+    [event] = customer_events(customer)
+    assert event.action == "customer.create"
+    assert event.actor == clerk
+    assert event.before is None
+    assert event.after["id_number"] == id_number
+    assert event.after["kind"] == "person"
+
+
+@pytest.mark.django_db
+def test_customer_create_organisation() -> None:
+    code = valid_credit_code(42)
+    customer = make_organisation(credit_code=code)
+    assert customer.kind == CustomerKind.ORGANISATION
+    assert customer.credit_code == code
+    assert customer.id_number is None
+    assert customer.id_tail == code[-6:]
+    assert [e.action for e in customer_events(customer)] == ["customer.create"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"id_number": wrong_check_char(valid_id_number(3))}, "id_number"),
+        ({"id_number": "33010219851332001X"}, "id_number"),
+        ({"id_number": "1234"}, "id_number"),
+        ({"mobile": "1380013800"}, "mobile"),
+        ({"mobile": "23800138000"}, "mobile"),
+        ({"name": "   "}, "name"),
+        ({"email": "not-an-email"}, "email"),
+        ({"kind": "robot"}, "kind"),
+    ],
+)
+def test_customer_create_rejects_bad_input_and_writes_nothing(changes: dict[str, str],
+                                                               field: str) -> None:
+    with pytest.raises(ValidationFailed) as exc_info:
+        make_person(**changes)
+    assert exc_info.value.field == field
+    assert Customer.objects.count() == 0
+    assert AuditEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_customer_create_organisation_needs_valid_code_and_contact() -> None:
+    with pytest.raises(ValidationFailed) as exc_info:
+        make_organisation(credit_code=wrong_check_char(valid_credit_code(5)))
+    assert exc_info.value.field == "credit_code"
+    with pytest.raises(ValidationFailed) as exc_info:
+        make_organisation(contact_person=" ")
+    assert exc_info.value.field == "contact_person"
+    assert Customer.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_customer_create_refuses_duplicate_identity() -> None:
+    id_number = valid_id_number(11)
+    make_person(id_number=id_number)
+    with pytest.raises(ValidationFailed) as exc_info:
+        make_person(id_number=id_number, name="冒名")
+    assert exc_info.value.field == "id_number"
+    assert Customer.objects.count() == 1
+    assert AuditEvent.objects.filter(action="customer.create").count() == 1
+
+
+# --- customer_update ----------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_customer_update_bumps_version_and_audits_the_difference() -> None:
+    customer = make_person(mobile="13800138000")
+    clerk = make_user("counter_clerk")
+
+    updated = services.customer_update(actor=clerk, customer_id=customer.pk, version=1,
+                                       mobile="13911112222", postal_address="城关镇新街2号")
+
+    assert updated.version == 2
+    assert updated.mobile == "13911112222"
+    event = customer_events(customer)[-1]
+    assert event.action == "customer.update"
+    assert event.actor == clerk
+    assert event.before == {"mobile": "13800138000", "postal_address": ""}
+    assert event.after == {"mobile": "13911112222", "postal_address": "城关镇新街2号"}
+
+
+@pytest.mark.django_db
+def test_customer_update_with_stale_version_raises_conflict_and_changes_nothing() -> None:
+    customer = make_person(name="张三")
+    services.customer_update(actor="a", customer_id=customer.pk, version=1, name="张叁")
+    events_before = AuditEvent.objects.count()
+
+    with pytest.raises(Conflict):
+        services.customer_update(actor="b", customer_id=customer.pk, version=1, name="张山")
+
+    customer.refresh_from_db()
+    assert customer.name == "张叁"
+    assert customer.version == 2
+    assert AuditEvent.objects.count() == events_before
+
+
+@pytest.mark.django_db
+def test_customer_update_bad_id_changes_nothing() -> None:
+    customer = make_person()
+    original = customer.id_number
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.customer_update(actor="a", customer_id=customer.pk, version=1,
+                                 id_number=wrong_check_char(valid_id_number(9)))
+    assert exc_info.value.field == "id_number"
+    customer.refresh_from_db()
+    assert customer.id_number == original
+    assert customer.version == 1
+
+
+@pytest.mark.django_db
+def test_customer_update_refuses_someone_elses_identity_and_unknown_fields() -> None:
+    taken = valid_id_number(21)
+    make_person(id_number=taken)
+    customer = make_person()
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.customer_update(actor="a", customer_id=customer.pk, version=1, id_number=taken)
+    assert exc_info.value.field == "id_number"
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.customer_update(actor="a", customer_id=customer.pk, version=1, kind="organisation")
+    assert exc_info.value.field == "kind"
+    with pytest.raises(NotFound):
+        services.customer_update(actor="a", customer_id=customer.pk + 1000, version=1, name="x")
+
+
+@pytest.mark.django_db
+def test_customer_update_without_change_writes_no_audit_row() -> None:
+    customer = make_person(name="张三")
+    services.customer_update(actor="a", customer_id=customer.pk, version=1, name="张三")
+    assert [e.action for e in customer_events(customer)] == ["customer.create"]
+
+
+# --- topology, service points, accounts, contracts ------------------------------------------
+
+@pytest.mark.django_db
+def test_topology_services_validate_and_audit() -> None:
+    transformer = make_transformer(code="T-DUP")
+    assert AuditEvent.objects.filter(action="transformer.create",
+                                     object_id=str(transformer.pk)).count() == 1
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.transformer_create(actor="a", code="T-DUP", name="x", feeder=transformer.feeder,
+                                    capacity_kva=100, area_type=AreaType.RURAL)
+    assert exc_info.value.field == "code"
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.transformer_create(actor="a", code="T-NEW", name="x", feeder=transformer.feeder,
+                                    capacity_kva=0, area_type=AreaType.RURAL)
+    assert exc_info.value.field == "capacity_kva"
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.service_point_create(actor="a", address=" ", transformer=transformer)
+    assert exc_info.value.field == "address"
+    assert ServicePoint.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_account_open_numbers_accounts_from_the_sequence_and_audits() -> None:
+    customer = make_person()
+    first = make_account(customer, opened_on=dt.date(2024, 1, 2))
+    second = make_account(customer)
+    assert first.number == "0500000001"
+    assert second.number == "0500000002"
+    assert first.status == AccountStatus.ACTIVE
+    assert first.closed_on is None
+    event = AuditEvent.objects.get(object_type="customers.account", object_id=str(first.pk))
+    assert event.action == "account.open"
+    assert event.after["number"] == "0500000001"
+
+
+@pytest.mark.django_db
+def test_account_open_rejects_unknown_class_and_writes_nothing() -> None:
+    customer = make_person()
+    point = services.service_point_create(actor="a", address="x路1号",
+                                          transformer=make_transformer())
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.account_open(actor="a", customer=customer, service_point=point,
+                              customer_class="castle", voltage_level="220v")
+    assert exc_info.value.field == "customer_class"
+    assert Account.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_account_close_sets_closed_on_and_reopen_clears_it() -> None:
+    account = make_account(make_person(), opened_on=dt.date(2024, 1, 2))
+
+    closed = services.account_update(actor="a", account_id=account.pk, version=1,
+                                     status=AccountStatus.CLOSED)
+
+    assert closed.status == AccountStatus.CLOSED
+    assert closed.closed_on is not None
+    assert closed.version == 2
+    event = AuditEvent.objects.filter(object_type="customers.account",
+                                      object_id=str(account.pk)).order_by("-id").first()
+    assert event is not None
+    assert event.action == "account.update"
+    assert event.before == {"status": "active", "closed_on": None}
+    assert event.after == {"status": "closed", "closed_on": closed.closed_on.isoformat()}
+
+    reopened = services.account_update(actor="a", account_id=account.pk, version=2,
+                                       status=AccountStatus.ACTIVE)
+    assert reopened.closed_on is None
+
+
+@pytest.mark.django_db
+def test_account_update_stale_version_and_bad_dates_change_nothing() -> None:
+    account = make_account(make_person(), opened_on=dt.date(2024, 5, 1))
+    with pytest.raises(Conflict):
+        services.account_update(actor="a", account_id=account.pk, version=7, tariff_code="X")
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.account_update(actor="a", account_id=account.pk, version=1,
+                                status=AccountStatus.CLOSED, closed_on=dt.date(2024, 4, 30))
+    assert exc_info.value.field == "closed_on"
+    account.refresh_from_db()
+    assert account.version == 1
+    assert account.status == AccountStatus.ACTIVE
+    assert account.tariff_code == ""
+    assert AuditEvent.objects.filter(action="account.update").count() == 0
+
+
+@pytest.mark.django_db
+def test_contract_create_validates_and_audits() -> None:
+    account = make_account(make_person())
+    contract = services.contract_create(actor="a", account=account, kind="residential",
+                                        capacity_kva="8", start_date=dt.date(2024, 3, 1))
+    assert contract.number == "HT20240000001"
+    assert AuditEvent.objects.filter(action="contract.create").count() == 1
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.contract_create(actor="a", account=account, kind="residential", capacity_kva=0,
+                                 start_date=dt.date(2024, 3, 1))
+    assert exc_info.value.field == "capacity_kva"
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.contract_create(actor="a", account=account, kind="residential", capacity_kva=8,
+                                 start_date=dt.date(2024, 3, 1), end_date=dt.date(2024, 2, 1))
+    assert exc_info.value.field == "end_date"
