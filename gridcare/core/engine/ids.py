@@ -17,9 +17,10 @@ ID_CHECK = "10X98765432"
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_USCC_RE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$")
-_MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
-_ID_RE = re.compile(r"^\d{17}[\dX]$")
+# [0-9], not \d: \d also matches full-width and other Unicode digits, which int() accepts.
+_USCC_RE = re.compile(r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
+_MOBILE_RE = re.compile(r"^1[3-9][0-9]{9}$")
+_ID_RE = re.compile(r"^[0-9]{17}[0-9X]$")
 
 
 def id_check_char(first17: str) -> str:

@@ -10,8 +10,9 @@ Whether a date is a working day is decided, in order, by:
 
 Deadline conventions (used by every SLA in GridCare):
 
-- "within N working days" from an event: the day of the event is day 0 and is not
-  counted; the deadline is the end (23:59:59) of the N-th working day after it.
+- "within N working days" from an event: the day of the event (its date in Beijing time,
+  whatever zone the timestamp carries) is day 0 and is not counted; the deadline is the
+  end (23:59:59 Asia/Shanghai) of the N-th working day after it.
 - "within N hours": wall-clock hours, holidays included.
 """
 
@@ -20,10 +21,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
 END_OF_DAY = dt.time(23, 59, 59)
+BEIJING = ZoneInfo("Asia/Shanghai")
 MAX_SCAN_DAYS = 3660  # ten years: a safety bound on every loop below
 
 
@@ -47,6 +50,7 @@ class WorkdayCalendar:
 
     overrides: Mapping[dt.date, bool] = field(default_factory=dict)
     package: Callable[[dt.date], bool | None] = package_workday
+    tz: dt.tzinfo = BEIJING
 
     def is_workday(self, day: dt.date) -> bool:
         """True when ``day`` is a working day."""
@@ -105,13 +109,14 @@ class WorkdayCalendar:
     def working_day_deadline(self, start: dt.datetime, n: int) -> dt.datetime:
         """Deadline "within N working days" of an event at ``start`` (aware datetime).
 
-        The end (23:59:59, in ``start``'s time zone) of the N-th working day after the
-        event's date.
+        The end (23:59:59 in the calendar's zone, Asia/Shanghai) of the N-th working day
+        after the event's local date. ``start`` may carry any zone: timestamps read from
+        the database are in UTC, and 2026-02-12 20:00 UTC is already the 13th in Beijing.
         """
         if start.tzinfo is None:
             raise ValueError("start must be timezone-aware")
-        day = self.add_working_days(start.date(), n)
-        return dt.datetime.combine(day, END_OF_DAY, tzinfo=start.tzinfo)
+        day = self.add_working_days(start.astimezone(self.tz).date(), n)
+        return dt.datetime.combine(day, END_OF_DAY, tzinfo=self.tz)
 
 
 def hours_deadline(start: dt.datetime, hours: float | int) -> dt.datetime:

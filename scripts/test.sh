@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The whole check, as CI runs it (`make test` calls this; .ci/run calls `make test`).
+#
+#   1. Debian's chromium for the browser tests (installed with apt when missing)
+#   2. static checks: ruff, mypy, makemigrations --check
+#   3. the whole pytest suite on a throwaway PostgreSQL 15 server
+#   4. the whole suite again on SQLite (the embedded default), browser tests excluded
+#
+# Every step runs even when an earlier one failed, so one run shows every problem;
+# the script exits non-zero when any step failed. pytest's exit code 5 (no tests
+# collected) counts as a failure. Extra arguments go to both pytest runs.
+#
+# Environment: VENV (default .venv), SKIP_PG=1 / SKIP_SQLITE=1 / SKIP_CHECKS=1 to skip a step.
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+VENV="${VENV:-.venv}"
+PY="$VENV/bin/python"
+export PATH="$PWD/$VENV/bin:$PATH"
+unset DATABASE_URL DJANGO_SETTINGS_MODULE GRIDCARE_ENV SECRET_KEY
+export PYTHONDONTWRITEBYTECODE=1
+
+[ -x "$PY" ] || { echo "test.sh: $PY missing; run 'make test' (it creates the virtualenv)" >&2; exit 2; }
+
+FAILED=()
+START=$SECONDS
+step() { echo; echo "==> $* [$((SECONDS - START)) s]"; }
+run() {  # run NAME CMD...: run a step, remember its failure
+    local name="$1"; shift
+    step "$name: $*"
+    "$@"
+    local rc=$?
+    if [ $rc -ne 0 ]; then
+        [ $rc -eq 5 ] && echo "test.sh: $name collected no tests (pytest exit 5)" >&2
+        echo "test.sh: FAILED $name (exit $rc)" >&2
+        FAILED+=("$name")
+    fi
+    return 0
+}
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"
+    elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo -n "$@"
+    else return 1
+    fi
+}
+
+# --- 1. chromium ------------------------------------------------------------
+if [ ! -x /usr/bin/chromium ]; then
+    step "installing Debian's chromium for the browser tests"
+    if ! { as_root apt-get update -qq && \
+           as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }; then
+        echo "test.sh: WARNING: could not install chromium (not root, no sudo?); browser tests will fail or skip" >&2
+    fi
+fi
+
+# --- 2. static checks ---------------------------------------------------------
+if [ "${SKIP_CHECKS:-0}" != 1 ]; then
+    run ruff "$VENV/bin/ruff" check .
+    run mypy "$VENV/bin/mypy" gridcare
+    run makemigrations env DJANGO_SETTINGS_MODULE=gridcare.settings_test \
+        "$PY" manage.py makemigrations --check --dry-run
+fi
+
+# --- 3. pytest on PostgreSQL --------------------------------------------------
+if [ "${SKIP_PG:-0}" != 1 ]; then
+    step "starting a throwaway PostgreSQL server"
+    if PG_ENV="$(scripts/pg-start.sh)"; then
+        eval "$PG_ENV"
+        trap 'scripts/pg-stop.sh "$GRIDCARE_PG_DIR"' EXIT
+        run pytest-postgresql "$PY" -m pytest "$@"
+        step "stopping PostgreSQL"
+        scripts/pg-stop.sh "$GRIDCARE_PG_DIR"
+        trap - EXIT
+        unset DATABASE_URL
+    else
+        echo "test.sh: FAILED to start PostgreSQL" >&2
+        FAILED+=("postgresql-start")
+    fi
+fi
+
+# --- 4. pytest on SQLite ------------------------------------------------------
+if [ "${SKIP_SQLITE:-0}" != 1 ]; then
+    run pytest-sqlite env -u DATABASE_URL "$PY" -m pytest -m "not browser" "$@"
+fi
+
+echo
+if [ ${#FAILED[@]} -ne 0 ]; then
+    echo "test.sh: FAILED steps: ${FAILED[*]} ($((SECONDS - START)) s)"
+    exit 1
+fi
+echo "test.sh: all steps passed ($((SECONDS - START)) s)"
