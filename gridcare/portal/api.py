@@ -1,3 +1,135 @@
-from ninja import Router
+"""Portal HTTP API (``/api/portal``): the logged-in customer's own profile and accounts.
+
+Staff and other non-customers get 403; an account number that is not the caller's is a
+404 with the same body as a number that does not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from gridcare.core.engine.ids import mask_id_number
+from gridcare.core.errors import PermissionDenied
+from gridcare.core.roles import is_customer_user
+from gridcare.customers.models import Account, Customer
+from gridcare.customers.selectors import account_get
+from gridcare.portal.selectors import my_accounts, my_customer
 
 router = Router(tags=["portal"])
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class MeOut(Schema):
+    """The caller's customer record; the identity number is masked."""
+
+    name: str
+    kind: str
+    identity_masked: str
+    mobile: str
+    email: str
+    postal_address: str
+    version: int
+
+
+class AccountOut(Schema):
+    """One of the caller's accounts (户号)."""
+
+    number: str
+    address: str
+    customer_class: str
+    customer_class_label: str
+    voltage_level: str
+    status: str
+    status_label: str
+    is_prepaid: bool
+    opened_on: dt.date
+    closed_on: dt.date | None
+
+
+class ContractOut(Schema):
+    number: str
+    kind: str
+    capacity_kva: str
+    start_date: dt.date
+    end_date: dt.date | None
+    status: str
+
+
+class AccountDetailOut(AccountOut):
+    """An account with its supply path and contracts."""
+
+    transformer: str
+    feeder: str
+    substation: str
+    contracts: list[ContractOut]
+
+
+def _customer_user(request: HttpRequest) -> Any:
+    user = request.user
+    if not is_customer_user(user):
+        raise PermissionDenied()
+    return user
+
+
+def _me(customer: Customer) -> MeOut:
+    identity = customer.identity_number
+    return MeOut(
+        name=customer.name, kind=customer.kind,
+        identity_masked=mask_id_number(identity) if identity else "",
+        mobile=customer.mobile, email=customer.email, postal_address=customer.postal_address,
+        version=customer.version,
+    )
+
+
+def _account_fields(account: Account) -> dict[str, Any]:
+    return {
+        "number": account.number,
+        "address": account.service_point.address,
+        "customer_class": account.customer_class,
+        "customer_class_label": str(account.get_customer_class_display()),
+        "voltage_level": account.voltage_level,
+        "status": account.status,
+        "status_label": str(account.get_status_display()),
+        "is_prepaid": account.is_prepaid,
+        "opened_on": account.opened_on,
+        "closed_on": account.closed_on,
+    }
+
+
+@router.get("/me", response={200: MeOut, 403: ErrorOut, 404: ErrorOut})
+def me(request: HttpRequest) -> MeOut:
+    """My customer record (masked identity number)."""
+    return _me(my_customer(user=_customer_user(request)))
+
+
+@router.get("/accounts", response={200: list[AccountOut], 403: ErrorOut})
+def accounts(request: HttpRequest) -> list[AccountOut]:
+    """My accounts, by number."""
+    return [AccountOut(**_account_fields(a)) for a in my_accounts(user=_customer_user(request))]
+
+
+@router.get("/accounts/{number}", response={200: AccountDetailOut, 403: ErrorOut, 404: ErrorOut})
+def account_detail(request: HttpRequest, number: str) -> AccountDetailOut:
+    """One of my accounts; someone else's number is 404 ``not_found``."""
+    account = account_get(user=_customer_user(request), number=number)
+    transformer = account.service_point.transformer
+    return AccountDetailOut(
+        **_account_fields(account),
+        transformer=transformer.name,
+        feeder=transformer.feeder.name,
+        substation=transformer.feeder.substation.name,
+        contracts=[
+            ContractOut(number=c.number, kind=c.kind, capacity_kva=str(c.capacity_kva),
+                        start_date=c.start_date, end_date=c.end_date, status=c.status)
+            for c in account.contracts.all()
+        ],
+    )

@@ -1,4 +1,14 @@
+"""Customer portal (mounted at /portal/)."""
+
 from django.urls import path
 
+from gridcare.core import views as core_views
+from gridcare.portal import views
+
 app_name = "portal"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", core_views.login, {"template_name": "portal/login.html"}, name="login"),
+    path("accounts/<str:number>/", views.account, name="account"),
+    path("profile/", views.profile, name="profile"),
+]

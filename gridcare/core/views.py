@@ -1,0 +1,227 @@
+"""Console shell pages: login/logout, the staff dashboard and the audit-trail search."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.contrib.auth.views import redirect_to_login
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+
+from gridcare.core.context_processors import SERVICE_AREAS
+from gridcare.core.errors import LoginThrottled
+from gridcare.core.forms import AuditSearchForm, LoginForm
+from gridcare.core.models import AuditEvent
+from gridcare.core.pagination import paginate
+from gridcare.core.permissions import staff_required
+from gridcare.core.roles import is_customer_user, is_staff_user
+from gridcare.core.services import (
+    login_failure_record,
+    login_success_record,
+    login_throttle_check,
+)
+from gridcare.customers.choices import CustomerClass
+from gridcare.customers.models import Account, Customer, Transformer
+
+BAD_LOGIN = _("The user name or password is not correct.")
+
+
+# --- login / logout --------------------------------------------------------------------------
+
+def _landing_url(user: Any) -> str:
+    """Where a user goes after login: customers to the portal, everyone else to the console."""
+    if is_customer_user(user) and not is_staff_user(user):
+        return "portal:home"
+    return "core:home"
+
+
+def _safe_next(request: HttpRequest) -> str | None:
+    target = request.POST.get("next") or request.GET.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
+
+
+@sensitive_post_parameters("password")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login(request: HttpRequest, template_name: str = "core/login.html") -> HttpResponse:
+    """登录: one form for staff and customers, throttled per user name and client address.
+
+    A locked-out user name or address gets the throttle message and the password is not
+    even checked, so guessing cannot continue during the lock.
+    """
+    if request.method == "GET" and request.user.is_authenticated:
+        return redirect(_landing_url(request.user))
+    form = LoginForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        username = form.cleaned_data["username"]
+        ip = request.META.get("REMOTE_ADDR") or None
+        try:
+            login_throttle_check(username=username, ip=ip)
+        except LoginThrottled as exc:
+            form.add_error(None, exc.message)
+            status = exc.status
+        else:
+            user = authenticate(request, username=username, password=form.cleaned_data["password"])
+            if user is None:
+                login_failure_record(username=username, ip=ip)
+                form.add_error(None, BAD_LOGIN)
+            else:
+                login_success_record(username=username)
+                auth_login(request, user)
+                return HttpResponseRedirect(_safe_next(request) or reverse(_landing_url(user)))
+    context = {"form": form, "next": _safe_next(request) or ""}
+    return render(request, template_name, context, status=status)
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    """退出: POST only (a link cannot log anybody out); customers return to the portal login."""
+    target = "portal:login" if is_customer_user(request.user) and not is_staff_user(request.user) \
+        else settings.LOGOUT_REDIRECT_URL
+    auth_logout(request)
+    return redirect(target)
+
+
+# --- dashboard -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ClassFigure:
+    """Accounts of one customer class (用电类别) on the dashboard."""
+
+    code: str
+    label: Any
+    count: int
+
+
+def dashboard_figures() -> dict[str, Any]:
+    """The dashboard tiles: archive size and accounts by customer class (4 queries)."""
+    by_class = dict(
+        Account.objects.order_by().values_list("customer_class").annotate(n=Count("id"))
+    )
+    return {
+        "customers": Customer.objects.count(),
+        "accounts": sum(by_class.values()),
+        "transformers": Transformer.objects.count(),
+        "prepaid": Account.objects.filter(is_prepaid=True).count(),
+        "by_class": [
+            ClassFigure(code=value, label=label, count=by_class.get(value, 0))
+            for value, label in CustomerClass.choices
+        ],
+    }
+
+
+@staff_required()
+def _home(request: HttpRequest) -> HttpResponse:
+    show_figures = request.user.has_perm("customers.view_account")
+    context = {
+        "figures": dashboard_figures() if show_figures else None,
+        "areas": SERVICE_AREAS,
+    }
+    return render(request, "core/home.html", context)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """工作台: the staff dashboard. Anonymous → login; portal customers → the portal."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if is_customer_user(request.user) and not is_staff_user(request.user):
+        return redirect("portal:home")
+    return _home(request)
+
+
+# --- audit trail -----------------------------------------------------------------------------
+
+def _day_start(day: dt.date) -> dt.datetime:
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+def audit_events_search(
+    *,
+    actor: str = "",
+    action: str = "",
+    object_type: str = "",
+    object_id: str = "",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> QuerySet[AuditEvent]:
+    """审计日志查询: events matching every given filter, newest first."""
+    qs = AuditEvent.objects.all()
+    if actor:
+        qs = qs.filter(actor_label__icontains=actor)
+    if action:
+        qs = qs.filter(action__startswith=action)
+    if object_type:
+        qs = qs.filter(object_type=object_type)
+    if object_id:
+        qs = qs.filter(object_id=object_id)
+    if date_from:
+        qs = qs.filter(at__gte=_day_start(date_from))
+    if date_to:
+        qs = qs.filter(at__lt=_day_start(date_to + dt.timedelta(days=1)))
+    return qs.order_by("-at", "-id")
+
+
+def _json(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field of an audit event: its value before and after."""
+
+    key: str
+    before: str
+    after: str
+    had_before: bool
+    has_after: bool
+
+
+def audit_changes(event: AuditEvent) -> list[Change]:
+    """The before/after JSON of ``event`` as one readable row per field."""
+    before = event.before if isinstance(event.before, dict) else {}
+    after = event.after if isinstance(event.after, dict) else {}
+    keys = list(dict.fromkeys([*before, *after]))
+    return [
+        Change(key=key, before=_json(before.get(key)), after=_json(after.get(key)),
+               had_before=key in before, has_after=key in after)
+        for key in keys
+    ]
+
+
+@staff_required("core.view_auditevent")
+def audit(request: HttpRequest) -> HttpResponse:
+    """审计日志: search the append-only audit trail (who, when, what, before/after)."""
+    object_types = list(
+        AuditEvent.objects.order_by("object_type").values_list("object_type", flat=True).distinct()
+    )
+    form = AuditSearchForm(request.GET or None, object_types=object_types)
+    filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    page = paginate(request, audit_events_search(**filters))
+    rows = [(event, audit_changes(event)) for event in page.object_list]
+    return render(request, "core/audit.html", {"form": form, "page": page, "rows": rows})

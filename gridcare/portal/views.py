@@ -1,0 +1,64 @@
+"""Customer self-service portal pages (网上营业厅 / 用电查询): only the customer's own data."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
+
+from gridcare.core.errors import Conflict, NotFound, ValidationFailed
+from gridcare.core.permissions import customer_required
+from gridcare.customers.selectors import account_get
+from gridcare.customers.services import customer_update
+from gridcare.portal.forms import MobileChangeForm
+from gridcare.portal.selectors import my_accounts, my_customer
+
+
+@customer_required
+def home(request: HttpRequest) -> HttpResponse:
+    """我的账户: the customer's accounts, with the services still to come as placeholders."""
+    accounts = list(my_accounts(user=request.user))
+    return render(request, "portal/home.html", {"accounts": accounts})
+
+
+@customer_required
+def account(request: HttpRequest, number: str) -> HttpResponse:
+    """One of my accounts by 户号; someone else's account is a plain 404."""
+    try:
+        acct = account_get(user=request.user, number=number)
+    except NotFound as exc:
+        raise Http404(str(exc.message)) from exc
+    return render(request, "portal/account.html", {"account": acct})
+
+
+@customer_required
+def profile(request: HttpRequest) -> HttpResponse:
+    """个人资料: my customer record; the mobile can be changed (optimistic locking)."""
+    try:
+        customer = my_customer(user=request.user)
+    except NotFound as exc:
+        raise Http404(str(exc.message)) from exc
+    initial = {"mobile": customer.mobile, "version": customer.version}
+    form = MobileChangeForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            customer_update(
+                actor=request.user, customer_id=customer.pk,
+                version=form.cleaned_data["version"], mobile=form.cleaned_data["mobile"],
+            )
+        except Conflict as exc:
+            # Show what is stored now and arm the form with the current version, so the
+            # customer can look and submit again deliberately.
+            customer = my_customer(user=request.user)
+            data = request.POST.copy()
+            data["version"] = str(customer.version)
+            form = MobileChangeForm(data, initial=initial)
+            form.is_valid()
+            form.add_error("mobile", exc.message)
+        except ValidationFailed as exc:
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        else:
+            messages.success(request, _("Your mobile number has been changed."))
+            return redirect("portal:profile")
+    return render(request, "portal/profile.html", {"customer": customer, "form": form})
