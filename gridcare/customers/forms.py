@@ -92,7 +92,6 @@ class CustomerCreateForm(_IdentityMixin, forms.Form):
         queryset=Transformer.objects.order_by("code"),
         required=False,
         empty_label=_("— no account now —"),
-        help_text=_("Choose a transformer area to open the first account at the same time."),
     )
     account_address = forms.CharField(label=_("Supply address"), max_length=200, required=False)
     customer_class = forms.ChoiceField(

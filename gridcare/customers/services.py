@@ -237,7 +237,7 @@ def customer_update(*, actor: Actor, customer_id: int, version: int, **changes: 
             customer.contact_person = contact_person
             customer.email = email
             customer.postal_address = postal_address
-            customer.version = F("version") + 1  # type: ignore[assignment]
+            customer.version = F("version") + 1
             customer.save()
             customer.refresh_from_db()
             old, new = diff(before, snapshot(customer, CUSTOMER_EDITABLE))
@@ -387,7 +387,7 @@ def account_update(*, actor: Actor, account_id: int, version: int, **changes: An
         else:
             account.closed_on = None
         account.tariff_code = (account.tariff_code or "").strip()
-        account.version = F("version") + 1  # type: ignore[assignment]
+        account.version = F("version") + 1
         account.save()
         account.refresh_from_db()
         old, new = diff(before, snapshot(account, ACCOUNT_EDITABLE))
