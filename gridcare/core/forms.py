@@ -24,10 +24,14 @@ class LoginForm(forms.Form):
 class AuditSearchForm(forms.Form):
     """Filters of the audit-trail search (审计日志查询); every field is optional."""
 
-    actor = forms.CharField(label=_("Actor"), required=False, max_length=150,
-                            help_text=_("Part of the user's name."))
-    action = forms.CharField(label=_("Action"), required=False, max_length=64,
-                             help_text=_("Prefix, e.g. customer. or account.update"))
+    actor = forms.CharField(
+        label=_("Actor"), required=False, max_length=150,
+        widget=forms.TextInput(attrs={"placeholder": _("part of the user's name")}),
+    )
+    action = forms.CharField(
+        label=_("Action"), required=False, max_length=64,
+        widget=forms.TextInput(attrs={"placeholder": _("prefix, e.g. customer.")}),
+    )
     object_type = forms.ChoiceField(label=_("Object type"), required=False, choices=())
     object_id = forms.CharField(label=_("Object id"), required=False, max_length=64)
     date_from = forms.DateField(label=_("From"), required=False,

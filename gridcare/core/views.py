@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
@@ -25,6 +26,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from gridcare.core.context_processors import SERVICE_AREAS
+from gridcare.core.engine.ids import mask_id_number
 from gridcare.core.errors import LoginThrottled
 from gridcare.core.forms import AuditSearchForm, LoginForm
 from gridcare.core.models import AuditEvent
@@ -101,6 +103,7 @@ def logout(request: HttpRequest) -> HttpResponse:
     target = "portal:login" if is_customer_user(request.user) and not is_staff_user(request.user) \
         else settings.LOGOUT_REDIRECT_URL
     auth_logout(request)
+    messages.info(request, _("You have been logged out."))
     return redirect(target)
 
 
@@ -202,13 +205,27 @@ class Change:
     has_after: bool
 
 
-def audit_changes(event: AuditEvent) -> list[Change]:
-    """The before/after JSON of ``event`` as one readable row per field."""
+MASKED_KEYS = frozenset({"id_number"})
+
+
+def _shown(key: str, value: Any, *, show_identity: bool) -> str:
+    if key in MASKED_KEYS and value and not show_identity:
+        return mask_id_number(str(value))
+    return _json(value)
+
+
+def audit_changes(event: AuditEvent, *, show_identity: bool = False) -> list[Change]:
+    """The before/after JSON of ``event`` as one readable row per field.
+
+    ID card numbers are masked unless the viewer may edit the archive (as on the 360 view).
+    """
     before = event.before if isinstance(event.before, dict) else {}
     after = event.after if isinstance(event.after, dict) else {}
     keys = list(dict.fromkeys([*before, *after]))
     return [
-        Change(key=key, before=_json(before.get(key)), after=_json(after.get(key)),
+        Change(key=key,
+               before=_shown(key, before.get(key), show_identity=show_identity),
+               after=_shown(key, after.get(key), show_identity=show_identity),
                had_before=key in before, has_after=key in after)
         for key in keys
     ]
@@ -223,5 +240,6 @@ def audit(request: HttpRequest) -> HttpResponse:
     form = AuditSearchForm(request.GET or None, object_types=object_types)
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
     page = paginate(request, audit_events_search(**filters))
-    rows = [(event, audit_changes(event)) for event in page.object_list]
+    show_identity = request.user.has_perm("customers.change_customer")
+    rows = [(event, audit_changes(event, show_identity=show_identity)) for event in page.object_list]
     return render(request, "core/audit.html", {"form": form, "page": page, "rows": rows})

@@ -310,3 +310,13 @@ def test_language_switch_posts_back_to_the_page() -> None:
     assert response.status_code == 302
     assert response["Location"] == "/"
     assert client.cookies["django_language"].value == "en"
+
+
+def test_audit_masks_id_numbers_for_auditors() -> None:
+    make_archive()
+    id_number = "11010519900307001" + id_check_char("11010519900307001")
+    html = client_for(make_user("aud", "auditor")).get(
+        reverse("core:audit"), {"action": "customer.create"}
+    ).content.decode()
+    assert id_number not in html
+    assert id_number[:3] + "*" * 11 + id_number[-4:] in html
