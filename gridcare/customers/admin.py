@@ -99,8 +99,16 @@ class ContractInline(admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ("number", "customer", "customer_class", "voltage_level", "status",
-                    "importance", "is_prepaid", "opened_on")
+    list_display = (
+        "number",
+        "customer",
+        "customer_class",
+        "voltage_level",
+        "status",
+        "importance",
+        "is_prepaid",
+        "opened_on",
+    )
     list_select_related = ("customer",)
     list_filter = ("status", "customer_class", "voltage_level", "importance", "is_prepaid")
     search_fields = ("number", "customer__name")
@@ -110,8 +118,7 @@ class AccountAdmin(ReadOnlyAdmin):
 
 @admin.register(Contract)
 class ContractAdmin(ReadOnlyAdmin):
-    list_display = ("number", "account", "kind", "capacity_kva", "start_date", "end_date",
-                    "status")
+    list_display = ("number", "account", "kind", "capacity_kva", "start_date", "end_date", "status")
     list_select_related = ("account",)
     list_filter = ("kind", "status")
     search_fields = ("number", "account__number")

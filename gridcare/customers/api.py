@@ -29,6 +29,7 @@ SearchField = Literal["all", "number", "name", "mobile", "id_tail", "address"]
 
 # --- schemas ------------------------------------------------------------------------------
 
+
 class CustomerListItem(Schema):
     """One row of the customer search (mobile and identity number masked)."""
 
@@ -127,6 +128,7 @@ class CustomerIn(Schema):
 
 # --- permission and conversion helpers ------------------------------------------------------
 
+
 def _require(request: HttpRequest, *perms: str) -> None:
     """Staff with ``perms`` only; portal customers are always refused here."""
     user = request.user
@@ -136,9 +138,13 @@ def _require(request: HttpRequest, *perms: str) -> None:
 
 def _contract_out(contract: Contract) -> dict[str, Any]:
     return {
-        "number": contract.number, "kind": contract.kind, "capacity_kva": contract.capacity_kva,
-        "start_date": contract.start_date, "end_date": contract.end_date,
-        "signed_on": contract.signed_on, "status": contract.status,
+        "number": contract.number,
+        "kind": contract.kind,
+        "capacity_kva": contract.capacity_kva,
+        "start_date": contract.start_date,
+        "end_date": contract.end_date,
+        "signed_on": contract.signed_on,
+        "status": contract.status,
     }
 
 
@@ -159,9 +165,12 @@ def _account_out(account: Account) -> dict[str, Any]:
         "closed_on": account.closed_on,
         "address": account.service_point.address,
         "topology": {
-            "substation_code": substation.code, "substation_name": substation.name,
-            "feeder_code": feeder.code, "feeder_name": feeder.name,
-            "transformer_code": transformer.code, "transformer_name": transformer.name,
+            "substation_code": substation.code,
+            "substation_name": substation.name,
+            "feeder_code": feeder.code,
+            "feeder_name": feeder.name,
+            "transformer_code": transformer.code,
+            "transformer_name": transformer.name,
             "area_type": transformer.area_type,
         },
         "contracts": [_contract_out(c) for c in account.contracts.all()],
@@ -203,17 +212,20 @@ def _list_item(customer: Customer) -> dict[str, Any]:
 
 # --- endpoints ----------------------------------------------------------------------------
 
+
 @router.get("/", response=CustomerPage, summary="Search customers (客户查询)")
-def customer_list(request: HttpRequest, q: str = "", field: SearchField = "all",
-                  page: int = 1) -> dict[str, Any]:
+def customer_list(
+    request: HttpRequest, q: str = "", field: SearchField = "all", page: int = 1
+) -> dict[str, Any]:
     """Search by 户号, name, mobile, ID tail or address; an empty ``q`` lists the newest.
 
     Mobile and identity numbers are masked in the list.
     """
     _require(request, "customers.view_customer")
     customers = selectors.customer_search(user=request.user, q=q, field=field)
-    result = paginate(request, selectors.customer_list_page(customers),
-                      per_page=settings.NINJA_PAGINATION_PER_PAGE)
+    result = paginate(
+        request, selectors.customer_list_page(customers), per_page=settings.NINJA_PAGINATION_PER_PAGE
+    )
     return {
         "items": [_list_item(c) for c in result.object_list],
         "count": result.paginator.count,
@@ -235,14 +247,20 @@ def customer_create(request: HttpRequest, payload: CustomerIn) -> tuple[int, dic
     return 201, _customer_out(customer, show_identity=show)
 
 
-@router.get("/accounts/{number}", response=AccountDetailOut,
-            summary="One account by 户号 with its topology path and contracts")
+@router.get(
+    "/accounts/{number}",
+    response=AccountDetailOut,
+    summary="One account by 户号 with its topology path and contracts",
+)
 def account_detail(request: HttpRequest, number: str) -> dict[str, Any]:
     _require(request, "customers.view_account")
     account = selectors.account_get(user=request.user, number=number)
     data = _account_out(account)
-    data["customer"] = {"id": account.customer.pk, "name": account.customer.name,
-                        "kind": account.customer.kind}
+    data["customer"] = {
+        "id": account.customer.pk,
+        "name": account.customer.name,
+        "kind": account.customer.kind,
+    }
     return data
 
 

@@ -26,8 +26,9 @@ from gridcare.customers.models import Account, Customer, Transformer
 from gridcare.customers.services import customer_identity_clean
 
 
-def add_service_error(form: forms.Form, exc: GridCareError,
-                      field_map: Mapping[str, str] | None = None) -> None:
+def add_service_error(
+    form: forms.Form, exc: GridCareError, field_map: Mapping[str, str] | None = None
+) -> None:
     """Show a service error on the form field it names (or on the form when it names none)."""
     field = exc.field
     if field is not None and field_map:
@@ -69,21 +70,26 @@ class _IdentityMixin:
 class CustomerCreateForm(_IdentityMixin, forms.Form):
     """建档: a person or organisation, optionally with the first account (立户)."""
 
-    kind = forms.ChoiceField(label=_("Kind"), choices=CustomerKind.choices,
-                             widget=forms.RadioSelect, initial=CustomerKind.PERSON)
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=CustomerKind.choices, widget=forms.RadioSelect, initial=CustomerKind.PERSON
+    )
     name = forms.CharField(label=_("Name"), max_length=100)
     id_number = forms.CharField(
-        label=_("ID card number"), max_length=18, required=False,
+        label=_("ID card number"),
+        max_length=18,
+        required=False,
         help_text=_("People: 18 characters, the last one a digit or X."),
     )
     credit_code = forms.CharField(
-        label=_("Unified social credit code"), max_length=18, required=False,
+        label=_("Unified social credit code"),
+        max_length=18,
+        required=False,
         help_text=_("Organisations: 18 letters and digits."),
     )
-    mobile = forms.CharField(label=_("Mobile"), max_length=11,
-                             help_text=_("11 digits starting with 1."))
-    contact_person = forms.CharField(label=_("Contact person"), max_length=50, required=False,
-                                     help_text=_("Required for an organisation."))
+    mobile = forms.CharField(label=_("Mobile"), max_length=11, help_text=_("11 digits starting with 1."))
+    contact_person = forms.CharField(
+        label=_("Contact person"), max_length=50, required=False, help_text=_("Required for an organisation.")
+    )
     email = forms.EmailField(label=_("Email"), required=False)
     postal_address = forms.CharField(label=_("Postal address"), max_length=200, required=False)
 
@@ -100,14 +106,29 @@ class CustomerCreateForm(_IdentityMixin, forms.Form):
     voltage_level = forms.ChoiceField(
         label=_("Voltage level"), choices=[("", "—"), *VoltageLevel.choices], required=False
     )
-    importance = forms.ChoiceField(label=_("Important user level"),
-                                   choices=ImportanceLevel.choices, required=False)
+    importance = forms.ChoiceField(
+        label=_("Important user level"), choices=ImportanceLevel.choices, required=False
+    )
     is_prepaid = forms.BooleanField(label=_("Prepaid (费控)"), required=False)
 
-    customer_fields = ("kind", "name", "id_number", "credit_code", "mobile", "contact_person",
-                       "email", "postal_address")
-    account_fields = ("transformer", "account_address", "customer_class", "voltage_level",
-                      "importance", "is_prepaid")
+    customer_fields = (
+        "kind",
+        "name",
+        "id_number",
+        "credit_code",
+        "mobile",
+        "contact_person",
+        "email",
+        "postal_address",
+    )
+    account_fields = (
+        "transformer",
+        "account_address",
+        "customer_class",
+        "voltage_level",
+        "importance",
+        "is_prepaid",
+    )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -149,24 +170,26 @@ class CustomerEditForm(_IdentityMixin, forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
     id_number = forms.CharField(label=_("ID card number"), max_length=18)
     credit_code = forms.CharField(label=_("Unified social credit code"), max_length=18)
-    mobile = forms.CharField(label=_("Mobile"), max_length=11,
-                             help_text=_("11 digits starting with 1."))
+    mobile = forms.CharField(label=_("Mobile"), max_length=11, help_text=_("11 digits starting with 1."))
     contact_person = forms.CharField(label=_("Contact person"), max_length=50, required=False)
     email = forms.EmailField(label=_("Email"), required=False)
     postal_address = forms.CharField(label=_("Postal address"), max_length=200, required=False)
 
     def __init__(self, *args: Any, customer: Customer, **kwargs: Any) -> None:
         self.customer = customer
-        kwargs.setdefault("initial", {
-            "version": customer.version,
-            "name": customer.name,
-            "id_number": customer.id_number,
-            "credit_code": customer.credit_code,
-            "mobile": customer.mobile,
-            "contact_person": customer.contact_person,
-            "email": customer.email,
-            "postal_address": customer.postal_address,
-        })
+        kwargs.setdefault(
+            "initial",
+            {
+                "version": customer.version,
+                "name": customer.name,
+                "id_number": customer.id_number,
+                "credit_code": customer.credit_code,
+                "mobile": customer.mobile,
+                "contact_person": customer.contact_person,
+                "email": customer.email,
+                "postal_address": customer.postal_address,
+            },
+        )
         super().__init__(*args, **kwargs)
         # A person carries an ID card number, an organisation a credit code; the kind is fixed.
         if customer.kind == CustomerKind.PERSON:
@@ -191,30 +214,39 @@ class AccountEditForm(forms.Form):
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
     customer_class = forms.ChoiceField(label=_("Customer class"), choices=CustomerClass.choices)
     voltage_level = forms.ChoiceField(label=_("Voltage level"), choices=VoltageLevel.choices)
-    tariff_code = forms.CharField(label=_("Tariff code"), max_length=30, required=False,
-                                  help_text=_("Leave empty until billing binds a tariff."))
+    tariff_code = forms.CharField(
+        label=_("Tariff code"),
+        max_length=30,
+        required=False,
+        help_text=_("Leave empty until billing binds a tariff."),
+    )
     status = forms.ChoiceField(label=_("Status"), choices=AccountStatus.choices)
     closed_on = forms.DateField(
-        label=_("Closed on"), required=False,
+        label=_("Closed on"),
+        required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text=_("Only for a closed account; today when left empty."),
     )
-    importance = forms.ChoiceField(label=_("Important user level"),
-                                   choices=ImportanceLevel.choices, required=False)
+    importance = forms.ChoiceField(
+        label=_("Important user level"), choices=ImportanceLevel.choices, required=False
+    )
     is_prepaid = forms.BooleanField(label=_("Prepaid (费控)"), required=False)
 
     def __init__(self, *args: Any, account: Account, **kwargs: Any) -> None:
         self.account = account
-        kwargs.setdefault("initial", {
-            "version": account.version,
-            "customer_class": account.customer_class,
-            "voltage_level": account.voltage_level,
-            "tariff_code": account.tariff_code,
-            "status": account.status,
-            "closed_on": account.closed_on,
-            "importance": account.importance,
-            "is_prepaid": account.is_prepaid,
-        })
+        kwargs.setdefault(
+            "initial",
+            {
+                "version": account.version,
+                "customer_class": account.customer_class,
+                "voltage_level": account.voltage_level,
+                "tariff_code": account.tariff_code,
+                "status": account.status,
+                "closed_on": account.closed_on,
+                "importance": account.importance,
+                "is_prepaid": account.is_prepaid,
+            },
+        )
         super().__init__(*args, **kwargs)
 
     def changes(self) -> dict[str, Any]:

@@ -72,13 +72,19 @@ def customer_search(*, user: Any, q: str, field: str = "all") -> QuerySet[Custom
     elif _DIGITS.match(q) and len(q) == 11 and q.startswith("1"):
         cond = Q(mobile=q) | Q(accounts__number=q)
     elif _TAIL.match(q):
-        cond = Q(id_tail__endswith=q.upper()) | Q(accounts__number__endswith=q) if len(q) >= 6 \
+        cond = (
+            Q(id_tail__endswith=q.upper()) | Q(accounts__number__endswith=q)
+            if len(q) >= 6
             else Q(id_tail__endswith=q.upper())
+        )
     elif _DIGITS.match(q):
         cond = Q(accounts__number__startswith=q) | Q(mobile__startswith=q)
     else:
-        cond = (Q(name__icontains=q) | Q(accounts__service_point__address__icontains=q)
-                | Q(postal_address__icontains=q))
+        cond = (
+            Q(name__icontains=q)
+            | Q(accounts__service_point__address__icontains=q)
+            | Q(postal_address__icontains=q)
+        )
     ids = base.filter(cond).values("id")
     return Customer.objects.filter(id__in=ids).order_by("-id")
 
@@ -98,11 +104,9 @@ def customer_get(*, user: Any, customer_id: int) -> Customer:
     qs = customers_visible_to(user).prefetch_related(
         Prefetch(
             "accounts",
-            queryset=Account.objects.select_related(
-                "service_point__transformer__feeder__substation"
-            ).prefetch_related(
-                Prefetch("contracts", queryset=Contract.objects.order_by("-start_date"))
-            ).order_by("number"),
+            queryset=Account.objects.select_related("service_point__transformer__feeder__substation")
+            .prefetch_related(Prefetch("contracts", queryset=Contract.objects.order_by("-start_date")))
+            .order_by("number"),
         )
     )
     customer = qs.filter(pk=customer_id).first()
@@ -135,21 +139,31 @@ def substation_tree() -> QuerySet[Substation]:
 
 def feeders_of(substation_id: int) -> QuerySet[Feeder]:
     """Feeders of a substation with transformer and account counts."""
-    return Feeder.objects.filter(substation_id=substation_id).annotate(
-        transformer_count=Count("transformers", distinct=True),
-        account_count=Count("transformers__service_points__accounts", distinct=True),
-    ).order_by("code")
+    return (
+        Feeder.objects.filter(substation_id=substation_id)
+        .annotate(
+            transformer_count=Count("transformers", distinct=True),
+            account_count=Count("transformers__service_points__accounts", distinct=True),
+        )
+        .order_by("code")
+    )
 
 
 def transformers_of(feeder_id: int) -> QuerySet[Transformer]:
     """Transformer areas of a feeder with their account counts."""
-    return Transformer.objects.filter(feeder_id=feeder_id).annotate(
-        account_count=Count("service_points__accounts", distinct=True),
-    ).order_by("code")
+    return (
+        Transformer.objects.filter(feeder_id=feeder_id)
+        .annotate(
+            account_count=Count("service_points__accounts", distinct=True),
+        )
+        .order_by("code")
+    )
 
 
 def accounts_of_transformer(transformer_id: int) -> QuerySet[Account]:
     """Accounts behind one transformer area (台区户表), with their customers."""
-    return Account.objects.filter(service_point__transformer_id=transformer_id).select_related(
-        "customer", "service_point"
-    ).order_by("number")
+    return (
+        Account.objects.filter(service_point__transformer_id=transformer_id)
+        .select_related("customer", "service_point")
+        .order_by("number")
+    )

@@ -47,13 +47,28 @@ ACCOUNT_SEQUENCE = "account_number"
 ACCOUNT_PREFIX = "05"  # county code prefix of every 户号 (10 digits: prefix + 8)
 CONTRACT_SEQUENCE = "contract_number"
 
-CUSTOMER_EDITABLE = ("name", "id_number", "credit_code", "mobile", "contact_person", "email",
-                     "postal_address")
-ACCOUNT_EDITABLE = ("customer_class", "voltage_level", "tariff_code", "status", "importance",
-                    "is_prepaid", "closed_on")
+CUSTOMER_EDITABLE = (
+    "name",
+    "id_number",
+    "credit_code",
+    "mobile",
+    "contact_person",
+    "email",
+    "postal_address",
+)
+ACCOUNT_EDITABLE = (
+    "customer_class",
+    "voltage_level",
+    "tariff_code",
+    "status",
+    "importance",
+    "is_prepaid",
+    "closed_on",
+)
 
 
 # --- formatting of numbers ---------------------------------------------------------------
+
 
 def account_number_format(value: int) -> str:
     """户号 from a sequence value: county prefix + 8 digits."""
@@ -67,52 +82,53 @@ def contract_number_format(value: int, *, year: int) -> str:
 
 # --- validation (shared by services, forms and the seed) -----------------------------------
 
+
 def _require_choice(value: str, choices: Any, field: str) -> None:
     if value not in choices.values:
         raise ValidationFailed(_("Choose one of the listed values."), field=field)
 
 
-def customer_identity_clean(*, kind: str, id_number: str | None, credit_code: str | None,
-                            mobile: str) -> tuple[str | None, str | None, str]:
+def customer_identity_clean(
+    *, kind: str, id_number: str | None, credit_code: str | None, mobile: str
+) -> tuple[str | None, str | None, str]:
     """Validate and normalise the identity fields of a customer; raise ValidationFailed."""
     _require_choice(kind, CustomerKind, "kind")
     mobile = (mobile or "").strip()
     if not is_valid_mobile(mobile):
-        raise ValidationFailed(_("Enter an 11-digit mobile number starting with 1."),
-                               field="mobile")
+        raise ValidationFailed(_("Enter an 11-digit mobile number starting with 1."), field="mobile")
     if kind == CustomerKind.PERSON:
         value = (id_number or "").strip().upper()
         problem = id_number_problem(value, today=timezone.localdate())
         if problem == "format":
-            raise ValidationFailed(_("An ID card number has 17 digits and a final digit or X."),
-                                   field="id_number")
+            raise ValidationFailed(
+                _("An ID card number has 17 digits and a final digit or X."), field="id_number"
+            )
         if problem == "birth_date":
-            raise ValidationFailed(_("The birth date inside the ID card number is not valid."),
-                                   field="id_number")
+            raise ValidationFailed(
+                _("The birth date inside the ID card number is not valid."), field="id_number"
+            )
         if problem == "checksum":
-            raise ValidationFailed(_("The ID card number's check digit is wrong."),
-                                   field="id_number")
+            raise ValidationFailed(_("The ID card number's check digit is wrong."), field="id_number")
         return value, None, mobile
     code = (credit_code or "").strip().upper()
     problem = uscc_problem(code)
     if problem == "format":
-        raise ValidationFailed(_("A unified social credit code has 18 letters and digits."),
-                               field="credit_code")
+        raise ValidationFailed(
+            _("A unified social credit code has 18 letters and digits."), field="credit_code"
+        )
     if problem == "checksum":
-        raise ValidationFailed(_("The unified social credit code's check character is wrong."),
-                               field="credit_code")
+        raise ValidationFailed(
+            _("The unified social credit code's check character is wrong."), field="credit_code"
+        )
     return None, code, mobile
 
 
-def _identity_unique(*, id_number: str | None, credit_code: str | None,
-                     exclude_pk: int | None) -> None:
+def _identity_unique(*, id_number: str | None, credit_code: str | None, exclude_pk: int | None) -> None:
     others = Customer.objects.exclude(pk=exclude_pk) if exclude_pk else Customer.objects.all()
     if id_number and others.filter(id_number=id_number).exists():
-        raise ValidationFailed(_("A customer with this ID card number already exists."),
-                               field="id_number")
+        raise ValidationFailed(_("A customer with this ID card number already exists."), field="id_number")
     if credit_code and others.filter(credit_code=credit_code).exists():
-        raise ValidationFailed(_("A customer with this credit code already exists."),
-                               field="credit_code")
+        raise ValidationFailed(_("A customer with this credit code already exists."), field="credit_code")
 
 
 def _name_clean(name: str) -> str:
@@ -124,36 +140,38 @@ def _name_clean(name: str) -> str:
     return name
 
 
-def _contact_clean(*, contact_person: str | None, email: str | None,
-                   postal_address: str | None) -> tuple[str, str, str]:
+def _contact_clean(
+    *, contact_person: str | None, email: str | None, postal_address: str | None
+) -> tuple[str, str, str]:
     """Normalise the optional contact fields; raise ValidationFailed naming the bad one."""
     contact_person = (contact_person or "").strip()
     email = (email or "").strip()
     postal_address = (postal_address or "").strip()
     if len(contact_person) > 50:
-        raise ValidationFailed(_("The contact person is too long (50 characters at most)."),
-                               field="contact_person")
+        raise ValidationFailed(
+            _("The contact person is too long (50 characters at most)."), field="contact_person"
+        )
     if email:
         try:
             validate_email(email)
         except DjangoValidationError as exc:
             raise ValidationFailed(_("Enter a valid email address."), field="email") from exc
     if len(postal_address) > 200:
-        raise ValidationFailed(_("The postal address is too long (200 characters at most)."),
-                               field="postal_address")
+        raise ValidationFailed(
+            _("The postal address is too long (200 characters at most)."), field="postal_address"
+        )
     return contact_person, email, postal_address
 
 
 def _identity_taken(id_number: str | None) -> ValidationFailed:
     """The error for a unique identity clash caught by the database (a concurrent 建档)."""
     if id_number:
-        return ValidationFailed(_("A customer with this ID card number already exists."),
-                                field="id_number")
-    return ValidationFailed(_("A customer with this credit code already exists."),
-                            field="credit_code")
+        return ValidationFailed(_("A customer with this ID card number already exists."), field="id_number")
+    return ValidationFailed(_("A customer with this credit code already exists."), field="credit_code")
 
 
 # --- customers ----------------------------------------------------------------------------
+
 
 def customer_create(
     *,
@@ -191,8 +209,12 @@ def customer_create(
                 email=email,
                 postal_address=postal_address,
             )
-            audit_record(actor=actor, obj=customer, action="customer.create",
-                         after=snapshot(customer, ("kind",) + CUSTOMER_EDITABLE))
+            audit_record(
+                actor=actor,
+                obj=customer,
+                action="customer.create",
+                after=snapshot(customer, ("kind",) + CUSTOMER_EDITABLE),
+            )
     except IntegrityError as exc:  # a concurrent 建档 with the same identity number won
         raise _identity_taken(id_number) from exc
     return customer
@@ -218,16 +240,18 @@ def customer_update(*, actor: Actor, customer_id: int, version: int, **changes: 
             merged = {**before, **changes}
             merged["name"] = _name_clean(merged["name"])
             id_number, credit_code, mobile = customer_identity_clean(
-                kind=customer.kind, id_number=merged.get("id_number"),
-                credit_code=merged.get("credit_code"), mobile=merged["mobile"],
+                kind=customer.kind,
+                id_number=merged.get("id_number"),
+                credit_code=merged.get("credit_code"),
+                mobile=merged["mobile"],
             )
             contact_person, email, postal_address = _contact_clean(
-                contact_person=merged.get("contact_person"), email=merged.get("email"),
+                contact_person=merged.get("contact_person"),
+                email=merged.get("email"),
                 postal_address=merged.get("postal_address"),
             )
             if customer.kind == CustomerKind.ORGANISATION and not contact_person:
-                raise ValidationFailed(_("An organisation needs a contact person."),
-                                       field="contact_person")
+                raise ValidationFailed(_("An organisation needs a contact person."), field="contact_person")
             _identity_unique(id_number=id_number, credit_code=credit_code, exclude_pk=customer.pk)
             customer.name = merged["name"]
             customer.id_number = id_number
@@ -242,15 +266,13 @@ def customer_update(*, actor: Actor, customer_id: int, version: int, **changes: 
             customer.refresh_from_db()
             old, new = diff(before, snapshot(customer, CUSTOMER_EDITABLE))
             if new:
-                audit_record(actor=actor, obj=customer, action="customer.update", before=old,
-                             after=new)
+                audit_record(actor=actor, obj=customer, action="customer.update", before=old, after=new)
     except IntegrityError as exc:  # a concurrent edit took the identity number meanwhile
         raise _identity_taken(id_number) from exc
     return customer
 
 
-def customer_portal_login_create(*, actor: Actor, customer: Customer, username: str,
-                                 password: str) -> Any:
+def customer_portal_login_create(*, actor: Actor, customer: Customer, username: str, password: str) -> Any:
     """开通网上营业厅: give a customer a portal login (group ``customer``)."""
     User = get_user_model()
     username = username.strip()
@@ -265,17 +287,16 @@ def customer_portal_login_create(*, actor: Actor, customer: Customer, username: 
     with transaction.atomic():
         if User.objects.filter(username=username).exists():
             raise ValidationFailed(_("This user name is taken."), field="username")
-        user = User.objects.create_user(username=username, password=password,
-                                        first_name=customer.name[:150])
+        user = User.objects.create_user(username=username, password=password, first_name=customer.name[:150])
         user.groups.add(Group.objects.get(name=CUSTOMER))
         customer.user = user
         customer.save(update_fields=["user"])
-        audit_record(actor=actor, obj=customer, action="customer.portal_login",
-                     after={"username": username})
+        audit_record(actor=actor, obj=customer, action="customer.portal_login", after={"username": username})
     return user
 
 
 # --- topology -----------------------------------------------------------------------------
+
 
 def substation_create(*, actor: Actor, code: str, name: str, voltage_kv: int = 110) -> Substation:
     """Register a substation (变电站)."""
@@ -297,8 +318,16 @@ def feeder_create(*, actor: Actor, code: str, name: str, substation: Substation)
     return feeder
 
 
-def transformer_create(*, actor: Actor, code: str, name: str, feeder: Feeder, capacity_kva: int,
-                       area_type: str, location: str = "") -> Transformer:
+def transformer_create(
+    *,
+    actor: Actor,
+    code: str,
+    name: str,
+    feeder: Feeder,
+    capacity_kva: int,
+    area_type: str,
+    location: str = "",
+) -> Transformer:
     """Register a transformer area (台区) with its capacity and area type."""
     _require_choice(area_type, AreaType, "area_type")
     if capacity_kva <= 0:
@@ -306,28 +335,40 @@ def transformer_create(*, actor: Actor, code: str, name: str, feeder: Feeder, ca
     with transaction.atomic():
         if Transformer.objects.filter(code=code).exists():
             raise ValidationFailed(_("This code is already used."), field="code")
-        tr = Transformer.objects.create(code=code, name=_name_clean(name), feeder=feeder,
-                                        capacity_kva=capacity_kva, area_type=area_type,
-                                        location=location)
+        tr = Transformer.objects.create(
+            code=code,
+            name=_name_clean(name),
+            feeder=feeder,
+            capacity_kva=capacity_kva,
+            area_type=area_type,
+            location=location,
+        )
         audit_record(actor=actor, obj=tr, action="transformer.create", after=snapshot(tr))
     return tr
 
 
-def service_point_create(*, actor: Actor, address: str, transformer: Transformer,
-                         latitude: Decimal | None = None,
-                         longitude: Decimal | None = None) -> ServicePoint:
+def service_point_create(
+    *,
+    actor: Actor,
+    address: str,
+    transformer: Transformer,
+    latitude: Decimal | None = None,
+    longitude: Decimal | None = None,
+) -> ServicePoint:
     """Register a service point (用电地址) on a transformer area."""
     address = (address or "").strip()
     if not address:
         raise ValidationFailed(_("Enter the address."), field="address")
     with transaction.atomic():
-        sp = ServicePoint.objects.create(address=address, transformer=transformer,
-                                         latitude=latitude, longitude=longitude)
+        sp = ServicePoint.objects.create(
+            address=address, transformer=transformer, latitude=latitude, longitude=longitude
+        )
         audit_record(actor=actor, obj=sp, action="service_point.create", after=snapshot(sp))
     return sp
 
 
 # --- accounts -----------------------------------------------------------------------------
+
 
 def account_open(
     *,
@@ -348,10 +389,16 @@ def account_open(
     with transaction.atomic():
         number = account_number_format(next_number(ACCOUNT_SEQUENCE))
         account = Account.objects.create(
-            number=number, customer=customer, service_point=service_point,
-            customer_class=customer_class, voltage_level=voltage_level,
-            tariff_code=tariff_code.strip(), importance=importance, is_prepaid=is_prepaid,
-            opened_on=opened_on or timezone.localdate(), status=AccountStatus.ACTIVE,
+            number=number,
+            customer=customer,
+            service_point=service_point,
+            customer_class=customer_class,
+            voltage_level=voltage_level,
+            tariff_code=tariff_code.strip(),
+            importance=importance,
+            is_prepaid=is_prepaid,
+            opened_on=opened_on or timezone.localdate(),
+            status=AccountStatus.ACTIVE,
         )
         audit_record(actor=actor, obj=account, action="account.open", after=snapshot(account))
     return account
@@ -382,8 +429,7 @@ def account_update(*, actor: Actor, account_id: int, version: int, **changes: An
             if account.closed_on is None:
                 account.closed_on = timezone.localdate()
             if account.closed_on < account.opened_on:
-                raise ValidationFailed(_("The closing date is before the opening date."),
-                                       field="closed_on")
+                raise ValidationFailed(_("The closing date is before the opening date."), field="closed_on")
         else:
             account.closed_on = None
         account.tariff_code = (account.tariff_code or "").strip()
@@ -397,6 +443,7 @@ def account_update(*, actor: Actor, account_id: int, version: int, **changes: An
 
 
 # --- contracts ----------------------------------------------------------------------------
+
 
 def contract_create(
     *,
@@ -425,8 +472,14 @@ def contract_create(
         number = contract_number_format(next_number(CONTRACT_SEQUENCE), year=start_date.year)
         try:
             contract = Contract.objects.create(
-                number=number, account=account, kind=kind, capacity_kva=capacity,
-                start_date=start_date, end_date=end_date, signed_on=signed_on, terms=terms,
+                number=number,
+                account=account,
+                kind=kind,
+                capacity_kva=capacity,
+                start_date=start_date,
+                end_date=end_date,
+                signed_on=signed_on,
+                terms=terms,
                 status=status,
             )
         except IntegrityError as exc:  # pragma: no cover - guarded above; DB constraint as backstop

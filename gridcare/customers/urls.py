@@ -12,9 +12,7 @@ urlpatterns = [
     path("<int:pk>/edit/", views.customer_edit_view, name="edit"),
     path("accounts/<int:pk>/edit/", views.account_edit_view, name="account_edit"),
     path("topology/", views.topology_view, name="topology"),
-    path("topology/substations/<int:pk>/", views.topology_substation_view,
-         name="topology_substation"),
+    path("topology/substations/<int:pk>/", views.topology_substation_view, name="topology_substation"),
     path("topology/feeders/<int:pk>/", views.topology_feeder_view, name="topology_feeder"),
-    path("topology/transformers/<int:pk>/", views.topology_transformer_view,
-         name="topology_transformer"),
+    path("topology/transformers/<int:pk>/", views.topology_transformer_view, name="topology_transformer"),
 ]

@@ -53,12 +53,16 @@ def customer_search_view(request: HttpRequest) -> HttpResponse:
         field = "all"
     customers = selectors.customer_search(user=request.user, q=q, field=field)
     page = paginate(request, selectors.customer_list_page(customers))
-    return render(request, "customers/search.html", {
-        "q": q,
-        "field": field,
-        "field_choices": _search_field_choices(),
-        "page": page,
-    })
+    return render(
+        request,
+        "customers/search.html",
+        {
+            "q": q,
+            "field": field,
+            "field_choices": _search_field_choices(),
+            "page": page,
+        },
+    )
 
 
 def _masked_values(values: dict[str, Any] | None, *, show_identity: bool) -> list[tuple[str, Any]]:
@@ -94,20 +98,21 @@ def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     can_change_customer = user.has_perm("customers.change_customer")
     recent_changes = None
     if user.has_perm("core.view_auditevent"):
-        events = (
-            AuditEvent.objects.filter(object_type="customers.customer", object_id=str(pk))
-            .order_by("-at", "-id")[:RECENT_CHANGES]
-        )
-        recent_changes = [
-            _audit_row(event, show_identity=can_change_customer) for event in events
-        ]
-    return render(request, "customers/detail.html", {
-        "customer": customer,
-        "accounts": list(customer.accounts.all()),
-        "can_change_customer": can_change_customer,
-        "can_change_account": user.has_perm("customers.change_account"),
-        "recent_changes": recent_changes,
-    })
+        events = AuditEvent.objects.filter(object_type="customers.customer", object_id=str(pk)).order_by(
+            "-at", "-id"
+        )[:RECENT_CHANGES]
+        recent_changes = [_audit_row(event, show_identity=can_change_customer) for event in events]
+    return render(
+        request,
+        "customers/detail.html",
+        {
+            "customer": customer,
+            "accounts": list(customer.accounts.all()),
+            "can_change_customer": can_change_customer,
+            "can_change_account": user.has_perm("customers.change_account"),
+            "recent_changes": recent_changes,
+        },
+    )
 
 
 @staff_required("customers.view_customer", "customers.add_customer")
@@ -123,24 +128,30 @@ def customer_create_view(request: HttpRequest) -> HttpResponse:
                     field_map = {"address": "account_address"}
                     data = form.cleaned_data
                     point = services.service_point_create(
-                        actor=request.user, address=data["account_address"],
+                        actor=request.user,
+                        address=data["account_address"],
                         transformer=data["transformer"],
                     )
                     account = services.account_open(
-                        actor=request.user, customer=customer, service_point=point,
+                        actor=request.user,
+                        customer=customer,
+                        service_point=point,
                         customer_class=data["customer_class"],
                         voltage_level=data["voltage_level"],
-                        importance=data["importance"] or "", is_prepaid=data["is_prepaid"],
+                        importance=data["importance"] or "",
+                        is_prepaid=data["is_prepaid"],
                     )
         except ValidationFailed as exc:
             add_service_error(form, exc, field_map)
         else:
             if form.opens_account:
-                messages.success(request, _("Customer %(name)s registered with account %(number)s.")
-                                 % {"name": customer.name, "number": account.number})
+                messages.success(
+                    request,
+                    _("Customer %(name)s registered with account %(number)s.")
+                    % {"name": customer.name, "number": account.number},
+                )
             else:
-                messages.success(request, _("Customer %(name)s registered.")
-                                 % {"name": customer.name})
+                messages.success(request, _("Customer %(name)s registered.") % {"name": customer.name})
             return redirect("customers:detail", pk=customer.pk)
     return render(request, "customers/customer_create.html", {"form": form})
 
@@ -156,24 +167,37 @@ def customer_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     conflict = False
     if request.method == "POST" and form.is_valid():
         try:
-            services.customer_update(actor=request.user, customer_id=customer.pk,
-                                     version=form.cleaned_data["version"], **form.changes())
+            services.customer_update(
+                actor=request.user,
+                customer_id=customer.pk,
+                version=form.cleaned_data["version"],
+                **form.changes(),
+            )
         except Conflict:
             conflict = True
-            form.add_error(None, _("Someone else saved this customer while you were editing. "
-                                   "Nothing was saved: reload the page, check their changes "
-                                   "and enter yours again."))
+            form.add_error(
+                None,
+                _(
+                    "Someone else saved this customer while you were editing. "
+                    "Nothing was saved: reload the page, check their changes "
+                    "and enter yours again."
+                ),
+            )
         except ValidationFailed as exc:
             add_service_error(form, exc)
         else:
             messages.success(request, _("Customer %(name)s saved.") % {"name": customer.name})
             return redirect("customers:detail", pk=customer.pk)
-    return render(request, "customers/customer_edit.html", {
-        "form": form,
-        "customer": customer,
-        "conflict": conflict,
-        "is_person": customer.kind == CustomerKind.PERSON,
-    })
+    return render(
+        request,
+        "customers/customer_edit.html",
+        {
+            "form": form,
+            "customer": customer,
+            "conflict": conflict,
+            "is_person": customer.kind == CustomerKind.PERSON,
+        },
+    )
 
 
 @staff_required("customers.view_account", "customers.change_account")
@@ -191,63 +215,86 @@ def account_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     conflict = False
     if request.method == "POST" and form.is_valid():
         try:
-            services.account_update(actor=request.user, account_id=account.pk,
-                                    version=form.cleaned_data["version"], **form.changes())
+            services.account_update(
+                actor=request.user,
+                account_id=account.pk,
+                version=form.cleaned_data["version"],
+                **form.changes(),
+            )
         except Conflict:
             conflict = True
-            form.add_error(None, _("Someone else saved this account while you were editing. "
-                                   "Nothing was saved: reload the page, check their changes "
-                                   "and enter yours again."))
+            form.add_error(
+                None,
+                _(
+                    "Someone else saved this account while you were editing. "
+                    "Nothing was saved: reload the page, check their changes "
+                    "and enter yours again."
+                ),
+            )
         except ValidationFailed as exc:
             add_service_error(form, exc)
         else:
             messages.success(request, _("Account %(number)s saved.") % {"number": account.number})
             return redirect("customers:detail", pk=account.customer_id)
-    return render(request, "customers/account_edit.html", {
-        "form": form,
-        "account": account,
-        "conflict": conflict,
-    })
+    return render(
+        request,
+        "customers/account_edit.html",
+        {
+            "form": form,
+            "account": account,
+            "conflict": conflict,
+        },
+    )
 
 
 # --- topology browser ---------------------------------------------------------------------
 
+
 @staff_required("customers.view_transformer")
 def topology_view(request: HttpRequest) -> HttpResponse:
     """Topology level 1: substations with their feeder and transformer counts."""
-    return render(request, "customers/topology.html",
-                  {"substations": list(selectors.substation_tree())})
+    return render(request, "customers/topology.html", {"substations": list(selectors.substation_tree())})
 
 
 @staff_required("customers.view_transformer")
 def topology_substation_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Topology level 2: the feeders of one substation."""
     substation = get_object_or_404(Substation, pk=pk)
-    return render(request, "customers/topology_substation.html", {
-        "substation": substation,
-        "feeders": list(selectors.feeders_of(substation.pk)),
-    })
+    return render(
+        request,
+        "customers/topology_substation.html",
+        {
+            "substation": substation,
+            "feeders": list(selectors.feeders_of(substation.pk)),
+        },
+    )
 
 
 @staff_required("customers.view_transformer")
 def topology_feeder_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Topology level 3: the transformer areas of one feeder."""
     feeder = get_object_or_404(Feeder.objects.select_related("substation"), pk=pk)
-    return render(request, "customers/topology_feeder.html", {
-        "feeder": feeder,
-        "transformers": list(selectors.transformers_of(feeder.pk)),
-    })
+    return render(
+        request,
+        "customers/topology_feeder.html",
+        {
+            "feeder": feeder,
+            "transformers": list(selectors.transformers_of(feeder.pk)),
+        },
+    )
 
 
 @staff_required("customers.view_transformer", "customers.view_account")
 def topology_transformer_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Topology level 4: the accounts behind one transformer area (台区户表), paginated."""
-    transformer = get_object_or_404(
-        Transformer.objects.select_related("feeder__substation"), pk=pk
-    )
+    transformer = get_object_or_404(Transformer.objects.select_related("feeder__substation"), pk=pk)
     page = paginate(request, selectors.accounts_of_transformer(transformer.pk))
-    return render(request, "customers/topology_transformer.html", {
-        "transformer": transformer,
-        "page": page,
-        "can_view_customer": request.user.has_perm("customers.view_customer"),
-    })
+    return render(
+        request,
+        "customers/topology_transformer.html",
+        {
+            "transformer": transformer,
+            "page": page,
+            "can_view_customer": request.user.has_perm("customers.view_customer"),
+        },
+    )

@@ -29,17 +29,15 @@ BASE = "/api/customers"
 @pytest.fixture
 def data() -> dict[str, Any]:
     transformer = make_transformer()
-    zhang = make_person(name="张三", mobile="13800138000",
-                        id_number=valid_id_number(501, born="19800101"))
-    account = make_account(zhang, transformer=transformer, address="城关镇人民路1号",
-                           importance="second")
-    services.contract_create(actor="test", account=account, kind="residential", capacity_kva=8,
-                             start_date=account.opened_on)
+    zhang = make_person(name="张三", mobile="13800138000", id_number=valid_id_number(501, born="19800101"))
+    account = make_account(zhang, transformer=transformer, address="城关镇人民路1号", importance="second")
+    services.contract_create(
+        actor="test", account=account, kind="residential", capacity_kva=8, start_date=account.opened_on
+    )
     portal_user = services.customer_portal_login_create(
         actor="test", customer=zhang, username="zhangsan", password="Sgcc-portal-2024"
     )
-    return {"transformer": transformer, "zhang": zhang, "account": account,
-            "portal_user": portal_user}
+    return {"transformer": transformer, "zhang": zhang, "account": account, "portal_user": portal_user}
 
 
 def client_for(role: str | None) -> Client:
@@ -54,8 +52,12 @@ def post_json(client: Client, url: str, body: dict[str, Any]) -> Any:
 
 
 def person_body(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {"kind": "person", "name": "王五", "mobile": "13711112222",
-                            "id_number": valid_id_number(601)}
+    body: dict[str, Any] = {
+        "kind": "person",
+        "name": "王五",
+        "mobile": "13711112222",
+        "id_number": valid_id_number(601),
+    }
     body.update(changes)
     return body
 
@@ -65,6 +67,7 @@ def read_urls(data: dict[str, Any]) -> list[str]:
 
 
 # --- permission matrix (house style 17) -----------------------------------------------------
+
 
 def test_anonymous_gets_401_everywhere(data: dict[str, Any]) -> None:
     client = Client()
@@ -82,9 +85,11 @@ def test_portal_customer_gets_403_even_for_their_own_record(data: dict[str, Any]
     for url in read_urls(data):
         response = client.get(url)
         assert response.status_code == 403
-        assert response.json() == {"code": "permission_denied",
-                                   "message": "You do not have permission to do this.",
-                                   "field": None}
+        assert response.json() == {
+            "code": "permission_denied",
+            "message": "You do not have permission to do this.",
+            "field": None,
+        }
     assert post_json(client, f"{BASE}/", person_body()).status_code == 403
     assert Customer.objects.count() == 1
 
@@ -120,6 +125,7 @@ def test_unknown_ids_give_404(data: dict[str, Any]) -> None:
 
 # --- list -------------------------------------------------------------------------------------
 
+
 def test_list_masks_mobile_and_identity_and_searches(data: dict[str, Any]) -> None:
     make_person(name="李四", mobile="13912345678")
     client = client_for("hotline_agent")
@@ -131,12 +137,20 @@ def test_list_masks_mobile_and_identity_and_searches(data: dict[str, Any]) -> No
     found = client.get(f"{BASE}/", {"q": data["account"].number, "field": "number"}).json()
     zhang = data["zhang"]
     assert found == {
-        "items": [{
-            "id": zhang.pk, "kind": "person", "name": "张三", "mobile_masked": "138****8000",
-            "identity_masked": zhang.id_number[:3] + "*" * 11 + zhang.id_number[-4:],
-            "account_numbers": [data["account"].number], "address": "城关镇人民路1号",
-        }],
-        "count": 1, "page": 1, "pages": 1,
+        "items": [
+            {
+                "id": zhang.pk,
+                "kind": "person",
+                "name": "张三",
+                "mobile_masked": "138****8000",
+                "identity_masked": zhang.id_number[:3] + "*" * 11 + zhang.id_number[-4:],
+                "account_numbers": [data["account"].number],
+                "address": "城关镇人民路1号",
+            }
+        ],
+        "count": 1,
+        "page": 1,
+        "pages": 1,
     }
     assert "13800138000" not in json.dumps(found)
 
@@ -146,15 +160,13 @@ def test_list_pages_and_rejects_unknown_search_field(data: dict[str, Any]) -> No
         make_person(name=f"南门客户{n}", mobile=f"137{n:08d}")
     client = client_for("hotline_agent")
     second = client.get(f"{BASE}/", {"q": "南门", "field": "name", "page": 2}).json()
-    assert (second["count"], second["page"], second["pages"], len(second["items"])) == (
-        55, 2, 2, 5)
+    assert (second["count"], second["page"], second["pages"], len(second["items"])) == (55, 2, 2, 5)
     response = client.get(f"{BASE}/", {"field": "password"})
     assert response.status_code == 422
     assert response.json()["field"] == "field"
 
 
-def test_list_query_count_is_fixed(data: dict[str, Any],
-                                   django_assert_max_num_queries: Any) -> None:
+def test_list_query_count_is_fixed(data: dict[str, Any], django_assert_max_num_queries: Any) -> None:
     for n in range(20):
         customer = make_person(name=f"客户{n}", mobile=f"139{n:08d}")
         make_account(customer, transformer=data["transformer"], address=f"南街{n}号")
@@ -164,6 +176,7 @@ def test_list_query_count_is_fixed(data: dict[str, Any],
 
 
 # --- 360 and account ----------------------------------------------------------------------------
+
 
 def test_detail_returns_360_data(data: dict[str, Any]) -> None:
     zhang, account, transformer = data["zhang"], data["account"], data["transformer"]
@@ -177,8 +190,10 @@ def test_detail_returns_360_data(data: dict[str, Any]) -> None:
     assert acc["topology"] == {
         "substation_code": transformer.feeder.substation.code,
         "substation_name": transformer.feeder.substation.name,
-        "feeder_code": transformer.feeder.code, "feeder_name": transformer.feeder.name,
-        "transformer_code": transformer.code, "transformer_name": transformer.name,
+        "feeder_code": transformer.feeder.code,
+        "feeder_name": transformer.feeder.name,
+        "transformer_code": transformer.code,
+        "transformer_name": transformer.name,
         "area_type": "urban",
     }
     [contract] = acc["contracts"]
@@ -204,6 +219,7 @@ def test_account_by_number(data: dict[str, Any]) -> None:
 
 # --- create -------------------------------------------------------------------------------------
 
+
 def test_create_person_returns_201(data: dict[str, Any]) -> None:
     response = post_json(client_for("counter_clerk"), f"{BASE}/", person_body())
     assert response.status_code == 201
@@ -216,10 +232,17 @@ def test_create_person_returns_201(data: dict[str, Any]) -> None:
 
 def test_create_organisation(data: dict[str, Any]) -> None:
     code = valid_credit_code(88)
-    response = post_json(client_for("counter_clerk"), f"{BASE}/", {
-        "kind": "organisation", "name": "东关砖厂", "mobile": "13611112222",
-        "credit_code": code, "contact_person": "赵六",
-    })
+    response = post_json(
+        client_for("counter_clerk"),
+        f"{BASE}/",
+        {
+            "kind": "organisation",
+            "name": "东关砖厂",
+            "mobile": "13611112222",
+            "credit_code": code,
+            "contact_person": "赵六",
+        },
+    )
     assert response.status_code == 201
     assert response.json()["credit_code"] == code
 
@@ -233,8 +256,9 @@ def test_create_organisation(data: dict[str, Any]) -> None:
         ({"name": " "}, "name"),
     ],
 )
-def test_create_errors_are_422_with_the_field(data: dict[str, Any], changes: dict[str, Any],
-                                              field: str) -> None:
+def test_create_errors_are_422_with_the_field(
+    data: dict[str, Any], changes: dict[str, Any], field: str
+) -> None:
     response = post_json(client_for("counter_clerk"), f"{BASE}/", person_body(**changes))
     assert response.status_code == 422
     assert response.json()["code"] == "validation_failed"
@@ -244,13 +268,18 @@ def test_create_errors_are_422_with_the_field(data: dict[str, Any], changes: dic
 
 def test_create_checksum_and_duplicate_errors(data: dict[str, Any]) -> None:
     client = client_for("counter_clerk")
-    response = client.post(f"{BASE}/", data=json.dumps(person_body(
-        id_number=wrong_check_char(valid_id_number(602)))), content_type="application/json",
-        HTTP_ACCEPT_LANGUAGE="en")
+    response = client.post(
+        f"{BASE}/",
+        data=json.dumps(person_body(id_number=wrong_check_char(valid_id_number(602)))),
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert response.status_code == 422
-    assert response.json() == {"code": "validation_failed",
-                               "message": "The ID card number's check digit is wrong.",
-                               "field": "id_number"}
+    assert response.json() == {
+        "code": "validation_failed",
+        "message": "The ID card number's check digit is wrong.",
+        "field": "id_number",
+    }
     response = post_json(client, f"{BASE}/", person_body(id_number=data["zhang"].id_number))
     assert response.status_code == 422
     assert response.json()["field"] == "id_number"

@@ -24,18 +24,32 @@ from gridcare.customers.tests.test_services import (
 def archive(db: Any) -> dict[str, Any]:
     """Three customers: 张三 with two accounts, 李四 with one, 城关机械厂 with none."""
     transformer = make_transformer()
-    zhang = make_person(name="张三", mobile="13800138000",
-                        id_number=valid_id_number(101, born="19800101"))
-    li = make_person(name="李四", mobile="13912345678",
-                     id_number=valid_id_number(202, born="19750505"),
-                     postal_address="东关镇邮政信箱8号")
+    zhang = make_person(name="张三", mobile="13800138000", id_number=valid_id_number(101, born="19800101"))
+    li = make_person(
+        name="李四",
+        mobile="13912345678",
+        id_number=valid_id_number(202, born="19750505"),
+        postal_address="东关镇邮政信箱8号",
+    )
     org = make_organisation(name="城关机械厂", mobile="13600001111")
     zhang_home = make_account(zhang, transformer=transformer, address="城关镇人民路1号")
-    zhang_shop = make_account(zhang, transformer=transformer, address="城关镇解放街9号",
-                              customer_class="general_ic", voltage_level="380v")
+    zhang_shop = make_account(
+        zhang,
+        transformer=transformer,
+        address="城关镇解放街9号",
+        customer_class="general_ic",
+        voltage_level="380v",
+    )
     li_home = make_account(li, transformer=transformer, address="南门村3组")
-    return {"zhang": zhang, "li": li, "org": org, "transformer": transformer,
-            "zhang_home": zhang_home, "zhang_shop": zhang_shop, "li_home": li_home}
+    return {
+        "zhang": zhang,
+        "li": li,
+        "org": org,
+        "transformer": transformer,
+        "zhang_home": zhang_home,
+        "zhang_shop": zhang_shop,
+        "li_home": li_home,
+    }
 
 
 @pytest.fixture
@@ -73,27 +87,30 @@ def _id_tail(key: str, size: int) -> Callable[[dict[str, Any]], str]:
         ("name", "王", []),
     ],
 )
-def test_customer_search_by_each_field(archive: dict[str, Any], clerk: Any, field: str,
-                                       query: str | Callable[[dict[str, Any]], str],
-                                       expected: list[str]) -> None:
+def test_customer_search_by_each_field(
+    archive: dict[str, Any],
+    clerk: Any,
+    field: str,
+    query: str | Callable[[dict[str, Any]], str],
+    expected: list[str],
+) -> None:
     q = query if isinstance(query, str) else query(archive)
     assert names(selectors.customer_search(user=clerk, q=q, field=field)) == expected
 
 
 def test_customer_search_returns_each_customer_once_and_newest_first(
-        archive: dict[str, Any], clerk: Any) -> None:
+    archive: dict[str, Any], clerk: Any
+) -> None:
     # 张三 has two accounts at 城关镇 addresses: the join must not duplicate him
     assert names(selectors.customer_search(user=clerk, q="城关镇", field="address")) == ["张三"]
     assert names(selectors.customer_search(user=clerk, q="")) == ["城关机械厂", "李四", "张三"]
 
 
-def test_customer_search_unknown_field_falls_back_to_all(archive: dict[str, Any],
-                                                         clerk: Any) -> None:
+def test_customer_search_unknown_field_falls_back_to_all(archive: dict[str, Any], clerk: Any) -> None:
     assert names(selectors.customer_search(user=clerk, q="李四", field="bogus")) == ["李四"]
 
 
-def test_customer_search_for_a_customer_user_returns_only_their_own(
-        archive: dict[str, Any]) -> None:
+def test_customer_search_for_a_customer_user_returns_only_their_own(archive: dict[str, Any]) -> None:
     portal_user = services.customer_portal_login_create(
         actor="test", customer=archive["li"], username="lisi", password="Sgcc-portal-2024"
     )
@@ -103,8 +120,7 @@ def test_customer_search_for_a_customer_user_returns_only_their_own(
     assert list(selectors.accounts_visible_to(portal_user)) == [archive["li_home"]]
 
 
-def test_staff_without_archive_permission_and_anonymous_see_nothing(
-        archive: dict[str, Any]) -> None:
+def test_staff_without_archive_permission_and_anonymous_see_nothing(archive: dict[str, Any]) -> None:
     from django.contrib.auth.models import AnonymousUser
 
     no_role = make_user(None)
@@ -112,24 +128,28 @@ def test_staff_without_archive_permission_and_anonymous_see_nothing(
     assert names(selectors.customer_search(user=AnonymousUser(), q="")) == []
 
 
-def test_customer_get_loads_360_in_fixed_queries(archive: dict[str, Any], clerk: Any,
-                                                 django_assert_num_queries: Any) -> None:
-    services.contract_create(actor="a", account=archive["zhang_home"], kind="residential",
-                             capacity_kva=8, start_date=archive["zhang_home"].opened_on)
+def test_customer_get_loads_360_in_fixed_queries(
+    archive: dict[str, Any], clerk: Any, django_assert_num_queries: Any
+) -> None:
+    services.contract_create(
+        actor="a",
+        account=archive["zhang_home"],
+        kind="residential",
+        capacity_kva=8,
+        start_date=archive["zhang_home"].opened_on,
+    )
     selectors.customers_visible_to(clerk)  # warm the role and permission caches
     with django_assert_num_queries(3):  # customer, accounts with topology, contracts
         customer = selectors.customer_get(user=clerk, customer_id=archive["zhang"].pk)
         accounts = list(customer.accounts.all())
         paths = [a.service_point.transformer.feeder.substation.name for a in accounts]
         contracts = [list(a.contracts.all()) for a in accounts]
-    assert [a.number for a in accounts] == [archive["zhang_home"].number,
-                                            archive["zhang_shop"].number]
+    assert [a.number for a in accounts] == [archive["zhang_home"].number, archive["zhang_shop"].number]
     assert paths == [archive["transformer"].feeder.substation.name] * 2
     assert [len(c) for c in contracts] == [1, 0]
 
 
-def test_customer_get_and_account_get_hide_what_the_user_may_not_see(
-        archive: dict[str, Any]) -> None:
+def test_customer_get_and_account_get_hide_what_the_user_may_not_see(archive: dict[str, Any]) -> None:
     portal_user = services.customer_portal_login_create(
         actor="test", customer=archive["li"], username="lisi", password="Sgcc-portal-2024"
     )

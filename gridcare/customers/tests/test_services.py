@@ -72,15 +72,23 @@ def make_transformer(*, area_type: str = AreaType.URBAN, code: str | None = None
     sub = services.substation_create(actor="test", code=f"S{n}", name=f"城关变{n}")
     feeder = services.feeder_create(actor="test", code=f"F{n}", name=f"城关线{n}", substation=sub)
     return services.transformer_create(
-        actor="test", code=code or f"T{n}", name=f"城关台区{n}", feeder=feeder,
-        capacity_kva=400, area_type=area_type, location="城关镇",
+        actor="test",
+        code=code or f"T{n}",
+        name=f"城关台区{n}",
+        feeder=feeder,
+        capacity_kva=400,
+        area_type=area_type,
+        location="城关镇",
     )
 
 
 def make_person(**kwargs: Any) -> Customer:
     data: dict[str, Any] = {
-        "actor": "test", "kind": CustomerKind.PERSON, "name": "张三",
-        "id_number": valid_id_number(), "mobile": "13800138000",
+        "actor": "test",
+        "kind": CustomerKind.PERSON,
+        "name": "张三",
+        "id_number": valid_id_number(),
+        "mobile": "13800138000",
     }
     data.update(kwargs)
     return services.customer_create(**data)
@@ -88,15 +96,24 @@ def make_person(**kwargs: Any) -> Customer:
 
 def make_organisation(**kwargs: Any) -> Customer:
     data: dict[str, Any] = {
-        "actor": "test", "kind": CustomerKind.ORGANISATION, "name": "城关机械厂",
-        "credit_code": valid_credit_code(), "mobile": "13900139000", "contact_person": "李四",
+        "actor": "test",
+        "kind": CustomerKind.ORGANISATION,
+        "name": "城关机械厂",
+        "credit_code": valid_credit_code(),
+        "mobile": "13900139000",
+        "contact_person": "李四",
     }
     data.update(kwargs)
     return services.customer_create(**data)
 
 
-def make_account(customer: Customer, *, transformer: Transformer | None = None,
-                 address: str = "城关镇人民路1号", **kwargs: Any) -> Account:
+def make_account(
+    customer: Customer,
+    *,
+    transformer: Transformer | None = None,
+    address: str = "城关镇人民路1号",
+    **kwargs: Any,
+) -> Account:
     point = services.service_point_create(
         actor="test", address=address, transformer=transformer or make_transformer()
     )
@@ -106,11 +123,13 @@ def make_account(customer: Customer, *, transformer: Transformer | None = None,
 
 
 def customer_events(customer: Customer) -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(object_type="customers.customer",
-                                          object_id=str(customer.pk)).order_by("id"))
+    return list(
+        AuditEvent.objects.filter(object_type="customers.customer", object_id=str(customer.pk)).order_by("id")
+    )
 
 
 # --- customer_create ----------------------------------------------------------------------
+
 
 @pytest.mark.django_db
 def test_customer_create_person_normalises_and_audits() -> None:
@@ -120,8 +139,12 @@ def test_customer_create_person_normalises_and_audits() -> None:
 
     # when the clerk registers the person
     customer = services.customer_create(
-        actor=clerk, kind=CustomerKind.PERSON, name=" 王五 ", id_number=f" {id_number.lower()} ",
-        mobile="13700137000", email="wang@example.com",
+        actor=clerk,
+        kind=CustomerKind.PERSON,
+        name=" 王五 ",
+        id_number=f" {id_number.lower()} ",
+        mobile="13700137000",
+        email="wang@example.com",
     )
 
     # then the archive holds the normalised values and the audit trail says who did it
@@ -164,8 +187,7 @@ def test_customer_create_organisation() -> None:
         ({"kind": "robot"}, "kind"),
     ],
 )
-def test_customer_create_rejects_bad_input_and_writes_nothing(changes: dict[str, str],
-                                                               field: str) -> None:
+def test_customer_create_rejects_bad_input_and_writes_nothing(changes: dict[str, str], field: str) -> None:
     with pytest.raises(ValidationFailed) as exc_info:
         make_person(**changes)
     assert exc_info.value.field == field
@@ -197,13 +219,15 @@ def test_customer_create_refuses_duplicate_identity() -> None:
 
 # --- customer_update ----------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_customer_update_bumps_version_and_audits_the_difference() -> None:
     customer = make_person(mobile="13800138000")
     clerk = make_user("counter_clerk")
 
-    updated = services.customer_update(actor=clerk, customer_id=customer.pk, version=1,
-                                       mobile="13911112222", postal_address="城关镇新街2号")
+    updated = services.customer_update(
+        actor=clerk, customer_id=customer.pk, version=1, mobile="13911112222", postal_address="城关镇新街2号"
+    )
 
     assert updated.version == 2
     assert updated.mobile == "13911112222"
@@ -234,8 +258,9 @@ def test_customer_update_bad_id_changes_nothing() -> None:
     customer = make_person()
     original = customer.id_number
     with pytest.raises(ValidationFailed) as exc_info:
-        services.customer_update(actor="a", customer_id=customer.pk, version=1,
-                                 id_number=wrong_check_char(valid_id_number(9)))
+        services.customer_update(
+            actor="a", customer_id=customer.pk, version=1, id_number=wrong_check_char(valid_id_number(9))
+        )
     assert exc_info.value.field == "id_number"
     customer.refresh_from_db()
     assert customer.id_number == original
@@ -266,18 +291,30 @@ def test_customer_update_without_change_writes_no_audit_row() -> None:
 
 # --- topology, service points, accounts, contracts ------------------------------------------
 
+
 @pytest.mark.django_db
 def test_topology_services_validate_and_audit() -> None:
     transformer = make_transformer(code="T-DUP")
-    assert AuditEvent.objects.filter(action="transformer.create",
-                                     object_id=str(transformer.pk)).count() == 1
+    assert AuditEvent.objects.filter(action="transformer.create", object_id=str(transformer.pk)).count() == 1
     with pytest.raises(ValidationFailed) as exc_info:
-        services.transformer_create(actor="a", code="T-DUP", name="x", feeder=transformer.feeder,
-                                    capacity_kva=100, area_type=AreaType.RURAL)
+        services.transformer_create(
+            actor="a",
+            code="T-DUP",
+            name="x",
+            feeder=transformer.feeder,
+            capacity_kva=100,
+            area_type=AreaType.RURAL,
+        )
     assert exc_info.value.field == "code"
     with pytest.raises(ValidationFailed) as exc_info:
-        services.transformer_create(actor="a", code="T-NEW", name="x", feeder=transformer.feeder,
-                                    capacity_kva=0, area_type=AreaType.RURAL)
+        services.transformer_create(
+            actor="a",
+            code="T-NEW",
+            name="x",
+            feeder=transformer.feeder,
+            capacity_kva=0,
+            area_type=AreaType.RURAL,
+        )
     assert exc_info.value.field == "capacity_kva"
     with pytest.raises(ValidationFailed) as exc_info:
         services.service_point_create(actor="a", address=" ", transformer=transformer)
@@ -302,11 +339,11 @@ def test_account_open_numbers_accounts_from_the_sequence_and_audits() -> None:
 @pytest.mark.django_db
 def test_account_open_rejects_unknown_class_and_writes_nothing() -> None:
     customer = make_person()
-    point = services.service_point_create(actor="a", address="x路1号",
-                                          transformer=make_transformer())
+    point = services.service_point_create(actor="a", address="x路1号", transformer=make_transformer())
     with pytest.raises(ValidationFailed) as exc_info:
-        services.account_open(actor="a", customer=customer, service_point=point,
-                              customer_class="castle", voltage_level="220v")
+        services.account_open(
+            actor="a", customer=customer, service_point=point, customer_class="castle", voltage_level="220v"
+        )
     assert exc_info.value.field == "customer_class"
     assert Account.objects.count() == 0
 
@@ -315,21 +352,24 @@ def test_account_open_rejects_unknown_class_and_writes_nothing() -> None:
 def test_account_close_sets_closed_on_and_reopen_clears_it() -> None:
     account = make_account(make_person(), opened_on=dt.date(2024, 1, 2))
 
-    closed = services.account_update(actor="a", account_id=account.pk, version=1,
-                                     status=AccountStatus.CLOSED)
+    closed = services.account_update(actor="a", account_id=account.pk, version=1, status=AccountStatus.CLOSED)
 
     assert closed.status == AccountStatus.CLOSED
     assert closed.closed_on is not None
     assert closed.version == 2
-    event = AuditEvent.objects.filter(object_type="customers.account",
-                                      object_id=str(account.pk)).order_by("-id").first()
+    event = (
+        AuditEvent.objects.filter(object_type="customers.account", object_id=str(account.pk))
+        .order_by("-id")
+        .first()
+    )
     assert event is not None
     assert event.action == "account.update"
     assert event.before == {"status": "active", "closed_on": None}
     assert event.after == {"status": "closed", "closed_on": closed.closed_on.isoformat()}
 
-    reopened = services.account_update(actor="a", account_id=account.pk, version=2,
-                                       status=AccountStatus.ACTIVE)
+    reopened = services.account_update(
+        actor="a", account_id=account.pk, version=2, status=AccountStatus.ACTIVE
+    )
     assert reopened.closed_on is None
 
 
@@ -339,8 +379,13 @@ def test_account_update_stale_version_and_bad_dates_change_nothing() -> None:
     with pytest.raises(Conflict):
         services.account_update(actor="a", account_id=account.pk, version=7, tariff_code="X")
     with pytest.raises(ValidationFailed) as exc_info:
-        services.account_update(actor="a", account_id=account.pk, version=1,
-                                status=AccountStatus.CLOSED, closed_on=dt.date(2024, 4, 30))
+        services.account_update(
+            actor="a",
+            account_id=account.pk,
+            version=1,
+            status=AccountStatus.CLOSED,
+            closed_on=dt.date(2024, 4, 30),
+        )
     assert exc_info.value.field == "closed_on"
     account.refresh_from_db()
     assert account.version == 1
@@ -352,15 +397,23 @@ def test_account_update_stale_version_and_bad_dates_change_nothing() -> None:
 @pytest.mark.django_db
 def test_contract_create_validates_and_audits() -> None:
     account = make_account(make_person())
-    contract = services.contract_create(actor="a", account=account, kind="residential",
-                                        capacity_kva="8", start_date=dt.date(2024, 3, 1))
+    contract = services.contract_create(
+        actor="a", account=account, kind="residential", capacity_kva="8", start_date=dt.date(2024, 3, 1)
+    )
     assert contract.number == "HT20240000001"
     assert AuditEvent.objects.filter(action="contract.create").count() == 1
     with pytest.raises(ValidationFailed) as exc_info:
-        services.contract_create(actor="a", account=account, kind="residential", capacity_kva=0,
-                                 start_date=dt.date(2024, 3, 1))
+        services.contract_create(
+            actor="a", account=account, kind="residential", capacity_kva=0, start_date=dt.date(2024, 3, 1)
+        )
     assert exc_info.value.field == "capacity_kva"
     with pytest.raises(ValidationFailed) as exc_info:
-        services.contract_create(actor="a", account=account, kind="residential", capacity_kva=8,
-                                 start_date=dt.date(2024, 3, 1), end_date=dt.date(2024, 2, 1))
+        services.contract_create(
+            actor="a",
+            account=account,
+            kind="residential",
+            capacity_kva=8,
+            start_date=dt.date(2024, 3, 1),
+            end_date=dt.date(2024, 2, 1),
+        )
     assert exc_info.value.field == "end_date"

@@ -29,16 +29,15 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def data() -> dict[str, Any]:
     transformer = make_transformer()
-    zhang = make_person(name="张三", mobile="13800138000",
-                        id_number=valid_id_number(301, born="19800101"))
+    zhang = make_person(name="张三", mobile="13800138000", id_number=valid_id_number(301, born="19800101"))
     account = make_account(zhang, transformer=transformer, address="城关镇人民路1号")
-    services.contract_create(actor="test", account=account, kind="residential", capacity_kva=8,
-                             start_date=account.opened_on)
+    services.contract_create(
+        actor="test", account=account, kind="residential", capacity_kva=8, start_date=account.opened_on
+    )
     portal_user = services.customer_portal_login_create(
         actor="test", customer=zhang, username="zhangsan", password="Sgcc-portal-2024"
     )
-    return {"transformer": transformer, "zhang": zhang, "account": account,
-            "portal_user": portal_user}
+    return {"transformer": transformer, "zhang": zhang, "account": account, "portal_user": portal_user}
 
 
 def client_for(role: str | None) -> Client:
@@ -64,14 +63,20 @@ def url_for(name: str, data: dict[str, Any]) -> str:
     return reverse(name, args=args)
 
 
-VIEW_PAGES = ["customers:search", "customers:detail", "customers:topology",
-              "customers:topology_substation", "customers:topology_feeder",
-              "customers:topology_transformer"]
+VIEW_PAGES = [
+    "customers:search",
+    "customers:detail",
+    "customers:topology",
+    "customers:topology_substation",
+    "customers:topology_feeder",
+    "customers:topology_transformer",
+]
 EDIT_PAGES = ["customers:create", "customers:edit", "customers:account_edit"]
 ALL_PAGES = VIEW_PAGES + EDIT_PAGES
 
 
 # --- permission matrix (house style 17) -----------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ALL_PAGES)
 def test_anonymous_is_sent_to_login(data: dict[str, Any], name: str) -> None:
@@ -83,8 +88,7 @@ def test_anonymous_is_sent_to_login(data: dict[str, Any], name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ALL_PAGES)
-def test_portal_customer_is_refused_even_for_their_own_record(data: dict[str, Any],
-                                                              name: str) -> None:
+def test_portal_customer_is_refused_even_for_their_own_record(data: dict[str, Any], name: str) -> None:
     client = Client()
     client.force_login(data["portal_user"])
     assert client.get(url_for(name, data)).status_code == 403
@@ -133,6 +137,7 @@ def test_missing_objects_give_404(data: dict[str, Any]) -> None:
 
 # --- search ---------------------------------------------------------------------------------
 
+
 def test_search_page_lists_newest_and_finds_by_account_number(data: dict[str, Any]) -> None:
     make_organisation(name="城关机械厂", mobile="13600001111")
     client = client_for("hotline_agent")
@@ -144,8 +149,7 @@ def test_search_page_lists_newest_and_finds_by_account_number(data: dict[str, An
     assert "138****8000" in content
     assert "13800138000" not in content
 
-    response = client.get(reverse("customers:search"),
-                          {"q": data["account"].number, "field": "number"})
+    response = client.get(reverse("customers:search"), {"q": data["account"].number, "field": "number"})
     content = response.content.decode()
     assert "张三" in content
     assert "城关机械厂" not in content
@@ -154,7 +158,8 @@ def test_search_page_lists_newest_and_finds_by_account_number(data: dict[str, An
 
 
 def test_search_page_query_count_does_not_grow_with_rows(
-        data: dict[str, Any], django_assert_max_num_queries: Any) -> None:
+    data: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
     transformer = data["transformer"]
     for n in range(30):
         customer = make_person(name=f"客户{n}", mobile=f"139{n:08d}")
@@ -173,8 +178,7 @@ def test_search_page_query_count_does_not_grow_with_rows(
 def test_search_pagination_keeps_the_query(data: dict[str, Any]) -> None:
     for n in range(30):
         make_person(name=f"南门客户{n}", mobile=f"137{n:08d}")
-    response = client_for("counter_clerk").get(reverse("customers:search"),
-                                               {"q": "南门", "field": "name"})
+    response = client_for("counter_clerk").get(reverse("customers:search"), {"q": "南门", "field": "name"})
     content = response.content.decode()
     assert "q=%E5%8D%97%E9%97%A8" in content
     assert "page=2" in content
@@ -182,8 +186,8 @@ def test_search_pagination_keeps_the_query(data: dict[str, Any]) -> None:
 
 # --- 360 view -----------------------------------------------------------------------------------
 
-def test_detail_shows_identity_accounts_topology_contracts_and_unbuilt_panels(
-        data: dict[str, Any]) -> None:
+
+def test_detail_shows_identity_accounts_topology_contracts_and_unbuilt_panels(data: dict[str, Any]) -> None:
     response = client_for("hotline_agent").get(url_for("customers:detail", data))
     content = response.content.decode()
     zhang, account, transformer = data["zhang"], data["account"], data["transformer"]
@@ -217,8 +221,7 @@ def test_detail_shows_recent_changes_to_auditors_with_masked_id(data: dict[str, 
     assert data["zhang"].id_number not in content
 
 
-def test_detail_query_count_is_fixed(data: dict[str, Any],
-                                     django_assert_max_num_queries: Any) -> None:
+def test_detail_query_count_is_fixed(data: dict[str, Any], django_assert_max_num_queries: Any) -> None:
     for n in range(5):
         make_account(data["zhang"], transformer=data["transformer"], address=f"北街{n}号")
     client = client_for("counter_clerk")
@@ -229,11 +232,23 @@ def test_detail_query_count_is_fixed(data: dict[str, Any],
 
 # --- create -----------------------------------------------------------------------------------
 
+
 def person_form(**changes: Any) -> dict[str, Any]:
-    form = {"kind": "person", "name": "王五", "id_number": valid_id_number(401),
-            "credit_code": "", "mobile": "13711112222", "contact_person": "", "email": "",
-            "postal_address": "", "transformer": "", "account_address": "",
-            "customer_class": "", "voltage_level": "", "importance": ""}
+    form = {
+        "kind": "person",
+        "name": "王五",
+        "id_number": valid_id_number(401),
+        "credit_code": "",
+        "mobile": "13711112222",
+        "contact_person": "",
+        "email": "",
+        "postal_address": "",
+        "transformer": "",
+        "account_address": "",
+        "customer_class": "",
+        "voltage_level": "",
+        "importance": "",
+    }
     form.update(changes)
     return form
 
@@ -251,10 +266,16 @@ def test_create_person_only(data: dict[str, Any]) -> None:
 
 def test_create_person_with_first_account(data: dict[str, Any]) -> None:
     transformer = data["transformer"]
-    response = client_for("counter_clerk").post(reverse("customers:create"), person_form(
-        transformer=transformer.pk, account_address="城关镇新村5号",
-        customer_class="urban_res", voltage_level="220v", is_prepaid="on",
-    ))
+    response = client_for("counter_clerk").post(
+        reverse("customers:create"),
+        person_form(
+            transformer=transformer.pk,
+            account_address="城关镇新村5号",
+            customer_class="urban_res",
+            voltage_level="220v",
+            is_prepaid="on",
+        ),
+    )
     assert response.status_code == 302
     customer = Customer.objects.get(name="王五")
     [account] = customer.accounts.all()
@@ -265,10 +286,16 @@ def test_create_person_with_first_account(data: dict[str, Any]) -> None:
 
 def test_create_organisation(data: dict[str, Any]) -> None:
     code = valid_credit_code(77)
-    response = client_for("counter_clerk").post(reverse("customers:create"), person_form(
-        kind="organisation", name="东关砖厂", id_number="", credit_code=code,
-        contact_person="赵六",
-    ))
+    response = client_for("counter_clerk").post(
+        reverse("customers:create"),
+        person_form(
+            kind="organisation",
+            name="东关砖厂",
+            id_number="",
+            credit_code=code,
+            contact_person="赵六",
+        ),
+    )
     assert response.status_code == 302
     assert Customer.objects.get(credit_code=code).name == "东关砖厂"
 
@@ -279,13 +306,13 @@ def test_create_organisation(data: dict[str, Any]) -> None:
         ({"id_number": "wrong"}, "id_number"),
         ({"mobile": "12345"}, "mobile"),
         ({"kind": "organisation", "id_number": "", "credit_code": "X"}, "credit_code"),
-        ({"kind": "organisation", "id_number": "", "credit_code": valid_credit_code(78)},
-         "contact_person"),
+        ({"kind": "organisation", "id_number": "", "credit_code": valid_credit_code(78)}, "contact_person"),
         ({"email": "nope"}, "email"),
     ],
 )
-def test_create_shows_field_errors_and_saves_nothing(data: dict[str, Any],
-                                                     changes: dict[str, Any], field: str) -> None:
+def test_create_shows_field_errors_and_saves_nothing(
+    data: dict[str, Any], changes: dict[str, Any], field: str
+) -> None:
     before = Customer.objects.count()
     response = client_for("counter_clerk").post(reverse("customers:create"), person_form(**changes))
     assert response.status_code == 200
@@ -300,14 +327,13 @@ def test_create_id_checksum_error_is_on_the_id_field(data: dict[str, Any]) -> No
         person_form(id_number=wrong_check_char(valid_id_number(402))),
         HTTP_ACCEPT_LANGUAGE="en",
     )
-    assert response.context["form"].errors["id_number"] == [
-        "The ID card number's check digit is wrong."
-    ]
+    assert response.context["form"].errors["id_number"] == ["The ID card number's check digit is wrong."]
 
 
 def test_create_duplicate_id_is_reported_on_the_field(data: dict[str, Any]) -> None:
-    response = client_for("counter_clerk").post(reverse("customers:create"), person_form(
-        id_number=data["zhang"].id_number))
+    response = client_for("counter_clerk").post(
+        reverse("customers:create"), person_form(id_number=data["zhang"].id_number)
+    )
     assert response.status_code == 200
     assert "id_number" in response.context["form"].errors
     assert Customer.objects.count() == 1
@@ -315,20 +341,34 @@ def test_create_duplicate_id_is_reported_on_the_field(data: dict[str, Any]) -> N
 
 def test_create_with_bad_account_leaves_no_customer_behind(data: dict[str, Any]) -> None:
     # given a valid customer but an account address the service refuses (only blanks)
-    counts = (Customer.objects.count(), ServicePoint.objects.count(), Account.objects.count(),
-              AuditEvent.objects.count())
-    response = client_for("counter_clerk").post(reverse("customers:create"), person_form(
-        transformer=data["transformer"].pk, account_address="   ",
-        customer_class="urban_res", voltage_level="220v",
-    ))
+    counts = (
+        Customer.objects.count(),
+        ServicePoint.objects.count(),
+        Account.objects.count(),
+        AuditEvent.objects.count(),
+    )
+    response = client_for("counter_clerk").post(
+        reverse("customers:create"),
+        person_form(
+            transformer=data["transformer"].pk,
+            account_address="   ",
+            customer_class="urban_res",
+            voltage_level="220v",
+        ),
+    )
     assert response.status_code == 200
     assert "account_address" in response.context["form"].errors
-    assert (Customer.objects.count(), ServicePoint.objects.count(), Account.objects.count(),
-            AuditEvent.objects.count()) == counts
+    assert (
+        Customer.objects.count(),
+        ServicePoint.objects.count(),
+        Account.objects.count(),
+        AuditEvent.objects.count(),
+    ) == counts
 
 
 def test_create_account_service_error_rolls_back_the_customer(
-        data: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    data: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # the form passes but account_open refuses: the customer written first is rolled back
     from gridcare.core.errors import ValidationFailed
 
@@ -337,33 +377,42 @@ def test_create_account_service_error_rolls_back_the_customer(
 
     monkeypatch.setattr(services, "account_open", refuse)
     counts = (Customer.objects.count(), ServicePoint.objects.count(), AuditEvent.objects.count())
-    response = client_for("counter_clerk").post(reverse("customers:create"), person_form(
-        transformer=data["transformer"].pk, account_address="城关镇新村5号",
-        customer_class="urban_res", voltage_level="220v",
-    ))
+    response = client_for("counter_clerk").post(
+        reverse("customers:create"),
+        person_form(
+            transformer=data["transformer"].pk,
+            account_address="城关镇新村5号",
+            customer_class="urban_res",
+            voltage_level="220v",
+        ),
+    )
     assert response.status_code == 200
-    assert response.context["form"].errors["customer_class"] == [
-        "no capacity left on this transformer"
-    ]
-    assert (Customer.objects.count(), ServicePoint.objects.count(),
-            AuditEvent.objects.count()) == counts
+    assert response.context["form"].errors["customer_class"] == ["no capacity left on this transformer"]
+    assert (Customer.objects.count(), ServicePoint.objects.count(), AuditEvent.objects.count()) == counts
 
 
 # --- edit ---------------------------------------------------------------------------------------
 
+
 def edit_form(customer: Customer, **changes: Any) -> dict[str, Any]:
-    form = {"version": customer.version, "name": customer.name,
-            "id_number": customer.id_number, "mobile": customer.mobile,
-            "contact_person": customer.contact_person, "email": customer.email,
-            "postal_address": customer.postal_address}
+    form = {
+        "version": customer.version,
+        "name": customer.name,
+        "id_number": customer.id_number,
+        "mobile": customer.mobile,
+        "contact_person": customer.contact_person,
+        "email": customer.email,
+        "postal_address": customer.postal_address,
+    }
     form.update(changes)
     return form
 
 
 def test_edit_saves_and_redirects(data: dict[str, Any]) -> None:
     zhang = data["zhang"]
-    response = client_for("counter_clerk").post(url_for("customers:edit", data),
-                                                edit_form(zhang, mobile="13999998888"))
+    response = client_for("counter_clerk").post(
+        url_for("customers:edit", data), edit_form(zhang, mobile="13999998888")
+    )
     assert response.status_code == 302
     zhang.refresh_from_db()
     assert zhang.mobile == "13999998888"
@@ -373,8 +422,7 @@ def test_edit_saves_and_redirects(data: dict[str, Any]) -> None:
 def test_edit_with_stale_version_shows_conflict_and_saves_nothing(data: dict[str, Any]) -> None:
     zhang = data["zhang"]
     form = edit_form(zhang, name="张叁")
-    services.customer_update(actor="other clerk", customer_id=zhang.pk, version=1,
-                             mobile="13500135000")
+    services.customer_update(actor="other clerk", customer_id=zhang.pk, version=1, mobile="13500135000")
     response = client_for("counter_clerk").post(url_for("customers:edit", data), form)
     assert response.status_code == 200
     assert response.context["conflict"] is True
@@ -385,8 +433,9 @@ def test_edit_with_stale_version_shows_conflict_and_saves_nothing(data: dict[str
 
 
 def test_edit_bad_mobile_is_a_field_error(data: dict[str, Any]) -> None:
-    response = client_for("counter_clerk").post(url_for("customers:edit", data),
-                                                edit_form(data["zhang"], mobile="138"))
+    response = client_for("counter_clerk").post(
+        url_for("customers:edit", data), edit_form(data["zhang"], mobile="138")
+    )
     assert response.status_code == 200
     assert "mobile" in response.context["form"].errors
     data["zhang"].refresh_from_db()
@@ -395,10 +444,18 @@ def test_edit_bad_mobile_is_a_field_error(data: dict[str, Any]) -> None:
 
 def test_account_edit_closes_the_account(data: dict[str, Any]) -> None:
     account = data["account"]
-    response = client_for("counter_clerk").post(url_for("customers:account_edit", data), {
-        "version": 1, "customer_class": "urban_res", "voltage_level": "220v",
-        "tariff_code": "RES-T1", "status": "closed", "closed_on": "", "importance": "",
-    })
+    response = client_for("counter_clerk").post(
+        url_for("customers:account_edit", data),
+        {
+            "version": 1,
+            "customer_class": "urban_res",
+            "voltage_level": "220v",
+            "tariff_code": "RES-T1",
+            "status": "closed",
+            "closed_on": "",
+            "importance": "",
+        },
+    )
     assert response.status_code == 302
     account.refresh_from_db()
     assert account.status == "closed"
@@ -408,10 +465,18 @@ def test_account_edit_closes_the_account(data: dict[str, Any]) -> None:
 
 def test_account_edit_stale_version_conflict(data: dict[str, Any]) -> None:
     account = data["account"]
-    response = client_for("counter_clerk").post(url_for("customers:account_edit", data), {
-        "version": 5, "customer_class": "urban_res", "voltage_level": "220v",
-        "tariff_code": "", "status": "suspended", "closed_on": "", "importance": "",
-    })
+    response = client_for("counter_clerk").post(
+        url_for("customers:account_edit", data),
+        {
+            "version": 5,
+            "customer_class": "urban_res",
+            "voltage_level": "220v",
+            "tariff_code": "",
+            "status": "suspended",
+            "closed_on": "",
+            "importance": "",
+        },
+    )
     assert response.status_code == 200
     assert response.context["conflict"] is True
     account.refresh_from_db()
@@ -419,6 +484,7 @@ def test_account_edit_stale_version_conflict(data: dict[str, Any]) -> None:
 
 
 # --- topology -----------------------------------------------------------------------------------
+
 
 def test_topology_pages_drill_down_to_accounts(data: dict[str, Any]) -> None:
     transformer = data["transformer"]
@@ -442,9 +508,9 @@ def test_staff_without_topology_permission_is_refused(data: dict[str, Any]) -> N
     group.permissions.add(Permission.objects.get(codename="view_customer"))
     user.groups.add(group)
     Group.objects.get(name="hotline_agent").permissions.remove(
-        Permission.objects.get(codename="view_transformer"))
+        Permission.objects.get(codename="view_transformer")
+    )
     client = Client()
     client.force_login(user)
     assert client.get(reverse("customers:topology")).status_code == 403
     assert client.get(reverse("customers:search")).status_code == 200
-
