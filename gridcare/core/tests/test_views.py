@@ -320,3 +320,14 @@ def test_audit_masks_id_numbers_for_auditors() -> None:
     ).content.decode()
     assert id_number not in html
     assert id_number[:3] + "*" * 11 + id_number[-4:] in html
+
+
+def test_audit_page_query_count_does_not_grow_with_rows(django_assert_num_queries) -> None:
+    auditor = make_user("aud", "auditor")
+    for i in range(40):
+        audit_record(actor=auditor, obj=auditor, action=f"test.event{i}", after={"n": i})
+    client = client_for(auditor)
+    # session, user, roles, permissions (x2), object types, count, page
+    with django_assert_num_queries(8):
+        response = client.get(reverse("core:audit"))
+    assert len(response.context["rows"]) == 25

@@ -169,3 +169,16 @@ def test_every_portal_page_renders_in_both_languages(customer_a, language: str) 
     anonymous = Client()
     anonymous.cookies["django_language"] = language
     assert anonymous.get(reverse("portal:login")).status_code == 200
+
+
+# --- query counts -----------------------------------------------------------------------------------
+
+def test_home_query_count_does_not_grow_with_accounts(transformer, django_assert_num_queries) -> None:
+    from gridcare.portal.tests.conftest import make_customer
+
+    customer, _ = make_customer(name="赵六", username="zhaoliu", transformer=transformer,
+                                accounts=8)
+    client = _client_for(customer.user)
+    with django_assert_num_queries(4):  # session, user, roles, accounts
+        response = client.get(reverse("portal:home"))
+    assert response.status_code == 200
