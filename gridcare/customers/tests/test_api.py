@@ -94,6 +94,15 @@ def test_portal_customer_gets_403_even_for_their_own_record(data: dict[str, Any]
     assert Customer.objects.count() == 1
 
 
+def test_portal_customer_gets_403_for_another_customer(data: dict[str, Any]) -> None:
+    other = make_person(name="李四", mobile="13912345678")
+    other_account = make_account(other, transformer=data["transformer"])
+    client = Client()
+    client.force_login(data["portal_user"])
+    assert client.get(f"{BASE}/{other.pk}").status_code == 403
+    assert client.get(f"{BASE}/accounts/{other_account.number}").status_code == 403
+
+
 def test_staff_without_archive_permission_gets_403(data: dict[str, Any]) -> None:
     Group.objects.get(name="repair_crew").permissions.clear()
     client = client_for("repair_crew")

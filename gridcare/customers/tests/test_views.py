@@ -94,6 +94,14 @@ def test_portal_customer_is_refused_even_for_their_own_record(data: dict[str, An
     assert client.get(url_for(name, data)).status_code == 403
 
 
+def test_portal_customer_is_refused_another_customers_record(data: dict[str, Any]) -> None:
+    other = make_person(name="李四", mobile="13912345678")
+    client = Client()
+    client.force_login(data["portal_user"])
+    assert client.get(reverse("customers:detail", args=[other.pk])).status_code == 403
+    assert client.get(reverse("customers:edit", args=[other.pk])).status_code == 403
+
+
 @pytest.mark.parametrize("name", ALL_PAGES)
 def test_staff_without_any_archive_role_is_refused(data: dict[str, Any], name: str) -> None:
     # a console user whose role carries no archive permission at all
