@@ -21,7 +21,7 @@ PORT ?= 8000
 SEED_CUSTOMERS ?= 5000
 SEED ?= 1
 
-.PHONY: help run test lint fmt migrate seed serve logins clean venv dev
+.PHONY: help run test lint fmt migrate seed logins clean venv dev
 
 help:
 	@echo "make run      set up, migrate, seed a demo county if empty, serve on http://$(HOST):$(PORT)"
@@ -49,6 +49,7 @@ venv: $(STAMP_RUN)
 dev: $(STAMP_DEV)
 
 migrate: $(STAMP_RUN)
+	@mkdir -p "$${GRIDCARE_VAR_DIR:-var}/static"  # whitenoise warns when STATIC_ROOT is missing
 	$(BIN)/gridcare migrate --noinput
 
 seed: migrate
@@ -63,9 +64,6 @@ logins:
 	@echo "  admin:     admin / gridcare-admin"
 	@echo "  customers: customer1 customer2 customer3 / gridcare-demo"
 	@echo
-
-serve: $(STAMP_RUN)
-	$(BIN)/gridcare runserver $(HOST):$(PORT)
 
 # Static files are served by whitenoise from the app directories in demo mode:
 # no collectstatic needed.

@@ -66,10 +66,13 @@ PY
 )"
 fi
 
-DIR="$(mktemp -d "${TMPDIR:-/tmp}/gridcare-pg.XXXXXX")"
+# Under /tmp, not $TMPDIR: the `postgres` user must be able to reach it.
+DIR="$(mktemp -d /tmp/gridcare-pg.XXXXXX)"
 chmod 700 "$DIR"
 mkdir -p "$DIR/data" "$DIR/sock"
 if [ "$(id -u)" = 0 ]; then chown -R postgres: "$DIR"; fi
+# The caller's directory (a CI clone under /root, say) may be closed to `postgres`.
+cd "$DIR"
 
 log "initdb in $DIR (port $PORT)"
 as_owner "$PG_BIN/initdb" -D "$DIR/data" -U postgres -A trust -E UTF8 --no-locale --no-sync \

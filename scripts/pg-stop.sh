@@ -8,6 +8,7 @@ PG_BIN="${GRIDCARE_PG_BIN:-/usr/lib/postgresql/15/bin}"
 [ -n "$DIR" ] && [ -d "$DIR" ] || exit 0
 case "$DIR" in */gridcare-pg.*) ;; *) echo "pg-stop: refusing to remove $DIR" >&2; exit 1;; esac
 
+cd "$DIR" || exit 1  # the caller's directory may be closed to `postgres`
 if [ -f "$DIR/data/postmaster.pid" ]; then
     if [ "$(id -u)" = 0 ]; then
         runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null 2>&1
@@ -15,4 +16,4 @@ if [ -f "$DIR/data/postmaster.pid" ]; then
         "$PG_BIN/pg_ctl" -D "$DIR/data" -m fast -w stop >/dev/null 2>&1
     fi || echo "pg-stop: pg_ctl stop failed (see $DIR/server.log)" >&2
 fi
-rm -rf "$DIR"
+cd / && rm -rf "$DIR"

@@ -22,6 +22,17 @@ export PYTHONDONTWRITEBYTECODE=1
 
 [ -x "$PY" ] || { echo "test.sh: $PY missing; run 'make test' (it creates the virtualenv)" >&2; exit 2; }
 
+# One throwaway var directory (secret key, static root, data) for every step, removed at
+# the end together with the PostgreSQL server.
+GRIDCARE_VAR_DIR="$(mktemp -d "${TMPDIR:-/tmp}/gridcare-test-var.XXXXXX")"
+export GRIDCARE_VAR_DIR
+GRIDCARE_PG_DIR=""
+cleanup() {
+    if [ -n "$GRIDCARE_PG_DIR" ]; then scripts/pg-stop.sh "$GRIDCARE_PG_DIR"; fi
+    rm -rf "$GRIDCARE_VAR_DIR"
+}
+trap cleanup EXIT
+
 FAILED=()
 START=$SECONDS
 step() { echo; echo "==> $* [$((SECONDS - START)) s]"; }
@@ -66,12 +77,11 @@ fi
 if [ "${SKIP_PG:-0}" != 1 ]; then
     step "starting a throwaway PostgreSQL server"
     if PG_ENV="$(scripts/pg-start.sh)"; then
-        eval "$PG_ENV"
-        trap 'scripts/pg-stop.sh "$GRIDCARE_PG_DIR"' EXIT
+        eval "$PG_ENV"  # GRIDCARE_PG_DIR, GRIDCARE_PG_PORT, DATABASE_URL
         run pytest-postgresql "$PY" -m pytest "$@"
         step "stopping PostgreSQL"
         scripts/pg-stop.sh "$GRIDCARE_PG_DIR"
-        trap - EXIT
+        GRIDCARE_PG_DIR=""
         unset DATABASE_URL
     else
         echo "test.sh: FAILED to start PostgreSQL" >&2
