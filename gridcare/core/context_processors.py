@@ -19,6 +19,7 @@ class Area:
     key: str
     label: Any
     url_name: str | None  # None: the area is not built yet
+    customer_facing: bool = False  # served to customers in the portal, not a console page
 
     @property
     def built(self) -> bool:
@@ -44,7 +45,7 @@ SERVICE_AREAS: tuple[Area, ...] = (
     Area("metering", _("Metering (电能计量)"), None),
     Area("outages", _("Outage repair (电力抢修)"), None),
     Area("complaints", _("Complaints & reports (投诉举报)"), None),
-    Area("portal", _("24h inquiry (用电查询)"), "portal:home"),
+    Area("portal", _("24h inquiry (用电查询)"), "portal:home", customer_facing=True),
     Area("outreach", _("Service promotion (服务宣传)"), None),
     Area("orderly", _("Orderly power use (有序用电)"), None),
     Area("quality", _("Service quality (服务质量)"), None),

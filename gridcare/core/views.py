@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -13,11 +12,9 @@ from django.contrib.auth import authenticate
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth.views import redirect_to_login
-from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
@@ -33,18 +30,18 @@ from gridcare.core.models import AuditEvent
 from gridcare.core.pagination import paginate
 from gridcare.core.permissions import staff_required
 from gridcare.core.roles import is_customer_user, is_staff_user
+from gridcare.core.selectors import audit_events_search, audit_object_types, dashboard_figures
 from gridcare.core.services import (
     login_failure_record,
     login_success_record,
     login_throttle_check,
 )
-from gridcare.customers.choices import CustomerClass
-from gridcare.customers.models import Account, Customer, Transformer
 
 BAD_LOGIN = _("The user name or password is not correct.")
 
 
 # --- login / logout --------------------------------------------------------------------------
+
 
 def _landing_url(user: Any) -> str:
     """Where a user goes after login: customers to the portal, everyone else to the console."""
@@ -100,39 +97,17 @@ def login(request: HttpRequest, template_name: str = "core/login.html") -> HttpR
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
     """退出: POST only (a link cannot log anybody out); customers return to the portal login."""
-    target = "portal:login" if is_customer_user(request.user) and not is_staff_user(request.user) \
+    target = (
+        "portal:login"
+        if is_customer_user(request.user) and not is_staff_user(request.user)
         else settings.LOGOUT_REDIRECT_URL
+    )
     auth_logout(request)
     messages.info(request, _("You have been logged out."))
     return redirect(target)
 
 
 # --- dashboard -------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ClassFigure:
-    """Accounts of one customer class (用电类别) on the dashboard."""
-
-    code: str
-    label: Any
-    count: int
-
-
-def dashboard_figures() -> dict[str, Any]:
-    """The dashboard tiles: archive size and accounts by customer class (4 queries)."""
-    by_class = dict(
-        Account.objects.order_by().values_list("customer_class").annotate(n=Count("id"))
-    )
-    return {
-        "customers": Customer.objects.count(),
-        "accounts": sum(by_class.values()),
-        "transformers": Transformer.objects.count(),
-        "prepaid": Account.objects.filter(is_prepaid=True).count(),
-        "by_class": [
-            ClassFigure(code=value, label=label, count=by_class.get(value, 0))
-            for value, label in CustomerClass.choices
-        ],
-    }
 
 
 @staff_required()
@@ -155,35 +130,6 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 # --- audit trail -----------------------------------------------------------------------------
-
-def _day_start(day: dt.date) -> dt.datetime:
-    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
-
-
-def audit_events_search(
-    *,
-    actor: str = "",
-    action: str = "",
-    object_type: str = "",
-    object_id: str = "",
-    date_from: dt.date | None = None,
-    date_to: dt.date | None = None,
-) -> QuerySet[AuditEvent]:
-    """审计日志查询: events matching every given filter, newest first."""
-    qs = AuditEvent.objects.all()
-    if actor:
-        qs = qs.filter(actor_label__icontains=actor)
-    if action:
-        qs = qs.filter(action__startswith=action)
-    if object_type:
-        qs = qs.filter(object_type=object_type)
-    if object_id:
-        qs = qs.filter(object_id=object_id)
-    if date_from:
-        qs = qs.filter(at__gte=_day_start(date_from))
-    if date_to:
-        qs = qs.filter(at__lt=_day_start(date_to + dt.timedelta(days=1)))
-    return qs.order_by("-at", "-id")
 
 
 def _json(value: Any) -> str:
@@ -223,10 +169,13 @@ def audit_changes(event: AuditEvent, *, show_identity: bool = False) -> list[Cha
     after = event.after if isinstance(event.after, dict) else {}
     keys = list(dict.fromkeys([*before, *after]))
     return [
-        Change(key=key,
-               before=_shown(key, before.get(key), show_identity=show_identity),
-               after=_shown(key, after.get(key), show_identity=show_identity),
-               had_before=key in before, has_after=key in after)
+        Change(
+            key=key,
+            before=_shown(key, before.get(key), show_identity=show_identity),
+            after=_shown(key, after.get(key), show_identity=show_identity),
+            had_before=key in before,
+            has_after=key in after,
+        )
         for key in keys
     ]
 
@@ -234,10 +183,7 @@ def audit_changes(event: AuditEvent, *, show_identity: bool = False) -> list[Cha
 @staff_required("core.view_auditevent")
 def audit(request: HttpRequest) -> HttpResponse:
     """审计日志: search the append-only audit trail (who, when, what, before/after)."""
-    object_types = list(
-        AuditEvent.objects.order_by("object_type").values_list("object_type", flat=True).distinct()
-    )
-    form = AuditSearchForm(request.GET or None, object_types=object_types)
+    form = AuditSearchForm(request.GET or None, object_types=audit_object_types())
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
     page = paginate(request, audit_events_search(**filters))
     show_identity = request.user.has_perm("customers.change_customer")

@@ -1,8 +1,4 @@
-"""Template helpers of the application shell (header and navigation of every page).
-
-They live in the portal app only because of file ownership while the shell was built;
-they are generic and may move to ``core.templatetags`` later (``{% load gridcare_shell %}``).
-"""
+"""Template helpers of the application shell (header and navigation of every page)."""
 
 from __future__ import annotations
 
