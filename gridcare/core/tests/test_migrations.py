@@ -87,3 +87,29 @@ def test_customers_get_no_model_permissions() -> None:
 def test_no_model_change_lacks_a_migration() -> None:
     # makemigrations --check exits non-zero when a migration is missing.
     call_command("makemigrations", check=True, dry_run=True, verbosity=0)
+
+
+# --- the shared fixtures build users on these groups -----------------------------------
+
+
+def test_make_user_puts_the_user_in_its_role_groups(make_user) -> None:
+    clerk = make_user(roles=["counter_clerk"])
+    agent = make_user(roles=["hotline_agent"])
+    assert clerk.has_perm("customers.add_customer")
+    assert not agent.has_perm("customers.add_customer")
+    assert agent.has_perm("customers.view_customer")
+    assert clerk.check_password("gridcare-demo")
+
+
+def test_make_user_refuses_an_unknown_role(make_user) -> None:
+    with pytest.raises(ValueError, match="no such role"):
+        make_user(roles=["hotline_agnet"])
+
+
+def test_customer_client_sees_only_its_own_account(customer_client) -> None:
+    from gridcare.customers.tests.factories import AccountFactory
+
+    AccountFactory()  # another customer's account
+    response = customer_client.get("/api/portal/accounts")
+    assert response.status_code == 200
+    assert [a["number"] for a in response.json()] == [customer_client.account.number]
