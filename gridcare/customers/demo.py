@@ -93,7 +93,7 @@ for _, _w in SURNAMES:
 
 # Given-name characters by sex and generation (born before 1975 / later).
 MALE_OLD = "建国军伟强勇志明海刚峰涛斌永林东平金利庆福宝顺振华忠学民春成文立新广德树占长"
-MALE_NEW = "浩宇辉杰鹏超亮磊凯博昊子俊晨旭健毅轩泽航睿哲然铭帅阳鑫龙飞宁琦诚豪"
+MALE_NEW = "浩宇辉杰鹏超亮磊凯博昊俊晨旭健毅轩泽航睿哲然铭帅阳鑫龙飞宁琦诚豪"
 FEMALE_OLD = "秀英兰芳丽娟敏静霞燕红梅艳玲萍桂凤琴淑荣美华珍云翠玉素莲菊"
 FEMALE_NEW = "婷雪颖欣倩悦佳璐蕾晶慧丹雅思雨月琳怡涵萱妍茜瑶可馨彤蕊"
 
@@ -410,7 +410,7 @@ class _People:
         old = year < 1975
         pool = (MALE_OLD if old else MALE_NEW) if male else (FEMALE_OLD if old else FEMALE_NEW)
         given = rng.choice(pool)
-        if rng.random() < (0.65 if old else 0.8):
+        if rng.random() < 0.8:
             second = rng.choice(pool)
             if second == given and male:  # 叠字 names are mostly girls' names
                 second = rng.choice(pool)
