@@ -26,7 +26,7 @@ SEED ?= 1
 help:
 	@echo "make run      set up, migrate, seed a demo county if empty, serve on http://$(HOST):$(PORT)"
 	@echo "make test     ruff + mypy + makemigrations --check + pytest on PostgreSQL and SQLite"
-	@echo "make lint     ruff check and mypy (the static checks of make test)"
+	@echo "make lint     ruff check, ruff format --check and mypy (the static checks of make test)"
 	@echo "make fmt      ruff format and ruff check --fix"
 	@echo "make migrate  apply migrations to the configured database (DATABASE_URL or var/)"
 	@echo "make seed     seed the demo county if the database is empty"
@@ -77,6 +77,7 @@ test: $(STAMP_DEV)
 # The static checks of make test, without the database.
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy gridcare
 
 fmt: $(STAMP_DEV)

@@ -35,8 +35,12 @@ def _schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     loc = [str(p) for p in first.get("loc", []) if p not in ("body", "query", "path", "payload")]
     return api.create_response(
         request,
-        {"code": "validation_failed", "message": str(first.get("msg", "invalid input")),
-         "field": ".".join(loc) or None, "errors": exc.errors},
+        {
+            "code": "validation_failed",
+            "message": str(first.get("msg", "invalid input")),
+            "field": ".".join(loc) or None,
+            "errors": exc.errors,
+        },
         status=422,
     )
 

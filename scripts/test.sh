@@ -2,7 +2,7 @@
 # The whole check, as CI runs it (`make test` calls this; .ci/run calls `make test`).
 #
 #   1. Debian's chromium for the browser tests (installed with apt when missing)
-#   2. static checks: ruff, mypy, makemigrations --check
+#   2. static checks: ruff (lint and format), mypy, makemigrations --check
 #   3. the whole pytest suite on a throwaway PostgreSQL 15 server
 #   4. the whole suite again on SQLite (the embedded default), browser tests excluded
 #
@@ -68,6 +68,7 @@ fi
 # --- 2. static checks ---------------------------------------------------------
 if [ "${SKIP_CHECKS:-0}" != 1 ]; then
     run ruff "$VENV/bin/ruff" check .
+    run ruff-format "$VENV/bin/ruff" format --check .
     run mypy "$VENV/bin/mypy" gridcare
     run makemigrations env DJANGO_SETTINGS_MODULE=gridcare.settings_test \
         "$PY" manage.py makemigrations --check --dry-run

@@ -30,9 +30,7 @@ def _jsonable(value: Any) -> Any:
 
 def snapshot(obj: models.Model, fields: Iterable[str] | None = None) -> dict[str, Any]:
     """The audited state of ``obj``: its concrete fields (FKs as ids) as JSON-safe values."""
-    names = list(fields) if fields is not None else [
-        f.attname for f in obj._meta.concrete_fields
-    ]
+    names = list(fields) if fields is not None else [f.attname for f in obj._meta.concrete_fields]
     return {name: _jsonable(getattr(obj, name)) for name in names}
 
 

@@ -12,11 +12,13 @@ class LoginForm(forms.Form):
     """User name and password; the view checks throttling before the password."""
 
     username = forms.CharField(
-        label=_("User name"), max_length=150,
+        label=_("User name"),
+        max_length=150,
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True}),
     )
     password = forms.CharField(
-        label=_("Password"), strip=False,
+        label=_("Password"),
+        strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
 
@@ -25,19 +27,23 @@ class AuditSearchForm(forms.Form):
     """Filters of the audit-trail search (审计日志查询); every field is optional."""
 
     actor = forms.CharField(
-        label=_("Actor"), required=False, max_length=150,
+        label=_("Actor"),
+        required=False,
+        max_length=150,
         widget=forms.TextInput(attrs={"placeholder": _("part of the user's name")}),
     )
     action = forms.CharField(
-        label=_("Action"), required=False, max_length=64,
+        label=_("Action"),
+        required=False,
+        max_length=64,
         widget=forms.TextInput(attrs={"placeholder": _("prefix, e.g. customer.")}),
     )
     object_type = forms.ChoiceField(label=_("Object type"), required=False, choices=())
     object_id = forms.CharField(label=_("Object id"), required=False, max_length=64)
-    date_from = forms.DateField(label=_("From"), required=False,
-                                widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(label=_("To"), required=False,
-                              widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args: Any, object_types: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -51,10 +51,10 @@ class CalendarDay(models.Model):
 
     date = models.DateField(_("date"), unique=True)
     is_workday = models.BooleanField(_("working day"))
-    name = models.CharField(_("name"), max_length=100, blank=True,
-                            help_text=_("e.g. 春节 or 春节调休上班"))
-    source = models.CharField(_("source"), max_length=300, blank=True,
-                              help_text=_("The notice this day comes from."))
+    name = models.CharField(_("name"), max_length=100, blank=True, help_text=_("e.g. 春节 or 春节调休上班"))
+    source = models.CharField(
+        _("source"), max_length=300, blank=True, help_text=_("The notice this day comes from.")
+    )
 
     class Meta:
         verbose_name = _("calendar override")

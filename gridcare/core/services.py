@@ -25,9 +25,7 @@ def _throttle_keys(username: str, ip: str | None) -> list[str]:
 def login_throttle_check(*, username: str, ip: str | None) -> None:
     """Raise :class:`LoginThrottled` when the user name or the address is locked out."""
     now = timezone.now()
-    locked = LoginThrottle.objects.filter(
-        key__in=_throttle_keys(username, ip), locked_until__gt=now
-    ).exists()
+    locked = LoginThrottle.objects.filter(key__in=_throttle_keys(username, ip), locked_until__gt=now).exists()
     if locked:
         raise LoginThrottled()
 
@@ -58,8 +56,9 @@ def login_success_record(*, username: str) -> None:
     LoginThrottle.objects.filter(key__in=_throttle_keys(username, None)).delete()
 
 
-def calendar_day_set(*, actor: Any, date: dt.date, is_workday: bool, name: str = "",
-                     source: str = "") -> CalendarDay:
+def calendar_day_set(
+    *, actor: Any, date: dt.date, is_workday: bool, name: str = "", source: str = ""
+) -> CalendarDay:
     """Enter or change a working-calendar override (e.g. a year's 放假安排)."""
     with transaction.atomic():
         existing = CalendarDay.objects.select_for_update().filter(date=date).first()
@@ -67,6 +66,11 @@ def calendar_day_set(*, actor: Any, date: dt.date, is_workday: bool, name: str =
         day, _ = CalendarDay.objects.update_or_create(
             date=date, defaults={"is_workday": is_workday, "name": name, "source": source}
         )
-        audit_record(actor=actor, obj=day, action="calendar.set", before=before,
-                     after=snapshot(day, ("is_workday", "name", "source")))
+        audit_record(
+            actor=actor,
+            obj=day,
+            action="calendar.set",
+            before=before,
+            after=snapshot(day, ("is_workday", "name", "source")),
+        )
     return day

@@ -75,14 +75,62 @@ LAST_OPENED = dt.date(2025, 12, 31)
 
 # Surnames weighted roughly as in 河北 (per mille of the population, rounded).
 SURNAMES: tuple[tuple[str, int], ...] = (
-    ("王", 90), ("李", 90), ("张", 88), ("刘", 70), ("赵", 40), ("杨", 30), ("陈", 22),
-    ("高", 25), ("孙", 20), ("马", 16), ("郭", 15), ("田", 12), ("周", 12), ("吴", 10),
-    ("黄", 8), ("徐", 10), ("胡", 10), ("朱", 10), ("宋", 10), ("韩", 10), ("冯", 8),
-    ("董", 10), ("于", 10), ("曹", 8), ("许", 7), ("崔", 8), ("贾", 8), ("魏", 8),
-    ("齐", 10), ("白", 9), ("史", 6), ("侯", 6), ("任", 6), ("吕", 6), ("常", 6),
-    ("牛", 5), ("耿", 5), ("霍", 4), ("苏", 5), ("卢", 5), ("谢", 4), ("蒋", 3),
-    ("邓", 3), ("袁", 6), ("孟", 6), ("阎", 4), ("薛", 4), ("尹", 3), ("段", 4),
-    ("林", 4), ("何", 4), ("罗", 3), ("郑", 5), ("梁", 5), ("谷", 4), ("甄", 2),
+    ("王", 90),
+    ("李", 90),
+    ("张", 88),
+    ("刘", 70),
+    ("赵", 40),
+    ("杨", 30),
+    ("陈", 22),
+    ("高", 25),
+    ("孙", 20),
+    ("马", 16),
+    ("郭", 15),
+    ("田", 12),
+    ("周", 12),
+    ("吴", 10),
+    ("黄", 8),
+    ("徐", 10),
+    ("胡", 10),
+    ("朱", 10),
+    ("宋", 10),
+    ("韩", 10),
+    ("冯", 8),
+    ("董", 10),
+    ("于", 10),
+    ("曹", 8),
+    ("许", 7),
+    ("崔", 8),
+    ("贾", 8),
+    ("魏", 8),
+    ("齐", 10),
+    ("白", 9),
+    ("史", 6),
+    ("侯", 6),
+    ("任", 6),
+    ("吕", 6),
+    ("常", 6),
+    ("牛", 5),
+    ("耿", 5),
+    ("霍", 4),
+    ("苏", 5),
+    ("卢", 5),
+    ("谢", 4),
+    ("蒋", 3),
+    ("邓", 3),
+    ("袁", 6),
+    ("孟", 6),
+    ("阎", 4),
+    ("薛", 4),
+    ("尹", 3),
+    ("段", 4),
+    ("林", 4),
+    ("何", 4),
+    ("罗", 3),
+    ("郑", 5),
+    ("梁", 5),
+    ("谷", 4),
+    ("甄", 2),
 )
 _SURNAME_CHARS = tuple(s for s, _ in SURNAMES)
 _SURNAME_CUM: list[int] = []
@@ -99,27 +147,89 @@ FEMALE_NEW = "婷雪颖欣倩悦佳璐蕾晶慧丹雅思雨月琳怡涵萱妍茜
 
 URBAN_SUBDISTRICTS = ("和平街道", "军城街道", "东盛街道", "北城街道", "兴华路街道")
 URBAN_STREETS = (
-    "兴华路", "世纪大街", "团结路", "迎宾路", "和平路", "京广路", "白沟路", "北环路",
-    "东环路", "车站路", "永安路", "朝阳路", "建设路", "胜利路", "燕赵大街", "金台路",
+    "兴华路",
+    "世纪大街",
+    "团结路",
+    "迎宾路",
+    "和平路",
+    "京广路",
+    "白沟路",
+    "北环路",
+    "东环路",
+    "车站路",
+    "永安路",
+    "朝阳路",
+    "建设路",
+    "胜利路",
+    "燕赵大街",
+    "金台路",
 )
 ESTATE_PREFIXES = (
-    "盛世", "金色", "阳光", "御景", "学府", "和谐", "幸福", "康城", "东湖", "锦绣", "华苑",
-    "紫薇", "翡翠", "银河", "明珠", "滨河", "书香", "润泽", "泰和", "龙湾", "世纪", "鑫苑",
-    "盛和", "金台", "燕南",
+    "盛世",
+    "金色",
+    "阳光",
+    "御景",
+    "学府",
+    "和谐",
+    "幸福",
+    "康城",
+    "东湖",
+    "锦绣",
+    "华苑",
+    "紫薇",
+    "翡翠",
+    "银河",
+    "明珠",
+    "滨河",
+    "书香",
+    "润泽",
+    "泰和",
+    "龙湾",
+    "世纪",
+    "鑫苑",
+    "盛和",
+    "金台",
+    "燕南",
 )
 ESTATE_SUFFIXES = ("花园", "家园", "华庭", "名苑", "小区", "新城", "嘉园", "雅居", "公馆", "佳苑")
 PHASES = ("", "二期", "三期", "四期", "五期", "六期", "七期", "八期")
 
 # (town, short name used for substations and feeders)
 TOWNS: tuple[tuple[str, str], ...] = (
-    ("方官镇", "方官"), ("新城镇", "新城"), ("泗庄镇", "泗庄"), ("辛立庄镇", "辛立庄"),
-    ("东马营镇", "东马营"), ("辛桥镇", "辛桥"), ("肖官营镇", "肖官营"), ("梁家营镇", "梁家营"),
-    ("张六庄乡", "张六庄"), ("白沟镇", "白沟"),
+    ("方官镇", "方官"),
+    ("新城镇", "新城"),
+    ("泗庄镇", "泗庄"),
+    ("辛立庄镇", "辛立庄"),
+    ("东马营镇", "东马营"),
+    ("辛桥镇", "辛桥"),
+    ("肖官营镇", "肖官营"),
+    ("梁家营镇", "梁家营"),
+    ("张六庄乡", "张六庄"),
+    ("白沟镇", "白沟"),
 )
 URBAN_SUBSTATION_NAMES = ("城关", "城东", "城北", "城南", "开发区")
 URBAN_FEEDER_NAMES = (
-    "城北", "城南", "城东", "城西", "兴华", "团结", "迎宾", "世纪", "车站", "和平", "京广",
-    "开发区", "工业园", "北环", "东环", "永安", "朝阳", "建设", "胜利", "燕赵", "金台",
+    "城北",
+    "城南",
+    "城东",
+    "城西",
+    "兴华",
+    "团结",
+    "迎宾",
+    "世纪",
+    "车站",
+    "和平",
+    "京广",
+    "开发区",
+    "工业园",
+    "北环",
+    "东环",
+    "永安",
+    "朝阳",
+    "建设",
+    "胜利",
+    "燕赵",
+    "金台",
 )
 FEEDER_SUFFIXES = ("东", "西", "南", "北", "一", "二", "三", "四", "五", "六", "七", "八")
 ROMAN = ("Ⅰ", "Ⅱ", "Ⅲ", "Ⅳ", "Ⅴ", "Ⅵ", "Ⅶ", "Ⅷ", "Ⅸ", "Ⅹ")
@@ -127,69 +237,207 @@ VILLAGE_FIRST = "东西南北前后大小中"
 VILLAGE_PLACE = ("关", "庄", "营", "屯", "铺", "店", "城", "河", "坊", "堡", "辛庄", "马庄", "留")
 SURNAME_PLACE = ("庄", "家营", "家庄", "各庄", "官营", "辛庄", "家屯", "家店", "家坞")
 VILLAGE_STREETS = (
-    "东街", "西街", "南街", "北街", "前街", "后街", "中街", "新街", "一街", "二街", "三街",
-    "四街", "五街", "六街",
+    "东街",
+    "西街",
+    "南街",
+    "北街",
+    "前街",
+    "后街",
+    "中街",
+    "新街",
+    "一街",
+    "二街",
+    "三街",
+    "四街",
+    "五街",
+    "六街",
 )
 FIELDS = ("北地", "南地", "东地", "西地", "河滩地")
 
 SHOP_TRADE = (
-    "鑫", "宏", "华", "泰", "盛", "达", "源", "通", "恒", "昌", "隆", "兴", "瑞", "丰", "利",
-    "嘉", "诚", "信", "宇", "顺", "金", "旺", "德", "福", "康", "永", "联", "汇", "博", "荣",
+    "鑫",
+    "宏",
+    "华",
+    "泰",
+    "盛",
+    "达",
+    "源",
+    "通",
+    "恒",
+    "昌",
+    "隆",
+    "兴",
+    "瑞",
+    "丰",
+    "利",
+    "嘉",
+    "诚",
+    "信",
+    "宇",
+    "顺",
+    "金",
+    "旺",
+    "德",
+    "福",
+    "康",
+    "永",
+    "联",
+    "汇",
+    "博",
+    "荣",
 )
 COMPANY_LINES = (
-    "商贸有限公司", "箱包有限公司", "门窗有限公司", "建材有限公司", "汽车维修有限公司",
-    "物流有限公司", "食品有限公司", "餐饮管理有限公司", "五金机电有限公司", "农资有限公司",
-    "电子商务有限公司", "服装有限公司", "塑料制品有限公司", "印刷有限公司", "家具有限公司",
-    "宾馆有限公司", "农副产品有限公司", "科技有限公司",
+    "商贸有限公司",
+    "箱包有限公司",
+    "门窗有限公司",
+    "建材有限公司",
+    "汽车维修有限公司",
+    "物流有限公司",
+    "食品有限公司",
+    "餐饮管理有限公司",
+    "五金机电有限公司",
+    "农资有限公司",
+    "电子商务有限公司",
+    "服装有限公司",
+    "塑料制品有限公司",
+    "印刷有限公司",
+    "家具有限公司",
+    "宾馆有限公司",
+    "农副产品有限公司",
+    "科技有限公司",
 )
 SHOP_LINES = (
-    "超市", "便利店", "饭店", "理发店", "五金店", "农资店", "小卖部", "烧饼铺", "家电维修部",
-    "药店", "服装店", "烟酒店", "面馆", "修车铺", "手机店", "箱包店", "粮油店", "水果店",
+    "超市",
+    "便利店",
+    "饭店",
+    "理发店",
+    "五金店",
+    "农资店",
+    "小卖部",
+    "烧饼铺",
+    "家电维修部",
+    "药店",
+    "服装店",
+    "烟酒店",
+    "面馆",
+    "修车铺",
+    "手机店",
+    "箱包店",
+    "粮油店",
+    "水果店",
 )
 LARGE_LINES = (
-    "钢结构有限公司", "铸造有限公司", "化工有限公司", "新材料有限公司", "纸业有限公司",
-    "食品有限公司", "建材有限公司", "门窗型材有限公司", "塑业有限公司", "机械制造有限公司",
-    "饲料有限公司", "混凝土有限公司",
+    "钢结构有限公司",
+    "铸造有限公司",
+    "化工有限公司",
+    "新材料有限公司",
+    "纸业有限公司",
+    "食品有限公司",
+    "建材有限公司",
+    "门窗型材有限公司",
+    "塑业有限公司",
+    "机械制造有限公司",
+    "饲料有限公司",
+    "混凝土有限公司",
 )
 MOBILE_PREFIXES = (
-    "130", "131", "132", "133", "134", "135", "136", "137", "138", "139", "150", "151",
-    "152", "153", "155", "156", "157", "158", "159", "170", "173", "175", "176", "177",
-    "178", "180", "181", "182", "183", "185", "186", "187", "188", "189", "191", "198", "199",
+    "130",
+    "131",
+    "132",
+    "133",
+    "134",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "153",
+    "155",
+    "156",
+    "157",
+    "158",
+    "159",
+    "170",
+    "173",
+    "175",
+    "176",
+    "177",
+    "178",
+    "180",
+    "181",
+    "182",
+    "183",
+    "185",
+    "186",
+    "187",
+    "188",
+    "189",
+    "191",
+    "198",
+    "199",
 )
 
 # 身份证 area codes: 高碑店 and its 保定 neighbours (weights in per cent).
 AREA_CODES: tuple[tuple[str, int], ...] = (
     ("130684", 80),  # 高碑店市
-    ("130626", 4),   # 定兴县
-    ("130681", 4),   # 涿州市
-    ("130629", 3),   # 容城县
-    ("130638", 3),   # 雄县
-    ("130609", 3),   # 徐水区
-    ("130633", 3),   # 易县
+    ("130626", 4),  # 定兴县
+    ("130681", 4),  # 涿州市
+    ("130629", 3),  # 容城县
+    ("130638", 3),  # 雄县
+    ("130609", 3),  # 徐水区
+    ("130633", 3),  # 易县
 )
 
 # Customer categories: what kind of customer, drawn per customer by area type (per mille).
-RES = "res"                  # household (person)
-SHARED = "shared"            # 合表居民: village committee / estate management on one meter
+RES = "res"  # household (person)
+SHARED = "shared"  # 合表居民: village committee / estate management on one meter
 SHOP_PERSON = "shop_person"  # shop registered under its owner's 身份证
-SHOP_IND = "shop_ind"        # 个体工商户 (credit code 92…)
-COMPANY = "company"          # small company (91…)
-PUBLIC = "public"            # school / hospital / water works: 重要用户
+SHOP_IND = "shop_ind"  # 个体工商户 (credit code 92…)
+COMPANY = "company"  # small company (91…)
+PUBLIC = "public"  # school / hospital / water works: 重要用户
 AGRI_PERSON = "agri_person"  # irrigation well of a farmer
-AGRI_COOP = "agri_coop"      # 农民专业合作社 (93…)
-LARGE = "large"              # 大工业 on 10 kV
+AGRI_COOP = "agri_coop"  # 农民专业合作社 (93…)
+LARGE = "large"  # 大工业 on 10 kV
 CATEGORY_WEIGHTS: dict[str, tuple[tuple[str, int], ...]] = {
-    "urban": ((RES, 890), (SHARED, 10), (SHOP_PERSON, 20), (SHOP_IND, 33), (COMPANY, 29),
-              (PUBLIC, 17), (LARGE, 1)),
-    "rural": ((RES, 893), (SHARED, 6), (SHOP_PERSON, 15), (SHOP_IND, 20), (COMPANY, 15),
-              (PUBLIC, 20), (AGRI_PERSON, 21), (AGRI_COOP, 7), (LARGE, 3)),
-    "remote": ((RES, 910), (SHARED, 5), (SHOP_PERSON, 15), (SHOP_IND, 10), (COMPANY, 5),
-               (PUBLIC, 15), (AGRI_PERSON, 30), (AGRI_COOP, 10)),
+    "urban": (
+        (RES, 890),
+        (SHARED, 10),
+        (SHOP_PERSON, 20),
+        (SHOP_IND, 33),
+        (COMPANY, 29),
+        (PUBLIC, 17),
+        (LARGE, 1),
+    ),
+    "rural": (
+        (RES, 893),
+        (SHARED, 6),
+        (SHOP_PERSON, 15),
+        (SHOP_IND, 20),
+        (COMPANY, 15),
+        (PUBLIC, 20),
+        (AGRI_PERSON, 21),
+        (AGRI_COOP, 7),
+        (LARGE, 3),
+    ),
+    "remote": (
+        (RES, 910),
+        (SHARED, 5),
+        (SHOP_PERSON, 15),
+        (SHOP_IND, 10),
+        (COMPANY, 5),
+        (PUBLIC, 15),
+        (AGRI_PERSON, 30),
+        (AGRI_COOP, 10),
+    ),
 }
 AREA_MIX = (("urban", 0.35), ("rural", 0.60), ("remote", 0.05))
 
 
 # --- rows ---------------------------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class SubstationRow:
@@ -334,6 +582,7 @@ STAFF_NAMES: dict[str, tuple[str, str]] = {
 
 # --- helpers ------------------------------------------------------------------------------
 
+
 def _gb11714_check(body: str) -> str:
     """Check character of an 8-character 组织机构代码 body (GB 11714)."""
     weights = (3, 7, 9, 10, 5, 8, 4, 2)
@@ -447,9 +696,9 @@ class _Place:
 
     area_type: str
     town: str
-    village: str     # village (rural) or estate / street (urban)
-    street: str      # village street, or urban road
-    estate: bool     # urban: a residential estate with buildings (else an old street)
+    village: str  # village (rural) or estate / street (urban)
+    street: str  # village street, or urban road
+    estate: bool  # urban: a residential estate with buildings (else an old street)
     coords: tuple[float, float]
     ordinal: int = 1  # number of the 台区 within its village / estate / street
 
@@ -482,6 +731,7 @@ def _split(total: int, parts: int, rng: random.Random, spread: float) -> list[in
 
 
 # --- topology -----------------------------------------------------------------------------
+
 
 def _topology(county: County, n_customers: int, rng: random.Random) -> list[_Place]:
     """Substations, feeders and 台区 (with their customer counts) and where each 台区 is."""
@@ -558,13 +808,14 @@ def _topology(county: County, n_customers: int, rng: random.Random) -> list[_Pla
     for t in range(n_trans):
         area = area_types[t]
         town = feeder_town[feeder_of[t]][0]
-        if current is None or left_in_place == 0 or current.area_type != area \
-                or current.town != town:
+        if current is None or left_in_place == 0 or current.area_type != area or current.town != town:
             place_counter = 0
             if town not in town_centers:
                 radius = 0.02 if area == "urban" else 0.16
-                town_centers[town] = (CENTER_LAT + rng.uniform(-radius, radius),
-                                      CENTER_LON + rng.uniform(-radius, radius))
+                town_centers[town] = (
+                    CENTER_LAT + rng.uniform(-radius, radius),
+                    CENTER_LON + rng.uniform(-radius, radius),
+                )
             tlat, tlon = town_centers[town]
             if area == "urban":
                 road = rng.choice(URBAN_STREETS)
@@ -594,29 +845,37 @@ def _topology(county: County, n_customers: int, rng: random.Random) -> list[_Pla
         left_in_place -= 1
         if area != "urban":
             street = VILLAGE_STREETS[(place_counter - 1) % len(VILLAGE_STREETS)]
-            place = _Place(area, town, current.village, street, False, current.coords,
-                           place_counter)
+            place = _Place(area, town, current.village, street, False, current.coords, place_counter)
             location = f"{PROVINCE_CITY}{town}{current.village}{street}"
         else:
-            place = _Place(area, town, current.village, current.street, current.estate,
-                           current.coords, place_counter)
+            place = _Place(
+                area, town, current.village, current.street, current.estate, current.coords, place_counter
+            )
             location = f"{PROVINCE_CITY}{town}{current.street}{current.village if current.estate else ''}"
         places.append(place)
         name = f"{current.village}{place_counter}号台区"
         per_customer = {"urban": 6.0, "rural": 4.0, "remote": 2.5}[area]
         need = sizes[t] * per_customer
-        i = next((k for k, c in enumerate(TRANSFORMER_CAPACITIES) if c >= need),
-                 len(TRANSFORMER_CAPACITIES) - 1)
+        i = next(
+            (k for k, c in enumerate(TRANSFORMER_CAPACITIES) if c >= need), len(TRANSFORMER_CAPACITIES) - 1
+        )
         i = min(max(i + rng.choice((-1, 0, 0, 0, 1)), 0), len(TRANSFORMER_CAPACITIES) - 1)
-        county.transformers.append(TransformerRow(
-            code=f"TQ{t + 1:06d}", name=name, feeder=feeder_of[t],
-            capacity_kva=TRANSFORMER_CAPACITIES[i], area_type=area, location=location,
-            customers=sizes[t],
-        ))
+        county.transformers.append(
+            TransformerRow(
+                code=f"TQ{t + 1:06d}",
+                name=name,
+                feeder=feeder_of[t],
+                capacity_kva=TRANSFORMER_CAPACITIES[i],
+                area_type=area,
+                location=location,
+                customers=sizes[t],
+            )
+        )
     return places
 
 
 # --- customers and accounts ---------------------------------------------------------------
+
 
 def _opened_on(rng: random.Random, area: str, born: dt.date | None) -> dt.date:
     """立户 date: 1995–2025, urban later, a rural wave in the 1998–2002 grid upgrade."""
@@ -627,9 +886,7 @@ def _opened_on(rng: random.Random, area: str, born: dt.date | None) -> dt.date:
     else:
         year = rng.randint(1995, 2025)
     year = min(year, 2025)
-    day = dt.date.fromordinal(
-        rng.randint(dt.date(year, 1, 1).toordinal(), dt.date(year, 12, 31).toordinal())
-    )
+    day = dt.date.fromordinal(rng.randint(dt.date(year, 1, 1).toordinal(), dt.date(year, 12, 31).toordinal()))
     if born is not None:
         adult = dt.date(born.year + 18, born.month, min(born.day, 28))
         day = max(day, adult)
@@ -687,17 +944,20 @@ def generate_county(customers: int, seed: int) -> County:
                     b, rest = divmod(house - 1, per_building)
                     unit, rest = divmod(rest, 12)
                     floor, room = divmod(rest, 2)
-                    address = (f"{PROVINCE_CITY}{place.town}{place.street}{place.village}"
-                               f"{first_building + b}号楼{unit + 1}单元"
-                               f"{floor + 1}{room + 1:02d}室")
+                    address = (
+                        f"{PROVINCE_CITY}{place.town}{place.street}{place.village}"
+                        f"{first_building + b}号楼{unit + 1}单元"
+                        f"{floor + 1}{room + 1:02d}室"
+                    )
                 elif area == "urban":
                     address = f"{PROVINCE_CITY}{place.town}{place.street}{next_no(place.street)}号"
                 else:
                     address = f"{PROVINCE_CITY}{place.town}{place.village}{place.street}{house}号"
             elif category in (AGRI_PERSON, AGRI_COOP):
                 well = next_no(place.town + place.village + "机井")
-                address = (f"{PROVINCE_CITY}{place.town}{place.village}"
-                           f"{FIELDS[well % len(FIELDS)]}{well}号机井")
+                address = (
+                    f"{PROVINCE_CITY}{place.town}{place.village}{FIELDS[well % len(FIELDS)]}{well}号机井"
+                )
             elif category == LARGE:
                 zone = "经济开发区" if area == "urban" else f"{place.town}工业园区"
                 road = rng.choice(URBAN_STREETS)
@@ -746,33 +1006,45 @@ def generate_county(customers: int, seed: int) -> County:
                     kind_of = rng.random()
                     if area == "urban":
                         if kind_of < 0.3:
-                            base, importance, prefix = rng.choice((
-                                ("高碑店市医院", "first", "12"), ("高碑店市中医医院", "first", "12"),
-                                ("高碑店市妇幼保健院", "second", "12"),
-                                (f"{place.town}社区卫生服务中心", "second", "12"),
-                            ))
+                            base, importance, prefix = rng.choice(
+                                (
+                                    ("高碑店市医院", "first", "12"),
+                                    ("高碑店市中医医院", "first", "12"),
+                                    ("高碑店市妇幼保健院", "second", "12"),
+                                    (f"{place.town}社区卫生服务中心", "second", "12"),
+                                )
+                            )
                         elif kind_of < 0.65:
-                            base, importance, prefix = rng.choice((
-                                (f"{CITY}{place.street}小学", "second", "12"),
-                                (f"{CITY}第{rng.randint(1, 9)}中学", "second", "12"),
-                                (f"{CITY}{place.village}幼儿园", "second", "12"),
-                            ))
+                            base, importance, prefix = rng.choice(
+                                (
+                                    (f"{CITY}{place.street}小学", "second", "12"),
+                                    (f"{CITY}第{rng.randint(1, 9)}中学", "second", "12"),
+                                    (f"{CITY}{place.village}幼儿园", "second", "12"),
+                                )
+                            )
                         else:
-                            base, importance, prefix = rng.choice((
-                                (f"{CITY}自来水公司{place.street}加压站", "first", "91"),
-                                (f"{CITY}污水处理厂", "second", "91"),
-                            ))
+                            base, importance, prefix = rng.choice(
+                                (
+                                    (f"{CITY}自来水公司{place.street}加压站", "first", "91"),
+                                    (f"{CITY}污水处理厂", "second", "91"),
+                                )
+                            )
                     elif kind_of < 0.1:
                         base, importance, prefix = f"{CITY}{place.town}卫生院", "second", "12"
                     elif kind_of < 0.45:
-                        base, importance, prefix = (f"{CITY}{place.town}{place.village}小学",
-                                                    "second", "12")
+                        base, importance, prefix = (f"{CITY}{place.town}{place.village}小学", "second", "12")
                     elif kind_of < 0.6:
-                        base, importance, prefix = (f"{CITY}{place.town}{place.village}幼儿园",
-                                                    "second", "12")
+                        base, importance, prefix = (
+                            f"{CITY}{place.town}{place.village}幼儿园",
+                            "second",
+                            "12",
+                        )
                     else:
-                        base, importance, prefix = (f"{CITY}{place.town}{place.village}供水站",
-                                                    "second", "54")
+                        base, importance, prefix = (
+                            f"{CITY}{place.town}{place.village}供水站",
+                            "second",
+                            "54",
+                        )
                     if base in used_org_names:
                         # One school / clinic / waterworks per place: the rest are shops.
                         category = SHOP_IND
@@ -813,18 +1085,25 @@ def generate_county(customers: int, seed: int) -> County:
                         importance = "second"
 
             customer_i = len(county.customers)
-            county.customers.append(CustomerRow(
-                kind=kind, name=name, id_number=id_number, credit_code=code,
-                mobile=people.mobile(), contact_person=contact,
-                postal_address=address if kind == "person" else "",
-            ))
+            county.customers.append(
+                CustomerRow(
+                    kind=kind,
+                    name=name,
+                    id_number=id_number,
+                    credit_code=code,
+                    mobile=people.mobile(),
+                    contact_person=contact,
+                    postal_address=address if kind == "person" else "",
+                )
+            )
             if kind == "organisation":
                 county.customers[-1].postal_address = address
             if cls in RESIDENTIAL and kind == "person" and len(county.portal_customers) < 3:
                 county.portal_customers.append(customer_i)
 
-            n_accounts = 2 if kind == "organisation" and cls in (GENERAL_IC, LARGE_IND) \
-                and rng.random() < 0.05 else 1
+            n_accounts = (
+                2 if kind == "organisation" and cls in (GENERAL_IC, LARGE_IND) and rng.random() < 0.05 else 1
+            )
             for a in range(n_accounts):
                 sp_address = address if a == 0 else f"{address}（{a + 1}号计量点）"
                 lat: Decimal | None = None
@@ -840,19 +1119,24 @@ def generate_county(customers: int, seed: int) -> County:
                 status, closed = "active", None
                 if roll < 0.012:
                     status = "closed"
-                    closed = dt.date.fromordinal(
-                        rng.randint(acc_opened.toordinal(), LAST_OPENED.toordinal())
-                    )
+                    closed = dt.date.fromordinal(rng.randint(acc_opened.toordinal(), LAST_OPENED.toordinal()))
                 elif roll < 0.017:
                     status = "suspended"
                 account_i = len(county.accounts)
-                county.accounts.append(AccountRow(
-                    customer=customer_i, service_point=sp_i, customer_class=cls,
-                    voltage_level=voltage, tariff_code=TARIFF_BY_CLASS[cls], status=status,
-                    importance=importance if a == 0 else "",
-                    is_prepaid=prepaid_ok and rng.random() < 0.15,
-                    opened_on=acc_opened, closed_on=closed,
-                ))
+                county.accounts.append(
+                    AccountRow(
+                        customer=customer_i,
+                        service_point=sp_i,
+                        customer_class=cls,
+                        voltage_level=voltage,
+                        tariff_code=TARIFF_BY_CLASS[cls],
+                        status=status,
+                        importance=importance if a == 0 else "",
+                        is_prepaid=prepaid_ok and rng.random() < 0.15,
+                        opened_on=acc_opened,
+                        closed_on=closed,
+                    )
+                )
                 if cls in RESIDENTIAL:
                     ckind, capacity = "residential", _pick_capacity(rng, RESIDENTIAL_CAPACITIES)
                 elif cls == LARGE_IND:
@@ -862,11 +1146,17 @@ def generate_county(customers: int, seed: int) -> County:
                 else:
                     caps = GIC_CAPACITIES if not importance else (50, 80, 100, 160, 200, 250)
                     ckind, capacity = "lv", _pick_capacity(rng, caps)
-                county.contracts.append(ContractRow(
-                    account=account_i, kind=ckind, capacity_kva=capacity,
-                    start_date=acc_opened, end_date=closed, signed_on=acc_opened,
-                    status="terminated" if closed else "active",
-                ))
+                county.contracts.append(
+                    ContractRow(
+                        account=account_i,
+                        kind=ckind,
+                        capacity_kva=capacity,
+                        start_date=acc_opened,
+                        end_date=closed,
+                        signed_on=acc_opened,
+                        status="terminated" if closed else "active",
+                    )
+                )
 
     # 户号 and contract numbers in opening order (older accounts have lower numbers).
     order = sorted(range(len(county.accounts)), key=lambda i: (county.accounts[i].opened_on, i))

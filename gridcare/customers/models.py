@@ -48,7 +48,9 @@ class Feeder(models.Model):
     code = models.CharField(_("code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=100)
     substation = models.ForeignKey(
-        to="customers.Substation", on_delete=models.PROTECT, related_name="feeders",
+        to="customers.Substation",
+        on_delete=models.PROTECT,
+        related_name="feeders",
         verbose_name=_("substation"),
     )
     voltage_kv = models.PositiveIntegerField(_("voltage (kV)"), default=10)
@@ -71,7 +73,9 @@ class Transformer(models.Model):
     code = models.CharField(_("code"), max_length=20, unique=True)
     name = models.CharField(_("name"), max_length=100)
     feeder = models.ForeignKey(
-        to="customers.Feeder", on_delete=models.PROTECT, related_name="transformers",
+        to="customers.Feeder",
+        on_delete=models.PROTECT,
+        related_name="transformers",
         verbose_name=_("feeder"),
     )
     capacity_kva = models.PositiveIntegerField(_("capacity (kVA)"))
@@ -98,7 +102,9 @@ class ServicePoint(models.Model):
 
     address = models.CharField(_("address"), max_length=200, db_index=True)
     transformer = models.ForeignKey(
-        to="customers.Transformer", on_delete=models.PROTECT, related_name="service_points",
+        to="customers.Transformer",
+        on_delete=models.PROTECT,
+        related_name="service_points",
         verbose_name=_("transformer area"),
     )
     latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
@@ -141,8 +147,12 @@ class Customer(models.Model):
     email = models.EmailField(_("email"), blank=True)
     postal_address = models.CharField(_("postal address"), max_length=200, blank=True)
     user = models.OneToOneField(
-        to=settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
-        related_name="customer", verbose_name=_("portal login"),
+        to=settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="customer",
+        verbose_name=_("portal login"),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -175,24 +185,33 @@ class Account(models.Model):
 
     number = models.CharField(_("account number"), max_length=16, unique=True)
     customer = models.ForeignKey(
-        to="customers.Customer", on_delete=models.PROTECT, related_name="accounts",
+        to="customers.Customer",
+        on_delete=models.PROTECT,
+        related_name="accounts",
         verbose_name=_("customer"),
     )
     service_point = models.ForeignKey(
-        to="customers.ServicePoint", on_delete=models.PROTECT, related_name="accounts",
+        to="customers.ServicePoint",
+        on_delete=models.PROTECT,
+        related_name="accounts",
         verbose_name=_("service point"),
     )
     customer_class = models.CharField(_("customer class"), max_length=20, choices=CustomerClass.choices)
     voltage_level = models.CharField(_("voltage level"), max_length=10, choices=VoltageLevel.choices)
     tariff_code = models.CharField(
-        _("tariff code"), max_length=30, blank=True,
+        _("tariff code"),
+        max_length=30,
+        blank=True,
         help_text=_("Bound by billing to a tariff in the catalogue."),
     )
     status = models.CharField(
         _("status"), max_length=20, choices=AccountStatus.choices, default=AccountStatus.ACTIVE
     )
     importance = models.CharField(
-        _("important user level"), max_length=20, choices=ImportanceLevel.choices, blank=True,
+        _("important user level"),
+        max_length=20,
+        choices=ImportanceLevel.choices,
+        blank=True,
         default=ImportanceLevel.NONE,
     )
     is_prepaid = models.BooleanField(_("prepaid (费控)"), default=False)
@@ -240,7 +259,9 @@ class Contract(models.Model):
 
     number = models.CharField(_("contract number"), max_length=30, unique=True)
     account = models.ForeignKey(
-        to="customers.Account", on_delete=models.PROTECT, related_name="contracts",
+        to="customers.Account",
+        on_delete=models.PROTECT,
+        related_name="contracts",
         verbose_name=_("account"),
     )
     kind = models.CharField(_("kind"), max_length=20, choices=ContractKind.choices)

@@ -83,9 +83,12 @@ def _customer_user(request: HttpRequest) -> Any:
 def _me(customer: Customer) -> MeOut:
     identity = customer.identity_number
     return MeOut(
-        name=customer.name, kind=customer.kind,
+        name=customer.name,
+        kind=customer.kind,
         identity_masked=mask_id_number(identity) if identity else "",
-        mobile=customer.mobile, email=customer.email, postal_address=customer.postal_address,
+        mobile=customer.mobile,
+        email=customer.email,
+        postal_address=customer.postal_address,
         version=customer.version,
     )
 
@@ -128,8 +131,14 @@ def account_detail(request: HttpRequest, number: str) -> AccountDetailOut:
         feeder=transformer.feeder.name,
         substation=transformer.feeder.substation.name,
         contracts=[
-            ContractOut(number=c.number, kind=c.kind, capacity_kva=str(c.capacity_kva),
-                        start_date=c.start_date, end_date=c.end_date, status=c.status)
+            ContractOut(
+                number=c.number,
+                kind=c.kind,
+                capacity_kva=str(c.capacity_kva),
+                start_date=c.start_date,
+                end_date=c.end_date,
+                status=c.status,
+            )
             for c in account.contracts.all()
         ],
     )

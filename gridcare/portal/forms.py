@@ -10,7 +10,9 @@ class MobileChangeForm(forms.Form):
     """Change the contact mobile (联系电话); ``version`` carries the optimistic lock."""
 
     mobile = forms.CharField(
-        label=_("Mobile"), max_length=11, min_length=11,
+        label=_("Mobile"),
+        max_length=11,
+        min_length=11,
         help_text=_("11 digits, starting with 1. Outage notices and bills are sent here."),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "tel"}),
     )

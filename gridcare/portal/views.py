@@ -44,8 +44,10 @@ def profile(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             customer_update(
-                actor=request.user, customer_id=customer.pk,
-                version=form.cleaned_data["version"], mobile=form.cleaned_data["mobile"],
+                actor=request.user,
+                customer_id=customer.pk,
+                version=form.cleaned_data["version"],
+                mobile=form.cleaned_data["mobile"],
             )
         except Conflict as exc:
             # Show what is stored now and arm the form with the current version, so the

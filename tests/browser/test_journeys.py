@@ -23,18 +23,29 @@ def _id(seq: int) -> str:
 def _county() -> dict[str, Any]:
     sub = services.substation_create(actor="test", code="S01", name="城关110kV变电站")
     feeder = services.feeder_create(actor="test", code="F01", name="10kV城北线", substation=sub)
-    tr = services.transformer_create(actor="test", code="T01", name="东关村1号台区", feeder=feeder,
-                                     capacity_kva=400, area_type="rural")
+    tr = services.transformer_create(
+        actor="test", code="T01", name="东关村1号台区", feeder=feeder, capacity_kva=400, area_type="rural"
+    )
     people = {}
     for seq, (name, mobile, address) in enumerate(
-        [("王建国", "13812345678", "高碑店市东关村一街8号"),
-         ("李秀英", "13987654321", "高碑店市东关村二街3号")], start=1):
-        customer = services.customer_create(actor="test", kind="person", name=name,
-                                            id_number=_id(seq), mobile=mobile)
+        [
+            ("王建国", "13812345678", "高碑店市东关村一街8号"),
+            ("李秀英", "13987654321", "高碑店市东关村二街3号"),
+        ],
+        start=1,
+    ):
+        customer = services.customer_create(
+            actor="test", kind="person", name=name, id_number=_id(seq), mobile=mobile
+        )
         sp = services.service_point_create(actor="test", address=address, transformer=tr)
-        account = services.account_open(actor="test", customer=customer, service_point=sp,
-                                        customer_class="rural_res", voltage_level="220v",
-                                        tariff_code="HEBS-RES-LV")
+        account = services.account_open(
+            actor="test",
+            customer=customer,
+            service_point=sp,
+            customer_class="rural_res",
+            voltage_level="220v",
+            tariff_code="HEBS-RES-LV",
+        )
         people[name] = (customer, account)
     return people
 
@@ -80,8 +91,7 @@ def test_customer_sees_only_own_account(page: Any, roles: None) -> None:
     people = _county()
     mine, my_account = people["王建国"]
     _, other_account = people["李秀英"]
-    services.customer_portal_login_create(actor="test", customer=mine, username="wangjg",
-                                          password=PASSWORD)
+    services.customer_portal_login_create(actor="test", customer=mine, username="wangjg", password=PASSWORD)
 
     # when the customer logs in to the portal
     _login(page, "/portal/login/", "wangjg")

@@ -1,5 +1,8 @@
 """Create the role groups of architecture.md with their permissions, and make the audit
-trail append-only in the database (UPDATE is refused by a trigger; on PostgreSQL DELETE too)."""
+trail append-only in the database (UPDATE is refused by a trigger; on PostgreSQL DELETE too).
+
+SQLite refuses UPDATE only: its test-database flush deletes row by row (PostgreSQL's
+TRUNCATE is not a row operation), and the embedded database is the demo, not production."""
 
 from django.db import migrations
 

@@ -23,8 +23,7 @@ PASSWORD = "Console-pass-2024"
 
 
 def make_user(username: str, *roles: str) -> Any:
-    user = get_user_model().objects.create_user(username=username, password=PASSWORD,
-                                                first_name="测试")
+    user = get_user_model().objects.create_user(username=username, password=PASSWORD, first_name="测试")
     user.groups.add(*Group.objects.filter(name__in=roles))
     return user
 
@@ -38,30 +37,45 @@ def client_for(user: Any) -> Client:
 def make_customer_with_login(username: str = "wangwu") -> Any:
     first17 = "11010519850612123"
     customer = services.customer_create(
-        actor="test", kind="person", name="王五", mobile="13800001111",
+        actor="test",
+        kind="person",
+        name="王五",
+        mobile="13800001111",
         id_number=first17 + id_check_char(first17),
     )
-    return services.customer_portal_login_create(actor="test", customer=customer,
-                                                 username=username, password=PASSWORD)
+    return services.customer_portal_login_create(
+        actor="test", customer=customer, username=username, password=PASSWORD
+    )
 
 
 def make_archive() -> None:
     sub = services.substation_create(actor="test", code="S01", name="城关变")
     feeder = services.feeder_create(actor="test", code="F01", name="城关一线", substation=sub)
-    tr = services.transformer_create(actor="test", code="T01", name="东街1号台区", feeder=feeder,
-                                     capacity_kva=400, area_type="urban")
+    tr = services.transformer_create(
+        actor="test", code="T01", name="东街1号台区", feeder=feeder, capacity_kva=400, area_type="urban"
+    )
     first17 = "11010519900307001"
     customer = services.customer_create(
-        actor="test", kind="person", name="张三", mobile="13800002222",
+        actor="test",
+        kind="person",
+        name="张三",
+        mobile="13800002222",
         id_number=first17 + id_check_char(first17),
     )
     for klass, prepaid in [("urban_res", True), ("urban_res", False), ("general_ic", False)]:
         sp = services.service_point_create(actor="test", address="东街1号", transformer=tr)
-        services.account_open(actor="test", customer=customer, service_point=sp,
-                              customer_class=klass, voltage_level="220v", is_prepaid=prepaid)
+        services.account_open(
+            actor="test",
+            customer=customer,
+            service_point=sp,
+            customer_class=klass,
+            voltage_level="220v",
+            is_prepaid=prepaid,
+        )
 
 
 # --- login ---------------------------------------------------------------------------------------
+
 
 def test_login_page_renders(client: Client) -> None:
     response = client.get(reverse("core:login"))
@@ -86,12 +100,14 @@ def test_customer_login_lands_in_portal(client: Client) -> None:
 
 def test_login_follows_a_safe_next_only(client: Client) -> None:
     make_user("clerk", "counter_clerk")
-    response = client.post(reverse("core:login") + "?next=/audit/",
-                           {"username": "clerk", "password": PASSWORD})
+    response = client.post(
+        reverse("core:login") + "?next=/audit/", {"username": "clerk", "password": PASSWORD}
+    )
     assert response["Location"] == "/audit/"
     client.logout()
-    response = client.post(reverse("core:login") + "?next=https://evil.example/",
-                           {"username": "clerk", "password": PASSWORD})
+    response = client.post(
+        reverse("core:login") + "?next=https://evil.example/", {"username": "clerk", "password": PASSWORD}
+    )
     assert response["Location"] == reverse("core:home")
 
 
@@ -128,6 +144,7 @@ def test_successful_login_clears_the_failure_counter(client: Client) -> None:
 
 # --- logout --------------------------------------------------------------------------------------
 
+
 def test_logout_is_post_only() -> None:
     client = client_for(make_user("clerk", "counter_clerk"))
     response = client.get(reverse("core:logout"))
@@ -144,6 +161,7 @@ def test_logout_post_logs_out() -> None:
 
 
 # --- dashboard -----------------------------------------------------------------------------------
+
 
 def test_home_redirects_anonymous_to_login(client: Client) -> None:
     response = client.get(reverse("core:home"))
@@ -196,6 +214,7 @@ def test_header_shows_user_roles_and_language_switcher() -> None:
 
 # --- audit log -----------------------------------------------------------------------------------
 
+
 def test_audit_redirects_anonymous_to_login(client: Client) -> None:
     response = client.get(reverse("core:audit"))
     assert response.status_code == 302
@@ -226,11 +245,13 @@ def test_audit_filters() -> None:
     actor = make_user("clerk", "counter_clerk")
     make_archive()
     customer = services.customer_create(
-        actor=actor, kind="person", name="赵六", mobile="13800003333",
+        actor=actor,
+        kind="person",
+        name="赵六",
+        mobile="13800003333",
         id_number="11010519900307002" + id_check_char("11010519900307002"),
     )
-    services.customer_update(actor=actor, customer_id=customer.pk, version=1,
-                             mobile="13900003333")
+    services.customer_update(actor=actor, customer_id=customer.pk, version=1, mobile="13900003333")
     client = client_for(auditor)
 
     response = client.get(reverse("core:audit"), {"action": "customer."})
@@ -241,12 +262,12 @@ def test_audit_filters() -> None:
     rows = response.context["rows"]
     assert len(rows) == 1
     event, changes = rows[0]
-    assert [(c.key, c.before, c.after) for c in changes] == [("mobile", "13800003333",
-                                                              "13900003333")]
+    assert [(c.key, c.before, c.after) for c in changes] == [("mobile", "13800003333", "13900003333")]
     assert "13900003333" in response.content.decode()
 
-    response = client.get(reverse("core:audit"), {"object_type": "customers.customer",
-                                                   "object_id": str(customer.pk)})
+    response = client.get(
+        reverse("core:audit"), {"object_type": "customers.customer", "object_id": str(customer.pk)}
+    )
     assert {e.object_id for e, _ in response.context["rows"]} == {str(customer.pk)}
     assert len(response.context["rows"]) == 2
 
@@ -275,6 +296,7 @@ def test_audit_is_paginated() -> None:
 
 
 # --- error pages and languages ------------------------------------------------------------------
+
 
 def test_404_page_uses_the_layout(client: Client) -> None:
     response = client.get("/no-such-page/")
@@ -315,9 +337,11 @@ def test_language_switch_posts_back_to_the_page() -> None:
 def test_audit_masks_id_numbers_for_auditors() -> None:
     make_archive()
     id_number = "11010519900307001" + id_check_char("11010519900307001")
-    html = client_for(make_user("aud", "auditor")).get(
-        reverse("core:audit"), {"action": "customer.create"}
-    ).content.decode()
+    html = (
+        client_for(make_user("aud", "auditor"))
+        .get(reverse("core:audit"), {"action": "customer.create"})
+        .content.decode()
+    )
     assert id_number not in html
     assert id_number[:3] + "*" * 11 + id_number[-4:] in html
 

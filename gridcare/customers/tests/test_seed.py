@@ -38,8 +38,7 @@ def _seed(customers: int = 300, seed: int = 1, *extra: str) -> str:
 def _archive() -> list[tuple[str, str | None, str | None, str, list[str]]]:
     """What must be the same for the same seed: names, identity numbers, mobiles, 户号."""
     return [
-        (c.name, c.id_number, c.credit_code, c.mobile,
-         sorted(a.number for a in c.accounts.all()))
+        (c.name, c.id_number, c.credit_code, c.mobile, sorted(a.number for a in c.accounts.all()))
         for c in Customer.objects.order_by("id").prefetch_related("accounts")
     ]
 
@@ -57,6 +56,7 @@ def _wipe() -> None:
 
 
 # --- pure generator (no database) ---------------------------------------------------------
+
 
 def test_generator_is_deterministic_valid_and_realistic() -> None:
     county = demo.generate_county(2000, 5)
@@ -141,6 +141,7 @@ def test_credit_code_is_unique_per_serial_and_valid() -> None:
 
 # --- the seed command ---------------------------------------------------------------------
 
+
 @pytest.mark.django_db
 def test_seed_is_deterministic_per_seed() -> None:
     _seed(300, 1)
@@ -213,8 +214,7 @@ def test_if_empty_does_nothing_the_second_time_and_plain_seed_refuses() -> None:
     before = (Customer.objects.count(), Account.objects.count(), AuditEvent.objects.count())
     output = _seed(300, 1, "--if-empty")
     assert "already seeded" in output
-    assert (Customer.objects.count(), Account.objects.count(),
-            AuditEvent.objects.count()) == before
+    assert (Customer.objects.count(), Account.objects.count(), AuditEvent.objects.count()) == before
     with pytest.raises(CommandError, match="already has customers"):
         _seed(300, 1)
 
@@ -226,8 +226,9 @@ def test_account_open_continues_after_the_seeded_numbers() -> None:
     assert Account.objects.order_by("-number").first().number == account_number_format(seeded)
     customer = Customer.objects.filter(kind="person").first()
     point = ServicePoint.objects.first()
-    account = account_open(actor="test", customer=customer, service_point=point,
-                           customer_class="urban_res", voltage_level="220v")
+    account = account_open(
+        actor="test", customer=customer, service_point=point, customer_class="urban_res", voltage_level="220v"
+    )
     assert account.number == account_number_format(seeded + 1)
 
 

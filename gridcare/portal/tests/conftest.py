@@ -36,25 +36,38 @@ def make_staff(username: str, *roles: str) -> Any:
 def transformer() -> Transformer:
     sub = services.substation_create(actor="test", code="S01", name="城关变")
     feeder = services.feeder_create(actor="test", code="F01", name="城关一线", substation=sub)
-    return services.transformer_create(actor="test", code="T01", name="东街1号台区",
-                                       feeder=feeder, capacity_kva=400, area_type="urban")
+    return services.transformer_create(
+        actor="test", code="T01", name="东街1号台区", feeder=feeder, capacity_kva=400, area_type="urban"
+    )
 
 
-def make_customer(*, name: str, username: str, transformer: Transformer,
-                  accounts: int = 1) -> tuple[Customer, list[Account]]:
+def make_customer(
+    *, name: str, username: str, transformer: Transformer, accounts: int = 1
+) -> tuple[Customer, list[Account]]:
     n = next(_seq)
     customer = services.customer_create(
-        actor="test", kind="person", name=name, mobile=f"1380000{n:04d}",
-        id_number=valid_id_number(n), postal_address=f"东街{n}号",
+        actor="test",
+        kind="person",
+        name=name,
+        mobile=f"1380000{n:04d}",
+        id_number=valid_id_number(n),
+        postal_address=f"东街{n}号",
     )
-    services.customer_portal_login_create(actor="test", customer=customer, username=username,
-                                          password=PASSWORD)
+    services.customer_portal_login_create(
+        actor="test", customer=customer, username=username, password=PASSWORD
+    )
     opened = []
     for i in range(accounts):
-        sp = services.service_point_create(actor="test", address=f"东街{n}号{i}单元",
-                                           transformer=transformer)
-        opened.append(services.account_open(actor="test", customer=customer, service_point=sp,
-                                            customer_class="urban_res", voltage_level="220v"))
+        sp = services.service_point_create(actor="test", address=f"东街{n}号{i}单元", transformer=transformer)
+        opened.append(
+            services.account_open(
+                actor="test",
+                customer=customer,
+                service_point=sp,
+                customer_class="urban_res",
+                voltage_level="220v",
+            )
+        )
     customer.refresh_from_db()
     return customer, opened
 

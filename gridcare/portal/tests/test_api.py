@@ -14,16 +14,18 @@ def _client_for(user: object) -> Client:
     return client
 
 
-@pytest.mark.parametrize("path", ["/api/portal/me", "/api/portal/accounts",
-                                  "/api/portal/accounts/0500000001"])
+@pytest.mark.parametrize(
+    "path", ["/api/portal/me", "/api/portal/accounts", "/api/portal/accounts/0500000001"]
+)
 def test_anonymous_gets_401(client: Client, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
 
 
-@pytest.mark.parametrize("path", ["/api/portal/me", "/api/portal/accounts",
-                                  "/api/portal/accounts/0500000001"])
+@pytest.mark.parametrize(
+    "path", ["/api/portal/me", "/api/portal/accounts", "/api/portal/accounts/0500000001"]
+)
 def test_staff_gets_403(staff_user, customer_a, path: str) -> None:
     response = _client_for(staff_user).get(path)
     assert response.status_code == 403

@@ -20,6 +20,7 @@ def _client_for(user: object) -> Client:
 
 # --- permission matrix ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["portal:home", "portal:profile"])
 def test_anonymous_is_sent_to_portal_login(client: Client, name: str) -> None:
     response = client.get(reverse(name))
@@ -85,6 +86,7 @@ def test_unknown_account_is_the_same_404(customer_a) -> None:
 
 # --- login ------------------------------------------------------------------------------------
 
+
 def test_portal_login_page_renders(client: Client) -> None:
     response = client.get(reverse("portal:login"))
     assert response.status_code == 200
@@ -107,6 +109,7 @@ def test_customer_logout_returns_to_portal_login(customer_a) -> None:
 
 
 # --- profile ------------------------------------------------------------------------------------
+
 
 def test_profile_shows_masked_id(customer_a) -> None:
     a, _ = customer_a
@@ -156,13 +159,17 @@ def test_profile_invalid_mobile_is_shown_on_the_field(customer_a) -> None:
 
 # --- both languages -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("language", ["zh-hans", "en"])
 def test_every_portal_page_renders_in_both_languages(customer_a, language: str) -> None:
     a, accounts = customer_a
     client = _client_for(a.user)
     client.cookies["django_language"] = language
-    for url in [reverse("portal:home"), reverse("portal:profile"),
-                reverse("portal:account", args=[accounts[0].number])]:
+    for url in [
+        reverse("portal:home"),
+        reverse("portal:profile"),
+        reverse("portal:account", args=[accounts[0].number]),
+    ]:
         response = client.get(url)
         assert response.status_code == 200, url
         assert f'<html lang="{language}">' in response.content.decode()
@@ -173,11 +180,11 @@ def test_every_portal_page_renders_in_both_languages(customer_a, language: str) 
 
 # --- query counts -----------------------------------------------------------------------------------
 
+
 def test_home_query_count_does_not_grow_with_accounts(transformer, django_assert_num_queries) -> None:
     from gridcare.portal.tests.conftest import make_customer
 
-    customer, _ = make_customer(name="赵六", username="zhaoliu", transformer=transformer,
-                                accounts=8)
+    customer, _ = make_customer(name="赵六", username="zhaoliu", transformer=transformer, accounts=8)
     client = _client_for(customer.user)
     with django_assert_num_queries(4):  # session, user, roles, accounts
         response = client.get(reverse("portal:home"))

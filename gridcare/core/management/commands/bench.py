@@ -39,9 +39,11 @@ def _database_label() -> str:
 
 # --- bench seed ---------------------------------------------------------------------------
 
+
 def _seed_arguments(parser: CommandParser) -> None:
-    parser.add_argument("--customers", type=int, default=200_000,
-                        help="Customers in the demo county (default 200000).")
+    parser.add_argument(
+        "--customers", type=int, default=200_000, help="Customers in the demo county (default 200000)."
+    )
     parser.add_argument("--seed", type=int, default=1, help="Random seed (default 1).")
 
 
@@ -58,8 +60,12 @@ def _seed_run(command: BaseCommand, options: dict[str, Any]) -> dict[str, Any]:
     )
 
     tables: dict[str, Any] = {
-        "substations": Substation, "feeders": Feeder, "transformers": Transformer,
-        "service_points": ServicePoint, "customers": Customer, "accounts": Account,
+        "substations": Substation,
+        "feeders": Feeder,
+        "transformers": Transformer,
+        "service_points": ServicePoint,
+        "customers": Customer,
+        "accounts": Account,
         "contracts": Contract,
     }
     non_empty = [name for name, model in tables.items() if model.objects.exists()]
@@ -72,8 +78,9 @@ def _seed_run(command: BaseCommand, options: dict[str, Any]) -> dict[str, Any]:
     customers = int(options["customers"])
     seed = int(options["seed"])
     started = time.perf_counter()
-    call_command("seed", customers=customers, seed=seed,
-                 stdout=getattr(command.stdout, "_out", command.stdout))
+    call_command(
+        "seed", customers=customers, seed=seed, stdout=getattr(command.stdout, "_out", command.stdout)
+    )
     seconds = time.perf_counter() - started
     counts = {name: model.objects.count() for name, model in tables.items()}
     rows = sum(counts.values())
@@ -82,8 +89,9 @@ def _seed_run(command: BaseCommand, options: dict[str, Any]) -> dict[str, Any]:
     for name, count in counts.items():
         command.stdout.write(f"  {name:<15} {count:>10}")
     command.stdout.write(f"  {'total rows':<15} {rows:>10}")
-    command.stdout.write(f"  {seconds:.1f} s, {rows / seconds:,.0f} rows/s, "
-                         f"{customers / seconds:,.0f} customers/s")
+    command.stdout.write(
+        f"  {seconds:.1f} s, {rows / seconds:,.0f} rows/s, {customers / seconds:,.0f} customers/s"
+    )
     return {
         "customers": customers,
         "seed": seed,
@@ -107,8 +115,7 @@ class Command(BaseCommand):
     help = "Run a benchmark on the current database; ends with one JSON line of figures."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        sub = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True,
-                                    title="benchmarks")
+        sub = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", required=True, title="benchmarks")
         for name, bench in BENCHMARKS.items():
             bench.add_arguments(sub.add_parser(name, help=bench.help))
 

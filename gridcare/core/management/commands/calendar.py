@@ -1,10 +1,10 @@
 """``gridcare calendar``: show the working-day calendar and maintain its override table.
 
-    gridcare calendar show 2027-01            # every day of a month, with the deciding layer
-    gridcare calendar set 2027-02-06 --holiday --name 春节 --source "国办发明电〔2026〕X号"
-    gridcare calendar set 2027-02-20 --workday --name 春节调休上班
-    gridcare calendar add 2026-09-30 5        # the 5th working day after a date
-    gridcare calendar between 2026-09-30 2026-10-12
+gridcare calendar show 2027-01            # every day of a month, with the deciding layer
+gridcare calendar set 2027-02-06 --holiday --name 春节 --source "国办发明电〔2026〕X号"
+gridcare calendar set 2027-02-20 --workday --name 春节调休上班
+gridcare calendar add 2026-09-30 5        # the 5th working day after a date
+gridcare calendar between 2026-09-30 2026-10-12
 """
 
 from __future__ import annotations
@@ -62,14 +62,21 @@ class Command(BaseCommand):
                 self.stdout.write(f"{day} {day:%a} {mark:8s} ({cal.source(day)})")
         elif action == "set":
             day = _date(options["date"])
-            calendar_day_set(actor="gridcare calendar", date=day, is_workday=options["workday"],
-                             name=options["name"], source=options["source"])
-            self.stdout.write(self.style.SUCCESS(
-                f"{day}: {'working day' if options['workday'] else 'day off'} (override saved)"))
+            calendar_day_set(
+                actor="gridcare calendar",
+                date=day,
+                is_workday=options["workday"],
+                name=options["name"],
+                source=options["source"],
+            )
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"{day}: {'working day' if options['workday'] else 'day off'} (override saved)"
+                )
+            )
         elif action == "add":
             if options["n"] < 0:
                 raise CommandError("n must be >= 0")
             self.stdout.write(str(cal.add_working_days(_date(options["date"]), options["n"])))
         elif action == "between":
-            self.stdout.write(str(cal.count_working_days(_date(options["start"]),
-                                                         _date(options["end"]))))
+            self.stdout.write(str(cal.count_working_days(_date(options["start"]), _date(options["end"]))))

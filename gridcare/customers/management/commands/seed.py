@@ -60,14 +60,23 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--customers", type=int, default=5000,
-                            help="How many customers the county has (default 5000).")
-        parser.add_argument("--seed", type=int, default=1,
-                            help="Random seed: the same seed gives the same county (default 1).")
-        parser.add_argument("--if-empty", action="store_true",
-                            help="Do nothing (exit 0) when the database already has customers.")
-        parser.add_argument("--batch-size", type=int, default=4000,
-                            help="Rows per bulk insert round (default 4000).")
+        parser.add_argument(
+            "--customers", type=int, default=5000, help="How many customers the county has (default 5000)."
+        )
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=1,
+            help="Random seed: the same seed gives the same county (default 1).",
+        )
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Do nothing (exit 0) when the database already has customers.",
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=4000, help="Rows per bulk insert round (default 4000)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         customers: int = options["customers"]
@@ -96,25 +105,32 @@ class Command(BaseCommand):
             logins = create_demo_users(county, summary["customer_ids"])
             first_substation = Substation.objects.get(pk=summary["substation_ids"][0])
             audit_record(
-                actor=SEED_ACTOR, obj=first_substation, action="seed.run",
-                after={"seed": seed, "customers": customers, **county.counts(),
-                       "account_numbers": summary["account_numbers"],
-                       "contract_numbers": summary["contract_numbers"]},
+                actor=SEED_ACTOR,
+                obj=first_substation,
+                action="seed.run",
+                after={
+                    "seed": seed,
+                    "customers": customers,
+                    **county.counts(),
+                    "account_numbers": summary["account_numbers"],
+                    "contract_numbers": summary["contract_numbers"],
+                },
                 reason="demo county",
             )
         seconds = time.perf_counter() - started
         counts = county.counts()
-        self.stdout.write(self.style.SUCCESS(
-            f"Seeded {counts['customers']} customers, {counts['accounts']} accounts, "
-            f"{counts['contracts']} contracts in {seconds:.1f} s "
-            f"(户号 {summary['account_numbers'][0]}–{summary['account_numbers'][1]})."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Seeded {counts['customers']} customers, {counts['accounts']} accounts, "
+                f"{counts['contracts']} contracts in {seconds:.1f} s "
+                f"(户号 {summary['account_numbers'][0]}–{summary['account_numbers'][1]})."
+            )
+        )
         self.stdout.write("Demo logins:")
         for username, password, who in logins:
             self.stdout.write(f"  {username:<20} {password:<16} {who}")
 
-    def _progress(self, label: str, done: int, total: int, final: bool = False,
-                  seconds: float = 0.0) -> None:
+    def _progress(self, label: str, done: int, total: int, final: bool = False, seconds: float = 0.0) -> None:
         if final:
             rate = done / seconds if seconds > 0 else 0.0
             self.stdout.write(f"  {label:<15} {done:>9} rows {seconds:7.1f} s {rate:>10.0f} rows/s")
@@ -126,8 +142,15 @@ class Command(BaseCommand):
 ProgressFn = Callable[..., None]
 
 
-def _insert(model: type[M], rows: Sequence[Row], build: Callable[[Row], M], *, label: str,
-            batch_size: int, progress: ProgressFn) -> list[int]:
+def _insert(
+    model: type[M],
+    rows: Sequence[Row],
+    build: Callable[[Row], M],
+    *,
+    label: str,
+    batch_size: int,
+    progress: ProgressFn,
+) -> list[int]:
     """Bulk-insert ``rows`` (built into model instances chunk by chunk); return the new ids.
 
     ``bulk_create`` sets the primary keys of the objects on PostgreSQL and on SQLite ≥ 3.35
@@ -137,7 +160,7 @@ def _insert(model: type[M], rows: Sequence[Row], build: Callable[[Row], M], *, l
     ids: list[int] = []
     total = len(rows)
     for start in range(0, total, batch_size):
-        objs = [build(row) for row in rows[start:start + batch_size]]
+        objs = [build(row) for row in rows[start : start + batch_size]]
         model._default_manager.bulk_create(objs, batch_size=batch_size)
         ids.extend(obj.pk for obj in objs)
         progress(label, len(ids), total)
@@ -147,73 +170,125 @@ def _insert(model: type[M], rows: Sequence[Row], build: Callable[[Row], M], *, l
     return ids
 
 
-def write_county(county: County, *, batch_size: int = 4000,
-                 progress: ProgressFn | None = None) -> dict[str, Any]:
+def write_county(
+    county: County, *, batch_size: int = 4000, progress: ProgressFn | None = None
+) -> dict[str, Any]:
     """Write ``county`` table by table; return ids and the reserved number ranges.
 
     Call inside a transaction. 户号 and contract numbers are reserved in one block each.
     """
     report: ProgressFn = progress or (lambda *a, **k: None)
     sub_ids = _insert(
-        Substation, county.substations,
+        Substation,
+        county.substations,
         lambda r: Substation(code=r.code, name=r.name, voltage_kv=r.voltage_kv),
-        label="substations", batch_size=batch_size, progress=report,
+        label="substations",
+        batch_size=batch_size,
+        progress=report,
     )
     feeder_ids = _insert(
-        Feeder, county.feeders,
+        Feeder,
+        county.feeders,
         lambda r: Feeder(code=r.code, name=r.name, substation_id=sub_ids[r.substation]),
-        label="feeders", batch_size=batch_size, progress=report,
+        label="feeders",
+        batch_size=batch_size,
+        progress=report,
     )
     trans_ids = _insert(
-        Transformer, county.transformers,
-        lambda r: Transformer(code=r.code, name=r.name, feeder_id=feeder_ids[r.feeder],
-                              capacity_kva=r.capacity_kva, area_type=r.area_type,
-                              location=r.location),
-        label="transformers", batch_size=batch_size, progress=report,
+        Transformer,
+        county.transformers,
+        lambda r: Transformer(
+            code=r.code,
+            name=r.name,
+            feeder_id=feeder_ids[r.feeder],
+            capacity_kva=r.capacity_kva,
+            area_type=r.area_type,
+            location=r.location,
+        ),
+        label="transformers",
+        batch_size=batch_size,
+        progress=report,
     )
     sp_ids = _insert(
-        ServicePoint, county.service_points,
-        lambda r: ServicePoint(address=r.address, transformer_id=trans_ids[r.transformer],
-                               latitude=r.latitude, longitude=r.longitude),
-        label="service points", batch_size=batch_size, progress=report,
+        ServicePoint,
+        county.service_points,
+        lambda r: ServicePoint(
+            address=r.address,
+            transformer_id=trans_ids[r.transformer],
+            latitude=r.latitude,
+            longitude=r.longitude,
+        ),
+        label="service points",
+        batch_size=batch_size,
+        progress=report,
     )
     customer_ids = _insert(
-        Customer, county.customers,
-        lambda r: Customer(kind=r.kind, name=r.name, id_number=r.id_number,
-                           credit_code=r.credit_code, id_tail=r.id_tail, mobile=r.mobile,
-                           contact_person=r.contact_person, postal_address=r.postal_address),
-        label="customers", batch_size=batch_size, progress=report,
+        Customer,
+        county.customers,
+        lambda r: Customer(
+            kind=r.kind,
+            name=r.name,
+            id_number=r.id_number,
+            credit_code=r.credit_code,
+            id_tail=r.id_tail,
+            mobile=r.mobile,
+            contact_person=r.contact_person,
+            postal_address=r.postal_address,
+        ),
+        label="customers",
+        batch_size=batch_size,
+        progress=report,
     )
     n_accounts = len(county.accounts)
     first_account = next_number(ACCOUNT_SEQUENCE, count=n_accounts)
     account_ids = _insert(
-        Account, county.accounts,
-        lambda r: Account(number=account_number_format(first_account + r.number_rank),
-                          customer_id=customer_ids[r.customer],
-                          service_point_id=sp_ids[r.service_point],
-                          customer_class=r.customer_class, voltage_level=r.voltage_level,
-                          tariff_code=r.tariff_code, status=r.status, importance=r.importance,
-                          is_prepaid=r.is_prepaid, opened_on=r.opened_on, closed_on=r.closed_on),
-        label="accounts", batch_size=batch_size, progress=report,
+        Account,
+        county.accounts,
+        lambda r: Account(
+            number=account_number_format(first_account + r.number_rank),
+            customer_id=customer_ids[r.customer],
+            service_point_id=sp_ids[r.service_point],
+            customer_class=r.customer_class,
+            voltage_level=r.voltage_level,
+            tariff_code=r.tariff_code,
+            status=r.status,
+            importance=r.importance,
+            is_prepaid=r.is_prepaid,
+            opened_on=r.opened_on,
+            closed_on=r.closed_on,
+        ),
+        label="accounts",
+        batch_size=batch_size,
+        progress=report,
     )
     accounts = county.accounts
     first_contract = next_number(CONTRACT_SEQUENCE, count=len(county.contracts))
     _insert(
-        Contract, county.contracts,
+        Contract,
+        county.contracts,
         lambda r: Contract(
-            number=contract_number_format(first_contract + accounts[r.account].number_rank,
-                                          year=r.start_date.year),
-            account_id=account_ids[r.account], kind=r.kind, capacity_kva=r.capacity_kva,
-            start_date=r.start_date, end_date=r.end_date, signed_on=r.signed_on,
+            number=contract_number_format(
+                first_contract + accounts[r.account].number_rank, year=r.start_date.year
+            ),
+            account_id=account_ids[r.account],
+            kind=r.kind,
+            capacity_kva=r.capacity_kva,
+            start_date=r.start_date,
+            end_date=r.end_date,
+            signed_on=r.signed_on,
             status=r.status,
         ),
-        label="contracts", batch_size=batch_size, progress=report,
+        label="contracts",
+        batch_size=batch_size,
+        progress=report,
     )
     return {
         "substation_ids": sub_ids,
         "customer_ids": customer_ids,
-        "account_numbers": [account_number_format(first_account),
-                            account_number_format(first_account + n_accounts - 1)],
+        "account_numbers": [
+            account_number_format(first_account),
+            account_number_format(first_account + n_accounts - 1),
+        ],
         "contract_numbers": [first_contract, first_contract + len(county.contracts) - 1],
     }
 
@@ -240,23 +315,30 @@ def create_demo_users(county: County, customer_ids: Sequence[int]) -> list[tuple
         user.groups.add(group)
 
     if ADMIN_USERNAME not in existing:
-        User.objects.create(username=ADMIN_USERNAME, password=make_password(ADMIN_PASSWORD),
-                            first_name="管理员", is_staff=True, is_superuser=True)
+        User.objects.create(
+            username=ADMIN_USERNAME,
+            password=make_password(ADMIN_PASSWORD),
+            first_name="管理员",
+            is_staff=True,
+            is_superuser=True,
+        )
     logins.append((ADMIN_USERNAME, ADMIN_PASSWORD, "superuser (系统管理员)"))
     for role, label in STAFF_ROLES.items():
         if role not in existing:
             last, first = STAFF_NAMES.get(role, ("演", "示"))
-            user = User.objects.create(username=role, password=demo_hash, first_name=first,
-                                       last_name=last)
+            user = User.objects.create(username=role, password=demo_hash, first_name=first, last_name=last)
             add_to_group(user, role)
         logins.append((role, DEMO_PASSWORD, str(label)))
     for username, index in zip(PORTAL_USERNAMES, county.portal_customers, strict=False):
         if username not in existing:
             customer = Customer.objects.get(pk=customer_ids[index])
             if customer.user_id is None:
-                user = User.objects.create(username=username, password=demo_hash,
-                                           last_name=customer.name[:1],
-                                           first_name=customer.name[1:150])
+                user = User.objects.create(
+                    username=username,
+                    password=demo_hash,
+                    last_name=customer.name[:1],
+                    first_name=customer.name[1:150],
+                )
                 add_to_group(user, CUSTOMER)
                 Customer.objects.filter(pk=customer.pk).update(user=user)
         logins.append((username, DEMO_PASSWORD, "portal customer (网上营业厅客户)"))
