@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "ninja",
     "gridcare.core",
     "gridcare.customers",
+    "gridcare.metering",
     "gridcare.portal",
 ]
 
