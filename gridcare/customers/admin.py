@@ -52,9 +52,9 @@ class FeederAdmin(ReadOnlyAdmin):
 
 @admin.register(Transformer)
 class TransformerAdmin(ReadOnlyAdmin):
-    list_display = ("code", "name", "feeder", "capacity_kva", "area_type")
+    list_display = ("code", "name", "feeder", "capacity_kva", "area_type", "is_dedicated")
     list_select_related = ("feeder",)
-    list_filter = ("area_type",)
+    list_filter = ("area_type", "is_dedicated")
     search_fields = ("code", "name", "location")
 
 

@@ -59,6 +59,7 @@ class TopologyPath(Schema):
     transformer_code: str
     transformer_name: str
     area_type: str
+    is_dedicated: bool
 
 
 class ContractOut(Schema):
@@ -172,6 +173,7 @@ def _account_out(account: Account) -> dict[str, Any]:
             "transformer_code": transformer.code,
             "transformer_name": transformer.name,
             "area_type": transformer.area_type,
+            "is_dedicated": transformer.is_dedicated,
         },
         "contracts": [_contract_out(c) for c in account.contracts.all()],
     }

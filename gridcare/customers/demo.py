@@ -9,7 +9,14 @@ What the county looks like
 --------------------------
 - Topology 变电站 → 10 kV 线路 → 台区: about one substation per 40,000 customers (at least
   3; 110 kV and 35 kV), one feeder per ~2,500 customers (at least 10), one 台区 per ~80
-  customers (60–100 each) with a capacity from the standard 100–630 kVA range.
+  customers (60–100 each) with a capacity from the standard 100–630 kVA range. These are
+  public transformer areas (公变台区).
+- Dedicated transformers (专变): every 大工业 account has its own transformer, fed straight
+  from the 10 kV feeder of the public 台区 it is next to (same area type), sized to the
+  account's contract capacity (315–5000 kVA), named after the customer (``…专变``, or
+  ``…1号专变`` / ``…2号专变`` for a customer with two accounts) with a ``ZB…`` code. They
+  come after the public 台区 in ``County.transformers`` and serve one customer each; the
+  public 台区 customer counts leave them out.
 - Area types by 台区: about 35 % urban (城区), 60 % rural (农村), 5 % remote (特殊边远);
   the 台区 are laid out urban → rural → remote and cut into feeders in that order, so
   a whole feeder is (nearly always) one area type, as in a real county.
@@ -459,7 +466,10 @@ class FeederRow:
 
 @dataclass(slots=True)
 class TransformerRow:
-    """台区 on feeder number ``feeder``; ``customers`` is how many customers it serves."""
+    """Transformer on feeder number ``feeder``; ``customers`` is how many customers it serves.
+
+    A public 台区 (公变) unless ``is_dedicated``: then one customer's own 专变.
+    """
 
     code: str
     name: str
@@ -468,11 +478,12 @@ class TransformerRow:
     area_type: str
     location: str
     customers: int
+    is_dedicated: bool = False
 
 
 @dataclass(slots=True)
 class ServicePointRow:
-    """用电地址 on 台区 number ``transformer``; coordinates are WGS84 degrees or None."""
+    """用电地址 on transformer number ``transformer``; coordinates are WGS84 degrees or None."""
 
     address: str
     transformer: int
@@ -923,7 +934,30 @@ def generate_county(customers: int, seed: int) -> County:
     def org_name(base: str) -> str:
         return _unique(base, used_org_names, ("分公司", "二部", "三部"))
 
-    for t, tr in enumerate(county.transformers):
+    used_transformer_names = {tr.name for tr in county.transformers}
+    n_dedicated = 0
+
+    def dedicated_transformer(public: TransformerRow, name: str, location: str, capacity: int) -> int:
+        """Add a 专变 next to public 台区 ``public``; return its index in the transformers."""
+        nonlocal n_dedicated
+        n_dedicated += 1
+        county.transformers.append(
+            TransformerRow(
+                code=f"ZB{n_dedicated:05d}",
+                name=_unique(name, used_transformer_names, ()),
+                feeder=public.feeder,
+                capacity_kva=capacity,
+                area_type=public.area_type,
+                location=location,
+                customers=1,
+                is_dedicated=True,
+            )
+        )
+        return len(county.transformers) - 1
+
+    n_public = len(county.transformers)  # 专变 are appended behind the public 台区
+    for t in range(n_public):
+        tr = county.transformers[t]
         place = places[t]
         area = tr.area_type
         weights = CATEGORY_WEIGHTS[area]
@@ -931,6 +965,7 @@ def generate_county(customers: int, seed: int) -> County:
         # Positions inside an estate: building, unit, floor, room filled in order.
         first_building = (place.ordinal - 1) * 4 + 1  # about 4 buildings per estate 台区
         house = 0
+        on_dedicated = 0  # 大工业 customers of this 台区: on their own 专变 instead
         for _k in range(tr.customers):
             category = _weighted(rng, weights)
             if place.estate and category in (AGRI_PERSON, AGRI_COOP):
@@ -1100,6 +1135,8 @@ def generate_county(customers: int, seed: int) -> County:
                 county.customers[-1].postal_address = address
             if cls in RESIDENTIAL and kind == "person" and len(county.portal_customers) < 3:
                 county.portal_customers.append(customer_i)
+            if cls == LARGE_IND:
+                on_dedicated += 1
 
             n_accounts = (
                 2 if kind == "organisation" and cls in (GENERAL_IC, LARGE_IND) and rng.random() < 0.05 else 1
@@ -1140,7 +1177,14 @@ def generate_county(customers: int, seed: int) -> County:
                 if cls in RESIDENTIAL:
                     ckind, capacity = "residential", _pick_capacity(rng, RESIDENTIAL_CAPACITIES)
                 elif cls == LARGE_IND:
+                    # One draw: the contract capacity is also the capacity of the account's
+                    # own 专变. Its service point, appended on the public 台区 above, moves
+                    # there (drawn in this order, the rest of the county stays as it was).
                     ckind, capacity = "hv", _pick_capacity(rng, LARGE_CAPACITIES)
+                    numbered = f"{a + 1}号" if n_accounts > 1 else ""
+                    county.service_points[sp_i].transformer = dedicated_transformer(
+                        tr, f"{name}{numbered}专变", sp_address, int(capacity)
+                    )
                 elif cls == AGRI:
                     ckind, capacity = "lv", _pick_capacity(rng, AGRI_CAPACITIES)
                 else:
@@ -1157,6 +1201,7 @@ def generate_county(customers: int, seed: int) -> County:
                         status="terminated" if closed else "active",
                     )
                 )
+        tr.customers -= on_dedicated
 
     # 户号 and contract numbers in opening order (older accounts have lower numbers).
     order = sorted(range(len(county.accounts)), key=lambda i: (county.accounts[i].opened_on, i))

@@ -65,7 +65,12 @@ class Feeder(models.Model):
 
 
 class Transformer(models.Model):
-    """台区 (distribution transformer area): the customers behind one transformer.
+    """A distribution transformer and the customers behind it.
+
+    Either a public transformer area (公变台区, ``is_dedicated`` False: many low-voltage
+    customers behind one transformer) or a customer's own dedicated transformer (专变,
+    ``is_dedicated`` True: e.g. a 大工业 customer fed straight from the 10 kV feeder). 台区
+    line-loss analysis covers public transformer areas only.
 
     ``area_type`` sets the repair promises (城区 45 min / 农村 90 min / 边远 2 h arrival).
     """
@@ -81,6 +86,11 @@ class Transformer(models.Model):
     capacity_kva = models.PositiveIntegerField(_("capacity (kVA)"))
     area_type = models.CharField(_("area type"), max_length=10, choices=AreaType.choices)
     location = models.CharField(_("location"), max_length=200, blank=True)
+    is_dedicated = models.BooleanField(
+        _("dedicated (专变)"),
+        default=False,
+        help_text=_("A customer's own transformer (专变) rather than a public transformer area (公变台区)."),
+    )
 
     class Meta:
         verbose_name = _("transformer area")

@@ -150,7 +150,7 @@ def feeders_of(substation_id: int) -> QuerySet[Feeder]:
 
 
 def transformers_of(feeder_id: int) -> QuerySet[Transformer]:
-    """Transformer areas of a feeder with their account counts."""
+    """Transformers of a feeder (public 台区 and dedicated 专变) with their account counts."""
     return (
         Transformer.objects.filter(feeder_id=feeder_id)
         .annotate(

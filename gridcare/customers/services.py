@@ -327,8 +327,12 @@ def transformer_create(
     capacity_kva: int,
     area_type: str,
     location: str = "",
+    is_dedicated: bool = False,
 ) -> Transformer:
-    """Register a transformer area (台区) with its capacity and area type."""
+    """Register a transformer with its capacity and area type.
+
+    A public transformer area (公变台区) unless ``is_dedicated``: a customer's own 专变.
+    """
     _require_choice(area_type, AreaType, "area_type")
     if capacity_kva <= 0:
         raise ValidationFailed(_("Capacity must be positive."), field="capacity_kva")
@@ -342,6 +346,7 @@ def transformer_create(
             capacity_kva=capacity_kva,
             area_type=area_type,
             location=location,
+            is_dedicated=is_dedicated,
         )
         audit_record(actor=actor, obj=tr, action="transformer.create", after=snapshot(tr))
     return tr

@@ -204,6 +204,7 @@ def test_detail_returns_360_data(data: dict[str, Any]) -> None:
         "transformer_code": transformer.code,
         "transformer_name": transformer.name,
         "area_type": "urban",
+        "is_dedicated": False,
     }
     [contract] = acc["contracts"]
     assert contract["kind"] == "residential"

@@ -68,9 +68,20 @@ def test_generator_is_deterministic_valid_and_realistic() -> None:
     assert counts["customers"] == 2000
     assert counts["substations"] >= 3
     assert counts["feeders"] >= 10
-    assert 60 <= 2000 / counts["transformers"] <= 100
-    assert sum(t.customers for t in county.transformers) == 2000
-    assert {t.capacity_kva for t in county.transformers} <= set(demo.TRANSFORMER_CAPACITIES)
+    public = [t for t in county.transformers if not t.is_dedicated]
+    dedicated = [t for t in county.transformers if t.is_dedicated]
+    large_customers = {a.customer for a in county.accounts if a.customer_class == demo.LARGE_IND}
+    assert dedicated  # the seed-5 county has 大工业 customers
+    assert 60 <= 2000 / len(public) <= 100
+    assert all(60 <= t.customers <= 100 for t in public)
+    assert sum(t.customers for t in public) + len(large_customers) == 2000
+    assert {t.capacity_kva for t in public} <= set(demo.TRANSFORMER_CAPACITIES)
+    assert {t.capacity_kva for t in dedicated} <= set(demo.LARGE_CAPACITIES)
+    assert all(t.customers == 1 for t in dedicated)
+    assert all(t.code.startswith("TQ") for t in public)
+    assert all(t.code.startswith("ZB") and t.name.endswith("专变") for t in dedicated)
+    assert len({t.code for t in county.transformers}) == len(county.transformers)
+    assert len({t.name for t in dedicated}) == len(dedicated)
 
     persons = [c for c in county.customers if c.kind == "person"]
     orgs = [c for c in county.customers if c.kind == "organisation"]
@@ -117,8 +128,9 @@ def test_generator_is_deterministic_valid_and_realistic() -> None:
 
 def test_area_mix_and_feeders_of_one_area_type() -> None:
     county = demo.generate_county(40_000, 1)
-    areas = Counter(t.area_type for t in county.transformers)
-    total = len(county.transformers)
+    public = [t for t in county.transformers if not t.is_dedicated]
+    areas = Counter(t.area_type for t in public)
+    total = len(public)
     assert areas["urban"] / total == pytest.approx(0.35, abs=0.02)
     assert areas["rural"] / total == pytest.approx(0.60, abs=0.02)
     assert areas["remote"] / total == pytest.approx(0.05, abs=0.02)
@@ -131,6 +143,34 @@ def test_area_mix_and_feeders_of_one_area_type() -> None:
     assert 0.003 <= important / len(county.accounts) <= 0.015
     prepaid = sum(1 for a in county.accounts if a.is_prepaid)
     assert 0.10 <= prepaid / len(county.accounts) <= 0.20
+
+
+def test_large_industrial_accounts_are_on_their_own_dedicated_transformers() -> None:
+    county = demo.generate_county(40_000, 1)
+    capacity = {c.account: c.capacity_kva for c in county.contracts}
+    seen: set[int] = set()
+    numbered = 0
+    for i, account in enumerate(county.accounts):
+        point = county.service_points[account.service_point]
+        transformer = county.transformers[point.transformer]
+        if account.customer_class != demo.LARGE_IND:
+            assert not transformer.is_dedicated
+            continue
+        assert transformer.is_dedicated
+        assert transformer.capacity_kva == capacity[i]
+        assert transformer.location == point.address
+        assert county.customers[account.customer].name in transformer.name
+        numbered += "号专变" in transformer.name
+        assert point.transformer not in seen  # one 专变 per account
+        seen.add(point.transformer)
+    assert seen == {t for t, row in enumerate(county.transformers) if row.is_dedicated}
+    assert numbered > 0  # customers with two 大工业 accounts: 1号专变 / 2号专变
+    # Each 专变 hangs on a feeder of its own area type (that of the public 台区 beside it).
+    feeder_areas: dict[int, set[str]] = {}
+    for t in county.transformers:
+        if not t.is_dedicated:
+            feeder_areas.setdefault(t.feeder, set()).add(t.area_type)
+    assert all(t.area_type in feeder_areas[t.feeder] for t in county.transformers if t.is_dedicated)
 
 
 def test_credit_code_is_unique_per_serial_and_valid() -> None:
@@ -171,10 +211,17 @@ def test_seeded_archive_is_valid() -> None:
     residential = Account.objects.filter(customer_class__in=RESIDENTIAL_CLASSES).count()
     assert 0.85 <= residential / accounts <= 0.95
     assert Contract.objects.count() == accounts
-    per_transformer = Transformer.objects.annotate(
-        n=Count("service_points__accounts__customer", distinct=True)
-    ).values_list("n", flat=True)
+    per_transformer = (
+        Transformer.objects.filter(is_dedicated=False)
+        .annotate(n=Count("service_points__accounts__customer", distinct=True))
+        .values_list("n", flat=True)
+    )
     assert 60 <= sum(per_transformer) / len(per_transformer) <= 100
+    for account in Account.objects.select_related("service_point__transformer").prefetch_related("contracts"):
+        transformer = account.service_point.transformer
+        assert transformer.is_dedicated == (account.customer_class == "large_ind")
+        if transformer.is_dedicated:
+            assert transformer.capacity_kva == account.contracts.get().capacity_kva
     assert Substation.objects.count() >= 3
     assert Feeder.objects.count() >= 10
     events = AuditEvent.objects.filter(action="seed.run")

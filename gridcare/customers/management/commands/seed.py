@@ -204,6 +204,7 @@ def write_county(
             capacity_kva=r.capacity_kva,
             area_type=r.area_type,
             location=r.location,
+            is_dedicated=r.is_dedicated,
         ),
         label="transformers",
         batch_size=batch_size,
