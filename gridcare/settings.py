@@ -77,6 +77,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django.contrib.admin",
     "ninja",
+    "django_tasks",
+    "django_tasks_db",
     "gridcare.core",
     "gridcare.customers",
     "gridcare.metering",
@@ -185,6 +187,15 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 MEDIA_ROOT = DATA_DIR / "media"
 
 NINJA_PAGINATION_PER_PAGE = 50
+
+# Background jobs (reading imports, later notifications and SLA escalation): Django tasks
+# (the django-tasks backport) stored in the database; `gridcare worker` runs them.
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
 
 LOGGING = {
     "version": 1,
