@@ -6,6 +6,7 @@ Errors use one format everywhere: ``{"code": ..., "message": ..., "field": ...}`
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.errors import HttpError as NinjaHttpError
@@ -48,7 +49,7 @@ def _schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 @api.exception_handler(AuthenticationError)
 def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return api.create_response(
-        request, {"code": "not_authenticated", "message": "Log in first.", "field": None}, status=401
+        request, {"code": "not_authenticated", "message": str(_("Log in first.")), "field": None}, status=401
     )
 
 

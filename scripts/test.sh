@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it (`make test` calls this; .ci/run calls `make test`).
 #
-#   1. Debian's chromium for the browser tests (installed with apt when missing)
+#   1. Debian's chromium (browser tests) and gettext (catalogue check), installed with apt when missing
 #   2. static checks: ruff (lint and format), mypy, makemigrations --check
 #   3. the whole pytest suite on a throwaway PostgreSQL 15 server
 #   4. the whole suite again on SQLite (the embedded default), browser tests excluded
@@ -56,12 +56,15 @@ as_root() {
     fi
 }
 
-# --- 1. chromium ------------------------------------------------------------
-if [ ! -x /usr/bin/chromium ]; then
-    step "installing Debian's chromium for the browser tests"
+# --- 1. system packages: chromium (browser tests), gettext (catalogue check) ------
+MISSING_PKGS=()
+[ -x /usr/bin/chromium ] || MISSING_PKGS+=(chromium)
+command -v xgettext >/dev/null && command -v msgmerge >/dev/null || MISSING_PKGS+=(gettext)
+if [ ${#MISSING_PKGS[@]} -gt 0 ]; then
+    step "installing Debian packages: ${MISSING_PKGS[*]}"
     if ! { as_root apt-get update -qq && \
-           as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }; then
-        echo "test.sh: WARNING: could not install chromium (not root, no sudo?); browser tests will fail or skip" >&2
+           as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${MISSING_PKGS[@]}"; }; then
+        echo "test.sh: WARNING: could not install ${MISSING_PKGS[*]} (not root, no sudo?); the tests that need them will fail" >&2
     fi
 fi
 

@@ -40,6 +40,18 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any],
     return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
 
 
+def person_name(user: Any) -> str:
+    """How a user's name is written: Chinese family name first with no space (刘芳),
+    Western names "First Last"; the user name when no name is set."""
+    first = (getattr(user, "first_name", "") or "").strip()
+    last = (getattr(user, "last_name", "") or "").strip()
+    if not first and not last:
+        return str(user.get_username())
+    if any("\u4e00" <= ch <= "\u9fff" for ch in first + last):
+        return f"{last}{first}"
+    return f"{first} {last}".strip()
+
+
 def audit_record(
     *,
     actor: Any,
@@ -53,7 +65,7 @@ def audit_record(
     user = actor if getattr(actor, "is_authenticated", False) else None
     label = ""
     if user is not None:
-        label = user.get_full_name() or user.get_username()
+        label = person_name(user)
     elif isinstance(actor, str):
         label = actor
     return AuditEvent.objects.create(

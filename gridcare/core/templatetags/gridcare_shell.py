@@ -7,6 +7,7 @@ from typing import Any
 from django import template
 from django.utils.translation import gettext
 
+from gridcare.core.audit import person_name
 from gridcare.core.roles import ALL_ROLES, user_roles
 
 register = template.Library()
@@ -20,6 +21,12 @@ def user_role_labels(user: Any) -> list[str]:
     if not labels and getattr(user, "is_superuser", False):
         labels = [gettext("Administrator")]
     return labels
+
+
+@register.filter(name="person_name")
+def person_name_filter(user: Any) -> str:
+    """``{{ user|person_name }}``: 刘芳 for Chinese names, "Ann Lee" for Western ones."""
+    return person_name(user)
 
 
 @register.filter

@@ -52,7 +52,14 @@ def test_counter_clerk_edits_the_archive_but_hotline_agent_only_reads_it() -> No
         "customers.add_contract",
     } <= clerk
     assert "customers.add_customer" not in agent
-    assert not {p for p in agent if p.split(".")[1].startswith(("add_", "change_", "delete_"))}
+    customer_writes = {
+        p
+        for p in agent
+        if p.startswith("customers.") and p.split(".")[1].startswith(("add_", "change_", "delete_"))
+    }
+    assert not customer_writes
+    # the hotline may file a meter-verification request for a caller (十项承诺 第七条)
+    assert "metering.add_verificationrequest" in agent
 
 
 def test_auditor_reads_the_audit_log_and_changes_nothing() -> None:

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
+from gridcare.core.errors import PermissionDenied
 from gridcare.customers import services
 from gridcare.customers.models import Customer
 from gridcare.customers.tests.test_services import (
@@ -87,7 +88,7 @@ def test_portal_customer_gets_403_even_for_their_own_record(data: dict[str, Any]
         assert response.status_code == 403
         assert response.json() == {
             "code": "permission_denied",
-            "message": "You do not have permission to do this.",
+            "message": str(PermissionDenied.default_message),  # in the active language
             "field": None,
         }
     assert post_json(client, f"{BASE}/", person_body()).status_code == 403

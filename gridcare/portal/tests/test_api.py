@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from gridcare.core.errors import NotFound
+
 pytestmark = pytest.mark.django_db
 
 
@@ -71,4 +73,4 @@ def test_another_customers_account_is_404(customer_a, customer_b) -> None:
     _, b_accounts = customer_b
     response = _client_for(a.user).get(f"/api/portal/accounts/{b_accounts[0].number}")
     assert response.status_code == 404
-    assert response.json() == {"code": "not_found", "message": "Not found.", "field": None}
+    assert response.json() == {"code": "not_found", "message": str(NotFound.default_message), "field": None}
