@@ -440,3 +440,26 @@ class Adjustment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.direction} {self.account_id} {self.period_start}–{self.period_end}"
+
+
+class VerificationPolicy(models.Model):
+    """校验时限: how many working days the company has to give the customer the result of a
+    meter verification request, effective-dated with its source (国家电网十项承诺 第七条:
+    5 working days since 2023). The newest row not after the request's date applies."""
+
+    effective_from = models.DateField(_("effective from"), unique=True)
+    result_working_days = models.PositiveSmallIntegerField(_("result due within (working days)"))
+    source = models.CharField(_("source"), max_length=300)
+
+    class Meta:
+        verbose_name = _("verification policy")
+        verbose_name_plural = _("verification policies")
+        ordering = ["-effective_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(result_working_days__gte=1), name="verification_policy_days_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.result_working_days} working days from {self.effective_from}"
