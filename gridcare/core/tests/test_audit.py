@@ -37,7 +37,7 @@ def test_audit_record_writes_who_what_before_and_after(make_user) -> None:
     row = AuditEvent.objects.get()
     assert row.pk == event.pk
     assert row.actor == clerk
-    assert row.actor_label == clerk.get_full_name()
+    assert row.actor_label == "王五"  # family name first, no space
     assert row.object_type == "core.calendarday"
     assert row.object_id == str(day.pk)
     assert row.object_repr == str(day)
