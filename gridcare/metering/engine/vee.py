@@ -1,0 +1,336 @@
+"""Validation and estimation of daily register readings (VEE, 抄表数据校核). Pure Polars, no Django.
+
+The caller hands in every reading of the affected meter registers over a window: the new
+rows (``is_new``) and context rows before them (already judged; for a meter without an
+earlier reading, its installation's initial reading on the installation day). Per meter and
+register, ordered by day, the consumption of a row is ``value − previous value`` in milli
+units, and energy in Wh is ``consumption × multiplier_x100 // 100``.
+
+Rules (``choices.VeeRule``):
+
+- ``decreasing``: the value is below the previous one and is not a rollover (previous at or
+  above 90 % of the register's range ``10**digits`` and value at or below 10 %; a rollover's
+  consumption is ``value + range − previous``). Exception on that day, row suspect.
+- ``tou_mismatch``: on a day with the total and at least one TOU register, the TOU values
+  differ from the total by more than the tolerance (compared modulo the register range,
+  so a register that has rolled over does not count as a mismatch). Exception on the
+  total, the total row suspect.
+- ``spike``: on the total, the day's energy is above ``factor × median`` of the daily
+  energies of the ``spike_window_days`` days before it (at least 7 of them present) and at
+  least ``spike_min_wh``. A reading after a gap covers several days; its daily energy is
+  the interval's energy divided by the days it covers. Row suspect.
+- ``zero_run``: on the total of an active meter, ``zero_run_days`` or more consecutive days
+  without consumption: one exception over the run; rows stay valid.
+- ``missing``: days without a reading between two readings, one of them new: gaps up to
+  ``auto_estimate_max_days`` are estimated by interpolation (``estimate.interpolate_gaps``,
+  across a rollover too); longer gaps, and gaps next to a decreasing reading (no valid
+  read to interpolate from), become one exception over the missing days.
+
+Only exceptions touching a new row are reported: problems among context rows alone were
+reported when those rows were new.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from gridcare.metering.engine.estimate import ESTIMATE_SCHEMA, interpolate_gaps
+
+TOTAL = "total"
+TOU_REGISTERS = ("sharp", "peak", "flat", "valley")
+MIN_SPIKE_HISTORY = 7
+KEYS = ("meter_id", "register")
+
+QUALITY_SCHEMA: dict[str, pl.DataType] = {
+    "meter_id": pl.Int64(),
+    "register": pl.String(),
+    "day": pl.Date(),
+    "quality": pl.String(),
+}
+EXCEPTION_SCHEMA: dict[str, pl.DataType] = {
+    "meter_id": pl.Int64(),
+    "register": pl.String(),
+    "rule": pl.String(),
+    "day_from": pl.Date(),
+    "day_to": pl.Date(),
+    "detail": pl.String(),
+}
+
+
+@dataclass(frozen=True)
+class VeeParams:
+    """VEE thresholds in engine units (from ``models.VeeParameters``): factor in hundredths,
+    energies in Wh, tolerances in milli register units."""
+
+    spike_factor_x100: int
+    spike_window_days: int
+    spike_min_wh: int
+    zero_run_days: int
+    tou_tolerance_milli: int
+    auto_estimate_max_days: int
+
+
+@dataclass(frozen=True)
+class VeeResult:
+    """Quality of every new row, the exceptions to open and the auto-estimated readings."""
+
+    quality: pl.DataFrame
+    exceptions: pl.DataFrame
+    estimates: pl.DataFrame
+
+
+def _decimal3(expr: pl.Expr) -> pl.Expr:
+    """Integer thousandths as text with three decimals: 1234567 → "1234.567"."""
+    magnitude = expr.abs()
+    return pl.concat_str(
+        [
+            pl.when(expr < 0).then(pl.lit("-")).otherwise(pl.lit("")),
+            (magnitude // 1000).cast(pl.String),
+            pl.lit("."),
+            (magnitude % 1000).cast(pl.String).str.zfill(3),
+        ]
+    )
+
+
+def _json(**fields: pl.Expr) -> pl.Expr:
+    """Compact JSON object from already-formatted parts (strings are quoted by the caller)."""
+    parts: list[pl.Expr] = [pl.lit("{")]
+    for i, (name, value) in enumerate(fields.items()):
+        parts += [pl.lit(("," if i else "") + f'"{name}":'), value]
+    parts.append(pl.lit("}"))
+    return pl.concat_str(parts)
+
+
+def _text(expr: pl.Expr) -> pl.Expr:
+    return pl.concat_str([pl.lit('"'), expr, pl.lit('"')])
+
+
+def _empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    return pl.DataFrame(schema=schema)
+
+
+def _ranges(digits: pl.Expr) -> pl.Expr:
+    """A register's range in milli units, ``10**digits × 1000`` (null when digits unknown)."""
+    mapping = {d: 10**d * 1000 for d in range(1, 16)}
+    return digits.replace_strict(mapping, default=None, return_dtype=pl.Int64)
+
+
+def vee_validate(series: pl.DataFrame, meters: pl.DataFrame, params: VeeParams) -> VeeResult:
+    """Validate the new rows of ``series`` against their context (see the module docstring).
+
+    ``series``: meter_id, register, day, value_milli, is_new. ``meters``: meter_id, digits,
+    multiplier_x100, active. A meter missing from ``meters`` is judged without rollover,
+    with multiplier 1 and as inactive.
+    """
+    s = series.select(
+        pl.col("meter_id").cast(pl.Int64),
+        pl.col("register").cast(pl.String),
+        pl.col("day").cast(pl.Date),
+        pl.col("value_milli").cast(pl.Int64),
+        pl.col("is_new").cast(pl.Boolean).fill_null(False),
+    ).sort(["meter_id", "register", "day", "is_new"], descending=[False, False, False, True])
+    # One row per meter, register and day; a new row wins over a stored one.
+    s = s.filter(
+        ~(
+            (pl.col("meter_id") == pl.col("meter_id").shift(1))
+            & (pl.col("register") == pl.col("register").shift(1))
+            & (pl.col("day") == pl.col("day").shift(1))
+        ).fill_null(False)
+    )
+    m = meters.select(
+        pl.col("meter_id").cast(pl.Int64),
+        _ranges(pl.col("digits").cast(pl.Int64)).alias("range"),
+        pl.col("multiplier_x100").cast(pl.Int64),
+        pl.col("active").cast(pl.Boolean),
+    ).unique("meter_id", keep="first")
+    s = s.join(m, on="meter_id", how="left", maintain_order="left").with_columns(
+        pl.col("multiplier_x100").fill_null(100),
+        pl.col("active").fill_null(False),
+    )
+
+    same = (
+        (pl.col("meter_id") == pl.col("meter_id").shift(1))
+        & (pl.col("register") == pl.col("register").shift(1))
+    ).fill_null(False)
+    s = s.with_columns(
+        same.alias("same"),
+        pl.when(same).then(pl.col("value_milli").shift(1)).alias("prev"),
+        pl.when(same).then(pl.col("day").shift(1)).alias("prev_day"),
+        pl.when(same).then(pl.col("is_new").shift(1)).alias("prev_new"),
+    )
+    value, prev, rng = pl.col("value_milli"), pl.col("prev"), pl.col("range")
+    rollover = (value < prev) & rng.is_not_null() & (prev * 10 >= rng * 9) & (value * 10 <= rng)
+    s = s.with_columns(
+        (pl.col("day") - pl.col("prev_day")).dt.total_days().alias("step"),
+        rollover.fill_null(False).alias("rollover"),
+        ((value < prev) & ~rollover.fill_null(False)).fill_null(False).alias("decreasing"),
+    )
+    s = s.with_columns(
+        (pl.col("same") & pl.col("decreasing").shift(1).fill_null(False)).alias("prev_decreasing")
+    )
+    s = s.with_columns(
+        pl.when(value >= prev)
+        .then(value - prev)
+        .when(pl.col("rollover"))
+        .then(value + rng - prev)
+        .alias("consumption")
+    )
+    s = s.with_columns(
+        (pl.col("consumption") * pl.col("multiplier_x100") // 100 // pl.col("step")).alias("daily_wh")
+    )
+
+    exceptions: list[pl.DataFrame] = []
+    suspect: list[pl.DataFrame] = []
+
+    # decreasing ------------------------------------------------------------------------
+    decreasing = s.filter(pl.col("decreasing") & pl.col("is_new"))
+    exceptions.append(
+        decreasing.select(
+            *KEYS,
+            pl.lit("decreasing").alias("rule"),
+            pl.col("day").alias("day_from"),
+            pl.col("day").alias("day_to"),
+            _json(previous=_text(_decimal3(prev)), value=_text(_decimal3(value))).alias("detail"),
+        )
+    )
+    suspect.append(decreasing.select(*KEYS, "day"))
+
+    # tou_mismatch ----------------------------------------------------------------------
+    tou = (
+        s.filter(pl.col("register").is_in(list(TOU_REGISTERS)))
+        .group_by("meter_id", "day")
+        .agg(pl.col("value_milli").sum().alias("tou_sum"), pl.col("is_new").any().alias("tou_new"))
+    )
+    totals = s.filter(pl.col("register") == TOTAL).join(tou, on=["meter_id", "day"], how="inner")
+    diff = pl.col("tou_sum") - value
+    wrapped = diff.mod(rng)
+    distance = pl.when(rng.is_null()).then(diff.abs()).otherwise(pl.min_horizontal(wrapped, rng - wrapped))
+    mismatch = totals.filter((distance > params.tou_tolerance_milli) & (pl.col("is_new") | pl.col("tou_new")))
+    exceptions.append(
+        mismatch.select(
+            *KEYS,
+            pl.lit("tou_mismatch").alias("rule"),
+            pl.col("day").alias("day_from"),
+            pl.col("day").alias("day_to"),
+            _json(total=_text(_decimal3(value)), tou_sum=_text(_decimal3(pl.col("tou_sum")))).alias("detail"),
+        )
+    )
+    suspect.append(mismatch.filter(pl.col("is_new")).select(*KEYS, "day"))
+
+    # spike -----------------------------------------------------------------------------
+    daily = s.filter((pl.col("register") == TOTAL) & pl.col("daily_wh").is_not_null()).select(
+        "meter_id", "register", "day", "daily_wh", "is_new"
+    )
+    window = f"{params.spike_window_days}d"
+    daily = daily.with_columns(
+        (pl.col("daily_wh").rolling_median_by("day", window, closed="left").over("meter_id") * 2)
+        .round()
+        .cast(pl.Int64)
+        .alias("median_x2"),
+        pl.col("daily_wh")
+        .is_not_null()
+        .cast(pl.Int64)
+        .rolling_sum_by("day", window, closed="left")
+        .over("meter_id")
+        .alias("history"),
+    )
+    spikes = daily.filter(
+        pl.col("is_new")
+        & (pl.col("history") >= MIN_SPIKE_HISTORY)
+        & (pl.col("daily_wh") >= params.spike_min_wh)
+        & (pl.col("daily_wh") * 200 > pl.col("median_x2") * params.spike_factor_x100)
+    )
+    factor = f"{params.spike_factor_x100 // 100}.{params.spike_factor_x100 % 100:02d}"
+    exceptions.append(
+        spikes.select(
+            *KEYS,
+            pl.lit("spike").alias("rule"),
+            pl.col("day").alias("day_from"),
+            pl.col("day").alias("day_to"),
+            _json(
+                energy_kwh=_text(_decimal3(pl.col("daily_wh"))),
+                median_kwh=_text(_decimal3(pl.col("median_x2") // 2)),
+                factor=_text(pl.lit(factor)),
+            ).alias("detail"),
+        )
+    )
+    suspect.append(spikes.select(*KEYS, "day"))
+
+    # zero_run --------------------------------------------------------------------------
+    totals_all = s.filter((pl.col("register") == TOTAL) & pl.col("active"))
+    zero = (pl.col("consumption") == 0).fill_null(False)
+    runs = (
+        totals_all.with_columns(zero.alias("zero"), (~zero | ~pl.col("same")).cum_sum().alias("run"))
+        .filter(pl.col("zero"))
+        .group_by("run")
+        .agg(
+            pl.col("meter_id").first(),
+            pl.col("register").first(),
+            (pl.col("prev_day").first() + pl.duration(days=1)).alias("day_from"),
+            pl.col("day").last().alias("day_to"),
+            pl.col("step").sum().alias("days"),
+            pl.col("is_new").any().alias("touches_new"),
+        )
+        .filter((pl.col("days") >= params.zero_run_days) & pl.col("touches_new"))
+    )
+    exceptions.append(
+        runs.select(
+            *KEYS,
+            pl.lit("zero_run").alias("rule"),
+            "day_from",
+            "day_to",
+            _json(days=pl.col("days").cast(pl.String)).alias("detail"),
+        )
+    )
+
+    # missing ---------------------------------------------------------------------------
+    gaps = s.filter((pl.col("step") > 1) & (pl.col("is_new") | pl.col("prev_new").fill_null(False)))
+    estimable = (
+        (pl.col("step") - 1 <= params.auto_estimate_max_days)
+        & ~pl.col("decreasing")
+        & ~pl.col("prev_decreasing")
+    )
+    long_gaps = gaps.filter(~estimable)
+    exceptions.append(
+        long_gaps.select(
+            *KEYS,
+            pl.lit("missing").alias("rule"),
+            (pl.col("prev_day") + pl.duration(days=1)).alias("day_from"),
+            (pl.col("day") - pl.duration(days=1)).alias("day_to"),
+            _json(days=(pl.col("step") - 1).cast(pl.String)).alias("detail"),
+        )
+    )
+    short_gaps = gaps.filter(estimable).select(
+        *KEYS,
+        "prev_day",
+        pl.col("prev").alias("prev_milli"),
+        pl.col("day").alias("next_day"),
+        # across a rollover: interpolate on the unwrapped register, then wrap back
+        pl.when(pl.col("rollover")).then(value + rng).otherwise(value).alias("next_milli"),
+        pl.when(pl.col("rollover")).then(rng).alias("modulus"),
+    )
+    estimates = interpolate_gaps(short_gaps)
+
+    # results ---------------------------------------------------------------------------
+    flagged = pl.concat(suspect).unique().with_columns(pl.lit(True).alias("suspect"))
+    quality = (
+        s.filter(pl.col("is_new"))
+        .select(*KEYS, "day")
+        .join(flagged, on=[*KEYS, "day"], how="left", maintain_order="left")
+        .select(
+            *KEYS,
+            "day",
+            pl.when(pl.col("suspect")).then(pl.lit("suspect")).otherwise(pl.lit("valid")).alias("quality"),
+        )
+        .cast(QUALITY_SCHEMA)  # type: ignore[arg-type]
+    )
+    exception_frame = pl.concat([e.cast(EXCEPTION_SCHEMA) for e in exceptions]).sort(  # type: ignore[arg-type]
+        "meter_id", "register", "rule", "day_from"
+    )
+    return VeeResult(
+        quality=quality,
+        exceptions=exception_frame,
+        estimates=estimates.sort("meter_id", "register", "day").cast(ESTIMATE_SCHEMA),  # type: ignore[arg-type]
+    )

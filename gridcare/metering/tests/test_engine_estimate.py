@@ -1,0 +1,249 @@
+"""Estimating readings (engine.estimate, no database)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridcare.metering.engine.estimate import estimate_missing, interpolate, interpolate_gaps
+
+D0 = dt.date(2026, 1, 1)
+
+
+def day(n: int) -> dt.date:
+    return D0 + dt.timedelta(days=n)
+
+
+def readings(meter_id: int, register: str, values: dict[int, int]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "meter_id": [meter_id] * len(values),
+            "register": [register] * len(values),
+            "day": [day(n) for n in values],
+            "value_milli": list(values.values()),
+        },
+        schema={"meter_id": pl.Int64, "register": pl.String, "day": pl.Date, "value_milli": pl.Int64},
+    )
+
+
+# interpolate ----------------------------------------------------------------------------
+
+
+def test_interpolate_rounds_down_along_the_line():
+    # given 100.000 on day 0 and 101.000 on day 3
+    # when days 1 and 2 are interpolated
+    values = interpolate(day(0), 100_000, day(3), 101_000, [day(1), day(2)])
+
+    # then each is on the straight line, rounded down to a milli
+    assert values == [100_333, 100_666]
+
+
+def test_interpolate_with_no_consumption_repeats_the_value():
+    assert interpolate(day(0), 5_000, day(4), 5_000, [day(1), day(2), day(3)]) == [5_000, 5_000, 5_000]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((day(0), 100, day(0), 200, []), "is not after"),
+        ((day(0), 200, day(2), 100, [day(1)]), "goes backwards"),
+        ((day(0), 100, day(2), 200, [day(2)]), "is not between"),
+        ((day(0), 100, day(2), 200, [day(0)]), "is not between"),
+    ],
+)
+def test_interpolate_refuses_impossible_requests(args, message):
+    with pytest.raises(ValueError, match=message):
+        interpolate(*args)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    prev_milli=st.integers(min_value=0, max_value=10**13),
+    delta=st.integers(min_value=0, max_value=10**9),
+    span=st.integers(min_value=2, max_value=400),
+)
+def test_interpolation_is_monotone_between_the_neighbours(prev_milli, delta, span):
+    days = [day(i) for i in range(1, span)]
+
+    values = interpolate(day(0), prev_milli, day(span), prev_milli + delta, days)
+
+    assert values == sorted(values)
+    assert all(prev_milli <= v <= prev_milli + delta for v in values)
+    if delta >= span:  # enough consumption for every day to move the register
+        assert all(prev_milli < v < prev_milli + delta for v in values)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    prev_milli=st.integers(min_value=0, max_value=10**12),
+    delta=st.integers(min_value=0, max_value=10**8),
+    span=st.integers(min_value=2, max_value=40),
+)
+def test_vectorised_interpolation_equals_the_scalar_one(prev_milli, delta, span):
+    gaps = pl.DataFrame(
+        {
+            "meter_id": [7],
+            "register": ["total"],
+            "prev_day": [day(0)],
+            "prev_milli": [prev_milli],
+            "next_day": [day(span)],
+            "next_milli": [prev_milli + delta],
+        }
+    )
+
+    frame = interpolate_gaps(gaps)
+
+    assert frame["day"].to_list() == [day(i) for i in range(1, span)]
+    assert frame["value_milli"].to_list() == interpolate(
+        day(0), prev_milli, day(span), prev_milli + delta, [day(i) for i in range(1, span)]
+    )
+
+
+def test_interpolate_gaps_handles_several_gaps_and_wraps_by_the_modulus():
+    gaps = pl.DataFrame(
+        {
+            "meter_id": [1, 2],
+            "register": ["total", "peak"],
+            "prev_day": [day(0), day(5)],
+            "prev_milli": [999_999_000, 10_000],
+            "next_day": [day(3), day(7)],
+            "next_milli": [1_000_002_000, 12_000],
+            "modulus": [1_000_000_000, None],
+        }
+    )
+
+    assert interpolate_gaps(gaps).rows() == [
+        (1, "total", day(1), 0),
+        (1, "total", day(2), 1_000),
+        (2, "peak", day(6), 11_000),
+    ]
+
+
+def test_interpolate_gaps_of_nothing_is_empty():
+    empty = pl.DataFrame(
+        schema={
+            "meter_id": pl.Int64,
+            "register": pl.String,
+            "prev_day": pl.Date,
+            "prev_milli": pl.Int64,
+            "next_day": pl.Date,
+            "next_milli": pl.Int64,
+        }
+    )
+
+    assert interpolate_gaps(empty).is_empty()
+
+
+# estimate_missing -----------------------------------------------------------------------
+
+
+def test_estimate_between_two_readings_interpolates():
+    series = readings(1, "total", {0: 100_000, 1: 110_000, 5: 150_000})
+
+    result = estimate_missing(series, 1, "total", day(2), day(4))
+
+    assert result.rows() == [
+        (1, "total", day(2), 120_000),
+        (1, "total", day(3), 130_000),
+        (1, "total", day(4), 140_000),
+    ]
+
+
+def test_estimate_replaces_readings_inside_the_span():
+    # given a bad reading on day 2 (the clerk estimates it away)
+    series = readings(1, "total", {1: 110_000, 2: 90_000, 3: 130_000})
+
+    result = estimate_missing(series, 1, "total", day(2), day(2))
+
+    assert result.rows() == [(1, "total", day(2), 120_000)]
+
+
+def test_estimate_after_the_last_reading_extends_the_recent_average():
+    # given 28 days averaging 3.5 kWh a day (3 and 4 alternating) before the span
+    values = {0: 0}
+    for n in range(1, 29):
+        values[n] = values[n - 1] + (3_000 if n % 2 else 4_000)
+    series = readings(1, "total", values)
+
+    result = estimate_missing(series, 1, "total", day(29), day(31))
+
+    assert result["value_milli"].to_list() == [98_000 + 3_500, 98_000 + 7_000, 98_000 + 10_500]
+
+
+def test_profile_uses_only_the_last_profile_days():
+    # given 10 kWh/day long ago and 1 kWh/day over the last 7 days
+    values = {n: n * 10_000 for n in range(0, 21)}
+    values.update({20 + n: 200_000 + n * 1_000 for n in range(0, 8)})
+    series = readings(1, "total", values)
+
+    result = estimate_missing(series, 1, "total", day(28), day(28), profile_days=7)
+
+    assert result["value_milli"].to_list() == [208_000]
+
+
+def test_profile_estimate_never_goes_below_the_previous_value():
+    # given a history that only goes down (a bad meter): no forward consumption to use
+    series = readings(1, "total", {0: 50_000, 1: 40_000, 2: 30_000})
+
+    result = estimate_missing(series, 1, "total", day(3), day(4))
+
+    assert result["value_milli"].to_list() == [30_000, 30_000]
+
+
+def test_estimate_before_the_first_reading_counts_back_from_the_next():
+    series = readings(1, "total", {3: 10_000, 4: 12_000, 5: 14_000})
+
+    result = estimate_missing(series, 1, "total", day(0), day(2))
+
+    assert result.rows() == [
+        (1, "total", day(0), 4_000),
+        (1, "total", day(1), 6_000),
+        (1, "total", day(2), 8_000),
+    ]
+
+
+def test_estimate_counting_back_never_goes_below_zero():
+    series = readings(1, "total", {3: 1_000, 4: 2_000})
+
+    result = estimate_missing(series, 1, "total", day(0), day(2))
+
+    assert result["value_milli"].to_list() == [0, 0, 0]
+
+
+def test_estimate_across_a_backward_step_extends_the_previous_value():
+    # given a register that went back across the span (rollover or bad read)
+    series = readings(1, "total", {0: 100_000, 1: 101_000, 2: 102_000, 5: 500})
+
+    result = estimate_missing(series, 1, "total", day(3), day(4))
+
+    assert result["value_milli"].to_list() == [103_000, 104_000]
+
+
+def test_estimate_only_looks_at_its_own_meter_and_register():
+    series = pl.concat(
+        [
+            readings(1, "total", {0: 100_000, 2: 120_000}),
+            readings(1, "peak", {0: 0, 2: 999_000}),
+            readings(2, "total", {1: 5}),
+        ]
+    )
+
+    assert estimate_missing(series, 1, "total", day(1), day(1)).rows() == [(1, "total", day(1), 110_000)]
+
+
+def test_estimate_without_any_reading_is_refused():
+    series = readings(1, "total", {5: 1_000})
+
+    with pytest.raises(ValueError, match="no readings"):
+        estimate_missing(series, 2, "total", day(1), day(2))
+    with pytest.raises(ValueError, match="no readings"):
+        estimate_missing(series, 1, "total", day(5), day(5))
+
+
+def test_estimate_with_reversed_span_is_refused():
+    with pytest.raises(ValueError, match="before day_from"):
+        estimate_missing(readings(1, "total", {0: 1}), 1, "total", day(3), day(2))
