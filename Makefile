@@ -1,6 +1,7 @@
 # GridCare: two commands.
 #   make run    set up the virtualenv, migrate the embedded SQLite database, seed a demo
 #               county when it is empty, and serve console + portal on http://127.0.0.1:8000
+#               (with a background worker for import jobs, stopped when the server stops)
 #   make test   the whole check as CI runs it (scripts/test.sh): ruff, mypy, missing
 #               migrations, pytest on a throwaway PostgreSQL and again on SQLite
 # Convenience: make lint | fmt | migrate | seed | clean
@@ -67,8 +68,10 @@ logins:
 
 # Static files are served by whitenoise from the app directories in demo mode:
 # no collectstatic needed.
+# The background worker (reading imports, …) runs next to the server and stops with it.
 run: seed
 	@$(MAKE) --no-print-directory logins
+	$(BIN)/gridcare worker & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	$(BIN)/gridcare runserver $(HOST):$(PORT)
 
 test: $(STAMP_DEV)

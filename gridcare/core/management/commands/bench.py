@@ -21,6 +21,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
+from django.utils import timezone
 
 
 @dataclass(frozen=True)
@@ -102,11 +103,261 @@ def _seed_run(command: BaseCommand, options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# --- bench readings -----------------------------------------------------------------------
+
+
+def _readings_arguments(parser: CommandParser) -> None:
+    parser.add_argument(
+        "--rows", type=int, default=1_000_000, help="Daily register readings in the file (default 1000000)."
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1, help="Random seed of the generated values (default 1)."
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="Keep the imported readings (default: remove them afterwards)."
+    )
+
+
+READINGS_PER_METER = 400  # the file holds N readings for N / 400 meters (about 13 months each)
+BENCH_METER_PREFIX = "BM"
+
+
+def _bench_meters(command: BaseCommand, wanted: int, window_start: Any) -> list[tuple[int, str, int]]:
+    """``wanted`` installed meters without readings from ``window_start`` on: existing ones
+    first, then new bench meters (bulk) on accounts without a meter (seeding a demo county
+    first when the database has no accounts). Returns (meter_id, asset_no, last value milli)."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.db.models import Max
+
+    from gridcare.customers.models import Account
+    from gridcare.metering.choices import MeterStatus, MeterType
+    from gridcare.metering.models import Installation, Meter, Reading
+
+    busy = Reading.objects.filter(day__gte=window_start).values("meter_id")
+    chosen = (
+        list(
+            Installation.objects.filter(removed_at__isnull=True, meter__registers__contains="total")
+            .exclude(meter_id__in=busy)
+            .order_by("meter_id")
+            .values_list("meter_id", "meter__asset_no")[:wanted]
+        )
+        if connection.vendor == "postgresql"
+        else [
+            (mid, asset)
+            for mid, asset, registers in Installation.objects.filter(removed_at__isnull=True)
+            .exclude(meter_id__in=busy)
+            .order_by("meter_id")
+            .values_list("meter_id", "meter__asset_no", "meter__registers")
+            if "total" in (registers or [])
+        ][:wanted]
+    )
+    missing = wanted - len(chosen)
+    if missing > 0:
+        if not Account.objects.exists():
+            customers = max(1000, wanted)
+            command.stdout.write(f"  no accounts: seeding a demo county of {customers} customers first")
+            call_command("seed", customers=customers, if_empty=True, stdout=command.stdout._out)
+        free = list(
+            Account.objects.filter(status="active")
+            .exclude(pk__in=Installation.objects.filter(removed_at__isnull=True).values("account_id"))
+            .order_by("pk")
+            .values_list("pk", "service_point_id")[:missing]
+        )
+        if free:
+            command.stdout.write(f"  creating {len(free)} bench meters with open installations")
+            start = Meter.objects.filter(asset_no__startswith=BENCH_METER_PREFIX).count()
+            installed_at = timezone.make_aware(
+                dt.datetime.combine(window_start - dt.timedelta(days=1), dt.time(9))
+            )
+            meters = Meter.objects.bulk_create(
+                [
+                    Meter(
+                        asset_no=f"{BENCH_METER_PREFIX}{start + i:010d}",
+                        barcode=f"{BENCH_METER_PREFIX}B{start + i:010d}",
+                        meter_type=MeterType.SINGLE_PHASE,
+                        registers=["total"],
+                        digits=8,
+                        multiplier=Decimal(1),
+                        accuracy_class="2",
+                        manufactured_on=dt.date(2024, 1, 1),
+                        status=MeterStatus.INSTALLED,
+                    )
+                    for i in range(len(free))
+                ],
+                batch_size=2000,
+            )
+            Installation.objects.bulk_create(
+                [
+                    Installation(
+                        meter=meter,
+                        service_point_id=sp,
+                        account_id=acct,
+                        installed_at=installed_at,
+                        initial_readings={"total": "1000.000"},
+                        reason="bench readings",
+                    )
+                    for meter, (acct, sp) in zip(meters, free, strict=True)
+                ],
+                batch_size=2000,
+            )
+            chosen += [(m.pk, m.asset_no) for m in meters]
+    ids = [mid for mid, _ in chosen]
+    last: dict[int, int] = {}
+    for offset in range(0, len(ids), 5000):
+        for mid, value in (
+            Reading.objects.filter(meter_id__in=ids[offset : offset + 5000], register="total")
+            .values("meter_id")
+            .annotate(v=Max("value"))
+            .values_list("meter_id", "v")
+        ):
+            last[mid] = int(Decimal(value) * 1000)
+    return [(mid, asset, max(last.get(mid, 0), 1_000_000)) for mid, asset in chosen]
+
+
+def _readings_file(
+    path: Any, meters: list[tuple[int, str, int]], days: list[Any], rows: int, seed: int
+) -> int:
+    """A CSV of daily total-register readings, meters × days (monotone: 2–30 kWh a day)."""
+    import numpy as np
+    import polars as pl
+
+    rng = np.random.default_rng(seed)
+    n_m, n_d = len(meters), len(days)
+    use = rng.integers(2_000, 30_000, size=(n_m, n_d), dtype=np.int64)
+    values = np.cumsum(use, axis=1) + np.array([m[2] for m in meters], dtype=np.int64)[:, None]
+    frame = pl.DataFrame(
+        {
+            "meter": np.repeat(np.array([m[1] for m in meters], dtype=object), n_d).astype(str),
+            "day": np.tile(np.array(days, dtype="datetime64[D]"), n_m),
+            "milli": values.ravel(),
+        }
+    ).head(rows)
+    frame = frame.select(
+        "meter",
+        register=pl.lit("total"),
+        day=pl.col("day").cast(pl.Date),
+        value=pl.concat_str(
+            [
+                (pl.col("milli") // 1000).cast(pl.String),
+                pl.lit("."),
+                (pl.col("milli") % 1000).cast(pl.String).str.zfill(3),
+            ]
+        ),
+    )
+    frame.write_csv(path)
+    return frame.height
+
+
+def _copy_rate(path: Any) -> float:
+    """Seconds to ``COPY`` the file into a scratch UNLOGGED table (PostgreSQL only)."""
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_readings_copy")
+        cursor.execute(
+            "CREATE UNLOGGED TABLE bench_readings_copy "
+            "(meter varchar(32), register varchar(8), day date, value numeric(14, 3))"
+        )
+        started = time.perf_counter()
+        with (
+            open(path, "rb") as handle,
+            cursor.cursor.copy("COPY bench_readings_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+        ):
+            while data := handle.read(1 << 20):
+                copy.write(data)
+        seconds = time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_readings_copy")
+    return seconds
+
+
+def _readings_run(command: BaseCommand, options: dict[str, Any]) -> dict[str, Any]:
+    """Generate N readings for existing meters, ingest them with full VEE, and compare
+    with a raw ``COPY`` of the same file (PostgreSQL)."""
+    import datetime as dt
+    import resource
+    import tempfile
+    from pathlib import Path
+
+    from gridcare.metering.models import ImportRejection, Reading, ReadingException, ReadingImport
+    from gridcare.metering.services.readings import reading_import_create, reading_import_run
+
+    rows = int(options["rows"])
+    if rows <= 0:
+        raise CommandError("--rows must be positive")
+    wanted = max(1, -(-rows // READINGS_PER_METER))
+    today = timezone.localdate()
+    n_days = READINGS_PER_METER
+    window_start = today - dt.timedelta(days=n_days)
+    command.stdout.write(f"bench readings on {_database_label()}: {rows:,} rows, {wanted:,} meters")
+    meters = _bench_meters(command, wanted, window_start)
+    if not meters:
+        raise CommandError(
+            "no installed meters and no free accounts: run it on a fresh database "
+            "(`gridcare migrate`), the bench seeds what it needs."
+        )
+    n_days = min(n_days * max(1, -(-wanted // len(meters))), 3000)
+    window_start = today - dt.timedelta(days=n_days)
+    days = [window_start + dt.timedelta(days=i) for i in range(n_days)]
+    with tempfile.TemporaryDirectory(prefix="gridcare-bench-") as tmp:
+        path = Path(tmp) / "readings.csv"
+        started = time.perf_counter()
+        written = _readings_file(path, meters, days, rows, int(options["seed"]))
+        command.stdout.write(
+            f"  file: {written:,} readings of {len(meters):,} meters, {days[0]}..{days[-1]} "
+            f"({path.stat().st_size / 1e6:.0f} MB, {time.perf_counter() - started:.1f} s to write)"
+        )
+        job = reading_import_create(
+            actor="gridcare bench readings", source_name=f"bench-readings-{rows}.csv", content=path
+        )
+        stored = job.stored_path  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        job = reading_import_run(import_id=job.pk, path=stored)
+        seconds = time.perf_counter() - started
+        reads_per_s = written / seconds
+        command.stdout.write(
+            f"  (a) import with VEE: {seconds:.2f} s, {reads_per_s:,.0f} readings/s — status {job.status}, "
+            f"{job.inserted_rows:,} stored, {job.duplicate_rows:,} already stored, "
+            f"{job.rejected_rows:,} rejected, {job.exceptions_opened:,} exceptions"
+        )
+        copy_per_s: float | None = None
+        ratio: float | None = None
+        if connection.vendor == "postgresql":
+            copy_seconds = _copy_rate(path)
+            copy_per_s = written / copy_seconds
+            ratio = reads_per_s / copy_per_s
+            command.stdout.write(
+                f"  (b) raw COPY into an UNLOGGED table: {copy_seconds:.2f} s, {copy_per_s:,.0f} rows/s; "
+                f"ratio {ratio:.2f}"
+            )
+        Path(stored).unlink(missing_ok=True)
+    if not options["keep"]:
+        Reading.objects.filter(reading_import=job).delete()
+        ReadingException.objects.filter(reading_import=job).delete()
+        ImportRejection.objects.filter(reading_import=job).delete()
+        ReadingImport.objects.filter(pk=job.pk).delete()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    command.stdout.write(f"  peak RSS {peak_mb:,.0f} MB")
+    return {
+        "rows": written,
+        "seconds": round(seconds, 2),
+        "reads_per_s": round(reads_per_s),
+        "copy_reads_per_s": round(copy_per_s) if copy_per_s else None,
+        "ratio": round(ratio, 3) if ratio is not None else None,
+        "peak_rss_mb": round(peak_mb),
+    }
+
+
 BENCHMARKS: dict[str, Benchmark] = {
     "seed": Benchmark(
         help="Write the demo county into the empty current database and time it.",
         add_arguments=_seed_arguments,
         run=_seed_run,
+    ),
+    "readings": Benchmark(
+        help="Import N generated daily readings with full VEE and compare with a raw COPY.",
+        add_arguments=_readings_arguments,
+        run=_readings_run,
     ),
 }
 

@@ -1,0 +1,97 @@
+"""Shared reads of readings, import jobs and reading exceptions (抄表异常), scoped by role.
+
+Staff with the metering view permission see everything; portal customers and other users
+see nothing here (the portal reads its own accounts through its own selectors).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from gridcare.core.roles import is_customer_user, is_staff_user
+from gridcare.customers.models import Account
+from gridcare.metering.choices import OPEN_EXCEPTION_STATUSES, Register
+from gridcare.metering.models import Meter, Reading, ReadingException, ReadingImport
+
+__all__ = [
+    "accounts_held_from_billing",
+    "meter_daily_consumption",
+    "reading_exceptions_queue",
+    "reading_imports_recent",
+]
+
+
+def _may(user: Any, perm: str) -> bool:
+    return bool(is_staff_user(user) and not is_customer_user(user) and user.has_perm(perm))
+
+
+def reading_exceptions_queue(
+    *,
+    user: Any,
+    rule: str | None = None,
+    area_type: str | None = None,
+    min_age_days: int | None = None,
+    status: str | None = "open",
+) -> QuerySet[ReadingException]:
+    """The reading-exception work queue (抄表异常队列), oldest first, filtered by rule,
+    the account's area type (城区/农村/边远), minimum age in days and status
+    (``None`` or ``""``: every status)."""
+    if not _may(user, "metering.view_readingexception"):
+        return ReadingException.objects.none()
+    qs = ReadingException.objects.select_related(
+        "meter", "account__service_point__transformer", "resolved_by"
+    ).order_by("opened_at", "id")
+    if status:
+        qs = qs.filter(status=status)
+    if rule:
+        qs = qs.filter(rule=rule)
+    if area_type:
+        qs = qs.filter(account__service_point__transformer__area_type=area_type)
+    if min_age_days:
+        qs = qs.filter(opened_at__lte=timezone.now() - dt.timedelta(days=min_age_days))
+    return qs
+
+
+def accounts_held_from_billing() -> QuerySet[Account]:
+    """Accounts billing must hold: those with a reading exception still open or sent for
+    re-read (accepted, estimated or released exceptions no longer hold)."""
+    held = ReadingException.objects.filter(status__in=OPEN_EXCEPTION_STATUSES, account__isnull=False)
+    return Account.objects.filter(pk__in=held.values("account_id"))
+
+
+def meter_daily_consumption(*, meter_id: int, start: dt.date, end: dt.date) -> list[tuple[dt.date, Decimal]]:
+    """Daily energy (kWh) of a meter from its total register: (reading − previous reading) ×
+    multiplier, for each day from ``start`` to ``end`` that has both readings. A decrease
+    counts as a rollover at ``10**digits`` (a meter exchange starts a new meter's series)."""
+    meter = Meter.objects.only("digits", "multiplier").get(pk=meter_id)
+    rows = list(
+        Reading.objects.filter(
+            meter_id=meter_id,
+            register=Register.TOTAL,
+            day__range=(start - dt.timedelta(days=1), end),
+        )
+        .order_by("day")
+        .values_list("day", "value")
+    )
+    rollover = Decimal(10**meter.digits)
+    out: list[tuple[dt.date, Decimal]] = []
+    for (prev_day, prev), (day, value) in zip(rows, rows[1:], strict=False):
+        if day < start or (day - prev_day).days != 1:
+            continue
+        delta = value - prev
+        if delta < 0:
+            delta += rollover
+        out.append((day, (delta * meter.multiplier).quantize(Decimal("0.001"))))
+    return out
+
+
+def reading_imports_recent(user: Any, *, limit: int = 50) -> QuerySet[ReadingImport]:
+    """The newest import jobs (with who started them), for the import-job page."""
+    if not _may(user, "metering.view_readingimport"):
+        return ReadingImport.objects.none()
+    return ReadingImport.objects.select_related("created_by").order_by("-created_at", "-id")[:limit]

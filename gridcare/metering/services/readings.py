@@ -1,0 +1,720 @@
+"""Reading ingestion (抄表数据导入) and the handling of reading exceptions (抄表异常处理).
+
+One pipeline serves the background import task, the ``gridcare readings import`` command
+and the batched JSON API: :func:`reading_import_run` reads a file (or a batch of records),
+rejects malformed rows with a reason per row (never storing them), runs VEE
+(validation, estimation) against the readings already stored and writes readings, estimates
+and exceptions in bulk, a chunk of meters at a time, updating the job's progress as it goes.
+
+The computation is the pure engine (:mod:`gridcare.metering.engine`); this module does the
+database side: which meters exist, what is already stored around the new days, and the
+bulk writes (:func:`gridcare.core.bulk.insert_ignoring_conflicts`, ``COPY`` on PostgreSQL).
+Values travel as integer thousandths of a kWh (``*_milli``) and are written as exact
+decimal text: never as float.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from gridcare.core.audit import audit_record, snapshot
+from gridcare.core.bulk import decimal_text, insert_ignoring_conflicts
+from gridcare.core.errors import Conflict, NotFound, ValidationFailed
+from gridcare.customers.choices import AccountStatus
+from gridcare.metering.choices import (
+    ExceptionStatus,
+    ImportStatus,
+    ReadingQuality,
+    ReadingSource,
+    VeeRule,
+)
+from gridcare.metering.engine.estimate import estimate_missing
+from gridcare.metering.engine.parse import (
+    SOURCE_COLUMN,
+    HeaderError,
+    frame_from_records,
+    parse_readings,
+    read_table,
+)
+from gridcare.metering.engine.vee import VeeParams, vee_validate
+from gridcare.metering.models import (
+    ImportRejection,
+    Installation,
+    Meter,
+    Reading,
+    ReadingException,
+    ReadingImport,
+    VeeParameters,
+)
+
+__all__ = [
+    "API_BATCH_LIMIT",
+    "CHUNK_ROWS",
+    "IMPORT_CHANNELS",
+    "RESOLVE_ACTIONS",
+    "reading_edit",
+    "reading_exceptions_resolve",
+    "reading_import_create",
+    "reading_import_enqueue",
+    "reading_import_run",
+    "readings_ingest_batch",
+    "rejected_csv_path",
+]
+
+CHUNK_ROWS = 250_000
+"""Valid rows per processing chunk (whole meters per chunk): bounds memory at 1M-row files."""
+
+API_BATCH_LIMIT = 10_000
+"""Records per ``POST /api/metering/readings`` call."""
+
+IMPORT_CHANNELS = (ReadingSource.AMI, ReadingSource.MANUAL, ReadingSource.HANDHELD)
+"""Channels a file or batch may come from (estimates and edits are made here, not imported)."""
+
+RESOLVE_ACTIONS = {
+    "accept": ExceptionStatus.ACCEPTED,
+    "estimate": ExceptionStatus.ESTIMATED,
+    "reread": ExceptionStatus.REREAD,
+    "release": ExceptionStatus.RELEASED,
+}
+"""Clerk actions on a reading exception and the status each leaves."""
+
+_IN_BATCH = 5_000  # ids / asset numbers per ``IN (…)`` list (SQLite's parameter limit)
+_DEFAULT_PARAMS = VeeParams(
+    spike_factor_x100=500,
+    spike_window_days=30,
+    spike_min_wh=10_000,
+    zero_run_days=7,
+    tou_tolerance_milli=100,
+    auto_estimate_max_days=3,
+)
+
+_READING_SCHEMA = {"meter_id": pl.Int64, "register": pl.String, "day": pl.Date, "value_milli": pl.Int64}
+
+MSG_MISSING_COLUMNS = _("The file has no column(s): {columns}.")
+MSG_UNREADABLE = _("The file could not be read: {error}")
+MSG_BAD_CHANNEL = _("Unknown channel {channel!r}; use ami, manual or handheld.")
+MSG_TOO_MANY = _("At most {limit} readings per call; split the batch.")
+MSG_EMPTY_BATCH = _("The batch has no readings.")
+MSG_REASON_REQUIRED = _("Give the reason for changing a reading.")
+MSG_NEGATIVE = _("A register reading cannot be negative.")
+MSG_BAD_VALUE = _("Not a number with at most 3 decimals.")
+MSG_BAD_ACTION = _("Unknown action {action!r}; use accept, estimate, reread or release.")
+MSG_ONLY_MISSING = _("Only missing-days exceptions can be estimated.")
+MSG_NO_EXCEPTIONS = _("Select at least one exception.")
+MSG_ALREADY_RESOLVED = _("Exception(s) {ids} are already resolved.")
+MSG_CANNOT_ESTIMATE = _("No valid readings on both sides of the gap of exception {id}; send it for re-read.")
+
+
+# --- import jobs ----------------------------------------------------------------------------
+
+
+def _imports_dir() -> Path:
+    path = Path(settings.DATA_DIR) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def rejected_csv_path(reading_import: ReadingImport) -> Path:
+    """Where the rejected rows of an import are written (line, reason, detail, raw)."""
+    return _imports_dir() / f"{reading_import.pk}-rejected.csv"
+
+
+def _check_channel(channel: str) -> None:
+    if channel not in IMPORT_CHANNELS:
+        raise ValidationFailed(MSG_BAD_CHANNEL.format(channel=channel), field="channel")
+
+
+def reading_import_create(
+    *, actor: Any, source_name: str, content: bytes | Path, channel: str = ReadingSource.AMI
+) -> ReadingImport:
+    """Register an import job (status queued): the file is kept under ``DATA_DIR/imports``
+    with its SHA-256, so a worker (or the command line) can run it later."""
+    _check_channel(channel)
+    data = content.read_bytes() if isinstance(content, Path) else content
+    name = Path(source_name).name or "readings.csv"
+    with transaction.atomic():
+        reading_import = ReadingImport.objects.create(
+            source_name=name[:255],
+            sha256=hashlib.sha256(data).hexdigest(),
+            channel=channel,
+            status=ImportStatus.QUEUED,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[-100:]
+        stored = _imports_dir() / f"{reading_import.pk}-{safe}"
+        stored.write_bytes(data)
+        audit_record(
+            actor=actor,
+            obj=reading_import,
+            action="reading_import.create",
+            after={**snapshot(reading_import), "path": str(stored)},
+        )
+    reading_import.stored_path = stored  # type: ignore[attr-defined]
+    return reading_import
+
+
+def reading_import_stored_path(reading_import: ReadingImport) -> Path:
+    """The stored copy of an import's file (see :func:`reading_import_create`)."""
+    matches = sorted(_imports_dir().glob(f"{reading_import.pk}-*"))
+    matches = [p for p in matches if not p.name.endswith("-rejected.csv")]
+    if not matches:
+        raise NotFound()
+    return matches[0]
+
+
+def reading_import_enqueue(reading_import: ReadingImport) -> None:
+    """Queue the import for a background worker once the current transaction commits."""
+    from gridcare.metering.tasks import reading_import_task
+
+    path = str(getattr(reading_import, "stored_path", None) or reading_import_stored_path(reading_import))
+    pk = reading_import.pk
+    transaction.on_commit(lambda: reading_import_task.enqueue(import_id=pk, path=path))
+
+
+def readings_ingest_batch(
+    *, actor: Any, records: Sequence[dict[str, Any]], channel: str = ReadingSource.AMI
+) -> ReadingImport:
+    """Ingest a batch of readings from the API synchronously (the same pipeline as a file):
+    ``[{"meter": asset_no, "register": "total", "day": "2026-11-01", "value": "1234.56"}]``."""
+    _check_channel(channel)
+    if not records:
+        raise ValidationFailed(MSG_EMPTY_BATCH, field="readings")
+    if len(records) > API_BATCH_LIMIT:
+        raise ValidationFailed(MSG_TOO_MANY.format(limit=API_BATCH_LIMIT), field="readings")
+    body = json.dumps(list(records), sort_keys=True, default=str).encode()
+    with transaction.atomic():
+        reading_import = ReadingImport.objects.create(
+            source_name=f"api-{timezone.now():%Y%m%d%H%M%S}-{len(records)}",
+            sha256=hashlib.sha256(body).hexdigest(),
+            channel=channel,
+            status=ImportStatus.QUEUED,
+            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        audit_record(
+            actor=actor,
+            obj=reading_import,
+            action="reading_import.create",
+            after={**snapshot(reading_import), "records": len(records)},
+        )
+    raw = frame_from_records([{k: None if v is None else str(v) for k, v in r.items()} for r in records])
+    return _run(reading_import, raw)
+
+
+def reading_import_run(*, import_id: int, path: str | Path) -> ReadingImport:
+    """Run one import job end to end (the task and the command line call this).
+
+    A file without the required columns fails the job (``error`` names the columns) and
+    stores nothing. Otherwise malformed rows are rejected row by row (``ImportRejection``
+    rows and ``DATA_DIR/imports/<id>-rejected.csv``) and every valid row is stored once,
+    with its VEE quality; estimates and exceptions follow. An unexpected error marks the
+    job failed and is raised again.
+    """
+    reading_import = ReadingImport.objects.get(pk=import_id)
+    _mark_running(reading_import)
+    try:
+        raw = read_table(Path(path))
+    except HeaderError as exc:
+        missing = ", ".join(getattr(exc, "missing", ()) or ()) or str(exc)
+        return _fail(reading_import, str(MSG_MISSING_COLUMNS.format(columns=missing)))
+    except (OSError, ValueError, pl.exceptions.PolarsError) as exc:
+        return _fail(reading_import, str(MSG_UNREADABLE.format(error=exc)))
+    return _run(reading_import, raw, started=True)
+
+
+def _mark_running(reading_import: ReadingImport) -> None:
+    reading_import.status = ImportStatus.RUNNING
+    reading_import.started_at = timezone.now()
+    reading_import.error = ""
+    reading_import.save(update_fields=["status", "started_at", "error"])
+
+
+def _fail(reading_import: ReadingImport, error: str) -> ReadingImport:
+    ReadingImport.objects.filter(pk=reading_import.pk).update(
+        status=ImportStatus.FAILED, error=error[:5000], finished_at=timezone.now()
+    )
+    reading_import.refresh_from_db()
+    return reading_import
+
+
+def _run(reading_import: ReadingImport, raw: pl.DataFrame, *, started: bool = False) -> ReadingImport:
+    if not started:
+        _mark_running(reading_import)
+    try:
+        _ingest(reading_import, raw)
+    except Exception as exc:
+        _fail(reading_import, f"{type(exc).__name__}: {exc}")
+        raise
+    reading_import.refresh_from_db()
+    return reading_import
+
+
+# --- the pipeline ----------------------------------------------------------------------------
+
+
+@dataclass
+class _MeterInfo:
+    """Meters named in the file: parse input, VEE input and the open installations."""
+
+    parse: pl.DataFrame  # asset_no, meter_id, registers
+    vee: pl.DataFrame  # meter_id, digits, multiplier_x100, active
+    installs: pl.DataFrame  # meter_id, account_id, install_day, initial (register, value_milli)
+
+
+def _ingest(reading_import: ReadingImport, raw: pl.DataFrame) -> None:
+    pk = reading_import.pk
+    total = raw.height
+    ReadingImport.objects.filter(pk=pk).update(total_rows=total)
+    row_sources = SOURCE_COLUMN in raw.columns
+    asset_nos = raw.get_column("meter").drop_nulls().str.strip_chars().unique().to_list()
+    info = _load_meters(asset_nos)
+    parsed = parse_readings(raw, info.parse, today=timezone.localdate())
+    del raw
+    valid = parsed.valid
+    if not row_sources:  # no source column: every row comes from the job's channel
+        valid = valid.with_columns(source=pl.lit(str(reading_import.channel)))
+    rejected = parsed.rejected
+
+    _write_rejections(reading_import, rejected)
+    ReadingImport.objects.filter(pk=pk).update(rejected_rows=rejected.height, processed_rows=rejected.height)
+
+    if valid.height:
+        params = _vee_params(valid.get_column("day").max())  # type: ignore[arg-type]
+        valid = valid.sort("meter_id", "register", "day")
+        for chunk_ids in _chunks(valid):
+            lo, hi = chunk_ids[0], chunk_ids[-1]
+            new = valid.filter(pl.col("meter_id").is_between(lo, hi))
+            _process_chunk(reading_import, new, info, params)
+    ReadingImport.objects.filter(pk=pk).update(
+        status=ImportStatus.DONE, processed_rows=total, finished_at=timezone.now()
+    )
+
+
+def _load_meters(asset_nos: list[str]) -> _MeterInfo:
+    """One query per 5,000 asset numbers for the meters, one for their open installations."""
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(asset_nos), _IN_BATCH):
+        batch = asset_nos[start : start + _IN_BATCH]
+        rows.extend(
+            Meter.objects.filter(asset_no__in=batch).values_list(
+                "asset_no", "id", "registers", "digits", "multiplier"
+            )
+        )
+    meters = pl.DataFrame(
+        {
+            "asset_no": [r[0] for r in rows],
+            "meter_id": [r[1] for r in rows],
+            "registers": [list(r[2] or []) for r in rows],
+            "digits": [r[3] for r in rows],
+            "multiplier_x100": [int(Decimal(r[4]) * 100) for r in rows],
+        },
+        schema={
+            "asset_no": pl.String,
+            "meter_id": pl.Int64,
+            "registers": pl.List(pl.String),
+            "digits": pl.Int64,
+            "multiplier_x100": pl.Int64,
+        },
+    )
+    ids = meters.get_column("meter_id").to_list()
+    install_rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(ids), _IN_BATCH):
+        install_rows.extend(
+            Installation.objects.filter(meter_id__in=ids[start : start + _IN_BATCH], removed_at__isnull=True)
+            .values_list("meter_id", "account_id", "installed_at", "initial_readings", "account__status")
+            .order_by()
+        )
+    tz = timezone.get_current_timezone()
+    installs = pl.DataFrame(
+        {
+            "meter_id": [r[0] for r in install_rows],
+            "account_id": [r[1] for r in install_rows],
+            "install_day": [timezone.localtime(r[2], tz).date() for r in install_rows],
+            "active": [r[4] == AccountStatus.ACTIVE for r in install_rows],
+            "initial": [_initial_pairs(r[3]) for r in install_rows],
+        },
+        schema={
+            "meter_id": pl.Int64,
+            "account_id": pl.Int64,
+            "install_day": pl.Date,
+            "active": pl.Boolean,
+            "initial": pl.List(pl.Struct({"register": pl.String, "value_milli": pl.Int64})),
+        },
+    )
+    vee = meters.select("meter_id", "digits", "multiplier_x100").join(
+        installs.select("meter_id", "active"), on="meter_id", how="left"
+    )
+    vee = vee.with_columns(pl.col("active").fill_null(False))
+    return _MeterInfo(parse=meters.select("asset_no", "meter_id", "registers"), vee=vee, installs=installs)
+
+
+def _initial_pairs(initial: Any) -> list[dict[str, Any]]:
+    pairs = []
+    for register, value in dict(initial or {}).items():
+        try:
+            milli = int(Decimal(str(value)) * 1000)
+        except (InvalidOperation, ValueError):
+            continue
+        pairs.append({"register": str(register), "value_milli": milli})
+    return pairs
+
+
+def _vee_params(day: dt.date | None) -> VeeParams:
+    """The VEE thresholds in force on ``day`` (the newest row not after it)."""
+    rows = VeeParameters.objects.order_by("-effective_from")
+    row = (rows.filter(effective_from__lte=day).first() if day else None) or rows.first()
+    if row is None:
+        return _DEFAULT_PARAMS
+    return VeeParams(
+        spike_factor_x100=int(row.spike_factor * 100),
+        spike_window_days=int(row.spike_window_days),
+        spike_min_wh=int(row.spike_min_kwh * 1000),
+        zero_run_days=int(row.zero_run_days),
+        tou_tolerance_milli=int(row.tou_tolerance_kwh * 1000),
+        auto_estimate_max_days=int(row.auto_estimate_max_days),
+    )
+
+
+def _chunks(valid: pl.DataFrame) -> Iterable[list[int]]:
+    """Sorted meter ids grouped so that each group holds about ``CHUNK_ROWS`` rows."""
+    counts = valid.group_by("meter_id").len().sort("meter_id")
+    counts = counts.with_columns(chunk=((pl.col("len").cum_sum() - pl.col("len")) // CHUNK_ROWS))
+    for group in counts.partition_by("chunk", maintain_order=True):
+        yield group.get_column("meter_id").to_list()
+
+
+def _process_chunk(
+    reading_import: ReadingImport, new: pl.DataFrame, info: _MeterInfo, params: VeeParams
+) -> None:
+    lo = int(new.get_column("meter_id").min())  # type: ignore[arg-type]
+    hi = int(new.get_column("meter_id").max())  # type: ignore[arg-type]
+    first_new: dt.date = new.get_column("day").min()  # type: ignore[assignment]
+    last_new: dt.date = new.get_column("day").max()  # type: ignore[assignment]
+    window_start = first_new - dt.timedelta(days=params.spike_window_days + params.zero_run_days)
+    window_end = last_new + dt.timedelta(days=1)
+
+    context = _load_context(lo, hi, window_start, window_end)
+    if context.height:
+        meter_ids = new.select("meter_id").unique()
+        context = context.join(meter_ids, on="meter_id", how="semi")
+    # Readings already stored are duplicates: the stored value stays (idempotent re-import).
+    keys = ["meter_id", "register", "day"]
+    fresh = new.join(context.select(keys), on=keys, how="anti") if context.height else new
+    duplicates = new.height - fresh.height
+
+    inserted = estimated = opened = 0
+    if fresh.height:
+        series = pl.concat(
+            [
+                context.with_columns(is_new=pl.lit(False)),
+                fresh.select(*keys, "value_milli").with_columns(is_new=pl.lit(True)),
+                _installation_rows(fresh, context, info.installs, window_start),
+            ],
+            how="vertical_relaxed",
+        ).sort(keys)
+        chunk_meters = info.vee.filter(pl.col("meter_id").is_between(lo, hi))
+        result = vee_validate(series, chunk_meters, params)
+        quality = result.quality.select(*keys, "quality")
+        readings = (
+            fresh.select(*keys, "value_milli", "source")
+            .join(quality, on=keys, how="left")
+            .with_columns(pl.col("quality").fill_null(ReadingQuality.VALID.value))
+        )
+        now = _db_now()
+        with transaction.atomic():
+            inserted = _insert_readings(reading_import, readings)
+            estimated = _insert_estimates(reading_import, result.estimates)
+            opened = _insert_exceptions(reading_import, result.exceptions, info.installs, now)
+    ReadingImport.objects.filter(pk=reading_import.pk).update(
+        processed_rows=F("processed_rows") + new.height,
+        inserted_rows=F("inserted_rows") + inserted,
+        duplicate_rows=F("duplicate_rows") + duplicates + (fresh.height - inserted),
+        exceptions_opened=F("exceptions_opened") + opened,
+    )
+    del estimated
+
+
+def _installation_rows(
+    fresh: pl.DataFrame, context: pl.DataFrame, installs: pl.DataFrame, window_start: dt.date
+) -> pl.DataFrame:
+    """The open installation's initial readings as stored-looking rows on the installation
+    day, for each (meter, register) with no stored reading before its first new day (a new
+    meter or one just exchanged: its series starts there, not at the old meter's values)."""
+    empty = pl.DataFrame(schema={**_READING_SCHEMA, "is_new": pl.Boolean})
+    if installs.height == 0:
+        return empty
+    firsts = fresh.group_by("meter_id", "register").agg(first_new=pl.col("day").min())
+    if context.height:
+        earliest = context.group_by("meter_id", "register").agg(first_stored=pl.col("day").min())
+        firsts = firsts.join(earliest, on=["meter_id", "register"], how="left").filter(
+            pl.col("first_stored").is_null() | (pl.col("first_stored") >= pl.col("first_new"))
+        )
+    initial = (
+        installs.select("meter_id", "install_day", "initial")
+        .filter(pl.col("install_day") >= window_start)
+        .explode("initial")
+        .drop_nulls("initial")
+        .unnest("initial")
+    )
+    if initial.height == 0:
+        return empty
+    rows = firsts.join(initial, on=["meter_id", "register"], how="inner").filter(
+        pl.col("install_day") < pl.col("first_new")
+    )
+    if context.height:
+        rows = rows.join(
+            context.select("meter_id", "register", pl.col("day").alias("install_day")),
+            on=["meter_id", "register", "install_day"],
+            how="anti",
+        )
+    return rows.select(
+        "meter_id", "register", pl.col("install_day").alias("day"), "value_milli", is_new=pl.lit(False)
+    ).cast({"meter_id": pl.Int64, "value_milli": pl.Int64})
+
+
+def _load_context(lo: int, hi: int, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """Stored readings of meters ``lo``–``hi`` between ``start`` and ``end`` (one query,
+    ``COPY … TO STDOUT`` on PostgreSQL, straight into a frame)."""
+    table = Reading._meta.db_table
+    if connection.vendor == "postgresql":
+        sql = (
+            f"COPY (SELECT meter_id, register, day, CAST(value * 1000 AS BIGINT) FROM {table} "  # noqa: S608
+            f"WHERE meter_id BETWEEN {int(lo)} AND {int(hi)} "
+            f"AND day BETWEEN '{start.isoformat()}' AND '{end.isoformat()}') TO STDOUT WITH (FORMAT csv)"
+        )
+        buffer = io.BytesIO()
+        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for data in copy:
+                buffer.write(data)
+        if buffer.tell() == 0:
+            return pl.DataFrame(schema=_READING_SCHEMA)
+        buffer.seek(0)
+        return pl.read_csv(
+            buffer, has_header=False, new_columns=list(_READING_SCHEMA), schema=_READING_SCHEMA
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT meter_id, register, CAST(day AS TEXT), CAST(ROUND(value * 1000) AS INTEGER) "  # noqa: S608
+            f"FROM {table} WHERE"
+            " meter_id BETWEEN %s AND %s AND day BETWEEN %s AND %s",
+            [lo, hi, start.isoformat(), end.isoformat()],
+        )
+        rows = cursor.fetchall()
+    frame = pl.DataFrame(
+        rows,
+        schema={"meter_id": pl.Int64, "register": pl.String, "day": pl.String, "value_milli": pl.Int64},
+        orient="row",
+    )
+    return frame.with_columns(pl.col("day").str.to_date("%Y-%m-%d"))
+
+
+def _db_now() -> str:
+    """Now, as the database stores timestamps (for rows written in bulk)."""
+    return str(connection.ops.adapt_datetimefield_value(timezone.now()))
+
+
+def _insert_readings(reading_import: ReadingImport, readings: pl.DataFrame) -> int:
+    frame = readings.select(
+        "meter_id",
+        "register",
+        "day",
+        decimal_text("value_milli", scale=3, alias="value"),
+        "source",
+        quality="quality",
+        reading_import_id=pl.lit(reading_import.pk, dtype=pl.Int64),
+    )
+    return insert_ignoring_conflicts(
+        table=Reading._meta.db_table, frame=frame, conflict_columns=["meter_id", "register", "day"]
+    )
+
+
+def _insert_estimates(reading_import: ReadingImport | None, estimates: pl.DataFrame) -> int:
+    if estimates.height == 0:
+        return 0
+    frame = estimates.select(
+        pl.col("meter_id").cast(pl.Int64),
+        "register",
+        "day",
+        decimal_text("value_milli", scale=3, alias="value"),
+        source=pl.lit(ReadingSource.ESTIMATED.value),
+        quality=pl.lit(ReadingQuality.ESTIMATED.value),
+        reading_import_id=pl.lit(reading_import.pk if reading_import else None, dtype=pl.Int64),
+    )
+    return insert_ignoring_conflicts(
+        table=Reading._meta.db_table, frame=frame, conflict_columns=["meter_id", "register", "day"]
+    )
+
+
+def _insert_exceptions(
+    reading_import: ReadingImport, exceptions: pl.DataFrame, installs: pl.DataFrame, now: str
+) -> int:
+    if exceptions.height == 0:
+        return 0
+    frame = exceptions.join(installs.select("meter_id", "account_id"), on="meter_id", how="left").select(
+        pl.col("meter_id").cast(pl.Int64),
+        "account_id",
+        "register",
+        "rule",
+        "day_from",
+        "day_to",
+        "detail",
+        status=pl.lit(ExceptionStatus.OPEN.value),
+        reading_import_id=pl.lit(reading_import.pk, dtype=pl.Int64),
+        opened_at=pl.lit(now),
+        resolution_note=pl.lit(""),
+    )
+    return insert_ignoring_conflicts(
+        table=ReadingException._meta.db_table,
+        frame=frame,
+        conflict_columns=["meter_id", "register", "rule", "day_from"],
+    )
+
+
+def _write_rejections(reading_import: ReadingImport, rejected: pl.DataFrame) -> None:
+    """Rejected rows into ``ImportRejection`` (bulk) and the downloadable CSV."""
+    path = rejected_csv_path(reading_import)
+    ordered = rejected.sort("line_no")
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["line", "reason", "detail", "raw"])
+        writer.writerows(ordered.select("line_no", "reason", "detail", "raw").iter_rows())
+    if ordered.height == 0:
+        return
+    frame = ordered.select(
+        reading_import_id=pl.lit(reading_import.pk, dtype=pl.Int64),
+        line_no=pl.col("line_no").cast(pl.Int64),
+        raw=pl.col("raw").fill_null(""),
+        reason=pl.col("reason").str.slice(0, 40),
+        detail=pl.col("detail").fill_null("").str.slice(0, 300),
+    )
+    with transaction.atomic():
+        insert_ignoring_conflicts(table=ImportRejection._meta.db_table, frame=frame, conflict_columns=["id"])
+
+
+# --- corrections and exception handling ------------------------------------------------------
+
+
+def reading_edit(*, actor: Any, reading_id: int, value: Decimal, reason: str) -> Reading:
+    """人工修改示数: replace one stored reading's value; the reason is required and audited
+    with the value before and after. The reading becomes source and quality ``edited``."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(MSG_REASON_REQUIRED, field="reason")
+    try:
+        value = Decimal(str(value)).quantize(Decimal("0.001"))
+    except (InvalidOperation, ValueError) as exc:
+        raise ValidationFailed(MSG_BAD_VALUE, field="value") from exc
+    if value < 0:
+        raise ValidationFailed(MSG_NEGATIVE, field="value")
+    fields = ["value", "source", "quality"]
+    with transaction.atomic():
+        try:
+            reading = Reading.objects.select_for_update().get(pk=reading_id)
+        except Reading.DoesNotExist as exc:
+            raise NotFound() from exc
+        before = snapshot(reading, fields)
+        reading.value = value
+        reading.source = ReadingSource.EDITED
+        reading.quality = ReadingQuality.EDITED
+        reading.save(update_fields=fields)
+        audit_record(
+            actor=actor,
+            obj=reading,
+            action="reading.edit",
+            before=before,
+            after=snapshot(reading, fields),
+            reason=reason,
+        )
+    return reading
+
+
+def reading_exceptions_resolve(
+    *, actor: Any, exception_ids: Sequence[int], action: str, note: str = ""
+) -> int:
+    """处理抄表异常 in bulk: ``accept`` (the readings stand), ``estimate`` (fill a
+    missing-days span with estimates), ``reread`` (send for re-reading: the account stays
+    held from billing) or ``release`` (bill despite the exception). Each exception gets its
+    resolution and one audit row; exceptions already resolved are refused (nothing changes).
+    Returns the number of exceptions handled."""
+    status = RESOLVE_ACTIONS.get(action)
+    if status is None:
+        raise ValidationFailed(MSG_BAD_ACTION.format(action=action), field="action")
+    ids = sorted({int(i) for i in exception_ids})
+    if not ids:
+        raise ValidationFailed(MSG_NO_EXCEPTIONS, field="ids")
+    note = (note or "").strip()[:300]
+    with transaction.atomic():
+        exceptions = list(ReadingException.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+        if len(exceptions) != len(ids):
+            raise NotFound()
+        done = [e.pk for e in exceptions if e.status not in (ExceptionStatus.OPEN, ExceptionStatus.REREAD)]
+        if action == "reread":
+            done += [e.pk for e in exceptions if e.status == ExceptionStatus.REREAD]
+        if done:
+            raise Conflict(MSG_ALREADY_RESOLVED.format(ids=", ".join(map(str, sorted(done)))), field="ids")
+        if action == "estimate":
+            if any(e.rule != VeeRule.MISSING for e in exceptions):
+                raise ValidationFailed(MSG_ONLY_MISSING, field="action")
+            for exc in exceptions:
+                _estimate_exception(exc)
+        now = timezone.now()
+        user = actor if getattr(actor, "is_authenticated", False) else None
+        fields = ["status", "resolved_at", "resolved_by_id", "resolution_note"]
+        for exc in exceptions:
+            before = snapshot(exc, fields)
+            exc.status = status
+            exc.resolved_at = now
+            exc.resolved_by = user
+            exc.resolution_note = note
+            exc.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_note"])
+            audit_record(
+                actor=actor,
+                obj=exc,
+                action=f"reading_exception.{action}",
+                before=before,
+                after=snapshot(exc, fields),
+                reason=note,
+            )
+    return len(exceptions)
+
+
+def _estimate_exception(exc: ReadingException) -> int:
+    """Insert estimated readings for the missing days of ``exc`` (interpolated between the
+    valid reads around the gap, or profile-based when one side is missing)."""
+    start = exc.day_from - dt.timedelta(days=60)
+    end = exc.day_to + dt.timedelta(days=60)
+    rows = list(
+        Reading.objects.filter(meter_id=exc.meter_id, register=exc.register, day__range=(start, end))
+        .order_by("day")
+        .values_list("meter_id", "register", "day", "value")
+    )
+    series = pl.DataFrame(
+        {
+            "meter_id": [r[0] for r in rows],
+            "register": [r[1] for r in rows],
+            "day": [r[2] for r in rows],
+            "value_milli": [int(Decimal(r[3]) * 1000) for r in rows],
+            "is_new": [False] * len(rows),
+        },
+        schema={**_READING_SCHEMA, "is_new": pl.Boolean},
+    )
+    estimates = estimate_missing(series, exc.meter_id, exc.register, exc.day_from, exc.day_to)
+    if estimates.height == 0:
+        raise ValidationFailed(MSG_CANNOT_ESTIMATE.format(id=exc.pk), field="action")
+    return _insert_estimates(exc.reading_import, estimates)

@@ -1,0 +1,23 @@
+"""Background jobs of metering, run by ``gridcare worker`` (Django tasks, database backend)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_tasks import task
+
+
+@task()
+def reading_import_task(import_id: int, path: str) -> dict[str, Any]:
+    """Run one queued reading import (抄表数据导入) and return its counters."""
+    from gridcare.metering.services.readings import reading_import_run
+
+    reading_import = reading_import_run(import_id=import_id, path=path)
+    return {
+        "import_id": reading_import.pk,
+        "status": reading_import.status,
+        "inserted_rows": reading_import.inserted_rows,
+        "duplicate_rows": reading_import.duplicate_rows,
+        "rejected_rows": reading_import.rejected_rows,
+        "exceptions_opened": reading_import.exceptions_opened,
+    }
