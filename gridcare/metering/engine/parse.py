@@ -72,6 +72,8 @@ REJECTED_SCHEMA: dict[str, pl.DataType] = {
 }
 
 _NUMBER = r"^\d+(\.\d{1,3})?$"
+_STORABLE_NUMBER = rf"^0*\d{{1,{MAX_INTEGER_DIGITS}}}(\.\d{{1,3}})?$"
+_REGISTER_CODES = {name: code for code, name in enumerate(REGISTERS)}
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 
@@ -215,13 +217,12 @@ def parse_readings(
     iso_shape = pl.col("_day").str.contains(_ISO_DATE)
     parsed_day = pl.when(iso_shape).then(pl.col("_day").str.to_date("%Y-%m-%d", strict=False))
     number_shape = pl.col("_value").str.contains(_NUMBER)
-    int_part = pl.col("_value").str.extract(r"^(\d+)", 1)
-    too_large = int_part.str.strip_chars_start("0").str.len_chars() > MAX_INTEGER_DIGITS
+    storable = pl.col("_value").str.contains(_STORABLE_NUMBER)
     source_ok = pl.col("_source").is_null() | pl.col("_source").is_in([*IMPORT_SOURCES, ""])
 
     frame = frame.with_columns(parsed_day.alias("day"))
     bad_date = pl.col("day").is_null() | (pl.col("day") > pl.lit(today, pl.Date))
-    non_numeric = ~number_shape | too_large
+    non_numeric = ~storable
 
     reason = (
         pl.when(missing_value)
@@ -241,15 +242,21 @@ def parse_readings(
     )
     frame = frame.with_columns(reason.alias("reason"))
 
-    # Milli-units from the text: integer part × 1000 + the decimals padded to three digits.
-    fraction = pl.col("_value").str.extract(r"\.(\d{1,3})$", 1).fill_null("").str.pad_end(3, "0")
-    value_milli = int_part.cast(pl.Int64, strict=False) * 1000 + fraction.cast(pl.Int64, strict=False)
+    # Milli-units straight from the text: a decimal with scale 3 is the integer value × 1000
+    # (no float on the way); only rows that passed the number check get here.
+    value_milli = (pl.col("_value").str.to_decimal(scale=3) * 1000).cast(pl.Int64)
     ok = pl.col("reason").is_null()
+    # (meter, register, day) as one integer: grouping on it is much cheaper than on text.
+    reading_key = (
+        pl.col("meter_id") * 8
+        + pl.col("_register").replace_strict(_REGISTER_CODES, default=7, return_dtype=pl.Int64)
+    ) * (1 << 22) + (pl.col("day").cast(pl.Int32).cast(pl.Int64) + (1 << 21))
     frame = frame.with_columns(
         pl.when(ok).then(value_milli).alias("value_milli"),
-        pl.when(ok)
-        .then(pl.when(ok).then(pl.col("line_no")).min().over("meter_id", "_register", "day"))
-        .alias("_first_line"),
+        pl.when(ok).then(reading_key).alias("_key"),
+    )
+    frame = frame.with_columns(
+        pl.when(ok).then(pl.when(ok).then(pl.col("line_no")).min().over("_key")).alias("_first_line")
     )
     duplicate = ok & (pl.col("line_no") != pl.col("_first_line"))
     checked = frame.with_columns(
@@ -273,11 +280,12 @@ def parse_readings(
     )
 
     bad = checked.filter(pl.col("reason").is_not_null())
-    raw_bad = raw.select(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
-        pl.concat_str([_csv_field(pl.col(c)) for c in original], separator=",").alias("raw"),
+    rows = bad["_row"]
+    bad = bad.with_columns(
+        raw.select(
+            pl.concat_str([_csv_field(pl.col(c).gather(rows)) for c in original], separator=",").alias("raw")
+        ).to_series()
     )
-    bad = bad.join(raw_bad, on="_row", how="left")
     empty_fields = pl.concat_str(
         [pl.when(empty[c]).then(pl.lit(c)) for c in REQUIRED_COLUMNS], separator=", ", ignore_nulls=True
     )

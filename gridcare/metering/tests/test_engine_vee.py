@@ -197,6 +197,20 @@ def test_total_without_tou_registers_is_not_compared():
     assert exceptions(vee_validate(rows, meters(1), PARAMS)) == []
 
 
+def test_day_missing_one_of_the_meters_tou_registers_is_not_compared():
+    # given a meter with peak and valley, whose valley reading is missing on day 1
+    rows = series(
+        (1, "total", 0, 100_000, True),
+        (1, "peak", 0, 60_000, True),
+        (1, "valley", 0, 40_000, True),
+        (1, "total", 1, 110_000, True),
+        (1, "peak", 1, 66_000, True),
+    )
+
+    # then day 1 is not a mismatch (the missing valley is not a zero)
+    assert exceptions(vee_validate(rows, meters(1), PARAMS)) == []
+
+
 def test_tou_mismatch_between_context_rows_only_is_not_reported():
     rows = series(
         (1, "total", 0, 100_000, False),
