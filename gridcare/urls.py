@@ -8,6 +8,7 @@ from gridcare.api import api
 urlpatterns = [
     path("", include("gridcare.core.urls")),
     path("customers/", include("gridcare.customers.urls")),
+    path("metering/", include("gridcare.metering.urls")),
     path("portal/", include("gridcare.portal.urls")),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),

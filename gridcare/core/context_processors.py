@@ -42,7 +42,7 @@ SERVICE_AREAS: tuple[Area, ...] = (
     Area("connections", _("New connections (业扩报装)"), None),
     Area("billing", _("Reading & billing (抄表收费)"), None),
     Area("inspection", _("Inspection (用电检查)"), None),
-    Area("metering", _("Metering (电能计量)"), None),
+    Area("metering", _("Metering (电能计量)"), "metering:meters"),
     Area("outages", _("Outage repair (电力抢修)"), None),
     Area("complaints", _("Complaints & reports (投诉举报)"), None),
     Area("portal", _("24h inquiry (用电查询)"), "portal:home", customer_facing=True),

@@ -54,15 +54,20 @@ def page(browser: Any, live_server: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def roles(transactional_db: None) -> None:
-    """Live-server tests flush the database between tests, which drops the role groups a
-    data migration made; put them back from that migration's role table."""
+    """Live-server tests flush the database between tests, which drops the role groups the
+    data migrations made; put them back from those migrations' role tables (the shell's
+    roles and the metering permissions)."""
     from django.contrib.auth.models import Group, Permission
 
-    migration = importlib.import_module("gridcare.core.migrations.0002_roles_and_audit_guard")
-    for role, perms in migration.ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        for perm in perms:
-            app_label, codename = perm.split(".")
-            group.permissions.add(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
-            )
+    for module in (
+        "gridcare.core.migrations.0002_roles_and_audit_guard",
+        "gridcare.metering.migrations.0003_roles",
+    ):
+        migration = importlib.import_module(module)
+        for role, perms in migration.ROLE_PERMISSIONS.items():
+            group, _ = Group.objects.get_or_create(name=role)
+            for perm in perms:
+                app_label, codename = perm.split(".")
+                group.permissions.add(
+                    Permission.objects.get(content_type__app_label=app_label, codename=codename)
+                )
