@@ -77,6 +77,26 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch-size", type=int, default=4000, help="Rows per bulk insert round (default 4000)."
         )
+        parser.add_argument(
+            "--readings-months",
+            type=int,
+            default=13,
+            help=(
+                "Months of daily meter readings ending yesterday (default 13); 0 skips the "
+                "metering demo (meters, readings, curves) altogether."
+            ),
+        )
+        parser.add_argument(
+            "--readings-all",
+            action="store_true",
+            help="Readings for every active account (default: the first 20000 only).",
+        )
+        parser.add_argument(
+            "--curve-sample",
+            type=int,
+            default=200,
+            help="Accounts that get 96-point load curves (default 200; every 台区 total meter gets them).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         customers: int = options["customers"]
@@ -102,6 +122,7 @@ class Command(BaseCommand):
                 cursor.execute("PRAGMA cache_size = -262144")
         with transaction.atomic():
             summary = write_county(county, batch_size=options["batch_size"], progress=self._progress)
+            metering = self._seed_metering(county, summary, seed, options)
             logins = create_demo_users(county, summary["customer_ids"])
             first_substation = Substation.objects.get(pk=summary["substation_ids"][0])
             audit_record(
@@ -114,6 +135,11 @@ class Command(BaseCommand):
                     **county.counts(),
                     "account_numbers": summary["account_numbers"],
                     "contract_numbers": summary["contract_numbers"],
+                    **(
+                        {"metering": {k: v for k, v in metering.items() if k != "seconds"}}
+                        if metering
+                        else {}
+                    ),
                 },
                 reason="demo county",
             )
@@ -126,9 +152,42 @@ class Command(BaseCommand):
                 f"(户号 {summary['account_numbers'][0]}–{summary['account_numbers'][1]})."
             )
         )
+        if metering:
+            self._metering_summary(metering)
         self.stdout.write("Demo logins:")
         for username, password, who in logins:
             self.stdout.write(f"  {username:<20} {password:<16} {who}")
+
+    def _seed_metering(
+        self, county: County, summary: dict[str, Any], seed: int, options: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The metering demo (gridcare.metering.demo_writer) on top of the written county."""
+        months = int(options.get("readings_months", 13))
+        if months <= 0:
+            return None
+        from gridcare.metering.demo_writer import seed_metering
+
+        return seed_metering(
+            county=county,
+            account_ids=summary["account_ids"],
+            service_point_ids=summary["service_point_ids"],
+            transformer_ids=summary["transformer_ids"],
+            seed=seed,
+            months=months,
+            curve_sample=int(options.get("curve_sample", 200)),
+            readings_all=bool(options.get("readings_all", False)),
+            progress=self._progress,
+        )
+
+    def _metering_summary(self, m: dict[str, Any]) -> None:
+        capped = m["accounts_with_readings"] < m["active_accounts"]
+        self.stdout.write(
+            f"Metering: {m['meters']} meters, {m['readings']} readings {m['start']}–{m['end']} "
+            f"for {m['accounts_with_readings']} of {m['active_accounts']} active accounts"
+            + (" (capped: --readings-all for every account)" if capped else "")
+            + f", {m['exceptions']} reading exceptions, {m['curve_values']} curve values "
+            f"in {m['seconds']:.1f} s."
+        )
 
     def _progress(self, label: str, done: int, total: int, final: bool = False, seconds: float = 0.0) -> None:
         if final:
@@ -285,7 +344,10 @@ def write_county(
     )
     return {
         "substation_ids": sub_ids,
+        "transformer_ids": trans_ids,
+        "service_point_ids": sp_ids,
         "customer_ids": customer_ids,
+        "account_ids": account_ids,
         "account_numbers": [
             account_number_format(first_account),
             account_number_format(first_account + n_accounts - 1),

@@ -1,0 +1,379 @@
+"""Write the demo metering data of a freshly seeded county (called by ``gridcare seed``).
+
+:func:`seed_metering` takes the county the seed just wrote (the pure rows and the ids they
+got), draws the meters with :func:`gridcare.metering.demo.plan_metering` and writes:
+
+1. one installed meter per active account (``bulk_create``), plus the new meters of a few
+   meter exchanges;
+2. the daily frozen register readings, a block of accounts at a time, with the bulk
+   primitive (``COPY`` on PostgreSQL, ``INSERT OR IGNORE`` on SQLite), source ``ami``;
+   each block is run through the VEE engine first, so the injected anomalies open reading
+   exceptions, suspect rows are marked and short gaps are estimated, as an import would;
+3. the installations (after the readings: an exchanged meter's final readings come from
+   them);
+4. 96-point curves of the last 30 days for a sample of accounts and for every
+   transformer's total meter (台区总表) into the Parquet store.
+
+Like the county seed this writes in bulk and bypasses the per-row services on purpose:
+it only ever writes into an empty archive, inside the seed's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from gridcare.core.bulk import decimal_text, insert_ignoring_conflicts
+from gridcare.customers.demo import County
+from gridcare.metering import demo
+from gridcare.metering.choices import (
+    ExceptionStatus,
+    MeterStatus,
+    ReadingQuality,
+    ReadingSource,
+)
+from gridcare.metering.engine.vee import VeeParams, vee_validate
+from gridcare.metering.interval import ACCOUNT, TRANSFORMER, curves_write
+from gridcare.metering.models import Installation, Meter, Reading, ReadingException, VeeParameters
+
+ProgressFn = Callable[..., None]
+CURVE_DAYS = 30
+_DEFAULT_VEE = VeeParams(
+    spike_factor_x100=500,
+    spike_window_days=30,
+    spike_min_wh=10_000,
+    zero_run_days=7,
+    tou_tolerance_milli=100,
+    auto_estimate_max_days=3,
+)
+
+
+def london_dir() -> Path:
+    """Where the Low Carbon London shapes are looked for (``DEMO_SHAPES_DIR`` setting, else
+    ``<project>/../shared/data/london_smart_meters``); read in place, never copied."""
+    configured = getattr(settings, "DEMO_SHAPES_DIR", None)
+    if configured:
+        return Path(configured)
+    return Path(settings.PROJECT_DIR).parent / "shared" / "data" / "london_smart_meters"
+
+
+def _vee_params() -> VeeParams:
+    row = VeeParameters.objects.order_by("-effective_from").first()
+    if row is None:
+        return _DEFAULT_VEE
+    return VeeParams(
+        spike_factor_x100=int(row.spike_factor * 100),
+        spike_window_days=int(row.spike_window_days),
+        spike_min_wh=int(row.spike_min_kwh * 1000),
+        zero_run_days=int(row.zero_run_days),
+        tou_tolerance_milli=int(row.tou_tolerance_kwh * 1000),
+        auto_estimate_max_days=int(row.auto_estimate_max_days),
+    )
+
+
+def seed_metering(
+    *,
+    county: County,
+    account_ids: Sequence[int],
+    service_point_ids: Sequence[int],
+    transformer_ids: Sequence[int],
+    seed: int,
+    months: int = 13,
+    curve_sample: int = 200,
+    readings_all: bool = False,
+    end: dt.date | None = None,
+    data_dir: Path | str | None = None,
+    shapes_dir: Path | str | None = None,
+    run_vee: bool = True,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Write meters, installations, readings (ending ``end``, default yesterday in
+    Asia/Shanghai), VEE exceptions and curves for ``county``; returns counts and seconds.
+
+    Only the first :data:`demo.READINGS_CAP` active accounts get readings unless
+    ``readings_all``. Call inside a transaction."""
+    report: ProgressFn = progress or (lambda *a, **k: None)
+    started = time.perf_counter()
+    end = end or timezone.localdate() - dt.timedelta(days=1)
+    plan = demo.plan_metering(
+        county,
+        seed=seed,
+        end=end,
+        months=months,
+        readings_accounts=None if readings_all else demo.READINGS_CAP,
+    )
+    specs = plan.specs
+
+    # 1. meters
+    t0 = time.perf_counter()
+    meter_objs = [
+        Meter(
+            asset_no=m.asset_no,
+            barcode=m.barcode,
+            meter_type=m.meter_type,
+            is_smart=True,
+            remote_cutoff=m.remote_cutoff,
+            registers=list(m.registers),
+            digits=m.digits,
+            multiplier=Decimal(m.multiplier),
+            accuracy_class=m.accuracy_class,
+            manufacturer=m.manufacturer,
+            manufactured_on=m.manufactured_on,
+            last_verified_on=m.last_verified_on,
+            status=MeterStatus.REMOVED if m.status == "removed" else MeterStatus.INSTALLED,
+        )
+        for m in plan.meters
+    ]
+    Meter.objects.bulk_create(meter_objs, batch_size=4000)
+    meter_ids = np.array([m.pk for m in meter_objs], dtype=np.int64)
+    report("meters", len(meter_objs), len(meter_objs), final=True, seconds=time.perf_counter() - t0)
+
+    acc_of_spec = np.array([account_ids[s.index] for s in specs], dtype=np.int64)
+    meter_account = pl.DataFrame(
+        {
+            "meter_id": meter_ids,
+            "account_id": acc_of_spec[np.array([m.account for m in plan.meters], dtype=np.int64)]
+            if plan.meters
+            else np.zeros(0, np.int64),
+        }
+    )
+    vee_meters = pl.DataFrame(
+        {
+            "meter_id": meter_ids,
+            "digits": [m.digits for m in plan.meters],
+            "multiplier_x100": [m.multiplier * 100 for m in plan.meters],
+            "active": [m.status != "removed" for m in plan.meters],
+        },
+        schema={"meter_id": pl.Int64, "digits": pl.Int64, "multiplier_x100": pl.Int64, "active": pl.Boolean},
+    )
+    # initial readings on the installation day, for meters installed inside the window
+    initial_rows = _initial_context(plan, meter_ids)
+
+    # 2. readings (+ VEE), curve material
+    t0 = time.perf_counter()
+    params = _vee_params()
+    opened_at = str(connection.ops.adapt_datetimefield_value(timezone.now()))
+    sample = demo.sample_accounts(plan, curve_sample)
+    london = demo.load_london_shapes(shapes_dir or london_dir()) if len(sample) else None
+    counts = {"readings": 0, "estimates": 0, "exceptions": 0, "suspect": 0}
+    curve_frames: list[pl.DataFrame] = []
+    n_transformers = len(county.transformers)
+    t_use = np.zeros((n_transformers, len(demo.CLASSES), min(CURVE_DAYS, plan.days)), dtype=np.int64)
+    chunks = plan.chunks()
+    expected_rows = plan.days * sum(
+        len(plan.meters[int(plan.main_meter[p])].registers) for p in range(plan.readings_accounts)
+    )
+
+    def prepare() -> _Prepared | None:
+        """Next block: generate, run VEE, format (pure: runs in the worker thread)."""
+        chunk = next(chunks, None)
+        if chunk is None:
+            return None
+        prepared = _Prepared()
+        if chunk.readings is not None and chunk.readings.height:
+            demo.final_readings(plan, chunk.readings, chunk.use_wh, chunk.start)
+            _prepare_readings(
+                prepared,
+                chunk.readings,
+                meter_ids,
+                initial_rows,
+                vee_meters,
+                meter_account,
+                params,
+                opened_at,
+                run_vee,
+            )
+        prepared.transformer_use = demo.transformer_use(
+            plan, chunk.use_wh, chunk.start, n_transformers, t_use.shape[2]
+        )
+        in_chunk = sample[(sample >= chunk.start) & (sample < chunk.stop)]
+        if len(in_chunk):
+            prepared.curves = demo.account_curves(
+                plan, in_chunk, chunk.use_wh[in_chunk - chunk.start], days=t_use.shape[2], london=london
+            )
+        return prepared
+
+    # The next block is prepared in a worker thread while this one is inserted (SQLite and
+    # psycopg release the GIL while they write).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(prepare)
+        while (ready := future.result()) is not None:
+            future = pool.submit(prepare)
+            _insert_prepared(ready, counts)
+            t_use += ready.transformer_use
+            if ready.curves is not None:
+                curve_frames.append(ready.curves)
+            report("readings", counts["readings"], expected_rows)
+    report("readings", counts["readings"], counts["readings"], final=True, seconds=time.perf_counter() - t0)
+
+    # 3. installations
+    t0 = time.perf_counter()
+    installs = [
+        Installation(
+            meter_id=int(meter_ids[row.meter]),
+            service_point_id=service_point_ids[county.accounts[specs[row.account].index].service_point],
+            account_id=int(acc_of_spec[row.account]),
+            installed_at=row.installed_at,
+            removed_at=row.removed_at,
+            initial_readings=row.initial_readings,
+            final_readings=row.final_readings,
+            reason=row.reason,
+        )
+        for row in plan.installations
+    ]
+    Installation.objects.bulk_create(installs, batch_size=4000)
+    report("installations", len(installs), len(installs), final=True, seconds=time.perf_counter() - t0)
+
+    # 4. curves
+    t0 = time.perf_counter()
+    curve_values = 0
+    if curve_frames:
+        frame = pl.concat(curve_frames)
+        keys = pl.Series(acc_of_spec)[frame["key"]]
+        curve_values += curves_write(frame.with_columns(key=keys, kind=pl.lit(ACCOUNT)), data_dir=data_dir)
+    t_frame = demo.transformer_curves(plan, t_use, days=t_use.shape[2])
+    if t_frame.height:
+        keys = pl.Series(np.asarray(transformer_ids, dtype=np.int64))[t_frame["key"]]
+        curve_values += curves_write(
+            t_frame.with_columns(key=keys, kind=pl.lit(TRANSFORMER)), data_dir=data_dir
+        )
+    report("curve values", curve_values, curve_values, final=True, seconds=time.perf_counter() - t0)
+
+    return {
+        "meters": len(meter_objs),
+        "installations": len(installs),
+        "accounts_with_readings": plan.readings_accounts,
+        "active_accounts": len(specs),
+        "start": plan.start.isoformat(),
+        "end": plan.end.isoformat(),
+        **counts,
+        "curve_accounts": len(sample),
+        "curve_values": curve_values,
+        "injected": {rule: len(v) for rule, v in plan.anomalies.items()},
+        "exchanges": int((plan.exchange_day >= 0).sum()),
+        "vee": run_vee,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _initial_context(plan: demo.MeteringPlan, meter_ids: np.ndarray) -> pl.DataFrame:
+    """Initial readings of meters installed inside the window, as context rows for VEE."""
+    rows: dict[str, list[Any]] = {"meter_id": [], "register": [], "day": [], "value_milli": []}
+    for inst in plan.installations:
+        day = inst.installed_at.date()
+        if day < plan.start:
+            continue
+        for reg in inst.initial_readings:
+            rows["meter_id"].append(int(meter_ids[inst.meter]))
+            rows["register"].append(reg)
+            rows["day"].append(day)
+            rows["value_milli"].append(0)
+    return pl.DataFrame(
+        rows, schema={"meter_id": pl.Int64, "register": pl.String, "day": pl.Date, "value_milli": pl.Int64}
+    )
+
+
+@dataclass
+class _Prepared:
+    """One block of accounts, ready for the database."""
+
+    readings: pl.DataFrame | None = None
+    estimates: pl.DataFrame | None = None
+    exceptions: pl.DataFrame | None = None
+    suspect: int = 0
+    transformer_use: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    curves: pl.DataFrame | None = None
+
+
+def _prepare_readings(
+    prepared: _Prepared,
+    readings: pl.DataFrame,
+    meter_ids: np.ndarray,
+    initial_rows: pl.DataFrame,
+    vee_meters: pl.DataFrame,
+    meter_account: pl.DataFrame,
+    params: VeeParams,
+    opened_at: str,
+    run_vee: bool,
+) -> None:
+    keys = ["meter_id", "register", "day"]
+    new = readings.select(
+        pl.Series("meter_id", meter_ids)[readings["meter"]],
+        "register",
+        "day",
+        pl.col("value").alias("value_milli"),
+    )
+    quality = pl.lit(ReadingQuality.VALID.value)
+    if run_vee:
+        lo, hi = new["meter_id"].min(), new["meter_id"].max()
+        context = initial_rows.filter(pl.col("meter_id").is_between(lo, hi)).join(
+            new.select("meter_id").unique(), on="meter_id", how="semi"
+        )
+        series = pl.concat(
+            [new.with_columns(is_new=pl.lit(True)), context.with_columns(is_new=pl.lit(False))]
+        ).sort(keys)
+        result = vee_validate(series, vee_meters.filter(pl.col("meter_id").is_between(lo, hi)), params)
+        new = new.join(result.quality.select(*keys, "quality"), on=keys, how="left")
+        quality = pl.col("quality").fill_null(ReadingQuality.VALID.value)
+        prepared.suspect = int((new["quality"] == ReadingQuality.SUSPECT.value).sum())
+        if result.estimates.height:
+            prepared.estimates = result.estimates.select(
+                pl.col("meter_id").cast(pl.Int64),
+                "register",
+                pl.col("day").dt.to_string("%Y-%m-%d"),
+                decimal_text("value_milli", scale=3, alias="value"),
+                source=pl.lit(ReadingSource.ESTIMATED.value),
+                quality=pl.lit(ReadingQuality.ESTIMATED.value),
+            )
+        if result.exceptions.height:
+            prepared.exceptions = result.exceptions.join(meter_account, on="meter_id", how="left").select(
+                pl.col("meter_id").cast(pl.Int64),
+                "account_id",
+                "register",
+                "rule",
+                pl.col("day_from").dt.to_string("%Y-%m-%d"),
+                pl.col("day_to").dt.to_string("%Y-%m-%d"),
+                "detail",
+                status=pl.lit(ExceptionStatus.OPEN.value),
+                opened_at=pl.lit(opened_at),
+                resolution_note=pl.lit(""),
+            )
+    prepared.readings = new.select(
+        "meter_id",
+        "register",
+        pl.col("day").dt.to_string("%Y-%m-%d"),
+        decimal_text("value_milli", scale=3, alias="value"),
+        source=pl.lit(ReadingSource.AMI.value),
+        quality=quality,
+    )
+
+
+def _insert_prepared(prepared: _Prepared, counts: dict[str, int]) -> None:
+    reading_keys = ["meter_id", "register", "day"]
+    counts["suspect"] += prepared.suspect
+    if prepared.readings is not None:
+        counts["readings"] += insert_ignoring_conflicts(
+            table=Reading._meta.db_table, frame=prepared.readings, conflict_columns=reading_keys
+        )
+    if prepared.estimates is not None:
+        counts["estimates"] += insert_ignoring_conflicts(
+            table=Reading._meta.db_table, frame=prepared.estimates, conflict_columns=reading_keys
+        )
+    if prepared.exceptions is not None:
+        counts["exceptions"] += insert_ignoring_conflicts(
+            table=ReadingException._meta.db_table,
+            frame=prepared.exceptions,
+            conflict_columns=["meter_id", "register", "rule", "day_from"],
+        )
