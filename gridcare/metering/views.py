@@ -73,6 +73,7 @@ from gridcare.metering.services.verification import (
 CHART_DAYS = 90
 REGISTER_TABLE_DAYS = 31
 POLL_MS = 2000
+RECENT_IMPORTS = 500  # the import list searches and pages over the newest jobs
 
 # Badge colour per meter lifecycle status, import status and reading quality.
 METER_BADGES = {"in_stock": "info", "installed": "ok", "removed": "warn", "scrapped": "muted"}
@@ -407,11 +408,23 @@ def imports_view(request: HttpRequest) -> HttpResponse:
                     _("File %(name)s received; it is queued for import.") % {"name": job.source_name},
                 )
                 return redirect("metering:import", pk=job.pk)
-    page = paginate(request, reading_imports_recent(user))
-    page.object_list = list(page.object_list)
+    q = request.GET.get("q", "").strip()
+    status = request.GET.get("status", "")
+    if status not in ImportStatus.values:
+        status = ""
+    jobs = list(reading_imports_recent(user, limit=RECENT_IMPORTS))
+    if q:
+        jobs = [job for job in jobs if q.lower() in job.source_name.lower()]
+    if status:
+        jobs = [job for job in jobs if job.status == status]
+    page = paginate(request, jobs)
     for job in page.object_list:
         job.badge = IMPORT_BADGES.get(job.status, "muted")
-    return render(request, "metering/imports.html", {"form": form, "page": page})
+    return render(
+        request,
+        "metering/imports.html",
+        {"form": form, "page": page, "q": q, "status": status, "statuses": ImportStatus.choices},
+    )
 
 
 def _import_get(request: HttpRequest, pk: int) -> ReadingImport:
@@ -608,6 +621,9 @@ def verification_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, _("Result recorded."))
                 return redirect("metering:verification", pk=item.pk)
+        elif which == "result" and result_form is None:
+            messages.error(request, _("A result is recorded only for an open request."))
+            return redirect("metering:verification", pk=item.pk)
         elif which == "close":
             try:
                 verification_request_close(actor=user, request_id=item.pk, note=request.POST.get("note", ""))

@@ -582,3 +582,43 @@ def test_result_form_errors_stay_on_the_form(data: dict[str, Any]) -> None:
     assert response.status_code == 200
     assert response.context["result_form"].errors["tested_at"]
     assert VerificationRequest.objects.get(pk=data["request"].pk).status == "open"
+
+
+def test_import_list_searches_and_filters_the_recent_jobs(data: dict[str, Any]) -> None:
+    queued = reading_import_create(
+        actor="test", source_name="ami-1101.csv", content=b"meter,register,day,value\n"
+    )
+    client = client_for("inspector")
+
+    def listed(params: dict[str, Any]) -> list[int]:
+        return [job.pk for job in client.get(reverse("metering:imports"), params).context["page"].object_list]
+
+    assert listed({}) == [queued.pk, data["job"].pk]
+    assert listed({"q": "AMI-11"}) == [queued.pk]
+    assert listed({"status": "done"}) == [data["job"].pk]
+    # an inspector may look but not upload
+    assert client.get(reverse("metering:imports")).context["form"] is None
+
+
+def test_closing_a_tested_request_and_posting_a_result_twice(data: dict[str, Any]) -> None:
+    client = client_for("metering_tech")
+    url = url_for("metering:verification", data)
+    tested_at = timezone.localtime().strftime("%Y-%m-%dT%H:%M")
+    client.post(
+        url, {"form": "result", "error_pct": "0.50", "tested_at": tested_at, "tester": "李工"}, follow=True
+    )
+
+    # a second result for the same request is refused with a message, nothing changes
+    response = client.post(
+        url, {"form": "result", "error_pct": "9.00", "tested_at": tested_at, "tester": "王工"}, follow=True
+    )
+    assert [m.level_tag for m in response.context["messages"]] == ["error"]
+    request = VerificationRequest.objects.get(pk=data["request"].pk)
+    assert (request.error_pct, request.within_tolerance) == (Decimal("0.50"), True)
+    assert not Adjustment.objects.exists()
+
+    # closing needs the note, then closes
+    client.post(url, {"form": "close", "note": ""}, follow=True)
+    assert VerificationRequest.objects.get(pk=request.pk).status == "tested"
+    client.post(url, {"form": "close", "note": "11月27日电话告知客户校验合格"}, follow=True)
+    assert VerificationRequest.objects.get(pk=request.pk).status == "closed"
