@@ -122,6 +122,56 @@ READINGS_PER_METER = 400  # the file holds N readings for N / 400 meters (about 
 BENCH_METER_PREFIX = "BM"
 
 
+def _bench_accounts(command: BaseCommand, wanted: int) -> None:
+    """Make sure ``wanted`` active accounts have no meter: the demo seed installs a meter for
+    every account, so the bench adds its own customers and accounts (bulk, ``BENCH…``
+    numbers) on existing service points when too few are free."""
+    import datetime as dt
+
+    from gridcare.customers.models import Account, Customer, ServicePoint
+    from gridcare.metering.models import Installation
+
+    free = (
+        Account.objects.filter(status="active")
+        .exclude(pk__in=Installation.objects.filter(removed_at__isnull=True).values("account_id"))
+        .count()
+    )
+    missing = wanted - free
+    points = list(ServicePoint.objects.order_by("pk").values_list("pk", flat=True)[:5000])
+    if missing <= 0 or not points:
+        return
+    command.stdout.write(f"  creating {missing} bench customers and accounts (every account has a meter)")
+    start = Customer.objects.filter(credit_code__startswith="BENCH").count()
+    customers = Customer.objects.bulk_create(
+        [
+            Customer(
+                kind="organisation",
+                name=f"压测单位{start + i}",
+                credit_code=f"BENCH{start + i:013d}",
+                id_tail=f"{start + i:06d}"[-6:],
+                mobile="13900000000",
+                contact_person="压测",
+            )
+            for i in range(missing)
+        ],
+        batch_size=2000,
+    )
+    Account.objects.bulk_create(
+        [
+            Account(
+                number=f"BA{start + i:014d}",
+                customer=customer,
+                service_point_id=points[i % len(points)],
+                customer_class="urban_res",
+                voltage_level="220v",
+                opened_on=dt.date(2020, 1, 1),
+            )
+            for i, customer in enumerate(customers)
+        ],
+        batch_size=2000,
+    )
+
+
 def _bench_meters(command: BaseCommand, wanted: int, window_start: Any) -> list[tuple[int, str, int]]:
     """``wanted`` installed meters without readings from ``window_start`` on: existing ones
     first, then new bench meters (bulk) on accounts without a meter (seeding a demo county
@@ -159,6 +209,7 @@ def _bench_meters(command: BaseCommand, wanted: int, window_start: Any) -> list[
             customers = max(1000, wanted)
             command.stdout.write(f"  no accounts: seeding a demo county of {customers} customers first")
             call_command("seed", customers=customers, if_empty=True, stdout=command.stdout._out)
+        _bench_accounts(command, missing)
         free = list(
             Account.objects.filter(status="active")
             .exclude(pk__in=Installation.objects.filter(removed_at__isnull=True).values("account_id"))
@@ -296,7 +347,7 @@ def _readings_run(command: BaseCommand, options: dict[str, Any]) -> dict[str, An
             "no installed meters and no free accounts: run it on a fresh database "
             "(`gridcare migrate`), the bench seeds what it needs."
         )
-    n_days = min(n_days * max(1, -(-wanted // len(meters))), 3000)
+    n_days = min(max(n_days, -(-rows // len(meters))), 3000) if len(meters) < wanted else n_days
     window_start = today - dt.timedelta(days=n_days)
     days = [window_start + dt.timedelta(days=i) for i in range(n_days)]
     with tempfile.TemporaryDirectory(prefix="gridcare-bench-") as tmp:
