@@ -198,6 +198,11 @@ def readings_ingest_batch(
         raise ValidationFailed(MSG_EMPTY_BATCH, field="readings")
     if len(records) > API_BATCH_LIMIT:
         raise ValidationFailed(MSG_TOO_MANY.format(limit=API_BATCH_LIMIT), field="readings")
+    try:
+        raw = frame_from_records([{k: None if v is None else str(v) for k, v in r.items()} for r in records])
+    except HeaderError as exc:
+        missing = ", ".join(exc.missing) or str(exc)
+        raise ValidationFailed(MSG_MISSING_COLUMNS.format(columns=missing), field="readings") from exc
     body = json.dumps(list(records), sort_keys=True, default=str).encode()
     with transaction.atomic():
         reading_import = ReadingImport.objects.create(
@@ -213,7 +218,6 @@ def readings_ingest_batch(
             action="reading_import.create",
             after={**snapshot(reading_import), "records": len(records)},
         )
-    raw = frame_from_records([{k: None if v is None else str(v) for k, v in r.items()} for r in records])
     return _run(reading_import, raw)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from gridcare.metering.choices import ExceptionStatus, VeeRule
-from gridcare.metering.models import Reading, ReadingException
+from gridcare.metering.models import Reading, ReadingException, ReadingImport
 from gridcare.metering.tests.readings_fixtures import DAY0, import_lines, installed_meter, series_lines
 
 pytestmark = pytest.mark.django_db
@@ -118,6 +118,17 @@ def test_post_readings_schema_errors_are_422(staff_client):
     response = post_json(client, BASE + "/readings", {"channel": "telepathy", "readings": []})
     assert response.status_code == 422
     assert response.json()["code"] == "validation_failed"
+
+
+def test_a_batch_without_values_is_422_and_stores_nothing(staff_client):
+    client = staff_client(roles=["billing_clerk"])
+    body = {"channel": "ami", "readings": [{"meter": "M1", "register": "total", "day": "2026-01-02"}]}
+
+    response = post_json(client, BASE + "/readings", body)
+
+    assert response.status_code == 422
+    assert response.json()["field"] == "readings"
+    assert ReadingImport.objects.count() == 0
 
 
 def test_unknown_import_is_404(staff_client):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import signal
 
 import pytest
 from django.core.management import call_command
@@ -31,7 +32,12 @@ def test_the_worker_runs_a_queued_import(tmp_path):
     assert DBTaskResult.objects.count() == 1
     assert ReadingImport.objects.get(pk=job.pk).status == ImportStatus.QUEUED
 
-    call_command("worker", batch=True, verbosity=0, stdout=io.StringIO(), stderr=io.StringIO())
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)}
+    try:
+        call_command("worker", batch=True, verbosity=0, stdout=io.StringIO(), stderr=io.StringIO())
+    finally:  # the worker installs its own shutdown handlers
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
     job.refresh_from_db()
     assert (job.status, job.inserted_rows, job.rejected_rows) == (ImportStatus.DONE, 3, 1)
