@@ -171,7 +171,7 @@ def seed_metering(
     curve_frames: list[pl.DataFrame] = []
     n_transformers = len(county.transformers)
     t_use = np.zeros((n_transformers, len(demo.CLASSES), min(CURVE_DAYS, plan.days)), dtype=np.int64)
-    chunks = plan.chunks()
+    chunks = plan.chunks()  # blocks of 1024 accounts: the first insert starts soon
     expected_rows = plan.days * sum(
         len(plan.meters[int(plan.main_meter[p])].registers) for p in range(plan.readings_accounts)
     )

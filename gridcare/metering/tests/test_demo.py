@@ -28,7 +28,7 @@ def plan() -> demo.MeteringPlan:
 
 @pytest.fixture(scope="module")
 def readings(plan: demo.MeteringPlan) -> pl.DataFrame:
-    return pl.concat([c.readings for c in plan.chunks(size=500) if c.readings is not None])
+    return pl.concat([c.readings for c in plan.chunks() if c.readings is not None])
 
 
 def _steps(frame: pl.DataFrame) -> pl.DataFrame:
@@ -51,8 +51,7 @@ def test_generator_is_deterministic_per_seed(plan: demo.MeteringPlan, readings: 
     assert again.meters == plan.meters
     assert again.installations == plan.installations
     assert again.anomalies == plan.anomalies
-    assert pl.concat([c.readings for c in again.chunks(size=500) if c.readings is not None]).equals(readings)
-    # the block size does not change the values of an account's readings
+    assert pl.concat([c.readings for c in again.chunks() if c.readings is not None]).equals(readings)
     other = demo.plan_metering(generate_county(1500, 3), seed=4, end=END, months=4)
     assert [m.asset_no for m in other.meters] != [m.asset_no for m in plan.meters]
 
@@ -142,7 +141,7 @@ def test_injected_anomalies_show_in_the_readings(plan: demo.MeteringPlan, readin
 
 
 def test_exchange_conserves_energy(plan: demo.MeteringPlan) -> None:
-    for chunk in plan.chunks(size=500):
+    for chunk in plan.chunks():
         if chunk.readings is None:
             continue
         demo.final_readings(plan, chunk.readings, chunk.use_wh, chunk.start)
