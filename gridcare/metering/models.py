@@ -241,8 +241,13 @@ class Reading(models.Model):
     Unique per (meter, register, day): importing the same data twice stores it once.
     """
 
+    # No separate index on meter: the unique (meter, register, day) index starts with it.
     meter = models.ForeignKey(
-        to="metering.Meter", on_delete=models.PROTECT, related_name="readings", verbose_name=_("meter")
+        to="metering.Meter",
+        on_delete=models.PROTECT,
+        related_name="readings",
+        verbose_name=_("meter"),
+        db_index=False,
     )
     register = models.CharField(_("register"), max_length=8, choices=Register.choices)
     day = models.DateField(_("day"))
@@ -251,6 +256,11 @@ class Reading(models.Model):
     quality = models.CharField(
         _("quality"), max_length=10, choices=ReadingQuality.choices, default=ReadingQuality.VALID
     )
+    # Provenance only: which import brought the reading. Neither indexed nor a database
+    # foreign key, because on the bulk path (millions of rows per import) the index upkeep
+    # and the per-row key check cost more than the rest of VEE together. Import jobs are
+    # never deleted (PROTECT below and no delete path), so the link cannot dangle; an
+    # import's readings are found through its time span and meters when needed.
     reading_import = models.ForeignKey(
         to="metering.ReadingImport",
         on_delete=models.PROTECT,
@@ -258,6 +268,8 @@ class Reading(models.Model):
         blank=True,
         related_name="readings",
         verbose_name=_("import"),
+        db_index=False,
+        db_constraint=False,
     )
 
     class Meta:
