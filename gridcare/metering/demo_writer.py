@@ -208,7 +208,7 @@ def seed_metering(
     if connection.vendor == "sqlite":
         # Keep the reading table's index B-trees in memory for the whole load (about 130
         # bytes a row), instead of spilling pages to the WAL and reading them back.
-        cache_kib = min(max(262_144, expected_rows * 160 // 1024), 2_097_152)
+        cache_kib = min(max(262_144, expected_rows * 160 // 1024), 1_048_576)
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = -{int(cache_kib)}")
     # The next block is prepared in a worker thread while this one is inserted (SQLite and
