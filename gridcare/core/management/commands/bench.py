@@ -208,7 +208,9 @@ def _bench_meters(command: BaseCommand, wanted: int, window_start: Any) -> list[
         if not Account.objects.exists():
             customers = max(1000, wanted)
             command.stdout.write(f"  no accounts: seeding a demo county of {customers} customers first")
-            call_command("seed", customers=customers, if_empty=True, stdout=command.stdout._out)
+            call_command(
+                "seed", customers=customers, if_empty=True, readings_months=0, stdout=command.stdout._out
+            )
         _bench_accounts(command, missing)
         free = list(
             Account.objects.filter(status="active")

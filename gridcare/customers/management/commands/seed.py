@@ -89,7 +89,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--readings-all",
             action="store_true",
-            help="Readings for every active account (default: the first 20000 only).",
+            help="Readings for every active account (default: the first 5000 only).",
         )
         parser.add_argument(
             "--curve-sample",
