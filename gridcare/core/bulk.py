@@ -14,9 +14,10 @@ from __future__ import annotations
 import io
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import polars as pl
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 _IDENT_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
@@ -47,10 +48,18 @@ def insert_ignoring_conflicts(
     frame: pl.DataFrame,
     conflict_columns: Sequence[str],
     batch_rows: int = 200_000,
+    expect_new: bool = False,
 ) -> int:
     """Insert every row of ``frame`` (its columns name the table's columns) into ``table``,
     skipping rows that clash with an existing row on ``conflict_columns``. Returns the
-    number of rows inserted."""
+    number of rows inserted.
+
+    ``expect_new=True`` says the caller has already left out the rows it knows are stored
+    (as the reading import does against the context it loaded): on PostgreSQL each batch
+    is then first ``COPY``-ed straight into the table inside a savepoint, and only if a
+    concurrent writer got there first (a unique violation) is the batch redone through the
+    conflict-ignoring path. The result is the same either way; the fast path skips the
+    temporary table and the ``INSERT … SELECT``."""
     if frame.height == 0:
         return 0
     table = _ident(table)
@@ -60,7 +69,8 @@ def insert_ignoring_conflicts(
     for offset in range(0, frame.height, batch_rows):
         chunk = frame.slice(offset, batch_rows)
         if connection.vendor == "postgresql":
-            inserted += _pg_insert(table, columns, conflict, chunk)
+            copied = _pg_copy_direct(table, columns, chunk) if expect_new else None
+            inserted += copied if copied is not None else _pg_insert(table, columns, conflict, chunk)
         else:
             inserted += _generic_insert(table, columns, chunk)
     return inserted
@@ -90,6 +100,24 @@ def _pg_insert(table: str, columns: list[str], conflict: list[str], chunk: pl.Da
     return max(count, 0)
 
 
+def _pg_copy_direct(table: str, columns: list[str], chunk: pl.DataFrame) -> int | None:
+    """COPY ``chunk`` straight into ``table`` in a savepoint; None when a row already exists."""
+    buffer = io.BytesIO()
+    chunk.write_csv(buffer, include_header=False, null_value="")
+    buffer.seek(0)
+    try:
+        with (
+            transaction.atomic(),
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy,
+        ):
+            while data := buffer.read(1 << 20):
+                copy.write(data)
+    except IntegrityError:
+        return None
+    return chunk.height
+
+
 def _generic_insert(table: str, columns: list[str], chunk: pl.DataFrame) -> int:
     placeholders = ", ".join(["%s"] * len(columns))
     sql = f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
@@ -104,3 +132,57 @@ def _generic_insert(table: str, columns: list[str], chunk: pl.DataFrame) -> int:
 def _total_changes() -> int:
     connection.ensure_connection()
     return int(connection.connection.total_changes)
+
+
+def reserve_ids(*, table: str, count: int) -> list[int]:
+    """Reserve ``count`` primary keys of ``table`` for rows about to be bulk-inserted.
+
+    PostgreSQL takes them from the table's identity sequence (safe with concurrent
+    writers); SQLite continues after the largest id (call inside the writing transaction,
+    which SQLite runs IMMEDIATE, so nobody else writes meanwhile)."""
+    table = _ident(table)
+    if count <= 0:
+        return []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [table, count],
+            )
+            return [int(row[0]) for row in cursor.fetchall()]
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
+        start = int(cursor.fetchone()[0]) + 1
+    return list(range(start, start + count))
+
+
+def insert_new_rows(*, table: str, frame: pl.DataFrame, batch_rows: int = 200_000) -> list[int]:
+    """Insert rows that are all new (no unique clash expected) and return their primary
+    keys in frame order: ids reserved with :func:`reserve_ids`, then ``COPY`` on
+    PostgreSQL or ``executemany`` on SQLite. Values must be database-ready (use
+    :func:`db_datetime` for datetimes, JSON as text)."""
+    ids = reserve_ids(table=table, count=frame.height)
+    if not ids:
+        return []
+    with_ids = frame.with_columns(pl.Series("id", ids, dtype=pl.Int64))
+    columns = [_ident(c) for c in with_ids.columns]
+    for offset in range(0, with_ids.height, batch_rows):
+        chunk = with_ids.slice(offset, batch_rows)
+        if connection.vendor == "postgresql":
+            copied = _pg_copy_direct(_ident(table), columns, chunk)
+            if copied is None:
+                raise IntegrityError(f"insert_new_rows: a row of {table} already exists")
+        else:
+            placeholders = ", ".join(["%s"] * len(columns))
+            sql = f"INSERT INTO {_ident(table)} ({', '.join(columns)}) VALUES ({placeholders})"
+            with connection.cursor() as cursor:
+                rows = chunk.iter_rows()
+                while batch := list(itertools.islice(rows, 20_000)):
+                    cursor.executemany(sql, batch)
+    return ids
+
+
+def db_datetime(value: Any) -> str | None:
+    """An aware datetime as the database stores it (for frames written in bulk)."""
+    if value is None:
+        return None
+    return str(connection.ops.adapt_datetimefield_value(value))

@@ -28,6 +28,7 @@ from gridcare.customers.forms import (
     add_service_error,
 )
 from gridcare.customers.models import Feeder, Substation, Transformer
+from gridcare.metering.selectors.assets import metering_for_accounts
 
 RECENT_CHANGES = 20
 
@@ -111,6 +112,7 @@ def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
             "can_change_customer": can_change_customer,
             "can_change_account": user.has_perm("customers.change_account"),
             "recent_changes": recent_changes,
+            "metering": metering_for_accounts(user=user, account_ids=[a.pk for a in customer.accounts.all()]),
         },
     )
 

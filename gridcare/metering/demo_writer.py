@@ -21,6 +21,7 @@ it only ever writes into an empty archive, inside the seed's transaction.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +36,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from gridcare.core.bulk import decimal_text, insert_ignoring_conflicts
+from gridcare.core.bulk import db_datetime, decimal_text, insert_ignoring_conflicts, insert_new_rows
 from gridcare.customers.demo import County
 from gridcare.metering import demo
 from gridcare.metering.choices import (
@@ -118,26 +119,31 @@ def seed_metering(
 
     # 1. meters
     t0 = time.perf_counter()
-    meter_objs = [
-        Meter(
-            asset_no=m.asset_no,
-            barcode=m.barcode,
-            meter_type=m.meter_type,
-            is_smart=True,
-            remote_cutoff=m.remote_cutoff,
-            registers=list(m.registers),
-            digits=m.digits,
-            multiplier=Decimal(m.multiplier),
-            accuracy_class=m.accuracy_class,
-            manufacturer=m.manufacturer,
-            manufactured_on=m.manufactured_on,
-            last_verified_on=m.last_verified_on,
-            status=MeterStatus.REMOVED if m.status == "removed" else MeterStatus.INSTALLED,
-        )
-        for m in plan.meters
-    ]
-    Meter.objects.bulk_create(meter_objs, batch_size=4000)
-    meter_ids = np.array([m.pk for m in meter_objs], dtype=np.int64)
+    meters_frame = pl.DataFrame(
+        {
+            "asset_no": [m.asset_no for m in plan.meters],
+            "barcode": [m.barcode for m in plan.meters],
+            "meter_type": [m.meter_type for m in plan.meters],
+            "is_smart": [True] * len(plan.meters),
+            "remote_cutoff": [bool(m.remote_cutoff) for m in plan.meters],
+            "registers": [json.dumps(list(m.registers)) for m in plan.meters],
+            "digits": [m.digits for m in plan.meters],
+            "multiplier": [str(Decimal(m.multiplier).quantize(Decimal("0.01"))) for m in plan.meters],
+            "accuracy_class": [m.accuracy_class for m in plan.meters],
+            "manufacturer": [m.manufacturer for m in plan.meters],
+            "manufactured_on": [m.manufactured_on for m in plan.meters],
+            "last_verified_on": [m.last_verified_on for m in plan.meters],
+            "status": [
+                MeterStatus.REMOVED.value if m.status == "removed" else MeterStatus.INSTALLED.value
+                for m in plan.meters
+            ],
+        },
+        schema_overrides={"manufactured_on": pl.Date, "last_verified_on": pl.Date},
+    )
+    # Plain rows straight into the table (ids reserved up front): the ORM's bulk_create
+    # spends most of its time preparing each field of 200,000 objects.
+    meter_ids = np.array(insert_new_rows(table=Meter._meta.db_table, frame=meters_frame), dtype=np.int64)
+    meter_objs = plan.meters
     report("meters", len(meter_objs), len(meter_objs), final=True, seconds=time.perf_counter() - t0)
 
     acc_of_spec = np.array([account_ids[s.index] for s in specs], dtype=np.int64)
@@ -226,20 +232,25 @@ def seed_metering(
 
     # 3. installations
     t0 = time.perf_counter()
-    installs = [
-        Installation(
-            meter_id=int(meter_ids[row.meter]),
-            service_point_id=service_point_ids[county.accounts[specs[row.account].index].service_point],
-            account_id=int(acc_of_spec[row.account]),
-            installed_at=row.installed_at,
-            removed_at=row.removed_at,
-            initial_readings=row.initial_readings,
-            final_readings=row.final_readings,
-            reason=row.reason,
-        )
-        for row in plan.installations
-    ]
-    Installation.objects.bulk_create(installs, batch_size=4000)
+    installs = plan.installations
+    installs_frame = pl.DataFrame(
+        {
+            "meter_id": [int(meter_ids[row.meter]) for row in installs],
+            "service_point_id": [
+                service_point_ids[county.accounts[specs[row.account].index].service_point] for row in installs
+            ],
+            "account_id": [int(acc_of_spec[row.account]) for row in installs],
+            "installed_at": [db_datetime(row.installed_at) for row in installs],
+            "removed_at": [db_datetime(row.removed_at) for row in installs],
+            "initial_readings": [json.dumps(row.initial_readings) for row in installs],
+            "final_readings": [
+                None if row.final_readings is None else json.dumps(row.final_readings) for row in installs
+            ],
+            "reason": [row.reason for row in installs],
+        },
+        schema_overrides={"removed_at": pl.String, "final_readings": pl.String},
+    )
+    insert_new_rows(table=Installation._meta.db_table, frame=installs_frame)
     report("installations", len(installs), len(installs), final=True, seconds=time.perf_counter() - t0)
 
     # 4. curves

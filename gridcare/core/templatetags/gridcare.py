@@ -58,3 +58,11 @@ def query_with(context: dict[str, Any], **changes: Any) -> str:
     for key, value in changes.items():
         params[key] = value
     return "?" + urlencode(list(params.lists()), doseq=True)
+
+
+@register.filter
+def get_item(mapping: Any, key: Any) -> Any:
+    """``{{ mapping|get_item:key }}``: a dict lookup by a variable key (None when absent)."""
+    if mapping is None:
+        return None
+    return mapping.get(key)

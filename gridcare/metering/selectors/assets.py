@@ -201,3 +201,39 @@ def meters_due_for_verification(*, user: Any, on: dt.date) -> list[DueMeter]:
         rows.append(DueMeter(meter=meter, account_number=account_number, due_on=due_on, reason=reason))
     rows.sort(key=lambda row: (row.due_on, row.meter.asset_no))
     return rows
+
+
+@dataclass(frozen=True)
+class AccountMetering:
+    """What the customer 360 view shows of one account's metering."""
+
+    installations: list[Installation]
+    open_exceptions: int
+
+
+def metering_for_accounts(*, user: Any, account_ids: list[int]) -> dict[int, AccountMetering] | None:
+    """Per account: its installations (open first, then newest) and the number of reading
+    exceptions holding it from billing. None when ``user`` may not see meters (2 queries)."""
+    if not _may(user, "metering.view_meter"):
+        return None
+    from gridcare.metering.choices import OPEN_EXCEPTION_STATUSES
+    from gridcare.metering.models import ReadingException
+
+    installs: dict[int, list[Installation]] = {pk: [] for pk in account_ids}
+    rows = (
+        Installation.objects.filter(account_id__in=account_ids)
+        .select_related("meter")
+        .order_by(models.F("removed_at").desc(nulls_first=True), "-installed_at")
+    )
+    for inst in rows:
+        installs[inst.account_id].append(inst)
+    counts = dict(
+        ReadingException.objects.filter(account_id__in=account_ids, status__in=OPEN_EXCEPTION_STATUSES)
+        .order_by()
+        .values_list("account_id")
+        .annotate(n=models.Count("id"))
+    )
+    return {
+        pk: AccountMetering(installations=installs[pk], open_exceptions=int(counts.get(pk, 0)))
+        for pk in account_ids
+    }

@@ -566,8 +566,13 @@ def _insert_readings(reading_import: ReadingImport, readings: pl.DataFrame) -> i
         quality="quality",
         reading_import_id=pl.lit(reading_import.pk, dtype=pl.Int64),
     )
+    # The chunk left out every reading already stored in its context window, so the rows
+    # are expected to be new: COPY straight in (a concurrent import falls back safely).
     return insert_ignoring_conflicts(
-        table=Reading._meta.db_table, frame=frame, conflict_columns=["meter_id", "register", "day"]
+        table=Reading._meta.db_table,
+        frame=frame,
+        conflict_columns=["meter_id", "register", "day"],
+        expect_new=True,
     )
 
 
