@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
+import psycopg
 from django.db import IntegrityError, connection, transaction
 
 _IDENT_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
@@ -113,7 +114,7 @@ def _pg_copy_direct(table: str, columns: list[str], chunk: pl.DataFrame) -> int 
         ):
             while data := buffer.read(1 << 20):
                 copy.write(data)
-    except IntegrityError:
+    except (IntegrityError, psycopg.IntegrityError):  # raw psycopg COPY errors are not wrapped
         return None
     return chunk.height
 

@@ -97,7 +97,7 @@ def request_() -> Any:
         (
             AuthenticationError(),
             401,
-            {"code": "not_authenticated", "message": "Log in first.", "field": None},
+            {"code": "not_authenticated", "message": "请先登录。", "field": None},
         ),
         (
             HttpError(405, "Method not allowed"),
@@ -155,4 +155,4 @@ def test_api_docs_page_is_served(client: Client) -> None:
 def test_unauthenticated_portal_call_gets_401_in_the_error_format(client: Client) -> None:
     response = client.get("/api/portal/accounts")
     assert response.status_code == 401
-    assert response.json() == {"code": "not_authenticated", "message": "Log in first.", "field": None}
+    assert response.json() == {"code": "not_authenticated", "message": "请先登录。", "field": None}
