@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Take the screenshots in docs/img from a running demo (``make run``) with Debian's chromium.
 
-    .venv/bin/python scripts/docs_screenshots.py [BASE_URL]     # default http://127.0.0.1:8000
+.venv/bin/python scripts/docs_screenshots.py [BASE_URL]     # default http://127.0.0.1:8000
 """
 
 from __future__ import annotations
@@ -13,8 +13,15 @@ from playwright.sync_api import Page, sync_playwright
 
 BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000"
 OUT = Path(__file__).resolve().parents[1] / "docs" / "img"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 
 def login(page: Page, path: str, username: str) -> None:

@@ -4,7 +4,8 @@
 #   1. Debian's chromium (browser tests) and gettext (catalogue check), installed with apt when missing
 #   2. static checks: ruff (lint and format), mypy, makemigrations --check
 #   3. the whole pytest suite on a throwaway PostgreSQL 15 server
-#   4. the whole suite again on SQLite (the embedded default), browser tests excluded
+#   4. the whole suite again on SQLite (the embedded default), less the browser tests and
+#      the PostgreSQL-only checks (markers `browser`, `postgresql`; deselected, not skipped)
 #
 # Every step runs even when an earlier one failed, so one run shows every problem;
 # the script exits non-zero when any step failed. pytest's exit code 5 (no tests
@@ -95,7 +96,7 @@ fi
 
 # --- 4. pytest on SQLite ------------------------------------------------------
 if [ "${SKIP_SQLITE:-0}" != 1 ]; then
-    run pytest-sqlite env -u DATABASE_URL "$PY" -m pytest -m "not browser" "$@"
+    run pytest-sqlite env -u DATABASE_URL "$PY" -m pytest -m "not browser and not postgresql" "$@"
 fi
 
 echo
