@@ -77,21 +77,34 @@ def insert_ignoring_conflicts(
     return inserted
 
 
-def _pg_insert(table: str, columns: list[str], conflict: list[str], chunk: pl.DataFrame) -> int:
-    col_list = ", ".join(columns)
-    temp = f"_bulk_{table}"
+def _copy_csv(cursor: Any, table: str, columns: list[str], chunk: pl.DataFrame) -> None:
+    """``COPY`` the rows of ``chunk`` into ``table`` as CSV (``cursor`` is Django's wrapper;
+    the psycopg cursor under it does the COPY)."""
     buffer = io.BytesIO()
     chunk.write_csv(buffer, include_header=False, null_value="")
     buffer.seek(0)
+    with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
+        while data := buffer.read(1 << 20):
+            copy.write(data)
+
+
+def _executemany(sql: str, chunk: pl.DataFrame) -> None:
+    """SQLite: run ``sql`` for every row of ``chunk``, 20,000 rows per call."""
+    with connection.cursor() as cursor:
+        rows = chunk.iter_rows()
+        while batch := list(itertools.islice(rows, 20_000)):
+            cursor.executemany(sql, batch)
+
+
+def _pg_insert(table: str, columns: list[str], conflict: list[str], chunk: pl.DataFrame) -> int:
+    col_list = ", ".join(columns)
+    temp = f"_bulk_{table}"
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {temp}")
         cursor.execute(
             f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS SELECT {col_list} FROM {table} WITH NO DATA"
         )
-        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
-        with raw.copy(f"COPY {temp} ({col_list}) FROM STDIN WITH (FORMAT csv)") as copy:
-            while data := buffer.read(1 << 20):
-                copy.write(data)
+        _copy_csv(cursor, temp, columns, chunk)
         cursor.execute(
             f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {temp} "
             f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
@@ -103,17 +116,9 @@ def _pg_insert(table: str, columns: list[str], conflict: list[str], chunk: pl.Da
 
 def _pg_copy_direct(table: str, columns: list[str], chunk: pl.DataFrame) -> int | None:
     """COPY ``chunk`` straight into ``table`` in a savepoint; None when a row already exists."""
-    buffer = io.BytesIO()
-    chunk.write_csv(buffer, include_header=False, null_value="")
-    buffer.seek(0)
     try:
-        with (
-            transaction.atomic(),
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy,
-        ):
-            while data := buffer.read(1 << 20):
-                copy.write(data)
+        with transaction.atomic(), connection.cursor() as cursor:
+            _copy_csv(cursor, table, columns, chunk)
     except (IntegrityError, psycopg.IntegrityError):  # raw psycopg COPY errors are not wrapped
         return None
     return chunk.height
@@ -122,12 +127,9 @@ def _pg_copy_direct(table: str, columns: list[str], chunk: pl.DataFrame) -> int 
 def _generic_insert(table: str, columns: list[str], chunk: pl.DataFrame) -> int:
     placeholders = ", ".join(["%s"] * len(columns))
     sql = f"INSERT OR IGNORE INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"
-    with connection.cursor() as cursor:
-        before = _total_changes()
-        rows = chunk.iter_rows()
-        while batch := list(itertools.islice(rows, 20_000)):
-            cursor.executemany(sql, batch)
-        return _total_changes() - before
+    before = _total_changes()
+    _executemany(sql, chunk)
+    return _total_changes() - before
 
 
 def _total_changes() -> int:
@@ -174,11 +176,7 @@ def insert_new_rows(*, table: str, frame: pl.DataFrame, batch_rows: int = 200_00
                 raise IntegrityError(f"insert_new_rows: a row of {table} already exists")
         else:
             placeholders = ", ".join(["%s"] * len(columns))
-            sql = f"INSERT INTO {_ident(table)} ({', '.join(columns)}) VALUES ({placeholders})"
-            with connection.cursor() as cursor:
-                rows = chunk.iter_rows()
-                while batch := list(itertools.islice(rows, 20_000)):
-                    cursor.executemany(sql, batch)
+            _executemany(f"INSERT INTO {_ident(table)} ({', '.join(columns)}) VALUES ({placeholders})", chunk)
     return ids
 
 
