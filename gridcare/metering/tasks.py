@@ -21,3 +21,11 @@ def reading_import_task(import_id: int, path: str) -> dict[str, Any]:
         "rejected_rows": reading_import.rejected_rows,
         "exceptions_opened": reading_import.exceptions_opened,
     }
+
+
+@task()
+def reading_missing_sweep_task() -> dict[str, int]:
+    """Nightly 缺数巡检: missing-days exceptions for meters that stopped reporting."""
+    from gridcare.metering.services.readings import reading_missing_sweep
+
+    return reading_missing_sweep()

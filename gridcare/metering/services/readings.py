@@ -30,7 +30,7 @@ from typing import Any
 import polars as pl
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -39,6 +39,7 @@ from gridcare.core.bulk import decimal_text, insert_ignoring_conflicts
 from gridcare.core.errors import Conflict, NotFound, ValidationFailed
 from gridcare.customers.choices import AccountStatus
 from gridcare.metering.choices import (
+    OPEN_EXCEPTION_STATUSES,
     ExceptionStatus,
     ImportStatus,
     ReadingQuality,
@@ -74,6 +75,7 @@ __all__ = [
     "reading_import_create",
     "reading_import_enqueue",
     "reading_import_run",
+    "reading_missing_sweep",
     "readings_ingest_batch",
     "rejected_csv_path",
 ]
@@ -750,3 +752,76 @@ def _estimate_exception(exc: ReadingException) -> int:
     if estimates.height == 0:
         raise ValidationFailed(MSG_CANNOT_ESTIMATE.format(id=exc.pk), field="action")
     return _insert_estimates(exc.reading_import, estimates)
+
+
+def reading_missing_sweep(*, as_of: dt.date | None = None) -> dict[str, int]:
+    """缺数巡检: open a ``missing`` exception for every register of an installed meter on an
+    active account whose last reading is more than ``auto_estimate_max_days`` before
+    ``as_of`` (default: yesterday) — the trailing gaps an import cannot see, because a meter
+    that stopped reporting sends nothing to validate.
+
+    Idempotent: the exception of a gap is keyed by its first missing day; a later sweep
+    extends the open exception's ``day_to`` instead of opening another. A meter never read
+    since installation counts from its installation day. Returns ``{"opened", "extended"}``.
+    """
+    as_of = as_of or timezone.localdate() - dt.timedelta(days=1)
+    limit = _vee_params(as_of).auto_estimate_max_days
+    installs = list(
+        Installation.objects.filter(removed_at__isnull=True, account__status=AccountStatus.ACTIVE)
+        .select_related("meter")
+        .values_list("meter_id", "account_id", "installed_at", "meter__registers")
+    )
+    if not installs:
+        return {"opened": 0, "extended": 0}
+    last = {
+        (m, r): d
+        for m, r, d in Reading.objects.filter(meter_id__in=[i[0] for i in installs], day__lte=as_of)
+        .values("meter_id", "register")
+        .annotate(last=Max("day"))
+        .values_list("meter_id", "register", "last")
+        .order_by()
+    }
+    rows = []
+    for meter_id, account_id, installed_at, registers in installs:
+        installed_on = timezone.localtime(installed_at).date()
+        for register in registers or []:
+            seen = last.get((meter_id, register), installed_on)
+            if (as_of - seen).days > limit:
+                rows.append(
+                    (meter_id, account_id, register, seen + dt.timedelta(days=1), (as_of - seen).days)
+                )
+    if not rows:
+        return {"opened": 0, "extended": 0}
+    frame = pl.DataFrame(
+        rows, schema=["meter_id", "account_id", "register", "day_from", "days"], orient="row"
+    ).select(
+        pl.col("meter_id").cast(pl.Int64),
+        pl.col("account_id").cast(pl.Int64),
+        "register",
+        rule=pl.lit(VeeRule.MISSING.value),
+        day_from="day_from",
+        day_to=pl.lit(as_of),
+        detail=pl.format('{{"days": {}, "trailing": true}}', pl.col("days")),
+        status=pl.lit(ExceptionStatus.OPEN.value),
+        opened_at=pl.lit(_db_now()),
+        resolution_note=pl.lit(""),
+    )
+    with transaction.atomic():
+        opened = insert_ignoring_conflicts(
+            table=ReadingException._meta.db_table,
+            frame=frame,
+            conflict_columns=["meter_id", "register", "rule", "day_from"],
+        )
+        gaps = {(meter_id, register, day_from) for meter_id, _a, register, day_from, _d in rows}
+        stale = [
+            pk
+            for pk, meter_id, register, day_from in ReadingException.objects.filter(
+                meter_id__in={g[0] for g in gaps},
+                rule=VeeRule.MISSING,
+                status__in=OPEN_EXCEPTION_STATUSES,
+                day_to__lt=as_of,
+            ).values_list("pk", "meter_id", "register", "day_from")
+            if (meter_id, register, day_from) in gaps
+        ]
+        extended = ReadingException.objects.filter(pk__in=stale).update(day_to=as_of) if stale else 0
+    return {"opened": opened, "extended": extended}

@@ -6,6 +6,7 @@ when its header is unusable (nothing is stored then).
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import threading
 from pathlib import Path
@@ -19,6 +20,7 @@ from gridcare.metering.services.readings import (
     IMPORT_CHANNELS,
     reading_import_create,
     reading_import_run,
+    reading_missing_sweep,
     rejected_csv_path,
 )
 
@@ -26,7 +28,11 @@ ACTOR = "gridcare readings import"
 
 
 class Command(BaseCommand):
-    help = "Reading files: `gridcare readings import FILE [--channel ami|manual|handheld]`."
+    help = (
+        "Readings: `gridcare readings import FILE [--channel ami|manual|handheld]`; "
+        "`gridcare readings sweep [--as-of DATE]` opens missing-days exceptions for meters that "
+        "stopped reporting (run nightly)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -36,8 +42,18 @@ class Command(BaseCommand):
             "--channel", choices=[str(c) for c in IMPORT_CHANNELS], default="ami", help="Default: ami."
         )
         imp.add_argument("--no-progress", action="store_true", help="No progress line.")
+        sweep = sub.add_parser(
+            "sweep", help="Open missing-days exceptions for meters that stopped reporting."
+        )
+        sweep.add_argument("--as-of", type=dt.date.fromisoformat, default=None, help="Default: yesterday.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["action"] == "sweep":
+            counts = reading_missing_sweep(as_of=options["as_of"])
+            self.stdout.write(
+                f"missing-days sweep: {counts['opened']} exceptions opened, {counts['extended']} extended"
+            )
+            return
         path: Path = options["file"]
         if not path.is_file():
             raise CommandError(f"no such file: {path}")

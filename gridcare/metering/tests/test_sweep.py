@@ -1,0 +1,81 @@
+"""The nightly missing-days sweep: meters that stop reporting open one exception per gap."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from django.core.management import call_command
+
+from gridcare.metering.models import Reading, ReadingException
+from gridcare.metering.services.readings import reading_missing_sweep
+from gridcare.metering.tests.readings_fixtures import installed_meter
+
+pytestmark = pytest.mark.django_db
+
+INSTALLED = dt.date(2026, 3, 1)
+
+
+def _read(meter, register: str, days: range) -> None:
+    Reading.objects.bulk_create(
+        Reading(meter=meter, register=register, day=INSTALLED + dt.timedelta(days=d), value=d, source="ami")
+        for d in days
+    )
+
+
+def test_a_meter_that_stopped_reporting_gets_one_trailing_missing_exception() -> None:
+    # given a meter read daily up to 2026-03-11 (the default gap limit auto-estimates 3 days)
+    meter = installed_meter("3110000000901", installed_on=INSTALLED)
+    _read(meter, "total", range(1, 11))
+    # when the sweep runs as of 2026-03-20
+    counts = reading_missing_sweep(as_of=dt.date(2026, 3, 20))
+    # then one missing-days exception spans 03-12 … 03-20, on the meter's account
+    assert counts == {"opened": 1, "extended": 0}
+    exc = ReadingException.objects.get()
+    assert (exc.rule, exc.register, exc.day_from, exc.day_to) == (
+        "missing",
+        "total",
+        dt.date(2026, 3, 12),
+        dt.date(2026, 3, 20),
+    )
+    assert exc.account_id == meter.installations.get().account_id
+    assert exc.detail == {"days": 9, "trailing": True}
+
+
+def test_the_next_sweep_extends_the_open_exception_instead_of_opening_another() -> None:
+    meter = installed_meter("3110000000902", installed_on=INSTALLED)
+    _read(meter, "total", range(1, 11))
+    reading_missing_sweep(as_of=dt.date(2026, 3, 20))
+    counts = reading_missing_sweep(as_of=dt.date(2026, 3, 21))
+    assert counts == {"opened": 0, "extended": 1}
+    assert ReadingException.objects.get().day_to == dt.date(2026, 3, 21)
+
+
+def test_short_gaps_and_removed_or_inactive_meters_open_nothing() -> None:
+    # a meter 3 days behind (within the auto-estimate limit) and a meter on a closed account
+    fresh = installed_meter("3110000000903", installed_on=INSTALLED)
+    _read(fresh, "total", range(1, 17))  # last read 03-17
+    closed = installed_meter("3110000000904", installed_on=INSTALLED)
+    account = closed.installations.get().account
+    account.status, account.closed_on = "closed", dt.date(2026, 3, 5)
+    account.save()
+    assert reading_missing_sweep(as_of=dt.date(2026, 3, 20)) == {"opened": 0, "extended": 0}
+    assert not ReadingException.objects.exists()
+
+
+def test_a_meter_never_read_counts_from_its_installation_and_every_register_is_checked() -> None:
+    meter = installed_meter("3110000000905", registers=("total", "peak", "valley"), installed_on=INSTALLED)
+    Reading.objects.all().delete()  # not even the installation reading
+    reading_missing_sweep(as_of=dt.date(2026, 3, 20))
+    rows = set(ReadingException.objects.values_list("register", "day_from"))
+    assert rows == {(r, dt.date(2026, 3, 2)) for r in ("total", "peak", "valley")}
+    assert meter.pk == ReadingException.objects.first().meter_id
+
+
+def test_the_command_reports_what_it_did() -> None:
+    meter = installed_meter("3110000000906", installed_on=INSTALLED)
+    _read(meter, "total", range(1, 5))
+    out = io.StringIO()
+    call_command("readings", "sweep", "--as-of", "2026-03-20", stdout=out)
+    assert "1 exceptions opened, 0 extended" in out.getvalue()
