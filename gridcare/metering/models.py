@@ -242,12 +242,18 @@ class Reading(models.Model):
     """
 
     # No separate index on meter: the unique (meter, register, day) index starts with it.
+    # The reference to the meter is enforced by triggers (migration 0006) instead of a
+    # per-row foreign-key check: on PostgreSQL one statement-level check of all the rows a
+    # COPY or INSERT brought in (an anti-join on the transition table) plus a guard against
+    # deleting a meter that has readings; on SQLite a row trigger. Same guarantee, without
+    # a per-row key lookup at commit on the bulk path (a third of a 1M-row import).
     meter = models.ForeignKey(
         to="metering.Meter",
         on_delete=models.PROTECT,
         related_name="readings",
         verbose_name=_("meter"),
         db_index=False,
+        db_constraint=False,
     )
     register = models.CharField(_("register"), max_length=8, choices=Register.choices)
     day = models.DateField(_("day"))
