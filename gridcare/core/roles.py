@@ -58,3 +58,11 @@ def is_staff_user(user: object) -> bool:
 def is_customer_user(user: object) -> bool:
     """True for portal users (the ``customer`` group)."""
     return CUSTOMER in user_roles(user)
+
+
+def staff_has_perm(user: object, perm: str) -> bool:
+    """True for a console user (not a portal customer) holding ``perm``: the check every
+    staff-only selector makes before returning rows."""
+    return bool(
+        is_staff_user(user) and not is_customer_user(user) and user.has_perm(perm)  # type: ignore[attr-defined]
+    )

@@ -47,18 +47,11 @@ from gridcare.metering.choices import (
 )
 from gridcare.metering.engine.vee import VeeParams, vee_validate
 from gridcare.metering.interval import ACCOUNT, TRANSFORMER, curves_write
-from gridcare.metering.models import Installation, Meter, Reading, ReadingException, VeeParameters
+from gridcare.metering.models import Installation, Meter, Reading, ReadingException
+from gridcare.metering.services.readings import vee_params_in_force
 
 ProgressFn = Callable[..., None]
 CURVE_DAYS = 30
-_DEFAULT_VEE = VeeParams(
-    spike_factor_x100=500,
-    spike_window_days=30,
-    spike_min_wh=10_000,
-    zero_run_days=7,
-    tou_tolerance_milli=100,
-    auto_estimate_max_days=3,
-)
 
 
 def london_dir() -> Path:
@@ -68,20 +61,6 @@ def london_dir() -> Path:
     if configured:
         return Path(configured)
     return Path(settings.PROJECT_DIR).parent / "shared" / "data" / "london_smart_meters"
-
-
-def _vee_params() -> VeeParams:
-    row = VeeParameters.objects.order_by("-effective_from").first()
-    if row is None:
-        return _DEFAULT_VEE
-    return VeeParams(
-        spike_factor_x100=int(row.spike_factor * 100),
-        spike_window_days=int(row.spike_window_days),
-        spike_min_wh=int(row.spike_min_kwh * 1000),
-        zero_run_days=int(row.zero_run_days),
-        tou_tolerance_milli=int(row.tou_tolerance_kwh * 1000),
-        auto_estimate_max_days=int(row.auto_estimate_max_days),
-    )
 
 
 def seed_metering(
@@ -169,7 +148,7 @@ def seed_metering(
 
     # 2. readings (+ VEE), curve material
     t0 = time.perf_counter()
-    params = _vee_params()
+    params = vee_params_in_force()
     opened_at = str(connection.ops.adapt_datetimefield_value(timezone.now()))
     sample = demo.sample_accounts(plan, curve_sample)
     london = demo.load_london_shapes(shapes_dir or london_dir()) if len(sample) else None

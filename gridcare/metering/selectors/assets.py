@@ -16,7 +16,7 @@ from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from gridcare.core.errors import NotFound, ValidationFailed
-from gridcare.core.roles import is_customer_user, is_staff_user
+from gridcare.core.roles import staff_has_perm
 from gridcare.metering.choices import MeterStatus
 from gridcare.metering.models import Installation, Meter, MeterClassPolicy
 
@@ -55,10 +55,6 @@ class DueMeter:
     reason: DueReason
 
 
-def _may(user: Any, perm: str) -> bool:
-    return bool(is_staff_user(user) and not is_customer_user(user) and user.has_perm(perm))
-
-
 def add_months(day: dt.date, months: int) -> dt.date:
     """``day`` plus ``months`` calendar months; a day past the end of the target month
     becomes its last day (31 Aug + 6 months = 28/29 Feb)."""
@@ -70,7 +66,7 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 def meters_visible_to(user: Any) -> QuerySet[Meter]:
     """Meters ``user`` may see: all for staff with ``metering.view_meter``, else none."""
-    if _may(user, "metering.view_meter"):
+    if staff_has_perm(user, "metering.view_meter"):
         return Meter.objects.all()
     return Meter.objects.none()
 
@@ -158,7 +154,7 @@ def meters_due_for_verification(*, user: Any, on: dt.date) -> list[DueMeter]:
     verified first) and its due date is the replacement date. Meters of a class without a
     policy in force are not listed. Sorted by due date, then asset number.
     """
-    if not _may(user, "metering.view_meter"):
+    if not staff_has_perm(user, "metering.view_meter"):
         return []
     policies = _policies_at(on)
     if not policies:
@@ -214,7 +210,7 @@ class AccountMetering:
 def metering_for_accounts(*, user: Any, account_ids: list[int]) -> dict[int, AccountMetering] | None:
     """Per account: its installations (open first, then newest) and the number of reading
     exceptions holding it from billing. None when ``user`` may not see meters (2 queries)."""
-    if not _may(user, "metering.view_meter"):
+    if not staff_has_perm(user, "metering.view_meter"):
         return None
     from gridcare.metering.choices import OPEN_EXCEPTION_STATUSES
     from gridcare.metering.models import ReadingException

@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from gridcare.core.roles import is_customer_user, is_staff_user
+from gridcare.core.roles import staff_has_perm
 from gridcare.customers.models import Account
 from gridcare.metering.choices import OPEN_EXCEPTION_STATUSES, Register
 from gridcare.metering.models import Meter, Reading, ReadingException, ReadingImport
@@ -24,10 +24,6 @@ __all__ = [
     "reading_exceptions_queue",
     "reading_imports_recent",
 ]
-
-
-def _may(user: Any, perm: str) -> bool:
-    return bool(is_staff_user(user) and not is_customer_user(user) and user.has_perm(perm))
 
 
 def reading_exceptions_queue(
@@ -41,7 +37,7 @@ def reading_exceptions_queue(
     """The reading-exception work queue (抄表异常队列), oldest first, filtered by rule,
     the account's area type (城区/农村/边远), minimum age in days and status
     (``None`` or ``""``: every status)."""
-    if not _may(user, "metering.view_readingexception"):
+    if not staff_has_perm(user, "metering.view_readingexception"):
         return ReadingException.objects.none()
     qs = ReadingException.objects.select_related(
         "meter", "account__service_point__transformer", "resolved_by"
@@ -92,6 +88,6 @@ def meter_daily_consumption(*, meter_id: int, start: dt.date, end: dt.date) -> l
 
 def reading_imports_recent(user: Any, *, limit: int = 50) -> QuerySet[ReadingImport]:
     """The newest import jobs (with who started them), for the import-job page."""
-    if not _may(user, "metering.view_readingimport"):
+    if not staff_has_perm(user, "metering.view_readingimport"):
         return ReadingImport.objects.none()
     return ReadingImport.objects.select_related("created_by").order_by("-created_at", "-id")[:limit]

@@ -76,6 +76,7 @@ __all__ = [
     "reading_import_enqueue",
     "reading_import_run",
     "reading_missing_sweep",
+    "vee_params_in_force",
     "readings_ingest_batch",
     "rejected_csv_path",
 ]
@@ -301,7 +302,7 @@ def _ingest(reading_import: ReadingImport, raw: pl.DataFrame) -> None:
     ReadingImport.objects.filter(pk=pk).update(rejected_rows=rejected.height, processed_rows=rejected.height)
 
     if valid.height:
-        params = _vee_params(valid.get_column("day").max())  # type: ignore[arg-type]
+        params = vee_params_in_force(valid.get_column("day").max())  # type: ignore[arg-type]
         valid = valid.sort("meter_id", "register", "day")
         chunks = list(_chunks(valid))
         parts = (valid.filter(pl.col("meter_id").is_between(ids[0], ids[-1])) for ids in chunks)
@@ -383,8 +384,9 @@ def _initial_pairs(initial: Any) -> list[dict[str, Any]]:
     return pairs
 
 
-def _vee_params(day: dt.date | None) -> VeeParams:
-    """The VEE thresholds in force on ``day`` (the newest row not after it)."""
+def vee_params_in_force(day: dt.date | None = None) -> VeeParams:
+    """The VEE thresholds in force on ``day`` (the newest row not after it; the newest row
+    of all when ``day`` is None; built-in defaults when the table is empty)."""
     rows = VeeParameters.objects.order_by("-effective_from")
     row = (rows.filter(effective_from__lte=day).first() if day else None) or rows.first()
     if row is None:
@@ -765,7 +767,7 @@ def reading_missing_sweep(*, as_of: dt.date | None = None) -> dict[str, int]:
     since installation counts from its installation day. Returns ``{"opened", "extended"}``.
     """
     as_of = as_of or timezone.localdate() - dt.timedelta(days=1)
-    limit = _vee_params(as_of).auto_estimate_max_days
+    limit = vee_params_in_force(as_of).auto_estimate_max_days
     installs = list(
         Installation.objects.filter(removed_at__isnull=True, account__status=AccountStatus.ACTIVE)
         .select_related("meter")
