@@ -61,12 +61,14 @@ def _http_error(request: HttpRequest, exc: NinjaHttpError) -> HttpResponse:
 
 
 def _register_routers() -> None:
+    from gridcare.billing.api import router as billing_router
     from gridcare.customers.api import router as customers_router
     from gridcare.metering.api import router as metering_router
     from gridcare.portal.api import router as portal_router
 
     api.add_router("/customers", customers_router)
     api.add_router("/metering", metering_router)
+    api.add_router("/billing", billing_router)
     api.add_router("/portal", portal_router)
 
 

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "gridcare.core",
     "gridcare.customers",
     "gridcare.metering",
+    "gridcare.billing",
     "gridcare.portal",
 ]
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("gridcare.core.urls")),
     path("customers/", include("gridcare.customers.urls")),
     path("metering/", include("gridcare.metering.urls")),
+    path("billing/", include("gridcare.billing.urls")),
     path("portal/", include("gridcare.portal.urls")),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -62,6 +62,7 @@ def roles(transactional_db: None) -> None:
     for module in (
         "gridcare.core.migrations.0002_roles_and_audit_guard",
         "gridcare.metering.migrations.0003_roles",
+        "gridcare.billing.migrations.0003_roles",
     ):
         migration = importlib.import_module(module)
         for role, perms in migration.ROLE_PERMISSIONS.items():

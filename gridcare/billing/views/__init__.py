@@ -1,0 +1,1 @@
+"""Billing console views, one module per area; each module exposes ``urlpatterns``."""

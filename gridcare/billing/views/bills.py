@@ -1,0 +1,5 @@
+"""Billing console: bills."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

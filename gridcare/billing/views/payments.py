@@ -1,0 +1,5 @@
+"""Billing console: payments."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

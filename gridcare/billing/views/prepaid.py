@@ -1,0 +1,5 @@
+"""Billing console: prepaid."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

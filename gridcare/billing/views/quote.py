@@ -1,0 +1,5 @@
+"""Billing console: quote."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,5 @@
+"""Billing console: runs."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
