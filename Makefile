@@ -70,6 +70,7 @@ logins:
 # no collectstatic needed.
 # The background worker (reading imports, …) runs next to the server and stops with it.
 run: seed
+	@scripts/system-packages.sh
 	@$(MAKE) --no-print-directory logins
 	$(BIN)/gridcare worker & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	$(BIN)/gridcare runserver $(HOST):$(PORT)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it (`make test` calls this; .ci/run calls `make test`).
 #
-#   1. Debian's chromium (browser tests) and gettext (catalogue check), installed with apt when missing
+#   1. Debian's chromium (browser tests), gettext (catalogue check) and the Chinese PDF font, installed with apt when missing
 #   2. static checks: ruff (lint and format), mypy, makemigrations --check
 #   3. the whole pytest suite on a throwaway PostgreSQL 15 server
 #   4. the whole suite again on SQLite (the embedded default), less the browser tests and
@@ -57,17 +57,9 @@ as_root() {
     fi
 }
 
-# --- 1. system packages: chromium (browser tests), gettext (catalogue check) ------
-MISSING_PKGS=()
-[ -x /usr/bin/chromium ] || MISSING_PKGS+=(chromium)
-command -v xgettext >/dev/null && command -v msgmerge >/dev/null || MISSING_PKGS+=(gettext)
-if [ ${#MISSING_PKGS[@]} -gt 0 ]; then
-    step "installing Debian packages: ${MISSING_PKGS[*]}"
-    if ! { as_root apt-get update -qq && \
-           as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${MISSING_PKGS[@]}"; }; then
-        echo "test.sh: WARNING: could not install ${MISSING_PKGS[*]} (not root, no sudo?); the tests that need them will fail" >&2
-    fi
-fi
+# --- 1. system packages: chromium (browser tests), gettext (catalogue check), the PDF font
+step "system packages"
+scripts/system-packages.sh --test
 
 # --- 2. static checks ---------------------------------------------------------
 if [ "${SKIP_CHECKS:-0}" != 1 ]; then
