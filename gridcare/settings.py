@@ -13,6 +13,10 @@ Environment variables
 ``ALLOWED_HOSTS``       comma-separated (default ``127.0.0.1,localhost``).
 ``CSRF_TRUSTED_ORIGINS`` comma-separated origins when served behind a proxy.
 ``GRIDCARE_LOGIN_MAX_FAILURES`` / ``GRIDCARE_LOGIN_LOCK_MINUTES``  login throttling.
+``GRIDCARE_PAYMENT_SECRETS``  online-payment callback secrets, ``channel=secret`` pairs
+                        separated by commas (wechat, alipay, wsgw); required in production.
+``GRIDCARE_SMS_BACKEND`` ``file`` (default: messages appended to ``DATA_DIR/sms/outbox.log``)
+                        or ``console``; a gateway adapter plugs in here.
 """
 
 from __future__ import annotations
@@ -150,6 +154,18 @@ LOGOUT_REDIRECT_URL = "core:login"
 
 GRIDCARE_LOGIN_MAX_FAILURES = int(os.environ.get("GRIDCARE_LOGIN_MAX_FAILURES", "5"))
 GRIDCARE_LOGIN_LOCK_MINUTES = int(os.environ.get("GRIDCARE_LOGIN_LOCK_MINUTES", "15"))
+
+
+def _secrets(raw: str) -> dict[str, str]:
+    pairs = (item.split("=", 1) for item in raw.split(",") if "=" in item)
+    return {channel.strip(): secret.strip() for channel, secret in pairs if secret.strip()}
+
+
+# Online-payment callbacks are signed with HMAC-SHA256 by channel; demo secrets outside production.
+GRIDCARE_PAYMENT_SECRETS = _secrets(os.environ.get("GRIDCARE_PAYMENT_SECRETS", ""))
+if not GRIDCARE_PAYMENT_SECRETS and not PRODUCTION:
+    GRIDCARE_PAYMENT_SECRETS = {c: f"demo-{c}-secret" for c in ("wechat", "alipay", "wsgw")}
+GRIDCARE_SMS_BACKEND = os.environ.get("GRIDCARE_SMS_BACKEND", "file")
 
 # Sessions and cookies
 SESSION_COOKIE_HTTPONLY = True

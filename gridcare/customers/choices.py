@@ -77,3 +77,11 @@ class ContractStatus(models.TextChoices):
     ACTIVE = "active", _("In force (生效)")
     EXPIRED = "expired", _("Expired (到期)")
     TERMINATED = "terminated", _("Terminated (终止)")
+
+
+class BasicChargeBasis(models.TextChoices):
+    """两部制 basic charge basis, chosen per contract (empty: not a two-part tariff)."""
+
+    NONE = "", _("Not two-part")
+    CAPACITY = "capacity", _("Transformer capacity (按容量)")
+    DEMAND = "demand", _("Maximum demand (按需量)")

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from gridcare.customers.choices import (
     AccountStatus,
     AreaType,
+    BasicChargeBasis,
     ContractKind,
     ContractStatus,
     CustomerClass,
@@ -276,6 +277,21 @@ class Contract(models.Model):
     )
     kind = models.CharField(_("kind"), max_length=20, choices=ContractKind.choices)
     capacity_kva = models.DecimalField(_("contracted capacity (kVA)"), max_digits=10, decimal_places=1)
+    basic_charge_by = models.CharField(
+        _("basic charge by"),
+        max_length=10,
+        blank=True,
+        choices=BasicChargeBasis.choices,
+        help_text=_("两部制 only: basic charge by transformer capacity or by maximum demand."),
+    )
+    contracted_demand_kw = models.DecimalField(
+        _("contracted maximum demand (kW)"),
+        max_digits=10,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        help_text=_("合同最大需量, when the basic charge is by demand."),
+    )
     start_date = models.DateField(_("start date"))
     end_date = models.DateField(_("end date"), null=True, blank=True)
     signed_on = models.DateField(_("signed on"), null=True, blank=True)
