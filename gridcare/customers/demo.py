@@ -541,6 +541,8 @@ class ContractRow:
     end_date: dt.date | None
     signed_on: dt.date
     status: str
+    basic_charge_by: str = ""
+    contracted_demand_kw: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -1190,6 +1192,9 @@ def generate_county(customers: int, seed: int) -> County:
                 else:
                     caps = GIC_CAPACITIES if not importance else (50, 80, 100, 160, 200, 250)
                     ckind, capacity = "lv", _pick_capacity(rng, caps)
+                # 两部制 basic charge: by capacity, every fourth large industrial account by
+                # maximum demand at 60 % of its capacity (no extra draw: the county stays as it was).
+                by_demand = cls == LARGE_IND and account_i % 4 == 0
                 county.contracts.append(
                     ContractRow(
                         account=account_i,
@@ -1199,6 +1204,10 @@ def generate_county(customers: int, seed: int) -> County:
                         end_date=closed,
                         signed_on=acc_opened,
                         status="terminated" if closed else "active",
+                        basic_charge_by=("demand" if by_demand else "capacity") if cls == LARGE_IND else "",
+                        contracted_demand_kw=(Decimal(capacity) * Decimal("0.6")).quantize(Decimal("0.1"))
+                        if by_demand
+                        else None,
                     )
                 )
         tr.customers -= on_dedicated

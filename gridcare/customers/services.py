@@ -24,6 +24,7 @@ from gridcare.core.roles import CUSTOMER
 from gridcare.customers.choices import (
     AccountStatus,
     AreaType,
+    BasicChargeBasis,
     ContractKind,
     ContractStatus,
     CustomerClass,
@@ -461,10 +462,22 @@ def contract_create(
     signed_on: dt.date | None = None,
     terms: str = "",
     status: str = ContractStatus.ACTIVE,
+    basic_charge_by: str = "",
+    contracted_demand_kw: Decimal | int | str | None = None,
 ) -> Contract:
-    """签订供用电合同: record a supply contract with its contracted capacity."""
+    """签订供用电合同: record a supply contract with its contracted capacity (and, for a
+    two-part tariff, whether the basic charge is by capacity or by maximum demand)."""
     _require_choice(kind, ContractKind, "kind")
     _require_choice(status, ContractStatus, "status")
+    _require_choice(basic_charge_by, BasicChargeBasis, "basic_charge_by")
+    demand: Decimal | None = None
+    if contracted_demand_kw not in (None, ""):
+        try:
+            demand = Decimal(str(contracted_demand_kw))
+        except InvalidOperation as exc:
+            raise ValidationFailed(_("Enter a number."), field="contracted_demand_kw") from exc
+        if demand <= 0:
+            raise ValidationFailed(_("The contracted demand must be positive."), field="contracted_demand_kw")
     try:
         capacity = Decimal(str(capacity_kva))
     except InvalidOperation as exc:
@@ -486,6 +499,8 @@ def contract_create(
                 signed_on=signed_on,
                 terms=terms,
                 status=status,
+                basic_charge_by=basic_charge_by,
+                contracted_demand_kw=demand,
             )
         except IntegrityError as exc:  # pragma: no cover - guarded above; DB constraint as backstop
             raise ValidationFailed(str(exc)) from exc

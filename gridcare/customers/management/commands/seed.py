@@ -355,6 +355,8 @@ def write_county(
             end_date=r.end_date,
             signed_on=r.signed_on,
             status=r.status,
+            basic_charge_by=r.basic_charge_by,
+            contracted_demand_kw=r.contracted_demand_kw,
         ),
         label="contracts",
         batch_size=batch_size,
