@@ -44,7 +44,7 @@ from gridcare.metering.forms import (
     VerificationRequestForm,
     VerificationResultForm,
 )
-from gridcare.metering.models import ImportRejection, Reading, ReadingImport
+from gridcare.metering.models import Reading, ReadingImport
 from gridcare.metering.selectors.assets import (
     DueReason,
     meter_current_installation,
@@ -53,8 +53,11 @@ from gridcare.metering.selectors.assets import (
     meters_search,
 )
 from gridcare.metering.selectors.readings import (
+    import_rejections,
     meter_daily_consumption,
+    meter_register_readings,
     reading_exceptions_queue,
+    reading_import_get,
     reading_imports_recent,
 )
 from gridcare.metering.selectors.verification import verification_request_get, verification_requests_list
@@ -137,15 +140,12 @@ def meter_search_view(request: HttpRequest) -> HttpResponse:
     return render(request, "metering/meter_search.html", {"form": form, "q": params["q"], "page": page})
 
 
-def _register_table(meter: Any, *, today: dt.date) -> tuple[list[str], list[dict[str, Any]], list[Any]]:
-    """The last 31 days × the meter's registers (newest day first) and the readings in it.
-
-    A direct read: ``selectors.readings`` has no register-table read yet (move it there when
-    the portal or the API needs the same table)."""
+def _register_table(
+    meter: Any, *, user: Any, today: dt.date
+) -> tuple[list[str], list[dict[str, Any]], list[Any]]:
+    """The last 31 days × the meter's registers (newest day first) and the readings in it."""
     start = today - dt.timedelta(days=REGISTER_TABLE_DAYS - 1)
-    readings = list(
-        Reading.objects.filter(meter_id=meter.pk, day__range=(start, today)).order_by("-day", "register")
-    )
+    readings = meter_register_readings(user=user, meter_id=meter.pk, start=start, end=today)
     order = [code for code in Register.values if code in (meter.registers or [])]
     by_day: dict[dt.date, dict[str, Reading]] = {}
     for reading in readings:
@@ -194,7 +194,7 @@ def meter_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and not can_edit:
         raise PermissionDenied
     today = _today()
-    registers, rows, readings = _register_table(meter, today=today)
+    registers, rows, readings = _register_table(meter, user=request.user, today=today)
     register_labels = dict(Register.choices)
     choices = [
         (r.pk, f"{r.day:%Y-%m-%d} · {register_labels.get(r.register, r.register)} · {r.value}")
@@ -431,9 +431,7 @@ def imports_view(request: HttpRequest) -> HttpResponse:
 
 
 def _import_get(request: HttpRequest, pk: int) -> ReadingImport:
-    # The view's permission check is the scope (as in the API's import detail); there is no
-    # reading_import_get selector yet.
-    job = ReadingImport.objects.select_related("created_by").filter(pk=pk).first()
+    job = reading_import_get(user=request.user, import_id=pk)
     if job is None:
         raise Http404
     return job
@@ -467,7 +465,7 @@ def _progress(job: ReadingImport) -> dict[str, Any]:
 def import_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     """One import job: progress while it runs, then its counts and the rejected rows."""
     job = _import_get(request, pk)
-    page = paginate(request, ImportRejection.objects.filter(reading_import=job).order_by("line_no", "id"))
+    page = paginate(request, import_rejections(user=request.user, reading_import=job))
     page.object_list = list(page.object_list)
     for row in page.object_list:
         row.reason_label = _reason_label(row.reason)
@@ -511,7 +509,7 @@ def import_rejections_csv_view(request: HttpRequest, pk: int) -> StreamingHttpRe
     """The rejected rows as a CSV (line, reason, detail, raw) with a UTF-8 byte-order mark so
     Excel shows the Chinese reasons correctly; streamed, so a large file never sits in memory."""
     job = _import_get(request, pk)
-    rows = ImportRejection.objects.filter(reading_import=job).order_by("line_no", "id")
+    rows = import_rejections(user=request.user, reading_import=job)
     writer = csv.writer(_Echo())
 
     def lines() -> Iterator[str]:

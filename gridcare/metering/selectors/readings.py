@@ -16,12 +16,15 @@ from django.utils import timezone
 from gridcare.core.roles import staff_has_perm
 from gridcare.customers.models import Account
 from gridcare.metering.choices import OPEN_EXCEPTION_STATUSES, Register
-from gridcare.metering.models import Meter, Reading, ReadingException, ReadingImport
+from gridcare.metering.models import ImportRejection, Meter, Reading, ReadingException, ReadingImport
 
 __all__ = [
     "accounts_held_from_billing",
+    "import_rejections",
     "meter_daily_consumption",
+    "meter_register_readings",
     "reading_exceptions_queue",
+    "reading_import_get",
     "reading_imports_recent",
 ]
 
@@ -91,3 +94,28 @@ def reading_imports_recent(user: Any, *, limit: int = 50) -> QuerySet[ReadingImp
     if not staff_has_perm(user, "metering.view_readingimport"):
         return ReadingImport.objects.none()
     return ReadingImport.objects.select_related("created_by").order_by("-created_at", "-id")[:limit]
+
+
+def meter_register_readings(*, user: Any, meter_id: int, start: dt.date, end: dt.date) -> list[Reading]:
+    """Every stored reading of one meter between ``start`` and ``end`` (newest day first, then
+    register): the meter page's register table."""
+    if not staff_has_perm(user, "metering.view_meter"):
+        return []
+    return list(
+        Reading.objects.filter(meter_id=meter_id, day__range=(start, end)).order_by("-day", "register")
+    )
+
+
+def reading_import_get(*, user: Any, import_id: int) -> ReadingImport | None:
+    """One import job (with who started it), or None when it does not exist or the user may
+    not see import jobs."""
+    if not staff_has_perm(user, "metering.view_readingimport"):
+        return None
+    return ReadingImport.objects.select_related("created_by").filter(pk=import_id).first()
+
+
+def import_rejections(*, user: Any, reading_import: ReadingImport) -> QuerySet[ImportRejection]:
+    """The rejected rows of one import job in file order."""
+    if not staff_has_perm(user, "metering.view_readingimport"):
+        return ImportRejection.objects.none()
+    return ImportRejection.objects.filter(reading_import=reading_import).order_by("line_no", "id")
