@@ -1,0 +1,215 @@
+"""Period data of a billing run: which accounts are billable, their consumption from the
+daily frozen readings (rollover, multiplier, meter exchange), and which are held."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import polars as pl
+import pytest
+
+from gridcare.billing.services.period_data import PERIOD_SCHEMA, month_bounds, period_data
+from gridcare.billing.tests.factories import BillFactory
+from gridcare.billing.tests.runs_fixtures import (
+    OCT,
+    OCT31,
+    SEP30,
+    at,
+    billable_account,
+    new_meter,
+    open_exception,
+    put_reading,
+)
+from gridcare.customers.tests.factories import ContractFactory
+from gridcare.metering.interval import curves_write
+from gridcare.metering.services.assets import meter_exchange
+
+pytestmark = pytest.mark.django_db
+
+
+def _data(**kwargs):
+    return period_data(period=OCT, account_lo=1, account_hi=10**12, **kwargs)
+
+
+def _row(data, account):
+    rows = data.periods.filter(data.periods["account_id"] == account.pk).to_dicts()
+    assert len(rows) == 1, data.periods
+    return rows[0]
+
+
+def test_month_bounds():
+    assert month_bounds(dt.date(2026, 2, 17)) == (dt.date(2026, 2, 1), dt.date(2026, 2, 28))
+    assert month_bounds(dt.date(2026, 12, 1)) == (dt.date(2026, 12, 1), dt.date(2026, 12, 31))
+
+
+def test_consumption_is_end_minus_start_with_the_contract_schema():
+    acct, _meter = billable_account(start="1000.250", end="1150.750")
+    data = _data()
+    assert dict(data.periods.schema) == PERIOD_SCHEMA
+    row = _row(data, acct)
+    assert row["total_wh"] == 150_500
+    assert row["period_start"] == OCT
+    assert row["period_end"] == OCT31
+    assert row["tariff_code"] == "HEBS-RES-LV"
+    assert row["ytd_wh_before"] == 0
+    assert row["service_days"] is None
+    assert row["peak_wh"] is None
+    assert row["reactive_varh"] is None
+    readings = json.loads(data.readings.filter(data.readings["account_id"] == acct.pk)["readings_json"][0])
+    assert readings["total"]["start"] == "1000.250"
+    assert readings["total"]["end"] == "1150.750"
+    assert readings["total"]["multiplier"] == "1.00"
+    assert data.holds.height == 0
+
+
+def test_rollover_and_multiplier():
+    rolled, _ = billable_account(digits=4, start="9990", end="15")
+    scaled, _ = billable_account(multiplier="30", start="100", end="112.5")
+    data = _data()
+    assert _row(data, rolled)["total_wh"] == 25_000
+    assert _row(data, scaled)["total_wh"] == 375_000
+
+
+def test_meter_exchange_inside_the_period_sums_both_meters():
+    acct, old = billable_account(start="200", end=None)
+    new = new_meter()
+    meter_exchange(
+        actor="test",
+        account=acct,
+        new_meter=new,
+        at=at(dt.date(2026, 10, 15)),
+        old_final_readings={"total": "300"},
+        new_initial_readings={"total": "5"},
+        reason="faulty",
+    )
+    put_reading(new, "total", OCT31, "55")
+    data = _data()
+    assert _row(data, acct)["total_wh"] == 150_000  # 100 on the old meter + 50 on the new
+    readings = json.loads(data.readings["readings_json"][0])
+    assert readings[f"total:{old.asset_no}"]["end"] == "300.000"
+    assert readings[f"total:{new.asset_no}"]["start"] == "5.000"
+
+
+def test_meter_installed_inside_the_period_starts_at_its_initial_reading():
+    acct, _ = billable_account(installed_on=dt.date(2026, 10, 10), start=None, end="42")
+    assert _row(_data(), acct)["total_wh"] == 42_000
+
+
+def test_selection():
+    billed, _ = billable_account()
+    billable_account(is_prepaid=True)
+    billable_account(tariff_code="")
+    billable_account(status="suspended")
+    billable_account(status="closed", closed_on=dt.date(2026, 9, 30))
+    closing, _ = billable_account(status="closed", closed_on=dt.date(2026, 10, 10))
+    opened, _ = billable_account(opened_on=dt.date(2026, 10, 21))
+    billable_account(opened_on=dt.date(2026, 11, 2))
+    data = _data()
+    assert sorted(data.periods["account_id"].to_list()) == sorted([billed.pk, closing.pk, opened.pk])
+    assert _row(data, closing)["service_days"] == 10
+    assert _row(data, opened)["service_days"] == 11
+    assert _row(data, billed)["service_days"] is None
+
+
+def test_partition_bounds_and_skip():
+    a, _ = billable_account()
+    b, _ = billable_account()
+    only_b = period_data(period=OCT, account_lo=b.pk, account_hi=b.pk)
+    assert only_b.periods["account_id"].to_list() == [b.pk]
+    skipped = _data(skip=[a.pk])
+    assert skipped.periods["account_id"].to_list() == [b.pk]
+
+
+def test_holds_open_exception_in_the_period_and_missing_readings():
+    held, meter = billable_account()
+    open_exception(held, meter, day_from=dt.date(2026, 10, 3), day_to=dt.date(2026, 10, 5))
+    old_exc, meter2 = billable_account()
+    open_exception(old_exc, meter2, day_from=dt.date(2026, 8, 3), day_to=dt.date(2026, 8, 5))
+    resolved, meter3 = billable_account()
+    open_exception(
+        resolved, meter3, day_from=dt.date(2026, 10, 3), day_to=dt.date(2026, 10, 5), status="accepted"
+    )
+    reread, meter4 = billable_account()
+    open_exception(reread, meter4, day_from=SEP30, day_to=SEP30, status="reread")
+    no_end, _ = billable_account(end=None)
+    suspect, meter5 = billable_account()
+    put_reading(meter5, "total", OCT31, "1200", quality="suspect")
+    data = _data()
+    holds = dict(data.holds.iter_rows())
+    assert set(holds) == {held.pk, reread.pk, no_end.pk, suspect.pk}
+    assert "Open reading exception (spike)" in holds[held.pk]
+    assert holds[no_end.pk].startswith("Missing reading: meter ")
+    assert "2026-10-31" in holds[no_end.pk]
+    assert sorted(data.periods["account_id"].to_list()) == sorted([old_exc.pk, resolved.pk])
+    released = _data(released=[held.pk, no_end.pk])
+    assert set(dict(released.holds.iter_rows())) == {reread.pk, no_end.pk, suspect.pk}
+    assert held.pk in released.periods["account_id"].to_list()
+
+
+def test_tou_registers_only_for_tou_tariffs():
+    registers = ("total", "peak", "flat", "valley")
+    tou, meter = billable_account(tariff_code="HEBS-GIC-LV", registers=registers)
+    plain, meter2 = billable_account(registers=registers)
+    for m in (meter, meter2):
+        for reg, (s, e) in {"peak": ("10", "70"), "flat": ("20", "70"), "valley": ("30", "70")}.items():
+            put_reading(m, reg, SEP30, s)
+            put_reading(m, reg, OCT31, e)
+    data = _data()
+    row = _row(data, tou)
+    assert (row["peak_wh"], row["flat_wh"], row["valley_wh"], row["sharp_wh"]) == (
+        60_000,
+        50_000,
+        40_000,
+        None,
+    )
+    assert _row(data, plain)["peak_wh"] is None
+
+
+def test_tou_tariff_without_a_register_reading_is_held():
+    tou, _meter = billable_account(tariff_code="HEBS-GIC-LV", registers=("total", "peak"))
+    holds = dict(_data().holds.iter_rows())
+    assert "register peak" in holds[tou.pk]
+
+
+def test_year_to_date_and_contract():
+    acct, _ = billable_account(tariff_code="HEBS-LI-10KV")
+    BillFactory(account=acct, period=dt.date(2026, 3, 1), kwh=Decimal("100.500"), number="Y1")
+    BillFactory(account=acct, period=dt.date(2025, 12, 1), kwh=Decimal("999"), number="Y2")
+    BillFactory(account=acct, period=dt.date(2026, 5, 1), kwh=Decimal("10"), number="Y3", status="void")
+    ContractFactory(
+        account=acct,
+        capacity_kva=Decimal("315"),
+        basic_charge_by="demand",
+        contracted_demand_kw=Decimal("200"),
+    )
+    row = _row(_data(), acct)
+    assert row["ytd_wh_before"] == 100_500
+    assert row["capacity_va"] == 315_000
+    assert row["basic_charge_by"] == "demand"
+    assert row["max_demand_w"] == 200_000  # no interval curve: the contracted demand
+
+
+def test_max_demand_from_the_interval_curve(settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    acct, _ = billable_account(tariff_code="HEBS-LI-10KV")
+    ContractFactory(
+        account=acct,
+        capacity_kva=Decimal("315"),
+        basic_charge_by="demand",
+        contracted_demand_kw=Decimal("200"),
+    )
+    curves_write(
+        pl.DataFrame(
+            {
+                "kind": ["account"] * 3,
+                "key": [acct.pk] * 3,
+                "day": [dt.date(2026, 10, 5), dt.date(2026, 10, 5), dt.date(2026, 11, 1)],
+                "slot": [3, 4, 5],
+                "wh": [10_000, 45_000, 90_000],
+            },
+            schema={"kind": pl.String, "key": pl.Int64, "day": pl.Date, "slot": pl.Int8, "wh": pl.Int64},
+        )
+    )
+    assert _row(_data(), acct)["max_demand_w"] == 180_000  # 45 kWh in 15 min; November not counted
