@@ -1,0 +1,139 @@
+"""电费违约金 (late-payment fee), pure and vectorised over many bills (integer fen).
+
+Rule (供电营业规则 1996 第九十八条; domain-rules §3; the rates and the minimum are the
+``BillingPolicy`` row in force, passed in by the caller — never constants here):
+
+- the fee accrues daily **from the day after the due date up to and including the payment
+  day** (``as_of``): a bill due 2025-12-20 paid 2025-12-21 has 1 day; paid on the due date,
+  0 days. So ``days = as_of − due_date`` (never below 0);
+- residential (居民): ``residential`` ‰ per day on the arrears;
+- others: ``current_year`` ‰ per day for the days that fall in the due date's calendar year
+  (当年欠费) and ``cross_year`` ‰ per day for the days from 1 January of any later year
+  (跨年度欠费). Our reading of "跨年度": arrears become cross-year on the 1 January after the
+  due date — the days before stay at the current-year rate (the rule is applied day by day);
+- the fee is rounded half-up to the fen; a fee that accrued but totals less than the
+  minimum is charged as the minimum (``minimum_fen``; per bill, the caller passes what is
+  left of it after fees already collected on the bill).
+
+Rates come in as ‰ with at most 2 decimals; inside they are integers in units of 0.01 ‰
+(1e-5), so ``fee = principal_fen × Σ(days × rate_units) / 100000`` exactly, in integers.
+Worked example (docs/billing-payments.md): non-residential, 10,000.00 yuan due 2025-12-20,
+paid 2026-01-10: 11 days × 2‰ + 10 days × 3‰ = 52‰ → 520.00 yuan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+RATE_SCALE = 100_000  # rate units (0.01 ‰) per 1
+MAX_PRINCIPAL_FEN = 10**12  # keeps principal × rate-days inside int64
+
+IntArray = npt.NDArray[np.int64]
+Dates = Any  # datetime64[D] arrays, sequences of datetime.date, or one date
+
+
+@dataclass(frozen=True)
+class LateFeeRates:
+    """Daily rates in ‰ (at most 2 decimals) and the minimum fee in fen."""
+
+    residential_permille: Decimal
+    current_year_permille: Decimal
+    cross_year_permille: Decimal
+    minimum_fen: int
+
+    def units(self) -> tuple[int, int, int]:
+        """The three rates in 0.01 ‰ units (exact)."""
+        out = []
+        for value in (self.residential_permille, self.current_year_permille, self.cross_year_permille):
+            scaled = Decimal(value) * 100
+            if scaled != scaled.to_integral_value() or scaled < 0:
+                raise ValueError(f"a late-fee rate must be ≥ 0 with at most 2 decimals (‰): {value}")
+            out.append(int(scaled))
+        return out[0], out[1], out[2]
+
+
+def _days(values: Dates) -> npt.NDArray[np.int64]:
+    return np.asarray(values, dtype="datetime64[D]").astype(np.int64)
+
+
+def rate_days(
+    *,
+    due: Dates,
+    as_of: Dates,
+    residential: npt.ArrayLike,
+    rates: LateFeeRates,
+) -> IntArray:
+    """Σ(days × daily rate) per bill in 0.01 ‰ units (``fee = principal × this / 100000``).
+
+    ``due`` and ``as_of`` are dates (``datetime64[D]`` or ``datetime.date`` sequences, or one
+    date broadcast), ``residential`` booleans."""
+    res_u, cur_u, cross_u = rates.units()
+    due_d = _days(due)
+    as_of_d = _days(as_of)
+    due_d, as_of_d = np.broadcast_arrays(due_d, as_of_d)
+    is_res = np.broadcast_to(np.asarray(residential, dtype=bool), due_d.shape)
+    days = np.maximum(as_of_d - due_d, 0)
+    # 31 December of the due date's year, as a day number.
+    years = np.asarray(due_d, dtype="datetime64[D]").astype("datetime64[Y]")
+    year_end = ((years + 1).astype("datetime64[D]") - np.timedelta64(1, "D")).astype(np.int64)
+    current = np.clip(np.minimum(as_of_d, year_end) - due_d, 0, None)
+    cross = days - current
+    non_res = current * cur_u + cross * cross_u
+    return np.where(is_res, days * res_u, non_res).astype(np.int64)
+
+
+def fee_on(
+    principal_fen: npt.ArrayLike,
+    weighted: npt.ArrayLike,
+    *,
+    minimum_fen: npt.ArrayLike = 0,
+) -> IntArray:
+    """The late fee in fen on ``principal_fen`` given :func:`rate_days` ``weighted``:
+    half-up to the fen; raised to ``minimum_fen`` when any fee accrued (principal > 0 and
+    at least one day at a non-zero rate)."""
+    principal = np.asarray(principal_fen, dtype=np.int64)
+    w = np.asarray(weighted, dtype=np.int64)
+    if np.any(principal < 0) or np.any(w < 0):
+        raise ValueError("principal and rate-days must not be negative")
+    if np.any(principal > MAX_PRINCIPAL_FEN):
+        raise ValueError("principal too large")
+    product = principal * w
+    fee = (2 * product + RATE_SCALE) // (2 * RATE_SCALE)  # half-up, all values ≥ 0
+    accrued = product > 0
+    minimum = np.asarray(minimum_fen, dtype=np.int64)
+    return np.where(accrued, np.maximum(fee, minimum), 0).astype(np.int64)
+
+
+def late_fees(
+    *,
+    principal_fen: npt.ArrayLike,
+    due: Dates,
+    as_of: Dates,
+    residential: npt.ArrayLike,
+    rates: LateFeeRates,
+    minimum_fen: npt.ArrayLike | None = None,
+) -> IntArray:
+    """The late fee in fen per bill on its unpaid principal, accrued up to ``as_of``.
+    ``minimum_fen`` defaults to the rates' minimum (pass per-bill remainders to account for
+    fees already collected)."""
+    weighted = rate_days(due=due, as_of=as_of, residential=residential, rates=rates)
+    return fee_on(
+        principal_fen, weighted, minimum_fen=rates.minimum_fen if minimum_fen is None else minimum_fen
+    )
+
+
+def late_fee(
+    *, principal_fen: int, due: dt.date, as_of: dt.date, residential: bool, rates: LateFeeRates
+) -> int:
+    """One bill's late fee in fen (see :func:`late_fees`)."""
+    return int(
+        late_fees(
+            principal_fen=[principal_fen], due=[due], as_of=[as_of], residential=[residential], rates=rates
+        )[0]
+    )

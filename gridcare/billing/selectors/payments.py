@@ -1,0 +1,404 @@
+"""Reads of collection (收费): unpaid bills with their late fee to date, account arrears,
+the arrears aging report (欠费账龄), payments and waivers lists.
+
+What a bill's customer still owes is the one rule shared with ``selectors/bills.py``::
+
+    outstanding = bill.amount + Σ approved BillAdjustment.amount − Σ non-reversed
+                  PaymentAllocation.amount
+
+computed here in bulk (set-based subqueries). The late fee is separate (``late_fee`` on
+the allocations collects it).
+
+Visibility: staff holding the view permission named on each function; portal customers
+see only their own accounts through :func:`payments_visible_to`; others nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+
+from gridcare.billing.choices import BillStatus, DocumentStatus
+from gridcare.billing.engine.late_fee import LateFeeRates, late_fees
+from gridcare.billing.models import (
+    AccountBalance,
+    Bill,
+    BillAdjustment,
+    BillingPolicy,
+    LateFeeWaiver,
+    Payment,
+    PaymentAllocation,
+    WithholdingBatch,
+)
+from gridcare.core.errors import NotFound, PermissionDenied
+from gridcare.core.money import fen_to_yuan, yuan_to_fen
+from gridcare.core.roles import is_customer_user, staff_has_perm
+from gridcare.customers.choices import RESIDENTIAL_CLASSES, CustomerClass
+from gridcare.customers.models import Account
+
+ZERO = Decimal("0.00")
+MONEY: DecimalField[Decimal, Decimal] = DecimalField(max_digits=16, decimal_places=2)
+
+AGING_BUCKETS: tuple[tuple[str, int | None, int | None], ...] = (
+    # (key, min days overdue, max days overdue) — inclusive; None: open-ended
+    ("not_due", None, 0),
+    ("d1_30", 1, 30),
+    ("d31_60", 31, 60),
+    ("d61_90", 61, 90),
+    ("d91_180", 91, 180),
+    ("d181_plus", 181, None),
+)
+
+__all__ = [
+    "AGING_BUCKETS",
+    "OpenBillRow",
+    "account_arrears",
+    "arrears_aging",
+    "open_bills",
+    "payments_visible_to",
+    "policy_in_force",
+    "rates_from_policy",
+    "unpaid_bills",
+    "waivers_visible_to",
+    "withholding_batches_visible_to",
+]
+
+
+# --- policy ---------------------------------------------------------------------------------
+
+
+def policy_in_force(on: dt.date) -> BillingPolicy:
+    """The BillingPolicy row in force on ``on`` (the latest ``effective_from`` ≤ ``on``)."""
+    policy = BillingPolicy.objects.filter(effective_from__lte=on).order_by("-effective_from").first()
+    if policy is None:
+        raise NotFound(f"No billing policy is in force on {on:%Y-%m-%d}.")
+    return policy
+
+
+def rates_from_policy(policy: BillingPolicy) -> LateFeeRates:
+    return LateFeeRates(
+        residential_permille=policy.late_fee_residential_permille,
+        current_year_permille=policy.late_fee_current_year_permille,
+        cross_year_permille=policy.late_fee_cross_year_permille,
+        minimum_fen=yuan_to_fen(policy.late_fee_minimum),
+    )
+
+
+# --- outstanding, in bulk -------------------------------------------------------------------
+
+
+def _sum_subquery(qs: QuerySet[Any], column: str) -> Subquery:
+    return Subquery(
+        qs.order_by().values("bill").annotate(total=Sum(column)).values("total")[:1], output_field=MONEY
+    )
+
+
+def unpaid_bills(bills: QuerySet[Bill] | None = None) -> QuerySet[Bill]:
+    """Issued bills with ``outstanding`` > 0, annotated with ``outstanding`` (the one rule)
+    and ``fee_paid`` (late fee already collected), in one query."""
+    base = Bill.objects.all() if bills is None else bills
+    adjusted = _sum_subquery(
+        BillAdjustment.objects.filter(bill=OuterRef("pk"), status=DocumentStatus.APPROVED), "amount"
+    )
+    live = PaymentAllocation.objects.filter(bill=OuterRef("pk"), reversed=False)
+    return (
+        base.filter(status=BillStatus.ISSUED)
+        .annotate(
+            adjusted=Coalesce(adjusted, Value(ZERO), output_field=MONEY),
+            paid=Coalesce(_sum_subquery(live, "amount"), Value(ZERO), output_field=MONEY),
+            fee_paid=Coalesce(_sum_subquery(live, "late_fee"), Value(ZERO), output_field=MONEY),
+        )
+        .annotate(outstanding=F("amount") + F("adjusted") - F("paid"))
+        .filter(Q(outstanding__gt=0))
+    )
+
+
+@dataclass(frozen=True)
+class OpenBillRow:
+    """An unpaid bill with what allocation and the counter need (money in fen)."""
+
+    bill_id: int
+    account_id: int
+    number: str
+    period: dt.date
+    due_date: dt.date
+    amount_fen: int
+    outstanding_fen: int
+    fee_paid_fen: int
+    residential: bool
+    waiver_fen: int  # approved waivers not yet used by a later payment
+    late_fee_fen: int  # the late fee on the whole outstanding as of ``as_of``, net of waiver
+
+
+def _unused_waivers(bill_ids: list[int]) -> dict[int, int]:
+    """Approved waivers a payment has not used yet: a waiver applies to the next payment on
+    its bill after its approval (a part larger than that payment's late fee lapses), so the
+    unused ones are those decided after the bill's last live allocation."""
+    if not bill_ids:
+        return {}
+    last_alloc = (
+        PaymentAllocation.objects.filter(bill=OuterRef("bill"), reversed=False)
+        .order_by()
+        .values("bill")
+        .annotate(last=Max("created_at"))
+        .values("last")[:1]
+    )
+    rows = (
+        LateFeeWaiver.objects.filter(bill_id__in=bill_ids, status=DocumentStatus.APPROVED)
+        .annotate(last_alloc=Subquery(last_alloc))
+        .filter(Q(last_alloc__isnull=True) | Q(decided_at__gt=F("last_alloc")))
+        .order_by()
+        .values_list("bill_id")
+        .annotate(total=Sum("amount"))
+    )
+    return {bill_id: yuan_to_fen(total) for bill_id, total in rows}
+
+
+def open_bills(*, account_ids: Iterable[int], as_of: dt.date) -> list[OpenBillRow]:
+    """Every unpaid issued bill of ``account_ids`` (oldest first) with its late fee to
+    ``as_of`` (the minimum counts fees already collected; approved waivers subtracted).
+    Three queries whatever the number of accounts; the fee is one vectorised engine call."""
+    ids = list(account_ids)
+    if not ids:
+        return []
+    rows = list(
+        unpaid_bills(Bill.objects.filter(account_id__in=ids))  # type: ignore[misc]  # annotations
+        .order_by("period", "pk")
+        .values_list(
+            "pk",
+            "account_id",
+            "number",
+            "period",
+            "due_date",
+            "amount",
+            "outstanding",
+            "fee_paid",
+            "account__customer_class",
+        )
+    )
+    if not rows:
+        return []
+    rates = rates_from_policy(policy_in_force(as_of))
+    waivers = _unused_waivers([r[0] for r in rows])
+    outstanding = np.array([yuan_to_fen(r[6]) for r in rows], dtype=np.int64)
+    fee_paid = np.array([yuan_to_fen(r[7]) for r in rows], dtype=np.int64)
+    residential = np.array([r[8] in RESIDENTIAL_CLASSES for r in rows], dtype=bool)
+    fees = late_fees(
+        principal_fen=outstanding,
+        due=np.array([r[4] for r in rows], dtype="datetime64[D]"),
+        as_of=np.datetime64(as_of, "D"),
+        residential=residential,
+        rates=rates,
+        minimum_fen=np.maximum(rates.minimum_fen - fee_paid, 0),
+    )
+    out = []
+    for i, r in enumerate(rows):
+        waiver = waivers.get(r[0], 0)
+        out.append(
+            OpenBillRow(
+                bill_id=r[0],
+                account_id=r[1],
+                number=r[2],
+                period=r[3],
+                due_date=r[4],
+                amount_fen=yuan_to_fen(r[5]),
+                outstanding_fen=int(outstanding[i]),
+                fee_paid_fen=int(fee_paid[i]),
+                residential=bool(residential[i]),
+                waiver_fen=waiver,
+                late_fee_fen=max(0, int(fees[i]) - waiver),
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class AccountArrears:
+    account: Account
+    bills: list[OpenBillRow]
+    balance: Decimal
+    as_of: dt.date
+
+    @property
+    def outstanding(self) -> Decimal:
+        return fen_to_yuan(sum(b.outstanding_fen for b in self.bills))
+
+    @property
+    def late_fee(self) -> Decimal:
+        return fen_to_yuan(sum(b.late_fee_fen for b in self.bills))
+
+    @property
+    def total_due(self) -> Decimal:
+        """What the counter asks for: outstanding + late fee − a credit balance (never < 0);
+        a negative balance (money owed after a reversal) is added."""
+        return max(ZERO, self.outstanding + self.late_fee - self.balance)
+
+
+def account_arrears(*, user: Any, account_number: str, as_of: dt.date) -> AccountArrears:
+    """欠费查询 for one account by 户号: its unpaid bills with the late fee to ``as_of`` and
+    its balance. Staff with ``billing.view_payment``, or the customer who owns it; NotFound
+    otherwise (a customer cannot tell another's account from a missing one)."""
+    account = (
+        Account.objects.select_related("customer", "service_point__transformer")
+        .filter(number=account_number.strip())
+        .first()
+    )
+    allowed = staff_has_perm(user, "billing.view_payment") or (
+        account is not None and is_customer_user(user) and account.customer.user_id == user.pk
+    )
+    if account is None or not allowed:
+        raise NotFound()
+    balance = AccountBalance.objects.filter(account=account).values_list("amount", flat=True).first()
+    return AccountArrears(
+        account=account,
+        bills=open_bills(account_ids=[account.pk], as_of=as_of),
+        balance=balance if balance is not None else ZERO,
+        as_of=as_of,
+    )
+
+
+# --- arrears aging (欠费账龄) ----------------------------------------------------------------
+
+
+def _bucket_case(as_of: dt.date) -> Case:
+    whens = []
+    for key, low, high in AGING_BUCKETS:
+        cond = Q()
+        if low is not None:
+            cond &= Q(due_date__lte=as_of - dt.timedelta(days=low))
+        if high is not None:
+            cond &= Q(due_date__gte=as_of - dt.timedelta(days=high))
+        whens.append(When(cond, then=Value(key)))
+    return Case(*whens, default=Value("not_due"))
+
+
+def arrears_aging(*, user: Any, as_of: dt.date, by: str = "customer_class") -> dict[str, Any]:
+    """欠费账龄: outstanding money and bill counts per bucket of days overdue (not yet due,
+    1–30, 31–60, 61–90, 91–180, > 180) grouped by customer class or by transformer
+    (``by="transformer"``, with its area type). One grouped SQL query. Staff with
+    ``billing.view_payment`` only."""
+    if not staff_has_perm(user, "billing.view_payment"):
+        raise PermissionDenied()
+    group_field = {
+        "customer_class": "account__customer_class",
+        "transformer": "account__service_point__transformer__code",
+    }.get(by)
+    if group_field is None:
+        raise NotFound()
+    rows = (
+        unpaid_bills()
+        .annotate(bucket=_bucket_case(as_of))
+        .order_by()
+        .values(group_field, "bucket")
+        .annotate(total=Sum("outstanding"), bills=Count("pk"))
+    )
+    keys = [k for k, _, _ in AGING_BUCKETS]
+    groups: dict[str, dict[str, Any]] = {}
+    totals = dict.fromkeys(keys, ZERO)
+    for row in rows:
+        group = row[group_field] or "—"
+        entry = groups.setdefault(group, {"amounts": dict.fromkeys(keys, ZERO), "bills": 0, "total": ZERO})
+        entry["amounts"][row["bucket"]] += row["total"]
+        entry["bills"] += row["bills"]
+        entry["total"] += row["total"]
+        totals[row["bucket"]] += row["total"]
+    labels = dict(CustomerClass.choices)
+    ordered = [
+        {
+            "key": g,
+            "label": str(labels.get(g, g)) if by == "customer_class" else g,
+            "amounts": [groups[g]["amounts"][k] for k in keys],
+            "bills": groups[g]["bills"],
+            "total": groups[g]["total"],
+        }
+        for g in sorted(groups)
+    ]
+    return {
+        "as_of": as_of,
+        "by": by,
+        "buckets": keys,
+        "rows": ordered,
+        "totals": [totals[k] for k in keys],
+        "grand_total": sum(totals.values(), ZERO),
+    }
+
+
+# --- lists ----------------------------------------------------------------------------------
+
+
+def payments_visible_to(user: Any) -> QuerySet[Payment]:
+    """Payments ``user`` may see: all for staff with ``billing.view_payment``; those of their
+    own accounts for a portal customer; none otherwise. Newest first."""
+    base = Payment.objects.select_related("account__customer").order_by("-received_at", "-pk")
+    if staff_has_perm(user, "billing.view_payment"):
+        return base
+    if is_customer_user(user):
+        return base.filter(account__customer__user=user)
+    return Payment.objects.none()
+
+
+def payments_search(
+    *,
+    user: Any,
+    account: str = "",
+    channel: str = "",
+    status: str = "",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> QuerySet[Payment]:
+    qs = payments_visible_to(user)
+    if account:
+        qs = qs.filter(account__number__startswith=account.strip())
+    if channel:
+        qs = qs.filter(channel=channel)
+    if status:
+        qs = qs.filter(status=status)
+    if date_from is not None:
+        qs = qs.filter(received_at__date__gte=date_from)
+    if date_to is not None:
+        qs = qs.filter(received_at__date__lte=date_to)
+    return qs
+
+
+def payment_get(*, user: Any, payment_id: int) -> Payment:
+    payment = payments_visible_to(user).prefetch_related("allocations__bill").filter(pk=payment_id).first()
+    if payment is None:
+        raise NotFound()
+    return payment
+
+
+def waivers_visible_to(user: Any) -> QuerySet[LateFeeWaiver]:
+    """Late-fee waivers for staff with ``billing.view_latefeewaiver`` (pending first)."""
+    if not staff_has_perm(user, "billing.view_latefeewaiver"):
+        return LateFeeWaiver.objects.none()
+    return (
+        LateFeeWaiver.objects.select_related("bill__account__customer")
+        .annotate(pending_order=Case(When(status=DocumentStatus.PENDING, then=Value(0)), default=Value(1)))
+        .order_by("pending_order", "-requested_at", "-pk")
+    )
+
+
+def withholding_batches_visible_to(user: Any) -> QuerySet[WithholdingBatch]:
+    if not staff_has_perm(user, "billing.view_withholdingbatch"):
+        return WithholdingBatch.objects.none()
+    return WithholdingBatch.objects.order_by("-created_at", "-pk")

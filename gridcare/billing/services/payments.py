@@ -1,0 +1,503 @@
+"""Collection (收费): posting payments on every channel, allocation (销账), balances,
+reversal (冲正) and the signed online-payment callback.
+
+Rules:
+- one transaction per payment; the account is locked by ``select_for_update`` on its
+  ``AccountBalance`` row (created first if missing), so two clerks posting on the same
+  account are serialised and neither payment is lost;
+- ``idempotency_key`` is unique: a repeated key returns the payment already posted
+  (a double-clicked counter form, a bank re-import, a repeated online callback);
+- the money goes to the oldest unpaid bill first, on each overdue bill to the late fee on
+  the part paid and then its principal (``engine/allocation.py``); the rest is kept as
+  balance (预收). For a prepaid (费控) account the whole payment goes to the balance and the
+  prepaid service is told on commit;
+- a reversal keeps the payment, marks its allocations reversed and takes its balance part
+  back (the balance may go negative: the customer owes it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import importlib
+import json
+import logging
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Sum
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext_lazy as _
+
+from gridcare.billing.choices import PaymentChannel, PaymentStatus
+from gridcare.billing.engine.allocation import OpenBill, allocate
+from gridcare.billing.engine.late_fee import rate_days
+from gridcare.billing.models import AccountBalance, Payment, PaymentAllocation, PaymentCallbackLog
+from gridcare.billing.selectors.payments import open_bills, policy_in_force, rates_from_policy
+from gridcare.core.audit import audit_record, person_name, snapshot
+from gridcare.core.errors import Conflict, NotFound, ValidationFailed
+from gridcare.core.ids import next_number
+from gridcare.core.money import fen_to_yuan, yuan_to_fen
+from gridcare.customers.models import Account
+
+logger = logging.getLogger("gridcare.billing.payments")
+
+RECEIPT_SEQUENCE = "billing.payment"
+ZERO = Decimal("0.00")
+MAX_AMOUNT = Decimal("999999999999.99")
+
+__all__ = [
+    "balances_apply",
+    "payment_callback_receive",
+    "payment_post",
+    "payment_reverse",
+    "sign_callback",
+]
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def _actor_label(actor: Any) -> str:
+    if isinstance(actor, str):
+        return actor[:150]
+    return person_name(actor)[:150]
+
+
+def parse_amount(value: Any, *, field: str = "amount") -> Decimal:
+    """A payment amount: > 0 with at most 2 decimals (yuan); anything else is refused."""
+    if isinstance(value, float):
+        raise ValidationFailed(_("Give the amount as text or a decimal, not a float."), field=field)
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationFailed(_("The amount is not a number."), field=field) from None
+    if not amount.is_finite() or amount <= 0:
+        raise ValidationFailed(_("The amount must be greater than zero."), field=field)
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValidationFailed(_("The amount has more than 2 decimals (fen)."), field=field)
+    if amount > MAX_AMOUNT:
+        raise ValidationFailed(_("The amount is too large."), field=field)
+    return amount.quantize(Decimal("0.01"))
+
+
+def _lock_balance(account_id: int) -> AccountBalance:
+    """The account lock: get or create the balance row, then lock it for this transaction."""
+    AccountBalance.objects.get_or_create(account_id=account_id)
+    return AccountBalance.objects.select_for_update().get(account_id=account_id)
+
+
+def _open_bills_for_allocation(account_id: int, as_of: dt.date) -> list[OpenBill]:
+    rows = open_bills(account_ids=[account_id], as_of=as_of)
+    if not rows:
+        return []
+    rates = rates_from_policy(policy_in_force(as_of))
+    weighted = rate_days(
+        due=[r.due_date for r in rows], as_of=as_of, residential=[r.residential for r in rows], rates=rates
+    )
+    return [
+        OpenBill(
+            bill_id=r.bill_id,
+            period_ordinal=r.period.toordinal(),
+            outstanding_fen=r.outstanding_fen,
+            weighted=int(weighted[i]),
+            minimum_fen=max(0, rates.minimum_fen - r.fee_paid_fen),
+            waiver_fen=r.waiver_fen,
+        )
+        for i, r in enumerate(rows)
+    ]
+
+
+def _write_allocations(
+    *, payment: Payment, amount_fen: int, account_id: int, as_of: dt.date, now: dt.datetime
+) -> int:
+    """Allocate ``amount_fen`` of ``payment`` to the account's unpaid bills; return the fen
+    left for the balance."""
+    result = allocate(amount_fen=amount_fen, bills=_open_bills_for_allocation(account_id, as_of))
+    PaymentAllocation.objects.bulk_create(
+        [
+            PaymentAllocation(
+                payment=payment,
+                bill_id=a.bill_id,
+                amount=fen_to_yuan(a.principal_fen),
+                late_fee=fen_to_yuan(a.late_fee_fen),
+                created_at=now,
+            )
+            for a in result.allocations
+        ]
+    )
+    return result.balance_fen
+
+
+def _after_prepaid_payment(account_id: int, actor: Any) -> None:
+    try:
+        module = importlib.import_module("gridcare.billing.services.prepaid")
+    except ImportError:
+        return
+    hook = getattr(module, "prepaid_after_payment", None)
+    if hook is not None:
+        hook(account_id=account_id, actor=actor)
+
+
+# --- posting --------------------------------------------------------------------------------
+
+
+def payment_post(
+    *,
+    actor: Any,
+    account_id: int,
+    amount: Decimal | str,
+    channel: str,
+    idempotency_key: str,
+    received_at: dt.datetime | None = None,
+    external_ref: str = "",
+) -> Payment:
+    """实收入账: post a payment and allocate it (oldest bill first, late fee with the part
+    paid, the rest to the balance). A key already used returns that payment unchanged (the
+    account must match, or Conflict)."""
+    return _payment_post(
+        actor=actor,
+        account_id=account_id,
+        amount=amount,
+        channel=channel,
+        idempotency_key=idempotency_key,
+        received_at=received_at,
+        external_ref=external_ref,
+    )[0]
+
+
+def _payment_post(
+    *,
+    actor: Any,
+    account_id: int,
+    amount: Decimal | str,
+    channel: str,
+    idempotency_key: str,
+    received_at: dt.datetime | None,
+    external_ref: str,
+) -> tuple[Payment, bool]:
+    """:func:`payment_post`, also saying whether this call posted it (False: a repeat)."""
+    key = (idempotency_key or "").strip()
+    if not key:
+        raise ValidationFailed(_("An idempotency key is required."), field="idempotency_key")
+    if len(key) > 100:
+        raise ValidationFailed(
+            _("The idempotency key is longer than 100 characters."), field="idempotency_key"
+        )
+    if channel not in PaymentChannel.values:
+        raise ValidationFailed(_("Unknown payment channel."), field="channel")
+    value = parse_amount(amount)
+    if received_at is not None and timezone.is_naive(received_at):
+        raise ValidationFailed(_("The payment time must carry its time zone."), field="received_at")
+    now = timezone.now()
+    when = received_at or now
+    if when > now + dt.timedelta(minutes=5):
+        raise ValidationFailed(_("The payment time is in the future."), field="received_at")
+    if len(external_ref) > 100:
+        raise ValidationFailed(_("The external reference is too long."), field="external_ref")
+
+    existing = Payment.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        return _same_account(existing, account_id), False
+    account = Account.objects.filter(pk=account_id).first()
+    if account is None:
+        raise NotFound(_("No such account."), field="account")
+    try:
+        with transaction.atomic():
+            balance = _lock_balance(account.pk)
+            # A concurrent post with the same key may have committed while we waited.
+            existing = Payment.objects.filter(idempotency_key=key).first()
+            if existing is not None:
+                return _same_account(existing, account_id), False
+            number = next_number(RECEIPT_SEQUENCE)
+            payment = Payment.objects.create(
+                number=f"SK{number:010d}",
+                account=account,
+                channel=channel,
+                amount=value,
+                received_at=when,
+                idempotency_key=key,
+                external_ref=external_ref,
+                posted_by=_actor_label(actor),
+            )
+            amount_fen = yuan_to_fen(value)
+            if account.is_prepaid:
+                to_balance = amount_fen
+            else:
+                as_of = timezone.localtime(when).date()
+                to_balance = _write_allocations(
+                    payment=payment, amount_fen=amount_fen, account_id=account.pk, as_of=as_of, now=now
+                )
+            before = balance.amount
+            balance.amount = before + fen_to_yuan(to_balance)
+            balance.save(update_fields=["amount", "updated_at"])
+            audit_record(
+                actor=actor,
+                obj=payment,
+                action="payment.post",
+                after={
+                    **snapshot(payment, ["number", "account_id", "channel", "amount", "received_at"]),
+                    "allocated": str(value - fen_to_yuan(to_balance)),
+                    "to_balance": str(fen_to_yuan(to_balance)),
+                    "balance_before": str(before),
+                    "balance_after": str(balance.amount),
+                },
+            )
+            if account.is_prepaid:
+                account_pk = account.pk
+                transaction.on_commit(lambda: _after_prepaid_payment(account_pk, actor))
+    except IntegrityError:
+        # Same key committed by another transaction on another account lock: return it.
+        existing = Payment.objects.filter(idempotency_key=key).first()
+        if existing is None:
+            raise
+        return _same_account(existing, account_id), False
+    return payment, True
+
+
+def _same_account(payment: Payment, account_id: int) -> Payment:
+    if payment.account_id != account_id:
+        raise Conflict(
+            _("This idempotency key was already used for another account."), field="idempotency_key"
+        )
+    return payment
+
+
+def payment_reverse(*, actor: Any, payment_id: int, reason: str) -> Payment:
+    """冲正: reverse a posted payment with a reason. Its allocations are marked reversed
+    (the bills owe again) and its balance part is taken back — the balance may go negative
+    (the customer owes it)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(_("Give the reason for the reversal."), field="reason")
+    if len(reason) > 300:
+        raise ValidationFailed(_("The reason is longer than 300 characters."), field="reason")
+    account_id = Payment.objects.filter(pk=payment_id).values_list("account_id", flat=True).first()
+    if account_id is None:
+        raise NotFound(_("No such payment."))
+    with transaction.atomic():
+        balance = _lock_balance(account_id)
+        payment = Payment.objects.select_for_update().get(pk=payment_id)
+        if payment.status != PaymentStatus.POSTED:
+            raise Conflict(_("This payment is already reversed."))
+        live = PaymentAllocation.objects.filter(payment=payment, reversed=False)
+        totals = live.aggregate(principal=Sum("amount"), fee=Sum("late_fee"))
+        allocated = (totals["principal"] or ZERO) + (totals["fee"] or ZERO)
+        live.update(reversed=True)
+        before_balance = balance.amount
+        balance.amount = before_balance - (payment.amount - allocated)
+        balance.save(update_fields=["amount", "updated_at"])
+        before = snapshot(payment, ["status", "reversal_reason", "reversed_by", "reversed_at"])
+        payment.status = PaymentStatus.REVERSED
+        payment.reversal_reason = reason
+        payment.reversed_by = _actor_label(actor)
+        payment.reversed_at = timezone.now()
+        payment.save(update_fields=["status", "reversal_reason", "reversed_by", "reversed_at"])
+        audit_record(
+            actor=actor,
+            obj=payment,
+            action="payment.reverse",
+            before={**before, "balance": str(before_balance)},
+            after={
+                **snapshot(payment, ["status", "reversal_reason", "reversed_by", "reversed_at"]),
+                "allocations_reversed": str(allocated),
+                "balance": str(balance.amount),
+            },
+            reason=reason,
+        )
+    return payment
+
+
+def balances_apply(*, account_ids: Iterable[int], actor: Any) -> int:
+    """Apply credit balances (预收) to unpaid issued bills of ``account_ids`` — called after a
+    run issues bills. Only accounts with a positive balance and unpaid bills are touched
+    (two queries find them); each is locked and allocated like a payment, attributed to
+    the account's latest posted payment (a reversal of that payment then takes it back).
+    Prepaid accounts are skipped (the prepaid service settles them). Returns the number of
+    allocations written."""
+    ids = list(dict.fromkeys(int(i) for i in account_ids))
+    if not ids:
+        return 0
+    candidates = list(
+        AccountBalance.objects.filter(account_id__in=ids, amount__gt=0, account__is_prepaid=False)
+        .filter(account__bills__status="issued")
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
+    if not candidates:
+        return 0
+    latest = dict(
+        Payment.objects.filter(account_id__in=candidates, status=PaymentStatus.POSTED)
+        .order_by()
+        .values_list("account_id")
+        .annotate(last=Max("pk"))
+    )
+    today = timezone.localdate()
+    now = timezone.now()
+    written = 0
+    with transaction.atomic():
+        for account_id in sorted(candidates):  # a fixed lock order: no deadlocks between callers
+            payment_id = latest.get(account_id)
+            if payment_id is None:
+                continue
+            balance = _lock_balance(account_id)
+            if balance.amount <= 0:
+                continue
+            bills = _open_bills_for_allocation(account_id, today)
+            if not bills:
+                continue
+            result = allocate(amount_fen=yuan_to_fen(balance.amount), bills=bills)
+            PaymentAllocation.objects.bulk_create(
+                [
+                    PaymentAllocation(
+                        payment_id=payment_id,
+                        bill_id=a.bill_id,
+                        amount=fen_to_yuan(a.principal_fen),
+                        late_fee=fen_to_yuan(a.late_fee_fen),
+                        created_at=now,
+                    )
+                    for a in result.allocations
+                ]
+            )
+            written += len(result.allocations)
+            before = balance.amount
+            balance.amount = fen_to_yuan(result.balance_fen)
+            balance.save(update_fields=["amount", "updated_at"])
+            audit_record(
+                actor=actor,
+                obj=balance,
+                action="balance.apply",
+                before={"amount": str(before)},
+                after={"amount": str(balance.amount), "bills": [a.bill_id for a in result.allocations]},
+            )
+    return written
+
+
+# --- the online-payment callback ------------------------------------------------------------
+
+
+def sign_callback(*, secret: str, raw_body: bytes) -> str:
+    """HMAC-SHA256 of the raw body with the channel's secret, lowercase hex."""
+    return hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
+
+
+def _callback_log(
+    *,
+    channel: str,
+    raw_body: bytes,
+    remote_addr: str,
+    outcome: str,
+    detail: str = "",
+    payment: Payment | None = None,
+) -> PaymentCallbackLog:
+    return PaymentCallbackLog.objects.create(
+        channel=channel[:20],
+        received_at=timezone.now(),
+        remote_addr=(remote_addr or "")[:60],
+        body=raw_body.decode("utf-8", errors="replace")[:10_000],
+        outcome=outcome,
+        detail=detail[:300],
+        payment=payment,
+    )
+
+
+def _reject(
+    *,
+    channel: str,
+    raw_body: bytes,
+    remote_addr: str,
+    status: int,
+    code: str,
+    message: str,
+    field: str | None,
+) -> tuple[int, dict[str, Any]]:
+    log = _callback_log(
+        channel=channel,
+        raw_body=raw_body,
+        remote_addr=remote_addr,
+        outcome="rejected",
+        detail=f"{code}: {message}",
+    )
+    audit_record(
+        actor=f"callback:{channel}"[:150],
+        obj=log,
+        action="payment.callback_rejected",
+        after={"code": code, "message": message, "remote_addr": remote_addr},
+    )
+    logger.warning("payment callback rejected: channel=%s from=%s code=%s", channel, remote_addr, code)
+    return status, {"code": code, "message": message, "field": field}
+
+
+def payment_callback_receive(
+    *, channel: str, raw_body: bytes, signature: str, remote_addr: str
+) -> tuple[int, dict[str, Any]]:
+    """An online-payment notification (WeChat / Alipay / 网上国网): verify the HMAC-SHA256
+    signature (hex) with the channel's secret from ``settings.GRIDCARE_PAYMENT_SECRETS``,
+    parse ``{"account", "amount", "txn_id", "paid_at"}`` and post once under the key
+    ``"{channel}:{txn_id}"``. Every callback is logged; rejects are also audited and logged
+    as a warning. Returns ``(HTTP status, JSON body)``."""
+
+    def reject(status: int, code: str, message: str, field: str | None) -> tuple[int, dict[str, Any]]:
+        return _reject(
+            channel=channel,
+            raw_body=raw_body,
+            remote_addr=remote_addr,
+            status=status,
+            code=code,
+            message=message,
+            field=field,
+        )
+
+    secrets: dict[str, str] = getattr(settings, "GRIDCARE_PAYMENT_SECRETS", {}) or {}
+    secret = secrets.get(channel)
+    online = {"wechat", "alipay", "wsgw"}
+    if channel not in online or not secret:
+        return reject(400, "unknown_channel", "Unknown channel.", "channel")
+    expected = sign_callback(secret=secret, raw_body=raw_body)
+    if not hmac.compare_digest(expected, (signature or "").strip().lower()):
+        return reject(401, "bad_signature", "Bad signature.", "signature")
+    try:
+        data = json.loads(raw_body.decode("utf-8"))
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+    except (ValueError, UnicodeDecodeError):
+        return reject(400, "bad_body", "The body is not a JSON object.", None)
+    for name in ("account", "amount", "txn_id", "paid_at"):
+        if not isinstance(data.get(name), str) or not data[name].strip():
+            return reject(400, "validation_failed", f"Missing field {name}.", name)
+    paid_at = parse_datetime(data["paid_at"])
+    if paid_at is None or timezone.is_naive(paid_at):
+        return reject(
+            400, "validation_failed", "paid_at must be an ISO 8601 time with its offset.", "paid_at"
+        )
+    account_id = Account.objects.filter(number=data["account"].strip()).values_list("pk", flat=True).first()
+    if account_id is None:
+        return reject(400, "unknown_account", "Unknown account.", "account")
+    key = f"{channel}:{data['txn_id'].strip()}"
+    try:
+        payment, created = _payment_post(
+            actor=f"callback:{channel}",
+            account_id=account_id,
+            amount=data["amount"],
+            channel=channel,
+            idempotency_key=key,
+            received_at=paid_at,
+            external_ref=data["txn_id"].strip()[:100],
+        )
+    except (ValidationFailed, Conflict, NotFound) as exc:
+        return reject(400, exc.code, str(exc.message), exc.field)
+    outcome = "accepted" if created else "repeat"
+    _callback_log(
+        channel=channel,
+        raw_body=raw_body,
+        remote_addr=remote_addr,
+        outcome=outcome,
+        detail=payment.number,
+        payment=payment,
+    )
+    return 200, {"status": outcome, "receipt": payment.number, "amount": str(payment.amount)}

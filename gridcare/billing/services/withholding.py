@@ -1,0 +1,218 @@
+"""银行代扣 (bank withholding): the file of amounts sent to a bank and the bank's result file.
+
+Export (``gridcare billing withholding export --bank CODE --out FILE``) — CSV, UTF-8, header
+``line,account,name,amount``: one line per non-prepaid account with unpaid issued bills;
+``amount`` is what it owes today (outstanding + late fee to date − credit balance), yuan
+with 2 decimals. A :class:`WithholdingBatch` records the batch number, line count and total;
+the lines themselves are kept on the batch's export audit row so the result can be checked
+against them.
+
+Result (``gridcare billing withholding import --batch NUMBER FILE``) — CSV, UTF-8, header
+``line,account,amount,result,bank_ref``; ``result`` is ``success`` or ``fail``. Each success
+is posted as a bank-withholding payment with the idempotency key ``wh:{batch}:{line}`` (a
+re-import posts nothing twice). A line is rejected, with its reason, when its number is not
+in the batch or repeats, its account differs from the exported line, its amount is not a
+positive amount with 2 decimals or exceeds the exported amount, or its result is unknown.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from gridcare.billing.choices import PaymentChannel, WithholdingStatus
+from gridcare.billing.models import AccountBalance, Payment, WithholdingBatch
+from gridcare.billing.selectors.payments import open_bills, unpaid_bills
+from gridcare.billing.services.payments import parse_amount, payment_post
+from gridcare.core.audit import audit_record, person_name
+from gridcare.core.errors import GridCareError, NotFound, PermissionDenied, ValidationFailed
+from gridcare.core.ids import next_number
+from gridcare.core.models import AuditEvent
+from gridcare.core.money import fen_to_yuan, yuan_to_fen
+from gridcare.core.roles import staff_has_perm
+from gridcare.customers.models import Account
+
+EXPORT_HEADER = ["line", "account", "name", "amount"]
+RESULT_HEADER = ["line", "account", "amount", "result", "bank_ref"]
+
+__all__ = ["WithholdingResult", "withholding_export", "withholding_import"]
+
+
+def withholding_export(*, actor: Any, bank: str) -> tuple[WithholdingBatch, str]:
+    """Create a batch for ``bank`` and return it with the CSV text to send."""
+    if not staff_has_perm(actor, "billing.add_withholdingbatch"):
+        raise PermissionDenied()
+    bank = (bank or "").strip()
+    if not bank or len(bank) > 50:
+        raise ValidationFailed(_("Give the bank code (at most 50 characters)."), field="bank")
+    today = timezone.localdate()
+    account_ids = list(
+        unpaid_bills()
+        .filter(account__is_prepaid=False)
+        .order_by()
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
+    owed: dict[int, int] = {}
+    for row in open_bills(account_ids=account_ids, as_of=today):
+        owed[row.account_id] = owed.get(row.account_id, 0) + row.outstanding_fen + row.late_fee_fen
+    balances = dict(AccountBalance.objects.filter(account_id__in=owed).values_list("account_id", "amount"))
+    for account_id, bal in balances.items():
+        owed[account_id] -= yuan_to_fen(bal)
+    accounts = dict(Account.objects.filter(pk__in=owed).values_list("pk", "number"))
+    names = dict(Account.objects.filter(pk__in=owed).values_list("pk", "customer__name"))
+    lines: list[tuple[int, str, str, str]] = []
+    for account_id in sorted(owed, key=lambda a: accounts[a]):
+        if owed[account_id] > 0:
+            lines.append(
+                (len(lines) + 1, accounts[account_id], names[account_id], str(fen_to_yuan(owed[account_id])))
+            )
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_HEADER)
+    writer.writerows(lines)
+    with transaction.atomic():
+        number = next_number("billing.withholding")
+        batch = WithholdingBatch.objects.create(
+            number=f"WH{number:08d}",
+            bank=bank,
+            lines=len(lines),
+            total=sum((Decimal(line[3]) for line in lines), Decimal("0.00")),
+            created_by=person_name(actor)[:150],
+            created_at=timezone.now(),
+        )
+        audit_record(
+            actor=actor,
+            obj=batch,
+            action="withholding.export",
+            after={"bank": bank, "lines": [[ln[0], ln[1], ln[3]] for ln in lines], "total": str(batch.total)},
+        )
+    return batch, out.getvalue()
+
+
+@dataclass
+class WithholdingResult:
+    batch: WithholdingBatch
+    posted: int = 0
+    repeats: int = 0
+    failed: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (file line, reason)
+
+
+def _exported_lines(batch: WithholdingBatch) -> dict[int, tuple[str, Decimal]]:
+    after = (
+        AuditEvent.objects.filter(
+            object_type="billing.withholdingbatch", object_id=str(batch.pk), action="withholding.export"
+        )
+        .values_list("after", flat=True)
+        .first()
+    )
+    lines = (after or {}).get("lines", [])
+    return {int(n): (str(acc), Decimal(str(amt))) for n, acc, amt in lines}
+
+
+def withholding_import(*, actor: Any, batch_number: str, content: str) -> WithholdingResult:
+    """Post the bank's result file of ``batch_number`` (see the module docstring)."""
+    if not staff_has_perm(actor, "billing.change_withholdingbatch"):
+        raise PermissionDenied()
+    batch = WithholdingBatch.objects.filter(number=(batch_number or "").strip()).first()
+    if batch is None:
+        raise NotFound(_("No such withholding batch."), field="batch")
+    reader = csv.reader(io.StringIO(content.lstrip("\ufeff")))
+    header = next(reader, None)
+    if header is None or [h.strip().lower() for h in header] != RESULT_HEADER:
+        raise ValidationFailed(
+            _("The result file must start with the header line,account,amount,result,bank_ref."), field="file"
+        )
+    exported = _exported_lines(batch)
+    result = WithholdingResult(batch=batch)
+    seen: set[int] = set()
+    accounts = dict(
+        Account.objects.filter(number__in=[v[0] for v in exported.values()]).values_list("number", "pk")
+    )
+    for file_line, row in enumerate(reader, start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != len(RESULT_HEADER):
+            result.rejected.append((file_line, str(_("expected 5 columns"))))
+            continue
+        raw_line, account, raw_amount, outcome, bank_ref = (c.strip() for c in row)
+        try:
+            line = int(raw_line)
+        except ValueError:
+            result.rejected.append((file_line, str(_("the line number is not a number"))))
+            continue
+        if line not in exported:
+            result.rejected.append((file_line, str(_("line %(n)s is not in the batch")) % {"n": line}))
+            continue
+        if line in seen:
+            result.rejected.append((file_line, str(_("line %(n)s repeats")) % {"n": line}))
+            continue
+        seen.add(line)
+        exp_account, exp_amount = exported[line]
+        if account != exp_account:
+            result.rejected.append((file_line, str(_("the account differs from the exported line"))))
+            continue
+        if outcome not in ("success", "fail"):
+            result.rejected.append((file_line, str(_("the result must be success or fail"))))
+            continue
+        if outcome == "fail":
+            result.failed += 1
+            continue
+        try:
+            amount = parse_amount(raw_amount)
+        except ValidationFailed as exc:
+            result.rejected.append((file_line, str(exc.message)))
+            continue
+        if amount > exp_amount:
+            result.rejected.append((file_line, str(_("the amount exceeds the exported amount"))))
+            continue
+        key = f"wh:{batch.number}:{line}"
+        repeat = Payment.objects.filter(idempotency_key=key).exists()
+        try:
+            payment_post(
+                actor=actor,
+                account_id=accounts[account],
+                amount=amount,
+                channel=PaymentChannel.BANK_WITHHOLDING,
+                idempotency_key=key,
+                external_ref=bank_ref[:100],
+            )
+        except GridCareError as exc:
+            result.rejected.append((file_line, str(exc.message)))
+            continue
+        if repeat:
+            result.repeats += 1
+        else:
+            result.posted += 1
+    with transaction.atomic():
+        batch = WithholdingBatch.objects.select_for_update().get(pk=batch.pk)
+        before = {"status": batch.status, "succeeded": batch.succeeded, "failed": batch.failed}
+        batch.succeeded = Payment.objects.filter(idempotency_key__startswith=f"wh:{batch.number}:").count()
+        batch.failed = result.failed
+        batch.status = WithholdingStatus.POSTED
+        batch.posted_at = timezone.now()
+        batch.save(update_fields=["succeeded", "failed", "status", "posted_at"])
+        audit_record(
+            actor=actor,
+            obj=batch,
+            action="withholding.import",
+            before=before,
+            after={
+                "status": batch.status,
+                "succeeded": batch.succeeded,
+                "failed": batch.failed,
+                "posted": result.posted,
+                "repeats": result.repeats,
+                "rejected": result.rejected[:1000],
+            },
+        )
+    result.batch = batch
+    return result

@@ -1,0 +1,177 @@
+"""Late-fee engine (电费违约金): hand-computed cases and properties. No database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gridcare.billing.engine.late_fee import LateFeeRates, fee_on, late_fee, late_fees, rate_days
+
+RATES = LateFeeRates(
+    residential_permille=Decimal("1.00"),
+    current_year_permille=Decimal("2.00"),
+    cross_year_permille=Decimal("3.00"),
+    minimum_fen=100,
+)
+
+
+def test_non_residential_across_year_boundary_hand_computed() -> None:
+    # Due 2025-12-20, paid 2026-01-10: 12-21…12-31 = 11 days at 2‰, 01-01…01-10 = 10 days at 3‰.
+    # 10,000.00 yuan × (22‰ + 30‰) = 520.00 yuan.
+    fee = late_fee(
+        principal_fen=1_000_000,
+        due=dt.date(2025, 12, 20),
+        as_of=dt.date(2026, 1, 10),
+        residential=False,
+        rates=RATES,
+    )
+    assert fee == 52_000
+
+
+def test_residential_across_year_boundary_is_one_rate() -> None:
+    # 21 days × 1‰ on 10,000.00 = 210.00 yuan.
+    fee = late_fee(
+        principal_fen=1_000_000,
+        due=dt.date(2025, 12, 20),
+        as_of=dt.date(2026, 1, 10),
+        residential=True,
+        rates=RATES,
+    )
+    assert fee == 21_000
+
+
+def test_counting_starts_the_day_after_the_due_date_and_includes_the_payment_day() -> None:
+    due = dt.date(2026, 11, 20)
+    assert late_fee(principal_fen=10**7, due=due, as_of=due, residential=False, rates=RATES) == 0
+    # one day at 2‰ on 100,000.00 yuan = 200.00
+    assert (
+        late_fee(
+            principal_fen=10**7, due=due, as_of=due + dt.timedelta(days=1), residential=False, rates=RATES
+        )
+        == 20_000
+    )
+    # paid before the due date: nothing
+    assert (
+        late_fee(
+            principal_fen=10**7, due=due, as_of=due - dt.timedelta(days=5), residential=False, rates=RATES
+        )
+        == 0
+    )
+
+
+def test_minimum_one_yuan_only_when_a_fee_accrued() -> None:
+    # 52.00 yuan × 3 days × 1‰ = 0.156 → 0.16, under 1 yuan → 1.00
+    assert (
+        late_fee(
+            principal_fen=5200,
+            due=dt.date(2026, 11, 20),
+            as_of=dt.date(2026, 11, 23),
+            residential=True,
+            rates=RATES,
+        )
+        == 100
+    )
+    assert (
+        late_fee(
+            principal_fen=5200,
+            due=dt.date(2026, 11, 20),
+            as_of=dt.date(2026, 11, 20),
+            residential=True,
+            rates=RATES,
+        )
+        == 0
+    )
+    assert (
+        late_fee(
+            principal_fen=0,
+            due=dt.date(2026, 11, 20),
+            as_of=dt.date(2026, 12, 20),
+            residential=True,
+            rates=RATES,
+        )
+        == 0
+    )
+
+
+def test_half_up_rounding_to_the_fen() -> None:
+    # 1.50 yuan × 1 day × 1‰ → 0.15 fen → 0; 5 fen boundary: 50.00 × 1‰ = 5 fen exactly;
+    # 25 fen × 2‰ × 1 day = 0.05 fen; use fee_on with no minimum to see the rounding.
+    assert int(fee_on(150_000, 100)) == 150  # 1500.00 × 1‰ = 1.50
+    assert int(fee_on(5, 100_000 // 10)) == 1  # 5 fen × 10% = 0.5 fen → 1 (half up)
+    assert int(fee_on(4, 100_000 // 10)) == 0  # 0.4 fen → 0
+
+
+def test_two_years_late_uses_cross_year_rate_for_every_later_year() -> None:
+    w = rate_days(due=[dt.date(2024, 12, 30)], as_of=[dt.date(2026, 1, 2)], residential=[False], rates=RATES)
+    # 1 day in 2024 at 200 units; 365 (2025) + 2 (2026) days at 300 units.
+    assert int(w[0]) == 1 * 200 + 367 * 300
+
+
+def test_vectorised_matches_scalar() -> None:
+    due = [dt.date(2025, 12, 20), dt.date(2026, 3, 1), dt.date(2026, 11, 20)]
+    fees = late_fees(
+        principal_fen=[1_000_000, 12_345, 5200],
+        due=due,
+        as_of=dt.date(2026, 12, 1),
+        residential=[False, True, False],
+        rates=RATES,
+    )
+    assert list(fees) == [
+        late_fee(principal_fen=p, due=d, as_of=dt.date(2026, 12, 1), residential=r, rates=RATES)
+        for p, d, r in zip([1_000_000, 12_345, 5200], due, [False, True, False], strict=True)
+    ]
+
+
+def test_rates_with_more_than_two_decimals_are_refused() -> None:
+    bad = LateFeeRates(Decimal("1.005"), Decimal("2"), Decimal("3"), 100)
+    with pytest.raises(ValueError, match="2 decimals"):
+        late_fee(
+            principal_fen=100, due=dt.date(2026, 1, 1), as_of=dt.date(2026, 2, 1), residential=True, rates=bad
+        )
+
+
+dates = st.dates(min_value=dt.date(2015, 1, 1), max_value=dt.date(2035, 12, 31))
+
+
+@given(principal=st.integers(0, 10**10), due=dates, days=st.integers(0, 2000), res=st.booleans())
+def test_never_negative_and_monotone_in_days(principal: int, due: dt.date, days: int, res: bool) -> None:
+    a = late_fee(
+        principal_fen=principal, due=due, as_of=due + dt.timedelta(days=days), residential=res, rates=RATES
+    )
+    b = late_fee(
+        principal_fen=principal,
+        due=due,
+        as_of=due + dt.timedelta(days=days + 1),
+        residential=res,
+        rates=RATES,
+    )
+    assert 0 <= a <= b
+
+
+@given(
+    p1=st.integers(0, 10**10),
+    extra=st.integers(0, 10**9),
+    due=dates,
+    days=st.integers(0, 2000),
+    res=st.booleans(),
+)
+def test_monotone_in_principal(p1: int, extra: int, due: dt.date, days: int, res: bool) -> None:
+    as_of = due + dt.timedelta(days=days)
+    a = late_fee(principal_fen=p1, due=due, as_of=as_of, residential=res, rates=RATES)
+    b = late_fee(principal_fen=p1 + extra, due=due, as_of=as_of, residential=res, rates=RATES)
+    assert 0 <= a <= b
+
+
+@given(principal=st.integers(1, 10**9), due=dates, days=st.integers(1, 1000))
+def test_non_residential_bounded_by_pure_rates(principal: int, due: dt.date, days: int) -> None:
+    as_of = due + dt.timedelta(days=days)
+    fee = late_fee(principal_fen=principal, due=due, as_of=as_of, residential=False, rates=RATES)
+    low = max(100, (principal * days * 2 * 2 + 1000) // 2000)
+    high = max(100, (principal * days * 3 * 2 + 1000) // 2000)
+    assert low <= fee <= high
+    assert np.int64(fee) >= 100

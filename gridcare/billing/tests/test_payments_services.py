@@ -1,0 +1,550 @@
+"""Payment services: posting, allocation, balance, reversal, waivers, the signed callback."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from gridcare.billing.choices import DocumentStatus, PaymentChannel, PaymentStatus
+from gridcare.billing.models import (
+    AccountBalance,
+    LateFeeWaiver,
+    Payment,
+    PaymentAllocation,
+    PaymentCallbackLog,
+)
+from gridcare.billing.selectors.bills import bill_outstanding
+from gridcare.billing.services import payments as payments_service
+from gridcare.billing.services.late_fees import late_fee_waiver_decide, late_fee_waiver_request
+from gridcare.billing.services.payments import (
+    balances_apply,
+    payment_callback_receive,
+    payment_post,
+    payment_reverse,
+    sign_callback,
+)
+from gridcare.billing.tests.factories_payments import business_account, ensure_policy, overdue_bill
+from gridcare.core.errors import Conflict, PermissionDenied, ValidationFailed
+from gridcare.core.models import AuditEvent
+from gridcare.customers.tests.factories import AccountFactory
+
+pytestmark = pytest.mark.django_db
+TZ = dt.timezone(dt.timedelta(hours=8))
+SECRETS = {"wechat": "s3cret-wechat", "alipay": "s3cret-alipay", "wsgw": "s3cret-wsgw"}
+
+
+@pytest.fixture(autouse=True)
+def _policy(db: None) -> None:
+    ensure_policy()
+
+
+@pytest.fixture
+def clerk(make_user: Any) -> Any:
+    return make_user(roles=["counter_clerk"], username="clerk")
+
+
+def at(day: dt.date, hour: int = 10) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=TZ)
+
+
+def allocations(payment: Payment) -> list[tuple[str, Decimal, Decimal]]:
+    return [
+        (a.bill.number, a.amount, a.late_fee)
+        for a in payment.allocations.select_related("bill").order_by("bill__period", "bill_id")
+    ]
+
+
+def balance_of(account: Any) -> Decimal:
+    return AccountBalance.objects.get(account=account).amount
+
+
+# --- allocation ---------------------------------------------------------------------------
+
+
+def test_allocation_oldest_first_across_several_bills(clerk: Any) -> None:
+    account = AccountFactory()
+    # Given three bills, none overdue on the payment day; created newest first on purpose.
+    b3 = overdue_bill(
+        account=account, period=dt.date(2026, 10, 1), amount="300.00", due_date=dt.date(2026, 11, 30)
+    )
+    b1 = overdue_bill(
+        account=account, period=dt.date(2026, 8, 1), amount="100.00", due_date=dt.date(2026, 11, 30)
+    )
+    b2 = overdue_bill(
+        account=account, period=dt.date(2026, 9, 1), amount="200.00", due_date=dt.date(2026, 11, 30)
+    )
+    payment = payment_post(
+        actor=clerk,
+        account_id=account.pk,
+        amount=Decimal("350.00"),
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="k1",
+        received_at=at(dt.date(2026, 11, 25)),
+    )
+    assert allocations(payment) == [
+        (b1.number, Decimal("100.00"), Decimal("0.00")),
+        (b2.number, Decimal("200.00"), Decimal("0.00")),
+        (b3.number, Decimal("50.00"), Decimal("0.00")),
+    ]
+    assert bill_outstanding(b3) == Decimal("250.00")
+    assert balance_of(account) == Decimal("0.00")
+    assert payment.number.startswith("SK")
+    assert payment.posted_by == "clerk"
+    assert AuditEvent.objects.filter(action="payment.post", object_id=str(payment.pk)).count() == 1
+
+
+def test_overpayment_is_kept_as_balance(clerk: Any) -> None:
+    account = AccountFactory()
+    bill = overdue_bill(
+        account=account, period=dt.date(2026, 10, 1), amount="52.00", due_date=dt.date(2026, 11, 30)
+    )
+    payment_post(
+        actor=clerk,
+        account_id=account.pk,
+        amount="100.00",
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="k-over",
+        received_at=at(dt.date(2026, 11, 25)),
+    )
+    assert bill_outstanding(bill) == Decimal("0.00")
+    assert balance_of(account) == Decimal("48.00")
+
+
+def test_balance_applied_to_new_bills_then_reversal_takes_it_back(clerk: Any, make_user: Any) -> None:
+    account = AccountFactory()
+    payment = payment_post(
+        actor=clerk,
+        account_id=account.pk,
+        amount="100.00",
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="k-pre",
+        received_at=at(dt.date(2026, 11, 1)),
+    )
+    assert balance_of(account) == Decimal("100.00")
+    bill = overdue_bill(
+        account=account, period=dt.date(2026, 10, 1), amount="60.00", due_date=dt.date(2026, 12, 5)
+    )
+    assert balances_apply(account_ids=[account.pk], actor="run:2026-10") == 1
+    assert bill_outstanding(bill) == Decimal("0.00")
+    assert balance_of(account) == Decimal("40.00")
+    # nothing to do a second time
+    assert balances_apply(account_ids=[account.pk], actor="run:2026-10") == 0
+    manager = make_user(roles=["service_manager"])
+    payment_reverse(actor=manager, payment_id=payment.pk, reason="假币, 收回")
+    assert bill_outstanding(bill) == Decimal("60.00")
+    assert balance_of(account) == Decimal("0.00")
+
+
+# --- idempotency ----------------------------------------------------------------------------
+
+
+def test_repeated_key_posts_once(clerk: Any) -> None:
+    account = AccountFactory()
+    overdue_bill(account=account, period=dt.date(2026, 10, 1), amount="52.00", due_date=dt.date(2026, 11, 30))
+    first = payment_post(
+        actor=clerk,
+        account_id=account.pk,
+        amount="60.00",
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="form-123",
+        received_at=at(dt.date(2026, 11, 25)),
+    )
+    again = payment_post(
+        actor=clerk,
+        account_id=account.pk,
+        amount="60.00",
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="form-123",
+        received_at=at(dt.date(2026, 11, 25)),
+    )
+    assert again.pk == first.pk
+    assert Payment.objects.filter(account=account).count() == 1
+    assert PaymentAllocation.objects.filter(payment=first).count() == 1
+    assert balance_of(account) == Decimal("8.00")
+
+
+def test_same_key_on_another_account_is_a_conflict(clerk: Any) -> None:
+    a, b = AccountFactory(), AccountFactory()
+    payment_post(
+        actor=clerk,
+        account_id=a.pk,
+        amount="1.00",
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="dup",
+    )
+    with pytest.raises(Conflict):
+        payment_post(
+            actor=clerk,
+            account_id=b.pk,
+            amount="1.00",
+            channel=PaymentChannel.COUNTER_CASH,
+            idempotency_key="dup",
+        )
+    assert not Payment.objects.filter(account=b).exists()
+
+
+@pytest.mark.parametrize(
+    ("amount", "field"),
+    [("0", "amount"), ("-5.00", "amount"), ("1.234", "amount"), ("abc", "amount"), ("NaN", "amount")],
+)
+def test_bad_amount_is_refused_and_nothing_posted(clerk: Any, amount: str, field: str) -> None:
+    account = AccountFactory()
+    with pytest.raises(ValidationFailed) as err:
+        payment_post(
+            actor=clerk,
+            account_id=account.pk,
+            amount=amount,
+            channel=PaymentChannel.COUNTER_CASH,
+            idempotency_key="bad",
+        )
+    assert err.value.field == field
+    assert not Payment.objects.exists()
+
+
+def test_missing_key_and_unknown_channel_are_refused(clerk: Any) -> None:
+    account = AccountFactory()
+    with pytest.raises(ValidationFailed) as err:
+        payment_post(
+            actor=clerk, account_id=account.pk, amount="1.00", channel="counter_cash", idempotency_key=" "
+        )
+    assert err.value.field == "idempotency_key"
+    with pytest.raises(ValidationFailed) as err:
+        payment_post(actor=clerk, account_id=account.pk, amount="1.00", channel="cheque", idempotency_key="x")
+    assert err.value.field == "channel"
+    assert not Payment.objects.exists()
+
+
+# --- late fee -------------------------------------------------------------------------------
+
+
+def test_late_fee_across_year_boundary_non_residential(clerk: Any) -> None:
+    # 10,000.00 due 2025-12-20 paid 2026-01-10: 11 days × 2‰ + 10 days × 3‰ = 52‰ = 520.00.
+    account = business_account()
+    bill = overdue_bill(
+        account=account, period=dt.date(2025, 11, 1), amount="10000.00", due_date=dt.date(2025, 12, 20)
+    )
+    payment = payment_post(
+        actor=clerk,
+        account_id=account.pk,
+        amount="10520.00",
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="yb",
+        received_at=at(dt.date(2026, 1, 10)),
+    )
+    assert allocations(payment) == [(bill.number, Decimal("10000.00"), Decimal("520.00"))]
+    assert balance_of(account) == Decimal("0.00")
+
+
+def test_late_fee_across_year_boundary_residential(clerk: Any) -> None:
+    # Residential: 21 days × 1‰ on 10,000.00 = 210.00.
+    account = AccountFactory()
+    bill = overdue_bill(
+        account=account, period=dt.date(2025, 11, 1), amount="10000.00", due_date=dt.date(2025, 12, 20)
+    )
+    payment = payment_post(
+        actor=clerk,
+        account_id=account.pk,
+        amount="10300.00",
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="yr",
+        received_at=at(dt.date(2026, 1, 10)),
+    )
+    assert allocations(payment) == [(bill.number, Decimal("10000.00"), Decimal("210.00"))]
+    assert balance_of(account) == Decimal("90.00")
+
+
+def test_one_yuan_minimum(clerk: Any) -> None:
+    # 52.00 × 3 days × 1‰ = 0.156 → under 1 yuan → 1.00.
+    account = AccountFactory()
+    bill = overdue_bill(
+        account=account, period=dt.date(2026, 10, 1), amount="52.00", due_date=dt.date(2026, 11, 20)
+    )
+    payment = payment_post(
+        actor=clerk,
+        account_id=account.pk,
+        amount="53.00",
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="min",
+        received_at=at(dt.date(2026, 11, 23)),
+    )
+    assert allocations(payment) == [(bill.number, Decimal("52.00"), Decimal("1.00"))]
+    assert balance_of(account) == Decimal("0.00")
+
+
+def test_minimum_counts_fees_already_collected(clerk: Any) -> None:
+    # Two partial payments: the first collects the 1.00 minimum; the second only its own fee.
+    account = AccountFactory()
+    bill = overdue_bill(
+        account=account, period=dt.date(2026, 10, 1), amount="100.00", due_date=dt.date(2026, 11, 20)
+    )
+    first = payment_post(
+        actor=clerk,
+        account_id=account.pk,
+        amount="51.00",
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="p1",
+        received_at=at(dt.date(2026, 11, 22)),
+    )
+    assert allocations(first) == [(bill.number, Decimal("50.00"), Decimal("1.00"))]
+    second = payment_post(
+        actor=clerk,
+        account_id=account.pk,
+        amount="50.20",
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="p2",
+        received_at=at(dt.date(2026, 11, 24)),
+    )
+    # 50.00 × 4 days × 1‰ = 0.20
+    assert allocations(second) == [(bill.number, Decimal("50.00"), Decimal("0.20"))]
+
+
+def test_late_fee_rates_come_from_the_policy_in_force(clerk: Any) -> None:
+    from gridcare.billing.models import BillingPolicy
+
+    base = BillingPolicy.objects.order_by("-effective_from").first()
+    assert base is not None
+    BillingPolicy.objects.create(
+        **{
+            **{f.name: getattr(base, f.name) for f in BillingPolicy._meta.concrete_fields if f.name != "id"},
+            "effective_from": dt.date(2026, 11, 1),
+            "late_fee_residential_permille": Decimal("2.00"),
+            "late_fee_minimum": Decimal("0.00"),
+        }
+    )
+    account = AccountFactory()
+    bill = overdue_bill(
+        account=account, period=dt.date(2026, 10, 1), amount="1000.00", due_date=dt.date(2026, 11, 20)
+    )
+    payment = payment_post(
+        actor=clerk,
+        account_id=account.pk,
+        amount="1010.00",
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="pol",
+        received_at=at(dt.date(2026, 11, 25)),
+    )
+    # 5 days × 2‰ × 1000.00 = 10.00
+    assert allocations(payment) == [(bill.number, Decimal("1000.00"), Decimal("10.00"))]
+
+
+# --- reversal -------------------------------------------------------------------------------
+
+
+def test_reversal_needs_a_reason_and_happens_once(clerk: Any, make_user: Any) -> None:
+    account = AccountFactory()
+    bill = overdue_bill(
+        account=account, period=dt.date(2026, 10, 1), amount="52.00", due_date=dt.date(2026, 11, 30)
+    )
+    payment = payment_post(
+        actor=clerk,
+        account_id=account.pk,
+        amount="52.00",
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="r1",
+        received_at=at(dt.date(2026, 11, 25)),
+    )
+    manager = make_user(roles=["service_manager"])
+    with pytest.raises(ValidationFailed) as err:
+        payment_reverse(actor=manager, payment_id=payment.pk, reason="  ")
+    assert err.value.field == "reason"
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.POSTED
+    payment_reverse(actor=manager, payment_id=payment.pk, reason="收错户号")
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.REVERSED
+    assert payment.reversal_reason == "收错户号"
+    assert bill_outstanding(bill) == Decimal("52.00")
+    assert not PaymentAllocation.objects.filter(payment=payment, reversed=False).exists()
+    with pytest.raises(Conflict):
+        payment_reverse(actor=manager, payment_id=payment.pk, reason="again")
+    assert AuditEvent.objects.filter(action="payment.reverse", object_id=str(payment.pk)).count() == 1
+
+
+def test_reversal_may_leave_a_negative_balance(clerk: Any, make_user: Any) -> None:
+    account = AccountFactory()
+    payment = payment_post(
+        actor=clerk,
+        account_id=account.pk,
+        amount="100.00",
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="neg",
+    )
+    # Given: 90.00 of the credit was used meanwhile (e.g. prepaid daily charges).
+    AccountBalance.objects.filter(account=account).update(amount=Decimal("10.00"))
+    payment_reverse(actor=make_user(roles=["service_manager"]), payment_id=payment.pk, reason="银行退票")
+    assert balance_of(account) == Decimal("-90.00")
+
+
+# --- waivers ------------------------------------------------------------------------------
+
+
+def test_waiver_needs_another_person_with_the_permission(clerk: Any, make_user: Any) -> None:
+    account = business_account()
+    bill = overdue_bill(
+        account=account, period=dt.date(2025, 11, 1), amount="10000.00", due_date=dt.date(2025, 12, 20)
+    )
+    waiver = late_fee_waiver_request(actor=clerk, bill_id=bill.pk, amount="500.00", reason="系统故障未送达")
+    # the requester cannot decide, even with the permission
+    both = make_user(roles=["counter_clerk", "service_manager"], username="both")
+    own = late_fee_waiver_request(actor=both, bill_id=bill.pk, amount="1.00", reason="own")
+    with pytest.raises(PermissionDenied):
+        late_fee_waiver_decide(actor=both, waiver_id=own.pk, approve=True)
+    # a clerk without change_latefeewaiver cannot decide
+    with pytest.raises(PermissionDenied):
+        late_fee_waiver_decide(actor=make_user(roles=["counter_clerk"]), waiver_id=waiver.pk, approve=True)
+    waiver.refresh_from_db()
+    assert waiver.status == DocumentStatus.PENDING
+    late_fee_waiver_decide(actor=both, waiver_id=waiver.pk, approve=True)
+    late_fee_waiver_decide(actor=make_user(roles=["service_manager"]), waiver_id=own.pk, approve=False)
+    with pytest.raises(Conflict):
+        late_fee_waiver_decide(actor=both, waiver_id=waiver.pk, approve=False)
+    # the next payment's late fee is 520.00 − 500.00 = 20.00
+    payment = payment_post(
+        actor=clerk,
+        account_id=account.pk,
+        amount="10020.00",
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="w",
+        received_at=at(dt.date(2026, 1, 10)),
+    )
+    assert allocations(payment) == [(bill.number, Decimal("10000.00"), Decimal("20.00"))]
+    assert LateFeeWaiver.objects.get(pk=waiver.pk).status == DocumentStatus.APPROVED
+
+
+def test_waiver_request_validates(clerk: Any, make_user: Any) -> None:
+    bill = overdue_bill(
+        account=AccountFactory(), period=dt.date(2026, 10, 1), amount="52.00", due_date=dt.date(2026, 11, 20)
+    )
+    with pytest.raises(ValidationFailed) as err:
+        late_fee_waiver_request(actor=clerk, bill_id=bill.pk, amount="1.00", reason="")
+    assert err.value.field == "reason"
+    with pytest.raises(PermissionDenied):
+        late_fee_waiver_request(
+            actor=make_user(roles=["hotline_agent"]), bill_id=bill.pk, amount="1.00", reason="x"
+        )
+    assert not LateFeeWaiver.objects.exists()
+
+
+# --- prepaid --------------------------------------------------------------------------------
+
+
+def test_prepaid_payment_goes_to_balance_and_tells_prepaid(
+    clerk: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(
+        payments_service, "_after_prepaid_payment", lambda account_id, actor: calls.append(account_id)
+    )
+    account = AccountFactory(is_prepaid=True)
+    overdue_bill(account=account, period=dt.date(2026, 10, 1), amount="52.00", due_date=dt.date(2026, 11, 20))
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = payment_post(
+            actor=clerk,
+            account_id=account.pk,
+            amount="200.00",
+            channel=PaymentChannel.WECHAT,
+            idempotency_key="pp",
+        )
+    assert not payment.allocations.exists()
+    assert balance_of(account) == Decimal("200.00")
+    assert calls == [account.pk]
+
+
+# --- the callback -------------------------------------------------------------------------
+
+
+def _body(
+    account: Any, *, amount: str = "52.00", txn: str = "T1", paid_at: str = "2026-11-25T10:00:00+08:00"
+) -> bytes:
+    return json.dumps(
+        {"account": account.number, "amount": amount, "txn_id": txn, "paid_at": paid_at}
+    ).encode()
+
+
+@override_settings(GRIDCARE_PAYMENT_SECRETS=SECRETS)
+def test_callback_good_signature_posts_once() -> None:
+    account = AccountFactory()
+    bill = overdue_bill(
+        account=account, period=dt.date(2026, 10, 1), amount="52.00", due_date=dt.date(2026, 11, 30)
+    )
+    body = _body(account)
+    sig = sign_callback(secret=SECRETS["wechat"], raw_body=body)
+    status, out = payment_callback_receive(
+        channel="wechat", raw_body=body, signature=sig, remote_addr="1.2.3.4"
+    )
+    assert status == 200
+    assert out["status"] == "accepted"
+    payment = Payment.objects.get(idempotency_key="wechat:T1")
+    assert payment.channel == "wechat"
+    assert payment.external_ref == "T1"
+    assert payment.received_at == dt.datetime(2026, 11, 25, 10, tzinfo=TZ)
+    assert bill_outstanding(bill) == Decimal("0.00")
+    status, out = payment_callback_receive(
+        channel="wechat", raw_body=body, signature=sig, remote_addr="1.2.3.4"
+    )
+    assert status == 200
+    assert out == {"status": "repeat", "receipt": payment.number, "amount": "52.00"}
+    assert Payment.objects.count() == 1
+    assert list(PaymentCallbackLog.objects.order_by("pk").values_list("outcome", flat=True)) == [
+        "accepted",
+        "repeat",
+    ]
+
+
+@override_settings(GRIDCARE_PAYMENT_SECRETS=SECRETS)
+def test_callback_bad_signature_is_rejected_logged_and_audited(caplog: pytest.LogCaptureFixture) -> None:
+    account = AccountFactory()
+    body = _body(account)
+    wrong = sign_callback(secret=SECRETS["alipay"], raw_body=body)
+    with caplog.at_level(logging.WARNING, logger="gridcare.billing.payments"):
+        status, out = payment_callback_receive(
+            channel="wechat", raw_body=body, signature=wrong, remote_addr="6.6.6.6"
+        )
+    assert status == 401
+    assert out["code"] == "bad_signature"
+    assert not Payment.objects.exists()
+    log = PaymentCallbackLog.objects.get()
+    assert log.outcome == "rejected"
+    assert log.remote_addr == "6.6.6.6"
+    assert AuditEvent.objects.filter(action="payment.callback_rejected", object_id=str(log.pk)).exists()
+    assert any("bad_signature" in r.getMessage() for r in caplog.records)
+
+
+@override_settings(GRIDCARE_PAYMENT_SECRETS=SECRETS)
+@pytest.mark.parametrize(
+    ("channel", "body", "status", "code"),
+    [
+        (
+            "wechat",
+            b'{"account": "0000000000", "amount": "1.00", "txn_id": "x",'
+            b' "paid_at": "2026-11-25T10:00:00+08:00"}',
+            400,
+            "unknown_account",
+        ),
+        ("wechat", b"not json", 400, "bad_body"),
+        ("wechat", b'{"account": "1", "amount": "1.00"}', 400, "validation_failed"),
+        ("paypal", b"{}", 400, "unknown_channel"),
+    ],
+)
+def test_callback_rejects(channel: str, body: bytes, status: int, code: str) -> None:
+    sig = sign_callback(secret=SECRETS.get(channel, "x"), raw_body=body)
+    got, out = payment_callback_receive(channel=channel, raw_body=body, signature=sig, remote_addr="1.1.1.1")
+    assert (got, out["code"]) == (status, code)
+    assert not Payment.objects.exists()
+    assert PaymentCallbackLog.objects.get().outcome == "rejected"
+
+
+@override_settings(GRIDCARE_PAYMENT_SECRETS=SECRETS)
+def test_callback_bad_amount_is_rejected() -> None:
+    account = AccountFactory()
+    body = _body(account, amount="-3")
+    sig = sign_callback(secret=SECRETS["wsgw"], raw_body=body)
+    status, out = payment_callback_receive(channel="wsgw", raw_body=body, signature=sig, remote_addr="")
+    assert (status, out["field"]) == (400, "amount")
+    assert not Payment.objects.exists()
