@@ -1,0 +1,692 @@
+"""Billing runs (计费): start a run for a month, execute it partition by partition (each a
+checkpoint written in one transaction with its bills), hold accounts with open reading
+exceptions or missing readings, flag bills for review, and issue the reviewed run.
+
+* Idempotent: a bill is unique per (account, period); a partition skips accounts already
+  billed for the period, so running a period again bills only what is not billed yet.
+* Resumable: a partition is marked done in the transaction that writes its bills; a run
+  that died midway resumes at its first pending partition.
+* In-process by default, or on a Dask distributed cluster (``scheduler``): the driver reads
+  each partition's PERIOD frame and writes its bills; the workers only rate (pure
+  engine), so the database is never touched from a worker and the next partition is read
+  while the previous one is rated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+from django.db import transaction
+from django.db.models import Count, Exists, F, OuterRef, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from gridcare.billing.choices import (
+    BillStatus,
+    HoldStatus,
+    PartitionStatus,
+    ReviewRule,
+    ReviewStatus,
+    RunStatus,
+)
+from gridcare.billing.models import (
+    Bill,
+    BillingHold,
+    BillingPolicy,
+    BillingRun,
+    BillingRunPartition,
+    BillReview,
+)
+from gridcare.billing.services.period_data import (
+    PeriodData,
+    billable_account_ids,
+    month_bounds,
+    period_data,
+    query_frame,
+)
+from gridcare.core.audit import audit_record, person_name
+from gridcare.core.bulk import db_datetime, decimal_text, insert_ignoring_conflicts, insert_new_rows
+from gridcare.core.errors import Conflict, NotFound, ValidationFailed
+from gridcare.core.ids import next_number
+
+PARTITION_SIZE = 50_000
+SYSTEM_ACTOR = "billing run"
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Rated:
+    """The engine's three frames for one partition."""
+
+    lines: pl.DataFrame
+    totals: pl.DataFrame
+    errors: pl.DataFrame
+
+
+def _actor_label(actor: Any) -> str:
+    if isinstance(actor, str):
+        return actor
+    return person_name(actor)
+
+
+def parse_period(value: str | dt.date) -> dt.date:
+    """``2026-10`` (or a date) → the month's first day; a clear error otherwise."""
+    if isinstance(value, dt.date):
+        return value.replace(day=1)
+    try:
+        year, month = (int(part) for part in str(value).strip().split("-"))
+        return dt.date(year, month, 1)
+    except (ValueError, TypeError):
+        raise ValidationFailed(_("Give the period as YYYY-MM, e.g. 2026-10."), field="period") from None
+
+
+def billing_policy_for(day: dt.date) -> BillingPolicy:
+    policy = BillingPolicy.objects.filter(effective_from__lte=day).order_by("-effective_from").first()
+    if policy is None:
+        raise NotFound(_("No billing policy is in force on {day}.").format(day=day), field="period")
+    return policy
+
+
+def billing_run_start(
+    *, period: dt.date | str, actor: Any, scheduler: str = "", partition_size: int = PARTITION_SIZE
+) -> BillingRun:
+    """Create the run of ``period`` (or take the existing one) and lay out its partitions.
+
+    A run with pending partitions (it died midway) keeps them: executing it resumes. A
+    finished run gets fresh partitions: executing it bills the accounts still without a
+    bill for the period (held accounts whose readings were fixed or whose hold was
+    released, accounts sent back at review), never an account twice."""
+    first = parse_period(period)
+    if partition_size < 1:
+        raise ValidationFailed(_("The partition size must be at least 1."), field="partition_size")
+    billing_policy_for(first)
+    label = _actor_label(actor)
+    with transaction.atomic():
+        run, created = BillingRun.objects.select_for_update().get_or_create(
+            period=first, defaults={"created_by": label}
+        )
+        before = {"status": run.status, "partitions_done": run.partitions_done}
+        pending = run.partitions.filter(status=PartitionStatus.PENDING).exists()
+        if not pending:
+            run.partitions.all().delete()
+            ids = billable_account_ids(first)
+            parts = [
+                BillingRunPartition(
+                    run=run,
+                    number=n + 1,
+                    account_lo=ids[offset],
+                    account_hi=ids[min(offset + partition_size, len(ids)) - 1],
+                )
+                for n, offset in enumerate(range(0, len(ids), partition_size))
+            ]
+            BillingRunPartition.objects.bulk_create(parts)
+        run.partitions_total = run.partitions.count()
+        run.partitions_done = run.partitions.filter(status=PartitionStatus.DONE).count()
+        run.status = RunStatus.RUNNING
+        run.scheduler = scheduler
+        run.error = ""
+        run.started_at = timezone.now()
+        run.finished_at = None
+        run.save()
+        _refresh_counters(run)
+        audit_record(
+            actor=actor,
+            obj=run,
+            action="billing_run.start" if created else "billing_run.restart",
+            before=None if created else before,
+            after={"status": run.status, "partitions_total": run.partitions_total, "scheduler": scheduler},
+        )
+    return run
+
+
+def _refresh_counters(run: BillingRun) -> None:
+    """Recount the run's figures from its rows (the authoritative values)."""
+    bills = Bill.objects.filter(run=run).aggregate(n=Count("id"), total=Sum("amount"))
+    held = BillingHold.objects.filter(run=run, status=HoldStatus.HELD).count()
+    flags = BillReview.objects.filter(bill__run=run, status=ReviewStatus.OPEN).count()
+    BillingRun.objects.filter(pk=run.pk).update(
+        bills_written=bills["n"] or 0,
+        total_amount=bills["total"] or Decimal("0"),
+        accounts_held=held,
+        accounts_selected=(bills["n"] or 0) + held,
+        review_flags=flags,
+    )
+    run.refresh_from_db()
+
+
+def billing_run_execute(
+    *, run_id: int, scheduler: str | None = None, progress: Progress | None = None
+) -> BillingRun:
+    """Rate and write every pending partition of the run, then put it in review."""
+    from gridcare.billing.services.catalogue import catalogue_load
+
+    run = BillingRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise NotFound(field="run_id")
+    if run.status not in (RunStatus.RUNNING, RunStatus.FAILED):
+        raise Conflict(_("Start the run first (it is {status}).").format(status=run.get_status_display()))
+    policy = billing_policy_for(run.period)
+    pending = list(run.partitions.filter(status=PartitionStatus.PENDING).order_by("number"))
+    total = run.partitions_total
+    done = total - len(pending)
+    if progress:
+        progress(done, total)
+    try:
+        catalogue = catalogue_load()
+        BillingRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)
+        if scheduler:
+            _execute_dask(run, pending, catalogue, policy, scheduler, progress, done, total)
+        else:
+            for part in pending:
+                started = time.perf_counter()
+                data = _read_partition(run, part)
+                rated = _rate_local(data.periods, catalogue)
+                _write_partition(run, part, data, rated, policy, started)
+                done += 1
+                if progress:
+                    progress(done, total)
+    except Exception as exc:
+        BillingRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, error=str(exc)[:2000])
+        raise
+    BillingRun.objects.filter(pk=run.pk).update(status=RunStatus.REVIEW, finished_at=timezone.now())
+    _refresh_counters(run)
+    return run
+
+
+def billing_run(
+    *,
+    period: dt.date | str,
+    actor: Any,
+    scheduler: str = "",
+    partition_size: int = PARTITION_SIZE,
+    progress: Progress | None = None,
+) -> BillingRun:
+    """Start (or resume) and execute the run of ``period``."""
+    run = billing_run_start(period=period, actor=actor, scheduler=scheduler, partition_size=partition_size)
+    return billing_run_execute(run_id=run.pk, scheduler=scheduler or None, progress=progress)
+
+
+def _rate_local(periods: pl.DataFrame, catalogue: Any) -> Rated:
+    return rate_frame(periods, catalogue)
+
+
+def rate_frame(periods: pl.DataFrame, catalogue: Any) -> Rated:
+    """The engine on one partition's frame (pure; what a Dask worker runs)."""
+    from gridcare.billing.engine.rating import rate
+
+    if periods.height == 0:
+        return Rated(
+            lines=pl.DataFrame(
+                schema={
+                    "account_id": pl.Int64,
+                    "seq": pl.Int32,
+                    "kind": pl.String,
+                    "item": pl.String,
+                    "wh": pl.Int64,
+                    "unit_price_micro": pl.Int64,
+                    "amount_fen": pl.Int64,
+                    "tariff_version_id": pl.Int64,
+                }
+            ),
+            totals=pl.DataFrame(schema={"account_id": pl.Int64, "wh": pl.Int64, "total_fen": pl.Int64}),
+            errors=pl.DataFrame(schema={"account_id": pl.Int64, "reason": pl.String}),
+        )
+    rating = rate(periods, catalogue)
+    return Rated(lines=rating.lines, totals=rating.totals, errors=rating.errors)
+
+
+def _execute_dask(
+    run: BillingRun,
+    pending: list[BillingRunPartition],
+    catalogue: Any,
+    policy: BillingPolicy,
+    scheduler: str,
+    progress: Progress | None,
+    done: int,
+    total: int,
+) -> None:
+    """The same partitions on a Dask cluster: the driver reads partition k+1 while the
+    workers rate partition k; results are written in partition order."""
+    from distributed import Client
+
+    from gridcare.billing.engine.rating import rate
+
+    with Client(scheduler, set_as_default=False) as client:
+        [catalogue_future] = client.scatter([catalogue], broadcast=True)
+        inflight: deque[tuple[BillingRunPartition, PeriodData, Any, float]] = deque()
+
+        def drain_one() -> None:
+            nonlocal done
+            part, data, future, started = inflight.popleft()
+            if future is None:
+                rated = rate_frame(data.periods, catalogue)
+            else:
+                rating = future.result()
+                rated = Rated(lines=rating.lines, totals=rating.totals, errors=rating.errors)
+            _write_partition(run, part, data, rated, policy, started)
+            done += 1
+            if progress:
+                progress(done, total)
+
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        for part in pending:
+            started = time.perf_counter()
+            data = _read_partition(run, part)
+            # The engine module itself goes to the workers (it imports no Django).
+            future = (
+                client.submit(rate, data.periods, catalogue_future, pure=False)
+                if data.periods.height
+                else None
+            )
+            inflight.append((part, data, future, started))
+            if len(inflight) > workers:
+                drain_one()
+        while inflight:
+            drain_one()
+
+
+def _read_partition(run: BillingRun, part: BillingRunPartition) -> PeriodData:
+    lo, hi = part.account_lo, part.account_hi
+    released = BillingHold.objects.filter(
+        run=run, status=HoldStatus.RELEASED, account_id__gte=lo, account_id__lte=hi
+    ).values_list("account_id", flat=True)
+    billed = Bill.objects.filter(period=run.period, account_id__gte=lo, account_id__lte=hi).values_list(
+        "account_id", flat=True
+    )
+    return period_data(
+        period=run.period, account_lo=lo, account_hi=hi, released=list(released), skip=list(billed)
+    )
+
+
+def _write_partition(
+    run: BillingRun,
+    part: BillingRunPartition,
+    data: PeriodData,
+    rated: Rated,
+    policy: BillingPolicy,
+    started: float,
+) -> None:
+    """One transaction: the partition's bills, lines, review flags and holds, and the
+    partition marked done with the run's counters moved on."""
+    lo, hi = part.account_lo, part.account_hi
+    with transaction.atomic():
+        locked = BillingRunPartition.objects.select_for_update().get(pk=part.pk)
+        if locked.status == PartitionStatus.DONE:
+            return
+        now = timezone.now()
+        billed_now = pl.Series(
+            "account_id",
+            list(
+                Bill.objects.filter(period=run.period, account_id__gte=lo, account_id__lte=hi).values_list(
+                    "account_id", flat=True
+                )
+            ),
+            dtype=pl.Int64,
+        )
+        errors = rated.errors.select(
+            pl.col("account_id").cast(pl.Int64),
+            pl.concat_str([pl.lit("Not rated: "), pl.col("reason")]).alias("reason"),
+        )
+        bills = (
+            data.periods.select("account_id", "tariff_code", "period_start", "period_end")
+            .join(
+                rated.totals.select(pl.col("account_id").cast(pl.Int64), "wh", "total_fen"), on="account_id"
+            )
+            .join(errors.select("account_id"), on="account_id", how="anti")
+            .filter(~pl.col("account_id").is_in(billed_now.implode()))
+            .join(data.readings, on="account_id", how="left")
+            .join(data.accounts.rename({"status": "account_status"}), on="account_id", how="left")
+            .sort("account_id")
+        )
+        count = bills.height
+        if count:
+            first = next_number(f"bill-{run.period:%Y%m}", count=count)
+            prefix = f"B{run.period:%Y%m}"
+            frame = bills.with_columns(
+                pl.concat_str(
+                    [
+                        pl.lit(prefix),
+                        (pl.int_range(0, count, dtype=pl.Int64) + first).cast(pl.String).str.zfill(8),
+                    ]
+                ).alias("number"),
+                pl.lit(run.pk).alias("run_id"),
+                pl.lit(run.period).alias("period"),
+                decimal_text("wh", scale=3, alias="kwh"),
+                decimal_text("total_fen", scale=2, alias="amount"),
+                pl.lit(BillStatus.DRAFT.value).alias("status"),
+                pl.col("readings_json").fill_null("{}").alias("readings"),
+                pl.lit(str(db_datetime(now))).alias("created_at"),
+            )
+            ids = insert_new_rows(
+                table="billing_bill",
+                frame=frame.select(
+                    "number",
+                    "account_id",
+                    "run_id",
+                    "period",
+                    "period_start",
+                    "period_end",
+                    "tariff_code",
+                    "kwh",
+                    "amount",
+                    "status",
+                    "readings",
+                    "created_at",
+                ),
+            )
+            bill_ids = frame.select("account_id").with_columns(pl.Series("bill_id", ids, dtype=pl.Int64))
+            lines = rated.lines.with_columns(pl.col("account_id").cast(pl.Int64)).join(
+                bill_ids.select("account_id", "bill_id"), on="account_id", how="inner"
+            )
+            insert_new_rows(
+                table="billing_billline",
+                frame=lines.select(
+                    "bill_id",
+                    pl.col("seq").cast(pl.Int64),
+                    "kind",
+                    "item",
+                    decimal_text("wh", scale=3, alias="kwh"),
+                    decimal_text("unit_price_micro", scale=6, alias="unit_price"),
+                    decimal_text("amount_fen", scale=2, alias="amount"),
+                ),
+            )
+            flags = review_flags(
+                frame.with_columns(pl.Series("bill_id", ids, dtype=pl.Int64)), run.period, policy
+            )
+            if flags.height:
+                insert_new_rows(
+                    table="billing_billreview",
+                    frame=flags.with_columns(
+                        pl.lit(ReviewStatus.OPEN.value).alias("status"),
+                        pl.lit("").alias("decided_by"),
+                        pl.lit("").alias("note"),
+                    ).select("bill_id", "rule", "detail", "status", "decided_by", "note"),
+                )
+        else:
+            flags = pl.DataFrame()
+        held_count = _write_holds(
+            run, lo, hi, pl.concat([data.holds, errors], how="vertical_relaxed"), bills, now
+        )
+        seconds = time.perf_counter() - started
+        BillingRunPartition.objects.filter(pk=part.pk).update(
+            status=PartitionStatus.DONE, bills=count, seconds=seconds, finished_at=now
+        )
+        amount = Decimal(int(bills["total_fen"].sum() or 0)) / 100 if count else Decimal("0")
+        BillingRun.objects.filter(pk=run.pk).update(
+            partitions_done=F("partitions_done") + 1,
+            bills_written=F("bills_written") + count,
+            total_amount=F("total_amount") + amount,
+            accounts_held=F("accounts_held") + held_count,
+            accounts_selected=F("accounts_selected") + count + held_count,
+            review_flags=F("review_flags") + flags.height,
+        )
+
+
+def _write_holds(
+    run: BillingRun, lo: int, hi: int, holds: pl.DataFrame, billed: pl.DataFrame, now: dt.datetime
+) -> int:
+    """New holds in bulk; an existing hold row keeps one row per (run, account): held again
+    with the new reason, or released by the run when the account was billed now. Returns
+    the number of accounts newly held."""
+    holds = holds.unique("account_id", keep="first", maintain_order=True)
+    existing = dict(
+        BillingHold.objects.filter(run=run, account_id__gte=lo, account_id__lte=hi).values_list(
+            "account_id", "status"
+        )
+    )
+    fresh = holds.filter(~pl.col("account_id").is_in(list(existing)))
+    added = 0
+    if fresh.height:
+        added = insert_ignoring_conflicts(
+            table="billing_billinghold",
+            frame=fresh.select(
+                pl.lit(run.pk).alias("run_id"),
+                "account_id",
+                pl.col("reason").str.slice(0, 300),
+                pl.lit(HoldStatus.HELD.value).alias("status"),
+                pl.lit("").alias("released_by"),
+            ),
+            conflict_columns=["run_id", "account_id"],
+        )
+    again = 0
+    for account_id, reason in holds.filter(pl.col("account_id").is_in(list(existing))).iter_rows():
+        BillingHold.objects.filter(run=run, account_id=account_id).update(
+            status=HoldStatus.HELD, reason=reason[:300], released_by="", released_at=None
+        )
+        again += existing[account_id] == HoldStatus.RELEASED
+    billed_ids = (
+        [a for a in billed["account_id"].to_list() if existing.get(a) == HoldStatus.HELD]
+        if billed.height
+        else []
+    )
+    if billed_ids:
+        BillingHold.objects.filter(run=run, account_id__in=billed_ids).update(
+            status=HoldStatus.RELEASED, released_by=SYSTEM_ACTOR, released_at=now
+        )
+    return added + again - len(billed_ids)
+
+
+def review_flags(bills: pl.DataFrame, period: dt.date, policy: BillingPolicy) -> pl.DataFrame:
+    """发行前审核 rules on a partition's new bills (``bill_id``, ``account_id``, ``wh``,
+    ``total_fen``, ``account_status``): negative amount; zero energy on an active
+    account; amount above k × the account's average over the policy's months of issued
+    bills before the period. Returns bill_id, rule, detail."""
+    start, _end = month_bounds(period)
+    months = int(policy.review_history_months)
+    year, month = divmod(start.year * 12 + start.month - 1 - months, 12)
+    since = dt.date(year, month + 1, 1)
+    lo, hi = int(bills["account_id"].min()), int(bills["account_id"].max())  # type: ignore[arg-type]
+    history = query_frame(
+        "SELECT b.account_id, CAST(SUM(ROUND(b.amount * 100)) AS BIGINT), COUNT(*) FROM billing_bill b "
+        "WHERE b.account_id BETWEEN %s AND %s AND b.period >= %s AND b.period < %s AND b.status = 'issued' "
+        "GROUP BY b.account_id",
+        [lo, hi, since.isoformat(), start.isoformat()],
+        {"account_id": pl.Int64, "sum_fen": pl.Int64, "n": pl.Int64},
+    )
+    k_centi = int(policy.review_high_factor * 100)
+    frame = bills.select("bill_id", "account_id", "wh", "total_fen", "account_status").join(
+        history, on="account_id", how="left"
+    )
+
+    money = _yuan
+    negative = frame.filter(pl.col("total_fen") < 0).select(
+        "bill_id",
+        pl.lit(ReviewRule.NEGATIVE.value).alias("rule"),
+        pl.concat_str([pl.lit("Amount "), money(pl.col("total_fen")), pl.lit(" is negative")]).alias(
+            "detail"
+        ),
+    )
+    zero = frame.filter((pl.col("wh") == 0) & (pl.col("account_status") == "active")).select(
+        "bill_id",
+        pl.lit(ReviewRule.ZERO.value).alias("rule"),
+        pl.lit("Zero consumption on an active account").alias("detail"),
+    )
+    high = frame.filter(
+        (pl.col("sum_fen") > 0) & (pl.col("total_fen") * 100 * pl.col("n") > pl.col("sum_fen") * k_centi)
+    ).select(
+        "bill_id",
+        pl.lit(ReviewRule.HIGH.value).alias("rule"),
+        pl.concat_str(
+            [
+                pl.lit("Amount "),
+                money(pl.col("total_fen")),
+                pl.lit(f" above {policy.review_high_factor} × the {months}-month average "),
+                money(pl.col("sum_fen") // pl.col("n")),
+            ]
+        ).alias("detail"),
+    )
+    return pl.concat([negative, zero, high], how="vertical_relaxed")
+
+
+def _yuan(expr: pl.Expr) -> pl.Expr:
+    sign = pl.when(expr < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    magnitude = expr.abs()
+    return pl.concat_str(
+        [
+            pl.lit("¥"),
+            sign,
+            (magnitude // 100).cast(pl.String),
+            pl.lit("."),
+            (magnitude % 100).cast(pl.String).str.zfill(2),
+        ]
+    )
+
+
+# --- review, holds, issue ------------------------------------------------------------------
+
+
+def bill_review_decide(*, review_id: int, actor: Any, decision: str, note: str = "") -> BillReview:
+    """A billing clerk approves a review flag, or sends the bill back: the draft bill (its
+    lines and flags) is removed, so a later run of the period re-rates the account once
+    its readings are fixed. Returns the review (unsaved after a send-back)."""
+    if decision not in ("approve", "send_back"):
+        raise ValidationFailed(_("Decide approve or send_back."), field="decision")
+    if decision == "send_back" and not note.strip():
+        raise ValidationFailed(_("Say why the bill is sent back."), field="note")
+    with transaction.atomic():
+        review = BillReview.objects.select_for_update().select_related("bill").filter(pk=review_id).first()
+        if review is None:
+            raise NotFound(field="review_id")
+        bill = Bill.objects.select_for_update().get(pk=review.bill_id)
+        if review.status != ReviewStatus.OPEN or bill.status != BillStatus.DRAFT:
+            raise Conflict(_("This review was already decided."))
+        review.decided_by = _actor_label(actor)[:150]
+        review.decided_at = timezone.now()
+        review.note = note.strip()[:300]
+        if decision == "approve":
+            review.status = ReviewStatus.APPROVED
+            review.save(update_fields=["status", "decided_by", "decided_at", "note"])
+            audit_record(
+                actor=actor,
+                obj=review,
+                action="bill_review.approve",
+                before={"status": ReviewStatus.OPEN},
+                after={"status": review.status, "bill": bill.number},
+                reason=review.note,
+            )
+        else:
+            review.status = ReviewStatus.SENT_BACK
+            audit_record(
+                actor=actor,
+                obj=review,
+                action="bill_review.send_back",
+                before={"status": ReviewStatus.OPEN, "bill": bill.number, "amount": bill.amount},
+                after={"status": review.status, "bill_removed": True},
+                reason=review.note,
+            )
+            run = bill.run
+            bill.delete()
+            if run is not None:
+                _refresh_counters(run)
+    return review
+
+
+def billing_hold_release(*, hold_id: int, actor: Any, note: str = "") -> BillingHold:
+    """Release a held account: the next run of the period bills it even if a reading
+    exception is still open (a clerk checked it). A missing reading still holds it."""
+    with transaction.atomic():
+        hold = BillingHold.objects.select_for_update().filter(pk=hold_id).first()
+        if hold is None:
+            raise NotFound(field="hold_id")
+        if hold.status != HoldStatus.HELD:
+            raise Conflict(_("This account is not held."))
+        hold.status = HoldStatus.RELEASED
+        hold.released_by = _actor_label(actor)[:150]
+        hold.released_at = timezone.now()
+        hold.save(update_fields=["status", "released_by", "released_at"])
+        BillingRun.objects.filter(pk=hold.run_id).update(accounts_held=F("accounts_held") - 1)
+        audit_record(
+            actor=actor,
+            obj=hold,
+            action="billing_hold.release",
+            before={"status": HoldStatus.HELD, "reason": hold.reason},
+            after={"status": hold.status},
+            reason=note,
+        )
+    return hold
+
+
+def billing_run_issue(*, run_id: int, actor: Any) -> int:
+    """发行: every draft bill of the run without an open or sent-back review becomes issued
+    (issued_at now, due date = issue date + the policy's due days), in one statement.
+    Issued bills never change afterwards. Returns the number of bills issued. Credit
+    balances then pay the new bills (payments module)."""
+    with transaction.atomic():
+        run = BillingRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            raise NotFound(field="run_id")
+        if run.status not in (RunStatus.REVIEW, RunStatus.ISSUED):
+            raise Conflict(
+                _("Only a rated run in review can be issued (it is {status}).").format(
+                    status=run.get_status_display()
+                )
+            )
+        now = timezone.now()
+        today = timezone.localdate(now)
+        policy = billing_policy_for(today)
+        due = today + dt.timedelta(days=int(policy.due_days))
+        blocked = BillReview.objects.filter(
+            bill=OuterRef("pk"), status__in=[ReviewStatus.OPEN, ReviewStatus.SENT_BACK]
+        )
+        drafts = Bill.objects.filter(run=run, status=BillStatus.DRAFT).exclude(Exists(blocked))
+        account_ids = list(drafts.values_list("account_id", flat=True))
+        issued = drafts.update(status=BillStatus.ISSUED, issued_at=now, due_date=due)
+        before = {"status": run.status}
+        run.status = RunStatus.ISSUED
+        run.issued_at = now
+        run.issued_by = _actor_label(actor)[:150]
+        run.save(update_fields=["status", "issued_at", "issued_by"])
+        audit_record(
+            actor=actor,
+            obj=run,
+            action="billing_run.issue",
+            before=before,
+            after={"status": run.status, "bills_issued": issued, "due_date": due.isoformat()},
+        )
+    _apply_balances(account_ids, actor)
+    return issued
+
+
+def _apply_balances(account_ids: list[int], actor: Any) -> None:
+    """Let credit balances pay the new bills, when the payments module offers it."""
+    try:
+        from gridcare.billing.services import payments
+    except ImportError:
+        return
+    apply = getattr(payments, "balances_apply", None)
+    if apply is not None and account_ids:
+        apply(account_ids=account_ids, actor=actor)
+
+
+def readings_of(bill: Bill) -> dict[str, Any]:
+    """The readings a bill used, as stored (register → meter, start, end, multiplier, kWh)."""
+    value = bill.readings
+    return json.loads(value) if isinstance(value, str) else dict(value or {})
+
+
+def run_blocked_reviews(run: BillingRun) -> int:
+    """Open review flags that keep bills of the run from being issued."""
+    return BillReview.objects.filter(bill__run=run, status=ReviewStatus.OPEN).count()
+
+
+__all__ = [
+    "PARTITION_SIZE",
+    "bill_review_decide",
+    "billing_hold_release",
+    "billing_run",
+    "billing_run_execute",
+    "billing_run_issue",
+    "billing_run_start",
+    "parse_period",
+    "rate_frame",
+    "review_flags",
+]
