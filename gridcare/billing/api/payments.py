@@ -1,5 +1,319 @@
-"""Billing API: payments (see docs/billing-*.md)."""
+"""Billing API: payments, arrears, late-fee waivers and the online-payment callback
+(docs/billing-payments.md), mounted at /api/billing/.
 
-from ninja import Router
+- ``POST /payments`` — staff with ``billing.add_payment``; the ``Idempotency-Key`` header is
+  required (a repeat returns the payment already posted);
+- ``POST /payments/{id}/reverse`` — ``billing.change_payment``, with a reason;
+- ``GET /payments`` and ``GET /payments/{id}`` — staff with ``billing.view_payment``, or a
+  portal customer for their own accounts only;
+- ``GET /arrears/{account}`` — the account's unpaid bills with the late fee to date (staff
+  with ``billing.view_payment`` or the owning customer); ``GET /arrears-aging`` — staff;
+- ``POST /late-fee-waivers`` / ``POST /late-fee-waivers/{id}/decide`` — request and decide;
+- ``POST /payments/callback/{channel}`` — no session, no CSRF: the body must be signed
+  (header ``X-Signature``: hex HMAC-SHA256 of the raw body with the channel's secret).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Router, Schema
+from ninja.responses import Status
+
+from gridcare.billing.choices import PaymentChannel
+from gridcare.billing.models import LateFeeWaiver, Payment
+from gridcare.billing.selectors.payments import (
+    account_arrears,
+    arrears_aging,
+    payment_get,
+    payments_search,
+)
+from gridcare.billing.services.late_fees import late_fee_waiver_decide, late_fee_waiver_request
+from gridcare.billing.services.payments import payment_callback_receive, payment_post, payment_reverse
+from gridcare.core.errors import NotFound, PermissionDenied, ValidationFailed
+from gridcare.core.money import fen_to_yuan
+from gridcare.core.roles import is_customer_user, staff_has_perm
+from gridcare.customers.models import Account
 
 router = Router(tags=["billing-payments"])
+LIST_LIMIT = 200
+COUNTER_CHANNELS = (PaymentChannel.COUNTER_CASH, PaymentChannel.COUNTER_CARD)
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+    field: str | None = None
+
+
+class AllocationOut(Schema):
+    bill: str
+    period: dt.date
+    principal: Decimal
+    late_fee: Decimal
+    reversed: bool
+
+
+class PaymentOut(Schema):
+    id: int
+    number: str
+    account: str
+    channel: str
+    amount: Decimal
+    received_at: dt.datetime
+    external_ref: str
+    status: str
+    posted_by: str
+    reversal_reason: str
+    reversed_at: dt.datetime | None
+    allocations: list[AllocationOut]
+
+
+class PaymentIn(Schema):
+    account: str
+    amount: str
+    channel: str = PaymentChannel.COUNTER_CASH
+    received_at: dt.datetime | None = None
+    external_ref: str = ""
+
+
+class ReverseIn(Schema):
+    reason: str
+
+
+class ArrearsBillOut(Schema):
+    bill: str
+    period: dt.date
+    due_date: dt.date
+    outstanding: Decimal
+    late_fee: Decimal
+
+
+class ArrearsOut(Schema):
+    account: str
+    as_of: dt.date
+    balance: Decimal
+    outstanding: Decimal
+    late_fee: Decimal
+    total_due: Decimal
+    bills: list[ArrearsBillOut]
+
+
+class AgingRowOut(Schema):
+    key: str
+    label: str
+    amounts: list[Decimal]
+    bills: int
+    total: Decimal
+
+
+class AgingOut(Schema):
+    as_of: dt.date
+    by: str
+    buckets: list[str]
+    rows: list[AgingRowOut]
+    totals: list[Decimal]
+    grand_total: Decimal
+
+
+class WaiverIn(Schema):
+    bill: int
+    amount: str
+    reason: str
+
+
+class DecideIn(Schema):
+    approve: bool
+    note: str = ""
+
+
+class WaiverOut(Schema):
+    id: int
+    bill: int
+    amount: Decimal
+    reason: str
+    status: str
+    requested_by: str
+    requested_at: dt.datetime
+    decided_by: str
+    decided_at: dt.datetime | None
+
+
+def _require(request: HttpRequest, perm: str) -> None:
+    if not staff_has_perm(request.user, perm):
+        raise PermissionDenied()
+
+
+def _payment_out(payment: Payment) -> dict[str, Any]:
+    return {
+        "id": payment.pk,
+        "number": payment.number,
+        "account": payment.account.number,
+        "channel": payment.channel,
+        "amount": payment.amount,
+        "received_at": payment.received_at,
+        "external_ref": payment.external_ref,
+        "status": payment.status,
+        "posted_by": payment.posted_by,
+        "reversal_reason": payment.reversal_reason,
+        "reversed_at": payment.reversed_at,
+        "allocations": [
+            {
+                "bill": a.bill.number,
+                "period": a.bill.period,
+                "principal": a.amount,
+                "late_fee": a.late_fee,
+                "reversed": a.reversed,
+            }
+            for a in payment.allocations.select_related("bill").order_by("bill__period", "bill_id")
+        ],
+    }
+
+
+def _waiver_out(waiver: LateFeeWaiver) -> dict[str, Any]:
+    return {
+        "id": waiver.pk,
+        "bill": waiver.bill_id,
+        "amount": waiver.amount,
+        "reason": waiver.reason,
+        "status": waiver.status,
+        "requested_by": waiver.requested_by,
+        "requested_at": waiver.requested_at,
+        "decided_by": waiver.decided_by,
+        "decided_at": waiver.decided_at,
+    }
+
+
+@router.post(
+    "/payments",
+    response={200: PaymentOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Post a counter payment (柜台收费)",
+)
+def payments_post(request: HttpRequest, payload: PaymentIn) -> dict[str, Any]:
+    """Needs ``billing.add_payment`` and the ``Idempotency-Key`` header; counter channels
+    only (online money arrives by the signed callback, bank money by the result file)."""
+    _require(request, "billing.add_payment")
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        raise ValidationFailed("The Idempotency-Key header is required.", field="Idempotency-Key")
+    if payload.channel not in COUNTER_CHANNELS:
+        raise ValidationFailed("Only counter channels are posted here.", field="channel")
+    account = Account.objects.filter(number=payload.account.strip()).first()
+    if account is None:
+        raise NotFound("No such account.", field="account")
+    payment = payment_post(
+        actor=request.user,
+        account_id=account.pk,
+        amount=payload.amount,
+        channel=payload.channel,
+        idempotency_key=f"api:{key}",
+        received_at=payload.received_at,
+        external_ref=payload.external_ref,
+    )
+    return _payment_out(payment)
+
+
+@router.get("/payments", response=list[PaymentOut], summary="Payments (staff: all; customer: own)")
+def payments_list(
+    request: HttpRequest, account: str = "", channel: str = "", status: str = "", limit: int = 50
+) -> list[dict[str, Any]]:
+    if not (staff_has_perm(request.user, "billing.view_payment") or is_customer_user(request.user)):
+        raise PermissionDenied()
+    qs = payments_search(user=request.user, account=account, channel=channel, status=status)
+    return [_payment_out(p) for p in qs[: max(1, min(limit, LIST_LIMIT))]]
+
+
+@router.get("/payments/{int:payment_id}", response={200: PaymentOut, 404: ErrorOut}, summary="One payment")
+def payments_detail(request: HttpRequest, payment_id: int) -> dict[str, Any]:
+    return _payment_out(payment_get(user=request.user, payment_id=payment_id))
+
+
+@router.post(
+    "/payments/{int:payment_id}/reverse",
+    response={200: PaymentOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Reverse a payment (冲正)",
+)
+def payments_reverse(request: HttpRequest, payment_id: int, payload: ReverseIn) -> dict[str, Any]:
+    _require(request, "billing.change_payment")
+    payment = payment_reverse(actor=request.user, payment_id=payment_id, reason=payload.reason)
+    return _payment_out(payment)
+
+
+@router.post(
+    "/payments/callback/{channel}",
+    auth=None,
+    response={200: dict[str, Any], 400: ErrorOut, 401: ErrorOut},
+    summary="Online-payment notification (WeChat / Alipay / 网上国网), signed",
+)
+def payments_callback(request: HttpRequest, channel: str) -> Status[dict[str, Any]]:
+    """No session and no CSRF: the raw body must carry ``X-Signature``, the lowercase hex
+    HMAC-SHA256 of the body with the channel's secret. A repeated ``txn_id`` posts once."""
+    status, body = payment_callback_receive(
+        channel=channel,
+        raw_body=request.body,
+        signature=request.headers.get("X-Signature", ""),
+        remote_addr=request.META.get("REMOTE_ADDR", ""),
+    )
+    return Status(status, body)
+
+
+@router.get("/arrears/{account}", response={200: ArrearsOut, 404: ErrorOut}, summary="Account arrears (欠费)")
+def arrears_detail(request: HttpRequest, account: str, as_of: dt.date | None = None) -> dict[str, Any]:
+    arrears = account_arrears(user=request.user, account_number=account, as_of=as_of or timezone.localdate())
+    return {
+        "account": arrears.account.number,
+        "as_of": arrears.as_of,
+        "balance": arrears.balance,
+        "outstanding": arrears.outstanding,
+        "late_fee": arrears.late_fee,
+        "total_due": arrears.total_due,
+        "bills": [
+            {
+                "bill": b.number,
+                "period": b.period,
+                "due_date": b.due_date,
+                "outstanding": fen_to_yuan(b.outstanding_fen),
+                "late_fee": fen_to_yuan(b.late_fee_fen),
+            }
+            for b in arrears.bills
+        ],
+    }
+
+
+@router.get(
+    "/arrears-aging",
+    response={200: AgingOut, 403: ErrorOut, 404: ErrorOut},
+    summary="Arrears aging (欠费账龄)",
+)
+def arrears_aging_report(
+    request: HttpRequest, by: str = "customer_class", as_of: dt.date | None = None
+) -> dict[str, Any]:
+    return arrears_aging(user=request.user, as_of=as_of or timezone.localdate(), by=by)
+
+
+@router.post(
+    "/late-fee-waivers",
+    response={200: WaiverOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Request a late-fee waiver (违约金减免)",
+)
+def waivers_request(request: HttpRequest, payload: WaiverIn) -> dict[str, Any]:
+    waiver = late_fee_waiver_request(
+        actor=request.user, bill_id=payload.bill, amount=payload.amount, reason=payload.reason
+    )
+    return _waiver_out(waiver)
+
+
+@router.post(
+    "/late-fee-waivers/{int:waiver_id}/decide",
+    response={200: WaiverOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Approve or reject a late-fee waiver (another person)",
+)
+def waivers_decide(request: HttpRequest, waiver_id: int, payload: DecideIn) -> dict[str, Any]:
+    waiver = late_fee_waiver_decide(
+        actor=request.user, waiver_id=waiver_id, approve=payload.approve, note=payload.note
+    )
+    return _waiver_out(waiver)
