@@ -1,0 +1,926 @@
+"""Prepaid (费控) accounts: the daily estimated charge, balance reminders, and remote
+disconnect/reconnect orders (远程停复电) — docs/billing-prepaid.md.
+
+The daily cycle (``gridcare worker`` runs it; ``gridcare billing prepaid …`` by hand):
+
+1. :func:`prepaid_daily_charges` — for day D, every active prepaid account with an installed
+   meter: consumption from the daily frozen readings (reading(D) − the previous reading,
+   normally D−1), rated with the rating engine on the days it covers, deducted from the
+   balance. One ``PrepaidCharge`` per account and day; re-running a day charges nothing twice.
+2. :func:`prepaid_check_balances` — reminders at the thresholds of the ``BillingPolicy`` in
+   force (low → zero + disconnection notice → after the notice days a disconnect order), and
+   cancel/reconnect when the balance is back at or above zero. An important customer's
+   (重要用户) disconnect is never automatic: it is created ``NEEDS_PERSON``.
+3. :func:`remote_orders_dispatch` — pending orders go to the AMI head-end through the
+   adapter (:class:`FileOutboxHeadEnd` by default: there is no real head-end here).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Protocol
+
+import polars as pl
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max, Sum
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _t
+
+from gridcare.billing.choices import PrepaidNoticeLevel, RemoteOrderKind, RemoteOrderStatus
+from gridcare.billing.models import (
+    AccountBalance,
+    BillingPolicy,
+    PrepaidCharge,
+    PrepaidNotice,
+    RemoteOrder,
+    TariffVersion,
+)
+from gridcare.billing.notifications import sms_send
+from gridcare.core.audit import audit_record, person_name, snapshot
+from gridcare.core.bulk import db_datetime, decimal_text, insert_ignoring_conflicts
+from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from gridcare.core.models import AuditEvent
+from gridcare.core.roles import staff_has_perm
+from gridcare.customers.choices import AccountStatus
+from gridcare.customers.models import Account
+from gridcare.metering.choices import TOU_REGISTERS, Register
+from gridcare.metering.models import Installation, Reading
+
+__all__ = [
+    "FileOutboxHeadEnd",
+    "HeadEnd",
+    "policy_in_force",
+    "prepaid_after_payment",
+    "prepaid_check_balances",
+    "prepaid_daily_charges",
+    "remote_order_confirm",
+    "remote_order_decide",
+    "remote_order_send",
+    "remote_orders_dispatch",
+]
+
+BATCH_ACCOUNTS = 2000
+# How far back the previous reading is looked for when D−1 is missing (a gap in the AMI
+# data): the charge on the next day with a reading then covers the whole gap, so no
+# consumption is lost. Older gaps are left to the monthly settlement (reported as missing).
+LOOKBACK_DAYS = 62
+ENERGY_REGISTERS = (Register.TOTAL, *TOU_REGISTERS)
+OPEN_STATUSES = (RemoteOrderStatus.PENDING, RemoteOrderStatus.SENT, RemoteOrderStatus.NEEDS_PERSON)
+PERM_ACT = "billing.change_remoteorder"
+
+
+# --- policy ------------------------------------------------------------------------------------
+
+
+def policy_in_force(day: dt.date) -> BillingPolicy:
+    """The ``BillingPolicy`` row in force on ``day`` (latest ``effective_from`` ≤ day)."""
+    policy = BillingPolicy.objects.filter(effective_from__lte=day).order_by("-effective_from").first()
+    if policy is None:
+        raise ValidationFailed(_t("No billing policy is in force on %(day)s.") % {"day": day}, field="day")
+    return policy
+
+
+def _local_date(value: dt.datetime) -> dt.date:
+    return timezone.localtime(value).date()
+
+
+def _actor_label(actor: Any) -> str:
+    if getattr(actor, "is_authenticated", False):
+        return person_name(actor)
+    return str(actor)
+
+
+# --- 1. the daily charge -----------------------------------------------------------------------
+
+
+@dataclass
+class _Meter:
+    account_id: int
+    meter_id: int
+    digits: int
+    multiplier_centi: int
+    installed_on: dt.date
+    initial: dict[str, Any]
+    tariff_code: str
+
+
+def _to_wh(value: Any) -> int:
+    """A register value in kWh (Decimal, 3 places) or its text → integer Wh."""
+    return int(Decimal(str(value)) * 1000)
+
+
+def _register_values(meter_ids: list[int], days: Iterable[dt.date] | tuple[dt.date, dt.date]) -> pl.DataFrame:
+    """Readings of the energy registers of ``meter_ids`` on ``days`` (a list) or within a
+    ``(first, last)`` span (a tuple); any quality counts (estimated readings too)."""
+    qs = Reading.objects.filter(meter_id__in=meter_ids, register__in=[r.value for r in ENERGY_REGISTERS])
+    qs = qs.filter(day__range=days) if isinstance(days, tuple) else qs.filter(day__in=list(days))
+    rows = list(qs.values_list("meter_id", "register", "day", "value"))
+    return pl.DataFrame(
+        {
+            "meter_id": [r[0] for r in rows],
+            "register": [r[1] for r in rows],
+            "day": [r[2] for r in rows],
+            "wh": [_to_wh(r[3]) for r in rows],
+        },
+        schema={"meter_id": pl.Int64, "register": pl.String, "day": pl.Date, "wh": pl.Int64},
+    )
+
+
+def _consumption(meters: list[_Meter], day: dt.date) -> tuple[pl.DataFrame, list[int]]:
+    """Per account: ``account_id, prev_day, <register>_wh`` (Wh consumed after the previous
+    reading up to reading(day), rollover by digit count, × multiplier), and the accounts
+    without a reading to charge from (missing)."""
+    by_meter = {m.meter_id: m for m in meters}
+    ids = list(by_meter)
+    frame = _register_values(ids, [day - dt.timedelta(days=1), day])
+    have_prev = set(
+        frame.filter((pl.col("day") == day - dt.timedelta(days=1)) & (pl.col("register") == Register.TOTAL))[
+            "meter_id"
+        ].to_list()
+    )
+    gap = [m for m in ids if m not in have_prev]
+    if gap:
+        older = _register_values(gap, (day - dt.timedelta(days=LOOKBACK_DAYS), day - dt.timedelta(days=2)))
+        frame = pl.concat([frame, older])
+    cur = frame.filter(pl.col("day") == day)
+    before = frame.filter(pl.col("day") < day)
+    prev_day = (
+        before.filter(pl.col("register") == Register.TOTAL)
+        .group_by("meter_id")
+        .agg(pl.col("day").max().alias("prev_day"))
+    )
+    prev = before.join(prev_day, on="meter_id").filter(pl.col("day") == pl.col("prev_day")).drop("day")
+    # A meter installed within the look-back with no reading since: its initial readings.
+    has_prev = set(prev_day["meter_id"].to_list())
+    initial_rows = []
+    for meter in meters:
+        if meter.meter_id in has_prev or meter.installed_on >= day:
+            continue
+        if meter.installed_on < day - dt.timedelta(days=LOOKBACK_DAYS):
+            continue
+        for register, value in (meter.initial or {}).items():
+            if register in ENERGY_REGISTERS and value not in (None, ""):
+                initial_rows.append((meter.meter_id, register, _to_wh(value), meter.installed_on))
+    if initial_rows:
+        prev = pl.concat(
+            [
+                prev,
+                pl.DataFrame(
+                    initial_rows,
+                    schema={"meter_id": pl.Int64, "register": pl.String, "wh": pl.Int64, "prev_day": pl.Date},
+                    orient="row",
+                ),
+            ]
+        )
+    params = pl.DataFrame(
+        {
+            "meter_id": ids,
+            "account_id": [by_meter[m].account_id for m in ids],
+            "rollover_wh": [10 ** by_meter[m].digits * 1000 for m in ids],
+            "mult_centi": [by_meter[m].multiplier_centi for m in ids],
+        },
+        schema={
+            "meter_id": pl.Int64,
+            "account_id": pl.Int64,
+            "rollover_wh": pl.Int64,
+            "mult_centi": pl.Int64,
+        },
+    )
+    used = (
+        cur.join(prev.rename({"wh": "prev_wh"}), on=["meter_id", "register"], how="inner")
+        .join(params, on="meter_id")
+        .with_columns(
+            raw=pl.when(pl.col("wh") >= pl.col("prev_wh"))
+            .then(pl.col("wh") - pl.col("prev_wh"))
+            .otherwise(pl.col("wh") + pl.col("rollover_wh") - pl.col("prev_wh"))
+        )
+        # × multiplier (hundredths), half-up to the Wh
+        .with_columns(used_wh=(pl.col("raw") * pl.col("mult_centi") + 50) // 100)
+    )
+    wide = used.pivot(on="register", index=["account_id", "prev_day"], values="used_wh")
+    for register in ENERGY_REGISTERS:
+        if register.value not in wide.columns:
+            wide = wide.with_columns(pl.lit(None, dtype=pl.Int64).alias(register.value))
+    wide = wide.filter(pl.col(Register.TOTAL.value).is_not_null())
+    charged = set(wide["account_id"].to_list())
+    missing = sorted({m.account_id for m in meters} - charged)
+    return wide, missing
+
+
+def _tier_basis(codes: set[str], day: dt.date) -> dict[str, str]:
+    """``tier_basis`` of each tariff's version in force on ``day`` ("annual", "monthly" or "")."""
+    out: dict[str, str] = {}
+    versions = (
+        TariffVersion.objects.filter(tariff__code__in=codes, effective_from__lte=day)
+        .order_by("tariff__code", "effective_from")
+        .values_list("tariff__code", "params")
+    )
+    for code, params in versions:  # ordered: the last one per code wins
+        out[code] = str((params or {}).get("tier_basis") or "")
+    return out
+
+
+def _rate(periods: pl.DataFrame) -> Any:
+    """The rating engine on ``periods`` (contract: gridcare/billing/engine/__init__.py)."""
+    from gridcare.billing.engine.rating import rate
+    from gridcare.billing.services.catalogue import catalogue_load
+
+    return rate(periods, catalogue_load())
+
+
+def _periods(
+    usage: pl.DataFrame,
+    *,
+    day: dt.date,
+    tariffs: dict[int, str],
+    basis: dict[str, str],
+    ytd_wh: dict[int, int],
+    mtd_wh: dict[int, int],
+) -> pl.DataFrame:
+    """One rating period per account.
+
+    - annual tiers (and tariffs without tiers): the days since the previous reading,
+      ``ytd_wh_before`` = this year's earlier daily charges, so the tier crossing lands on
+      the day it happens;
+    - monthly tiers: the month so far (1st … day) with the month-to-date energy including
+      today; the day's charge is that rating minus the month's earlier charges (the sum of a
+      month's daily charges then equals the rating of the month's energy).
+    """
+    rows = []
+    month_start = day.replace(day=1)
+    for rec in usage.iter_rows(named=True):
+        account_id = rec["account_id"]
+        code = tariffs[account_id]
+        monthly = basis.get(code) == "monthly"
+        start = month_start if monthly else rec["prev_day"] + dt.timedelta(days=1)
+        total = rec["total"] + (mtd_wh.get(account_id, 0) if monthly else 0)
+        rows.append(
+            {
+                "account_id": account_id,
+                "tariff_code": code,
+                "period_start": start,
+                "period_end": day,
+                "total_wh": total,
+                "sharp_wh": None if monthly else rec["sharp"],
+                "peak_wh": None if monthly else rec["peak"],
+                "flat_wh": None if monthly else rec["flat"],
+                "valley_wh": None if monthly else rec["valley"],
+                "deep_valley_wh": None,
+                "reactive_varh": None,
+                "max_demand_w": None,
+                "capacity_va": None,
+                "basic_charge_by": None,
+                "ytd_wh_before": ytd_wh.get(account_id, 0),
+                "service_days": None,
+            }
+        )
+    schema = {
+        "account_id": pl.Int64,
+        "tariff_code": pl.String,
+        "period_start": pl.Date,
+        "period_end": pl.Date,
+        "total_wh": pl.Int64,
+        "sharp_wh": pl.Int64,
+        "peak_wh": pl.Int64,
+        "flat_wh": pl.Int64,
+        "valley_wh": pl.Int64,
+        "deep_valley_wh": pl.Int64,
+        "reactive_varh": pl.Int64,
+        "max_demand_w": pl.Int64,
+        "capacity_va": pl.Int64,
+        "basic_charge_by": pl.String,
+        "ytd_wh_before": pl.Int64,
+        "service_days": pl.Int64,
+    }
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _sum_by_account(account_ids: list[int], first: dt.date, day: dt.date, field: str) -> dict[int, int]:
+    """Σ of this account's charges' ``field`` (kwh → Wh, amount → fen) on first ≤ d < day."""
+    scale = 1000 if field == "kwh" else 100
+    rows = (
+        PrepaidCharge.objects.filter(account_id__in=account_ids, day__gte=first, day__lt=day)
+        .values("account_id")
+        .annotate(s=Sum(field))
+        .values_list("account_id", "s")
+    )
+    return {a: int(Decimal(s) * scale) for a, s in rows if s is not None}
+
+
+def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
+    """费控日结 for ``day``: charge every active prepaid account with an installed meter.
+
+    Returns counters and the account numbers not charged, by reason: ``missing`` (no
+    reading for the day or none before it within the look-back), ``not_rated`` (the engine's
+    reason), ``already`` (the day or a later day is charged already: re-runs are no-ops)."""
+    if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
+        raise ValidationFailed(_t("Give the day as a date."), field="day")
+    if day > timezone.localdate():
+        raise ValidationFailed(_t("The day is in the future."), field="day")
+    end_of_day = timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
+    rows = (
+        Installation.objects.filter(
+            removed_at__isnull=True,
+            installed_at__lt=end_of_day,
+            account__is_prepaid=True,
+            account__status=AccountStatus.ACTIVE,
+        )
+        .order_by("account_id")
+        .values_list(
+            "account_id",
+            "meter_id",
+            "meter__digits",
+            "meter__multiplier",
+            "installed_at",
+            "initial_readings",
+            "account__tariff_code",
+        )
+    )
+    meters = [
+        _Meter(a, m, int(d), int(Decimal(mult) * 100), _local_date(at), init or {}, code or "")
+        for a, m, d, mult, at, init, code in rows
+    ]
+    summary: dict[str, Any] = {
+        "day": day.isoformat(),
+        "accounts": len(meters),
+        "charged": 0,
+        "kwh": Decimal("0.000"),
+        "amount": Decimal("0.00"),
+        "already": 0,
+        "missing": [],
+        "not_rated": [],
+    }
+    basis = _tier_basis({m.tariff_code for m in meters}, day)
+    for offset in range(0, len(meters), BATCH_ACCOUNTS):
+        _charge_batch(
+            meters[offset : offset + BATCH_ACCOUNTS], day=day, basis=basis, actor=actor, summary=summary
+        )
+    numbers = dict(
+        Account.objects.filter(
+            pk__in=[*summary["missing"], *(a for a, _ in summary["not_rated"])]
+        ).values_list("pk", "number")
+    )
+    summary["missing"] = [numbers[a] for a in summary["missing"]]
+    summary["not_rated"] = [{"account": numbers[a], "reason": r} for a, r in summary["not_rated"]]
+    summary["kwh"] = str(summary["kwh"])
+    summary["amount"] = str(summary["amount"])
+    return summary
+
+
+def _charge_batch(
+    meters: list[_Meter], *, day: dt.date, basis: dict[str, str], actor: Any, summary: dict[str, Any]
+) -> None:
+    """One transaction: lock the batch's balances, skip accounts charged for ``day`` or a
+    later day, rate the rest, insert their charges and update their balances."""
+    now = timezone.now()
+    ids = [m.account_id for m in meters]
+    with transaction.atomic():
+        AccountBalance.objects.bulk_create([AccountBalance(account_id=a) for a in ids], ignore_conflicts=True)
+        balances = {
+            b.account_id: b
+            for b in AccountBalance.objects.select_for_update()
+            .filter(account_id__in=ids)
+            .order_by("account_id")
+        }
+        done = set(
+            PrepaidCharge.objects.filter(account_id__in=ids, day__gte=day).values_list(
+                "account_id", flat=True
+            )
+        )
+        summary["already"] += len(done)
+        todo = [m for m in meters if m.account_id not in done]
+        if not todo:
+            return
+        usage, missing = _consumption(todo, day)
+        summary["missing"].extend(missing)
+        if usage.height == 0:
+            return
+        charged_ids = usage["account_id"].to_list()
+        tariffs = {m.account_id: m.tariff_code for m in todo}
+        ytd = _sum_by_account(charged_ids, day.replace(month=1, day=1), day, "kwh")
+        mtd_wh = _sum_by_account(charged_ids, day.replace(day=1), day, "kwh")
+        mtd_fen = _sum_by_account(charged_ids, day.replace(day=1), day, "amount")
+        periods = _periods(usage, day=day, tariffs=tariffs, basis=basis, ytd_wh=ytd, mtd_wh=mtd_wh)
+        rating = _rate(periods)
+        for rec in rating.errors.iter_rows(named=True):
+            summary["not_rated"].append((rec["account_id"], rec["reason"]))
+        totals = rating.totals.select("account_id", "total_fen").join(
+            usage.select("account_id", pl.col("total").alias("day_wh")), on="account_id"
+        )
+        out_rows = []
+        changed: list[AccountBalance] = []
+        audits: list[AuditEvent] = []
+        label = _actor_label(actor)
+        user = actor if getattr(actor, "is_authenticated", False) else None
+        for rec in totals.iter_rows(named=True):
+            account_id = rec["account_id"]
+            code = tariffs[account_id]
+            fen = int(rec["total_fen"])
+            if basis.get(code) == "monthly":
+                fen -= mtd_fen.get(account_id, 0)
+            bal = balances[account_id]
+            before = bal.amount
+            after_fen = int(before * 100) - fen
+            bal.amount = Decimal(after_fen) / 100
+            bal.updated_at = now
+            changed.append(bal)
+            out_rows.append((account_id, rec["day_wh"], fen, after_fen))
+            audits.append(
+                AuditEvent(
+                    at=now,
+                    actor=user,
+                    actor_label=label[:150],
+                    object_type="billing.accountbalance",
+                    object_id=str(bal.pk),
+                    object_repr=str(bal)[:200],
+                    action="prepaid_daily_charge",
+                    before={"amount": str(before)},
+                    after={"amount": str(bal.amount.quantize(Decimal("0.01"))), "day": day.isoformat()},
+                )
+            )
+        if not out_rows:
+            return
+        frame = pl.DataFrame(
+            out_rows,
+            schema={"account_id": pl.Int64, "wh": pl.Int64, "fen": pl.Int64, "after": pl.Int64},
+            orient="row",
+        ).select(
+            "account_id",
+            pl.lit(day).alias("day"),
+            decimal_text("wh", scale=3, alias="kwh"),
+            decimal_text("fen", scale=2, alias="amount"),
+            decimal_text("after", scale=2, alias="balance_after"),
+            pl.lit(db_datetime(now)).alias("created_at"),
+        )
+        inserted = insert_ignoring_conflicts(
+            table=PrepaidCharge._meta.db_table, frame=frame, conflict_columns=["account_id", "day"]
+        )
+        if inserted != frame.height:  # cannot happen under the balance locks; never half-charge
+            raise Conflict(
+                _t("Another run charged some of these accounts at the same time; run the day again.")
+            )
+        AccountBalance.objects.bulk_update(changed, ["amount", "updated_at"], batch_size=1000)
+        AuditEvent.objects.bulk_create(audits, batch_size=1000)
+        summary["charged"] += len(out_rows)
+        summary["kwh"] += sum(Decimal(w) / 1000 for _, w, _, _ in out_rows)
+        summary["amount"] += sum(Decimal(f) / 100 for _, _, f, _ in out_rows)
+
+
+# --- 2. thresholds, notices and orders ---------------------------------------------------------
+
+
+def _notice_text(
+    level: str, *, number: str, balance: Decimal, policy: BillingPolicy, now: dt.datetime
+) -> str:
+    if level == PrepaidNoticeLevel.LOW:
+        return _t(
+            "Account %(number)s: your prepaid electricity balance is %(balance)s yuan, below %(low)s yuan. "
+            "Please top up."
+        ) % {"number": number, "balance": balance, "low": policy.prepaid_low_balance}
+    if level == PrepaidNoticeLevel.ZERO:
+        return _t(
+            "Account %(number)s: your prepaid electricity balance is %(balance)s yuan (in arrears)."
+        ) % {
+            "number": number,
+            "balance": balance,
+        }
+    cutoff = timezone.localtime(now + dt.timedelta(days=policy.prepaid_notice_days))
+    return _t(
+        "Account %(number)s: unless the balance is topped up to zero or more, the supply will be "
+        "remotely disconnected from %(when)s. Supply is restored within %(hours)s hours after payment."
+    ) % {"number": number, "when": cutoff.strftime("%Y-%m-%d %H:%M"), "hours": policy.reconnect_hours}
+
+
+def _send_notice(
+    *, account: dict[str, Any], level: str, balance: Decimal, policy: BillingPolicy, now: dt.datetime
+) -> PrepaidNotice:
+    text = _notice_text(level, number=account["number"], balance=balance, policy=policy, now=now)
+    sms_send(mobile=account["mobile"] or "", text=text, at=now, ref=f"prepaid:{account['number']}:{level}")
+    return PrepaidNotice(
+        account_id=account["id"],
+        level=level,
+        balance=balance,
+        channels="sms,portal",
+        message=text,
+        sent_at=now,
+    )
+
+
+def _create_order(
+    *,
+    account: dict[str, Any],
+    kind: str,
+    status: str,
+    reason: str,
+    balance: Decimal,
+    now: dt.datetime,
+    due: Any,
+    actor: Any,
+) -> RemoteOrder:
+    order = RemoteOrder.objects.create(
+        account_id=account["id"],
+        kind=kind,
+        status=status,
+        reason=reason[:300],
+        balance=balance,
+        created_at=now,
+        due_at=due,
+    )
+    audit_record(
+        actor=actor, obj=order, action=f"remote_order_create_{kind}", after=snapshot(order), reason=reason
+    )
+    return order
+
+
+def _set_status(
+    order: RemoteOrder, *, status: str, actor: Any, action: str, reason: str = "", **fields: Any
+) -> None:
+    before = snapshot(order)
+    order.status = status
+    for name, value in fields.items():
+        setattr(order, name, value)
+    order.save(update_fields=["status", *fields])
+    audit_record(actor=actor, obj=order, action=action, before=before, after=snapshot(order), reason=reason)
+
+
+def _check_accounts(
+    ids: list[int], *, now: dt.datetime, policy: BillingPolicy, actor: Any, counts: dict[str, int]
+) -> None:
+    """Decide and act for the accounts ``ids`` (one transaction; balances locked so a
+    payment posting at the same time is seen before or after, never half)."""
+    low = policy.prepaid_low_balance
+    with transaction.atomic():
+        balances = dict(
+            AccountBalance.objects.select_for_update()
+            .filter(account_id__in=ids)
+            .order_by("account_id")
+            .values_list("account_id", "amount")
+        )
+        accounts: dict[int, dict[str, Any]] = {
+            pk: {"id": pk, "number": number, "importance": importance, "mobile": mobile}
+            for pk, number, importance, mobile in Account.objects.filter(pk__in=ids).values_list(
+                "id", "number", "importance", "customer__mobile"
+            )
+        }
+        last_notice: dict[tuple[int, str], dt.datetime] = {
+            (a, lvl): at
+            for a, lvl, at in PrepaidNotice.objects.filter(account_id__in=ids)
+            .values("account_id", "level")
+            .annotate(at=Max("sent_at"))
+            .values_list("account_id", "level", "at")
+        }
+        charges = PrepaidCharge.objects.filter(account_id__in=ids).annotate(
+            before=F("balance_after") + F("amount")
+        )
+        # The last day whose charge started at or above a threshold: a later crossing re-arms it.
+        armed_low_day = dict(
+            charges.filter(before__gte=low)
+            .values("account_id")
+            .annotate(d=Max("day"))
+            .values_list("account_id", "d")
+        )
+        armed_zero_day = dict(
+            charges.filter(before__gte=0)
+            .values("account_id")
+            .annotate(d=Max("day"))
+            .values_list("account_id", "d")
+        )
+        orders: dict[int, list[RemoteOrder]] = {}
+        for order in RemoteOrder.objects.select_for_update().filter(account_id__in=ids).order_by("id"):
+            orders.setdefault(order.account_id, []).append(order)
+        notices: list[PrepaidNotice] = []
+
+        def armed(account_id: int, level: str, day_map: dict[int, dt.date]) -> bool:
+            last = last_notice.get((account_id, level))
+            if last is None:
+                return True
+            crossed = day_map.get(account_id)
+            return crossed is not None and crossed >= _local_date(last)
+
+        for account_id in ids:
+            acct = accounts[account_id]
+            balance = balances.get(account_id, Decimal("0.00"))
+            mine = orders.get(account_id, [])
+            disconnects = [o for o in mine if o.kind == RemoteOrderKind.DISCONNECT]
+            reconnects = [o for o in mine if o.kind == RemoteOrderKind.RECONNECT]
+            if balance < 0:
+                if armed(account_id, PrepaidNoticeLevel.ZERO, armed_zero_day):
+                    for level in (PrepaidNoticeLevel.ZERO, PrepaidNoticeLevel.DISCONNECT_NOTICE):
+                        notices.append(
+                            _send_notice(account=acct, level=level, balance=balance, policy=policy, now=now)
+                        )
+                    counts["notices_zero"] += 1
+                    continue
+                last_dn = last_notice.get((account_id, PrepaidNoticeLevel.DISCONNECT_NOTICE))
+                if last_dn is None or now < last_dn + dt.timedelta(days=policy.prepaid_notice_days):
+                    continue
+                if any(o.created_at >= last_dn for o in disconnects) or any(
+                    o.status in OPEN_STATUSES for o in disconnects
+                ):
+                    continue  # this notice already led to an order (or a person declined it)
+                important = bool(acct["importance"])
+                reason = _t(
+                    "Balance %(balance)s yuan still below zero %(days)s days after the "
+                    "disconnection notice of %(at)s."
+                ) % {
+                    "balance": balance,
+                    "days": policy.prepaid_notice_days,
+                    "at": timezone.localtime(last_dn).strftime("%Y-%m-%d %H:%M"),
+                }
+                if important:
+                    reason += " " + _t(
+                        "Important customer (重要用户): never disconnected automatically; a person decides."
+                    )
+                _create_order(
+                    account=acct,
+                    kind=RemoteOrderKind.DISCONNECT,
+                    status=RemoteOrderStatus.NEEDS_PERSON if important else RemoteOrderStatus.PENDING,
+                    reason=reason,
+                    balance=balance,
+                    now=now,
+                    due=None if important else now,
+                    actor=actor,
+                )
+                counts["disconnect_needs_person" if important else "disconnect_orders"] += 1
+                continue
+            # balance ≥ 0: take back what the arrears started
+            for order in disconnects:
+                if order.status in (RemoteOrderStatus.PENDING, RemoteOrderStatus.NEEDS_PERSON):
+                    _set_status(
+                        order,
+                        status=RemoteOrderStatus.CANCELLED,
+                        actor=actor,
+                        action="remote_order_cancel",
+                        reason=_t("Balance back to %(balance)s yuan.") % {"balance": balance},
+                    )
+                    counts["disconnect_cancelled"] += 1
+            executed = [
+                o for o in disconnects if o.status in (RemoteOrderStatus.SENT, RemoteOrderStatus.DONE)
+            ]
+            if executed:
+                latest = executed[-1]
+                if not any(o.pk > latest.pk and o.status != RemoteOrderStatus.CANCELLED for o in reconnects):
+                    _create_order(
+                        account=acct,
+                        kind=RemoteOrderKind.RECONNECT,
+                        status=RemoteOrderStatus.PENDING,
+                        reason=_t("Balance back to %(balance)s yuan; reconnect within %(hours)s hours.")
+                        % {"balance": balance, "hours": policy.reconnect_hours},
+                        balance=balance,
+                        now=now,
+                        due=now + dt.timedelta(hours=policy.reconnect_hours),
+                        actor=actor,
+                    )
+                    counts["reconnect_orders"] += 1
+            if balance < low and armed(account_id, PrepaidNoticeLevel.LOW, armed_low_day):
+                notices.append(
+                    _send_notice(
+                        account=acct, level=PrepaidNoticeLevel.LOW, balance=balance, policy=policy, now=now
+                    )
+                )
+                counts["notices_low"] += 1
+        if notices:
+            PrepaidNotice.objects.bulk_create(notices, batch_size=1000)
+
+
+def _new_counts() -> dict[str, int]:
+    return dict.fromkeys(
+        (
+            "accounts",
+            "notices_low",
+            "notices_zero",
+            "disconnect_orders",
+            "disconnect_needs_person",
+            "disconnect_cancelled",
+            "reconnect_orders",
+        ),
+        0,
+    )
+
+
+def prepaid_check_balances(*, now: dt.datetime, actor: Any) -> dict[str, Any]:
+    """Thresholds of the ``BillingPolicy`` in force for every active prepaid account.
+
+    - balance < ``prepaid_low_balance`` (and ≥ 0): a LOW notice, once per crossing;
+    - balance < 0: a ZERO notice and a DISCONNECT_NOTICE (starting the notice period), once
+      per crossing;
+    - still < 0 ``prepaid_notice_days`` after that notice: a disconnect order, PENDING — or
+      NEEDS_PERSON for an important customer (a person decides; never automatic);
+    - balance ≥ 0: a pending/needs-person disconnect is cancelled; a sent or executed one gets
+      a reconnect order due within ``reconnect_hours``.
+    """
+    if timezone.is_naive(now):
+        raise ValidationFailed(_t("The time must carry its time zone."), field="now")
+    policy = policy_in_force(_local_date(now))
+    ids = list(
+        Account.objects.filter(is_prepaid=True, status=AccountStatus.ACTIVE)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    counts = _new_counts()
+    counts["accounts"] = len(ids)
+    for offset in range(0, len(ids), BATCH_ACCOUNTS):
+        _check_accounts(
+            ids[offset : offset + BATCH_ACCOUNTS], now=now, policy=policy, actor=actor, counts=counts
+        )
+    return {"at": now.isoformat(), **counts}
+
+
+def prepaid_after_payment(*, account_id: int, actor: Any) -> dict[str, Any]:
+    """Called after a payment to an account commits: re-check it at once, so a disconnect not
+    yet executed is cancelled and an executed one gets a reconnect order due now +
+    ``reconnect_hours``. Not a prepaid account: nothing to do."""
+    account = Account.objects.filter(pk=account_id).values("is_prepaid", "status").first()
+    if account is None:
+        raise NotFound(field="account_id")
+    counts = _new_counts()
+    if not account["is_prepaid"] or account["status"] != AccountStatus.ACTIVE:
+        return counts
+    now = timezone.now()
+    counts["accounts"] = 1
+    _check_accounts(
+        [account_id], now=now, policy=policy_in_force(_local_date(now)), actor=actor, counts=counts
+    )
+    return counts
+
+
+# --- 3. the head-end adapter and order actions -------------------------------------------------
+
+
+class HeadEnd(Protocol):
+    """What the AMI head-end (采集主站) adapter does: hand one remote order to the meter.
+    Returns a reference the head-end gives the command. Raise to leave the order pending."""
+
+    def send(self, *, order: RemoteOrder, meter_asset_no: str, at: dt.datetime) -> str: ...
+
+
+class FileOutboxHeadEnd:
+    """The default adapter: there is no real head-end in this project, so each command is
+    appended as one JSON line to ``DATA_DIR/headend/outbox.jsonl`` for an integration (or an
+    operator) to carry to the 采集系统; the result is confirmed with ``remote_order_confirm``."""
+
+    def path(self) -> Path:
+        return Path(settings.DATA_DIR) / "headend" / "outbox.jsonl"
+
+    def send(self, *, order: RemoteOrder, meter_asset_no: str, at: dt.datetime) -> str:
+        ref = f"RO{order.pk}"
+        record = {
+            "ref": ref,
+            "at": at.isoformat(),
+            "command": order.kind,
+            "meter": meter_asset_no,
+            "account": order.account.number,
+        }
+        target = self.path()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("a", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return ref
+
+
+def head_end() -> HeadEnd:
+    """The adapter named by ``settings.GRIDCARE_HEADEND_ADAPTER`` (a dotted class path), the
+    file outbox by default."""
+    path = getattr(settings, "GRIDCARE_HEADEND_ADAPTER", "")
+    if not path:
+        return FileOutboxHeadEnd()
+    adapter: HeadEnd = import_string(path)()
+    return adapter
+
+
+def _order_for_update(order_id: Any) -> RemoteOrder:
+    try:
+        pk = int(order_id)
+    except (TypeError, ValueError):
+        raise ValidationFailed(_t("Not an order id."), field="order_id") from None
+    order = RemoteOrder.objects.select_for_update().select_related("account").filter(pk=pk).first()
+    if order is None:
+        raise NotFound(field="order_id")
+    return order
+
+
+def _require_perm(actor: Any) -> None:
+    """People need ``billing.change_remoteorder``; system actors (the worker, a CLI run by
+    the operator, given as a string label) act for the company."""
+    if getattr(actor, "is_authenticated", False) and not staff_has_perm(actor, PERM_ACT):
+        raise PermissionDenied()
+
+
+def remote_order_send(*, actor: Any, order_id: Any) -> RemoteOrder:
+    """PENDING → SENT through the head-end adapter. A disconnect is re-checked first: a
+    balance back at or above zero cancels it instead; an important customer's disconnect
+    goes out only after a person approved it (``decided_by``)."""
+    _require_perm(actor)
+    now = timezone.now()
+    with transaction.atomic():
+        order = _order_for_update(order_id)
+        if order.status != RemoteOrderStatus.PENDING:
+            raise Conflict(
+                _t("Only a pending order can be sent (this one is %(status)s).")
+                % {"status": order.get_status_display()},
+                field="status",
+            )
+        if order.kind == RemoteOrderKind.DISCONNECT:
+            if order.account.is_important and not order.decided_by:
+                raise Conflict(
+                    _t("An important customer's disconnection needs a person's decision first."),
+                    field="status",
+                )
+            balance = (
+                AccountBalance.objects.filter(account_id=order.account_id)
+                .values_list("amount", flat=True)
+                .first()
+            )
+            if balance is not None and balance >= 0:
+                _set_status(
+                    order,
+                    status=RemoteOrderStatus.CANCELLED,
+                    actor=actor,
+                    action="remote_order_cancel",
+                    reason=_t("Balance back to %(balance)s yuan.") % {"balance": balance},
+                )
+                return order
+        meter = (
+            Installation.objects.filter(account_id=order.account_id, removed_at__isnull=True)
+            .values_list("meter__asset_no", flat=True)
+            .first()
+        )
+        if meter is None:
+            raise Conflict(_t("The account has no installed meter to send the command to."), field="account")
+        ref = head_end().send(order=order, meter_asset_no=meter, at=now)
+        _set_status(order, status=RemoteOrderStatus.SENT, actor=actor, action="remote_order_send", reason=ref)
+    return order
+
+
+def remote_order_confirm(*, actor: Any, order_id: Any, executed_at: dt.datetime | None = None) -> RemoteOrder:
+    """SENT → DONE: the head-end (or the operator reading its result) confirms execution."""
+    _require_perm(actor)
+    when = executed_at or timezone.now()
+    if timezone.is_naive(when):
+        raise ValidationFailed(_t("The time must carry its time zone."), field="executed_at")
+    with transaction.atomic():
+        order = _order_for_update(order_id)
+        if order.status != RemoteOrderStatus.SENT:
+            raise Conflict(_t("Only a sent order can be confirmed."), field="status")
+        _set_status(
+            order, status=RemoteOrderStatus.DONE, actor=actor, action="remote_order_confirm", executed_at=when
+        )
+    return order
+
+
+def remote_order_decide(*, actor: Any, order_id: Any, approve: bool, note: str) -> RemoteOrder:
+    """A person decides a NEEDS_PERSON order (an important customer's disconnection):
+    approve → PENDING (sent by the next dispatch), decline → CANCELLED. Needs a logged-in
+    user with ``billing.change_remoteorder`` and a note saying why."""
+    if not getattr(actor, "is_authenticated", False):
+        raise PermissionDenied(_t("Only a person can decide this order."))
+    _require_perm(actor)
+    note = (note or "").strip()
+    if not note:
+        raise ValidationFailed(_t("Say why (the note is kept in the audit trail)."), field="note")
+    with transaction.atomic():
+        order = _order_for_update(order_id)
+        if order.status != RemoteOrderStatus.NEEDS_PERSON:
+            raise Conflict(_t("This order is not waiting for a person's decision."), field="status")
+        _set_status(
+            order,
+            status=RemoteOrderStatus.PENDING if approve else RemoteOrderStatus.CANCELLED,
+            actor=actor,
+            action="remote_order_approve" if approve else "remote_order_decline",
+            reason=note,
+            decided_by=person_name(actor)[:150],
+            due_at=timezone.now() if approve else order.due_at,
+        )
+    return order
+
+
+def remote_orders_dispatch(*, actor: Any) -> dict[str, Any]:
+    """Send every pending order (reconnects first, by due time) through the adapter; an
+    order that cannot go out stays pending and is reported."""
+    pending = list(
+        RemoteOrder.objects.filter(status=RemoteOrderStatus.PENDING)
+        .order_by("-kind", F("due_at").asc(nulls_last=True), "pk")  # reconnect before disconnect
+        .values_list("pk", flat=True)
+    )
+    sent = cancelled = 0
+    failed: list[dict[str, Any]] = []
+    for pk in pending:
+        try:
+            order = remote_order_send(actor=actor, order_id=pk)
+        except (Conflict, OSError) as exc:
+            failed.append({"order": pk, "error": str(exc)})
+            continue
+        if order.status == RemoteOrderStatus.SENT:
+            sent += 1
+        else:
+            cancelled += 1
+    return {"pending": len(pending), "sent": sent, "cancelled": cancelled, "failed": failed}

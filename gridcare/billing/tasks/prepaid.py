@@ -1,0 +1,60 @@
+"""Background jobs of prepaid (费控), run by ``gridcare worker`` (Django tasks, database
+backend). Enqueue them from cron or a scheduler once a day, after the day's AMI readings are
+imported — e.g. ``prepaid_daily_cycle_task.enqueue()`` at 06:00 (docs/billing-prepaid.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+from django_tasks import task
+
+ACTOR = "worker:prepaid"
+
+
+def _day(day: str | None) -> dt.date:
+    """``day`` as ISO text, or yesterday (local time): the last day with daily frozen readings."""
+    return dt.date.fromisoformat(day) if day else timezone.localdate() - dt.timedelta(days=1)
+
+
+@task()
+def prepaid_daily_charge_task(day: str | None = None) -> dict[str, Any]:
+    """费控日结 for ``day`` (default yesterday); re-running a day charges nothing twice."""
+    from gridcare.billing.services.prepaid import prepaid_daily_charges
+
+    return prepaid_daily_charges(day=_day(day), actor=ACTOR)
+
+
+@task()
+def prepaid_check_task() -> dict[str, Any]:
+    """Balance thresholds → notices and remote orders, then send the pending orders."""
+    from gridcare.billing.services.prepaid import prepaid_check_balances, remote_orders_dispatch
+
+    summary = prepaid_check_balances(now=timezone.now(), actor=ACTOR)
+    summary["dispatch"] = remote_orders_dispatch(actor=ACTOR)
+    return summary
+
+
+@task()
+def prepaid_daily_cycle_task(day: str | None = None) -> dict[str, Any]:
+    """The whole daily cycle in order: charge ``day`` (default yesterday), check, dispatch."""
+    from gridcare.billing.services.prepaid import (
+        prepaid_check_balances,
+        prepaid_daily_charges,
+        remote_orders_dispatch,
+    )
+
+    charges = prepaid_daily_charges(day=_day(day), actor=ACTOR)
+    check = prepaid_check_balances(now=timezone.now(), actor=ACTOR)
+    return {"charges": charges, "check": check, "dispatch": remote_orders_dispatch(actor=ACTOR)}
+
+
+@task()
+def prepaid_after_payment_task(account_id: int) -> dict[str, Any]:
+    """Re-check one account after a payment (when the caller prefers the queue to a direct call)."""
+    from gridcare.billing.services.prepaid import prepaid_after_payment, remote_orders_dispatch
+
+    summary = prepaid_after_payment(account_id=account_id, actor=ACTOR)
+    summary["dispatch"] = remote_orders_dispatch(actor=ACTOR)
+    return summary

@@ -1,0 +1,432 @@
+"""Prepaid (费控): daily charges from daily readings, thresholds → notices → orders, the
+important-customer rule, payment → reconnect, a person's decision (services)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from gridcare.billing.choices import PrepaidNoticeLevel, RemoteOrderKind, RemoteOrderStatus
+from gridcare.billing.models import AccountBalance, PrepaidCharge, PrepaidNotice, RemoteOrder
+from gridcare.billing.services.prepaid import (
+    prepaid_after_payment,
+    prepaid_check_balances,
+    prepaid_daily_charges,
+    remote_order_confirm,
+    remote_order_decide,
+    remote_order_send,
+    remote_orders_dispatch,
+)
+from gridcare.core.errors import Conflict, PermissionDenied, ValidationFailed
+from gridcare.core.models import AuditEvent
+from gridcare.customers.tests.factories import AccountFactory
+from gridcare.metering.models import Reading
+from gridcare.metering.tests.readings_fixtures import installed_meter
+
+pytestmark = pytest.mark.django_db
+
+TZ = dt.timezone(dt.timedelta(hours=8))
+D = dt.date(2026, 3, 1)
+
+
+def at(day: dt.date, hour: int = 9) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=TZ)
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(settings: Any, tmp_path: Any) -> None:
+    settings.DATA_DIR = tmp_path
+    settings.GRIDCARE_SMS_BACKEND = "file"
+
+
+@pytest.fixture(autouse=True)
+def _catalogue_service(monkeypatch: Any) -> None:
+    """Until the engine helper's ``services.catalogue`` is in the shared tree, its
+    ``catalogue_load`` is stood in for by the engine's own seeded catalogue (the same
+    tariffs as the database seed); once the module exists this does nothing."""
+    import importlib
+    import sys
+    import types
+
+    try:
+        importlib.import_module("gridcare.billing.services.catalogue")
+    except ImportError:
+        from gridcare.billing.engine.catalogue import catalogue_from_seed
+
+        module = types.ModuleType("gridcare.billing.services.catalogue")
+        module.catalogue_load = catalogue_from_seed  # type: ignore[attr-defined]
+        monkeypatch.setitem(sys.modules, "gridcare.billing.services.catalogue", module)
+
+
+def prepaid(
+    asset: str, *, tariff: str = "HEBS-RES-LV", digits: int = 6, multiplier: str = "1", **kw: Any
+) -> Any:
+    account = AccountFactory(is_prepaid=True, tariff_code=tariff, **kw)
+    meter = installed_meter(
+        asset, account=account, installed_on=dt.date(2026, 1, 5), digits=digits, multiplier=multiplier
+    )
+    return account, meter
+
+
+def readings(
+    meter: Any, values: dict[dt.date, str], *, quality: str = "valid", register: str = "total"
+) -> None:
+    Reading.objects.bulk_create(
+        [
+            Reading(meter=meter, register=register, day=day, value=Decimal(v), source="ami", quality=quality)
+            for day, v in values.items()
+        ]
+    )
+
+
+def set_balance(account: Any, amount: str) -> None:
+    AccountBalance.objects.update_or_create(account=account, defaults={"amount": Decimal(amount)})
+
+
+def balance(account: Any) -> Decimal:
+    return AccountBalance.objects.get(account=account).amount
+
+
+def given_charge(account: Any, day: dt.date, *, kwh: str, amount: str, after: str) -> None:
+    """A charge of an earlier day (given state): it sets the year's kWh so far and, by its
+    balance before/after, the last threshold crossing."""
+    PrepaidCharge.objects.create(
+        account=account,
+        day=day,
+        kwh=Decimal(kwh),
+        amount=Decimal(amount),
+        balance_after=Decimal(after),
+        created_at=at(day),
+    )
+
+
+# --- the daily charge ---------------------------------------------------------------------------
+
+
+def test_tier_crossing_across_days_hand_computed() -> None:
+    """Annual tiers (HEBS-RES-LV: ≤ 2,160 kWh 0.52, ≤ 3,360 kWh 0.57 yuan/kWh). 2,150 kWh charged
+    earlier this year; 30 kWh on 2 March cross the first tier: 10 × 0.52 + 20 × 0.57 = 16.60;
+    15 kWh on 3 March are all in tier 2: 15 × 0.57 = 8.55."""
+    account, meter = prepaid("PP0001")
+    given_charge(account, dt.date(2026, 2, 28), kwh="2150", amount="1118.00", after="100.00")
+    set_balance(account, "100.00")
+    readings(
+        meter, {D: "5000.000", D + dt.timedelta(days=1): "5030.000", D + dt.timedelta(days=2): "5045.000"}
+    )
+
+    first = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    assert first["charged"] == 1
+    assert first["amount"] == "16.60"
+    assert first["kwh"] == "30.000"
+    second = prepaid_daily_charges(day=D + dt.timedelta(days=2), actor="test")
+    assert second["amount"] == "8.55"
+
+    rows = list(PrepaidCharge.objects.filter(account=account, day__gt=D).order_by("day"))
+    assert [(r.kwh, r.amount, r.balance_after) for r in rows] == [
+        (Decimal("30.000"), Decimal("16.60"), Decimal("83.40")),
+        (Decimal("15.000"), Decimal("8.55"), Decimal("74.85")),
+    ]
+    assert balance(account) == Decimal("74.85")
+    assert (
+        AuditEvent.objects.filter(object_type="billing.accountbalance", action="prepaid_daily_charge").count()
+        == 2
+    )
+
+
+def test_rollover_by_digits_and_multiplier() -> None:
+    """A 4-digit register going 9,995 → 5 used 10 kWh; × multiplier 2 = 20 kWh = 10.40 yuan."""
+    account, meter = prepaid("PP0002", digits=4, multiplier="2")
+    readings(meter, {D: "9995.000", D + dt.timedelta(days=1): "5.000"})
+    summary = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    charge = PrepaidCharge.objects.get(account=account)
+    assert (charge.kwh, charge.amount, charge.balance_after) == (
+        Decimal("20.000"),
+        Decimal("10.40"),
+        Decimal("-10.40"),
+    )
+    assert summary["charged"] == 1
+
+
+def test_rerun_charges_nothing_twice() -> None:
+    account, meter = prepaid("PP0003")
+    set_balance(account, "50.00")
+    readings(meter, {D: "100.000", D + dt.timedelta(days=1): "110.000", D + dt.timedelta(days=2): "112.000"})
+    prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    again = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    assert again["charged"] == 0
+    assert again["already"] == 1
+    assert balance(account) == Decimal("44.80")  # 10 kWh × 0.52 once
+    # A later day charged: an earlier day run late is not charged over it either.
+    prepaid_daily_charges(day=D + dt.timedelta(days=2), actor="test")
+    late = prepaid_daily_charges(day=D, actor="test")
+    assert late["already"] == 1
+    assert late["charged"] == 0
+    assert PrepaidCharge.objects.filter(account=account).count() == 2
+
+
+def test_missing_reading_no_charge_then_the_gap_is_caught_up() -> None:
+    account, meter = prepaid("PP0004")
+    set_balance(account, "50.00")
+    readings(meter, {D: "100.000", D + dt.timedelta(days=2): "120.000"})
+    missing = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    assert missing["missing"] == [account.number]
+    assert missing["charged"] == 0
+    assert balance(account) == Decimal("50.00")
+    assert not PrepaidCharge.objects.filter(account=account).exists()
+    # The next day with a reading covers the 20 kWh since the last reading: nothing lost.
+    prepaid_daily_charges(day=D + dt.timedelta(days=2), actor="test")
+    charge = PrepaidCharge.objects.get(account=account)
+    assert (charge.day, charge.kwh, charge.amount) == (
+        D + dt.timedelta(days=2),
+        Decimal("20.000"),
+        Decimal("10.40"),
+    )
+
+
+def test_estimated_readings_count_and_others_are_left_alone() -> None:
+    account, meter = prepaid("PP0005")
+    readings(meter, {D: "100.000"})
+    readings(meter, {D + dt.timedelta(days=1): "101.000"}, quality="estimated")
+    postpaid = AccountFactory(is_prepaid=False, tariff_code="HEBS-RES-LV")
+    other = installed_meter("PP0006", account=postpaid, installed_on=dt.date(2026, 1, 5))
+    readings(other, {D: "1.000", D + dt.timedelta(days=1): "9.000"})
+    summary = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    assert summary["charged"] == 1
+    assert summary["amount"] == "0.52"
+    assert not PrepaidCharge.objects.filter(account=postpaid).exists()
+
+
+def test_unknown_tariff_is_reported_not_charged() -> None:
+    account, meter = prepaid("PP0007", tariff="NO-SUCH-TARIFF")
+    readings(meter, {D: "1.000", D + dt.timedelta(days=1): "2.000"})
+    summary = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    assert summary["charged"] == 0
+    assert [r["account"] for r in summary["not_rated"]] == [account.number]
+    assert not PrepaidCharge.objects.filter(account=account).exists()
+
+
+def test_future_day_refused() -> None:
+    with pytest.raises(ValidationFailed) as exc:
+        prepaid_daily_charges(day=timezone.localdate() + dt.timedelta(days=2), actor="test")
+    assert exc.value.field == "day"
+
+
+# --- thresholds, notices, orders -----------------------------------------------------------------
+
+
+def _levels(account: Any) -> list[str]:
+    return list(
+        PrepaidNotice.objects.filter(account=account)
+        .order_by("sent_at", "pk")
+        .values_list("level", flat=True)
+    )
+
+
+def _run_to_disconnect(account: Any) -> None:
+    """Low on 1 March, below zero on 2 March; checks each morning until 6 March."""
+    set_balance(account, "50.00")
+    prepaid_check_balances(now=at(D), actor="test")
+    assert _levels(account) == []
+    given_charge(account, D, kwh="67.308", amount="35.00", after="15.00")
+    set_balance(account, "15.00")
+    prepaid_check_balances(now=at(D + dt.timedelta(days=1)), actor="test")
+    assert _levels(account) == [PrepaidNoticeLevel.LOW]
+    given_charge(account, D + dt.timedelta(days=1), kwh="38.462", amount="20.00", after="-5.00")
+    set_balance(account, "-5.00")
+    prepaid_check_balances(now=at(D + dt.timedelta(days=2)), actor="test")
+    assert _levels(account) == [
+        PrepaidNoticeLevel.LOW,
+        PrepaidNoticeLevel.ZERO,
+        PrepaidNoticeLevel.DISCONNECT_NOTICE,
+    ]
+    for days in (3, 4):  # the notice period (3 days, BillingPolicy) is still running
+        prepaid_check_balances(now=at(D + dt.timedelta(days=days)), actor="test")
+        assert not RemoteOrder.objects.filter(account=account).exists()
+    prepaid_check_balances(now=at(D + dt.timedelta(days=5)), actor="test")
+    assert len(_levels(account)) == 3  # once per crossing, not every day
+
+
+def test_threshold_sequence_low_zero_notice_then_disconnect_order(settings: Any) -> None:
+    account, _meter = prepaid("PP0010")
+    _run_to_disconnect(account)
+    order = RemoteOrder.objects.get(account=account)
+    assert (order.kind, order.status, order.balance) == (
+        RemoteOrderKind.DISCONNECT,
+        RemoteOrderStatus.PENDING,
+        Decimal("-5.00"),
+    )
+    prepaid_check_balances(now=at(D + dt.timedelta(days=6)), actor="test")
+    assert RemoteOrder.objects.filter(account=account).count() == 1
+    sms = (settings.DATA_DIR / "sms" / "outbox.log").read_text(encoding="utf-8").splitlines()
+    assert len(sms) == 3
+    assert all(json.loads(line)["mobile"] == account.customer.mobile for line in sms)
+
+    dispatched = remote_orders_dispatch(actor="test")
+    assert dispatched["sent"] == 1
+    order.refresh_from_db()
+    assert order.status == RemoteOrderStatus.SENT
+    outbox = [
+        json.loads(x) for x in (settings.DATA_DIR / "headend" / "outbox.jsonl").read_text().splitlines()
+    ]
+    assert outbox == [
+        {
+            "ref": f"RO{order.pk}",
+            "at": outbox[0]["at"],
+            "command": "disconnect",
+            "meter": "PP0010",
+            "account": account.number,
+        }
+    ]
+    remote_order_confirm(actor="test", order_id=order.pk)
+    order.refresh_from_db()
+    assert order.status == RemoteOrderStatus.DONE
+    assert order.executed_at is not None
+    actions = set(
+        AuditEvent.objects.filter(object_type="billing.remoteorder", object_id=str(order.pk)).values_list(
+            "action", flat=True
+        )
+    )
+    assert actions == {"remote_order_create_disconnect", "remote_order_send", "remote_order_confirm"}
+
+
+def test_payment_after_disconnect_creates_reconnect_due_within_hours() -> None:
+    account, _meter = prepaid("PP0011")
+    _run_to_disconnect(account)
+    remote_orders_dispatch(actor="test")
+    disconnect = RemoteOrder.objects.get(account=account)
+    remote_order_confirm(actor="test", order_id=disconnect.pk)
+    set_balance(account, "95.00")  # the payment service posted 100 yuan
+    before = timezone.now()
+    counts = prepaid_after_payment(account_id=account.pk, actor="payment")
+    after = timezone.now()
+    assert counts["reconnect_orders"] == 1
+    reconnect = RemoteOrder.objects.get(account=account, kind=RemoteOrderKind.RECONNECT)
+    assert reconnect.status == RemoteOrderStatus.PENDING
+    assert before + dt.timedelta(hours=24) <= reconnect.due_at <= after + dt.timedelta(hours=24)
+    # Another check or payment does not create a second reconnect.
+    prepaid_after_payment(account_id=account.pk, actor="payment")
+    assert RemoteOrder.objects.filter(account=account, kind=RemoteOrderKind.RECONNECT).count() == 1
+    assert remote_orders_dispatch(actor="test")["sent"] == 1
+
+
+def test_payment_before_the_disconnect_is_sent_cancels_it() -> None:
+    account, _meter = prepaid("PP0012")
+    _run_to_disconnect(account)
+    set_balance(account, "10.00")
+    counts = prepaid_after_payment(account_id=account.pk, actor="payment")
+    assert counts["disconnect_cancelled"] == 1
+    assert counts["reconnect_orders"] == 0
+    assert RemoteOrder.objects.get(account=account).status == RemoteOrderStatus.CANCELLED
+
+
+def test_disconnect_send_rechecks_the_balance() -> None:
+    account, _meter = prepaid("PP0013")
+    _run_to_disconnect(account)
+    set_balance(account, "1.00")  # paid, the after-payment hook not yet run
+    order = remote_order_send(actor="test", order_id=RemoteOrder.objects.get(account=account).pk)
+    assert order.status == RemoteOrderStatus.CANCELLED
+
+
+def test_after_payment_ignores_postpaid_accounts() -> None:
+    account = AccountFactory(is_prepaid=False)
+    assert prepaid_after_payment(account_id=account.pk, actor="payment")["accounts"] == 0
+
+
+# --- the important customer: never automatic ----------------------------------------------------
+
+
+@pytest.mark.parametrize("importance", ["special", "first", "second", "temporary"])
+def test_important_customer_disconnect_needs_a_person(importance: str, make_user: Any) -> None:
+    account, _meter = prepaid(f"PP1{importance[:3]}", importance=importance)
+    _run_to_disconnect(account)
+    order = RemoteOrder.objects.get(account=account)
+    assert order.status == RemoteOrderStatus.NEEDS_PERSON
+    for days in (6, 7, 8):
+        prepaid_check_balances(now=at(D + dt.timedelta(days=days)), actor="test")
+        assert remote_orders_dispatch(actor="test")["sent"] == 0
+    order.refresh_from_db()
+    assert order.status == RemoteOrderStatus.NEEDS_PERSON
+    assert not RemoteOrder.objects.filter(
+        account=account,
+        status__in=[RemoteOrderStatus.PENDING, RemoteOrderStatus.SENT, RemoteOrderStatus.DONE],
+    ).exists()
+    with pytest.raises(Conflict):
+        remote_order_send(actor="test", order_id=order.pk)
+    # Forced to pending behind the service's back, it still cannot go out undecided.
+    RemoteOrder.objects.filter(pk=order.pk).update(status=RemoteOrderStatus.PENDING)
+    with pytest.raises(Conflict):
+        remote_order_send(actor="test", order_id=order.pk)
+    assert remote_orders_dispatch(actor="test")["sent"] == 0
+
+
+def test_a_person_decides(make_user: Any) -> None:
+    account, _meter = prepaid("PP2001", importance="first")
+    _run_to_disconnect(account)
+    order = RemoteOrder.objects.get(account=account)
+    with pytest.raises(PermissionDenied):
+        remote_order_decide(actor="worker", order_id=order.pk, approve=True, note="auto")
+    with pytest.raises(PermissionDenied):
+        remote_order_decide(
+            actor=make_user(roles=["hotline_agent"]), order_id=order.pk, approve=True, note="x"
+        )
+    manager = make_user(roles=["service_manager"], first_name="芳", last_name="刘")
+    with pytest.raises(ValidationFailed) as exc:
+        remote_order_decide(actor=manager, order_id=order.pk, approve=True, note="  ")
+    assert exc.value.field == "note"
+    remote_order_decide(actor=manager, order_id=order.pk, approve=True, note="医院已确认备用电源, 同意停电")
+    order.refresh_from_db()
+    assert (order.status, order.decided_by) == (RemoteOrderStatus.PENDING, "刘芳")
+    assert remote_orders_dispatch(actor="test")["sent"] == 1
+    event = AuditEvent.objects.get(
+        object_type="billing.remoteorder", object_id=str(order.pk), action="remote_order_approve"
+    )
+    assert event.actor == manager
+    assert "备用电源" in event.reason
+    with pytest.raises(Conflict):
+        remote_order_decide(actor=manager, order_id=order.pk, approve=False, note="again")
+
+
+def test_a_declined_disconnect_is_not_recreated_for_the_same_notice(make_user: Any) -> None:
+    account, _meter = prepaid("PP2002", importance="second")
+    _run_to_disconnect(account)
+    order = RemoteOrder.objects.get(account=account)
+    remote_order_decide(
+        actor=make_user(roles=["service_manager"]), order_id=order.pk, approve=False, note="供暖季, 暂缓"
+    )
+    prepaid_check_balances(now=at(D + dt.timedelta(days=9)), actor="test")
+    assert list(RemoteOrder.objects.filter(account=account).values_list("status", flat=True)) == [
+        RemoteOrderStatus.CANCELLED
+    ]
+
+
+def test_low_notice_again_after_a_new_crossing() -> None:
+    account, _meter = prepaid("PP3001")
+    set_balance(account, "15.00")
+    prepaid_check_balances(now=at(D), actor="test")
+    assert _levels(account) == [PrepaidNoticeLevel.LOW]
+    # topped up to 60, then a charge on 2 March took it from 60 to 18: a new crossing
+    given_charge(account, D + dt.timedelta(days=1), kwh="80.769", amount="42.00", after="18.00")
+    set_balance(account, "18.00")
+    prepaid_check_balances(now=at(D + dt.timedelta(days=3)), actor="test")
+    assert _levels(account) == [PrepaidNoticeLevel.LOW, PrepaidNoticeLevel.LOW]
+
+
+def test_console_sms_backend_and_cli(settings: Any, capsys: Any) -> None:
+    settings.GRIDCARE_SMS_BACKEND = "console"
+    account, meter = prepaid("PP4001")
+    readings(meter, {D: "1.000", D + dt.timedelta(days=1): "11.000"})
+    call_command("billing", "prepaid", "charge", "--day", (D + dt.timedelta(days=1)).isoformat())
+    line = json.loads(capsys.readouterr().out.strip())
+    assert (line["charged"], line["amount"]) == (1, "5.20")
+    call_command("billing", "prepaid", "check")
+    check = json.loads(capsys.readouterr().out.strip())
+    assert check["notices_zero"] == 1  # -5.20: zero + disconnection notice
+    assert not (settings.DATA_DIR / "sms" / "outbox.log").exists()
+    call_command("billing", "prepaid", "send")
+    assert json.loads(capsys.readouterr().out.strip())["pending"] == 0
