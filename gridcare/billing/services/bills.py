@@ -1,0 +1,492 @@
+"""Bill documents: the 电费通知单 (HTML context and PDF) and the Excel export of a run.
+
+Nothing here writes to the database: a document is rendered from the issued bill, its
+lines (as the engine rated them), the approved 退补 and the payments allocated to it.
+
+PDF: reportlab with the WenQuanYi Micro Hei font (``fonts-wqy-microhei``, installed by
+``scripts/system-packages.sh`` at ``/usr/share/fonts/truetype/wqy/wqy-microhei.ttc``),
+embedded from the TTC's first face (``subfontIndex=0``). Without it the PDF would show
+empty boxes instead of Chinese, so rendering fails with :class:`NoticeFontMissing`
+naming the package. Pure-ASCII values (numbers, amounts, dates) are set in Helvetica.
+
+Excel: xlsxwriter in ``constant_memory`` mode (rows are flushed as they are written, so a
+run of a million bills streams in constant memory) into a temporary file; one sheet of
+bills and one of lines (continued on "lines (2)", … past Excel's 1,048,576 rows); money
+as numbers with the ``0.00`` format, energy with ``0.000``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from gridcare.billing.choices import BillLineKind, BillStatus, DocumentStatus
+from gridcare.billing.models import Bill, BillingRun, BillLine
+from gridcare.core.errors import GridCareError, NotFound
+from gridcare.core.money import format_rmb
+
+DEFAULT_FONT_PATH = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+FONT_NAME = "WQYMicroHei"
+LATIN_FONT = "Helvetica"
+COMPANY = "国网高碑店市供电公司"
+EXCEL_MAX_ROWS = 1_048_576  # rows per worksheet, header included
+FETCH_CHUNK = 5000
+
+# Readable names of the engine's item codes (billing.engine.rating); unknown codes fall
+# back to the line kind's label.
+ITEM_LABELS: dict[str, str] = {
+    "energy": "电度电费",
+    "energy_total": "电度电费",
+    "energy_tier1": "第一档电量电费",
+    "energy_tier2": "第二档电量电费",
+    "energy_tier3": "第三档电量电费",
+    "energy_sharp": "尖峰电费",
+    "energy_peak": "高峰电费",
+    "energy_flat": "平段电费",
+    "energy_valley": "低谷电费",
+    "energy_deep_valley": "深谷电费",
+    "basic_capacity": "基本电费 (按容量)",
+    "basic_demand": "基本电费 (按需量)",
+    "pf_adjustment": "力调电费",
+    "pass_line_loss": "上网环节线损费用",
+    "pass_transmission": "输配电费",
+    "pass_system": "系统运行费",
+    "fund": "政府性基金及附加",
+}
+REGISTER_LABELS = {
+    "total": "总",
+    "sharp": "尖",
+    "peak": "峰",
+    "flat": "平",
+    "valley": "谷",
+    "deep_valley": "深谷",
+    "reactive": "无功",
+}
+
+
+class NoticeFontMissing(GridCareError):
+    """The Chinese font for PDF bills is not installed on this server."""
+
+    code = "font_missing"
+    status = 503
+    default_message = _(
+        "The Chinese font for PDF bills is missing: install the Debian package fonts-wqy-microhei "
+        "(scripts/system-packages.sh)."
+    )
+
+
+def item_label(line: Any) -> str:
+    """The name printed for a bill line: the item's Chinese name, tier/TOU suffixes kept."""
+    item = getattr(line, "item", "") or ""
+    if item in ITEM_LABELS:
+        return ITEM_LABELS[item]
+    for prefix, label in sorted(ITEM_LABELS.items(), key=lambda kv: -len(kv[0])):
+        if item.startswith(prefix + "_"):
+            return f"{label} ({item[len(prefix) + 1 :]})"
+    kind = getattr(line, "kind", "")
+    return str(BillLineKind(kind).label) if kind in BillLineKind.values else item
+
+
+# --- the notice's content (shared by HTML and PDF) ------------------------------------------
+
+
+@dataclass
+class NoticeLine:
+    """A printed line; ``info`` lines (其中) are indented under the line they break down."""
+
+    label: str
+    kwh: Decimal | None
+    unit_price: Decimal | None
+    amount: Decimal
+    info: bool = False
+
+
+@dataclass
+class NoticeReading:
+    register: str
+    start: Any
+    end: Any
+    multiplier: Any
+    kwh: Any
+
+
+@dataclass
+class Notice:
+    bill: Bill
+    company: str
+    readings: list[NoticeReading] = field(default_factory=list)
+    lines: list[NoticeLine] = field(default_factory=list)
+    adjustments: list[Any] = field(default_factory=list)
+    allocations: list[Any] = field(default_factory=list)
+    adjusted: Decimal = Decimal("0.00")
+    paid: Decimal = Decimal("0.00")
+    outstanding: Decimal = Decimal("0.00")
+
+
+def _readings(raw: Any) -> list[NoticeReading]:
+    """Bill.readings as rows: ``{register: {start, end, multiplier[, kwh]}}``; any other
+    value is shown as it is (the run decides what it records)."""
+    rows: list[NoticeReading] = []
+    if not isinstance(raw, dict):
+        return rows
+    for register, value in raw.items():
+        label = REGISTER_LABELS.get(str(register), str(register))
+        if isinstance(value, dict):
+            start, end, multiplier = value.get("start"), value.get("end"), value.get("multiplier", 1)
+            kwh = value.get("kwh")
+            if kwh is None and start is not None and end is not None:
+                try:
+                    kwh = (Decimal(str(end)) - Decimal(str(start))) * Decimal(str(multiplier or 1))
+                except ArithmeticError:
+                    kwh = None
+            rows.append(NoticeReading(label, start, end, multiplier, kwh))
+        else:
+            rows.append(NoticeReading(label, None, None, None, value))
+    return rows
+
+
+def notice_lines(lines: list[BillLine]) -> list[NoticeLine]:
+    """The bill's lines in order; INFO lines (funds inside a residential price, "其中, 不另收")
+    are marked so they print indented under the energy lines and add nothing."""
+    return [
+        NoticeLine(
+            label=item_label(line),
+            kwh=line.kwh,
+            unit_price=line.unit_price,
+            amount=line.amount,
+            info=line.kind == BillLineKind.INFO,
+        )
+        for line in sorted(lines, key=lambda ln: ln.seq)
+    ]
+
+
+def bill_notice(bill: Bill) -> Notice:
+    """The 电费通知单 of a bill loaded by ``selectors.bills.bill_get`` (lines, adjustments,
+    allocations prefetched; ``outstanding`` annotated)."""
+    adjustments = [a for a in bill.adjustments.all() if a.status == DocumentStatus.APPROVED]
+    allocations = [a for a in bill.allocations.all() if not a.reversed]
+    adjusted = sum((a.amount for a in adjustments), Decimal("0.00"))
+    paid = sum((a.amount for a in allocations), Decimal("0.00"))
+    outstanding = getattr(bill, "outstanding", None)
+    if outstanding is None:
+        outstanding = bill.amount + adjusted - paid if bill.status == BillStatus.ISSUED else Decimal("0.00")
+    return Notice(
+        bill=bill,
+        company=getattr(settings, "GRIDCARE_COMPANY_NAME", COMPANY),
+        readings=_readings(bill.readings),
+        lines=notice_lines(list(bill.lines.all())),
+        adjustments=adjustments,
+        allocations=allocations,
+        adjusted=adjusted,
+        paid=paid,
+        outstanding=outstanding,
+    )
+
+
+# --- PDF ---------------------------------------------------------------------------------------
+
+
+def font_path() -> Path:
+    return Path(getattr(settings, "GRIDCARE_PDF_FONT", DEFAULT_FONT_PATH))
+
+
+def register_font() -> str:
+    """Register the Chinese font with reportlab once; NoticeFontMissing when it is absent."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if FONT_NAME in pdfmetrics.getRegisteredFontNames():
+        return FONT_NAME
+    path = font_path()
+    if not path.is_file():
+        raise NoticeFontMissing(
+            _(
+                "The Chinese font for PDF bills is missing (%(path)s): install the Debian package "
+                "fonts-wqy-microhei (scripts/system-packages.sh)."
+            )
+            % {"path": path}
+        )
+    pdfmetrics.registerFont(TTFont(FONT_NAME, str(path), subfontIndex=0))
+    return FONT_NAME
+
+
+def _num(value: Any, places: int = 2) -> str:
+    if value is None or value == "":
+        return ""
+    try:
+        return f"{Decimal(str(value)):,.{places}f}"
+    except ArithmeticError:
+        return str(value)
+
+
+def bill_notice_pdf(bill: Bill) -> bytes:
+    """The 电费通知单 as an A4 PDF (bytes), Chinese text in the embedded WenQuanYi font."""
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    cjk = register_font()
+    notice = bill_notice(bill)
+    account = bill.account
+    normal = ParagraphStyle("n", fontName=cjk, fontSize=9, leading=12)
+    title_style = ParagraphStyle("t", fontName=cjk, fontSize=16, leading=22, alignment=1)
+    small = ParagraphStyle("s", fontName=cjk, fontSize=8, leading=11, textColor=colors.grey)
+
+    def cell(value: Any, *, bold: bool = False) -> Any:
+        text = "" if value is None else str(value)
+        if text.isascii():
+            # Numbers, amounts, dates and codes in the Latin font (as printed bills do).
+            return Paragraph(text, ParagraphStyle("l", parent=normal, fontName=LATIN_FONT))
+        return Paragraph(text.replace("&", "&amp;").replace("<", "&lt;"), normal)
+
+    grid = TableStyle(
+        [
+            ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8f1f0")),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ]
+    )
+    story: list[Any] = [
+        Paragraph(notice.company, ParagraphStyle("c", parent=normal, alignment=1)),
+        Paragraph("电费通知单", title_style),
+        Spacer(1, 4 * mm),
+    ]
+    period = f"{bill.period:%Y-%m}"
+    head = [
+        [cell("户号"), cell(account.number), cell("户名"), cell(account.customer.name)],
+        [cell("用电地址"), cell(account.service_point.address), cell("账单编号"), cell(bill.number)],
+        [cell("电费年月"), cell(period), cell("计费周期"), cell(f"{bill.period_start} ~ {bill.period_end}")],
+        [cell("电价"), cell(bill.tariff_code), cell("发行日期"), cell(_date(bill.issued_at))],
+        [cell("结算电量 (kWh)"), cell(_num(bill.kwh, 3)), cell("缴费截止日"), cell(_date(bill.due_date))],
+    ]
+    table = Table(head, colWidths=[28 * mm, 62 * mm, 28 * mm, 62 * mm])
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey)]))
+    story += [table, Spacer(1, 4 * mm)]
+    if notice.readings:
+        rows = [[cell("示数"), cell("起码"), cell("止码"), cell("倍率"), cell("电量 (kWh)")]]
+        rows += [
+            [cell(r.register), cell(r.start), cell(r.end), cell(r.multiplier), cell(_num(r.kwh, 3))]
+            for r in notice.readings
+        ]
+        readings_table = Table(rows, colWidths=[30 * mm, 37 * mm, 37 * mm, 30 * mm, 46 * mm])
+        readings_table.setStyle(grid)
+        story += [readings_table, Spacer(1, 4 * mm)]
+    rows = [[cell("项目"), cell("电量 (kWh)"), cell("单价 (元)"), cell("金额 (元)")]]
+    for line in notice.lines:
+        label = f"    其中: {line.label}" if line.info else line.label
+        rows.append(
+            [cell(label), cell(_num(line.kwh, 3)), cell(_num(line.unit_price, 6)), cell(_num(line.amount))]
+        )
+    rows.append([cell("本期电费合计"), cell(""), cell(""), cell(_num(bill.amount))])
+    lines_table = Table(rows, colWidths=[70 * mm, 36 * mm, 36 * mm, 38 * mm])
+    lines_table.setStyle(grid)
+    story += [lines_table, Spacer(1, 4 * mm)]
+    summary = [
+        [cell("本期电费"), cell(_num(bill.amount))],
+        [cell("退补 (已审批)"), cell(_num(notice.adjusted))],
+        [cell("已缴"), cell(_num(notice.paid))],
+        [cell("应缴余额"), cell(_num(notice.outstanding))],
+    ]
+    summary_table = Table(summary, colWidths=[70 * mm, 38 * mm])
+    summary_table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey)]))
+    story += [summary_table, Spacer(1, 5 * mm)]
+    story.append(
+        Paragraph(
+            "请在缴费截止日前缴清电费。逾期按日加收电费违约金: 居民用户每日千分之一; "
+            "其他用户当年欠费每日千分之二, 跨年度欠费每日千分之三 (供电营业规则第九十八条)。"
+            "对电费有疑问请拨打 95598 或到营业厅查询; "
+            "电能表误差超出允许范围的, 按实测误差退补 (第八十条)。",
+            small,
+        )
+    )
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=f"电费通知单 {account.number} {period}",
+        subject=f"{account.number} {bill.number}",
+        author=notice.company,
+    )
+    doc.build(story)
+    return buffer.getvalue()
+
+
+def _date(value: dt.date | dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = timezone.localtime(value).date()
+    return f"{value:%Y-%m-%d}"
+
+
+# --- Excel export of a run ----------------------------------------------------------------------
+
+
+BILL_COLUMNS = [
+    ("账单编号", 16),
+    ("户号", 14),
+    ("户名", 20),
+    ("电费年月", 10),
+    ("起", 11),
+    ("止", 11),
+    ("电价", 16),
+    ("电量 (kWh)", 14),
+    ("金额 (元)", 14),
+    ("状态", 10),
+    ("发行时间", 18),
+    ("缴费截止日", 11),
+]
+LINE_COLUMNS = [
+    ("账单编号", 16),
+    ("户号", 14),
+    ("序号", 6),
+    ("类别", 10),
+    ("项目", 24),
+    ("电量 (kWh)", 14),
+    ("单价 (元)", 12),
+    ("金额 (元)", 14),
+]
+
+
+def _sheets(workbook: Any, title: str, columns: list[tuple[str, int]], header: Any) -> Iterator[Any]:
+    """Worksheets named ``title``, ``title (2)``, … each with the header row."""
+    n = 1
+    while True:
+        sheet = workbook.add_worksheet(title if n == 1 else f"{title} ({n})")
+        for col, (name, width) in enumerate(columns):
+            sheet.set_column(col, col, width)
+            sheet.write_string(0, col, name, header)
+        sheet.freeze_panes(1, 0)
+        yield sheet
+        n += 1
+
+
+def run_export_xlsx(*, run_id: int, out: IO[bytes] | str | os.PathLike[str]) -> int:
+    """Write the bills and lines of run ``run_id`` as an .xlsx to ``out`` (a path or a
+    binary file); returns the number of bills. Rows are fetched in chunks and flushed as
+    written (``constant_memory``)."""
+    import xlsxwriter
+
+    run = BillingRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise NotFound()
+    status_labels = dict(BillStatus.choices)
+    kind_labels = dict(BillLineKind.choices)
+    workbook = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False})
+    try:
+        header = workbook.add_format({"bold": True, "bg_color": "#E8F1F0", "border": 1})
+        money = workbook.add_format({"num_format": "0.00"})
+        energy = workbook.add_format({"num_format": "0.000"})
+        price = workbook.add_format({"num_format": "0.000000"})
+        bills = (
+            Bill.objects.filter(run_id=run.pk)
+            .order_by("number")
+            .values_list(
+                "number",
+                "account__number",
+                "account__customer__name",
+                "period",
+                "period_start",
+                "period_end",
+                "tariff_code",
+                "kwh",
+                "amount",
+                "status",
+                "issued_at",
+                "due_date",
+            )
+        )
+        sheets = _sheets(workbook, "账单", BILL_COLUMNS, header)
+        sheet = next(sheets)
+        row = 0
+        count = 0
+        for (
+            number,
+            acct,
+            name,
+            period,
+            start,
+            end,
+            tariff,
+            kwh,
+            amount,
+            status,
+            issued,
+            due,
+        ) in bills.iterator(chunk_size=FETCH_CHUNK):
+            row += 1
+            if row >= EXCEL_MAX_ROWS:
+                sheet, row = next(sheets), 1
+            sheet.write_string(row, 0, number)
+            sheet.write_string(row, 1, acct)
+            sheet.write_string(row, 2, name)
+            sheet.write_string(row, 3, f"{period:%Y-%m}")
+            sheet.write_string(row, 4, f"{start:%Y-%m-%d}")
+            sheet.write_string(row, 5, f"{end:%Y-%m-%d}")
+            sheet.write_string(row, 6, tariff)
+            sheet.write_number(row, 7, kwh, energy)
+            sheet.write_number(row, 8, amount, money)
+            sheet.write_string(row, 9, str(status_labels.get(status, status)))
+            sheet.write_string(row, 10, f"{timezone.localtime(issued):%Y-%m-%d %H:%M}" if issued else "")
+            sheet.write_string(row, 11, f"{due:%Y-%m-%d}" if due else "")
+            count += 1
+        lines = (
+            BillLine.objects.filter(bill__run_id=run.pk)
+            .order_by("bill__number", "seq")
+            .values_list(
+                "bill__number", "bill__account__number", "seq", "kind", "item", "kwh", "unit_price", "amount"
+            )
+        )
+        sheets = _sheets(workbook, "明细", LINE_COLUMNS, header)
+        sheet = next(sheets)
+        row = 0
+        for number, acct, seq, kind, item, kwh, unit_price, amount in lines.iterator(chunk_size=FETCH_CHUNK):
+            row += 1
+            if row >= EXCEL_MAX_ROWS:
+                sheet, row = next(sheets), 1
+            sheet.write_string(row, 0, number)
+            sheet.write_string(row, 1, acct)
+            sheet.write_number(row, 2, seq)
+            sheet.write_string(row, 3, str(kind_labels.get(kind, kind)))
+            sheet.write_string(row, 4, ITEM_LABELS.get(item, item))
+            if kwh is not None:
+                sheet.write_number(row, 5, kwh, energy)
+            if unit_price is not None:
+                sheet.write_number(row, 6, unit_price, price)
+            sheet.write_number(row, 7, amount, money)
+    finally:
+        workbook.close()
+    return count
+
+
+def run_export_tempfile(*, run_id: int) -> tuple[IO[bytes], str]:
+    """The run's .xlsx in a temporary file opened for reading (deleted when closed) and its
+    download name ``run-YYYY-MM.xlsx``."""
+    run = BillingRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise NotFound()
+    handle = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 - handed to the response
+    run_export_xlsx(run_id=run.pk, out=handle)
+    handle.seek(0)
+    return handle, f"run-{run.period:%Y-%m}.xlsx"
+
+
+def rmb(value: Decimal) -> str:
+    return format_rmb(value)

@@ -1,0 +1,155 @@
+"""The bill documents: the HTML 电费通知单 (lines, 其中 lines, readings), the PDF (a real
+PDF with the Chinese font embedded and the account number in its text) and the run's Excel
+export (two sheets, money as numbers with 2 decimals)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import re
+import zipfile
+import zlib
+from decimal import Decimal
+
+import pytest
+from django.test import override_settings
+
+from gridcare.billing.models import BillingRun
+from gridcare.billing.selectors.bills import bill_get
+from gridcare.billing.services.bills import (
+    NoticeFontMissing,
+    bill_notice,
+    bill_notice_pdf,
+    run_export_xlsx,
+)
+from gridcare.billing.tests.factories_bills import decided_adjustment, notice_bill, pay
+
+pytestmark = pytest.mark.django_db
+
+
+def pdf_streams(content: bytes) -> list[bytes]:
+    """Every stream of the PDF, inflated when it is Flate-compressed."""
+    out = []
+    for match in re.finditer(rb"stream\r?\n(.*?)endstream", content, re.S):
+        raw = match.group(1).strip()
+        if raw.endswith(b"~>"):  # reportlab's default: ASCII85 over Flate
+            raw = base64.a85decode(raw[:-2], adobe=False)
+        try:
+            out.append(zlib.decompress(raw))
+        except zlib.error:
+            out.append(raw)
+    return out
+
+
+def pdf_text(content: bytes) -> str:
+    """The page text: pypdf when installed; else the literal strings of the content streams
+    (ASCII values are set in Helvetica, so they appear as ``(…) Tj``)."""
+    try:
+        from pypdf import PdfReader
+    except ImportError:
+        strings = []
+        for stream in pdf_streams(content):
+            strings += [m.decode("latin-1") for m in re.findall(rb"\(((?:[^()\\]|\\.)*)\)\s*Tj", stream)]
+        return "\n".join(strings)
+    return "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(content)).pages)
+
+
+@pytest.fixture
+def bill(make_user):
+    bill = notice_bill(amount="52.00", kwh="100.000")
+    decided_adjustment(bill, "-10.40")
+    pay(bill, "20.00")
+    return bill_get(user=make_user(roles=["billing_clerk"]), bill_id=bill.pk)
+
+
+def test_notice_has_lines_info_lines_and_outstanding(bill):
+    notice = bill_notice(bill)
+    assert [(line.label, line.info) for line in notice.lines] == [
+        ("第一档电量电费", False),
+        ("政府性基金及附加", True),
+    ]
+    assert notice.readings[0].register == "总"
+    assert notice.readings[0].kwh == "100.000"
+    assert (notice.adjusted, notice.paid, notice.outstanding) == (
+        Decimal("-10.40"),
+        Decimal("20.00"),
+        Decimal("21.60"),
+    )
+
+
+def test_pdf_is_a_pdf_with_the_chinese_font_and_the_account_number(bill):
+    content = bill_notice_pdf(bill)
+    assert content.startswith(b"%PDF-")
+    assert content.rstrip().endswith(b"%%EOF")
+    assert b"/FontFile2" in content  # the TrueType font is embedded …
+    assert re.search(rb"/BaseFont\s*/[A-Z]{6}\+WenQuanYi", content)  # … the WenQuanYi face, subset
+    text = pdf_text(content)
+    assert bill.account.number in text
+    assert "21.60" in text  # outstanding
+    assert "52.00" in text
+
+
+def test_pdf_fails_clearly_without_the_font(bill, tmp_path, monkeypatch):
+    from reportlab.pdfbase import pdfmetrics
+
+    monkeypatch.setattr(pdfmetrics, "getRegisteredFontNames", lambda: [])
+    with (
+        override_settings(GRIDCARE_PDF_FONT=str(tmp_path / "missing.ttc")),
+        pytest.raises(NoticeFontMissing) as info,
+    ):
+        bill_notice_pdf(bill)
+    assert "fonts-wqy-microhei" in str(info.value)
+    assert info.value.code == "font_missing"
+
+
+def sheet_rows(book: zipfile.ZipFile, name: str) -> list[list[str]]:
+    """Cell values of a worksheet (inline or shared strings, numbers) by row."""
+    shared: list[str] = []
+    if "xl/sharedStrings.xml" in book.namelist():
+        shared = re.findall(r"<t[^>]*>([^<]*)</t>", book.read("xl/sharedStrings.xml").decode())
+    rows = []
+    xml = book.read(name).decode()
+    for row in re.findall(r"<row [^>]*>(.*?)</row>", xml):
+        cells = []
+        for attrs, body in re.findall(r"<c ([^>]*)>(.*?)</c>", row):
+            value = re.search(r"<v>([^<]*)</v>", body)
+            text = re.search(r"<t[^>]*>([^<]*)</t>", body)
+            if 't="s"' in attrs and value:
+                cells.append(shared[int(value.group(1))])
+            elif text:
+                cells.append(text.group(1))
+            else:
+                cells.append(value.group(1) if value else "")
+        rows.append(cells)
+    return rows
+
+
+def test_run_export_has_bills_and_lines_sheets_with_numeric_money(tmp_path):
+    run = BillingRun.objects.create(period=dt.date(2026, 10, 1), status="issued", created_by="t")
+    first = notice_bill(amount="52.00", run=run)
+    second = notice_bill(amount="1234.56", kwh="2374.154", run=run)
+    notice_bill(amount="9.99")  # another run's bill is not exported
+    path = tmp_path / "run.xlsx"
+    assert run_export_xlsx(run_id=run.pk, out=str(path)) == 2
+    # openpyxl is not a dependency: read the workbook's XML parts directly.
+    book = zipfile.ZipFile(path)
+    names = book.namelist()
+    assert "xl/worksheets/sheet1.xml" in names
+    assert "xl/worksheets/sheet2.xml" in names
+    workbook = book.read("xl/workbook.xml").decode()
+    assert '<sheet name="账单"' in workbook
+    assert '<sheet name="明细"' in workbook
+    bills = sheet_rows(book, "xl/worksheets/sheet1.xml")
+    lines = sheet_rows(book, "xl/worksheets/sheet2.xml")
+    assert bills[0][0] == "账单编号"
+    assert [row[0] for row in bills[1:]] == sorted([first.number, second.number])
+    amounts = {row[0]: row[8] for row in bills[1:]}
+    assert Decimal(amounts[second.number]) == Decimal("1234.56")
+    assert len(lines) == 1 + 4  # header + 2 lines per bill
+    assert Decimal(lines[1][7]) == Decimal("52.00")
+    # a number cell (no t="s"/"inlineStr"), formatted 0.00, not text:
+    assert re.search(
+        r'<c r="H2" s="\d+"><v>52(\.0+)?</v></c>', book.read("xl/worksheets/sheet2.xml").decode()
+    )
+    assert 'formatCode="0.00"' in book.read("xl/styles.xml").decode()
