@@ -45,10 +45,16 @@ RESULT_HEADER = ["line", "account", "amount", "result", "bank_ref"]
 __all__ = ["WithholdingResult", "withholding_export", "withholding_import"]
 
 
+def _check(actor: Any, perm: str) -> None:
+    """Users need ``perm``; a plain string actor is a trusted process (the CLI run by an
+    operator on the server, a scheduled task) and is recorded by that name."""
+    if not isinstance(actor, str) and not staff_has_perm(actor, perm):
+        raise PermissionDenied()
+
+
 def withholding_export(*, actor: Any, bank: str) -> tuple[WithholdingBatch, str]:
     """Create a batch for ``bank`` and return it with the CSV text to send."""
-    if not staff_has_perm(actor, "billing.add_withholdingbatch"):
-        raise PermissionDenied()
+    _check(actor, "billing.add_withholdingbatch")
     bank = (bank or "").strip()
     if not bank or len(bank) > 50:
         raise ValidationFailed(_("Give the bank code (at most 50 characters)."), field="bank")
@@ -85,7 +91,7 @@ def withholding_export(*, actor: Any, bank: str) -> tuple[WithholdingBatch, str]
             bank=bank,
             lines=len(lines),
             total=sum((Decimal(line[3]) for line in lines), Decimal("0.00")),
-            created_by=person_name(actor)[:150],
+            created_by=(actor if isinstance(actor, str) else person_name(actor))[:150],
             created_at=timezone.now(),
         )
         audit_record(
@@ -120,8 +126,7 @@ def _exported_lines(batch: WithholdingBatch) -> dict[int, tuple[str, Decimal]]:
 
 def withholding_import(*, actor: Any, batch_number: str, content: str) -> WithholdingResult:
     """Post the bank's result file of ``batch_number`` (see the module docstring)."""
-    if not staff_has_perm(actor, "billing.change_withholdingbatch"):
-        raise PermissionDenied()
+    _check(actor, "billing.change_withholdingbatch")
     batch = WithholdingBatch.objects.filter(number=(batch_number or "").strip()).first()
     if batch is None:
         raise NotFound(_("No such withholding batch."), field="batch")
