@@ -23,6 +23,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from gridcare.billing.choices import RemoteOrderKind, RemoteOrderStatus
@@ -94,7 +95,10 @@ def prepaid_accounts(*, user: Any, q: str = "", state: str = "") -> QuerySet[Acc
     elif state == "ok":
         qs = qs.filter(Q(balance_amount__gte=low))
     return qs.order_by(
-        Case(When(balance_amount__isnull=True, then=Value(0)), default="balance_amount"), "number"
+        Coalesce(
+            "balance_amount", Value(Decimal("0")), output_field=DecimalField(max_digits=14, decimal_places=2)
+        ),
+        "number",
     )
 
 
