@@ -135,7 +135,7 @@ def test_decide_without_a_note_is_refused_with_a_message(staff_client: Any) -> N
     assert response.status_code == 200
     order.refresh_from_db()
     assert order.status == RemoteOrderStatus.NEEDS_PERSON
-    assert "Say why" in response.content.decode() or response.context["messages"]
+    assert [m.level_tag for m in response.context["messages"]] == ["error"]
 
 
 def test_unknown_action_and_order_are_404(staff_client: Any) -> None:
@@ -200,3 +200,13 @@ def test_portal_refuses_staff(staff_client: Any) -> None:
     account = prepaid_account()
     assert client.get(reverse("billing:prepaid_my_account", args=[account.number])).status_code == 403
     assert client.get(reverse("billing:prepaid_my_accounts")).status_code == 403
+
+
+def test_portal_account_page_links_to_the_prepaid_page(customer_client: Any) -> None:
+    mine = prepaid_account(customer=customer_client.customer)
+    body = customer_client.get(reverse("portal:account", args=[mine.number])).content.decode()
+    assert reverse("billing:prepaid_my_account", args=[mine.number]) in body
+    postpaid = customer_client.get(
+        reverse("portal:account", args=[customer_client.account.number])
+    ).content.decode()
+    assert "/prepaid/my/" not in postpaid
