@@ -398,6 +398,24 @@ class Catalogue:
             schema={"pf_standard": pl.String, "pf_centi": pl.Int64, "pf_percent_centi": pl.Int64},
         )
 
+    @cached_property
+    def agency_lookup(self) -> dict[tuple[dt.date, str], dict[str, int]]:
+        """(month, price group) → the five prices in micro-yuan."""
+        return {(row["month"], row["price_group"]): row for row in self.agency_frame.to_dicts()}
+
+    @cached_property
+    def pf_arrays(self) -> dict[str, Any]:
+        """standard → NumPy int64[101]: percent × 100 by pf × 100 (int64 min where missing)."""
+        import numpy as np
+
+        out: dict[str, Any] = {}
+        for standard in PF_STANDARDS:
+            arr = np.full(101, np.iinfo(np.int64).min, dtype=np.int64)
+            frame = self.pf_frame.filter(pl.col("pf_standard") == standard)
+            arr[frame["pf_centi"].to_numpy()] = frame["pf_percent_centi"].to_numpy()
+            out[standard] = arr
+        return out
+
     def version_in_force(self, code: str, day: dt.date) -> VersionRow | None:
         best = None
         for v in self.versions:

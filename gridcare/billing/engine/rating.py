@@ -1,41 +1,47 @@
 """The rating engine: a frame of accounts' period data → bill lines (pure: no Django).
 
 See the contract in :mod:`gridcare.billing.engine` and the operator's view in
-docs/billing-tariffs.md. Everything is vectorised per tariff kind with Polars on integer
-units (Wh, micro-yuan, fen); there is no per-row Python except the exact check of a power
-factor that falls within 1e-6 of a rounding boundary.
+docs/billing-tariffs.md. Work is vectorised per (tariff version, calendar month) with
+NumPy on integer units (Wh, micro-yuan, fen); the only per-row Python is the exact check
+of a power factor that falls within 1e-6 of a rounding boundary.
 
 How a period is rated
 ---------------------
 1. Each period is cut into *segments*: the pieces inside one tariff version and one
    calendar month (a new version, a new month's agency price, a monthly tier window or a
-   new year all start a new segment).
+   new year all start a new segment). Most periods are one segment.
 2. Every register (and the total) is split over the segments by days: segment i gets
    ``floor(W·c_i/D) − floor(W·c_{i−1}/D)`` Wh, ``c_i`` the days of the period up to the end
    of segment i, ``D`` the period's days — the parts sum exactly to ``W``.
-3. Tiers: the position of a segment inside its tier window (calendar year for annual tiers,
+3. Tiers: a segment's position inside its tier window (the calendar year for annual tiers,
    starting from ``ytd_wh_before`` in the period's first year and from 0 after 1 January;
-   calendar month for monthly tiers, whose bounds are pro-rated by the period's days in that
-   month ÷ the month's days, half-up to the Wh) decides how its kWh fall into tiers.
+   the calendar month for monthly tiers, whose bounds are pro-rated by the period's days in
+   that month ÷ the month's days, half-up to the Wh) decides how its kWh fall into tiers.
    Residential TOU: each tier's kWh are split between peak and valley in proportion to the
    segment's peak and valley registers (cumulative floor, so they sum exactly).
-4. Lines of the same item, price and version are merged over segments, then each line's
-   amount is ``wh × unit price`` rounded half-up to the fen. Basic-charge lines stay one per
-   month piece (each has its own days ÷ month days).
-5. Power factor (two-part, or any version with ``pf_standard``): pf = A/√(A²+R²) rounded
-   half-up to 2 places, looked up in the version's standard table, applied to basic +
-   energy + unfloated parts (not the government funds) of that version's lines.
+4. Lines of the same item, price and version are merged over a period's segments, then each
+   line's amount is ``wh × unit price`` rounded half-up to the fen. Basic-charge lines stay
+   one per month piece (each has its own days ÷ month days).
+5. Power factor (versions with ``pf_standard``): pf = A/√(A²+R²) rounded half-up to 2
+   places over the whole period, looked up in the standard's table, applied to the basic,
+   energy and unfloated-part lines (not the government funds) of that version.
+
+Integer ranges: Wh × micro-yuan must stay below 4.6e18, i.e. a line up to 4.6e12 Wh
+(4.6 TWh) at 1 yuan/kWh; a residential TOU period up to 3e9 Wh (3 GWh).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 
-from gridcare.billing.engine.catalogue import MAX_TIERS, Catalogue, CompiledVersion
-from gridcare.billing.engine.rounding import WH_MICRO_PER_FEN, expr_div_half_up, expr_div_half_up_nonneg
+from gridcare.billing.engine.catalogue import Catalogue, CompiledVersion
+from gridcare.billing.engine.rounding import WH_MICRO_PER_FEN, div_half_up
 
 PERIOD_SCHEMA: dict[str, Any] = {
     "account_id": pl.Int64,
@@ -65,10 +71,11 @@ LINE_SCHEMA: dict[str, Any] = {
     "unit_price_micro": pl.Int64,
     "amount_fen": pl.Int64,
     "tariff_version_id": pl.Int64,
-    # additions to the contract (for bill notices and the quote):
-    "line_from": pl.Date,  # first day the line covers
-    "line_to": pl.Date,  # last day the line covers
-    "qty": pl.Int64,  # basic charge: VA (capacity) or W (demand) billed; pf: null
+    # additions to the contract:
+    "row": pl.Int64,  # 0-based index of the period row in the input frame
+    "line_from": pl.Date,  # first day the line covers (null: the whole period)
+    "line_to": pl.Date,  # last day the line covers (null: the whole period)
+    "qty": pl.Int64,  # basic charge: VA (capacity) or W (demand) billed
     "days": pl.Int64,  # basic charge: days billed in the month
     "month_days": pl.Int64,  # basic charge: days of that month
     "pf_centi": pl.Int64,  # pf line: power factor × 100
@@ -78,36 +85,730 @@ TOTAL_SCHEMA: dict[str, Any] = {
     "account_id": pl.Int64,
     "wh": pl.Int64,
     "total_fen": pl.Int64,
+    "row": pl.Int64,
     "period_start": pl.Date,
     "period_end": pl.Date,
 }
-ERROR_SCHEMA: dict[str, Any] = {"account_id": pl.Int64, "reason": pl.String}
+ERROR_SCHEMA: dict[str, Any] = {"account_id": pl.Int64, "reason": pl.String, "row": pl.Int64}
 
 REGISTERS = ("sharp", "peak", "flat", "valley", "deep_valley")
-KIND_RANK = {"basic": 0, "energy": 1, "pass": 2, "fund": 3, "pf": 4, "info": 5}
 PASS_PARTS = (
     ("pass_line_loss", "line_loss"),
     ("pass_transmission", "transmission"),
     ("pass_system", "system"),
 )
-BIG = 1 << 60  # "no upper bound" for a tier
+KIND_RANK = {"basic": 0, "energy": 1, "pass": 2, "fund": 3, "pf": 4, "info": 5}
+EPOCH = dt.date(1970, 1, 1)
 
 
 @dataclass(frozen=True)
 class Rating:
-    """The engine's answer: ``lines``, ``totals`` (one row per rated period) and ``errors``."""
+    """The engine's answer: ``lines``, ``totals`` (one row per rated period) and ``errors``.
+
+    ``lines`` are grouped by partition, not sorted: order by ``row``/``account_id`` and
+    ``seq`` to print a bill."""
 
     lines: pl.DataFrame
     totals: pl.DataFrame
     errors: pl.DataFrame
 
 
-def empty_periods() -> pl.DataFrame:
-    return pl.DataFrame(schema=PERIOD_SCHEMA)
+def periods_frame(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
+    """Build a PERIOD_SCHEMA frame from dicts (missing keys null; ``ytd_wh_before`` 0)."""
+    data = {
+        name: [row.get(name, 0 if name == "ytd_wh_before" else None) for row in rows]
+        for name in PERIOD_SCHEMA
+    }
+    return pl.DataFrame(data, schema=PERIOD_SCHEMA)
 
 
-def _empty(schema: dict[str, Any]) -> pl.DataFrame:
-    return pl.DataFrame(schema=schema)
+# --- item codes --------------------------------------------------------------------------------
+
+
+class _Items:
+    """Item name ⇄ small integer code for this call (kind and sort rank per item)."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+        self.kinds: list[str] = []
+        self.ranks: list[int] = []
+        self._code: dict[str, int] = {}
+
+    def code(self, item: str, kind: str, rank: int) -> int:
+        found = self._code.get(item)
+        if found is None:
+            found = self._code[item] = len(self.names)
+            self.names.append(item)
+            self.kinds.append(kind)
+            self.ranks.append(KIND_RANK[kind] * 1000 + rank)
+        return found
+
+
+def _half_up_nonneg(num: np.ndarray, den: int | np.ndarray) -> np.ndarray:
+    return (num * 2 + den) // (den * 2)
+
+
+def _half_up(num: np.ndarray, den: int) -> np.ndarray:
+    mag = (np.abs(num) * 2 + den) // (den * 2)
+    return np.where(num < 0, -mag, mag)
+
+
+def _ord(day: dt.date) -> int:
+    return (day - EPOCH).days
+
+
+def _month_end(month: dt.date) -> dt.date:
+    nxt = dt.date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+    return nxt - dt.timedelta(days=1)
+
+
+def _col(frame: pl.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(values with nulls as 0, null mask) of an Int64 column."""
+    series = frame[name]
+    nulls = series.is_null().to_numpy()
+    return series.fill_null(0).to_numpy(), nulls
+
+
+# --- the accumulator ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Acc:
+    n_rows: int
+    items: _Items = field(default_factory=_Items)
+    single: list[pl.DataFrame] = field(default_factory=list)  # final lines (seq set)
+    multi_qty: list[pl.DataFrame] = field(default_factory=list)  # wh lines to merge
+    multi_basic: list[pl.DataFrame] = field(default_factory=list)
+    multi_pf: list[pl.DataFrame] = field(default_factory=list)  # pf inputs per (row, version)
+    err_rows: list[np.ndarray] = field(default_factory=list)
+    err_reasons: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.total = np.zeros(self.n_rows, dtype=np.int64)
+        self.wh = np.zeros(self.n_rows, dtype=np.int64)
+
+    def error(self, rows: np.ndarray, reason: str) -> None:
+        if rows.size:
+            self.err_rows.append(rows.astype(np.int64))
+            self.err_reasons.append(reason)
+
+
+@dataclass
+class _Part:
+    """One partition: rows of one version and one calendar month."""
+
+    r: np.ndarray
+    s: np.ndarray  # period start (days since 1970-01-01)
+    e: np.ndarray  # period end
+    mf: np.ndarray  # segment first day
+    mt: np.ndarray  # segment last day
+    multi: bool  # the partition holds periods of more than one segment
+    frame: pl.DataFrame
+    month: dt.date
+    version: CompiledVersion
+
+    @property
+    def D(self) -> np.ndarray:  # noqa: N802 - the period's days, as in the docs
+        return self.e - self.s + 1
+
+    def apportion(self, w: np.ndarray) -> np.ndarray:
+        d = self.D
+        return w * (self.mt - self.s + 1) // d - w * (self.mf - self.s) // d
+
+    def take(self, keep: np.ndarray) -> _Part:
+        return _Part(
+            r=self.r[keep],
+            s=self.s[keep],
+            e=self.e[keep],
+            mf=self.mf[keep],
+            mt=self.mt[keep],
+            multi=self.multi,
+            frame=self.frame.filter(pl.Series(keep)),
+            month=self.month,
+            version=self.version,
+        )
+
+
+class _Block:
+    """Candidate lines of a partition as (rows × items) matrices."""
+
+    def __init__(self, part: _Part) -> None:
+        self.part = part
+        self.codes: list[int] = []
+        self.wh: list[np.ndarray] = []
+        self.price: list[int] = []
+        self.is_info: list[bool] = []
+        self.pf_base: list[bool] = []
+
+    def add(self, code: int, wh: np.ndarray, price: int, *, info: bool = False, pf_base: bool = True) -> None:
+        self.codes.append(code)
+        self.wh.append(wh)
+        self.price.append(price)
+        self.is_info.append(info)
+        self.pf_base.append(pf_base and not info)
+
+
+CHUNK_SCHEMA: dict[str, Any] = {
+    "_r": pl.Int64,
+    "seq": pl.Int32,
+    "_code": pl.Int32,
+    "wh": pl.Int64,
+    "unit_price_micro": pl.Int64,
+    "amount_fen": pl.Int64,
+    "tariff_version_id": pl.Int64,
+    "line_from": pl.Int32,
+    "line_to": pl.Int32,
+    "qty": pl.Int64,
+    "days": pl.Int64,
+    "month_days": pl.Int64,
+    "pf_centi": pl.Int64,
+    "pf_percent_centi": pl.Int64,
+}
+
+
+def _uniform(frame: pl.DataFrame, consts: dict[str, Any] | None = None) -> pl.DataFrame:
+    """Give a chunk exactly CHUNK_SCHEMA (constants broadcast, nulls where absent)."""
+    consts = consts or {}
+    return frame.select(
+        [
+            pl.col(name).cast(dtype)
+            if name in frame.columns
+            else pl.lit(consts.get(name), dtype=dtype).alias(name)
+            for name, dtype in CHUNK_SCHEMA.items()
+        ]
+    )
+
+
+def _chunk(acc: _Acc, keep: np.ndarray | None, arrays: dict[str, np.ndarray], consts: dict[str, int]) -> None:
+    """Append final lines: ``arrays`` are per row of the partition, kept where ``keep``."""
+    if keep is not None and not keep.all():
+        idx = np.flatnonzero(keep)
+        if idx.size == 0:
+            return
+        arrays = {k: a[idx] for k, a in arrays.items()}
+    acc.single.append(_uniform(pl.DataFrame(arrays), consts))
+
+
+def _finish_block(
+    acc: _Acc, block: _Block, basic: dict[str, np.ndarray] | None, pf: dict[str, Any] | None
+) -> None:
+    """Price a block; a single-segment partition gets final lines, a multi one goes to the merge."""
+    part = block.part
+    n = part.r.size
+    vid = part.version.id
+    amounts = [
+        _half_up_nonneg(wh * price, WH_MICRO_PER_FEN) for wh, price in zip(block.wh, block.price, strict=True)
+    ]
+    if not part.multi:
+        count = np.zeros(n, dtype=np.int64)
+        total = np.zeros(n, dtype=np.int64)
+        base = np.zeros(n, dtype=np.int64)
+        if basic is not None:
+            keep = basic["days"] > 0
+            count += keep
+            amount = np.where(keep, basic["amount"], 0)
+            total += amount
+            base += amount
+            _chunk(
+                acc,
+                keep,
+                {
+                    "_r": part.r,
+                    "seq": count.astype(np.int32),
+                    "_code": basic["code"].astype(np.int32),
+                    "unit_price_micro": basic["price"],
+                    "amount_fen": basic["amount"],
+                    "qty": basic["qty"],
+                    "days": basic["days"],
+                    "month_days": basic["month_days"],
+                },
+                {"tariff_version_id": vid},
+            )
+        for wh, price, amount, code, info, in_base in zip(
+            block.wh, block.price, amounts, block.codes, block.is_info, block.pf_base, strict=True
+        ):
+            keep = wh != 0
+            count += keep
+            if not info:
+                total += amount
+            if in_base:
+                base += amount
+            _chunk(
+                acc,
+                keep,
+                {"_r": part.r, "seq": count.astype(np.int32), "wh": wh, "amount_fen": amount},
+                {"_code": code, "unit_price_micro": price, "tariff_version_id": vid},
+            )
+        if pf is not None:
+            has = pf["has"]
+            count += has
+            pf_amount = np.where(has, _half_up(base * pf["percent"], 10_000), 0)
+            total += pf_amount
+            _chunk(
+                acc,
+                has,
+                {
+                    "_r": part.r,
+                    "seq": count.astype(np.int32),
+                    "amount_fen": pf_amount,
+                    "pf_centi": pf["centi"],
+                    "pf_percent_centi": pf["percent"],
+                },
+                {"_code": pf["code"], "tariff_version_id": vid},
+            )
+        acc.total[part.r] += total
+        return
+    # several segments: quantities are merged over the period's segments before pricing
+    for wh, price, code, in_base in zip(block.wh, block.price, block.codes, block.pf_base, strict=True):
+        keep = wh != 0
+        idx = np.flatnonzero(keep)
+        acc.multi_qty.append(
+            pl.DataFrame(
+                {
+                    "_r": part.r[idx],
+                    "wh": wh[idx],
+                    "line_from": part.mf[idx].astype(np.int32),
+                    "line_to": part.mt[idx].astype(np.int32),
+                }
+            ).with_columns(
+                pl.lit(code, dtype=pl.Int32).alias("_code"),
+                pl.lit(vid, dtype=pl.Int64).alias("tariff_version_id"),
+                pl.lit(price, dtype=pl.Int64).alias("unit_price_micro"),
+                pl.lit(in_base).alias("_pf_base"),
+            )
+        )
+    if basic is not None:
+        keep = basic["days"] > 0
+        acc.multi_basic.append(
+            pl.DataFrame(
+                {
+                    "_r": part.r,
+                    "_code": basic["code"].astype(np.int32),
+                    "tariff_version_id": np.full(n, vid, dtype=np.int64),
+                    "unit_price_micro": basic["price"],
+                    "amount_fen": basic["amount"],
+                    "qty": basic["qty"],
+                    "days": basic["days"],
+                    "month_days": basic["month_days"],
+                    "line_from": part.mf.astype(np.int32),
+                    "line_to": part.mt.astype(np.int32),
+                }
+            ).filter(pl.Series(keep))
+        )
+    if pf is not None:
+        acc.multi_pf.append(
+            pl.DataFrame(
+                {
+                    "_r": part.r,
+                    "tariff_version_id": np.full(n, vid, dtype=np.int64),
+                    "_has": pf["has"],
+                    "pf_centi": pf["centi"],
+                    "pf_percent_centi": pf["percent"],
+                    "line_from": part.mf.astype(np.int32),
+                    "line_to": part.mt.astype(np.int32),
+                    "_pf_code": np.full(n, pf["code"], dtype=np.int32),
+                }
+            )
+        )
+
+
+# --- residential -------------------------------------------------------------------------------
+
+
+def _residential(acc: _Acc, part: _Part) -> None:
+    v = part.version
+    f = part.frame
+    if v.kind == "res_tou":
+        peak, peak_null = _col(f, "peak_wh")
+        valley, valley_null = _col(f, "valley_wh")
+        bad = peak_null | valley_null
+        acc.error(part.r[bad], "residential TOU tariff needs the peak and valley registers")
+        W = peak + valley
+    else:
+        W, bad = _col(f, "total_wh")
+        acc.error(part.r[bad], "no total register (total_wh is null)")
+        peak = np.zeros_like(W)
+        valley = np.zeros_like(W)
+    neg = ~bad & ((W < 0) | (peak < 0) | (valley < 0))
+    acc.error(part.r[neg], "negative consumption")
+    ok = ~(bad | neg)
+    if not ok.all():
+        part, W, peak = part.take(ok), W[ok], peak[ok]
+        f = part.frame
+    if part.r.size == 0:
+        return
+    acc.wh[part.r] = W
+    ytd_before, _ = _col(f, "ytd_wh_before")
+    month_first = _ord(part.month)
+    month_last = _ord(_month_end(part.month))
+    month_days = month_last - month_first + 1
+    s, e, D = part.s, part.e, part.D
+    if v.tier_basis == "annual":
+        year_first = _ord(dt.date(part.month.year, 1, 1))
+        window_start = np.maximum(s, year_first)
+        ytd = np.where(s >= year_first, ytd_before, 0)
+        bounds = [np.full(s.size, b, dtype=np.int64) for b in v.tier_upper_wh]
+    else:
+        window_start = np.maximum(s, month_first)
+        ytd = np.zeros_like(s)
+        window_days = np.minimum(e, month_last) - window_start + 1
+        bounds = [_half_up_nonneg(b * window_days, month_days) for b in v.tier_upper_wh]
+    w = part.apportion(W)
+    pos = ytd + W * (part.mf - s) // D - W * (window_start - s) // D
+    lo, hi = pos, pos + w
+    edges = [np.zeros_like(s), *bounds]
+    qs = []
+    for t in range(len(edges)):
+        upper = np.minimum(hi, edges[t + 1]) if t + 1 < len(edges) else hi
+        qs.append(np.maximum(upper - np.maximum(lo, edges[t]), 0))
+    block = _Block(part)
+    if v.kind == "res_tiered":
+        for t, q in enumerate(qs):
+            block.add(acc.items.code(f"energy_tier{t + 1}", "energy", t), q, v.prices[t])
+    else:
+        pk = part.apportion(peak)
+        cum = np.zeros_like(w)
+        prev = np.zeros_like(w)
+        safe_w = np.where(w > 0, w, 1)
+        for t, q in enumerate(qs):
+            cum = cum + q
+            peak_cum = np.where(w > 0, pk * cum // safe_w, 0)
+            qp = peak_cum - prev
+            prev = peak_cum
+            block.add(acc.items.code(f"energy_tier{t + 1}_peak", "energy", 2 * t), qp, v.peak_prices[t])
+            block.add(
+                acc.items.code(f"energy_tier{t + 1}_valley", "energy", 2 * t + 1), q - qp, v.valley_prices[t]
+            )
+    for i, (name, price) in enumerate(v.included_funds):
+        block.add(acc.items.code(f"fund_{name}", "info", i), w, price, info=True)
+    _finish_block(acc, block, None, None)
+
+
+# --- agency purchase (general I&C TOU and two-part) --------------------------------------------
+
+
+def _agency(acc: _Acc, part: _Part, catalogue: Catalogue, pf_arrays: dict[str, np.ndarray]) -> None:
+    v = part.version
+    f = part.frame
+    price_row = catalogue.agency_lookup.get((part.month, v.price_group or ""))
+    if price_row is None:
+        acc.error(part.r, f"no agency purchase price for {v.price_group} in {part.month:%Y-%m}")
+        return
+    regs: dict[str, np.ndarray] = {}
+    nulls: dict[str, np.ndarray] = {}
+    for reg in REGISTERS:
+        regs[reg], nulls[reg] = _col(f, f"{reg}_wh")
+    total, total_null = _col(f, "total_wh")
+    has_tou = ~np.logical_and.reduce([nulls[r] for r in REGISTERS])
+    # a meter with only a total register is rated at the flat price (documented choice)
+    regs["flat"] = np.where(has_tou, regs["flat"], total)
+    bad = ~has_tou & total_null
+    acc.error(part.r[bad], "no registers (total and TOU registers all null)")
+    neg = ~bad & np.logical_or.reduce([regs[r] < 0 for r in REGISTERS])
+    acc.error(part.r[neg], "negative consumption")
+    bad = bad | neg
+    basic_price = None
+    if v.kind == "two_part":
+        by = f["basic_charge_by"]
+        by_cap = (by == "capacity").fill_null(False).to_numpy()
+        by_dem = (by == "demand").fill_null(False).to_numpy()
+        cap, cap_null = _col(f, "capacity_va")
+        dem, dem_null = _col(f, "max_demand_w")
+        no_by = ~bad & ~by_cap & ~by_dem
+        acc.error(part.r[no_by], "two-part tariff needs basic_charge_by (capacity or demand)")
+        no_cap = ~bad & by_cap & cap_null
+        acc.error(part.r[no_cap], "basic charge by capacity needs capacity_va")
+        no_dem = ~bad & by_dem & dem_null
+        acc.error(part.r[no_dem], "basic charge by demand needs max_demand_w")
+        neg_q = ~bad & ((by_cap & (cap < 0)) | (by_dem & (dem < 0)))
+        acc.error(part.r[neg_q], "negative capacity or demand")
+        bad = bad | no_by | no_cap | no_dem | neg_q
+        basic_price = (by_cap, cap, dem)
+    ok = ~bad
+    if not ok.all():
+        part = part.take(ok)
+        f = part.frame
+        regs = {k: a[ok] for k, a in regs.items()}
+        if basic_price is not None:
+            basic_price = tuple(a[ok] for a in basic_price)
+    if part.r.size == 0:
+        return
+    W = regs["sharp"] + regs["peak"] + regs["flat"] + regs["valley"] + regs["deep_valley"]
+    acc.wh[part.r] = W
+    seg = {k: part.apportion(a) for k, a in regs.items()}
+    if v.sharp_over_peak is None:
+        seg["peak"] = seg["peak"] + seg["sharp"]
+        seg["sharp"] = np.zeros_like(seg["peak"])
+    if v.deep_valley_over_valley is None:
+        seg["valley"] = seg["valley"] + seg["deep_valley"]
+        seg["deep_valley"] = np.zeros_like(seg["valley"])
+    w = part.apportion(W)
+    purchase = price_row["purchase"]
+    pn, pd = v.ratios["peak"]
+    vn, vd = v.ratios["valley"]
+    fn, fd = v.ratios["flat"]
+    sn, sd = v.sharp_over_peak or (1, 1)
+    dn, dd = v.deep_valley_over_valley or (1, 1)
+    prices = {
+        "sharp": div_half_up(purchase * pn * sn, pd * sd),
+        "peak": div_half_up(purchase * pn, pd),
+        "flat": div_half_up(purchase * fn, fd),
+        "valley": div_half_up(purchase * vn, vd),
+        "deep_valley": div_half_up(purchase * vn * dn, vd * dd),
+    }
+    block = _Block(part)
+    for i, reg in enumerate(REGISTERS):
+        block.add(acc.items.code(f"energy_{reg}", "energy", i), seg[reg], prices[reg])
+    for i, (item, key) in enumerate(PASS_PARTS):
+        block.add(acc.items.code(item, "pass", i), w, price_row[key])
+    block.add(acc.items.code("fund", "fund", 0), w, price_row["fund"], pf_base=False)
+    basic = None
+    if basic_price is not None:
+        by_cap, cap, dem = basic_price
+        sd_vals, sd_null = _col(f, "service_days")
+        D = part.D
+        # service_days: the account was in service for the LAST n days of the period
+        off = np.where(sd_null, 0, np.maximum(D - np.clip(sd_vals, 0, None), 0))
+        c0 = part.mf - part.s
+        c1 = part.mt - part.s + 1
+        days = np.maximum(c1 - np.maximum(c0, off), 0)
+        month_days = (_ord(_month_end(part.month)) - _ord(part.month) + 1) * np.ones_like(days)
+        qty = np.where(by_cap, cap, dem)
+        unit = np.where(by_cap, v.capacity_price or 0, v.demand_price or 0).astype(np.int64)
+        code_cap = acc.items.code("basic_capacity", "basic", 0)
+        code_dem = acc.items.code("basic_demand", "basic", 1)
+        basic = {
+            "code": np.where(by_cap, code_cap, code_dem).astype(np.int64),
+            "price": unit,
+            "qty": qty,
+            "days": days,
+            "month_days": month_days,
+            "amount": _half_up_nonneg(qty * unit * days, month_days * WH_MICRO_PER_FEN),
+        }
+    pf = None
+    if v.pf_standard is not None:
+        table = catalogue.pf_arrays[v.pf_standard]
+        centi = pf_arrays["centi"][part.r]
+        has = pf_arrays["has"][part.r]
+        missing = has & (table[np.clip(centi, 0, 100)] == PF_MISSING)
+        if missing.any():
+            acc.error(part.r[missing], f"power-factor table {v.pf_standard} has no row for this power factor")
+        pf = {
+            "code": acc.items.code("pf_adjustment", "pf", 0),
+            "has": has,
+            "centi": centi,
+            "percent": np.where(has, table[np.clip(centi, 0, 100)], 0),
+        }
+    _finish_block(acc, block, basic, pf)
+
+
+# --- power factor ------------------------------------------------------------------------------
+
+PF_MISSING = np.iinfo(np.int64).min
+
+
+def power_factor_centi(active: int, reactive: int) -> int:
+    """Exact pf × 100 = round_half_up(100·A/√(A²+R²)) on Python ints (A > 0)."""
+    if active <= 0:
+        raise ValueError("active energy must be positive")
+    total = active * active + reactive * reactive
+    # the largest k with pf ≥ (2k − 1)/200  ⇔  40000·A² ≥ (2k − 1)²·(A² + R²)
+    k, lo, hi = 0, 1, 100
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if 40000 * active * active >= (2 * mid - 1) ** 2 * total:
+            k, lo = mid, mid + 1
+        else:
+            hi = mid - 1
+    return k
+
+
+def _pf_centi(active: np.ndarray, reactive: np.ndarray) -> np.ndarray:
+    """Vectorised pf × 100: a float candidate, checked exactly near a rounding boundary."""
+    a = active.astype(np.float64)
+    r = np.abs(reactive).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = 100.0 * a / np.hypot(a, r)
+    x = np.nan_to_num(x)
+    k = np.floor(x + 0.5).astype(np.int64)
+    frac = x + 0.5 - np.floor(x + 0.5)
+    for i in np.flatnonzero(((frac < 1e-6) | (frac > 1 - 1e-6)) & (active > 0)).tolist():
+        k[i] = power_factor_centi(int(active[i]), int(reactive[i]))
+    return k
+
+
+def _row_pf(p: pl.DataFrame) -> dict[str, np.ndarray]:
+    """pf × 100 per input row (active = the TOU registers, or the total without them)."""
+    regs = [p[f"{r}_wh"] for r in REGISTERS]
+    any_tou = np.logical_or.reduce([s.is_not_null().to_numpy() for s in regs])
+    active = np.where(
+        any_tou,
+        sum((s.fill_null(0).to_numpy() for s in regs), np.zeros(p.height, dtype=np.int64)),
+        p["total_wh"].fill_null(0).to_numpy(),
+    )
+    reactive, reactive_null = _col(p, "reactive_varh")
+    has = ~reactive_null & (active > 0)
+    centi = np.zeros(p.height, dtype=np.int64)
+    if has.any():
+        centi[has] = _pf_centi(active[has], reactive[has])
+    return {"has": has, "centi": centi}
+
+
+# --- segments ----------------------------------------------------------------------------------
+
+
+def _segments(p: pl.DataFrame, catalogue: Catalogue, acc: _Acc) -> list[tuple[pl.DataFrame, bool]]:
+    """Frames of segments (version_id, _key, m_from, m_to) and whether they are multi-segment.
+
+    Single-segment periods (one version, one calendar month: nearly all) keep their rows
+    as they are (``m_from``/``m_to`` = the period); the rest are cut by version and month."""
+    start, end = pl.col("period_start"), pl.col("period_end")
+    versions = sorted(catalogue.compiled.values(), key=lambda v: (v.code, v.effective_from))
+    codes = sorted({v.code for v in versions})
+    code_idx = pl.col("tariff_code").replace_strict(
+        codes, list(range(len(codes))), default=-1, return_dtype=pl.Int32
+    )
+
+    def in_force(day: pl.Expr) -> pl.Expr:
+        expr: Any = pl.lit(-1, dtype=pl.Int64)
+        for v in versions:  # later versions are checked last, so they win
+            cond = (pl.col("_code") == codes.index(v.code)) & (day >= pl.lit(v.effective_from))
+            expr = pl.when(cond).then(pl.lit(v.id, dtype=pl.Int64)).otherwise(expr)
+        return expr
+
+    month_index = start.dt.year().cast(pl.Int64) * 12 + start.dt.month().cast(pl.Int64)
+    p = p.with_columns(code_idx.alias("_code")).with_columns(
+        in_force(start).alias("version_id"), in_force(end).alias("_v_end")
+    )
+    same_month = (start.dt.year() == end.dt.year()) & (start.dt.month() == end.dt.month())
+    status = (
+        pl.when(start.is_null() | end.is_null() | (end < start))
+        .then(2)
+        .when(pl.col("_code") < 0)
+        .then(3)
+        .when(pl.col("version_id") < 0)
+        .then(4)
+        .when((pl.col("version_id") == pl.col("_v_end")) & same_month)
+        .then(0)
+        .otherwise(1)
+    )
+    p = p.with_columns(status.alias("_status"), (pl.col("version_id") * 100_000 + month_index).alias("_key"))
+    counts = dict(p.group_by("_status").len().rows())
+    if any(k >= 2 for k in counts):
+        bad = p.select("_r", "tariff_code", "_status").filter(pl.col("_status") >= 2)
+        for (st, code), group in bad.group_by("_status", "tariff_code"):
+            if st == 2:
+                reason = "period_end before period_start (or a date missing)"
+            elif st == 3:
+                reason = f"unknown tariff {code}"
+            else:
+                reason = f"no version of {code} in force at the period start"
+            acc.error(group["_r"].to_numpy(), reason)
+    out: list[tuple[pl.DataFrame, bool]] = []
+    if counts.get(0):
+        fast = p if counts[0] == p.height else p.filter(pl.col("_status") == 0)
+        out.append((fast.with_columns(start.alias("m_from"), end.alias("m_to")), False))
+    if counts.get(1):
+        rest = p.filter(pl.col("_status") == 1)
+        vf = catalogue.version_frame.select(
+            "tariff_code", pl.col("version_id").alias("_vid"), "v_from", "v_to"
+        )
+        seg = (
+            rest.drop("version_id", "_key")
+            .join(vf, on="tariff_code", how="inner")
+            .filter((pl.col("v_from") <= end) & (pl.col("v_to") >= start))
+            .rename({"_vid": "version_id"})
+            .with_columns(
+                pl.max_horizontal(start, "v_from").alias("_sf"), pl.min_horizontal(end, "v_to").alias("_st")
+            )
+            .with_columns(
+                pl.date_ranges(pl.col("_sf").dt.month_start(), pl.col("_st").dt.month_start(), "1mo").alias(
+                    "_month"
+                )
+            )
+            .explode("_month")
+            .with_columns(
+                pl.max_horizontal("_sf", "_month").alias("m_from"),
+                pl.min_horizontal("_st", pl.col("_month").dt.month_end()).alias("m_to"),
+                (
+                    pl.col("version_id") * 100_000
+                    + pl.col("_month").dt.year().cast(pl.Int64) * 12
+                    + pl.col("_month").dt.month().cast(pl.Int64)
+                ).alias("_key"),
+            )
+            .drop("_sf", "_st", "v_from", "v_to", "_month")
+        )
+        out.append((seg, True))
+    return out
+
+
+# --- merging segments --------------------------------------------------------------------------
+
+
+def _merge_multi(acc: _Acc) -> pl.DataFrame | None:
+    if not (acc.multi_qty or acc.multi_basic or acc.multi_pf):
+        return None
+    frames = []
+    qty = pl.concat(acc.multi_qty, how="vertical") if acc.multi_qty else None
+    if qty is not None and qty.height:
+        merged = qty.group_by("_r", "tariff_version_id", "_code", "unit_price_micro").agg(
+            pl.col("wh").sum(), pl.col("line_from").min(), pl.col("line_to").max(), pl.col("_pf_base").first()
+        )
+        merged = merged.with_columns(
+            (
+                (pl.col("wh") * pl.col("unit_price_micro") * 2 + WH_MICRO_PER_FEN) // (2 * WH_MICRO_PER_FEN)
+            ).alias("amount_fen")
+        )
+        frames.append(merged)
+    if acc.multi_basic:
+        frames.append(pl.concat(acc.multi_basic, how="vertical").with_columns(pl.lit(True).alias("_pf_base")))
+    lines = pl.concat(frames, how="diagonal") if frames else None
+    if acc.multi_pf:
+        pf = pl.concat(acc.multi_pf, how="vertical").filter(pl.col("_has"))
+        pf = pf.group_by("_r", "tariff_version_id").agg(
+            pl.col("pf_centi").first(),
+            pl.col("pf_percent_centi").first(),
+            pl.col("line_from").min(),
+            pl.col("line_to").max(),
+            pl.col("_pf_code").first(),
+        )
+        if pf.height and lines is not None:
+            base = (
+                lines.filter(pl.col("_pf_base"))
+                .group_by("_r", "tariff_version_id")
+                .agg(pl.col("amount_fen").sum().alias("_base"))
+            )
+            pf = pf.join(base, on=["_r", "tariff_version_id"], how="left").with_columns(
+                pl.col("_base").fill_null(0) * pl.col("pf_percent_centi")
+            )
+            magnitude = (pl.col("_base").abs() * 2 + 10_000) // 20_000
+            pf = pf.select(
+                "_r",
+                "tariff_version_id",
+                pl.col("_pf_code").alias("_code"),
+                pl.when(pl.col("_base") < 0).then(-magnitude).otherwise(magnitude).alias("amount_fen"),
+                "pf_centi",
+                "pf_percent_centi",
+                "line_from",
+                "line_to",
+            )
+            lines = pl.concat([lines, pf], how="diagonal")
+    if lines is None or lines.height == 0:
+        return None
+    lines = lines.with_columns(
+        pl.col("_code")
+        .replace_strict(list(range(len(acc.items.ranks))), acc.items.ranks, return_dtype=pl.Int32)
+        .alias("_rank")
+    ).sort("_r", "_rank", "line_from", "tariff_version_id")
+    idx = pl.int_range(pl.len(), dtype=pl.Int64)
+    first = (pl.col("_r") != pl.col("_r").shift(1)).fill_null(True)
+    lines = lines.with_columns(
+        (idx - pl.when(first).then(idx).otherwise(None).forward_fill() + 1).cast(pl.Int32).alias("seq")
+    )
+    return lines.drop("_rank", "_pf_base")
+
+
+# --- entry point -------------------------------------------------------------------------------
 
 
 def _normalise(periods: pl.DataFrame) -> pl.DataFrame:
@@ -127,675 +828,150 @@ def _normalise(periods: pl.DataFrame) -> pl.DataFrame:
     return periods.select(cols).with_row_index("_r").with_columns(pl.col("_r").cast(pl.Int64))
 
 
-def _days(a: pl.Expr, b: pl.Expr) -> pl.Expr:
-    """Whole days from date a to date b (b − a)."""
-    return (b - a).dt.total_days().cast(pl.Int64)
+NEEDED = {
+    "res_tiered": ("total_wh", "ytd_wh_before"),
+    "res_tou": ("peak_wh", "valley_wh", "ytd_wh_before"),
+    "gic_tou": ("total_wh", *(f"{r}_wh" for r in REGISTERS)),
+    "two_part": (
+        "total_wh",
+        *(f"{r}_wh" for r in REGISTERS),
+        "basic_charge_by",
+        "capacity_va",
+        "max_demand_w",
+        "service_days",
+    ),
+}
 
 
-def _apportion(col: str) -> pl.Expr:
-    """Split a period quantity over the segment by days (cumulative floor: parts sum exactly)."""
-    w = pl.col(col)
-    return (w * pl.col("_c1")) // pl.col("_D") - (w * pl.col("_c0")) // pl.col("_D")
-
-
-# --- segments ----------------------------------------------------------------------------------
-
-
-def _segments(p: pl.DataFrame, catalogue: Catalogue) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
-    errors: list[pl.DataFrame] = []
-    bad_dates = p.filter(pl.col("period_start").is_null() | pl.col("period_end").is_null())
-    bad_dates = pl.concat([bad_dates, p.filter(pl.col("period_end") < pl.col("period_start"))])
-    if bad_dates.height:
-        errors.append(
-            bad_dates.select("_r", "account_id", pl.lit("period_end before period_start").alias("reason"))
-        )
-        p = p.filter(pl.col("period_end") >= pl.col("period_start"))
-    vf = catalogue.version_frame
-    codes = vf.group_by("tariff_code").agg(pl.col("v_from").min().alias("_first"))
-    p = p.join(codes, on="tariff_code", how="left")
-    unknown = p.filter(pl.col("_first").is_null())
-    if unknown.height:
-        errors.append(
-            unknown.select(
-                "_r",
-                "account_id",
-                (pl.lit("unknown tariff ") + pl.col("tariff_code").fill_null("(none)")).alias("reason"),
-            )
-        )
-    early = p.filter(pl.col("_first") > pl.col("period_start"))
-    if early.height:
-        errors.append(
-            early.select(
-                "_r",
-                "account_id",
-                (
-                    pl.lit("no version of ")
-                    + pl.col("tariff_code")
-                    + pl.lit(" in force on ")
-                    + pl.col("period_start").dt.to_string("%Y-%m-%d")
-                ).alias("reason"),
-            )
-        )
-    p = p.filter(pl.col("_first") <= pl.col("period_start")).drop("_first")
-    seg = p.join(vf, on="tariff_code", how="inner").filter(
-        (pl.col("v_from") <= pl.col("period_end")) & (pl.col("v_to") >= pl.col("period_start"))
-    )
-    seg = seg.with_columns(
-        pl.max_horizontal("period_start", "v_from").alias("_sf"),
-        pl.min_horizontal("period_end", "v_to").alias("_st"),
-    ).drop("v_from", "v_to")
-    one = pl.col("_sf").dt.month_start() == pl.col("_st").dt.month_start()
-    single = seg.filter(one).with_columns(pl.col("_sf").alias("m_from"), pl.col("_st").alias("m_to"))
-    multi = seg.filter(~one)
-    if multi.height:
-        multi = (
-            multi.with_columns(
-                pl.date_ranges(pl.col("_sf").dt.month_start(), pl.col("_st").dt.month_start(), "1mo").alias(
-                    "_m"
-                )
-            )
-            .explode("_m")
-            .with_columns(
-                pl.max_horizontal("_sf", "_m").alias("m_from"),
-                pl.min_horizontal("_st", pl.col("_m").dt.month_end()).alias("m_to"),
-            )
-            .drop("_m")
-        )
-        seg = pl.concat([single, multi], how="vertical")
-    else:
-        seg = single
-    seg = seg.drop("_sf", "_st").with_columns(
-        _days(pl.col("period_start"), pl.col("period_end")).alias("_D") + 1,
-        _days(pl.col("period_start"), pl.col("m_from")).alias("_c0"),
-        (_days(pl.col("period_start"), pl.col("m_to")) + 1).alias("_c1"),
-        pl.col("m_from").dt.month_start().alias("_month"),
-        pl.col("m_from").dt.month_end().dt.day().cast(pl.Int64).alias("_mdays"),
-    )
-    return seg, errors
-
-
-# --- params as columns -------------------------------------------------------------------------
-
-
-def _param_frame(versions: list[CompiledVersion], kind: str) -> pl.DataFrame:
-    rows: dict[str, list[Any]] = {"version_id": [v.id for v in versions]}
-    if kind in ("res_tiered", "res_tou"):
-        rows["_annual"] = [v.tier_basis == "annual" for v in versions]
-        for t in range(MAX_TIERS - 1):
-            rows[f"_b{t + 1}"] = [v.tier_upper_wh[t] if t < len(v.tier_upper_wh) else BIG for v in versions]
-        for t in range(MAX_TIERS):
-            if kind == "res_tiered":
-                rows[f"_p{t + 1}"] = [v.prices[t] if t < len(v.prices) else None for v in versions]
-            else:
-                rows[f"_pp{t + 1}"] = [v.peak_prices[t] if t < len(v.peak_prices) else None for v in versions]
-                rows[f"_vp{t + 1}"] = [
-                    v.valley_prices[t] if t < len(v.valley_prices) else None for v in versions
-                ]
-    else:
-        rows["price_group"] = [v.price_group for v in versions]
-        for name in ("peak", "flat", "valley"):
-            rows[f"_{name}_n"] = [v.ratios[name][0] for v in versions]
-            rows[f"_{name}_d"] = [v.ratios[name][1] for v in versions]
-        rows["_has_sharp"] = [v.sharp_over_peak is not None for v in versions]
-        rows["_sharp_n"] = [(v.sharp_over_peak or (1, 1))[0] for v in versions]
-        rows["_sharp_d"] = [(v.sharp_over_peak or (1, 1))[1] for v in versions]
-        rows["_has_deep"] = [v.deep_valley_over_valley is not None for v in versions]
-        rows["_deep_n"] = [(v.deep_valley_over_valley or (1, 1))[0] for v in versions]
-        rows["_deep_d"] = [(v.deep_valley_over_valley or (1, 1))[1] for v in versions]
-        rows["pf_standard"] = [v.pf_standard for v in versions]
-        rows["_cap_price"] = [v.capacity_price for v in versions]
-        rows["_dem_price"] = [v.demand_price for v in versions]
-    schema: dict[str, Any] = {
-        k: (pl.Boolean if k.startswith("_has") or k == "_annual" else pl.Int64) for k in rows
-    }
-    schema["price_group"] = pl.String
-    schema["pf_standard"] = pl.String
-    return pl.DataFrame(rows, schema={k: schema[k] for k in rows})
-
-
-def _line(
-    frame: pl.DataFrame,
-    kind: str,
-    item: str,
-    rank: int,
-    wh: pl.Expr,
-    price: pl.Expr,
-) -> pl.DataFrame:
-    return frame.select(
-        "_r",
-        "account_id",
-        "version_id",
-        "m_from",
-        "m_to",
-        "_multi",
-        pl.lit(kind).alias("kind"),
-        pl.lit(item).alias("item"),
-        pl.lit(KIND_RANK[kind] * 100 + rank, dtype=pl.Int32).alias("_ord"),
-        wh.cast(pl.Int64).alias("wh"),
-        price.cast(pl.Int64).alias("unit_price_micro"),
-    ).filter(pl.col("wh") != 0)
-
-
-# --- residential -------------------------------------------------------------------------------
-
-
-def _residential(
-    seg: pl.DataFrame, catalogue: Catalogue, kind: str
-) -> tuple[list[pl.DataFrame], pl.DataFrame]:
-    versions = [v for v in catalogue.compiled.values() if v.kind == kind]
-    seg = seg.join(_param_frame(versions, kind), on="version_id", how="left")
-    if kind == "res_tou":
-        missing = seg.filter(pl.col("peak_wh").is_null() | pl.col("valley_wh").is_null())
-        seg = seg.filter(pl.col("peak_wh").is_not_null() & pl.col("valley_wh").is_not_null())
-        seg = seg.with_columns((pl.col("peak_wh") + pl.col("valley_wh")).alias("_W"))
-        reason = "residential TOU tariff needs the peak and valley registers"
-    else:
-        missing = seg.filter(pl.col("total_wh").is_null())
-        seg = seg.filter(pl.col("total_wh").is_not_null()).with_columns(pl.col("total_wh").alias("_W"))
-        reason = "no total register (total_wh is null)"
-    err = missing.select("_r", "account_id", pl.lit(reason).alias("reason")).unique("_r")
-    bad_neg = seg.filter(pl.col("_W") < 0)
-    if bad_neg.height:
-        err = pl.concat(
-            [err, bad_neg.select("_r", "account_id", pl.lit("negative consumption").alias("reason"))]
-        )
-        seg = seg.filter(pl.col("_W") >= 0)
-    month_start = pl.col("_month")
-    year_start = pl.date(pl.col("m_from").dt.year(), 1, 1)
-    wstart = pl.when(pl.col("_annual")).then(year_start).otherwise(month_start)
-    wstart = pl.max_horizontal(pl.col("period_start"), wstart)
-    window_days = (
-        _days(
-            pl.max_horizontal(pl.col("period_start"), month_start),
-            pl.min_horizontal(pl.col("period_end"), pl.col("m_from").dt.month_end()),
-        )
-        + 1
-    )
-    ytd = (
-        pl.when(pl.col("_annual") & (pl.col("m_from").dt.year() == pl.col("period_start").dt.year()))
-        .then(pl.col("ytd_wh_before").fill_null(0))
-        .otherwise(0)
-    )
-    seg = seg.with_columns(
-        _apportion("_W").alias("_w"),
-        (
-            ytd
-            + (pl.col("_W") * pl.col("_c0")) // pl.col("_D")
-            - (pl.col("_W") * _days(pl.col("period_start"), wstart)) // pl.col("_D")
-        ).alias("_pos"),
-        window_days.alias("_wdays"),
-    )
-    # tier bounds: annual as published; monthly pro-rated by the period's days in the month
-    bounds = []
-    for t in range(1, MAX_TIERS):
-        b = pl.col(f"_b{t}")
-        scaled = (
-            pl.when(b >= BIG)
-            .then(b)
-            .otherwise(expr_div_half_up_nonneg(b * pl.col("_wdays"), pl.col("_mdays")))
-        )
-        bounds.append(pl.when(pl.col("_annual")).then(b).otherwise(scaled).alias(f"_B{t}"))
-    seg = seg.with_columns(bounds)
-    lo, hi = pl.col("_pos"), pl.col("_pos") + pl.col("_w")
-    qs = []
-    for t in range(1, MAX_TIERS + 1):
-        lower = pl.col(f"_B{t - 1}") if t > 1 else pl.lit(0, dtype=pl.Int64)
-        upper = pl.col(f"_B{t}") if t < MAX_TIERS else pl.lit(BIG, dtype=pl.Int64)
-        q = pl.min_horizontal(hi, upper) - pl.max_horizontal(lo, lower)
-        qs.append(pl.when(q > 0).then(q).otherwise(0).alias(f"_q{t}"))
-    seg = seg.with_columns(qs)
-    n_tiers = max((len(v.tier_upper_wh) + 1 for v in versions), default=1)
-    lines: list[pl.DataFrame] = []
-    if kind == "res_tiered":
-        for t in range(1, n_tiers + 1):
-            lines.append(_line(seg, "energy", f"energy_tier{t}", t, pl.col(f"_q{t}"), pl.col(f"_p{t}")))
-    else:
-        seg = seg.with_columns(_apportion("peak_wh").alias("_pk"))
-        cum = pl.lit(0, dtype=pl.Int64)
-        prev_peak = pl.lit(0, dtype=pl.Int64)
-        cols = []
-        for t in range(1, n_tiers + 1):
-            cum = cum + pl.col(f"_q{t}")
-            peak_cum = pl.when(pl.col("_w") > 0).then(pl.col("_pk") * cum // pl.col("_w")).otherwise(0)
-            cols.append((peak_cum - prev_peak).alias(f"_qp{t}"))
-            prev_peak = peak_cum
-        seg = seg.with_columns(cols)
-        for t in range(1, n_tiers + 1):
-            lines.append(
-                _line(seg, "energy", f"energy_tier{t}_peak", 2 * t, pl.col(f"_qp{t}"), pl.col(f"_pp{t}"))
-            )
-            lines.append(
-                _line(
-                    seg,
-                    "energy",
-                    f"energy_tier{t}_valley",
-                    2 * t + 1,
-                    pl.col(f"_q{t}") - pl.col(f"_qp{t}"),
-                    pl.col(f"_vp{t}"),
-                )
-            )
-    # government funds inside the price: INFO lines, one per fund
-    names: list[str] = []
-    for v in versions:
-        for name, _ in v.included_funds:
-            if name not in names:
-                names.append(name)
-    for i, name in enumerate(names):
-        price_map = {v.id: dict(v.included_funds).get(name) for v in versions}
-        price = pl.col("version_id").replace_strict(
-            list(price_map), list(price_map.values()), default=None, return_dtype=pl.Int64
-        )
-        lines.append(
-            _line(seg, "info", f"fund_{name}", i, pl.col("_w"), price).filter(
-                pl.col("unit_price_micro").is_not_null()
-            )
-        )
-    return lines, err
-
-
-# --- agency-purchase I&C (single-part TOU and two-part) ---------------------------------------
-
-
-def _ratio_price(purchase: pl.Expr, num: pl.Expr, den: pl.Expr) -> pl.Expr:
-    return expr_div_half_up_nonneg(purchase * num, den)
-
-
-def _agency(
-    seg: pl.DataFrame, catalogue: Catalogue, kind: str
-) -> tuple[list[pl.DataFrame], pl.DataFrame, pl.DataFrame | None, pl.DataFrame]:
-    versions = [v for v in catalogue.compiled.values() if v.kind == kind]
-    seg = seg.join(_param_frame(versions, kind), on="version_id", how="left")
-    seg = seg.join(
-        catalogue.agency_frame,
-        left_on=["_month", "price_group"],
-        right_on=["month", "price_group"],
-        how="left",
-    )
-    errs = [
-        seg.filter(pl.col("purchase").is_null()).select(
-            "_r",
-            "account_id",
-            (
-                pl.lit("no agency purchase price for ")
-                + pl.col("price_group")
-                + pl.lit(" in ")
-                + pl.col("_month").dt.to_string("%Y-%m")
-            ).alias("reason"),
-        )
-    ]
-    has_tou = pl.any_horizontal([pl.col(f"{r}_wh").is_not_null() for r in REGISTERS])
-    seg = seg.with_columns(has_tou.alias("_tou"))
-    errs.append(
-        seg.filter(~pl.col("_tou") & pl.col("total_wh").is_null()).select(
-            "_r", "account_id", pl.lit("no registers (total and TOU registers all null)").alias("reason")
-        )
-    )
-    # a meter with only a total register: rated at the flat price (documented choice)
-    seg = seg.with_columns(
-        [
-            pl.when(pl.col("_tou")).then(pl.col(f"{r}_wh").fill_null(0)).otherwise(0).alias(f"{r}_wh")
-            for r in REGISTERS
-            if r != "flat"
-        ]
-        + [
-            pl.when(pl.col("_tou"))
-            .then(pl.col("flat_wh").fill_null(0))
-            .otherwise(pl.col("total_wh"))
-            .alias("flat_wh")
-        ]
-    )
-    seg = seg.with_columns(pl.sum_horizontal([pl.col(f"{r}_wh") for r in REGISTERS]).alias("_W"))
-    errs.append(
-        seg.filter(pl.min_horizontal([pl.col(f"{r}_wh") for r in REGISTERS]) < 0).select(
-            "_r", "account_id", pl.lit("negative consumption").alias("reason")
-        )
-    )
-    if kind == "two_part":
-        by = pl.col("basic_charge_by")
-        errs.append(
-            seg.filter(
-                by.is_null()
-                | ~by.is_in(["capacity", "demand"])
-                | ((by == "capacity") & pl.col("capacity_va").is_null())
-                | ((by == "demand") & pl.col("max_demand_w").is_null())
-            ).select(
-                "_r",
-                "account_id",
-                pl.when(by.is_null() | ~by.is_in(["capacity", "demand"]))
-                .then(pl.lit("two-part tariff needs basic_charge_by (capacity or demand)"))
-                .when(by == "capacity")
-                .then(pl.lit("basic charge by capacity needs capacity_va"))
-                .otherwise(pl.lit("basic charge by demand needs max_demand_w"))
-                .alias("reason"),
-            )
-        )
-    err = pl.concat(errs, how="vertical").unique("_r", keep="first")
-    seg = seg.join(err.select("_r"), on="_r", how="anti")
-    seg = seg.with_columns(
-        [_apportion(f"{r}_wh").alias(f"_s_{r}") for r in REGISTERS] + [_apportion("_W").alias("_w")]
-    )
-    # no sharp / deep valley price (below 1 kV): those registers count as peak / valley
-    seg = seg.with_columns(
-        pl.when(pl.col("_has_sharp"))
-        .then(pl.col("_s_peak"))
-        .otherwise(pl.col("_s_peak") + pl.col("_s_sharp")),
-        pl.when(pl.col("_has_sharp")).then(pl.col("_s_sharp")).otherwise(0),
-        pl.when(pl.col("_has_deep"))
-        .then(pl.col("_s_valley"))
-        .otherwise(pl.col("_s_valley") + pl.col("_s_deep_valley")),
-        pl.when(pl.col("_has_deep")).then(pl.col("_s_deep_valley")).otherwise(0),
-    )
-    purchase = pl.col("purchase")
-    prices = {
-        "flat": _ratio_price(purchase, pl.col("_flat_n"), pl.col("_flat_d")),
-        "peak": _ratio_price(purchase, pl.col("_peak_n"), pl.col("_peak_d")),
-        "valley": _ratio_price(purchase, pl.col("_valley_n"), pl.col("_valley_d")),
-        "sharp": _ratio_price(
-            purchase, pl.col("_peak_n") * pl.col("_sharp_n"), pl.col("_peak_d") * pl.col("_sharp_d")
-        ),
-        "deep_valley": _ratio_price(
-            purchase, pl.col("_valley_n") * pl.col("_deep_n"), pl.col("_valley_d") * pl.col("_deep_d")
-        ),
-    }
-    lines: list[pl.DataFrame] = []
-    if kind == "two_part":
-        service_start = (
-            pl.when(pl.col("service_days").is_not_null())
-            .then(pl.col("period_end") - pl.duration(days=pl.col("service_days").clip(0, None) - 1))
-            .otherwise(pl.col("period_start"))
-        )
-        basic_start = pl.max_horizontal(pl.col("m_from"), service_start)
-        bdays = (_days(basic_start, pl.col("m_to")) + 1).clip(0, None)
-        by_cap = pl.col("basic_charge_by") == "capacity"
-        qty = pl.when(by_cap).then(pl.col("capacity_va")).otherwise(pl.col("max_demand_w"))
-        price = pl.when(by_cap).then(pl.col("_cap_price")).otherwise(pl.col("_dem_price"))
-        basic = seg.select(
-            "_r",
-            "account_id",
-            "version_id",
-            "m_from",
-            "m_to",
-            pl.lit("basic").alias("kind"),
-            pl.when(by_cap).then(pl.lit("basic_capacity")).otherwise(pl.lit("basic_demand")).alias("item"),
-            pl.lit(KIND_RANK["basic"] * 100, dtype=pl.Int32).alias("_ord"),
-            pl.lit(None, dtype=pl.Int64).alias("wh"),
-            price.alias("unit_price_micro"),
-            qty.alias("qty"),
-            bdays.alias("days"),
-            pl.col("_mdays").alias("month_days"),
-        ).with_columns(
-            expr_div_half_up_nonneg(
-                pl.col("qty") * pl.col("unit_price_micro") * pl.col("days"),
-                pl.col("month_days") * WH_MICRO_PER_FEN,
-            ).alias("amount_fen")
-        )
-        basic = basic.filter(pl.col("days") > 0)
-    else:
-        basic = None
-    for i, reg in enumerate(REGISTERS):
-        lines.append(_line(seg, "energy", f"energy_{reg}", i, pl.col(f"_s_{reg}"), prices[reg]))
-    for i, (item, col) in enumerate(PASS_PARTS):
-        lines.append(_line(seg, "pass", item, i, pl.col("_w"), pl.col(col)))
-    lines.append(_line(seg, "fund", "fund", 0, pl.col("_w"), pl.col("fund")))
-    pf_rows = (
-        seg.filter(pl.col("pf_standard").is_not_null())
-        .group_by("_r", "version_id")
-        .agg(
-            pl.col("account_id").first(),
-            pl.col("pf_standard").first(),
-            pl.col("_W").first(),
-            pl.col("reactive_varh").first(),
-            pl.col("m_from").min(),
-            pl.col("m_to").max(),
-        )
-    )
-    return lines, err.select("_r", "account_id", "reason"), basic, pf_rows
-
-
-# --- power factor ------------------------------------------------------------------------------
-
-
-def power_factor_centi(active: int, reactive: int) -> int:
-    """Exact pf × 100 = round_half_up(100·A/√(A²+R²)) on Python ints (A > 0, R ≥ 0)."""
-    if active <= 0:
-        raise ValueError("active energy must be positive")
-    reactive = abs(reactive)
-    total = active * active + reactive * reactive
-    # the largest k with pf ≥ (2k − 1)/200  ⇔  40000·A² ≥ (2k − 1)²·(A² + R²)
-    k = 0
-    lo, hi = 0, 100
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        if mid == 0 or 40000 * active * active >= (2 * mid - 1) ** 2 * total:
-            k, lo = mid, mid + 1
-        else:
-            hi = mid - 1
-    return k
-
-
-def _pf_centi_column(active: pl.Series, reactive: pl.Series) -> pl.Series:
-    """Vectorised pf × 100: float candidate, exact integer check near a rounding boundary."""
-    a = active.cast(pl.Float64).to_numpy()
-    r = reactive.abs().cast(pl.Float64).to_numpy()
-    import numpy as np
-
-    x = 100.0 * a / np.hypot(a, r)
-    k = np.floor(x + 0.5).astype(np.int64)
-    frac = x + 0.5 - np.floor(x + 0.5)
-    near = np.nonzero((frac < 1e-6) | (frac > 1 - 1e-6))[0]
-    if near.size:
-        a_int = active.to_list()
-        r_int = reactive.to_list()
-        for i in near.tolist():
-            k[i] = power_factor_centi(int(a_int[i]), int(r_int[i]))
-    return pl.Series("pf_centi", k, dtype=pl.Int64)
-
-
-def _pf_lines(pf_rows: pl.DataFrame, priced: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
-    rows = pf_rows.filter(pl.col("reactive_varh").is_not_null() & (pl.col("_W") > 0))
-    if rows.height == 0:
-        return _empty({})
-    rows = rows.with_columns(_pf_centi_column(rows["_W"], rows["reactive_varh"]))
-    rows = rows.join(catalogue.pf_frame, on=["pf_standard", "pf_centi"], how="left")
-    base = (
-        priced.filter(pl.col("kind").is_in(["basic", "energy", "pass"]))
-        .group_by("_r", "version_id")
-        .agg(pl.col("amount_fen").sum().alias("_base"))
-    )
-    rows = rows.join(base, on=["_r", "version_id"], how="left")
-    return rows.select(
-        "_r",
-        "account_id",
-        "version_id",
-        "m_from",
-        "m_to",
-        pl.lit("pf").alias("kind"),
-        pl.lit("pf_adjustment").alias("item"),
-        pl.lit(KIND_RANK["pf"] * 100, dtype=pl.Int32).alias("_ord"),
-        pl.lit(None, dtype=pl.Int64).alias("wh"),
-        pl.lit(None, dtype=pl.Int64).alias("unit_price_micro"),
-        expr_div_half_up(
-            pl.col("_base").fill_null(0) * pl.col("pf_percent_centi").fill_null(0), 10_000
-        ).alias("amount_fen"),
-        "pf_centi",
-        "pf_percent_centi",
-    )
-
-
-# --- merging and ordering ----------------------------------------------------------------------
-
-
-def _price_lines(raw: list[pl.DataFrame]) -> pl.DataFrame:
-    """Merge per-segment quantity lines of the same item, price and version; price them."""
-    frame = pl.concat(raw, how="vertical")
-    single = frame.filter(~pl.col("_multi")).rename({"m_from": "line_from", "m_to": "line_to"})
-    multi = frame.filter(pl.col("_multi"))
-    if multi.height:
-        merged = multi.group_by(
-            "_r", "account_id", "version_id", "kind", "item", "_ord", "unit_price_micro", maintain_order=True
-        ).agg(
-            pl.col("m_from").min().alias("line_from"),
-            pl.col("m_to").max().alias("line_to"),
-            pl.col("wh").sum(),
-        )
-        frame = pl.concat(
-            [single.drop("_multi"), merged.select(single.drop("_multi").columns)], how="vertical"
-        )
-    else:
-        frame = single.drop("_multi")
-    return frame.with_columns(
-        expr_div_half_up_nonneg(pl.col("wh") * pl.col("unit_price_micro"), WH_MICRO_PER_FEN).alias(
-            "amount_fen"
-        )
-    )
-
-
-def _pad(frame: pl.DataFrame) -> pl.DataFrame:
-    """Give a line frame every column of the output (nulls where it has none)."""
-    want: dict[str, Any] = {
-        "_r": pl.Int64,
-        "account_id": pl.Int64,
-        "version_id": pl.Int64,
-        "kind": pl.String,
-        "item": pl.String,
-        "_ord": pl.Int32,
-        "wh": pl.Int64,
-        "unit_price_micro": pl.Int64,
-        "amount_fen": pl.Int64,
-        "line_from": pl.Date,
-        "line_to": pl.Date,
-        "qty": pl.Int64,
-        "days": pl.Int64,
-        "month_days": pl.Int64,
-        "pf_centi": pl.Int64,
-        "pf_percent_centi": pl.Int64,
-    }
-    if "m_from" in frame.columns:
-        frame = frame.rename({"m_from": "line_from", "m_to": "line_to"})
-    return frame.select(
-        [pl.col(c).cast(t) if c in frame.columns else pl.lit(None, dtype=t).alias(c) for c, t in want.items()]
-    )
-
-
-# --- entry point -------------------------------------------------------------------------------
+def _partitions(
+    frame: pl.DataFrame, catalogue: Catalogue
+) -> list[tuple[CompiledVersion, dt.date, pl.DataFrame]]:
+    """Split a segment frame by (version, month), carrying only the columns the kind needs."""
+    keys = frame["_key"].unique().sort().to_list()
+    out = []
+    for key in keys:
+        version = catalogue.compiled[key // 100_000]
+        month_index = key % 100_000 - 1
+        month = dt.date(month_index // 12, month_index % 12 + 1, 1)
+        cols = ["_r", "period_start", "period_end", "m_from", "m_to", *NEEDED[version.kind]]
+        narrow = frame.select(cols)
+        sub = narrow if len(keys) == 1 else narrow.filter(frame["_key"] == key)
+        out.append((version, month, sub))
+    return out
 
 
 def rate(periods: pl.DataFrame, catalogue: Catalogue) -> Rating:
     """Rate every period of ``periods`` (see :mod:`gridcare.billing.engine` for the contract)."""
     p = _normalise(periods)
-    seg, errors = _segments(p, catalogue)
-    # more than one segment in a period → its lines are merged over segments
-    seg = seg.with_columns(
-        (pl.col("_c0") > 0).any().over("_r").alias("_multi") if seg.height else pl.lit(False).alias("_multi")
-    )
-    raw: list[pl.DataFrame] = []
-    basics: list[pl.DataFrame] = []
-    pf_inputs: list[pl.DataFrame] = []
-    billed_wh: list[pl.DataFrame] = []
-    for kind in ("res_tiered", "res_tou", "gic_tou", "two_part"):
-        part = seg.filter(pl.col("kind") == kind)
-        if part.height == 0:
+    acc = _Acc(n_rows=p.height)
+    pf_arrays = _row_pf(p)
+    for frame, is_multi in _segments(p, catalogue, acc):
+        if frame.height == 0:
             continue
-        if kind in ("res_tiered", "res_tou"):
-            lines, err = _residential(part, catalogue, kind)
-            if kind == "res_tou":
-                wh = part.select("_r", (pl.col("peak_wh") + pl.col("valley_wh")).alias("wh"))
-            else:
-                wh = part.select("_r", pl.col("total_wh").alias("wh"))
-        else:
-            lines, err, basic, pf_rows = _agency(part, catalogue, kind)
-            if basic is not None:
-                basics.append(basic)
-            pf_inputs.append(pf_rows)
-            regs = [pl.col(f"{r}_wh") for r in REGISTERS]
-            wh = part.select(
-                "_r",
-                pl.when(pl.any_horizontal([c.is_not_null() for c in regs]))
-                .then(pl.sum_horizontal(regs))
-                .otherwise(pl.col("total_wh"))
-                .alias("wh"),
+        for version, month, part_frame in _partitions(frame, catalogue):
+
+            def days(col: str, f: pl.DataFrame = part_frame) -> np.ndarray:
+                return f[col].cast(pl.Int32).to_numpy().astype(np.int64)
+
+            part = _Part(
+                r=part_frame["_r"].to_numpy(),
+                s=days("period_start"),
+                e=days("period_end"),
+                mf=days("m_from"),
+                mt=days("m_to"),
+                multi=is_multi,
+                frame=part_frame,
+                month=month,
+                version=version,
             )
-        raw.extend(lines)
-        billed_wh.append(wh.unique("_r"))
-        if err.height:
-            errors.append(err.select("_r", "account_id", "reason"))
-    err_frame = (
-        pl.concat([e.select("_r", "account_id", "reason") for e in errors], how="vertical").unique(
-            "_r", keep="first"
-        )
-        if errors
-        else pl.DataFrame(schema={"_r": pl.Int64, "account_id": pl.Int64, "reason": pl.String})
+            if version.kind in ("res_tiered", "res_tou"):
+                _residential(acc, part)
+            else:
+                _agency(acc, part, catalogue, pf_arrays)
+    # errors: the first reason per row
+    if acc.err_rows:
+        err = pl.DataFrame(
+            {
+                "_r": np.concatenate(acc.err_rows),
+                "reason": np.repeat(np.array(acc.err_reasons, dtype=object), [a.size for a in acc.err_rows]),
+            },
+            schema={"_r": pl.Int64, "reason": pl.String},
+        ).unique("_r", keep="first", maintain_order=True)
+    else:
+        err = pl.DataFrame(schema={"_r": pl.Int64, "reason": pl.String})
+    failed = np.zeros(p.height, dtype=bool)
+    failed[err["_r"].to_numpy()] = True
+
+    parts: list[pl.DataFrame] = list(acc.single)
+    merged = _merge_multi(acc)
+    if merged is not None:
+        bad_multi = failed[merged["_r"].to_numpy()]
+        if bad_multi.any():
+            merged = merged.filter(pl.Series(~bad_multi))
+        info = _info_codes(acc)
+        sums = merged.filter(~pl.col("_code").is_in(info)).group_by("_r").agg(pl.col("amount_fen").sum())
+        acc.total[sums["_r"].to_numpy()] = sums["amount_fen"].to_numpy()
+        parts.append(merged)
+    lines = _assemble(p, acc, parts, failed)
+    rated = ~failed
+    keep_rows = pl.Series(rated)
+    totals = pl.DataFrame(
+        {
+            "account_id": p["account_id"].filter(keep_rows),
+            "wh": acc.wh[rated],
+            "total_fen": acc.total[rated],
+            "row": p["_r"].filter(keep_rows),
+            "period_start": p["period_start"].filter(keep_rows),
+            "period_end": p["period_end"].filter(keep_rows),
+        },
+        schema=TOTAL_SCHEMA,
     )
-    priced = [_pad(_price_lines(raw))] if raw else []
-    priced += [_pad(b) for b in basics]
-    all_lines = pl.concat(priced, how="vertical") if priced else _pad(_empty({}))
-    pf_in = [f for f in pf_inputs if f.height]
-    if pf_in:
-        pf = _pf_lines(pl.concat(pf_in, how="vertical"), all_lines, catalogue)
-        if pf.height:
-            all_lines = pl.concat([all_lines, _pad(pf)], how="vertical")
-    if err_frame.height:
-        all_lines = all_lines.join(err_frame.select("_r"), on="_r", how="anti")
-    all_lines = all_lines.sort("account_id", "_r", "_ord", "line_from", "version_id")
-    idx = pl.int_range(pl.len(), dtype=pl.Int64)
-    first = pl.col("account_id") != pl.col("account_id").shift(1)
-    all_lines = all_lines.with_columns(
-        (idx - pl.when(first.fill_null(True)).then(idx).otherwise(None).forward_fill() + 1)
-        .cast(pl.Int32)
-        .alias("seq")
+    err = err.sort("_r")
+    errors = pl.DataFrame(
+        {"account_id": p["account_id"].gather(err["_r"]), "reason": err["reason"], "row": err["_r"]},
+        schema=ERROR_SCHEMA,
     )
-    rated = p.join(err_frame.select("_r"), on="_r", how="anti")
-    wh_frame = (
-        pl.concat(billed_wh, how="vertical")
-        if billed_wh
-        else pl.DataFrame(schema={"_r": pl.Int64, "wh": pl.Int64})
-    )
-    sums = (
-        all_lines.filter(pl.col("kind") != "info")
-        .group_by("_r")
-        .agg(pl.col("amount_fen").sum().alias("total_fen"))
-    )
-    totals = (
-        rated.select("_r", "account_id", "period_start", "period_end")
-        .join(wh_frame, on="_r", how="left")
-        .join(sums, on="_r", how="left")
-        .sort("_r")
-        .select(
-            "account_id",
-            pl.col("wh").cast(pl.Int64),
-            pl.col("total_fen").fill_null(0).cast(pl.Int64),
-            "period_start",
-            "period_end",
-        )
-    )
-    lines_out = all_lines.select(
-        "account_id",
-        "seq",
-        "kind",
-        "item",
-        "wh",
-        "unit_price_micro",
-        "amount_fen",
-        pl.col("version_id").alias("tariff_version_id"),
-        "line_from",
-        "line_to",
-        "qty",
-        "days",
-        "month_days",
-        "pf_centi",
-        "pf_percent_centi",
-    )
-    errors_out = err_frame.sort("_r").select("account_id", "reason")
-    return Rating(lines=lines_out, totals=totals, errors=errors_out)
+    return Rating(lines=lines, totals=totals, errors=errors)
 
 
-def periods_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    """Build a PERIOD_SCHEMA frame from dicts (missing keys null; ``ytd_wh_before`` 0)."""
-    data = {
-        name: [row.get(name, 0 if name == "ytd_wh_before" else None) for row in rows]
-        for name in PERIOD_SCHEMA
-    }
-    return pl.DataFrame(data, schema=PERIOD_SCHEMA)
+def _assemble(p: pl.DataFrame, acc: _Acc, parts: list[pl.DataFrame], failed: np.ndarray) -> pl.DataFrame:
+    """One LINE_SCHEMA frame from the chunks: strings, account ids and dates by gather."""
+    if not parts:
+        return pl.DataFrame(schema=LINE_SCHEMA)
+    lines = pl.concat([_uniform(part) for part in parts], how="vertical", rechunk=False)
+    if failed.any():
+        lines = lines.filter(pl.Series(~failed[lines["_r"].to_numpy()]))
+    for name in LINE_SCHEMA:
+        if name not in lines.columns and name not in ("account_id", "kind", "item", "row"):
+            lines = lines.with_columns(
+                pl.lit(None, dtype=pl.Int32 if name.startswith("line_") else pl.Int64).alias(name)
+            )
+    r = lines["_r"]
+    code = lines["_code"]
+    names = pl.Series("item", acc.items.names, dtype=pl.String)
+    kinds = pl.Series("kind", acc.items.kinds, dtype=pl.String)
+    return lines.select(
+        p["account_id"].gather(r).alias("account_id"),
+        pl.col("seq").cast(pl.Int32),
+        kinds.gather(code).alias("kind"),
+        names.gather(code).alias("item"),
+        pl.col("wh").cast(pl.Int64),
+        pl.col("unit_price_micro").cast(pl.Int64),
+        pl.col("amount_fen").cast(pl.Int64),
+        pl.col("tariff_version_id").cast(pl.Int64),
+        pl.col("_r").alias("row"),
+        pl.coalesce(pl.col("line_from").cast(pl.Int32).cast(pl.Date), p["period_start"].gather(r)).alias(
+            "line_from"
+        ),
+        pl.coalesce(pl.col("line_to").cast(pl.Int32).cast(pl.Date), p["period_end"].gather(r)).alias(
+            "line_to"
+        ),
+        *[pl.col(c).cast(pl.Int64) for c in ("qty", "days", "month_days", "pf_centi", "pf_percent_centi")],
+    )
+
+
+def _info_codes(acc: _Acc) -> list[int]:
+    return [i for i, kind in enumerate(acc.items.kinds) if kind == "info"]
 
 
 __all__ = [
