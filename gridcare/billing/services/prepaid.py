@@ -612,7 +612,19 @@ def _check_accounts(
             disconnects = [o for o in mine if o.kind == RemoteOrderKind.DISCONNECT]
             reconnects = [o for o in mine if o.kind == RemoteOrderKind.RECONNECT]
             if balance < 0:
-                if armed(account_id, PrepaidNoticeLevel.ZERO, armed_zero_day):
+                last_zero = last_notice.get((account_id, PrepaidNoticeLevel.ZERO))
+                # Back at or above zero since the last ZERO notice is also shown by the orders
+                # it led to: a reconnect, or a disconnect cancelled for the balance (not by a
+                # person) — e.g. a payment reversed afterwards starts a new cycle.
+                recovered = last_zero is not None and any(
+                    o.created_at >= last_zero
+                    and (
+                        o.kind == RemoteOrderKind.RECONNECT
+                        or (o.status == RemoteOrderStatus.CANCELLED and not o.decided_by)
+                    )
+                    for o in mine
+                )
+                if recovered or armed(account_id, PrepaidNoticeLevel.ZERO, armed_zero_day):
                     for level in (PrepaidNoticeLevel.ZERO, PrepaidNoticeLevel.DISCONNECT_NOTICE):
                         notices.append(
                             _send_notice(account=acct, level=level, balance=balance, policy=policy, now=now)

@@ -430,3 +430,55 @@ def test_console_sms_backend_and_cli(settings: Any, capsys: Any) -> None:
     assert not (settings.DATA_DIR / "sms" / "outbox.log").exists()
     call_command("billing", "prepaid", "send")
     assert json.loads(capsys.readouterr().out.strip())["pending"] == 0
+
+
+def test_payment_through_payment_post_reconnects_and_a_reversal_starts_a_new_cycle(
+    make_user: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The payments service calls ``prepaid_after_payment`` on commit; a payment reversed
+    after the reconnect leaves the account below zero again: a new ZERO notice and notice
+    period (the old notice does not disconnect at once)."""
+    from gridcare.billing.services.payments import payment_post, payment_reverse
+
+    account, _meter = prepaid("PP5001")
+    _run_to_disconnect(account)
+    remote_orders_dispatch(actor="test")
+    remote_order_confirm(actor="test", order_id=RemoteOrder.objects.get(account=account).pk)
+    clerk = make_user(roles=["counter_clerk", "service_manager"])
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = payment_post(
+            actor=clerk,
+            account_id=account.pk,
+            amount="100.00",
+            channel="counter_cash",
+            idempotency_key="pp5001-1",
+        )
+    assert balance(account) == Decimal("95.00")
+    reconnect = RemoteOrder.objects.get(account=account, kind=RemoteOrderKind.RECONNECT)
+    assert reconnect.status == RemoteOrderStatus.PENDING
+    assert reconnect.due_at <= timezone.now() + dt.timedelta(hours=24)
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_reverse(actor=clerk, payment_id=payment.pk, reason="bank returned the transfer")
+    assert balance(account) == Decimal("-5.00")
+    prepaid_check_balances(now=timezone.now(), actor="test")
+    assert _levels(account)[-2:] == [PrepaidNoticeLevel.ZERO, PrepaidNoticeLevel.DISCONNECT_NOTICE]
+    assert RemoteOrder.objects.filter(account=account, kind=RemoteOrderKind.DISCONNECT).count() == 1
+
+
+def test_monthly_tiers_month_to_date_sum_equals_the_month() -> None:
+    """Monthly tiers (HEBS-RES-LV-M: ≤ 180 kWh 0.52, ≤ 280 kWh 0.57, above 0.82): each day is
+    rated on the month so far, minus the month's earlier charges. 10 kWh a day in March:
+    day 1 sees bounds pro-rated to 1/31 (5.806 / 9.032 kWh): 5.806 × 0.52 + 3.226 × 0.57 +
+    0.968 × 0.82 = 3.02 + 1.84 + 0.79 = 5.65; the 31 days add up to the month's bill
+    180 × 0.52 + 100 × 0.57 + 30 × 0.82 = 93.60 + 57.00 + 24.60 = 175.20."""
+    account, meter = prepaid("PP6001", tariff="HEBS-RES-LV-M")
+    start = dt.date(2026, 2, 28)
+    readings(meter, {start + dt.timedelta(days=k): f"{1000 + 10 * k}.000" for k in range(32)})
+    for k in range(1, 32):
+        prepaid_daily_charges(day=start + dt.timedelta(days=k), actor="test")
+    rows = list(PrepaidCharge.objects.filter(account=account).order_by("day"))
+    assert len(rows) == 31
+    assert rows[0].amount == Decimal("5.65")
+    assert sum(r.kwh for r in rows) == Decimal("310.000")
+    assert sum(r.amount for r in rows) == Decimal("175.20")
+    assert balance(account) == Decimal("-175.20")
