@@ -40,7 +40,7 @@ class Area:
 SERVICE_AREAS: tuple[Area, ...] = (
     Area("customers", _("Customer archive"), "customers:search"),
     Area("connections", _("New connections (业扩报装)"), None),
-    Area("billing", _("Reading & billing (抄表收费)"), None),
+    Area("billing", _("Reading & billing (抄表收费)"), "billing:runs"),
     Area("inspection", _("Inspection (用电检查)"), None),
     Area("metering", _("Metering (电能计量)"), "metering:meters"),
     Area("outages", _("Outage repair (电力抢修)"), None),
