@@ -24,6 +24,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.utils import timezone
 
+from gridcare.billing import bench as billing_bench
+
 
 @dataclass(frozen=True)
 class Benchmark:
@@ -455,6 +457,11 @@ BENCHMARKS: dict[str, Benchmark] = {
         help="Import N generated daily readings with full VEE and compare with a raw COPY.",
         add_arguments=_readings_arguments,
         run=_readings_run,
+    ),
+    "billing": Benchmark(
+        help="Bill N generated accounts: the engine alone, the end-to-end run, a per-account ORM loop.",
+        add_arguments=billing_bench.add_arguments,
+        run=billing_bench.run,
     ),
 }
 
