@@ -266,8 +266,11 @@ def compile_params(
     extra = sorted(set(ratios_in) - {"peak", "flat", "valley"})
     if extra:
         raise _fail(f"ratios.{extra[0]}", "unknown period (peak, flat, valley)")
-    ratios = {name: _ratio(ratios_in, name) for name in ("peak", "flat", "valley")}
-    ratios = {name: ratio_to_fraction(ratios_in.get(name), what=f"params.ratios.{name}") for name in ratios}
+    ratios: dict[str, tuple[int, int]] = {}
+    for name in ("peak", "flat", "valley"):
+        if ratios_in.get(name) is None:
+            raise _fail(f"ratios.{name}", "is required")
+        ratios[name] = ratio_to_fraction(ratios_in[name], what=f"params.ratios.{name}")
     common: dict[str, Any] = {
         "id": version_id,
         "code": code,
