@@ -71,9 +71,9 @@ def _given(customer: Any) -> tuple[Any, RemoteOrder]:
         balance=balance,
         created_at=timezone.now(),
     )
-    for amount in ("8.50", "126.40"):
-        other = AccountFactory(is_prepaid=True, tariff_code="HEBS-RES-LV")
-        AccountBalance.objects.create(account=other, amount=Decimal(amount))
+    for held in ("8.50", "126.40"):
+        other: Any = AccountFactory(is_prepaid=True, tariff_code="HEBS-RES-LV")
+        AccountBalance.objects.create(account=other, amount=Decimal(held))
     return account, order
 
 

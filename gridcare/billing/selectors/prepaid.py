@@ -64,6 +64,11 @@ def balance_state(balance: Decimal | None, low: Decimal) -> str:
     return "ok"
 
 
+def _money(value: Decimal | None) -> Decimal:
+    """An annotated amount as yuan with 2 places (SQLite returns subquery decimals unscaled)."""
+    return Decimal(value if value is not None else 0).quantize(Decimal("0.01"))
+
+
 def _with_balance(qs: QuerySet[Account]) -> QuerySet[Account]:
     last = PrepaidCharge.objects.filter(account_id=OuterRef("pk")).order_by("-day")
     return qs.annotate(
@@ -119,7 +124,7 @@ def _detail(account: Account, *, charges: int, orders: bool) -> dict[str, Any]:
     rows.reverse()
     return {
         "account": account,
-        "balance": account.balance_amount if account.balance_amount is not None else Decimal("0.00"),  # type: ignore[attr-defined]
+        "balance": _money(account.balance_amount),  # type: ignore[attr-defined]
         "state": balance_state(account.balance_amount, low),  # type: ignore[attr-defined]
         "low": low,
         "charges": rows,
@@ -172,7 +177,7 @@ def my_prepaid_accounts(*, user: Any) -> list[dict[str, Any]]:
         "number"
     )
     return [
-        {"account": a, "balance": a.balance_amount, "state": balance_state(a.balance_amount, low)}  # type: ignore[attr-defined]
+        {"account": a, "balance": _money(a.balance_amount), "state": balance_state(a.balance_amount, low)}  # type: ignore[attr-defined]
         for a in accounts
     ]
 
