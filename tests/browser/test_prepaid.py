@@ -37,7 +37,7 @@ def _shot(page: Any, name: str) -> None:
 def _given(customer: Any) -> tuple[Any, RemoteOrder]:
     """An important (一级) prepaid account 30 days into daily charges, now in arrears, with
     its disconnect waiting for a person; and two ordinary prepaid accounts."""
-    account = AccountFactory(
+    account: Any = AccountFactory(
         customer=customer, is_prepaid=True, tariff_code="HEBS-RES-LV", importance="first"
     )
     today = timezone.localdate()
