@@ -18,12 +18,14 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import importlib
 import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -34,9 +36,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
-from gridcare.billing.choices import PaymentChannel, PaymentStatus
-from gridcare.billing.engine.allocation import OpenBill, allocate
-from gridcare.billing.engine.late_fee import rate_days
+from gridcare.billing.choices import BillStatus, PaymentChannel, PaymentStatus
+from gridcare.billing.engine.allocation import AllocationResult, OpenBill, allocate
+from gridcare.billing.engine.late_fee import LateFeeRates, rate_days
 from gridcare.billing.models import AccountBalance, Payment, PaymentAllocation, PaymentCallbackLog
 from gridcare.billing.selectors.payments import open_bills, policy_in_force, rates_from_policy
 from gridcare.core.audit import audit_record, person_name, snapshot
@@ -52,7 +54,10 @@ ZERO = Decimal("0.00")
 MAX_AMOUNT = Decimal("999999999999.99")
 
 __all__ = [
+    "PaymentItem",
     "balances_apply",
+    "payment_item",
+    "payments_post_many",
     "payment_callback_receive",
     "payment_post",
     "payment_reverse",
@@ -88,50 +93,108 @@ def parse_amount(value: Any, *, field: str = "amount") -> Decimal:
 
 def _lock_balance(account_id: int) -> AccountBalance:
     """The account lock: get or create the balance row, then lock it for this transaction."""
-    AccountBalance.objects.get_or_create(account_id=account_id)
-    return AccountBalance.objects.select_for_update().get(account_id=account_id)
+    return _lock_balances([account_id])[account_id]
 
 
-def _open_bills_for_allocation(account_id: int, as_of: dt.date) -> list[OpenBill]:
-    rows = open_bills(account_ids=[account_id], as_of=as_of)
-    if not rows:
-        return []
-    rates = rates_from_policy(policy_in_force(as_of))
-    weighted = rate_days(
-        due=[r.due_date for r in rows], as_of=as_of, residential=[r.residential for r in rows], rates=rates
-    )
-    return [
-        OpenBill(
-            bill_id=r.bill_id,
-            period_ordinal=r.period.toordinal(),
-            outstanding_fen=r.outstanding_fen,
-            weighted=int(weighted[i]),
-            minimum_fen=max(0, rates.minimum_fen - r.fee_paid_fen),
-            waiver_fen=r.waiver_fen,
+def _lock_balances(account_ids: Iterable[int]) -> dict[int, AccountBalance]:
+    """Create the missing balance rows, then lock them all in one query, in account order
+    (a fixed order: two batches never deadlock on each other)."""
+    ids = sorted(set(account_ids))
+    have = set(AccountBalance.objects.filter(account_id__in=ids).values_list("account_id", flat=True))
+    missing = [a for a in ids if a not in have]
+    if missing:
+        AccountBalance.objects.bulk_create(
+            [AccountBalance(account_id=a) for a in missing], ignore_conflicts=True
         )
-        for i, r in enumerate(rows)
-    ]
+    rows = AccountBalance.objects.select_for_update().filter(account_id__in=ids).order_by("account_id")
+    return {row.account_id: row for row in rows}
 
 
-def _write_allocations(
-    *, payment: Payment, amount_fen: int, account_id: int, as_of: dt.date, now: dt.datetime
-) -> int:
-    """Allocate ``amount_fen`` of ``payment`` to the account's unpaid bills; return the fen
-    left for the balance."""
-    result = allocate(amount_fen=amount_fen, bills=_open_bills_for_allocation(account_id, as_of))
-    PaymentAllocation.objects.bulk_create(
-        [
-            PaymentAllocation(
-                payment=payment,
-                bill_id=a.bill_id,
-                amount=fen_to_yuan(a.principal_fen),
-                late_fee=fen_to_yuan(a.late_fee_fen),
-                created_at=now,
+@dataclass
+class _BillState:
+    """An unpaid bill while a batch allocates money to it (fen)."""
+
+    bill_id: int
+    period_ordinal: int
+    due_date: dt.date
+    residential: bool
+    outstanding_fen: int
+    fee_paid_fen: int
+    waiver_fen: int
+
+
+class _Ledger:
+    """The unpaid bills of many accounts, loaded once (a few set-based queries) and updated
+    in memory as each payment of a batch is allocated, so a batch allocates like the same
+    payments posted one by one."""
+
+    def __init__(self, account_ids: Iterable[int], as_of: dt.date) -> None:
+        self.bills: dict[int, list[_BillState]] = {}
+        for row in open_bills(account_ids=account_ids, as_of=as_of):
+            self.bills.setdefault(row.account_id, []).append(
+                _BillState(
+                    bill_id=row.bill_id,
+                    period_ordinal=row.period.toordinal(),
+                    due_date=row.due_date,
+                    residential=row.residential,
+                    outstanding_fen=row.outstanding_fen,
+                    fee_paid_fen=row.fee_paid_fen,
+                    waiver_fen=row.waiver_fen,
+                )
             )
-            for a in result.allocations
-        ]
-    )
-    return result.balance_fen
+        self._rates: dict[dt.date, LateFeeRates] = {}
+
+    def _rates_on(self, day: dt.date) -> LateFeeRates:
+        if day not in self._rates:
+            self._rates[day] = rates_from_policy(policy_in_force(day))
+        return self._rates[day]
+
+    def allocate(self, account_id: int, amount_fen: int, as_of: dt.date) -> AllocationResult:
+        """Allocate ``amount_fen`` paid on ``as_of`` to the account's bills and update them."""
+        states = [b for b in self.bills.get(account_id, []) if b.outstanding_fen > 0]
+        if not states:
+            return AllocationResult(allocations=(), balance_fen=amount_fen)
+        rates = self._rates_on(as_of)
+        weighted = rate_days(
+            due=[b.due_date for b in states],
+            as_of=as_of,
+            residential=[b.residential for b in states],
+            rates=rates,
+        )
+        result = allocate(
+            amount_fen=amount_fen,
+            bills=[
+                OpenBill(
+                    bill_id=b.bill_id,
+                    period_ordinal=b.period_ordinal,
+                    outstanding_fen=b.outstanding_fen,
+                    weighted=int(weighted[i]),
+                    minimum_fen=max(0, rates.minimum_fen - b.fee_paid_fen),
+                    waiver_fen=b.waiver_fen,
+                )
+                for i, b in enumerate(states)
+            ],
+        )
+        by_id = {b.bill_id: b for b in states}
+        for a in result.allocations:
+            state = by_id[a.bill_id]
+            state.outstanding_fen -= a.principal_fen
+            state.fee_paid_fen += a.late_fee_fen
+            state.waiver_fen = 0  # a waiver serves the next payment on its bill only
+        return result
+
+
+def _allocation_rows(payment_id: int, result: AllocationResult, now: dt.datetime) -> list[PaymentAllocation]:
+    return [
+        PaymentAllocation(
+            payment_id=payment_id,
+            bill_id=a.bill_id,
+            amount=fen_to_yuan(a.principal_fen),
+            late_fee=fen_to_yuan(a.late_fee_fen),
+            created_at=now,
+        )
+        for a in result.allocations
+    ]
 
 
 def _after_prepaid_payment(account_id: int, actor: Any) -> None:
@@ -145,6 +208,56 @@ def _after_prepaid_payment(account_id: int, actor: Any) -> None:
 
 
 # --- posting --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentItem:
+    """One payment to post (already validated by :func:`payment_item`)."""
+
+    account_id: int
+    amount: Decimal
+    channel: str
+    idempotency_key: str
+    received_at: dt.datetime
+    external_ref: str = ""
+
+
+def payment_item(
+    *,
+    account_id: int,
+    amount: Decimal | str,
+    channel: str,
+    idempotency_key: str,
+    received_at: dt.datetime | None = None,
+    external_ref: str = "",
+) -> PaymentItem:
+    """Validate one payment's input (ValidationFailed naming the field)."""
+    key = (idempotency_key or "").strip()
+    if not key:
+        raise ValidationFailed(_("An idempotency key is required."), field="idempotency_key")
+    if len(key) > 100:
+        raise ValidationFailed(
+            _("The idempotency key is longer than 100 characters."), field="idempotency_key"
+        )
+    if channel not in PaymentChannel.values:
+        raise ValidationFailed(_("Unknown payment channel."), field="channel")
+    value = parse_amount(amount)
+    if received_at is not None and timezone.is_naive(received_at):
+        raise ValidationFailed(_("The payment time must carry its time zone."), field="received_at")
+    now = timezone.now()
+    when = received_at or now
+    if when > now + dt.timedelta(minutes=5):
+        raise ValidationFailed(_("The payment time is in the future."), field="received_at")
+    if len(external_ref) > 100:
+        raise ValidationFailed(_("The external reference is too long."), field="external_ref")
+    return PaymentItem(
+        account_id=account_id,
+        amount=value,
+        channel=channel,
+        idempotency_key=key,
+        received_at=when,
+        external_ref=external_ref,
+    )
 
 
 def payment_post(
@@ -182,82 +295,30 @@ def _payment_post(
     external_ref: str,
 ) -> tuple[Payment, bool]:
     """:func:`payment_post`, also saying whether this call posted it (False: a repeat)."""
-    key = (idempotency_key or "").strip()
-    if not key:
-        raise ValidationFailed(_("An idempotency key is required."), field="idempotency_key")
-    if len(key) > 100:
-        raise ValidationFailed(
-            _("The idempotency key is longer than 100 characters."), field="idempotency_key"
-        )
-    if channel not in PaymentChannel.values:
-        raise ValidationFailed(_("Unknown payment channel."), field="channel")
-    value = parse_amount(amount)
-    if received_at is not None and timezone.is_naive(received_at):
-        raise ValidationFailed(_("The payment time must carry its time zone."), field="received_at")
-    now = timezone.now()
-    when = received_at or now
-    if when > now + dt.timedelta(minutes=5):
-        raise ValidationFailed(_("The payment time is in the future."), field="received_at")
-    if len(external_ref) > 100:
-        raise ValidationFailed(_("The external reference is too long."), field="external_ref")
-
-    existing = Payment.objects.filter(idempotency_key=key).first()
+    item = payment_item(
+        account_id=account_id,
+        amount=amount,
+        channel=channel,
+        idempotency_key=idempotency_key,
+        received_at=received_at,
+        external_ref=external_ref,
+    )
+    existing = Payment.objects.filter(idempotency_key=item.idempotency_key).first()
     if existing is not None:
         return _same_account(existing, account_id), False
-    account = Account.objects.filter(pk=account_id).first()
-    if account is None:
+    if not Account.objects.filter(pk=account_id).exists():
         raise NotFound(_("No such account."), field="account")
     try:
-        with transaction.atomic():
-            balance = _lock_balance(account.pk)
-            # A concurrent post with the same key may have committed while we waited.
-            existing = Payment.objects.filter(idempotency_key=key).first()
-            if existing is not None:
-                return _same_account(existing, account_id), False
-            number = next_number(RECEIPT_SEQUENCE)
-            payment = Payment.objects.create(
-                number=f"SK{number:010d}",
-                account=account,
-                channel=channel,
-                amount=value,
-                received_at=when,
-                idempotency_key=key,
-                external_ref=external_ref,
-                posted_by=_actor_label(actor),
-            )
-            amount_fen = yuan_to_fen(value)
-            if account.is_prepaid:
-                to_balance = amount_fen
-            else:
-                as_of = timezone.localtime(when).date()
-                to_balance = _write_allocations(
-                    payment=payment, amount_fen=amount_fen, account_id=account.pk, as_of=as_of, now=now
-                )
-            before = balance.amount
-            balance.amount = before + fen_to_yuan(to_balance)
-            balance.save(update_fields=["amount", "updated_at"])
-            audit_record(
-                actor=actor,
-                obj=payment,
-                action="payment.post",
-                after={
-                    **snapshot(payment, ["number", "account_id", "channel", "amount", "received_at"]),
-                    "allocated": str(value - fen_to_yuan(to_balance)),
-                    "to_balance": str(fen_to_yuan(to_balance)),
-                    "balance_before": str(before),
-                    "balance_after": str(balance.amount),
-                },
-            )
-            if account.is_prepaid:
-                account_pk = account.pk
-                transaction.on_commit(lambda: _after_prepaid_payment(account_pk, actor))
+        outcome = payments_post_many(actor=actor, items=[item])[0]
     except IntegrityError:
-        # Same key committed by another transaction on another account lock: return it.
-        existing = Payment.objects.filter(idempotency_key=key).first()
+        # The same key committed meanwhile under another account's lock: return it.
+        existing = Payment.objects.filter(idempotency_key=item.idempotency_key).first()
         if existing is None:
             raise
         return _same_account(existing, account_id), False
-    return payment, True
+    if isinstance(outcome, Conflict):
+        raise outcome
+    return outcome
 
 
 def _same_account(payment: Payment, account_id: int) -> Payment:
@@ -266,6 +327,107 @@ def _same_account(payment: Payment, account_id: int) -> Payment:
             _("This idempotency key was already used for another account."), field="idempotency_key"
         )
     return payment
+
+
+def payments_post_many(*, actor: Any, items: list[PaymentItem]) -> list[tuple[Payment, bool] | Conflict]:
+    """Post many payments in one transaction (bank result files): the accounts' balance rows
+    are locked in one query, their unpaid bills loaded in a few, receipts numbered in one
+    reservation, payments and allocations written in bulk. Per item: ``(payment, True)``
+    when posted now, ``(payment, False)`` when its key was already posted (a repeat), or a
+    Conflict when the key belongs to another account. Items must have distinct keys and
+    existing accounts; an IntegrityError (a key committed concurrently) rolls back all."""
+    if not items:
+        return []
+    keys = [i.idempotency_key for i in items]
+    if len(set(keys)) != len(keys):
+        raise ValidationFailed(
+            _("Two payments of one batch share an idempotency key."), field="idempotency_key"
+        )
+    now = timezone.now()
+    label = _actor_label(actor)
+    with transaction.atomic():
+        balances = _lock_balances(i.account_id for i in items)
+        # Keys committed before we got the locks are repeats.
+        existing = {p.idempotency_key: p for p in Payment.objects.filter(idempotency_key__in=keys)}
+        new = [i for i in items if i.idempotency_key not in existing]
+        prepaid = set(
+            Account.objects.filter(pk__in={i.account_id for i in new}, is_prepaid=True).values_list(
+                "pk", flat=True
+            )
+        )
+        first = next_number(RECEIPT_SEQUENCE, count=len(new)) if new else 0
+        payments = Payment.objects.bulk_create(
+            [
+                Payment(
+                    number=f"SK{first + n:010d}",
+                    account_id=i.account_id,
+                    channel=i.channel,
+                    amount=i.amount,
+                    received_at=i.received_at,
+                    idempotency_key=i.idempotency_key,
+                    external_ref=i.external_ref,
+                    posted_by=label,
+                )
+                for n, i in enumerate(new)
+            ]
+        )
+        billed = sorted({i.account_id for i in new if i.account_id not in prepaid})
+        ledger = _Ledger(
+            billed, min((timezone.localtime(i.received_at).date() for i in new), default=now.date())
+        )
+        allocation_rows: list[PaymentAllocation] = []
+        changed: dict[int, Decimal] = {}
+        audits: list[tuple[Payment, dict[str, Any]]] = []
+        for item, payment in zip(new, payments, strict=True):
+            amount_fen = yuan_to_fen(item.amount)
+            if item.account_id in prepaid:
+                to_balance = amount_fen
+            else:
+                result = ledger.allocate(
+                    item.account_id, amount_fen, timezone.localtime(item.received_at).date()
+                )
+                allocation_rows.extend(_allocation_rows(payment.pk, result, now))
+                to_balance = result.balance_fen
+            balance = balances[item.account_id]
+            changed.setdefault(item.account_id, balance.amount)
+            before = balance.amount
+            balance.amount = before + fen_to_yuan(to_balance)
+            audits.append(
+                (
+                    payment,
+                    {
+                        **snapshot(payment, ["number", "account_id", "channel", "amount", "received_at"]),
+                        "allocated": str(item.amount - fen_to_yuan(to_balance)),
+                        "to_balance": str(fen_to_yuan(to_balance)),
+                        "balance_before": str(before),
+                        "balance_after": str(balance.amount),
+                    },
+                )
+            )
+        PaymentAllocation.objects.bulk_create(allocation_rows)
+        for account_id in changed:
+            balances[account_id].updated_at = now
+        AccountBalance.objects.bulk_update([balances[a] for a in changed], ["amount", "updated_at"])
+        for payment, after in audits:
+            audit_record(actor=actor, obj=payment, action="payment.post", after=after)
+        for account_id in sorted({i.account_id for i in new} & prepaid):
+            transaction.on_commit(functools.partial(_after_prepaid_payment, account_id, actor))
+    posted = {p.idempotency_key: p for p in payments}
+    out: list[tuple[Payment, bool] | Conflict] = []
+    for item in items:
+        if item.idempotency_key in posted:
+            out.append((posted[item.idempotency_key], True))
+            continue
+        old = existing[item.idempotency_key]
+        if old.account_id != item.account_id:
+            out.append(
+                Conflict(
+                    _("This idempotency key was already used for another account."), field="idempotency_key"
+                )
+            )
+        else:
+            out.append((old, False))
+    return out
 
 
 def payment_reverse(*, actor: Any, payment_id: int, reason: str) -> Payment:
@@ -315,67 +477,60 @@ def payment_reverse(*, actor: Any, payment_id: int, reason: str) -> Payment:
 
 def balances_apply(*, account_ids: Iterable[int], actor: Any) -> int:
     """Apply credit balances (预收) to unpaid issued bills of ``account_ids`` — called after a
-    run issues bills. Only accounts with a positive balance and unpaid bills are touched
-    (two queries find them); each is locked and allocated like a payment, attributed to
-    the account's latest posted payment (a reversal of that payment then takes it back).
+    run issues bills. Set-based: one query finds the accounts with a credit and unpaid
+    bills, one locks their balance rows, a few load their bills; allocations and balances
+    are written in bulk (one audit row per account changed). Each account's allocations
+    belong to its latest posted payment (a reversal of that payment takes them back).
     Prepaid accounts are skipped (the prepaid service settles them). Returns the number of
     allocations written."""
-    ids = list(dict.fromkeys(int(i) for i in account_ids))
+    ids = sorted({int(i) for i in account_ids})
     if not ids:
         return 0
     candidates = list(
         AccountBalance.objects.filter(account_id__in=ids, amount__gt=0, account__is_prepaid=False)
-        .filter(account__bills__status="issued")
+        .filter(account__bills__status=BillStatus.ISSUED)
+        .order_by("account_id")
         .values_list("account_id", flat=True)
         .distinct()
     )
     if not candidates:
         return 0
-    latest = dict(
-        Payment.objects.filter(account_id__in=candidates, status=PaymentStatus.POSTED)
-        .order_by()
-        .values_list("account_id")
-        .annotate(last=Max("pk"))
-    )
     today = timezone.localdate()
     now = timezone.now()
-    written = 0
     with transaction.atomic():
-        for account_id in sorted(candidates):  # a fixed lock order: no deadlocks between callers
+        balances = _lock_balances(candidates)
+        latest = dict(
+            Payment.objects.filter(account_id__in=candidates, status=PaymentStatus.POSTED)
+            .order_by()
+            .values_list("account_id")
+            .annotate(last=Max("pk"))
+        )
+        ledger = _Ledger(candidates, today)
+        rows: list[PaymentAllocation] = []
+        changed: list[tuple[AccountBalance, Decimal, list[int]]] = []
+        for account_id in candidates:
+            balance = balances[account_id]
             payment_id = latest.get(account_id)
-            if payment_id is None:
+            if payment_id is None or balance.amount <= 0 or not ledger.bills.get(account_id):
                 continue
-            balance = _lock_balance(account_id)
-            if balance.amount <= 0:
+            result = ledger.allocate(account_id, yuan_to_fen(balance.amount), today)
+            if not result.allocations:
                 continue
-            bills = _open_bills_for_allocation(account_id, today)
-            if not bills:
-                continue
-            result = allocate(amount_fen=yuan_to_fen(balance.amount), bills=bills)
-            PaymentAllocation.objects.bulk_create(
-                [
-                    PaymentAllocation(
-                        payment_id=payment_id,
-                        bill_id=a.bill_id,
-                        amount=fen_to_yuan(a.principal_fen),
-                        late_fee=fen_to_yuan(a.late_fee_fen),
-                        created_at=now,
-                    )
-                    for a in result.allocations
-                ]
-            )
-            written += len(result.allocations)
-            before = balance.amount
+            rows.extend(_allocation_rows(payment_id, result, now))
+            changed.append((balance, balance.amount, [a.bill_id for a in result.allocations]))
             balance.amount = fen_to_yuan(result.balance_fen)
-            balance.save(update_fields=["amount", "updated_at"])
+            balance.updated_at = now
+        PaymentAllocation.objects.bulk_create(rows)
+        AccountBalance.objects.bulk_update([c[0] for c in changed], ["amount", "updated_at"])
+        for balance, before, bills in changed:
             audit_record(
                 actor=actor,
                 obj=balance,
                 action="balance.apply",
                 before={"amount": str(before)},
-                after={"amount": str(balance.amount), "bills": [a.bill_id for a in result.allocations]},
+                after={"amount": str(balance.amount), "bills": bills},
             )
-    return written
+    return len(rows)
 
 
 # --- the online-payment callback ------------------------------------------------------------

@@ -30,7 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from gridcare.billing.choices import PaymentChannel, WithholdingStatus
 from gridcare.billing.models import AccountBalance, Payment, WithholdingBatch
 from gridcare.billing.selectors.payments import open_bills, unpaid_bills
-from gridcare.billing.services.payments import parse_amount, payment_post
+from gridcare.billing.services.payments import PaymentItem, parse_amount, payment_item, payments_post_many
 from gridcare.core.audit import audit_record, person_name
 from gridcare.core.errors import GridCareError, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.ids import next_number
@@ -41,6 +41,7 @@ from gridcare.customers.models import Account
 
 EXPORT_HEADER = ["line", "account", "name", "amount"]
 RESULT_HEADER = ["line", "account", "amount", "result", "bank_ref"]
+POST_CHUNK = 1000  # payments per transaction when a result file is posted
 
 __all__ = ["WithholdingResult", "withholding_export", "withholding_import"]
 
@@ -139,6 +140,8 @@ def withholding_import(*, actor: Any, batch_number: str, content: str) -> Withho
     exported = _exported_lines(batch)
     result = WithholdingResult(batch=batch)
     seen: set[int] = set()
+    pending: list[tuple[int, PaymentItem]] = []
+    received_at = timezone.now()
     accounts = dict(
         Account.objects.filter(number__in=[v[0] for v in exported.values()]).values_list("number", "pk")
     )
@@ -148,7 +151,7 @@ def withholding_import(*, actor: Any, batch_number: str, content: str) -> Withho
         if len(row) != len(RESULT_HEADER):
             result.rejected.append((file_line, str(_("expected 5 columns"))))
             continue
-        raw_line, account, raw_amount, outcome, bank_ref = (c.strip() for c in row)
+        raw_line, account, raw_amount, bank_result, bank_ref = (c.strip() for c in row)
         try:
             line = int(raw_line)
         except ValueError:
@@ -165,10 +168,10 @@ def withholding_import(*, actor: Any, batch_number: str, content: str) -> Withho
         if account != exp_account:
             result.rejected.append((file_line, str(_("the account differs from the exported line"))))
             continue
-        if outcome not in ("success", "fail"):
+        if bank_result not in ("success", "fail"):
             result.rejected.append((file_line, str(_("the result must be success or fail"))))
             continue
-        if outcome == "fail":
+        if bank_result == "fail":
             result.failed += 1
             continue
         try:
@@ -179,24 +182,30 @@ def withholding_import(*, actor: Any, batch_number: str, content: str) -> Withho
         if amount > exp_amount:
             result.rejected.append((file_line, str(_("the amount exceeds the exported amount"))))
             continue
-        key = f"wh:{batch.number}:{line}"
-        repeat = Payment.objects.filter(idempotency_key=key).exists()
-        try:
-            payment_post(
-                actor=actor,
-                account_id=accounts[account],
-                amount=amount,
-                channel=PaymentChannel.BANK_WITHHOLDING,
-                idempotency_key=key,
-                external_ref=bank_ref[:100],
+        pending.append(
+            (
+                file_line,
+                payment_item(
+                    account_id=accounts[account],
+                    amount=amount,
+                    channel=PaymentChannel.BANK_WITHHOLDING,
+                    idempotency_key=f"wh:{batch.number}:{line}",
+                    received_at=received_at,
+                    external_ref=bank_ref[:100],
+                ),
             )
-        except GridCareError as exc:
-            result.rejected.append((file_line, str(exc.message)))
-            continue
-        if repeat:
-            result.repeats += 1
-        else:
-            result.posted += 1
+        )
+    for start in range(0, len(pending), POST_CHUNK):
+        chunk = pending[start : start + POST_CHUNK]
+        outcomes = payments_post_many(actor=actor, items=[item for _, item in chunk])
+        for (file_line, _item), posted in zip(chunk, outcomes, strict=True):
+            if isinstance(posted, GridCareError):
+                result.rejected.append((file_line, str(posted.message)))
+            elif posted[1]:
+                result.posted += 1
+            else:
+                result.repeats += 1
+    result.rejected.sort()
     with transaction.atomic():
         batch = WithholdingBatch.objects.select_for_update().get(pk=batch.pk)
         before = {"status": batch.status, "succeeded": batch.succeeded, "failed": batch.failed}
