@@ -45,25 +45,6 @@ def _data_dir(settings: Any, tmp_path: Any) -> None:
     settings.GRIDCARE_SMS_BACKEND = "file"
 
 
-@pytest.fixture(autouse=True)
-def _catalogue_service(monkeypatch: Any) -> None:
-    """Until the engine helper's ``services.catalogue`` is in the shared tree, its
-    ``catalogue_load`` is stood in for by the engine's own seeded catalogue (the same
-    tariffs as the database seed); once the module exists this does nothing."""
-    import importlib
-    import sys
-    import types
-
-    try:
-        importlib.import_module("gridcare.billing.services.catalogue")
-    except ImportError:
-        from gridcare.billing.engine.catalogue import catalogue_from_seed
-
-        module = types.ModuleType("gridcare.billing.services.catalogue")
-        module.catalogue_load = catalogue_from_seed  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "gridcare.billing.services.catalogue", module)
-
-
 def prepaid(
     asset: str, *, tariff: str = "HEBS-RES-LV", digits: int = 6, multiplier: str = "1", **kw: Any
 ) -> Any:

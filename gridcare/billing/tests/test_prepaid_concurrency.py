@@ -15,11 +15,11 @@ from django.db import connection, connections
 from gridcare.billing import seed_data
 from gridcare.billing.models import AccountBalance, PrepaidCharge
 from gridcare.billing.services.prepaid import prepaid_daily_charges
-from gridcare.billing.tests.test_prepaid import _catalogue_service, _data_dir, prepaid, readings
+from gridcare.billing.tests.test_prepaid import _data_dir, prepaid, readings
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgresql]
 
-__all__ = ["_catalogue_service", "_data_dir"]  # the autouse fixtures of the service tests
+__all__ = ["_data_dir"]  # the autouse fixture of the service tests
 
 D = dt.date(2026, 3, 1)
 
