@@ -250,3 +250,42 @@ def test_withholding_list(staff_client: Any) -> None:
     html = staff_client(roles=["billing_clerk"]).get(reverse("billing:payments_withholding")).content.decode()
     assert batch.number in html
     assert "ICBC" in html
+
+
+def test_payments_list_queries_do_not_grow_with_rows(staff_client: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = staff_client(roles=["counter_clerk"])
+    counts = []
+    for n in (2, 8):
+        for i in range(n):
+            payment_post(
+                actor="t",
+                account_id=AccountFactory().pk,
+                amount="1.00",
+                channel="wechat",
+                idempotency_key=f"q{n}-{i}",
+            )
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("billing:payments")).status_code == 200
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1]
+
+
+def test_customer_cannot_request_or_decide_waivers_through_the_api(customer_client: Any) -> None:
+    import json
+
+    bill = overdue_bill(
+        account=customer_client.account,
+        period=dt.date(2026, 10, 1),
+        amount="52.00",
+        due_date=dt.date(2026, 11, 20),
+    )
+    resp = customer_client.post(
+        "/api/billing/late-fee-waivers",
+        data=json.dumps({"bill": bill.pk, "amount": "1.00", "reason": "x"}),
+        content_type="application/json",
+    )
+    assert resp.status_code == 403
+    assert not LateFeeWaiver.objects.exists()
