@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from gridcare.billing.selectors.bills import bills_panel
 from gridcare.core.engine.ids import mask_id_number
 from gridcare.core.errors import Conflict, NotFound, ValidationFailed
 from gridcare.core.models import AuditEvent
@@ -98,6 +99,7 @@ def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     can_change_customer = user.has_perm("customers.change_customer")
     recent_changes = None
+    panel = bills_panel(user=user, account_ids=[a.pk for a in customer.accounts.all()])
     if user.has_perm("core.view_auditevent"):
         events = AuditEvent.objects.filter(object_type="customers.customer", object_id=str(pk)).order_by(
             "-at", "-id"
@@ -113,6 +115,10 @@ def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
             "can_change_account": user.has_perm("customers.change_account"),
             "recent_changes": recent_changes,
             "metering": metering_for_accounts(user=user, account_ids=[a.pk for a in customer.accounts.all()]),
+            "bills_panel": panel,
+            "bills_chart": {**panel["chart"], "kwh_name": _("kWh"), "amount_name": _("Amount (yuan)")}
+            if panel
+            else None,
         },
     )
 

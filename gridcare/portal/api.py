@@ -12,6 +12,8 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router, Schema
 
+from gridcare.billing.api.bills import BillDetailOut, BillOut, bill_detail_out, bill_out
+from gridcare.billing.selectors.bills import bill_get, bills_visible_to, with_outstanding
 from gridcare.core.engine.ids import mask_id_number
 from gridcare.core.errors import PermissionDenied
 from gridcare.core.roles import is_customer_user
@@ -142,3 +144,19 @@ def account_detail(request: HttpRequest, number: str) -> AccountDetailOut:
             for c in account.contracts.all()
         ],
     )
+
+
+@router.get("/bills", response={200: list[BillOut], 403: ErrorOut})
+def bills(request: HttpRequest, account: str = "") -> list[dict[str, Any]]:
+    """My issued bills (optionally of one of my accounts), newest month first, at most 120."""
+    found = with_outstanding(bills_visible_to(_customer_user(request)).select_related("account"))
+    if account:
+        found = found.filter(account__number=account)
+    return [bill_out(b) for b in found.order_by("-period", "account__number")[:120]]
+
+
+@router.get("/bills/{bill_id}", response={200: BillDetailOut, 403: ErrorOut, 404: ErrorOut})
+def bill_detail(request: HttpRequest, bill_id: int) -> dict[str, Any]:
+    """One of my bills with its lines, approved corrections and payments; another
+    customer's bill is 404 ``not_found``."""
+    return bill_detail_out(bill_get(user=_customer_user(request), bill_id=bill_id), adjustments=False)

@@ -11,4 +11,7 @@ urlpatterns = [
     path("login/", core_views.login, {"template_name": "portal/login.html"}, name="login"),
     path("accounts/<str:number>/", views.account, name="account"),
     path("profile/", views.profile, name="profile"),
+    path("bills/", views.bills, name="bills"),
+    path("bills/<int:pk>/", views.bill, name="bill"),
+    path("bills/<int:pk>/notice.pdf", views.bill_pdf, name="bill_pdf"),
 ]

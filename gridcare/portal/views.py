@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 
+from gridcare.billing.selectors.bills import bill_get, bills_visible_to, with_outstanding
+from gridcare.billing.services.bills import bill_notice
 from gridcare.core.errors import Conflict, NotFound, ValidationFailed
+from gridcare.core.pagination import paginate
 from gridcare.core.permissions import customer_required
 from gridcare.customers.selectors import account_get
 from gridcare.customers.services import customer_update
@@ -64,3 +69,35 @@ def profile(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Your mobile number has been changed."))
             return redirect("portal:profile")
     return render(request, "portal/profile.html", {"customer": customer, "form": form})
+
+
+def _my_bill(request: HttpRequest, pk: int) -> Any:
+    """One of my issued bills; another customer's bill (or a draft) is a plain 404."""
+    try:
+        return bill_get(user=request.user, bill_id=pk)
+    except NotFound as exc:
+        raise Http404(str(exc.message)) from exc
+
+
+@customer_required
+def bills(request: HttpRequest) -> HttpResponse:
+    """我的账单: the issued bills of my accounts, newest month first, with what is still owed."""
+    items = with_outstanding(bills_visible_to(request.user).select_related("account")).order_by(
+        "-period", "account__number"
+    )
+    return render(request, "portal/bills.html", {"page": paginate(request, items), "portal_section": "bills"})
+
+
+@customer_required
+def bill(request: HttpRequest, pk: int) -> HttpResponse:
+    """One of my bills as its 电费通知单."""
+    found = _my_bill(request, pk)
+    return render(request, "portal/bill.html", {"notice": bill_notice(found), "portal_section": "bills"})
+
+
+@customer_required
+def bill_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """One of my bills as PDF."""
+    from gridcare.billing.views.bills import notice_pdf_response
+
+    return notice_pdf_response(_my_bill(request, pk))

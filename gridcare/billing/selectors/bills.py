@@ -27,6 +27,7 @@ from typing import Any
 from django.db.models import (
     Case,
     DecimalField,
+    ExpressionWrapper,
     F,
     OuterRef,
     QuerySet,
@@ -44,7 +45,7 @@ from gridcare.core.errors import NotFound, PermissionDenied
 from gridcare.core.roles import is_customer_user, staff_has_perm
 
 ZERO = Decimal("0.00")
-MONEY = DecimalField(max_digits=16, decimal_places=2)
+MONEY: DecimalField[Decimal, Decimal] = DecimalField(max_digits=16, decimal_places=2)
 
 __all__ = [
     "AccountStatement",
@@ -91,7 +92,7 @@ def with_outstanding(bills: QuerySet[Bill]) -> QuerySet[Bill]:
     return bills.annotate(
         adjusted=Coalesce(_adjusted_subquery(), Value(ZERO), output_field=MONEY),
         paid=Coalesce(_paid_subquery(), Value(ZERO), output_field=MONEY),
-    ).annotate(outstanding=F("amount") + F("adjusted") - F("paid"))
+    ).annotate(outstanding=ExpressionWrapper(F("amount") + F("adjusted") - F("paid"), output_field=MONEY))
 
 
 def bill_outstanding(bill: Bill | int) -> Decimal:
@@ -250,7 +251,7 @@ def account_statement(account_id: int) -> AccountStatement:
     the user may see the account. ``outstanding`` follows the one rule; ``balance`` also
     counts the late fees and any overpayment kept as credit."""
     statement = AccountStatement(account_id=account_id)
-    rows: list[tuple[dt.datetime, int, str, str, str, Decimal]] = []
+    rows: list[tuple[Any, int, str, str, str, Decimal]] = []
     bills = Bill.objects.filter(account_id=account_id, status=BillStatus.ISSUED).values_list(
         "pk", "number", "period", "issued_at", "amount"
     )

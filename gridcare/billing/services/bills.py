@@ -181,6 +181,7 @@ def bill_notice(bill: Bill) -> Notice:
     outstanding = getattr(bill, "outstanding", None)
     if outstanding is None:
         outstanding = bill.amount + adjusted - paid if bill.status == BillStatus.ISSUED else Decimal("0.00")
+    outstanding = Decimal(outstanding).quantize(Decimal("0.01"))  # SQLite annotates in floating point
     return Notice(
         bill=bill,
         company=getattr(settings, "GRIDCARE_COMPANY_NAME", COMPANY),
@@ -203,8 +204,8 @@ def font_path() -> Path:
 
 def register_font() -> str:
     """Register the Chinese font with reportlab once; NoticeFontMissing when it is absent."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
+    from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped]
 
     if FONT_NAME in pdfmetrics.getRegisteredFontNames():
         return FONT_NAME
@@ -232,11 +233,17 @@ def _num(value: Any, places: int = 2) -> str:
 
 def bill_notice_pdf(bill: Bill) -> bytes:
     """The 电费通知单 as an A4 PDF (bytes), Chinese text in the embedded WenQuanYi font."""
-    from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.styles import ParagraphStyle
-    from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.lib import colors  # type: ignore[import-untyped]
+    from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
+    from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
+    from reportlab.lib.units import mm  # type: ignore[import-untyped]
+    from reportlab.platypus import (  # type: ignore[import-untyped]
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        Table,
+        TableStyle,
+    )
 
     cjk = register_font()
     notice = bill_notice(bill)
@@ -382,7 +389,7 @@ def run_export_xlsx(*, run_id: int, out: IO[bytes] | str | os.PathLike[str]) -> 
     """Write the bills and lines of run ``run_id`` as an .xlsx to ``out`` (a path or a
     binary file); returns the number of bills. Rows are fetched in chunks and flushed as
     written (``constant_memory``)."""
-    import xlsxwriter
+    import xlsxwriter  # type: ignore[import-untyped]
 
     run = BillingRun.objects.filter(pk=run_id).first()
     if run is None:
@@ -457,7 +464,9 @@ def run_export_xlsx(*, run_id: int, out: IO[bytes] | str | os.PathLike[str]) -> 
         sheets = _sheets(workbook, "明细", LINE_COLUMNS, header)
         sheet = next(sheets)
         row = 0
-        for number, acct, seq, kind, item, kwh, unit_price, amount in lines.iterator(chunk_size=FETCH_CHUNK):
+        for number, acct, seq, kind, item, line_kwh, unit_price, amount in lines.iterator(
+            chunk_size=FETCH_CHUNK
+        ):
             row += 1
             if row >= EXCEL_MAX_ROWS:
                 sheet, row = next(sheets), 1
@@ -466,8 +475,8 @@ def run_export_xlsx(*, run_id: int, out: IO[bytes] | str | os.PathLike[str]) -> 
             sheet.write_number(row, 2, seq)
             sheet.write_string(row, 3, str(kind_labels.get(kind, kind)))
             sheet.write_string(row, 4, ITEM_LABELS.get(item, item))
-            if kwh is not None:
-                sheet.write_number(row, 5, kwh, energy)
+            if line_kwh is not None:
+                sheet.write_number(row, 5, line_kwh, energy)
             if unit_price is not None:
                 sheet.write_number(row, 6, unit_price, price)
             sheet.write_number(row, 7, amount, money)

@@ -1,0 +1,229 @@
+"""退补 corrections: request (by hand or by re-rating), approval by a second person,
+rejection, audit, and the corrections a meter verification creates — amounts checked
+against hand computation (HEBS-RES-LV-M: 0–180 kWh at 0.52, 181–280 at 0.57, above 0.82)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from gridcare.billing.choices import AdjustmentKind, BillStatus, DocumentStatus
+from gridcare.billing.models import BillAdjustment
+from gridcare.billing.selectors.bills import bill_outstanding
+from gridcare.billing.services.adjustments import (
+    bill_adjustment_decide,
+    bill_adjustment_request,
+    bill_adjustments_from_meter_adjustment,
+    correction_energy,
+)
+from gridcare.billing.tests.factories_bills import meter_adjustment, notice_bill
+from gridcare.core.errors import Conflict, PermissionDenied, ValidationFailed
+from gridcare.core.models import AuditEvent
+from gridcare.customers.tests.factories import AccountFactory
+from gridcare.metering.choices import AdjustmentStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def clerk(make_user):
+    return make_user(roles=["billing_clerk"], username="clerk")
+
+
+@pytest.fixture
+def manager(make_user):
+    return make_user(roles=["service_manager"], username="manager")
+
+
+def request_refund(clerk, bill, **kwargs):
+    fields = {"kind": AdjustmentKind.REFUND, "kwh": "20", "reason": "抄表错误: 多抄 20 kWh"}
+    fields.update(kwargs)
+    return bill_adjustment_request(actor=clerk, bill_id=bill.pk, **fields)
+
+
+# --- request ------------------------------------------------------------------------------------
+
+
+def test_refund_by_re_rating_is_the_difference_of_the_two_ratings(clerk):
+    bill = notice_bill(kwh="100.000", amount="52.00")
+    adj = request_refund(clerk, bill)
+    # 80 kWh × 0.52 = 41.60; 41.60 − 52.00 = −10.40
+    assert (adj.kind, adj.kwh, adj.amount, adj.status) == (
+        AdjustmentKind.REFUND,
+        Decimal("-20.000"),
+        Decimal("-10.40"),
+        DocumentStatus.PENDING,
+    )
+    assert {"kind": "energy", "item": "energy_tier1", "kwh": "-20.000", "amount": "-10.40"} in adj.lines
+    assert adj.number.startswith("TB")
+    event = AuditEvent.objects.get(object_type="billing.billadjustment", object_id=str(adj.pk))
+    assert event.action == "bill_adjustment.request"
+    assert event.actor == clerk
+
+
+def test_back_billing_across_tiers_by_re_rating(clerk):
+    # 200 kWh billed: 180 × 0.52 + 20 × 0.57 = 93.60 + 11.40 = 105.00
+    bill = notice_bill(kwh="200.000", amount="105.00")
+    adj = bill_adjustment_request(
+        actor=clerk, bill_id=bill.pk, kind=AdjustmentKind.BACKBILL, kwh="100", reason="漏抄"
+    )
+    # 300 kWh: 93.60 + 100 × 0.57 + 20 × 0.82 = 93.60 + 57.00 + 16.40 = 167.00 → +62.00
+    assert adj.amount == Decimal("62.00")
+    assert adj.kwh == Decimal("100.000")
+
+
+def test_amount_by_hand_keeps_the_sign_of_the_kind(clerk):
+    bill = notice_bill()
+    adj = request_refund(clerk, bill, kwh="0", amount="3.30")
+    assert adj.amount == Decimal("-3.30")
+    with pytest.raises(ValidationFailed) as info:
+        request_refund(clerk, bill, amount="-5.00", kind=AdjustmentKind.BACKBILL, kwh="0")
+    assert info.value.field == "amount"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"kind": "bogus"}, "kind"),
+        ({"reason": "  "}, "reason"),
+        ({"kwh": "0", "amount": None}, "amount"),
+        ({"kwh": "1.2345"}, "kwh"),
+        ({"kwh": "150"}, "kwh"),  # a refund above the 100 kWh billed
+        ({"kwh": "0", "amount": "1.234"}, "amount"),
+        ({"kwh": 1.5}, "kwh"),  # a float is refused
+    ],
+)
+def test_bad_requests_name_the_field_and_write_nothing(clerk, fields, field):
+    bill = notice_bill()
+    with pytest.raises(ValidationFailed) as info:
+        request_refund(clerk, bill, **fields)
+    assert info.value.field == field
+    assert not BillAdjustment.objects.exists()
+
+
+def test_a_draft_bill_is_not_corrected_but_re_rated(clerk):
+    bill = notice_bill(status=BillStatus.DRAFT)
+    with pytest.raises(Conflict):
+        request_refund(clerk, bill)
+
+
+def test_staff_without_the_permission_cannot_request(make_user):
+    bill = notice_bill()
+    with pytest.raises(PermissionDenied):
+        request_refund(make_user(roles=["hotline_agent"]), bill)
+
+
+# --- decide -----------------------------------------------------------------------------------
+
+
+def test_second_person_approves_and_it_counts_in_outstanding(clerk, manager):
+    bill = notice_bill()
+    adj = request_refund(clerk, bill)
+    assert bill_outstanding(bill) == Decimal("52.00")  # pending: not yet
+    decided = bill_adjustment_decide(actor=manager, adjustment_id=adj.pk, approve=True, note="核实无误")
+    assert (decided.status, decided.decided_by) == (DocumentStatus.APPROVED, "manager")
+    assert bill_outstanding(bill) == Decimal("41.60")
+    event = AuditEvent.objects.get(action="bill_adjustment.approve")
+    assert event.before["status"] == "pending"
+    assert event.after["status"] == "approved"
+    assert event.reason == "核实无误"
+
+
+def test_the_requester_cannot_approve_their_own_correction(make_user):
+    both = make_user(roles=["billing_clerk", "service_manager"], username="both")
+    adj = request_refund(both, notice_bill())
+    with pytest.raises(PermissionDenied) as info:
+        bill_adjustment_decide(actor=both, adjustment_id=adj.pk, approve=True)
+    assert info.value.code == "same_person"
+    adj.refresh_from_db()
+    assert adj.status == DocumentStatus.PENDING
+
+
+def test_rejection_needs_a_note_and_never_counts(clerk, manager):
+    bill = notice_bill()
+    adj = request_refund(clerk, bill)
+    with pytest.raises(ValidationFailed) as info:
+        bill_adjustment_decide(actor=manager, adjustment_id=adj.pk, approve=False, note="")
+    assert info.value.field == "note"
+    bill_adjustment_decide(actor=manager, adjustment_id=adj.pk, approve=False, note="读数无误")
+    adj.refresh_from_db()
+    assert adj.status == DocumentStatus.REJECTED
+    assert bill_outstanding(bill) == Decimal("52.00")
+    with pytest.raises(Conflict):
+        bill_adjustment_decide(actor=manager, adjustment_id=adj.pk, approve=True)
+
+
+def test_deciding_needs_the_approval_permission(clerk, make_user):
+    adj = request_refund(clerk, notice_bill())
+    with pytest.raises(PermissionDenied):
+        bill_adjustment_decide(actor=make_user(roles=["billing_clerk"]), adjustment_id=adj.pk, approve=True)
+    with pytest.raises(PermissionDenied):
+        bill_adjustment_decide(actor="system", adjustment_id=adj.pk, approve=True)
+
+
+# --- from a meter verification --------------------------------------------------------------------
+
+
+def test_correction_energy_formula():
+    # fast 5 %: W × e/(100+e) = 100 × 5/105 = 4.762 kWh over the whole bill
+    assert correction_energy(
+        billed_kwh=Decimal(100), overlap_days=31, bill_days=31, error_pct=Decimal(5)
+    ) == Decimal("4.762")
+    # slow 4 %: 100 × (−4)/96 = −4.167 (back-bill)
+    assert correction_energy(
+        billed_kwh=Decimal(100), overlap_days=31, bill_days=31, error_pct=Decimal(-4)
+    ) == Decimal("-4.167")
+    # Check: a meter 5 % fast recorded 100 for a true 100/1.05 = 95.238; 100 − 95.238 = 4.762.
+
+
+def test_fast_meter_refunds_each_overlapping_bill_by_its_share(clerk):
+    account = AccountFactory()
+    oct_ = notice_bill(account=account, period=dt.date(2026, 10, 1), kwh="100.000", amount="52.00")
+    nov = notice_bill(account=account, period=dt.date(2026, 11, 1), kwh="90.000", amount="46.80")
+    notice_bill(account=account, period=dt.date(2026, 9, 1))  # before the period: untouched
+    record = meter_adjustment(
+        account, error_pct="5.00", start=dt.date(2026, 10, 16), end=dt.date(2026, 11, 15)
+    )
+    created = bill_adjustments_from_meter_adjustment(actor=clerk, meter_adjustment_id=record.pk)
+    by_bill = {a.bill_id: a for a in created}
+    assert set(by_bill) == {oct_.pk, nov.pk}
+    # Oct: 100 × 16/31 × 5/105 = 2.458 kWh; 97.542 × 0.52 = 50.72 → −1.28
+    assert (by_bill[oct_.pk].kwh, by_bill[oct_.pk].amount) == (Decimal("-2.458"), Decimal("-1.28"))
+    # Nov: 90 × 15/30 × 5/105 = 2.143 kWh; 87.857 × 0.52 = 45.69 → −1.11
+    assert (by_bill[nov.pk].kwh, by_bill[nov.pk].amount) == (Decimal("-2.143"), Decimal("-1.11"))
+    assert all(a.kind == AdjustmentKind.REFUND and a.status == DocumentStatus.PENDING for a in created)
+    assert all(a.meter_adjustment_id == record.pk for a in created)
+    record.refresh_from_db()
+    assert record.status == AdjustmentStatus.SETTLED
+    assert AuditEvent.objects.filter(action="adjustment.settle", object_id=str(record.pk)).count() == 1
+    with pytest.raises(Conflict):  # settled once
+        bill_adjustments_from_meter_adjustment(actor=clerk, meter_adjustment_id=record.pk)
+
+
+def test_slow_meter_back_bills(clerk):
+    account = AccountFactory()
+    bill = notice_bill(account=account, period=dt.date(2026, 10, 1), kwh="100.000", amount="52.00")
+    record = meter_adjustment(
+        account, error_pct="-4.00", start=dt.date(2026, 9, 1), end=dt.date(2026, 10, 31)
+    )
+    (adj,) = bill_adjustments_from_meter_adjustment(actor=clerk, meter_adjustment_id=record.pk)
+    # 100 × (−4)/96 = −4.167 → 104.167 × 0.52 = 54.17 → +2.17
+    assert (adj.bill_id, adj.kind, adj.kwh, adj.amount) == (
+        bill.pk,
+        AdjustmentKind.BACKBILL,
+        Decimal("4.167"),
+        Decimal("2.17"),
+    )
+
+
+def test_no_overlapping_bill_changes_nothing(clerk):
+    account = AccountFactory()
+    notice_bill(account=account, period=dt.date(2026, 10, 1))
+    record = meter_adjustment(account, error_pct="3.00", start=dt.date(2026, 6, 1), end=dt.date(2026, 6, 30))
+    with pytest.raises(Conflict):
+        bill_adjustments_from_meter_adjustment(actor=clerk, meter_adjustment_id=record.pk)
+    record.refresh_from_db()
+    assert record.status == AdjustmentStatus.OPEN
+    assert not BillAdjustment.objects.exists()

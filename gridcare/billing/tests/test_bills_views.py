@@ -1,0 +1,283 @@
+"""Pages and endpoints of bills with their permission matrix: anonymous, portal customer
+(own vs another's bill — IDOR on HTML, PDF and API), staff without the permission, staff
+with it; the customer 360 bills panel; the correction pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from gridcare.billing.choices import BillStatus, DocumentStatus
+from gridcare.billing.models import BillAdjustment, BillingRun
+from gridcare.billing.tests.factories_bills import decided_adjustment, notice_bill, pay
+from gridcare.customers.tests.factories import AccountFactory, CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bill():
+    run = BillingRun.objects.create(period=dt.date(2026, 10, 1), status="issued", created_by="t")
+    return notice_bill(run=run)
+
+
+def staff_pages(bill):
+    return [
+        reverse("billing:bills"),
+        reverse("billing:bill", args=[bill.pk]),
+        reverse("billing:bill_notice", args=[bill.pk]),
+        reverse("billing:bill_notice_pdf", args=[bill.pk]),
+        reverse("billing:run_export", args=[bill.run_id]),
+        reverse("billing:bill_adjustments"),
+    ]
+
+
+# --- staff pages --------------------------------------------------------------------------------
+
+
+def test_anonymous_is_sent_to_login(client, bill):
+    for url in staff_pages(bill):
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert "/login/" in response["Location"]
+
+
+def test_customer_and_staff_without_the_permission_get_403(customer_client, staff_client, bill):
+    for url in staff_pages(bill):
+        assert customer_client.get(url).status_code == 403, url
+    crew = staff_client(roles=["repair_crew"])
+    for url in staff_pages(bill):
+        assert crew.get(url).status_code == 403, url
+
+
+def test_billing_clerk_sees_every_page(staff_client, bill):
+    decided_adjustment(bill, "-2.00")
+    pay(bill, "10.00")
+    client = staff_client(roles=["billing_clerk"])
+    listing = client.get(reverse("billing:bills"), {"account": bill.account.number})
+    assert listing.status_code == 200
+    assert bill.number in listing.content.decode()
+    detail = client.get(reverse("billing:bill", args=[bill.pk])).content.decode()
+    assert "第一档电量电费" in detail
+    assert "其中" in detail  # the INFO line under the energy line
+    assert "¥40.00" in detail  # outstanding: 52.00 − 2.00 − 10.00
+    notice = client.get(reverse("billing:bill_notice", args=[bill.pk]))
+    assert notice.status_code == 200
+    assert "政府性基金及附加" in notice.content.decode()
+    pdf = client.get(reverse("billing:bill_notice_pdf", args=[bill.pk]))
+    assert pdf["Content-Type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF-")
+    export = client.get(reverse("billing:run_export", args=[bill.run_id]))
+    assert export.status_code == 200
+    assert b"".join(export.streaming_content).startswith(b"PK")  # a zip: the .xlsx
+
+
+def test_missing_bill_and_run_are_404(staff_client):
+    client = staff_client(roles=["billing_clerk"])
+    assert client.get(reverse("billing:bill", args=[999999])).status_code == 404
+    assert client.get(reverse("billing:bill_notice_pdf", args=[999999])).status_code == 404
+    assert client.get(reverse("billing:run_export", args=[999999])).status_code == 404
+
+
+def test_bill_list_rejects_a_bad_month_without_failing(staff_client, bill):
+    response = staff_client(roles=["billing_clerk"]).get(reverse("billing:bills"), {"period": "2026-13"})
+    assert response.status_code == 200
+    assert "YYYY-MM" in response.content.decode()
+
+
+def test_bill_list_query_count_does_not_grow_with_bills(staff_client, django_assert_max_num_queries):
+    for _ in range(30):
+        notice_bill()
+    client = staff_client(roles=["billing_clerk"])
+    with django_assert_max_num_queries(12):
+        assert client.get(reverse("billing:bills")).status_code == 200
+
+
+# --- corrections pages ------------------------------------------------------------------------------
+
+
+def test_request_form_needs_the_add_permission(staff_client, bill):
+    url = reverse("billing:bill_adjustment_new", args=[bill.pk])
+    assert staff_client(roles=["hotline_agent"]).get(url).status_code == 403
+
+
+def test_request_by_hand_then_a_second_person_approves(client, make_user, bill):
+    clerk = make_user(roles=["billing_clerk"], username="clerk1")
+    client.force_login(clerk)
+    response = client.post(
+        reverse("billing:bill_adjustment_new", args=[bill.pk]),
+        {"kind": "refund", "kwh": "", "amount": "3.00", "reason": "多收"},
+    )
+    adj = BillAdjustment.objects.get()
+    assert response.status_code == 302
+    assert adj.amount == Decimal("-3.00")
+    # the requester sees no approve button and a POST is refused by the service
+    page = client.get(reverse("billing:bill_adjustment", args=[adj.pk])).content.decode()
+    assert 'value="approve"' not in page
+    assert (
+        client.post(reverse("billing:bill_adjustment", args=[adj.pk]), {"decision": "approve"}).status_code
+        == 403
+    )
+    manager = make_user(roles=["service_manager"], username="boss")
+    client.force_login(manager)
+    listing = client.get(reverse("billing:bill_adjustments")).content.decode()
+    assert adj.number in listing
+    client.post(reverse("billing:bill_adjustment", args=[adj.pk]), {"decision": "approve", "note": "ok"})
+    adj.refresh_from_db()
+    assert (adj.status, adj.decided_by) == (DocumentStatus.APPROVED, "boss")
+
+
+def test_request_form_shows_service_errors_on_the_field(staff_client, bill):
+    client = staff_client(roles=["billing_clerk"])
+    response = client.post(
+        reverse("billing:bill_adjustment_new", args=[bill.pk]),
+        {"kind": "refund", "kwh": "", "amount": "", "reason": "x"},
+    )
+    assert response.status_code == 200
+    assert "Give the energy to correct or the amount." in response.content.decode()
+    assert not BillAdjustment.objects.exists()
+
+
+# --- customer 360 ---------------------------------------------------------------------------------
+
+
+def test_360_bills_panel_for_staff_who_may_see_bills(staff_client):
+    customer = CustomerFactory()
+    account = AccountFactory(customer=customer)
+    bills = [notice_bill(account=account, period=dt.date(2026, m, 1)) for m in range(1, 4)]
+    notice_bill(account=account, period=dt.date(2026, 4, 1), status=BillStatus.DRAFT)
+    page = staff_client(roles=["counter_clerk"]).get(reverse("customers:detail", args=[customer.pk]))
+    html = page.content.decode()
+    assert 'id="bills-chart-data"' in html
+    for b in bills:
+        assert reverse("billing:bill", args=[b.pk]) in html
+    assert "2026-04" not in html.split('id="bills-title"')[1].split("</section>")[0]  # drafts not shown
+    data = json.loads(html.split('id="bills-chart-data" type="application/json">')[1].split("</script>")[0])
+    assert data["periods"] == ["2026-01", "2026-02", "2026-03"]
+    assert data["amount"] == ["52.00", "52.00", "52.00"]
+
+
+def test_360_hides_bills_from_roles_without_the_permission(staff_client):
+    customer = CustomerFactory()
+    bill = notice_bill(account=AccountFactory(customer=customer))
+    html = (
+        staff_client(roles=["repair_crew"])
+        .get(reverse("customers:detail", args=[customer.pk]))
+        .content.decode()
+    )
+    assert bill.number not in html
+    assert "Your role does not show bills." in html
+
+
+# --- portal ---------------------------------------------------------------------------------------
+
+
+def portal_pages(bill):
+    return [
+        reverse("portal:bill", args=[bill.pk]),
+        reverse("portal:bill_pdf", args=[bill.pk]),
+    ]
+
+
+def test_portal_customer_sees_own_bills_html_and_pdf(customer_client):
+    own = notice_bill(account=customer_client.account)
+    listing = customer_client.get(reverse("portal:bills")).content.decode()
+    assert reverse("portal:bill", args=[own.pk]) in listing
+    assert customer_client.get(reverse("portal:bill", args=[own.pk])).status_code == 200
+    pdf = customer_client.get(reverse("portal:bill_pdf", args=[own.pk]))
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF-")
+
+
+def test_portal_idor_another_customers_bill_is_404(customer_client):
+    other = notice_bill()
+    for url in portal_pages(other):
+        assert customer_client.get(url).status_code == 404, url
+    assert other.number not in customer_client.get(reverse("portal:bills")).content.decode()
+
+
+def test_portal_hides_draft_bills_of_the_customer(customer_client):
+    draft = notice_bill(account=customer_client.account, status=BillStatus.DRAFT)
+    for url in portal_pages(draft):
+        assert customer_client.get(url).status_code == 404, url
+
+
+def test_portal_pages_refuse_staff_and_anonymous(client, staff_client, bill):
+    for url in [reverse("portal:bills"), *portal_pages(bill)]:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert "/portal/login/" in response["Location"]
+    staff = staff_client(roles=["billing_clerk"])
+    for url in [reverse("portal:bills"), *portal_pages(bill)]:
+        assert staff.get(url).status_code == 403, url
+
+
+# --- API ------------------------------------------------------------------------------------------
+
+
+def api_urls(bill):
+    return [f"/api/billing/bills?account={bill.account.number}", f"/api/billing/bills/{bill.pk}"]
+
+
+def test_api_matrix(customer_client, staff_client, bill):
+    for url in api_urls(bill):
+        assert Client().get(url).status_code == 401
+        assert customer_client.get(url).status_code == 403
+    crew = staff_client(roles=["repair_crew"])
+    for url in api_urls(bill):
+        assert crew.get(url).status_code == 403
+
+
+def test_api_lists_and_details_for_staff(staff_client, bill):
+    decided_adjustment(bill, "-2.00")
+    client = staff_client(roles=["auditor"])
+    rows = client.get(f"/api/billing/bills?account={bill.account.number}").json()
+    assert [(r["number"], r["outstanding"]) for r in rows] == [(bill.number, "50.00")]
+    detail = client.get(f"/api/billing/bills/{bill.pk}").json()
+    assert [line["item"] for line in detail["lines"]] == ["energy_tier1", "fund"]
+    assert detail["readings"]["total"]["kwh"] == "100.000"
+    assert client.get("/api/billing/bills/999999").json()["code"] == "not_found"
+
+
+def test_api_correction_request_and_decision(client, make_user, bill):
+    clerk = make_user(roles=["billing_clerk"], username="c1")
+    client.force_login(clerk)
+    body = {"kind": "backbill", "amount": "4.00", "reason": "漏抄"}
+    created = client.post(
+        f"/api/billing/bills/{bill.pk}/adjustments", json.dumps(body), content_type="application/json"
+    )
+    assert created.status_code == 201
+    adj_id = created.json()["id"]
+    url = f"/api/billing/adjustments/{adj_id}/decision"
+    decision = json.dumps({"approve": True})
+    assert client.post(url, decision, content_type="application/json").status_code == 403  # no approve perm
+    client.force_login(make_user(roles=["service_manager"], username="m1"))
+    approved = client.post(url, decision, content_type="application/json")
+    assert approved.json()["status"] == "approved"
+    assert client.post(url, decision, content_type="application/json").status_code == 409
+    bad = client.post(
+        f"/api/billing/bills/{bill.pk}/adjustments",
+        json.dumps({"kind": "refund", "kwh": "0", "reason": "x"}),
+        content_type="application/json",
+    )
+    assert bad.status_code == 403  # the manager may approve but not request
+
+
+def test_portal_api_own_bills_only(customer_client, staff_client):
+    own = notice_bill(account=customer_client.account)
+    other = notice_bill()
+    rows = customer_client.get("/api/portal/bills").json()
+    assert [r["id"] for r in rows] == [own.pk]
+    assert customer_client.get(f"/api/portal/bills/{own.pk}").status_code == 200
+    idor = customer_client.get(f"/api/portal/bills/{other.pk}")
+    assert idor.status_code == 404
+    assert idor.json()["code"] == "not_found"
+    assert Client().get("/api/portal/bills").status_code == 401
+    staff = staff_client(roles=["billing_clerk"])
+    assert staff.get("/api/portal/bills").status_code == 403
+    assert staff.get(f"/api/portal/bills/{own.pk}").status_code == 403
