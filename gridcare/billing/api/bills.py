@@ -149,8 +149,8 @@ def adjustment_out(item: BillAdjustment) -> dict[str, Any]:
 
 
 def bill_detail_out(bill: Bill, *, adjustments: bool = True) -> dict[str, Any]:
-    """A bill with readings, lines, corrections and allocations (``adjustments=False`` keeps
-    only approved ones: what a customer is shown)."""
+    """A bill with readings, lines, corrections and allocations (``adjustments=False`` is
+    what a customer is shown: approved corrections only, without the staff user names)."""
     items = list(bill.adjustments.all())
     if not adjustments:
         items = [a for a in items if a.status == "approved"]
@@ -168,7 +168,10 @@ def bill_detail_out(bill: Bill, *, adjustments: bool = True) -> dict[str, Any]:
             }
             for line in bill.lines.all()
         ],
-        "adjustments": [adjustment_out(a) for a in items],
+        "adjustments": [
+            adjustment_out(a) if adjustments else {**adjustment_out(a), "requested_by": "", "decided_by": ""}
+            for a in items
+        ],
         "allocations": [
             {
                 "payment": al.payment.number,

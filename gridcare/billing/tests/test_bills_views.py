@@ -281,3 +281,66 @@ def test_portal_api_own_bills_only(customer_client, staff_client):
     staff = staff_client(roles=["billing_clerk"])
     assert staff.get("/api/portal/bills").status_code == 403
     assert staff.get(f"/api/portal/bills/{own.pk}").status_code == 403
+
+
+# --- correction pages: the matrix ---------------------------------------------------------------
+
+
+def correction_pages(bill, adj):
+    return [
+        ("get", reverse("billing:bill_adjustment_new", args=[bill.pk])),
+        ("get", reverse("billing:bill_adjustment", args=[adj.pk])),
+        ("post", reverse("billing:bill_adjustment", args=[adj.pk])),
+        ("post", reverse("billing:bill_meter_adjustment_settle", args=[1])),
+    ]
+
+
+def test_correction_pages_matrix(customer_client, staff_client, bill):
+    adj = decided_adjustment(bill, "-1.00", status=DocumentStatus.PENDING)
+    anonymous = Client()
+    for method, url in correction_pages(bill, adj):
+        response = getattr(anonymous, method)(url)
+        assert response.status_code == 302, url
+        assert getattr(customer_client, method)(url).status_code == 403, url
+    auditor = staff_client(roles=["auditor"])  # may view corrections, may not act
+    assert auditor.get(reverse("billing:bill_adjustment", args=[adj.pk])).status_code == 200
+    for method, url in correction_pages(bill, adj):
+        if method == "post" or url.endswith("/adjust/"):
+            assert getattr(auditor, method)(url).status_code == 403, url
+    adj.refresh_from_db()
+    assert adj.status == DocumentStatus.PENDING
+
+
+def test_settle_a_meter_record_from_the_corrections_page(staff_client):
+    from gridcare.billing.tests.factories_bills import meter_adjustment
+    from gridcare.metering.choices import AdjustmentStatus
+
+    account = AccountFactory()
+    bill = notice_bill(account=account, kwh="100.000", amount="52.00")
+    record = meter_adjustment(
+        account, error_pct="5.00", start=dt.date(2026, 10, 1), end=dt.date(2026, 10, 31)
+    )
+    client = staff_client(roles=["billing_clerk"])
+    page = client.get(reverse("billing:bill_adjustments")).content.decode()
+    assert reverse("billing:bill_meter_adjustment_settle", args=[record.pk]) in page
+    response = client.post(reverse("billing:bill_meter_adjustment_settle", args=[record.pk]))
+    assert response.status_code == 302
+    adj = BillAdjustment.objects.get(bill=bill)
+    # 100 × 5/105 = 4.762 kWh; 95.238 × 0.52 = 49.52 → −2.48
+    assert (adj.kwh, adj.amount, adj.meter_adjustment_id) == (Decimal("-4.762"), Decimal("-2.48"), record.pk)
+    record.refresh_from_db()
+    assert record.status == AdjustmentStatus.SETTLED
+    again = client.post(reverse("billing:bill_meter_adjustment_settle", args=[record.pk]), follow=True)
+    assert "already been settled" in again.content.decode()
+    assert BillAdjustment.objects.count() == 1
+
+
+def test_portal_api_hides_pending_corrections_and_staff_names(customer_client):
+    own = notice_bill(account=customer_client.account)
+    decided_adjustment(own, "-2.00")
+    decided_adjustment(own, "-9.00", status=DocumentStatus.PENDING)
+    detail = customer_client.get(f"/api/portal/bills/{own.pk}").json()
+    assert [(a["amount"], a["requested_by"], a["decided_by"]) for a in detail["adjustments"]] == [
+        ("-2.00", "", "")
+    ]
+    assert detail["outstanding"] == "50.00"
