@@ -1,0 +1,93 @@
+"""End-to-end journey of a bill correction (退补) and the customer's bill in the portal:
+a billing clerk requests a refund on an issued bill (amount by re-rating), a service manager
+approves it, and the customer sees the lower amount to pay and downloads the PDF."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any
+
+import django.apps
+import pytest
+from django.contrib.auth.models import Group, User
+
+from gridcare.billing import seed_data
+from gridcare.billing.models import BillAdjustment
+from gridcare.billing.tests.factories_bills import notice_bill
+from gridcare.customers.tests.factories import AccountFactory, CustomerFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+PASSWORD = "Bills-pass-2026"
+SHOTS = os.environ.get("GRIDCARE_SCREENSHOTS")  # a directory: save screenshots for review
+
+
+def _login(page: Any, path: str, username: str) -> None:
+    page.goto(page.base_url + path)
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form button[type=submit], form input[type=submit]").first.click()
+    page.wait_for_load_state("networkidle")
+
+
+def _shot(page: Any, name: str) -> None:
+    if SHOTS:
+        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
+
+
+def _staff(username: str, role: str) -> User:
+    user = User.objects.create_user(username, password=PASSWORD, first_name=username)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def test_refund_is_requested_approved_and_seen_by_the_customer(page: Any, roles: None) -> None:
+    # given the seeded catalogue, a customer with a portal login and an issued October bill
+    seed_data.load(django.apps.apps)
+    customer = CustomerFactory(name="王建国", with_login=True)
+    customer.user.set_password(PASSWORD)
+    customer.user.save()
+    account = AccountFactory(customer=customer, number="0512345678")
+    bill = notice_bill(account=account, period=dt.date(2026, 10, 1), kwh="100.000", amount="52.00")
+    _staff("clerk01", "billing_clerk")
+    _staff("manager01", "service_manager")
+
+    # when the clerk requests a refund of 20 kWh, leaving the amount to re-rating
+    _login(page, "/login/", "clerk01")
+    page.goto(page.base_url + f"/billing/bills/{bill.pk}/")
+    _shot(page, "bill-detail")
+    assert "第一档电量电费" in page.content()
+    page.get_by_role("link", name="申请退补").or_(
+        page.get_by_role("link", name="Request a correction (退补)")
+    ).click()
+    page.select_option("select[name=kind]", "refund")
+    page.fill("input[name=kwh]", "20")
+    page.fill("textarea[name=reason]", "抄表错误, 多抄 20 kWh")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_load_state("networkidle")
+    adjustment = BillAdjustment.objects.get(bill=bill)
+    assert str(adjustment.amount) == "-10.40"  # 80 × 0.52 = 41.60 against 52.00
+    assert page.locator("button[value=approve]").count() == 0  # not by the requester
+
+    # and a service manager approves it
+    page.context.clear_cookies()
+    _login(page, "/login/", "manager01")
+    page.goto(page.base_url + f"/billing/adjustments/{adjustment.pk}/")
+    page.fill("textarea[name=note]", "核实无误")
+    page.locator("button[value=approve]").click()
+    page.wait_for_load_state("networkidle")
+    adjustment.refresh_from_db()
+    assert adjustment.status == "approved"
+
+    # then the customer sees 41.60 to pay and can download the PDF
+    page.context.clear_cookies()
+    _login(page, "/portal/login/", customer.user.username)
+    page.goto(page.base_url + "/portal/bills/")
+    assert "¥41.60" in page.content()
+    page.goto(page.base_url + f"/portal/bills/{bill.pk}/")
+    _shot(page, "portal-bill")
+    assert "0512345678" in page.content()
+    pdf = page.request.get(page.base_url + f"/portal/bills/{bill.pk}/notice.pdf")
+    assert pdf.status == 200
+    assert pdf.body().startswith(b"%PDF-")
