@@ -237,13 +237,13 @@ def period_data(
 
     qualities = ", ".join(f"'{q.value}'" for q in BILLABLE_QUALITIES)
     readings = query_frame(
-        "SELECT DISTINCT r.meter_id, r.register, CASE WHEN r.day = %s THEN 1 ELSE 0 END, "  # noqa: S608
+        "SELECT r.meter_id, r.register, CASE WHEN r.day = %s THEN 1 ELSE 0 END, "  # noqa: S608
         f"{_milli('r.value')} FROM metering_reading r "
         "JOIN metering_installation i ON i.meter_id = r.meter_id "
         f"WHERE {overlap} AND r.day IN (%s, %s) AND r.quality IN ({qualities})",
         [end.isoformat(), *overlap_params, before.isoformat(), end.isoformat()],
         {"meter_id": pl.Int64, "register": pl.String, "at_end": pl.Int64, "value_milli": pl.Int64},
-    )
+    ).unique(["meter_id", "register", "at_end"])
     statuses = ", ".join(f"'{s.value}'" for s in OPEN_EXCEPTION_STATUSES)
     exceptions = query_frame(
         "SELECT e.account_id, MIN(e.rule) FROM metering_readingexception e "  # noqa: S608

@@ -18,13 +18,14 @@ import datetime as dt
 import json
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import polars as pl
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.db.models import Count, Exists, F, OuterRef, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -53,7 +54,7 @@ from gridcare.billing.services.period_data import (
     query_frame,
 )
 from gridcare.core.audit import audit_record, person_name
-from gridcare.core.bulk import db_datetime, decimal_text, insert_ignoring_conflicts, insert_new_rows
+from gridcare.core.bulk import db_datetime, decimal_text, insert_ignoring_conflicts
 from gridcare.core.errors import Conflict, NotFound, ValidationFailed
 from gridcare.core.ids import next_number
 
@@ -185,15 +186,15 @@ def billing_run_execute(
         BillingRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)
         if scheduler:
             _execute_dask(run, pending, catalogue, policy, scheduler, progress, done, total)
-        else:
-            for part in pending:
-                started = time.perf_counter()
-                data = _read_partition(run, part)
+        elif _writer_threads() == 0:
+            for part, data, started in _partitions_read(run, pending):
                 rated = _rate_local(data.periods, catalogue)
                 _write_partition(run, part, data, rated, policy, started)
                 done += 1
                 if progress:
                     progress(done, total)
+        else:
+            _execute_threaded(run, pending, catalogue, policy, progress, done, total)
     except Exception as exc:
         BillingRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, error=str(exc)[:2000])
         raise
@@ -213,6 +214,66 @@ def billing_run(
     """Start (or resume) and execute the run of ``period``."""
     run = billing_run_start(period=period, actor=actor, scheduler=scheduler, partition_size=partition_size)
     return billing_run_execute(run_id=run.pk, scheduler=scheduler or None, progress=progress)
+
+
+WRITER_THREADS = 2
+
+
+def _writer_threads() -> int:
+    """Writers working side by side: on PostgreSQL outside a transaction, two connections
+    write different partitions (the server spends most of a run on COPY, index upkeep and
+    the foreign-key checks at commit, which then run in parallel); otherwise none."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 0
+    return WRITER_THREADS
+
+
+def _write_and_close(*args: Any) -> None:
+    try:
+        _write_partition(*args)
+    finally:
+        connections.close_all()  # this thread's connection only
+
+
+def _execute_threaded(
+    run: BillingRun,
+    pending: list[BillingRunPartition],
+    catalogue: Any,
+    policy: BillingPolicy,
+    progress: Progress | None,
+    done: int,
+    total: int,
+) -> None:
+    """Read (background thread) → rate (this thread) → write (writer threads), at most one
+    partition per writer in flight. A failed partition fails the run after the others in
+    flight finish; each partition is its own checkpoint either way."""
+    writers = _writer_threads()
+    inflight: deque[Any] = deque()
+    failure: BaseException | None = None
+    with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="billing-write") as pool:
+
+        def settle() -> None:
+            nonlocal done, failure
+            try:
+                inflight.popleft().result()
+            except BaseException as exc:  # noqa: BLE001 - re-raised below once the others finish
+                failure = failure or exc
+                return
+            done += 1
+            if progress:
+                progress(done, total)
+
+        for part, data, started in _partitions_read(run, pending):
+            if failure is not None:
+                break
+            rated = _rate_local(data.periods, catalogue)
+            inflight.append(pool.submit(_write_and_close, run, part, data, rated, policy, started))
+            while len(inflight) >= writers:
+                settle()
+        while inflight:
+            settle()
+    if failure is not None:
+        raise failure
 
 
 def _rate_local(periods: pl.DataFrame, catalogue: Any) -> Rated:
@@ -278,9 +339,7 @@ def _execute_dask(
                 progress(done, total)
 
         workers = max(1, len(client.scheduler_info().get("workers", {})))
-        for part in pending:
-            started = time.perf_counter()
-            data = _read_partition(run, part)
+        for part, data, started in _partitions_read(run, pending):
             # The engine module itself goes to the workers (it imports no Django).
             future = (
                 client.submit(rate, data.periods, catalogue_future, pure=False)
@@ -292,6 +351,33 @@ def _execute_dask(
                 drain_one()
         while inflight:
             drain_one()
+
+
+def _partitions_read(
+    run: BillingRun, pending: list[BillingRunPartition]
+) -> Iterator[tuple[BillingRunPartition, PeriodData, float]]:
+    """Each pending partition with its period data. On PostgreSQL outside a transaction the
+    next partition is read by a background thread (its own connection) while the caller
+    rates and writes the current one: reading and writing touch different accounts."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block or len(pending) < 2:
+        for part in pending:
+            started = time.perf_counter()
+            yield part, _read_partition(run, part), started
+        return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="billing-read")
+    try:
+        started = time.perf_counter()
+        future = pool.submit(_read_partition, run, pending[0])
+        for k, part in enumerate(pending):
+            data = future.result()
+            if k + 1 < len(pending):
+                next_started = time.perf_counter()
+                future = pool.submit(_read_partition, run, pending[k + 1])
+            yield part, data, started
+            started = next_started if k + 1 < len(pending) else time.perf_counter()
+    finally:
+        pool.submit(connections.close_all)
+        pool.shutdown(wait=True)
 
 
 def _read_partition(run: BillingRun, part: BillingRunPartition) -> PeriodData:
@@ -318,6 +404,22 @@ def _write_partition(
     """One transaction: the partition's bills, lines, review flags and holds, and the
     partition marked done with the run's counters moved on."""
     lo, hi = part.account_lo, part.account_hi
+    errors = rated.errors.select(
+        pl.col("account_id").cast(pl.Int64),
+        pl.concat_str([pl.lit("Not rated: "), pl.col("reason")]).alias("reason"),
+    )
+    candidates = (
+        data.periods.select("account_id", "tariff_code", "period_start", "period_end")
+        .join(rated.totals.select(pl.col("account_id").cast(pl.Int64), "wh", "total_fen"), on="account_id")
+        .join(errors.select("account_id"), on="account_id", how="anti")
+        .join(data.readings, on="account_id", how="left")
+        .join(data.accounts.rename({"status": "account_status"}), on="account_id", how="left")
+        .sort("account_id")
+    )
+    # Bill numbers are taken before the partition's transaction (the sequence row is then
+    # not locked while the bills are written, so writers do not queue on it); a partition
+    # that fails leaves a gap in the numbers, never a duplicate.
+    first = next_number(f"bill-{run.period:%Y%m}", count=candidates.height) if candidates.height else 0
     with transaction.atomic():
         locked = BillingRunPartition.objects.select_for_update().get(pk=part.pk)
         if locked.status == PartitionStatus.DONE:
@@ -332,24 +434,9 @@ def _write_partition(
             ),
             dtype=pl.Int64,
         )
-        errors = rated.errors.select(
-            pl.col("account_id").cast(pl.Int64),
-            pl.concat_str([pl.lit("Not rated: "), pl.col("reason")]).alias("reason"),
-        )
-        bills = (
-            data.periods.select("account_id", "tariff_code", "period_start", "period_end")
-            .join(
-                rated.totals.select(pl.col("account_id").cast(pl.Int64), "wh", "total_fen"), on="account_id"
-            )
-            .join(errors.select("account_id"), on="account_id", how="anti")
-            .filter(~pl.col("account_id").is_in(billed_now.implode()))
-            .join(data.readings, on="account_id", how="left")
-            .join(data.accounts.rename({"status": "account_status"}), on="account_id", how="left")
-            .sort("account_id")
-        )
+        bills = candidates.filter(~pl.col("account_id").is_in(billed_now.implode()))
         count = bills.height
         if count:
-            first = next_number(f"bill-{run.period:%Y%m}", count=count)
             prefix = f"B{run.period:%Y%m}"
             frame = bills.with_columns(
                 pl.concat_str(
@@ -366,7 +453,9 @@ def _write_partition(
                 pl.col("readings_json").fill_null("{}").alias("readings"),
                 pl.lit(str(db_datetime(now))).alias("created_at"),
             )
-            ids = insert_new_rows(
+            # COPY straight into the tables (no id reservation round trip); the new bills'
+            # ids come back in one query over the partition's range.
+            insert_ignoring_conflicts(
                 table="billing_bill",
                 frame=frame.select(
                     "number",
@@ -382,12 +471,20 @@ def _write_partition(
                     "readings",
                     "created_at",
                 ),
+                conflict_columns=["account_id", "period"],
+                expect_new=True,
             )
-            bill_ids = frame.select("account_id").with_columns(pl.Series("bill_id", ids, dtype=pl.Int64))
+            stored = query_frame(
+                "SELECT account_id, id FROM billing_bill WHERE period = %s AND run_id = %s "
+                "AND account_id BETWEEN %s AND %s",
+                [run.period.isoformat(), run.pk, lo, hi],
+                {"account_id": pl.Int64, "bill_id": pl.Int64},
+            )
+            frame = frame.join(stored, on="account_id", how="inner")
             lines = rated.lines.with_columns(pl.col("account_id").cast(pl.Int64)).join(
-                bill_ids.select("account_id", "bill_id"), on="account_id", how="inner"
+                frame.select("account_id", "bill_id"), on="account_id", how="inner"
             )
-            insert_new_rows(
+            insert_ignoring_conflicts(
                 table="billing_billline",
                 frame=lines.select(
                     "bill_id",
@@ -398,13 +495,15 @@ def _write_partition(
                     decimal_text("unit_price_micro", scale=6, alias="unit_price"),
                     decimal_text("amount_fen", scale=2, alias="amount"),
                 ),
+                conflict_columns=["bill_id", "seq"],
+                expect_new=True,
             )
-            flags = review_flags(
-                frame.with_columns(pl.Series("bill_id", ids, dtype=pl.Int64)), run.period, policy
-            )
+            flags = review_flags(frame, run.period, policy)
             if flags.height:
-                insert_new_rows(
+                insert_ignoring_conflicts(
                     table="billing_billreview",
+                    conflict_columns=["bill_id", "rule"],
+                    expect_new=True,
                     frame=flags.with_columns(
                         pl.lit(ReviewStatus.OPEN.value).alias("status"),
                         pl.lit("").alias("decided_by"),
@@ -420,7 +519,10 @@ def _write_partition(
         BillingRunPartition.objects.filter(pk=part.pk).update(
             status=PartitionStatus.DONE, bills=count, seconds=seconds, finished_at=now
         )
-        amount = Decimal(int(bills["total_fen"].sum() or 0)) / 100 if count else Decimal("0")
+    # The run's counters move on after the commit (a progress figure; the run recounts
+    # them from its rows when it finishes), so parallel writers do not queue on its row.
+    amount = Decimal(int(bills["total_fen"].sum() or 0)) / 100 if count else Decimal("0")
+    with transaction.atomic():
         BillingRun.objects.filter(pk=run.pk).update(
             partitions_done=F("partitions_done") + 1,
             bills_written=F("bills_written") + count,
