@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ DEFAULT_FONT_PATH = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
 FONT_NAME = "WQYMicroHei"
 LATIN_FONT = "Helvetica"
 COMPANY = "国网高碑店市供电公司"
+NUMBER = re.compile(r"-?[\d,]+(\.\d+)?")
 EXCEL_MAX_ROWS = 1_048_576  # rows per worksheet, header included
 FETCH_CHUNK = 5000
 
@@ -252,12 +254,17 @@ def bill_notice_pdf(bill: Bill) -> bytes:
     title_style = ParagraphStyle("t", fontName=cjk, fontSize=16, leading=22, alignment=1)
     small = ParagraphStyle("s", fontName=cjk, fontSize=8, leading=11, textColor=colors.grey)
 
-    def cell(value: Any, *, bold: bool = False) -> Any:
+    latin = ParagraphStyle("l", parent=normal, fontName=LATIN_FONT)
+    number = ParagraphStyle("r", parent=latin, alignment=2)
+    indented = ParagraphStyle("i", parent=normal, leftIndent=12, textColor=colors.HexColor("#555555"))
+
+    def cell(value: Any, *, indent: bool = False, plain: bool = False) -> Any:
         text = "" if value is None else str(value)
         if text.isascii():
-            # Numbers, amounts, dates and codes in the Latin font (as printed bills do).
-            return Paragraph(text, ParagraphStyle("l", parent=normal, fontName=LATIN_FONT))
-        return Paragraph(text.replace("&", "&amp;").replace("<", "&lt;"), normal)
+            # Numbers, amounts, dates and codes in the Latin font (as printed bills do);
+            # numbers right-aligned.
+            return Paragraph(text, number if not plain and NUMBER.fullmatch(text) else latin)
+        return Paragraph(text.replace("&", "&amp;").replace("<", "&lt;"), indented if indent else normal)
 
     grid = TableStyle(
         [
@@ -272,13 +279,14 @@ def bill_notice_pdf(bill: Bill) -> bytes:
         Spacer(1, 4 * mm),
     ]
     period = f"{bill.period:%Y-%m}"
-    head = [
-        [cell("户号"), cell(account.number), cell("户名"), cell(account.customer.name)],
-        [cell("用电地址"), cell(account.service_point.address), cell("账单编号"), cell(bill.number)],
-        [cell("电费年月"), cell(period), cell("计费周期"), cell(f"{bill.period_start} ~ {bill.period_end}")],
-        [cell("电价"), cell(bill.tariff_code), cell("发行日期"), cell(_date(bill.issued_at))],
-        [cell("结算电量 (kWh)"), cell(_num(bill.kwh, 3)), cell("缴费截止日"), cell(_date(bill.due_date))],
+    head_values = [
+        ["户号", account.number, "户名", account.customer.name],
+        ["用电地址", account.service_point.address, "账单编号", bill.number],
+        ["电费年月", period, "计费周期", f"{bill.period_start} ~ {bill.period_end}"],
+        ["电价", bill.tariff_code, "发行日期", _date(bill.issued_at)],
+        ["结算电量 (kWh)", _num(bill.kwh, 3), "缴费截止日", _date(bill.due_date)],
     ]
+    head = [[cell(value, plain=True) for value in row] for row in head_values]
     table = Table(head, colWidths=[28 * mm, 62 * mm, 28 * mm, 62 * mm])
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey)]))
     story += [table, Spacer(1, 4 * mm)]
@@ -293,9 +301,14 @@ def bill_notice_pdf(bill: Bill) -> bytes:
         story += [readings_table, Spacer(1, 4 * mm)]
     rows = [[cell("项目"), cell("电量 (kWh)"), cell("单价 (元)"), cell("金额 (元)")]]
     for line in notice.lines:
-        label = f"    其中: {line.label}" if line.info else line.label
+        label = f"其中: {line.label} (不另收)" if line.info else line.label
         rows.append(
-            [cell(label), cell(_num(line.kwh, 3)), cell(_num(line.unit_price, 6)), cell(_num(line.amount))]
+            [
+                cell(label, indent=line.info),
+                cell(_num(line.kwh, 3)),
+                cell(_num(line.unit_price, 6)),
+                cell(_num(line.amount)),
+            ]
         )
     rows.append([cell("本期电费合计"), cell(""), cell(""), cell(_num(bill.amount))])
     lines_table = Table(rows, colWidths=[70 * mm, 36 * mm, 36 * mm, 38 * mm])
@@ -307,7 +320,7 @@ def bill_notice_pdf(bill: Bill) -> bytes:
         [cell("已缴"), cell(_num(notice.paid))],
         [cell("应缴余额"), cell(_num(notice.outstanding))],
     ]
-    summary_table = Table(summary, colWidths=[70 * mm, 38 * mm])
+    summary_table = Table(summary, colWidths=[70 * mm, 38 * mm], hAlign="LEFT")
     summary_table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey)]))
     story += [summary_table, Spacer(1, 5 * mm)]
     story.append(

@@ -31,6 +31,7 @@ def notice_bill(
     status: str = BillStatus.ISSUED,
     due_date: dt.date = dt.date(2026, 11, 20),
     run: Any = None,
+    readings: dict[str, Any] | None = None,
 ) -> Bill:
     """A bill of ``kwh`` at the first-tier 0.52 yuan (one energy line) with the funds inside
     the price as an INFO line, and the readings used (one total register)."""
@@ -58,6 +59,8 @@ def notice_bill(
         fields["account"] = account
     if run is not None:
         fields["run"] = run
+    if readings is not None:
+        fields["readings"] = {**fields["readings"], **readings}
     bill = BillFactory(**fields)
     BillLine.objects.create(
         bill=bill,

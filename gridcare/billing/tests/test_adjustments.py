@@ -227,3 +227,38 @@ def test_no_overlapping_bill_changes_nothing(clerk):
     record.refresh_from_db()
     assert record.status == AdjustmentStatus.OPEN
     assert not BillAdjustment.objects.exists()
+
+
+def test_annual_tiers_re_rate_with_the_years_earlier_bills(clerk):
+    # HEBS-RES-LV: annual tiers 0–2,160 / 2,161–3,360 kWh at 0.52 / 0.57.
+    account = AccountFactory()
+    notice_bill(
+        account=account,
+        period=dt.date(2026, 9, 1),
+        kwh="2100.000",
+        amount="1092.00",
+        tariff_code="HEBS-RES-LV",
+    )
+    # October: 100 kWh, of which 60 in tier 1 and 40 in tier 2: 31.20 + 22.80 = 54.00
+    bill = notice_bill(
+        account=account, period=dt.date(2026, 10, 1), kwh="100.000", amount="54.00", tariff_code="HEBS-RES-LV"
+    )
+    adj = request_refund(clerk, bill, kwh="50")
+    # 50 kWh all in tier 1: 26.00 → −28.00
+    assert adj.amount == Decimal("-28.00")
+
+
+def test_tou_registers_are_scaled_with_the_correction(clerk):
+    # HEBS-RES-LV-TOU, first tier: peak 0.55, valley 0.30; 60 peak + 40 valley = 33.00 + 12.00 = 45.00
+    bill = notice_bill(
+        kwh="100.000",
+        amount="45.00",
+        tariff_code="HEBS-RES-LV-TOU",
+        readings={
+            "peak": {"meter": "M0001", "start": "0", "end": "60", "multiplier": "1.00", "kwh": "60.000"},
+            "valley": {"meter": "M0001", "start": "0", "end": "40", "multiplier": "1.00", "kwh": "40.000"},
+        },
+    )
+    adj = request_refund(clerk, bill, kwh="50")
+    # 30 peak + 20 valley = 16.50 + 6.00 = 22.50 → −22.50
+    assert adj.amount == Decimal("-22.50")
