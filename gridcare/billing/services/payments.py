@@ -472,6 +472,9 @@ def payment_reverse(*, actor: Any, payment_id: int, reason: str) -> Payment:
             },
             reason=reason,
         )
+        if Account.objects.filter(pk=account_id, is_prepaid=True).exists():
+            # The prepaid balance fell: let the prepaid service re-check the account.
+            transaction.on_commit(functools.partial(_after_prepaid_payment, account_id, actor))
     return payment
 
 

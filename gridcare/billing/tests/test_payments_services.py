@@ -454,6 +454,11 @@ def test_prepaid_payment_goes_to_balance_and_tells_prepaid(
     assert not payment.allocations.exists()
     assert balance_of(account) == Decimal("200.00")
     assert calls == [account.pk]
+    # a reversal lowers the prepaid balance: the prepaid service re-checks the account too
+    with django_capture_on_commit_callbacks(execute=True):
+        payment_reverse(actor="manager", payment_id=payment.pk, reason="重复缴费")
+    assert balance_of(account) == Decimal("0.00")
+    assert calls == [account.pk, account.pk]
 
 
 # --- the callback -------------------------------------------------------------------------
