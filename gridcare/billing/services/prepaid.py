@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import polars as pl
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max, Sum
+from django.db.models import F, Max, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _t
@@ -303,16 +303,40 @@ def _periods(
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def _sum_by_account(account_ids: list[int], first: dt.date, day: dt.date, field: str) -> dict[int, int]:
-    """Σ of this account's charges' ``field`` (kwh → Wh, amount → fen) on first ≤ d < day."""
-    scale = 1000 if field == "kwh" else 100
+def _year_and_month_so_far(
+    account_ids: list[int], day: dt.date
+) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
+    """This year's and this month's earlier charges per account, before ``day``: year Wh,
+    month Wh, month fen — one query over the batch's id range (sorted ids, so no long
+    ``IN`` list), keeping only the batch's accounts."""
+    wanted = set(account_ids)
+    month = day.replace(day=1)
     rows = (
-        PrepaidCharge.objects.filter(account_id__in=account_ids, day__gte=first, day__lt=day)
+        PrepaidCharge.objects.filter(
+            account_id__gte=account_ids[0],
+            account_id__lte=account_ids[-1],
+            day__gte=day.replace(month=1, day=1),
+            day__lt=day,
+        )
         .values("account_id")
-        .annotate(s=Sum(field))
-        .values_list("account_id", "s")
+        .annotate(
+            year_kwh=Sum("kwh"),
+            month_kwh=Sum("kwh", filter=Q(day__gte=month)),
+            month_amount=Sum("amount", filter=Q(day__gte=month)),
+        )
+        .values_list("account_id", "year_kwh", "month_kwh", "month_amount")
     )
-    return {a: int(Decimal(s) * scale) for a, s in rows if s is not None}
+    ytd: dict[int, int] = {}
+    mtd_wh: dict[int, int] = {}
+    mtd_fen: dict[int, int] = {}
+    for account_id, year_kwh, month_kwh, month_amount in rows:
+        if account_id not in wanted:
+            continue
+        ytd[account_id] = int(Decimal(year_kwh) * 1000)
+        if month_kwh is not None:
+            mtd_wh[account_id] = int(Decimal(month_kwh) * 1000)
+            mtd_fen[account_id] = int(Decimal(month_amount) * 100)
+    return ytd, mtd_wh, mtd_fen
 
 
 def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
@@ -375,6 +399,16 @@ def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
     return summary
 
 
+def _lock_balances(account_ids: list[int]) -> dict[int, Decimal]:
+    """Lock the balance rows of ``account_ids`` (in id order, so two runs never deadlock)."""
+    return dict(
+        AccountBalance.objects.select_for_update()
+        .filter(account_id__in=account_ids)
+        .order_by("account_id")
+        .values_list("account_id", "amount")
+    )
+
+
 def _charge_batch(
     meters: list[_Meter], *, day: dt.date, basis: dict[str, str], actor: Any, summary: dict[str, Any]
 ) -> None:
@@ -383,18 +417,21 @@ def _charge_batch(
     now = timezone.now()
     ids = [m.account_id for m in meters]
     with transaction.atomic():
-        AccountBalance.objects.bulk_create([AccountBalance(account_id=a) for a in ids], ignore_conflicts=True)
-        balances = {
-            b.account_id: b
-            for b in AccountBalance.objects.select_for_update()
-            .filter(account_id__in=ids)
-            .order_by("account_id")
-        }
-        done = set(
-            PrepaidCharge.objects.filter(account_id__in=ids, day__gte=day).values_list(
-                "account_id", flat=True
+        balances = _lock_balances(ids)
+        missing_rows = [a for a in ids if a not in balances]
+        if missing_rows:  # a prepaid account's first charge: its balance starts at 0
+            AccountBalance.objects.bulk_create(
+                [AccountBalance(account_id=a) for a in missing_rows], ignore_conflicts=True
             )
-        )
+            balances.update(_lock_balances(missing_rows))
+        wanted = set(ids)
+        done = {
+            a
+            for a in PrepaidCharge.objects.filter(
+                account_id__gte=ids[0], account_id__lte=ids[-1], day__gte=day
+            ).values_list("account_id", flat=True)
+            if a in wanted
+        }
         summary["already"] += len(done)
         todo = [m for m in meters if m.account_id not in done]
         if not todo:
@@ -405,9 +442,7 @@ def _charge_batch(
             return
         charged_ids = usage["account_id"].to_list()
         tariffs = {m.account_id: m.tariff_code for m in todo}
-        ytd = _sum_by_account(charged_ids, day.replace(month=1, day=1), day, "kwh")
-        mtd_wh = _sum_by_account(charged_ids, day.replace(day=1), day, "kwh")
-        mtd_fen = _sum_by_account(charged_ids, day.replace(day=1), day, "amount")
+        ytd, mtd_wh, mtd_fen = _year_and_month_so_far(sorted(charged_ids), day)
         periods = _periods(usage, day=day, tariffs=tariffs, basis=basis, ytd_wh=ytd, mtd_wh=mtd_wh)
         rating = _rate(periods)
         for rec in rating.errors.iter_rows(named=True):
@@ -416,36 +451,13 @@ def _charge_batch(
             usage.select("account_id", pl.col("total").alias("day_wh")), on="account_id"
         )
         out_rows = []
-        changed: list[AccountBalance] = []
-        audits: list[AuditEvent] = []
-        label = _actor_label(actor)
-        user = actor if getattr(actor, "is_authenticated", False) else None
         for rec in totals.iter_rows(named=True):
             account_id = rec["account_id"]
-            code = tariffs[account_id]
             fen = int(rec["total_fen"])
-            if basis.get(code) == "monthly":
+            if basis.get(tariffs[account_id]) == "monthly":
                 fen -= mtd_fen.get(account_id, 0)
-            bal = balances[account_id]
-            before = bal.amount
-            after_fen = int(before * 100) - fen
-            bal.amount = Decimal(after_fen) / 100
-            bal.updated_at = now
-            changed.append(bal)
+            after_fen = int(balances[account_id] * 100) - fen
             out_rows.append((account_id, rec["day_wh"], fen, after_fen))
-            audits.append(
-                AuditEvent(
-                    at=now,
-                    actor=user,
-                    actor_label=label[:150],
-                    object_type="billing.accountbalance",
-                    object_id=str(bal.pk),
-                    object_repr=str(bal)[:200],
-                    action="prepaid_daily_charge",
-                    before={"amount": str(before)},
-                    after={"amount": str(bal.amount.quantize(Decimal("0.01"))), "day": day.isoformat()},
-                )
-            )
         if not out_rows:
             return
         frame = pl.DataFrame(
@@ -467,11 +479,41 @@ def _charge_batch(
             raise Conflict(
                 _t("Another run charged some of these accounts at the same time; run the day again.")
             )
-        AccountBalance.objects.bulk_update(changed, ["amount", "updated_at"], batch_size=1000)
-        AuditEvent.objects.bulk_create(audits, batch_size=1000)
+        # Set-based: each locked balance becomes its new charge's balance_after (one UPDATE).
+        charged = [r[0] for r in out_rows]
+        AccountBalance.objects.filter(account_id__in=charged).update(
+            amount=Subquery(
+                PrepaidCharge.objects.filter(account_id=OuterRef("account_id"), day=day).values(
+                    "balance_after"
+                )[:1]
+            ),
+            updated_at=now,
+        )
+        kwh = sum((Decimal(w) / 1000 for _, w, _, _ in out_rows), Decimal("0.000"))
+        amount = sum((Decimal(f) / 100 for _, _, f, _ in out_rows), Decimal("0.00"))
+        # The charges are the per-account ledger of the balance; the audit trail gets one
+        # event per batch (who ran which day, how many accounts, how much).
+        user = actor if getattr(actor, "is_authenticated", False) else None
+        AuditEvent.objects.create(
+            at=now,
+            actor=user,
+            actor_label=_actor_label(actor)[:150],
+            object_type=PrepaidCharge._meta.label_lower,
+            object_id=day.isoformat(),
+            object_repr=f"prepaid daily charges {day.isoformat()}",
+            action="prepaid_daily_charges",
+            after={
+                "day": day.isoformat(),
+                "accounts": len(charged),
+                "first_account_id": charged[0],
+                "last_account_id": charged[-1],
+                "kwh": str(kwh),
+                "amount": str(amount),
+            },
+        )
         summary["charged"] += len(out_rows)
-        summary["kwh"] += sum(Decimal(w) / 1000 for _, w, _, _ in out_rows)
-        summary["amount"] += sum(Decimal(f) / 100 for _, _, f, _ in out_rows)
+        summary["kwh"] += kwh
+        summary["amount"] += amount
 
 
 # --- 2. thresholds, notices and orders ---------------------------------------------------------
@@ -551,6 +593,24 @@ def _set_status(
     audit_record(actor=actor, obj=order, action=action, before=before, after=snapshot(order), reason=reason)
 
 
+def _last_day_started_at_or_above(
+    level: Decimal, account_ids: list[int], notice: str, last_notice: dict[tuple[int, str], dt.datetime]
+) -> dict[int, dt.date]:
+    """Per account, the last day whose charge started with the balance at or above ``level``
+    (balance after + amount), among charges since the oldest last ``notice`` of the accounts."""
+    if not account_ids:
+        return {}
+    since = min(_local_date(last_notice[(a, notice)]) for a in account_ids)
+    return dict(
+        PrepaidCharge.objects.filter(account_id__in=account_ids, day__gte=since)
+        .annotate(before=F("balance_after") + F("amount"))
+        .filter(before__gte=level)
+        .values("account_id")
+        .annotate(d=Max("day"))
+        .values_list("account_id", "d")
+    )
+
+
 def _check_accounts(
     ids: list[int], *, now: dt.datetime, policy: BillingPolicy, actor: Any, counts: dict[str, int]
 ) -> None:
@@ -577,21 +637,20 @@ def _check_accounts(
             .annotate(at=Max("sent_at"))
             .values_list("account_id", "level", "at")
         }
-        charges = PrepaidCharge.objects.filter(account_id__in=ids).annotate(
-            before=F("balance_after") + F("amount")
+        # The last day whose charge started at or above a threshold (a later crossing re-arms
+        # the reminder), looked up only for accounts below it that were reminded before, and
+        # only in the charges since the oldest of those reminders.
+        armed_low_day = _last_day_started_at_or_above(
+            low,
+            [a for a in ids if 0 <= balances.get(a, 0) < low and (a, PrepaidNoticeLevel.LOW) in last_notice],
+            PrepaidNoticeLevel.LOW,
+            last_notice,
         )
-        # The last day whose charge started at or above a threshold: a later crossing re-arms it.
-        armed_low_day = dict(
-            charges.filter(before__gte=low)
-            .values("account_id")
-            .annotate(d=Max("day"))
-            .values_list("account_id", "d")
-        )
-        armed_zero_day = dict(
-            charges.filter(before__gte=0)
-            .values("account_id")
-            .annotate(d=Max("day"))
-            .values_list("account_id", "d")
+        armed_zero_day = _last_day_started_at_or_above(
+            Decimal("0"),
+            [a for a in ids if balances.get(a, 0) < 0 and (a, PrepaidNoticeLevel.ZERO) in last_notice],
+            PrepaidNoticeLevel.ZERO,
+            last_notice,
         )
         orders: dict[int, list[RemoteOrder]] = {}
         for order in RemoteOrder.objects.select_for_update().filter(account_id__in=ids).order_by("id"):

@@ -114,10 +114,11 @@ def test_tier_crossing_across_days_hand_computed() -> None:
         (Decimal("15.000"), Decimal("8.55"), Decimal("74.85")),
     ]
     assert balance(account) == Decimal("74.85")
-    assert (
-        AuditEvent.objects.filter(object_type="billing.accountbalance", action="prepaid_daily_charge").count()
-        == 2
-    )
+    events = AuditEvent.objects.filter(object_type="billing.prepaidcharge", action="prepaid_daily_charges")
+    assert [(e.object_id, e.after["accounts"], e.after["amount"]) for e in events.order_by("pk")] == [
+        ("2026-03-02", 1, "16.60"),
+        ("2026-03-03", 1, "8.55"),
+    ]
 
 
 def test_rollover_by_digits_and_multiplier() -> None:
