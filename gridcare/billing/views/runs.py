@@ -29,7 +29,7 @@ from gridcare.core.pagination import paginate
 from gridcare.core.permissions import staff_required
 
 POLL_MS = 2000
-RUN_BADGES = {
+RUN_BADGES: dict[str, str] = {
     RunStatus.PENDING: "muted",
     RunStatus.RUNNING: "info",
     RunStatus.REVIEW: "warning",
