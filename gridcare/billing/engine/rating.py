@@ -296,9 +296,6 @@ def _finish_block(
     part = block.part
     n = part.r.size
     vid = part.version.id
-    amounts = [
-        _half_up_nonneg(wh * price, WH_MICRO_PER_FEN) for wh, price in zip(block.wh, block.price, strict=True)
-    ]
     if not part.multi:
         count = np.zeros(n, dtype=np.int64)
         total = np.zeros(n, dtype=np.int64)
@@ -324,21 +321,37 @@ def _finish_block(
                 },
                 {"tariff_version_id": vid},
             )
-        for wh, price, amount, code, info, in_base in zip(
-            block.wh, block.price, amounts, block.codes, block.is_info, block.pf_base, strict=True
+        for wh, price, code, info, in_base in zip(
+            block.wh, block.price, block.codes, block.is_info, block.pf_base, strict=True
         ):
-            keep = wh != 0
-            count += keep
+            consts = {"_code": code, "unit_price_micro": price, "tariff_version_id": vid}
+            if (wh != 0).all():  # every row has the line (tier 1, funds …): no gather
+                amount = _half_up_nonneg(wh * price, WH_MICRO_PER_FEN)
+                count += 1
+                if not info:
+                    total += amount
+                if in_base:
+                    base += amount
+                arrays = {"_r": part.r, "seq": count.astype(np.int32), "wh": wh, "amount_fen": amount}
+                _chunk(acc, None, arrays, consts)
+                continue
+            idx = np.flatnonzero(wh)
+            if idx.size == 0:
+                continue
+            w_sub = wh[idx]
+            amount = _half_up_nonneg(w_sub * price, WH_MICRO_PER_FEN)
+            count[idx] += 1
             if not info:
-                total += amount
+                total[idx] += amount
             if in_base:
-                base += amount
-            _chunk(
-                acc,
-                keep,
-                {"_r": part.r, "seq": count.astype(np.int32), "wh": wh, "amount_fen": amount},
-                {"_code": code, "unit_price_micro": price, "tariff_version_id": vid},
-            )
+                base[idx] += amount
+            arrays = {
+                "_r": part.r[idx],
+                "seq": count[idx].astype(np.int32),
+                "wh": w_sub,
+                "amount_fen": amount,
+            }
+            _chunk(acc, None, arrays, consts)
         if pf is not None:
             has = pf["has"]
             count += has
@@ -935,17 +948,12 @@ def rate(periods: pl.DataFrame, catalogue: Catalogue) -> Rating:
 
 
 def _assemble(p: pl.DataFrame, acc: _Acc, parts: list[pl.DataFrame], failed: np.ndarray) -> pl.DataFrame:
-    """One LINE_SCHEMA frame from the chunks: strings, account ids and dates by gather."""
+    """One LINE_SCHEMA frame from the chunks: strings and account ids by gather."""
     if not parts:
         return pl.DataFrame(schema=LINE_SCHEMA)
     lines = pl.concat([_uniform(part) for part in parts], how="vertical", rechunk=False)
     if failed.any():
         lines = lines.filter(pl.Series(~failed[lines["_r"].to_numpy()]))
-    for name in LINE_SCHEMA:
-        if name not in lines.columns and name not in ("account_id", "kind", "item", "row"):
-            lines = lines.with_columns(
-                pl.lit(None, dtype=pl.Int32 if name.startswith("line_") else pl.Int64).alias(name)
-            )
     r = lines["_r"]
     code = lines["_code"]
     names = pl.Series("item", acc.items.names, dtype=pl.String)
@@ -960,12 +968,8 @@ def _assemble(p: pl.DataFrame, acc: _Acc, parts: list[pl.DataFrame], failed: np.
         pl.col("amount_fen").cast(pl.Int64),
         pl.col("tariff_version_id").cast(pl.Int64),
         pl.col("_r").alias("row"),
-        pl.coalesce(pl.col("line_from").cast(pl.Int32).cast(pl.Date), p["period_start"].gather(r)).alias(
-            "line_from"
-        ),
-        pl.coalesce(pl.col("line_to").cast(pl.Int32).cast(pl.Date), p["period_end"].gather(r)).alias(
-            "line_to"
-        ),
+        pl.col("line_from").cast(pl.Int32).cast(pl.Date),  # null: the whole period
+        pl.col("line_to").cast(pl.Int32).cast(pl.Date),
         *[pl.col(c).cast(pl.Int64) for c in ("qty", "days", "month_days", "pf_centi", "pf_percent_centi")],
     )
 
