@@ -1,0 +1,54 @@
+"""The prepaid daily cycle run by the real background worker (django-tasks, database backend)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import signal
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+from django_tasks_db.models import DBTaskResult
+
+from gridcare.billing import seed_data
+from gridcare.billing.choices import PrepaidNoticeLevel
+from gridcare.billing.models import AccountBalance, PrepaidCharge, PrepaidNotice
+from gridcare.billing.tasks.prepaid import prepaid_daily_cycle_task
+from gridcare.billing.tests.test_prepaid import _data_dir, prepaid, readings
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+__all__ = ["_data_dir"]  # the autouse fixture of the service tests
+
+D = dt.date(2026, 3, 1)
+
+
+def test_the_worker_runs_the_daily_cycle(settings: Any) -> None:
+    seed_data.load(apps)  # the transactional flush dropped the seeded catalogue and policy
+    account, meter = prepaid("PT0001")
+    AccountBalance.objects.create(account=account, amount="25.00")
+    readings(meter, {D: "100.000", D + dt.timedelta(days=1): "120.000"})
+    prepaid_daily_cycle_task.enqueue(day=(D + dt.timedelta(days=1)).isoformat())
+
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)}
+    try:
+        call_command("worker", batch=True, verbosity=0, stdout=io.StringIO(), stderr=io.StringIO())
+    finally:  # the worker installs its own shutdown handlers
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+    task = DBTaskResult.objects.get()
+    assert task.status == "SUCCESSFUL"
+    assert task.return_value["charges"]["charged"] == 1
+    charge = PrepaidCharge.objects.get(account=account)
+    assert (charge.amount, charge.balance_after) == (Decimal("10.40"), Decimal("14.60"))  # 20 kWh × 0.52
+    assert AccountBalance.objects.get(account=account).amount == Decimal("14.60")
+    assert list(PrepaidNotice.objects.filter(account=account).values_list("level", flat=True)) == [
+        PrepaidNoticeLevel.LOW
+    ]
+    sms = (settings.DATA_DIR / "sms" / "outbox.log").read_text(encoding="utf-8").splitlines()
+    assert json.loads(sms[0])["ref"] == f"prepaid:{account.number}:low"
