@@ -53,8 +53,14 @@ def test_refund_is_requested_approved_and_seen_by_the_customer(page: Any, roles:
     _staff("clerk01", "billing_clerk")
     _staff("manager01", "service_manager")
 
-    # when the clerk requests a refund of 20 kWh, leaving the amount to re-rating
+    # the clerk sees the bill in the customer's 360 view (chart and table)
     _login(page, "/login/", "clerk01")
+    page.goto(page.base_url + f"/customers/{customer.pk}/")
+    page.wait_for_selector("#bills-chart canvas")
+    assert page.locator(f"a[href='/billing/bills/{bill.pk}/']").count() == 1
+    _shot(page, "customer-360-bills")
+
+    # when the clerk requests a refund of 20 kWh, leaving the amount to re-rating
     page.goto(page.base_url + f"/billing/bills/{bill.pk}/")
     _shot(page, "bill-detail")
     assert "第一档电量电费" in page.content()
