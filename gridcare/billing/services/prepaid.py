@@ -889,7 +889,8 @@ def _require_perm(actor: Any) -> None:
 def remote_order_send(*, actor: Any, order_id: Any) -> RemoteOrder:
     """PENDING → SENT through the head-end adapter. A disconnect is re-checked first: a
     balance back at or above zero cancels it instead; an important customer's disconnect
-    goes out only after a person approved it (``decided_by``)."""
+    goes out only after a person approved it (``decided_by``) — without that it is handed
+    to a person (NEEDS_PERSON) and not sent."""
     _require_perm(actor)
     now = timezone.now()
     with transaction.atomic():
@@ -902,10 +903,17 @@ def remote_order_send(*, actor: Any, order_id: Any) -> RemoteOrder:
             )
         if order.kind == RemoteOrderKind.DISCONNECT:
             if order.account.is_important and not order.decided_by:
-                raise Conflict(
-                    _t("An important customer's disconnection needs a person's decision first."),
-                    field="status",
+                # e.g. the account was marked important after the order was made: never send
+                # it; hand it to a person instead.
+                _set_status(
+                    order,
+                    status=RemoteOrderStatus.NEEDS_PERSON,
+                    actor=actor,
+                    action="remote_order_to_person",
+                    reason=_t("Important customer (重要用户): a person decides."),
+                    due_at=None,
                 )
+                return order
             balance = (
                 AccountBalance.objects.filter(account_id=order.account_id)
                 .values_list("amount", flat=True)
@@ -982,7 +990,7 @@ def remote_orders_dispatch(*, actor: Any) -> dict[str, Any]:
         .order_by("-kind", F("due_at").asc(nulls_last=True), "pk")  # reconnect before disconnect
         .values_list("pk", flat=True)
     )
-    sent = cancelled = 0
+    sent = cancelled = to_person = 0
     failed: list[dict[str, Any]] = []
     for pk in pending:
         try:
@@ -992,6 +1000,14 @@ def remote_orders_dispatch(*, actor: Any) -> dict[str, Any]:
             continue
         if order.status == RemoteOrderStatus.SENT:
             sent += 1
+        elif order.status == RemoteOrderStatus.NEEDS_PERSON:
+            to_person += 1
         else:
             cancelled += 1
-    return {"pending": len(pending), "sent": sent, "cancelled": cancelled, "failed": failed}
+    return {
+        "pending": len(pending),
+        "sent": sent,
+        "cancelled": cancelled,
+        "to_person": to_person,
+        "failed": failed,
+    }

@@ -340,11 +340,13 @@ def test_important_customer_disconnect_needs_a_person(importance: str, make_user
     ).exists()
     with pytest.raises(Conflict):
         remote_order_send(actor="test", order_id=order.pk)
-    # Forced to pending behind the service's back, it still cannot go out undecided.
+    # Pending without a person's decision (say the account became important after the
+    # order was made): "send" hands it to a person instead of sending it.
     RemoteOrder.objects.filter(pk=order.pk).update(status=RemoteOrderStatus.PENDING)
-    with pytest.raises(Conflict):
-        remote_order_send(actor="test", order_id=order.pk)
-    assert remote_orders_dispatch(actor="test")["sent"] == 0
+    dispatched = remote_orders_dispatch(actor="test")
+    assert (dispatched["sent"], dispatched["to_person"]) == (0, 1)
+    order.refresh_from_db()
+    assert order.status == RemoteOrderStatus.NEEDS_PERSON
 
 
 def test_a_person_decides(make_user: Any) -> None:
@@ -464,3 +466,24 @@ def test_monthly_tiers_month_to_date_sum_equals_the_month() -> None:
     assert sum(r.kwh for r in rows) == Decimal("310.000")
     assert sum(r.amount for r in rows) == Decimal("175.20")
     assert balance(account) == Decimal("-175.20")
+
+
+def test_residential_tou_uses_the_peak_and_valley_registers() -> None:
+    """HEBS-RES-LV-TOU, tier 1: 6 kWh peak × 0.55 + 4 kWh valley × 0.30 = 3.30 + 1.20 = 4.50."""
+    account = AccountFactory(is_prepaid=True, tariff_code="HEBS-RES-LV-TOU")
+    meter = installed_meter(
+        "PP7001", account=account, installed_on=dt.date(2026, 1, 5), registers=("total", "peak", "valley")
+    )
+    readings(meter, {D: "100.000", D + dt.timedelta(days=1): "110.000"})
+    readings(meter, {D: "60.000", D + dt.timedelta(days=1): "66.000"}, register="peak")
+    readings(meter, {D: "40.000", D + dt.timedelta(days=1): "44.000"}, register="valley")
+    summary = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    assert (summary["charged"], summary["amount"]) == (1, "4.50")
+
+
+def test_residential_tou_without_its_registers_is_not_rated() -> None:
+    account, meter = prepaid("PP7002", tariff="HEBS-RES-LV-TOU")
+    readings(meter, {D: "100.000", D + dt.timedelta(days=1): "110.000"})
+    summary = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    assert summary["charged"] == 0
+    assert [r["account"] for r in summary["not_rated"]] == [account.number]
