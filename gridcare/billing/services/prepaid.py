@@ -134,6 +134,18 @@ def _register_values(meter_ids: list[int], days: Iterable[dt.date] | tuple[dt.da
     )
 
 
+def usage_wh_expr() -> pl.Expr:
+    """Energy used between two register values (columns ``prev_wh`` → ``wh``, in Wh): a value
+    that went down rolled over at ``rollover_wh`` (10^digits kWh); × the multiplier
+    ``mult_centi`` (hundredths), half-up to the Wh."""
+    raw = (
+        pl.when(pl.col("wh") >= pl.col("prev_wh"))
+        .then(pl.col("wh") - pl.col("prev_wh"))
+        .otherwise(pl.col("wh") + pl.col("rollover_wh") - pl.col("prev_wh"))
+    )
+    return ((raw * pl.col("mult_centi") + 50) // 100).alias("used_wh")
+
+
 def _consumption(meters: list[_Meter], day: dt.date) -> tuple[pl.DataFrame, list[int]]:
     """Per account: ``account_id, prev_day, <register>_wh`` (Wh consumed after the previous
     reading up to reading(day), rollover by digit count, × multiplier), and the accounts
@@ -197,13 +209,7 @@ def _consumption(meters: list[_Meter], day: dt.date) -> tuple[pl.DataFrame, list
     used = (
         cur.join(prev.rename({"wh": "prev_wh"}), on=["meter_id", "register"], how="inner")
         .join(params, on="meter_id")
-        .with_columns(
-            raw=pl.when(pl.col("wh") >= pl.col("prev_wh"))
-            .then(pl.col("wh") - pl.col("prev_wh"))
-            .otherwise(pl.col("wh") + pl.col("rollover_wh") - pl.col("prev_wh"))
-        )
-        # × multiplier (hundredths), half-up to the Wh
-        .with_columns(used_wh=(pl.col("raw") * pl.col("mult_centi") + 50) // 100)
+        .with_columns(used_wh=usage_wh_expr())
     )
     wide = used.pivot(on="register", index=["account_id", "prev_day"], values="used_wh")
     for register in ENERGY_REGISTERS:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import polars as pl
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gridcare.billing.choices import PrepaidNoticeLevel, RemoteOrderKind, RemoteOrderStatus
 from gridcare.billing.models import AccountBalance, PrepaidCharge, PrepaidNotice, RemoteOrder
@@ -22,6 +25,7 @@ from gridcare.billing.services.prepaid import (
     remote_order_decide,
     remote_order_send,
     remote_orders_dispatch,
+    usage_wh_expr,
 )
 from gridcare.core.errors import Conflict, PermissionDenied, ValidationFailed
 from gridcare.core.models import AuditEvent
@@ -487,3 +491,21 @@ def test_residential_tou_without_its_registers_is_not_rated() -> None:
     summary = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
     assert summary["charged"] == 0
     assert [r["account"] for r in summary["not_rated"]] == [account.number]
+
+
+@given(
+    digits=st.integers(min_value=4, max_value=8),
+    data=st.data(),
+    mult_centi=st.integers(min_value=1, max_value=1_000_000),
+)
+def test_usage_is_the_difference_modulo_the_register_times_the_multiplier(
+    digits: int, data: Any, mult_centi: int
+) -> None:
+    """Property: used Wh = ((cur − prev) mod 10^digits kWh) × multiplier, half-up to the Wh."""
+    top = 10**digits * 1000
+    prev = data.draw(st.integers(min_value=0, max_value=top - 1))
+    cur = data.draw(st.integers(min_value=0, max_value=top - 1))
+    frame = pl.DataFrame({"wh": [cur], "prev_wh": [prev], "rollover_wh": [top], "mult_centi": [mult_centi]})
+    used = frame.select(usage_wh_expr())["used_wh"][0]
+    exact = Decimal((cur - prev) % top) * Decimal(mult_centi) / 100
+    assert used == int(exact.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
