@@ -808,7 +808,7 @@ def prepaid_check_balances(*, now: dt.datetime, actor: Any) -> dict[str, Any]:
         _check_accounts(
             ids[offset : offset + BATCH_ACCOUNTS], now=now, policy=policy, actor=actor, counts=counts
         )
-    return {"at": now.isoformat(), **counts}
+    return {"at": timezone.localtime(now).isoformat(), **counts}
 
 
 def prepaid_after_payment(*, account_id: int, actor: Any) -> dict[str, Any]:
