@@ -143,7 +143,13 @@ def _readings(raw: Any) -> list[NoticeReading]:
     if not isinstance(raw, dict):
         return rows
     for register, value in raw.items():
-        label = REGISTER_LABELS.get(str(register), str(register))
+        # After a meter exchange the run keys a register by meter: "total:M0001".
+        code, _sep, meter = str(register).partition(":")
+        label = REGISTER_LABELS.get(code, code)
+        if isinstance(value, dict) and value.get("meter"):
+            meter = str(value["meter"])
+        if meter:
+            label = f"{label} ({meter})"
         if isinstance(value, dict):
             start, end, multiplier = value.get("start"), value.get("end"), value.get("multiplier", 1)
             kwh = value.get("kwh")

@@ -66,6 +66,7 @@ def test_billing_clerk_sees_every_page(staff_client, bill):
     assert "第一档电量电费" in detail
     assert "其中" in detail  # the INFO line under the energy line
     assert "¥40.00" in detail  # outstanding: 52.00 − 2.00 − 10.00
+    assert reverse("billing:run", args=[bill.run_id]) in detail
     notice = client.get(reverse("billing:bill_notice", args=[bill.pk]))
     assert notice.status_code == 200
     assert "政府性基金及附加" in notice.content.decode()

@@ -69,7 +69,7 @@ def test_notice_has_lines_info_lines_and_outstanding(bill):
         ("第一档电量电费", False),
         ("政府性基金及附加", True),
     ]
-    assert notice.readings[0].register == "总"
+    assert notice.readings[0].register == "总 (M0001)"
     assert notice.readings[0].kwh == "100.000"
     assert (notice.adjusted, notice.paid, notice.outstanding) == (
         Decimal("-10.40"),
@@ -153,3 +153,16 @@ def test_run_export_has_bills_and_lines_sheets_with_numeric_money(tmp_path):
         r'<c r="H2" s="\d+"><v>52(\.0+)?</v></c>', book.read("xl/worksheets/sheet2.xml").decode()
     )
     assert 'formatCode="0.00"' in book.read("xl/styles.xml").decode()
+
+
+def test_notice_readings_of_an_exchanged_meter_are_listed_per_meter():
+    bill = notice_bill(
+        readings={
+            "total": None,
+            "total:M0001": {"meter": "M0001", "start": "100", "end": "150", "multiplier": "1"},
+            "total:M0002": {"meter": "M0002", "start": "0", "end": "25", "multiplier": "2"},
+        }
+    )
+    rows = [(r.register, r.kwh) for r in bill_notice(bill).readings if r.start is not None]
+    # kWh = (end − start) × multiplier when the run did not record it
+    assert rows == [("总 (M0001)", Decimal("50")), ("总 (M0002)", Decimal("50"))]
