@@ -68,6 +68,7 @@ __all__ = [
 ]
 
 BATCH_ACCOUNTS = 2000
+REPORT_ROWS = 100  # account numbers listed per reason in a run's summary
 # How far back the previous reading is looked for when D−1 is missing (a gap in the AMI
 # data): the charge on the next day with a reading then covers the whole gap, so no
 # consumption is lost. Older gaps are left to the monthly settlement (reported as missing).
@@ -350,7 +351,8 @@ def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
 
     Returns counters and the account numbers not charged, by reason: ``missing`` (no
     reading for the day or none before it within the look-back), ``not_rated`` (the engine's
-    reason), ``already`` (the day or a later day is charged already: re-runs are no-ops)."""
+    reason) — the first 100 of each, with ``missing_count`` / ``not_rated_count`` — and
+    ``already`` (the day or a later day is charged already: re-runs are no-ops)."""
     if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
         raise ValidationFailed(_t("Give the day as a date."), field="day")
     if day > timezone.localdate():
@@ -393,13 +395,17 @@ def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
         _charge_batch(
             meters[offset : offset + BATCH_ACCOUNTS], day=day, basis=basis, actor=actor, summary=summary
         )
+    # Counts of all, account numbers of the first REPORT_ROWS (an AMI outage can leave a
+    # whole county without readings: the summary stays one readable line).
+    summary["missing_count"] = len(summary["missing"])
+    summary["not_rated_count"] = len(summary["not_rated"])
+    missing = summary["missing"][:REPORT_ROWS]
+    not_rated = summary["not_rated"][:REPORT_ROWS]
     numbers = dict(
-        Account.objects.filter(
-            pk__in=[*summary["missing"], *(a for a, _ in summary["not_rated"])]
-        ).values_list("pk", "number")
+        Account.objects.filter(pk__in=[*missing, *(a for a, _ in not_rated)]).values_list("pk", "number")
     )
-    summary["missing"] = [numbers[a] for a in summary["missing"]]
-    summary["not_rated"] = [{"account": numbers[a], "reason": r} for a, r in summary["not_rated"]]
+    summary["missing"] = [numbers[a] for a in missing]
+    summary["not_rated"] = [{"account": numbers[a], "reason": r} for a, r in not_rated]
     summary["kwh"] = str(summary["kwh"])
     summary["amount"] = str(summary["amount"])
     return summary

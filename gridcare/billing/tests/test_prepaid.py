@@ -162,6 +162,7 @@ def test_missing_reading_no_charge_then_the_gap_is_caught_up() -> None:
     readings(meter, {D: "100.000", D + dt.timedelta(days=2): "120.000"})
     missing = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
     assert missing["missing"] == [account.number]
+    assert missing["missing_count"] == 1
     assert missing["charged"] == 0
     assert balance(account) == Decimal("50.00")
     assert not PrepaidCharge.objects.filter(account=account).exists()
