@@ -540,11 +540,13 @@ def _write_holds(
     with the new reason, or released by the run when the account was billed now. Returns
     the number of accounts newly held."""
     holds = holds.unique("account_id", keep="first", maintain_order=True)
-    existing = dict(
-        BillingHold.objects.filter(run=run, account_id__gte=lo, account_id__lte=hi).values_list(
-            "account_id", "status"
+    stored = {
+        hold.account_id: hold
+        for hold in BillingHold.objects.filter(run=run, account_id__gte=lo, account_id__lte=hi).only(
+            "id", "account_id", "status"
         )
-    )
+    }
+    existing = {account_id: hold.status for account_id, hold in stored.items()}
     fresh = holds.filter(~pl.col("account_id").is_in(list(existing)))
     added = 0
     if fresh.height:
@@ -560,11 +562,16 @@ def _write_holds(
             conflict_columns=["run_id", "account_id"],
         )
     again = 0
+    changed = []
     for account_id, reason in holds.filter(pl.col("account_id").is_in(list(existing))).iter_rows():
-        BillingHold.objects.filter(run=run, account_id=account_id).update(
-            status=HoldStatus.HELD, reason=reason[:300], released_by="", released_at=None
+        hold = stored[account_id]
+        again += hold.status == HoldStatus.RELEASED
+        hold.status, hold.reason, hold.released_by, hold.released_at = HoldStatus.HELD, reason[:300], "", None
+        changed.append(hold)
+    if changed:  # held again (new reason): batched UPDATEs, not one per account
+        BillingHold.objects.bulk_update(
+            changed, ["status", "reason", "released_by", "released_at"], batch_size=1000
         )
-        again += existing[account_id] == HoldStatus.RELEASED
     billed_ids = (
         [a for a in billed["account_id"].to_list() if existing.get(a) == HoldStatus.HELD]
         if billed.height

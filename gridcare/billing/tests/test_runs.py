@@ -296,3 +296,17 @@ def test_dask_local_cluster_gives_the_same_bills_as_in_process():
     assert run.status == RunStatus.REVIEW
     assert snapshot() == local
     assert len(local[0]) == 5
+
+
+def test_released_hold_of_a_missing_reading_is_held_again():
+    missing, _ = billable_account(end=None)
+    run = billing_run(period="2026-10", actor="clerk")
+    hold = BillingHold.objects.get(run=run, account=missing)
+    billing_hold_release(hold_id=hold.pk, actor="clerk")
+    run = billing_run(period="2026-10", actor="clerk")
+    hold.refresh_from_db()
+    assert hold.status == HoldStatus.HELD
+    assert hold.reason.startswith("Missing reading")
+    assert hold.released_by == ""
+    assert run.accounts_held == 1
+    assert not _bills()
