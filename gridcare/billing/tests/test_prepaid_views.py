@@ -210,3 +210,22 @@ def test_portal_account_page_links_to_the_prepaid_page(customer_client: Any) -> 
         reverse("portal:account", args=[customer_client.account.number])
     ).content.decode()
     assert "/prepaid/my/" not in postpaid
+
+
+def test_queue_puts_needs_person_first_and_marks_overdue_reconnects(staff_client: Any) -> None:
+    client = staff_client(roles=["hotline_agent"])
+    late = RemoteOrder.objects.create(
+        account=prepaid_account(amount="10.00"),
+        kind=RemoteOrderKind.RECONNECT,
+        status=RemoteOrderStatus.PENDING,
+        reason="paid",
+        balance=Decimal("10.00"),
+        created_at=timezone.now() - dt.timedelta(hours=30),
+        due_at=timezone.now() - dt.timedelta(hours=6),
+    )
+    person = needs_person_order(prepaid_account(importance="first"))
+    page = client.get(reverse("billing:prepaid_orders"))
+    orders = list(page.context["page"].object_list)
+    assert [o.pk for o in orders] == [person.pk, late.pk]
+    assert [o.overdue for o in orders] == [False, True]
+    assert "var(--gc-danger-bg)" in page.content.decode()
