@@ -510,3 +510,20 @@ def test_usage_is_the_difference_modulo_the_register_times_the_multiplier(
     used = frame.select(usage_wh_expr())["used_wh"][0]
     exact = Decimal((cur - prev) % top) * Decimal(mult_centi) / 100
     assert used == int(exact.quantize(Decimal("1"), rounding=ROUND_HALF_UP))
+
+
+def test_unknown_sms_backend_is_refused(settings: Any) -> None:
+    from gridcare.billing.notifications import sms_send
+
+    settings.GRIDCARE_SMS_BACKEND = "pigeon"
+    with pytest.raises(ValidationFailed) as exc:
+        sms_send(mobile="13800000000", text="x", at=at(D))
+    assert exc.value.field == "GRIDCARE_SMS_BACKEND"
+
+
+def test_sms_without_a_mobile_is_still_recorded(settings: Any) -> None:
+    from gridcare.billing.notifications import sms_send
+
+    sms_send(mobile="", text="余额不足", at=at(D), ref="prepaid:x:low")
+    line = json.loads((settings.DATA_DIR / "sms" / "outbox.log").read_text(encoding="utf-8"))
+    assert (line["no_number"], line["text"]) == (True, "余额不足")
