@@ -413,8 +413,23 @@ def run_export_xlsx(*, run_id: int, out: IO[bytes] | str | os.PathLike[str]) -> 
     run = BillingRun.objects.filter(pk=run_id).first()
     if run is None:
         raise NotFound()
-    status_labels = dict(BillStatus.choices)
-    kind_labels = dict(BillLineKind.choices)
+    # Labels and dates formatted once (a run's bills share their month, dates and issue time).
+    status_labels = {value: str(label) for value, label in BillStatus.choices}
+    kind_labels = {value: str(label) for value, label in BillLineKind.choices}
+    texts: dict[Any, str] = {}
+
+    def text(value: Any, fmt: str) -> str:
+        if value is None:
+            return ""
+        key = (value, fmt)
+        found = texts.get(key)
+        if found is None:
+            local = timezone.localtime(value) if isinstance(value, dt.datetime) else value
+            found = texts[key] = format(local, fmt)
+            if len(texts) > 10_000:
+                texts.clear()
+        return found
+
     workbook = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False})
     try:
         header = workbook.add_format({"bold": True, "bg_color": "#E8F1F0", "border": 1})
@@ -463,15 +478,15 @@ def run_export_xlsx(*, run_id: int, out: IO[bytes] | str | os.PathLike[str]) -> 
             sheet.write_string(row, 0, number)
             sheet.write_string(row, 1, acct)
             sheet.write_string(row, 2, name)
-            sheet.write_string(row, 3, f"{period:%Y-%m}")
-            sheet.write_string(row, 4, f"{start:%Y-%m-%d}")
-            sheet.write_string(row, 5, f"{end:%Y-%m-%d}")
+            sheet.write_string(row, 3, text(period, "%Y-%m"))
+            sheet.write_string(row, 4, text(start, "%Y-%m-%d"))
+            sheet.write_string(row, 5, text(end, "%Y-%m-%d"))
             sheet.write_string(row, 6, tariff)
             sheet.write_number(row, 7, kwh, energy)
             sheet.write_number(row, 8, amount, money)
-            sheet.write_string(row, 9, str(status_labels.get(status, status)))
-            sheet.write_string(row, 10, f"{timezone.localtime(issued):%Y-%m-%d %H:%M}" if issued else "")
-            sheet.write_string(row, 11, f"{due:%Y-%m-%d}" if due else "")
+            sheet.write_string(row, 9, status_labels.get(status, status))
+            sheet.write_string(row, 10, text(issued, "%Y-%m-%d %H:%M"))
+            sheet.write_string(row, 11, text(due, "%Y-%m-%d"))
             count += 1
         lines = (
             BillLine.objects.filter(bill__run_id=run.pk)
@@ -492,7 +507,7 @@ def run_export_xlsx(*, run_id: int, out: IO[bytes] | str | os.PathLike[str]) -> 
             sheet.write_string(row, 0, number)
             sheet.write_string(row, 1, acct)
             sheet.write_number(row, 2, seq)
-            sheet.write_string(row, 3, str(kind_labels.get(kind, kind)))
+            sheet.write_string(row, 3, kind_labels.get(kind, kind))
             sheet.write_string(row, 4, ITEM_LABELS.get(item, item))
             if line_kwh is not None:
                 sheet.write_number(row, 5, line_kwh, energy)

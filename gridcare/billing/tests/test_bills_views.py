@@ -345,3 +345,20 @@ def test_portal_api_hides_pending_corrections_and_staff_names(customer_client):
         ("-2.00", "", "")
     ]
     assert detail["outstanding"] == "50.00"
+
+
+def test_page_query_counts_do_not_grow_with_lines_and_bills(
+    staff_client, customer_client, django_assert_max_num_queries
+):
+    account = customer_client.account
+    bills = [notice_bill(account=account, period=dt.date(2026, m, 1)) for m in range(1, 13)]
+    for b in bills[:6]:
+        decided_adjustment(b, "-1.00")
+        pay(b, "5.00")
+    with django_assert_max_num_queries(12):
+        assert customer_client.get(reverse("portal:bills")).status_code == 200
+    with django_assert_max_num_queries(12):
+        assert customer_client.get(reverse("portal:bill", args=[bills[0].pk])).status_code == 200
+    clerk = staff_client(roles=["counter_clerk"])
+    with django_assert_max_num_queries(14):
+        assert clerk.get(reverse("billing:bill", args=[bills[0].pk])).status_code == 200
