@@ -519,16 +519,88 @@ def run_export_xlsx(*, run_id: int, out: IO[bytes] | str | os.PathLike[str]) -> 
     return count
 
 
-def run_export_tempfile(*, run_id: int) -> tuple[IO[bytes], str]:
-    """The run's .xlsx in a temporary file opened for reading (deleted when closed) and its
-    download name ``run-YYYY-MM.xlsx``."""
+#: Runs with more bills than this are exported by the worker (a million bills take
+#: minutes, longer than a web request may last); smaller ones are built in the request.
+EXPORT_INLINE_LIMIT = 50_000
+EXPORT_RETRY_SECONDS = 3600  # a queued export not done after an hour is queued again
+
+
+def export_download_name(run: BillingRun) -> str:
+    return f"run-{run.period:%Y-%m}.xlsx"
+
+
+def run_export_path(run: BillingRun) -> tuple[Path, int]:
+    """Where the worker keeps the run's workbook and how many bills the run has. The name
+    carries the run's status, bill count and newest bill, so a re-rated draft run gets a
+    new file and an issued run (immutable bills) keeps its one."""
+    from django.db.models import Count, Max
+
+    stats = Bill.objects.filter(run_id=run.pk).aggregate(
+        n=Count("id"), newest=Max("created_at"), top=Max("id")
+    )
+    newest = stats["newest"].strftime("%Y%m%d%H%M%S%f") if stats["newest"] else "0"
+    name = f"run-{run.pk}-{run.status}-{stats['n']}-{stats['top'] or 0}-{newest}.xlsx"
+    return Path(settings.VAR_DIR) / "exports" / name, int(stats["n"])
+
+
+def run_export_build(*, run_id: int) -> Path:
+    """Build the run's workbook at :func:`run_export_path` (written to a part file, then
+    renamed, so a download never sees half a file). Run by the worker for large runs."""
     run = BillingRun.objects.filter(pk=run_id).first()
     if run is None:
         raise NotFound()
-    handle = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 - handed to the response
-    run_export_xlsx(run_id=run.pk, out=handle)
-    handle.seek(0)
-    return handle, f"run-{run.period:%Y-%m}.xlsx"
+    path, _count = run_export_path(run)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(f"{path.name}.{os.getpid()}.part")
+    try:
+        run_export_xlsx(run_id=run.pk, out=str(part))
+        os.replace(part, path)
+    finally:
+        part.unlink(missing_ok=True)
+    path.with_name(path.name + ".queued").unlink(missing_ok=True)
+    return path
+
+
+@dataclass
+class ExportOutcome:
+    """What the export view serves: a file to download, or "being prepared"."""
+
+    handle: IO[bytes] | None
+    filename: str
+    bills: int
+    queued: bool = False
+
+
+def run_export_request(*, run_id: int) -> ExportOutcome:
+    """The run's workbook for a download: the worker's file when it is ready; built now for
+    a run of at most ``EXPORT_INLINE_LIMIT`` bills; otherwise queued for the worker
+    (``tasks.bills.run_export_task``) and ``queued=True``."""
+    import time
+
+    from django.db import transaction
+
+    run = BillingRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise NotFound()
+    path, count = run_export_path(run)
+    name = export_download_name(run)
+    if path.exists():
+        return ExportOutcome(handle=path.open("rb"), filename=name, bills=count)
+    if count <= EXPORT_INLINE_LIMIT:
+        handle = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 - handed to the response
+        run_export_xlsx(run_id=run.pk, out=handle)
+        handle.seek(0)
+        return ExportOutcome(handle=handle, filename=name, bills=count)
+    marker = path.with_name(path.name + ".queued")
+    if not marker.exists() or time.time() - marker.stat().st_mtime > EXPORT_RETRY_SECONDS:
+        from gridcare.billing.tasks.bills import run_export_task
+
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        transaction.on_commit(lambda: run_export_task.enqueue(run_id=run.pk))
+    return ExportOutcome(handle=None, filename=name, bills=count, queued=True)
 
 
 def rmb(value: Decimal) -> str:

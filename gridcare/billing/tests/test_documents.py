@@ -166,3 +166,39 @@ def test_notice_readings_of_an_exchanged_meter_are_listed_per_meter():
     rows = [(r.register, r.kwh) for r in bill_notice(bill).readings if r.start is not None]
     # kWh = (end − start) × multiplier when the run did not record it
     assert rows == [("总 (M0001)", Decimal("50")), ("总 (M0002)", Decimal("50"))]
+
+
+def test_a_large_run_is_exported_by_the_worker(staff_client, monkeypatch, django_capture_on_commit_callbacks):
+    from django.urls import reverse
+    from django_tasks_db.models import DBTaskResult
+
+    from gridcare.billing.services import bills as documents
+
+    def queued() -> list[int]:
+        return [
+            r.args_kwargs["kwargs"]["run_id"]
+            for r in DBTaskResult.objects.filter(task_path="gridcare.billing.tasks.bills.run_export_task")
+        ]
+
+    run = BillingRun.objects.create(period=dt.date(2026, 10, 1), status="issued", created_by="t")
+    notice_bill(run=run)
+    notice_bill(run=run)
+    monkeypatch.setattr(documents, "EXPORT_INLINE_LIMIT", 1)
+    client = staff_client(roles=["billing_clerk"])
+    url = reverse("billing:run_export", args=[run.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        waiting = client.get(url)
+    assert waiting.status_code == 202
+    assert waiting["Refresh"] == "15"
+    assert queued() == [run.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(url)  # asked again while queued: not queued twice
+    assert queued() == [run.pk]
+    # the worker builds it
+    path = documents.run_export_build(run_id=run.pk)
+    assert path.exists()
+    assert not path.with_name(path.name + ".queued").exists()
+    ready = client.get(url)
+    assert ready.status_code == 200
+    assert ready["Content-Disposition"] == 'attachment; filename="run-2026-10.xlsx"'
+    assert b"".join(ready.streaming_content) == path.read_bytes()

@@ -32,7 +32,7 @@ from gridcare.billing.services.adjustments import (
     bill_adjustment_request,
     bill_adjustments_from_meter_adjustment,
 )
-from gridcare.billing.services.bills import bill_notice, bill_notice_pdf, run_export_tempfile
+from gridcare.billing.services.bills import bill_notice, bill_notice_pdf, run_export_request
 from gridcare.core.errors import GridCareError, NotFound
 from gridcare.core.pagination import paginate
 from gridcare.core.permissions import staff_required
@@ -183,16 +183,26 @@ def bill_notice_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
 # staff_required passes any response through; its type names HttpResponse only.
 @staff_required("billing.view_billingrun", "billing.view_bill")  # type: ignore[arg-type]
 @require_GET
-def run_export_view(request: HttpRequest, run_id: int) -> FileResponse:
-    """The run's bills and lines as an Excel workbook (streamed from a temporary file)."""
+def run_export_view(request: HttpRequest, run_id: int) -> HttpResponse | FileResponse:
+    """The run's bills and lines as an Excel workbook. A large run is built by the worker:
+    the page says so and reloads itself until the file is ready (202 meanwhile)."""
     try:
-        handle, name = run_export_tempfile(run_id=run_id)
+        outcome = run_export_request(run_id=run_id)
     except NotFound as exc:
         raise Http404 from exc
+    if outcome.handle is None:
+        response = render(
+            request,
+            "billing/bills_export_wait.html",
+            {"outcome": outcome, "run_id": run_id, "run_url": run_url(run_id)},
+            status=202,
+        )
+        response["Refresh"] = "15"
+        return response
     return FileResponse(
-        handle,
+        outcome.handle,
         as_attachment=True,
-        filename=name,
+        filename=outcome.filename,
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
 
