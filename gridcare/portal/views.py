@@ -85,7 +85,14 @@ def bills(request: HttpRequest) -> HttpResponse:
     items = with_outstanding(bills_visible_to(request.user).select_related("account")).order_by(
         "-period", "account__number"
     )
-    return render(request, "portal/bills.html", {"page": paginate(request, items), "portal_section": "bills"})
+    account_number = request.GET.get("account", "").strip()
+    if account_number:
+        items = items.filter(account__number=account_number)
+    return render(
+        request,
+        "portal/bills.html",
+        {"page": paginate(request, items), "portal_section": "bills", "account_number": account_number},
+    )
 
 
 @customer_required

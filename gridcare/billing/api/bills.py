@@ -16,10 +16,11 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from gridcare.billing.models import Bill, BillAdjustment
-from gridcare.billing.selectors.bills import bill_get, bill_search, with_outstanding
+from gridcare.billing.selectors.bills import account_statement, bill_get, bill_search, with_outstanding
 from gridcare.billing.services.adjustments import bill_adjustment_decide, bill_adjustment_request
-from gridcare.core.errors import PermissionDenied
+from gridcare.core.errors import NotFound, PermissionDenied
 from gridcare.core.roles import staff_has_perm
+from gridcare.customers.models import Account
 
 router = Router(tags=["billing-bills"])
 LIST_LIMIT = 200
@@ -87,6 +88,28 @@ class BillDetailOut(BillOut):
     lines: list[LineOut]
     adjustments: list[AdjustmentOut]
     allocations: list[AllocationOut]
+
+
+class StatementEntryOut(Schema):
+    on: dt.datetime
+    kind: str
+    reference: str
+    description: str
+    amount: Decimal
+    balance: Decimal
+
+
+class StatementOut(Schema):
+    """对账单: every issued bill, approved correction, payment and reversal, oldest first."""
+
+    account: str
+    billed: Decimal
+    adjusted: Decimal
+    paid: Decimal
+    late_fees_paid: Decimal
+    outstanding: Decimal
+    balance: Decimal
+    entries: list[StatementEntryOut]
 
 
 class AdjustmentIn(Schema):
@@ -204,6 +227,26 @@ def bill_detail(request: HttpRequest, bill_id: int) -> dict[str, Any]:
     """One bill with its readings, lines, corrections and allocated payments."""
     user = _staff(request, "billing.view_bill")
     return bill_detail_out(bill_get(user=user, bill_id=bill_id))
+
+
+@router.get("/accounts/{number}/statement", response={200: StatementOut, 403: ErrorOut, 404: ErrorOut})
+def statement(request: HttpRequest, number: str) -> dict[str, Any]:
+    """对账单 of one account (户号): bills, corrections, payments with the running balance."""
+    _staff(request, "billing.view_bill")
+    account = Account.objects.filter(number=number).first()
+    if account is None:
+        raise NotFound()
+    result = account_statement(account.pk)
+    return {
+        "account": account.number,
+        "billed": result.billed,
+        "adjusted": result.adjusted,
+        "paid": result.paid,
+        "late_fees_paid": result.late_fees_paid,
+        "outstanding": result.outstanding,
+        "balance": result.balance,
+        "entries": [vars(e) for e in result.entries],
+    }
 
 
 @router.post(

@@ -362,3 +362,35 @@ def test_page_query_counts_do_not_grow_with_lines_and_bills(
     clerk = staff_client(roles=["counter_clerk"])
     with django_assert_max_num_queries(14):
         assert clerk.get(reverse("billing:bill", args=[bills[0].pk])).status_code == 200
+
+
+def test_api_account_statement(customer_client, staff_client):
+    account = AccountFactory()
+    sep = notice_bill(account=account, period=dt.date(2026, 9, 1), amount="40.00")
+    notice_bill(account=account, period=dt.date(2026, 10, 1), amount="60.00")
+    pay(sep, "40.00")
+    url = f"/api/billing/accounts/{account.number}/statement"
+    assert Client().get(url).status_code == 401
+    assert customer_client.get(url).status_code == 403
+    body = staff_client(roles=["counter_clerk"]).get(url).json()
+    assert (body["billed"], body["paid"], body["outstanding"], body["balance"]) == (
+        "100.00",
+        "40.00",
+        "60.00",
+        "60.00",
+    )
+    assert [e["kind"] for e in body["entries"]] == ["bill", "bill", "payment"]
+    assert (
+        staff_client(roles=["counter_clerk"]).get("/api/billing/accounts/0000/statement").status_code == 404
+    )
+
+
+def test_portal_bills_of_one_account(customer_client):
+    second = AccountFactory(customer=customer_client.customer)
+    first_bill = notice_bill(account=customer_client.account)
+    second_bill = notice_bill(account=second)
+    html = customer_client.get(reverse("portal:bills"), {"account": second.number}).content.decode()
+    assert reverse("portal:bill", args=[second_bill.pk]) in html
+    assert reverse("portal:bill", args=[first_bill.pk]) not in html
+    page = customer_client.get(reverse("portal:account", args=[second.number])).content.decode()
+    assert f"/portal/bills/?account={second.number}" in page
