@@ -346,6 +346,29 @@ def _year_and_month_so_far(
     return ytd, mtd_wh, mtd_fen
 
 
+def _ytd_across_new_year(usage: pl.DataFrame, day: dt.date) -> dict[int, int]:
+    """Accounts whose charge starts in an earlier year (readings missing over 1 January):
+    the engine wants ``ytd_wh_before`` of the period's *first* year, so their charges of
+    that year are summed (a rare, small query per such year)."""
+    starts = usage.select("account_id", (pl.col("prev_day") + pl.duration(days=1)).alias("start")).filter(
+        pl.col("start").dt.year() < day.year
+    )
+    out: dict[int, int] = {}
+    for (year,), group in starts.group_by(pl.col("start").dt.year()):
+        first = dict(zip(group["account_id"].to_list(), group["start"].to_list(), strict=True))
+        rows = (
+            PrepaidCharge.objects.filter(account_id__in=list(first), day__gte=dt.date(int(year), 1, 1))
+            .filter(day__lt=dt.date(int(year) + 1, 1, 1))
+            .values_list("account_id", "day", "kwh")
+        )
+        for account_id in first:
+            out[account_id] = 0
+        for account_id, charged_day, kwh in rows:
+            if charged_day < first[account_id]:
+                out[account_id] += int(Decimal(kwh) * 1000)
+    return out
+
+
 def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
     """费控日结 for ``day``: charge every active prepaid account with an installed meter.
 
@@ -455,6 +478,7 @@ def _charge_batch(
         charged_ids = usage["account_id"].to_list()
         tariffs = {m.account_id: m.tariff_code for m in todo}
         ytd, mtd_wh, mtd_fen = _year_and_month_so_far(sorted(charged_ids), day)
+        ytd.update(_ytd_across_new_year(usage, day))
         periods = _periods(usage, day=day, tariffs=tariffs, basis=basis, ytd_wh=ytd, mtd_wh=mtd_wh)
         rating = _rate(periods)
         for rec in rating.errors.iter_rows(named=True):

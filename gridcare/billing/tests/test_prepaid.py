@@ -527,3 +527,15 @@ def test_sms_without_a_mobile_is_still_recorded(settings: Any) -> None:
     sms_send(mobile="", text="余额不足", at=at(D), ref="prepaid:x:low")
     line = json.loads((settings.DATA_DIR / "sms" / "outbox.log").read_text(encoding="utf-8"))
     assert (line["no_number"], line["text"]) == (True, "余额不足")
+
+
+def test_a_gap_over_new_year_rates_each_year_from_its_own_position() -> None:
+    """Readings of 31 Dec and 1 Jan missing: the charge on 2 Jan covers 30 kWh over 3 days,
+    10 kWh in 2025 (2,155 kWh charged that year: 5 × 0.52 + 5 × 0.57 = 5.45) and 20 kWh in
+    2026 (from 0: 20 × 0.52 = 10.40) → 15.85."""
+    account = AccountFactory(is_prepaid=True, tariff_code="HEBS-RES-LV")
+    meter = installed_meter("PP8001", account=account, installed_on=dt.date(2025, 1, 5))
+    given_charge(account, dt.date(2025, 12, 30), kwh="2155", amount="1120.60", after="50.00")
+    readings(meter, {dt.date(2025, 12, 30): "3000.000", dt.date(2026, 1, 2): "3030.000"})
+    summary = prepaid_daily_charges(day=dt.date(2026, 1, 2), actor="test")
+    assert (summary["charged"], summary["amount"]) == (1, "15.85")
