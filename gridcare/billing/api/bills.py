@@ -16,7 +16,13 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
 from gridcare.billing.models import Bill, BillAdjustment
-from gridcare.billing.selectors.bills import account_statement, bill_get, bill_search, with_outstanding
+from gridcare.billing.selectors.bills import (
+    account_statement,
+    adjustments_visible_to,
+    bill_get,
+    bill_search,
+    with_outstanding,
+)
 from gridcare.billing.services.adjustments import bill_adjustment_decide, bill_adjustment_request
 from gridcare.core.errors import NotFound, PermissionDenied
 from gridcare.core.roles import staff_has_perm
@@ -266,6 +272,31 @@ def adjustment_request(request: HttpRequest, bill_id: int, payload: AdjustmentIn
         reason=payload.reason,
     )
     return Status(201, adjustment_out(item))
+
+
+@router.get("/adjustments", response={200: list[AdjustmentOut], 403: ErrorOut})
+def adjustments(request: HttpRequest, status: str = "", bill: int | None = None) -> list[dict[str, Any]]:
+    """退补单, pending first then newest (at most 200); filter by status and bill."""
+    user = _staff(request, "billing.view_billadjustment")
+    items = adjustments_visible_to(user)
+    if status:
+        items = items.filter(status=status)
+    if bill is not None:
+        items = items.filter(bill_id=bill)
+    return [adjustment_out(a) for a in items[:LIST_LIMIT]]
+
+
+@router.get("/adjustments/{adjustment_id}", response={200: AdjustmentOut, 403: ErrorOut, 404: ErrorOut})
+def adjustment_detail(request: HttpRequest, adjustment_id: int) -> dict[str, Any]:
+    """One 退补单 with its re-rated lines."""
+    item = (
+        adjustments_visible_to(_staff(request, "billing.view_billadjustment"))
+        .filter(pk=adjustment_id)
+        .first()
+    )
+    if item is None:
+        raise NotFound()
+    return adjustment_out(item)
 
 
 @router.post(

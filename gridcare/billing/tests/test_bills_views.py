@@ -394,3 +394,17 @@ def test_portal_bills_of_one_account(customer_client):
     assert reverse("portal:bill", args=[first_bill.pk]) not in html
     page = customer_client.get(reverse("portal:account", args=[second.number])).content.decode()
     assert f"/portal/bills/?account={second.number}" in page
+
+
+def test_api_adjustment_list_and_detail(customer_client, staff_client, bill):
+    pending = decided_adjustment(bill, "-1.00", status=DocumentStatus.PENDING)
+    approved = decided_adjustment(bill, "-2.00")
+    for url in ("/api/billing/adjustments", f"/api/billing/adjustments/{pending.pk}"):
+        assert Client().get(url).status_code == 401
+        assert customer_client.get(url).status_code == 403
+        assert staff_client(roles=["repair_crew"]).get(url).status_code == 403
+    client = staff_client(roles=["metering_tech"])  # view_billadjustment only
+    assert [a["id"] for a in client.get("/api/billing/adjustments").json()] == [pending.pk, approved.pk]
+    assert [a["id"] for a in client.get("/api/billing/adjustments?status=approved").json()] == [approved.pk]
+    assert client.get(f"/api/billing/adjustments/{approved.pk}").json()["amount"] == "-2.00"
+    assert client.get("/api/billing/adjustments/999999").status_code == 404
