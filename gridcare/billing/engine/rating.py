@@ -99,6 +99,8 @@ PASS_PARTS = (
 )
 KIND_RANK = {"basic": 0, "energy": 1, "pass": 2, "fund": 3, "pf": 4, "info": 5}
 EPOCH = dt.date(1970, 1, 1)
+PRICE_BITS = 40  # merge keys: unit prices below 2**40 micro-yuan (1.1 million yuan)
+VERSION_BITS = 10  # merge keys: up to 1,024 versions in one catalogue
 
 
 @dataclass(frozen=True)
@@ -177,15 +179,27 @@ class _Acc:
     n_rows: int
     items: _Items = field(default_factory=_Items)
     single: list[pl.DataFrame] = field(default_factory=list)  # final lines (seq set)
-    multi_qty: list[pl.DataFrame] = field(default_factory=list)  # wh lines to merge
-    multi_basic: list[pl.DataFrame] = field(default_factory=list)
-    multi_pf: list[pl.DataFrame] = field(default_factory=list)  # pf inputs per (row, version)
+    # periods of several segments: per-segment pieces, merged by _merge_multi
+    multi_qty: list[_QtyPiece] = field(default_factory=list)
+    multi_basic: list[tuple[int, int, dict[str, np.ndarray]]] = field(default_factory=list)
+    multi_pf: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     err_rows: list[np.ndarray] = field(default_factory=list)
     err_reasons: list[str] = field(default_factory=list)
+    version_ids: list[int] = field(default_factory=list)
+    _vidx: dict[int, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.total = np.zeros(self.n_rows, dtype=np.int64)
         self.wh = np.zeros(self.n_rows, dtype=np.int64)
+
+    def version_index(self, version_id: int) -> int:
+        """A small index for a version id (packed into merge keys)."""
+        if version_id not in self._vidx:
+            if len(self.version_ids) >= 1 << VERSION_BITS:
+                raise ValueError("too many tariff versions in one catalogue")
+            self._vidx[version_id] = len(self.version_ids)
+            self.version_ids.append(version_id)
+        return self._vidx[version_id]
 
     def error(self, rows: np.ndarray, reason: str) -> None:
         if rows.size:
@@ -372,57 +386,65 @@ def _finish_block(
         acc.total[part.r] += total
         return
     # several segments: quantities are merged over the period's segments before pricing
-    for wh, price, code, in_base in zip(block.wh, block.price, block.codes, block.pf_base, strict=True):
-        keep = wh != 0
-        idx = np.flatnonzero(keep)
-        acc.multi_qty.append(
-            pl.DataFrame(
-                {
-                    "_r": part.r[idx],
-                    "wh": wh[idx],
-                    "line_from": part.mf[idx].astype(np.int32),
-                    "line_to": part.mt[idx].astype(np.int32),
-                }
-            ).with_columns(
-                pl.lit(code, dtype=pl.Int32).alias("_code"),
-                pl.lit(vid, dtype=pl.Int64).alias("tariff_version_id"),
-                pl.lit(price, dtype=pl.Int64).alias("unit_price_micro"),
-                pl.lit(in_base).alias("_pf_base"),
+    vidx = acc.version_index(vid)
+    month = _ord(part.month)
+    for wh, price, code, info, in_base in zip(
+        block.wh, block.price, block.codes, block.is_info, block.pf_base, strict=True
+    ):
+        idx = np.flatnonzero(wh)
+        if idx.size:
+            acc.multi_qty.append(
+                _QtyPiece(
+                    code=code,
+                    vidx=vidx,
+                    price=price,
+                    month=month,
+                    info=info,
+                    in_base=in_base,
+                    r=part.r[idx],
+                    wh=wh[idx],
+                    mf=part.mf[idx],
+                    mt=part.mt[idx],
+                )
             )
-        )
     if basic is not None:
         keep = basic["days"] > 0
-        acc.multi_basic.append(
-            pl.DataFrame(
-                {
-                    "_r": part.r,
-                    "_code": basic["code"].astype(np.int32),
-                    "tariff_version_id": np.full(n, vid, dtype=np.int64),
-                    "unit_price_micro": basic["price"],
-                    "amount_fen": basic["amount"],
-                    "qty": basic["qty"],
-                    "days": basic["days"],
-                    "month_days": basic["month_days"],
-                    "line_from": part.mf.astype(np.int32),
-                    "line_to": part.mt.astype(np.int32),
-                }
-            ).filter(pl.Series(keep))
-        )
+        arrays = {
+            name: basic[name][keep] for name in ("code", "price", "qty", "days", "month_days", "amount")
+        }
+        arrays.update(r=part.r[keep], mf=part.mf[keep], mt=part.mt[keep])
+        acc.multi_basic.append((month, vidx, arrays))
     if pf is not None:
         acc.multi_pf.append(
-            pl.DataFrame(
+            (
+                vidx,
                 {
-                    "_r": part.r,
-                    "tariff_version_id": np.full(n, vid, dtype=np.int64),
-                    "_has": pf["has"],
-                    "pf_centi": pf["centi"],
-                    "pf_percent_centi": pf["percent"],
-                    "line_from": part.mf.astype(np.int32),
-                    "line_to": part.mt.astype(np.int32),
-                    "_pf_code": np.full(n, pf["code"], dtype=np.int32),
-                }
+                    "code": pf["code"],
+                    "r": part.r,
+                    "has": pf["has"],
+                    "centi": pf["centi"],
+                    "percent": pf["percent"],
+                    "mf": part.mf,
+                    "mt": part.mt,
+                },
             )
         )
+
+
+@dataclass
+class _QtyPiece:
+    """Quantity lines of one item, version and price from one (version, month) partition."""
+
+    code: int
+    vidx: int
+    price: int
+    month: int
+    info: bool
+    in_base: bool
+    r: np.ndarray
+    wh: np.ndarray
+    mf: np.ndarray
+    mt: np.ndarray
 
 
 # --- residential -------------------------------------------------------------------------------
@@ -758,67 +780,119 @@ def _segments(p: pl.DataFrame, catalogue: Catalogue, acc: _Acc) -> list[tuple[pl
 # --- merging segments --------------------------------------------------------------------------
 
 
-def _merge_multi(acc: _Acc) -> pl.DataFrame | None:
-    if not (acc.multi_qty or acc.multi_basic or acc.multi_pf):
-        return None
-    frames = []
-    qty = pl.concat(acc.multi_qty, how="vertical") if acc.multi_qty else None
-    if qty is not None and qty.height:
-        merged = qty.group_by("_r", "tariff_version_id", "_code", "unit_price_micro").agg(
-            pl.col("wh").sum(), pl.col("line_from").min(), pl.col("line_to").max(), pl.col("_pf_base").first()
-        )
-        merged = merged.with_columns(
-            (
-                (pl.col("wh") * pl.col("unit_price_micro") * 2 + WH_MICRO_PER_FEN) // (2 * WH_MICRO_PER_FEN)
-            ).alias("amount_fen")
-        )
-        frames.append(merged)
-    if acc.multi_basic:
-        frames.append(pl.concat(acc.multi_basic, how="vertical").with_columns(pl.lit(True).alias("_pf_base")))
-    lines = pl.concat(frames, how="diagonal") if frames else None
-    if acc.multi_pf:
-        pf = pl.concat(acc.multi_pf, how="vertical").filter(pl.col("_has"))
-        pf = pf.group_by("_r", "tariff_version_id").agg(
-            pl.col("pf_centi").first(),
-            pl.col("pf_percent_centi").first(),
-            pl.col("line_from").min(),
-            pl.col("line_to").max(),
-            pl.col("_pf_code").first(),
-        )
-        if pf.height and lines is not None:
-            base = (
-                lines.filter(pl.col("_pf_base"))
-                .group_by("_r", "tariff_version_id")
-                .agg(pl.col("amount_fen").sum().alias("_base"))
+def _merge_multi(acc: _Acc) -> list[pl.DataFrame]:
+    """Final lines of the periods of several segments, without sorting or hashing.
+
+    Within one partition a period has one segment, so every piece lists each row once;
+    pieces of the same item, version and price (the months of a tier, the unfloated parts)
+    are summed into dense per-row arrays. Lines are numbered per row in the order basic
+    (by month), items by rank and first month, power factor."""
+    n = acc.n_rows
+    count = np.zeros(n, dtype=np.int64)
+    base: dict[int, np.ndarray] = {}
+    frames: list[pl.DataFrame] = []
+
+    def emit(
+        r: np.ndarray, arrays: dict[str, np.ndarray], consts: dict[str, Any], *, counted: bool
+    ) -> np.ndarray:
+        count[r] += 1
+        frames.append(
+            _uniform(
+                pl.DataFrame({"_r": r, "seq": count[r].astype(np.int32), **arrays}),
+                consts,
             )
-            pf = pf.join(base, on=["_r", "tariff_version_id"], how="left").with_columns(
-                pl.col("_base").fill_null(0) * pl.col("pf_percent_centi")
-            )
-            magnitude = (pl.col("_base").abs() * 2 + 10_000) // 20_000
-            pf = pf.select(
-                "_r",
-                "tariff_version_id",
-                pl.col("_pf_code").alias("_code"),
-                pl.when(pl.col("_base") < 0).then(-magnitude).otherwise(magnitude).alias("amount_fen"),
-                "pf_centi",
-                "pf_percent_centi",
-                "line_from",
-                "line_to",
-            )
-            lines = pl.concat([lines, pf], how="diagonal")
-    if lines is None or lines.height == 0:
-        return None
-    lines = lines.with_columns(
-        pl.col("_code")
-        .replace_strict(list(range(len(acc.items.ranks))), acc.items.ranks, return_dtype=pl.Int32)
-        .alias("_rank")
-    ).sort("_r", "_rank", "line_from", "tariff_version_id")
-    idx = pl.int_range(pl.len(), dtype=pl.Int64)
-    first = (pl.col("_r") != pl.col("_r").shift(1)).fill_null(True)
-    lines = lines.with_columns(
-        (idx - pl.when(first).then(idx).otherwise(None).forward_fill() + 1).cast(pl.Int32).alias("seq")
+        )
+        if counted:
+            acc.total[r] += arrays["amount_fen"]
+        return r
+
+    for _month, vidx, b in sorted(acc.multi_basic, key=lambda item: item[0]):
+        emit(
+            b["r"],
+            {
+                "_code": b["code"].astype(np.int32),
+                "unit_price_micro": b["price"],
+                "amount_fen": b["amount"],
+                "qty": b["qty"],
+                "days": b["days"],
+                "month_days": b["month_days"],
+                "line_from": b["mf"].astype(np.int32),
+                "line_to": b["mt"].astype(np.int32),
+            },
+            {"tariff_version_id": acc.version_ids[vidx]},
+            counted=True,
+        )
+        base.setdefault(vidx, np.zeros(n, dtype=np.int64))[b["r"]] += b["amount"]
+    groups: dict[tuple[int, int, int], list[_QtyPiece]] = {}
+    for piece in acc.multi_qty:
+        groups.setdefault((piece.code, piece.vidx, piece.price), []).append(piece)
+    ranks = acc.items.ranks
+    ordered = sorted(
+        groups.items(),
+        key=lambda item: (ranks[item[0][0]], min(p.month for p in item[1]), item[0][1], item[0][2]),
     )
-    return lines.drop("_rank", "_pf_base")
+    for (code, vidx, price), pieces in ordered:
+        if len(pieces) == 1:
+            r, wh, mf, mt = pieces[0].r, pieces[0].wh, pieces[0].mf, pieces[0].mt
+        else:
+            wh_sum = np.zeros(n, dtype=np.int64)
+            first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+            last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+            present = np.zeros(n, dtype=bool)
+            for piece in pieces:  # each piece lists a row at most once
+                wh_sum[piece.r] += piece.wh
+                first[piece.r] = np.minimum(first[piece.r], piece.mf)
+                last[piece.r] = np.maximum(last[piece.r], piece.mt)
+                present[piece.r] = True
+            r = np.flatnonzero(present)
+            wh, mf, mt = wh_sum[r], first[r], last[r]
+        amount = _half_up_nonneg(wh * price, WH_MICRO_PER_FEN)
+        emit(
+            r,
+            {
+                "wh": wh,
+                "amount_fen": amount,
+                "line_from": mf.astype(np.int32),
+                "line_to": mt.astype(np.int32),
+            },
+            {"_code": code, "unit_price_micro": price, "tariff_version_id": acc.version_ids[vidx]},
+            counted=not pieces[0].info,
+        )
+        if pieces[0].in_base:
+            base.setdefault(vidx, np.zeros(n, dtype=np.int64))[r] += amount
+    pf_groups: dict[int, list[dict[str, Any]]] = {}
+    for vidx, pf in acc.multi_pf:
+        pf_groups.setdefault(vidx, []).append(pf)
+    for vidx, pf_pieces in sorted(pf_groups.items()):
+        has = np.zeros(n, dtype=bool)
+        centi = np.zeros(n, dtype=np.int64)
+        percent = np.zeros(n, dtype=np.int64)
+        first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+        for pf in pf_pieces:
+            r = pf["r"][pf["has"]]
+            has[r] = True
+            centi[r] = pf["centi"][pf["has"]]
+            percent[r] = pf["percent"][pf["has"]]
+            first[r] = np.minimum(first[r], pf["mf"][pf["has"]])
+            last[r] = np.maximum(last[r], pf["mt"][pf["has"]])
+        r = np.flatnonzero(has)
+        if r.size == 0:
+            continue
+        vbase = base.get(vidx, np.zeros(n, dtype=np.int64))[r]
+        emit(
+            r,
+            {
+                "amount_fen": _half_up(vbase * percent[r], 10_000),
+                "pf_centi": centi[r],
+                "pf_percent_centi": percent[r],
+                "line_from": first[r].astype(np.int32),
+                "line_to": last[r].astype(np.int32),
+            },
+            {"_code": pf_pieces[0]["code"], "tariff_version_id": acc.version_ids[vidx]},
+            counted=True,
+        )
+    return frames
 
 
 # --- entry point -------------------------------------------------------------------------------
@@ -916,15 +990,7 @@ def rate(periods: pl.DataFrame, catalogue: Catalogue) -> Rating:
     failed[err["_r"].to_numpy()] = True
 
     parts: list[pl.DataFrame] = list(acc.single)
-    merged = _merge_multi(acc)
-    if merged is not None:
-        bad_multi = failed[merged["_r"].to_numpy()]
-        if bad_multi.any():
-            merged = merged.filter(pl.Series(~bad_multi))
-        info = _info_codes(acc)
-        sums = merged.filter(~pl.col("_code").is_in(info)).group_by("_r").agg(pl.col("amount_fen").sum())
-        acc.total[sums["_r"].to_numpy()] = sums["amount_fen"].to_numpy()
-        parts.append(merged)
+    parts.extend(_merge_multi(acc))
     lines = _assemble(p, acc, parts, failed)
     rated = ~failed
     keep_rows = pl.Series(rated)
@@ -972,10 +1038,6 @@ def _assemble(p: pl.DataFrame, acc: _Acc, parts: list[pl.DataFrame], failed: np.
         pl.col("line_to").cast(pl.Int32).cast(pl.Date),
         *[pl.col(c).cast(pl.Int64) for c in ("qty", "days", "month_days", "pf_centi", "pf_percent_centi")],
     )
-
-
-def _info_codes(acc: _Acc) -> list[int]:
-    return [i for i, kind in enumerate(acc.items.kinds) if kind == "info"]
 
 
 __all__ = [
