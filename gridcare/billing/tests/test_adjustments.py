@@ -262,3 +262,19 @@ def test_tou_registers_are_scaled_with_the_correction(clerk):
     adj = request_refund(clerk, bill, kwh="50")
     # 30 peak + 20 valley = 16.50 + 6.00 = 22.50 → −22.50
     assert adj.amount == Decimal("-22.50")
+
+
+def test_re_rating_reads_the_period_as_the_run_did(clerk):
+    # An account with a meter and its October readings (1000 → 1100: 100 kWh): the period row
+    # comes from services.period_data, as in the run.
+    from gridcare.billing.tests.runs_fixtures import billable_account
+
+    account, _meter = billable_account(tariff_code="HEBS-RES-LV-M", start="1000", end="1100")
+    # the bill's own readings say 90 kWh, so the 100 kWh below can only come from the meter
+    recorded = {"total": {"meter": "X", "start": "0", "end": "90", "multiplier": "1", "kwh": "90.000"}}
+    bill = notice_bill(account=account, kwh="100.000", amount="52.00", readings=recorded)
+    from gridcare.billing.services.adjustments import _period_row
+
+    assert _period_row(bill)["total_wh"] == 100_000
+    adj = request_refund(clerk, bill, kwh="20")
+    assert adj.amount == Decimal("-10.40")
