@@ -314,14 +314,28 @@ class Catalogue:
 
     @cached_property
     def compiled(self) -> dict[int, CompiledVersion]:
+        """The valid versions as integers (an invalid one is in :attr:`invalid` instead)."""
         out: dict[int, CompiledVersion] = {}
         for v in self.versions:
+            if v.id in self.invalid:
+                continue
+            out[v.id] = compile_params(
+                v.kind, v.params, version_id=v.id, code=v.code, effective_from=v.effective_from
+            )
+        return out
+
+    @cached_property
+    def invalid(self) -> dict[int, str]:
+        """Versions whose params do not validate → the reason. The engine reports the
+        periods that fall in such a version as errors instead of pricing them."""
+        out: dict[int, str] = {}
+        for v in self.versions:
             try:
-                out[v.id] = compile_params(
+                compile_params(
                     v.kind, v.params, version_id=v.id, code=v.code, effective_from=v.effective_from
                 )
             except ValueError as exc:
-                raise ValueError(f"tariff {v.code} version {v.effective_from}: {exc}") from exc
+                out[v.id] = f"tariff {v.code} version {v.effective_from} has invalid parameters: {exc}"
         return out
 
     @cached_property

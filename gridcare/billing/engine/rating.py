@@ -698,7 +698,7 @@ def _segments(p: pl.DataFrame, catalogue: Catalogue, acc: _Acc) -> list[tuple[pl
     Single-segment periods (one version, one calendar month: nearly all) keep their rows
     as they are (``m_from``/``m_to`` = the period); the rest are cut by version and month."""
     start, end = pl.col("period_start"), pl.col("period_end")
-    versions = sorted(catalogue.compiled.values(), key=lambda v: (v.code, v.effective_from))
+    versions = sorted(catalogue.versions, key=lambda v: (v.code, v.effective_from))
     codes = sorted({v.code for v in versions})
     code_idx = pl.col("tariff_code").replace_strict(
         codes, list(range(len(codes))), default=-1, return_dtype=pl.Int32
@@ -931,12 +931,17 @@ NEEDED = {
 
 
 def _partitions(
-    frame: pl.DataFrame, catalogue: Catalogue
+    frame: pl.DataFrame, catalogue: Catalogue, acc: _Acc
 ) -> list[tuple[CompiledVersion, dt.date, pl.DataFrame]]:
-    """Split a segment frame by (version, month), carrying only the columns the kind needs."""
+    """Split a segment frame by (version, month), carrying only the columns the kind needs;
+    periods in a version whose parameters do not validate become errors."""
     keys = frame["_key"].unique().sort().to_list()
     out = []
     for key in keys:
+        if key // 100_000 in catalogue.invalid:
+            rows = frame.filter(pl.col("_key") == key)["_r"].to_numpy()
+            acc.error(rows, catalogue.invalid[key // 100_000])
+            continue
         version = catalogue.compiled[key // 100_000]
         month_index = key % 100_000 - 1
         month = dt.date(month_index // 12, month_index % 12 + 1, 1)
@@ -955,7 +960,7 @@ def rate(periods: pl.DataFrame, catalogue: Catalogue) -> Rating:
     for frame, is_multi in _segments(p, catalogue, acc):
         if frame.height == 0:
             continue
-        for version, month, part_frame in _partitions(frame, catalogue):
+        for version, month, part_frame in _partitions(frame, catalogue, acc):
 
             def days(col: str, f: pl.DataFrame = part_frame) -> np.ndarray:
                 return f[col].cast(pl.Int32).to_numpy().astype(np.int64)

@@ -543,3 +543,40 @@ def test_several_periods_of_one_account_keep_their_rows() -> None:
     assert rating.totals.select("row", "total_fen").rows() == [(0, 5200), (1, 10400)]
     energy = rating.lines.filter(pl.col("kind") == "energy").sort("row")
     assert energy.select("row", "seq", "wh").rows() == [(0, 1, 100_000), (1, 1, 200_000)]
+
+
+def test_a_version_with_invalid_params_is_reported_not_priced() -> None:
+    # a broken version (two prices for three tiers) from 2026-11-01 must not fall back to the
+    # older prices: its periods are errors, the rest are rated
+    base = next(v for v in CAT.versions if v.code == "HEBS-RES-LV")
+    broken = VersionRow(
+        id=77,
+        code="HEBS-RES-LV",
+        kind="res_tiered",
+        effective_from=D(2026, 11, 1),
+        params=dict(base.params, prices=["0.60", "0.65"]),
+    )
+    catalogue = dataclasses.replace(CAT, versions=(*CAT.versions, broken))
+    rows = [
+        {"account_id": 1, "tariff_code": "HEBS-RES-LV", **OCT, "total_wh": 1000},
+        {
+            "account_id": 2,
+            "tariff_code": "HEBS-RES-LV",
+            "period_start": D(2026, 11, 1),
+            "period_end": D(2026, 11, 30),
+            "total_wh": 1000,
+        },
+        {
+            "account_id": 3,
+            "tariff_code": "HEBS-RES-LV",
+            "period_start": D(2026, 10, 16),
+            "period_end": D(2026, 11, 15),
+            "total_wh": 1000,
+        },
+    ]
+    rating = rate(periods_frame(rows), catalogue)
+    reasons = dict(rating.errors.select("account_id", "reason").rows())
+    assert set(reasons) == {2, 3}
+    assert "invalid parameters: params.prices: needs 3 prices" in reasons[2]
+    assert rating.totals["account_id"].to_list() == [1]
+    assert set(rating.lines["account_id"].to_list()) == {1}
