@@ -8,6 +8,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gridcare.billing.choices import AdjustmentKind, BillStatus, DocumentStatus
 from gridcare.billing.models import BillAdjustment
@@ -278,3 +280,19 @@ def test_re_rating_reads_the_period_as_the_run_did(clerk):
     assert _period_row(bill)["total_wh"] == 100_000
     adj = request_refund(clerk, bill, kwh="20")
     assert adj.amount == Decimal("-10.40")
+
+
+@given(
+    billed=st.decimals(min_value=0, max_value=1_000_000, places=3),
+    error=st.decimals(min_value=Decimal("-50"), max_value=Decimal("50"), places=2).filter(lambda e: e != 0),
+    days=st.integers(min_value=28, max_value=31),
+    data=st.data(),
+)
+def test_correction_energy_property(billed, error, days, data):
+    overlap = data.draw(st.integers(min_value=0, max_value=days))
+    delta = correction_energy(billed_kwh=billed, overlap_days=overlap, bill_days=days, error_pct=error)
+    share = billed * overlap / days
+    true_energy = share / (1 + error / 100)  # what passed the meter in the overlap
+    assert abs((share - delta) - true_energy) <= Decimal("0.0005")  # corrected = true, to the 0.001 kWh
+    assert delta == 0 or (delta > 0) == (error > 0)  # fast → refund, slow → back-bill
+    assert abs(delta) <= share
