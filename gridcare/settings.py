@@ -17,6 +17,9 @@ Environment variables
                         separated by commas (wechat, alipay, wsgw); required in production.
 ``GRIDCARE_SMS_BACKEND`` ``file`` (default: messages appended to ``DATA_DIR/sms/outbox.log``)
                         or ``console``; a gateway adapter plugs in here.
+``GRIDCARE_HEADEND_ADAPTER`` dotted path of the AMI head-end adapter that sends remote
+                        disconnect/reconnect commands; empty (default) writes them to the file
+                        outbox ``DATA_DIR/headend/outbox.jsonl``.
 """
 
 from __future__ import annotations
@@ -166,6 +169,7 @@ GRIDCARE_PAYMENT_SECRETS = _secrets(os.environ.get("GRIDCARE_PAYMENT_SECRETS", "
 if not GRIDCARE_PAYMENT_SECRETS and not PRODUCTION:
     GRIDCARE_PAYMENT_SECRETS = {c: f"demo-{c}-secret" for c in ("wechat", "alipay", "wsgw")}
 GRIDCARE_SMS_BACKEND = os.environ.get("GRIDCARE_SMS_BACKEND", "file")
+GRIDCARE_HEADEND_ADAPTER = os.environ.get("GRIDCARE_HEADEND_ADAPTER", "")
 
 # Sessions and cookies
 SESSION_COOKIE_HTTPONLY = True
