@@ -20,7 +20,7 @@ from gridcare.billing.models import Bill, BillingRun, BillingRunPartition, BillL
 from gridcare.billing.services.runs import billing_run
 from gridcare.billing.tests.runs_fixtures import OCT
 
-pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[3]
 
