@@ -424,23 +424,10 @@ def correction_energy(
 
 
 def _meter_adjustment_settle(*, actor: Actor, meter_adjustment: Any) -> None:
-    """Mark the metering 退补 record settled. metering.services has no settle action yet,
-    so this is the one place billing changes it: a guarded status update, audited."""
-    from gridcare.metering.choices import AdjustmentStatus
-    from gridcare.metering.models import Adjustment
+    """Mark the metering 退补 record settled through the metering service."""
+    from gridcare.metering.services.verification import meter_adjustment_settle
 
-    updated = Adjustment.objects.filter(pk=meter_adjustment.pk, status=AdjustmentStatus.OPEN).update(
-        status=AdjustmentStatus.SETTLED
-    )
-    if updated != 1:
-        raise Conflict(_("This meter 退补 record has already been settled."), field="meter_adjustment")
-    audit_record(
-        actor=actor,
-        obj=meter_adjustment,
-        action="adjustment.settle",
-        before={"status": AdjustmentStatus.OPEN},
-        after={"status": AdjustmentStatus.SETTLED},
-    )
+    meter_adjustment_settle(actor=actor, adjustment_id=meter_adjustment.pk)
 
 
 def bill_adjustments_from_meter_adjustment(*, actor: Actor, meter_adjustment_id: int) -> list[BillAdjustment]:

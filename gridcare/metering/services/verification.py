@@ -27,7 +27,7 @@ from gridcare.core.errors import Conflict, NotFound, ValidationFailed
 from gridcare.core.ids import next_number
 from gridcare.core.workdays import working_day_deadline
 from gridcare.customers.models import Account
-from gridcare.metering.choices import VerificationStatus
+from gridcare.metering.choices import AdjustmentStatus, VerificationStatus
 from gridcare.metering.engine.refund import refund_base_date, refund_period, tolerance_decision
 from gridcare.metering.models import Adjustment, Installation, Meter, VerificationRequest
 from gridcare.metering.selectors.assets import meter_class_policy_at
@@ -278,3 +278,25 @@ def verification_request_close(*, actor: Actor, request_id: int, note: str) -> V
         request = _locked_request(request_id)
         _transition(actor=actor, request=request, to=VerificationStatus.CLOSED, reason=note)
     return request
+
+
+def meter_adjustment_settle(*, actor: Actor, adjustment_id: int) -> Adjustment:
+    """结算: mark a meter-verification 退补 record settled once billing has turned it into
+    correction documents. Only an open record can be settled (a second call is a Conflict);
+    call it inside the transaction that writes the corrections."""
+    with transaction.atomic():
+        adjustment = Adjustment.objects.select_for_update().filter(pk=adjustment_id).first()
+        if adjustment is None:
+            raise NotFound(field="adjustment_id")
+        if adjustment.status != AdjustmentStatus.OPEN:
+            raise Conflict(_("This meter 退补 record has already been settled."), field="meter_adjustment")
+        adjustment.status = AdjustmentStatus.SETTLED
+        adjustment.save(update_fields=["status"])
+        audit_record(
+            actor=actor,
+            obj=adjustment,
+            action="adjustment.settle",
+            before={"status": AdjustmentStatus.OPEN},
+            after={"status": AdjustmentStatus.SETTLED},
+        )
+    return adjustment
