@@ -280,17 +280,28 @@ CHUNK_SCHEMA: dict[str, Any] = {
 }
 
 
-def _uniform(frame: pl.DataFrame, consts: dict[str, Any] | None = None) -> pl.DataFrame:
-    """Give a chunk exactly CHUNK_SCHEMA (constants broadcast, nulls where absent)."""
-    consts = consts or {}
-    return frame.select(
-        [
-            pl.col(name).cast(dtype)
-            if name in frame.columns
-            else pl.lit(consts.get(name), dtype=dtype).alias(name)
-            for name, dtype in CHUNK_SCHEMA.items()
+def _uniform(frame: pl.DataFrame, consts: dict[str, Any], items: _Items) -> pl.DataFrame:
+    """Give a chunk exactly CHUNK_SCHEMA plus ``kind`` and ``item`` (constants broadcast —
+    far cheaper than gathering strings for millions of lines — nulls where absent)."""
+    columns = [
+        pl.col(name).cast(dtype)
+        if name in frame.columns
+        else pl.lit(consts.get(name), dtype=dtype).alias(name)
+        for name, dtype in CHUNK_SCHEMA.items()
+    ]
+    if "_code" in consts:
+        code = consts["_code"]
+        columns += [
+            pl.lit(items.kinds[code], dtype=pl.String).alias("kind"),
+            pl.lit(items.names[code], dtype=pl.String).alias("item"),
         ]
-    )
+    else:  # a code per row (basic lines: capacity or demand)
+        codes = frame["_code"]
+        columns += [
+            pl.lit(pl.Series("kind", items.kinds, dtype=pl.String).gather(codes)),
+            pl.lit(pl.Series("item", items.names, dtype=pl.String).gather(codes)),
+        ]
+    return frame.select(columns)
 
 
 def _chunk(acc: _Acc, keep: np.ndarray | None, arrays: dict[str, np.ndarray], consts: dict[str, int]) -> None:
@@ -300,7 +311,7 @@ def _chunk(acc: _Acc, keep: np.ndarray | None, arrays: dict[str, np.ndarray], co
         if idx.size == 0:
             return
         arrays = {k: a[idx] for k, a in arrays.items()}
-    acc.single.append(_uniform(pl.DataFrame(arrays), consts))
+    acc.single.append(_uniform(pl.DataFrame(arrays), consts, acc.items))
 
 
 def _finish_block(
@@ -800,6 +811,7 @@ def _merge_multi(acc: _Acc) -> list[pl.DataFrame]:
             _uniform(
                 pl.DataFrame({"_r": r, "seq": count[r].astype(np.int32), **arrays}),
                 consts,
+                acc.items,
             )
         )
         if counted:
@@ -1019,21 +1031,17 @@ def rate(periods: pl.DataFrame, catalogue: Catalogue) -> Rating:
 
 
 def _assemble(p: pl.DataFrame, acc: _Acc, parts: list[pl.DataFrame], failed: np.ndarray) -> pl.DataFrame:
-    """One LINE_SCHEMA frame from the chunks: strings and account ids by gather."""
+    """One LINE_SCHEMA frame from the chunks (account ids by gather)."""
     if not parts:
         return pl.DataFrame(schema=LINE_SCHEMA)
-    lines = pl.concat([_uniform(part) for part in parts], how="vertical", rechunk=False)
+    lines = pl.concat(parts, how="vertical", rechunk=False)
     if failed.any():
         lines = lines.filter(pl.Series(~failed[lines["_r"].to_numpy()]))
-    r = lines["_r"]
-    code = lines["_code"]
-    names = pl.Series("item", acc.items.names, dtype=pl.String)
-    kinds = pl.Series("kind", acc.items.kinds, dtype=pl.String)
     return lines.select(
-        p["account_id"].gather(r).alias("account_id"),
+        p["account_id"].gather(lines["_r"]).alias("account_id"),
         pl.col("seq").cast(pl.Int32),
-        kinds.gather(code).alias("kind"),
-        names.gather(code).alias("item"),
+        "kind",
+        "item",
         pl.col("wh").cast(pl.Int64),
         pl.col("unit_price_micro").cast(pl.Int64),
         pl.col("amount_fen").cast(pl.Int64),
