@@ -96,21 +96,3 @@ def open_exception(
         status=status,
         opened_at=timezone.now(),
     )
-
-
-def ensure_catalogue_service(monkeypatch: Any) -> None:
-    """Until the engine helper's ``services.catalogue`` lands in the shared tree, stand in
-    for ``catalogue_load`` with the engine's own seeded catalogue (same tariffs as the
-    database seed). Removed once the module exists (this then does nothing)."""
-    import importlib
-    import sys
-    import types
-
-    try:
-        importlib.import_module("gridcare.billing.services.catalogue")
-    except ImportError:
-        from gridcare.billing.engine.catalogue import catalogue_from_seed
-
-        module = types.ModuleType("gridcare.billing.services.catalogue")
-        module.catalogue_load = catalogue_from_seed  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "gridcare.billing.services.catalogue", module)

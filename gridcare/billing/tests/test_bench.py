@@ -12,16 +12,11 @@ from django.core.management import call_command
 from gridcare.billing.bench import MIX, synthetic_periods
 from gridcare.billing.models import Bill, BillLine
 from gridcare.billing.services.period_data import PERIOD_SCHEMA
-from gridcare.billing.tests.runs_fixtures import OCT, ensure_catalogue_service
+from gridcare.billing.tests.runs_fixtures import OCT
 from gridcare.customers.models import Account
 from gridcare.metering.models import Reading
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _catalogue(monkeypatch):
-    ensure_catalogue_service(monkeypatch)
 
 
 def _bench(accounts: int, orm: int) -> dict:

@@ -28,18 +28,12 @@ from gridcare.billing.tests.factories import BillFactory
 from gridcare.billing.tests.runs_fixtures import (
     OCT,
     billable_account,
-    ensure_catalogue_service,
     open_exception,
 )
 from gridcare.core.errors import Conflict, ValidationFailed
 from gridcare.core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _catalogue(monkeypatch):
-    ensure_catalogue_service(monkeypatch)
 
 
 def _bills():

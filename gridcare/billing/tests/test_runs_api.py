@@ -10,14 +10,9 @@ import pytest
 from gridcare.billing.choices import BillStatus, HoldStatus, RunStatus
 from gridcare.billing.models import Bill, BillingHold, BillingRun, BillReview
 from gridcare.billing.services.runs import billing_run
-from gridcare.billing.tests.runs_fixtures import billable_account, ensure_catalogue_service, open_exception
+from gridcare.billing.tests.runs_fixtures import billable_account, open_exception
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _catalogue(monkeypatch):
-    ensure_catalogue_service(monkeypatch)
 
 
 @pytest.fixture

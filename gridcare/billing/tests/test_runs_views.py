@@ -14,16 +14,10 @@ from gridcare.billing.services.runs import billing_run
 from gridcare.billing.tests.runs_fixtures import (
     OCT,
     billable_account,
-    ensure_catalogue_service,
     open_exception,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _catalogue(monkeypatch):
-    ensure_catalogue_service(monkeypatch)
 
 
 @pytest.fixture
