@@ -99,8 +99,6 @@ PASS_PARTS = (
 )
 KIND_RANK = {"basic": 0, "energy": 1, "pass": 2, "fund": 3, "pf": 4, "info": 5}
 EPOCH = dt.date(1970, 1, 1)
-PRICE_BITS = 40  # merge keys: unit prices below 2**40 micro-yuan (1.1 million yuan)
-VERSION_BITS = 10  # merge keys: up to 1,024 versions in one catalogue
 
 
 @dataclass(frozen=True)
@@ -193,10 +191,8 @@ class _Acc:
         self.wh = np.zeros(self.n_rows, dtype=np.int64)
 
     def version_index(self, version_id: int) -> int:
-        """A small index for a version id (packed into merge keys)."""
+        """A small index for a version id (the merge groups pieces by it)."""
         if version_id not in self._vidx:
-            if len(self.version_ids) >= 1 << VERSION_BITS:
-                raise ValueError("too many tariff versions in one catalogue")
             self._vidx[version_id] = len(self.version_ids)
             self.version_ids.append(version_id)
         return self._vidx[version_id]
@@ -244,7 +240,7 @@ class _Part:
 
 
 class _Block:
-    """Candidate lines of a partition as (rows × items) matrices."""
+    """Candidate lines of a partition: one Wh column (per row) and one price per item."""
 
     def __init__(self, part: _Part) -> None:
         self.part = part
