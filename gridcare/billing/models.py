@@ -568,8 +568,8 @@ class PaymentCallbackLog(models.Model):
     signature, unknown account, bad body) with the reason — for reconciliation and audit."""
 
     channel = models.CharField(_("channel"), max_length=20)
-    received_at = models.DateTimeField(_("received"))
-    remote_addr = models.CharField(_("from"), max_length=60, blank=True)
+    received_at = models.DateTimeField(_("callback received"))
+    remote_addr = models.CharField(_("sender address"), max_length=60, blank=True)
     body = models.TextField(_("body"))
     outcome = models.CharField(_("outcome"), max_length=20)
     detail = models.CharField(_("detail"), max_length=300, blank=True)
