@@ -199,7 +199,9 @@ def billing_run_execute(
         BillingRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, error=str(exc)[:2000])
         raise
     BillingRun.objects.filter(pk=run.pk).update(status=RunStatus.REVIEW, finished_at=timezone.now())
-    _refresh_counters(run)
+    # The counters were recounted when the run (re)started and moved on by every partition
+    # since; an execution that stopped midway is recounted when it is started again.
+    run.refresh_from_db()
     return run
 
 
@@ -680,6 +682,8 @@ def bill_review_decide(*, review_id: int, actor: Any, decision: str, note: str =
         if decision == "approve":
             review.status = ReviewStatus.APPROVED
             review.save(update_fields=["status", "decided_by", "decided_at", "note"])
+            if bill.run_id is not None:  # one open flag fewer
+                BillingRun.objects.filter(pk=bill.run_id).update(review_flags=F("review_flags") - 1)
             audit_record(
                 actor=actor,
                 obj=review,

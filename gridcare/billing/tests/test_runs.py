@@ -304,3 +304,19 @@ def test_released_hold_of_a_missing_reading_is_held_again():
     assert hold.released_by == ""
     assert run.accounts_held == 1
     assert not _bills()
+
+
+def test_counters_follow_the_decisions():
+    a, _ = billable_account(start="10", end="10")
+    b, _ = billable_account(start="10", end="10")
+    run = billing_run(period="2026-10", actor="clerk", partition_size=1)
+    assert run.review_flags == 2
+    assert run.bills_written == 2
+    reviews = list(BillReview.objects.filter(bill__run=run).order_by("bill__account_id"))
+    bill_review_decide(review_id=reviews[0].pk, actor="clerk", decision="approve")
+    run.refresh_from_db()
+    assert run.review_flags == 1
+    bill_review_decide(review_id=reviews[1].pk, actor="clerk", decision="send_back", note="re-read")
+    run.refresh_from_db()
+    assert (run.review_flags, run.bills_written) == (0, 1)
+    assert {a.pk} == set(_bills())
