@@ -734,11 +734,14 @@ def billing_hold_release(*, hold_id: int, actor: Any, note: str = "") -> Billing
     return hold
 
 
-def billing_run_issue(*, run_id: int, actor: Any) -> int:
+def billing_run_issue(*, run_id: int, actor: Any, issued_at: dt.datetime | None = None) -> int:
     """发行: every draft bill of the run without an open or sent-back review becomes issued
     (issued_at now, due date = issue date + the policy's due days), in one statement.
     Issued bills never change afterwards. Returns the number of bills issued. Credit
-    balances then pay the new bills (payments module)."""
+    balances then pay the new bills (payments module). ``issued_at`` (aware; default now)
+    records an issue made earlier, e.g. when loading history: the due date counts from it."""
+    if issued_at is not None and timezone.is_naive(issued_at):
+        raise ValidationFailed(_("Give the issue time with its time zone."), field="issued_at")
     with transaction.atomic():
         run = BillingRun.objects.select_for_update().filter(pk=run_id).first()
         if run is None:
@@ -749,7 +752,7 @@ def billing_run_issue(*, run_id: int, actor: Any) -> int:
                     status=run.get_status_display()
                 )
             )
-        now = timezone.now()
+        now = issued_at or timezone.now()
         today = timezone.localdate(now)
         policy = billing_policy_for(today)
         due = today + dt.timedelta(days=int(policy.due_days))

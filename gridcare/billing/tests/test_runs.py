@@ -320,3 +320,15 @@ def test_counters_follow_the_decisions():
     run.refresh_from_db()
     assert (run.review_flags, run.bills_written) == (0, 1)
     assert {a.pk} == set(_bills())
+
+
+def test_issue_at_an_earlier_time_counts_the_due_date_from_it():
+    billable_account()
+    run = billing_run(period="2026-10", actor="clerk")
+    at = dt.datetime(2026, 11, 5, 9, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    with pytest.raises(ValidationFailed):
+        billing_run_issue(run_id=run.pk, actor="demo", issued_at=dt.datetime(2026, 11, 5, 9))  # noqa: DTZ001
+    assert billing_run_issue(run_id=run.pk, actor="demo", issued_at=at) == 1
+    bill = Bill.objects.get(period=OCT)
+    assert bill.issued_at == at
+    assert bill.due_date == dt.date(2026, 11, 20)  # 15 days in the seeded policy
