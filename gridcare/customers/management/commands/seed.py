@@ -99,6 +99,13 @@ class Command(BaseCommand):
             default=200,
             help="Accounts that get 96-point load curves (default 200; every 台区 total meter gets them).",
         )
+        parser.add_argument(
+            "--billing-months",
+            type=int,
+            default=3,
+            help="Billing runs of the last N complete months, with payments and the prepaid cycle "
+            "(default 3; 0 skips billing; needs readings).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         customers: int = options["customers"]
@@ -156,6 +163,14 @@ class Command(BaseCommand):
         )
         if metering:
             self._metering_summary(metering)
+            billing_months = int(options.get("billing_months", 3))
+            if billing_months > 0:
+                from gridcare.billing.demo import seed_billing
+
+                billed = time.perf_counter()
+                self.stdout.write(f"Billing demo: {billing_months} months of runs, payments, prepaid …")
+                seed_billing(months=billing_months, seed=seed, log=self.stdout.write)
+                self.stdout.write(f"  billing demo in {time.perf_counter() - billed:.1f} s")
         self.stdout.write("Demo logins:")
         for username, password, who in logins:
             self.stdout.write(f"  {username:<20} {password:<16} {who}")
