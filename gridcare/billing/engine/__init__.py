@@ -31,4 +31,11 @@ price group, and the power-factor tables; built from the database by
            agency price in force, a TOU tariff without its registers, …).
 
 Amounts are integer fen, rounded per line half-up; unit prices are micro-yuan.
+
+Additions to the contract (nothing renamed): every frame carries ``row`` (the input row's
+index, so one frame may hold several periods of an account; ``seq`` runs 1…n per row and
+lines are not sorted: order by ``row, seq``); lines carry ``line_from``/``line_to`` (null
+when the line covers the whole period), ``qty``/``days``/``month_days`` on basic-charge
+lines and ``pf_centi``/``pf_percent_centi`` on power-factor lines; totals carry the period
+dates. The rules behind each line are in docs/billing-tariffs.md.
 """
