@@ -49,7 +49,7 @@ def test_quote_by_keyboard_shows_the_tiers_and_total(page: Any, roles: None) -> 
     lines = page.inner_text("#quote-lines")
     assert "83.20" in lines
     assert "79.80" in lines
-    assert "Tier 2: 140.000 kWh" in page.content()
+    assert "第2档: 140.000 kWh" in page.content()  # the console speaks Chinese by default
     assert "tariff=HEBS-RES-LV" in page.url  # a GET form: the quote can be bookmarked
 
 
