@@ -24,7 +24,7 @@ import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import IO, Any
 
@@ -65,7 +65,17 @@ ITEM_LABELS: dict[str, str] = {
     "pass_transmission": "输配电费",
     "pass_system": "系统运行费",
     "fund": "政府性基金及附加",
+    "fund_included": "其中: 政府性基金及附加 (含在电价内)",
+    # the funds inside a residential price (one line each on bills written before the
+    # runs wrote one ``fund_included`` line; printed under that line now, from the tariff)
+    "fund_water_works": "国家重大水利工程建设基金",
+    "fund_reservoir_large": "大中型水库移民后期扶持资金",
+    "fund_reservoir_local": "地方水库移民后期扶持资金",
+    "fund_renewable": "可再生能源电价附加",
 }
+#: The bill line of the government funds included in a residential price (runs write one,
+#: its components are the tariff version's ``included_funds``).
+FUNDS_INCLUDED_ITEM = "fund_included"
 REGISTER_LABELS = {
     "total": "总",
     "sharp": "尖",
@@ -164,19 +174,61 @@ def _readings(raw: Any) -> list[NoticeReading]:
     return rows
 
 
-def notice_lines(lines: list[BillLine]) -> list[NoticeLine]:
+def notice_lines(
+    lines: list[BillLine], *, included_funds: dict[str, Decimal] | None = None
+) -> list[NoticeLine]:
     """The bill's lines in order; INFO lines (funds inside a residential price, "其中, 不另收")
-    are marked so they print indented under the energy lines and add nothing."""
-    return [
-        NoticeLine(
-            label=item_label(line),
-            kwh=line.kwh,
-            unit_price=line.unit_price,
-            amount=line.amount,
-            info=line.kind == BillLineKind.INFO,
+    are marked so they print indented under the energy lines and add nothing. The one
+    ``fund_included`` line is followed by its components, ``included_funds`` (fund name →
+    yuan/kWh of the tariff version), each kWh × price rounded half up to the fen as the
+    engine rates them — they add up to the line."""
+    out: list[NoticeLine] = []
+    for line in sorted(lines, key=lambda ln: ln.seq):
+        out.append(
+            NoticeLine(
+                label=item_label(line),
+                kwh=line.kwh,
+                unit_price=line.unit_price,
+                amount=line.amount,
+                info=line.kind == BillLineKind.INFO,
+            )
         )
-        for line in sorted(lines, key=lambda ln: ln.seq)
-    ]
+        if line.item == FUNDS_INCLUDED_ITEM and included_funds and line.kwh is not None:
+            for name, price in included_funds.items():
+                item = f"fund_{name}"
+                out.append(
+                    NoticeLine(
+                        label=ITEM_LABELS.get(item, name),
+                        kwh=line.kwh,
+                        unit_price=price,
+                        amount=(line.kwh * price).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP),
+                        info=True,
+                    )
+                )
+    return out
+
+
+def included_funds_of(bill: Bill) -> dict[str, Decimal]:
+    """The government funds inside the bill's price (``included_funds`` of the version of
+    its tariff in force at the end of its period); empty when the tariff has none."""
+    from gridcare.billing.models import TariffVersion
+
+    version = (
+        TariffVersion.objects.filter(tariff__code=bill.tariff_code, effective_from__lte=bill.period_end)
+        .order_by("-effective_from")
+        .only("params")
+        .first()
+    )
+    funds = (version.params or {}).get("included_funds") if version is not None else None
+    if not isinstance(funds, dict):
+        return {}
+    return {str(name): Decimal(str(price)) for name, price in funds.items()}
+
+
+def _bill_notice_lines(bill: Bill) -> list[NoticeLine]:
+    lines = list(bill.lines.all())
+    has_funds = any(line.item == FUNDS_INCLUDED_ITEM for line in lines)
+    return notice_lines(lines, included_funds=included_funds_of(bill) if has_funds else None)
 
 
 def bill_notice(bill: Bill) -> Notice:
@@ -194,7 +246,7 @@ def bill_notice(bill: Bill) -> Notice:
         bill=bill,
         company=getattr(settings, "GRIDCARE_COMPANY_NAME", COMPANY),
         readings=_readings(bill.readings),
-        lines=notice_lines(list(bill.lines.all())),
+        lines=_bill_notice_lines(bill),
         adjustments=adjustments,
         allocations=allocations,
         adjusted=adjusted,
