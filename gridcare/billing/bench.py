@@ -185,8 +185,9 @@ def generate(n: int, period: dt.date, *, out: Any = None) -> int:
                 pl.col("tariff_code").replace_strict(regs, return_dtype=pl.List(pl.String)).alias("regs")
             )
             meter_frame = meters.select(
-                pl.concat_str([pl.lit("BM"), pl.col("number").str.slice(2)]).alias("asset_no"),
-                pl.concat_str([pl.lit("BB"), pl.col("number").str.slice(2)]).alias("barcode"),
+                # "BL…": the readings benchmark's meters are "BM…" (both may share a database).
+                pl.concat_str([pl.lit("BL"), pl.col("number").str.slice(2)]).alias("asset_no"),
+                pl.concat_str([pl.lit("BLB"), pl.col("number").str.slice(2)]).alias("barcode"),
                 pl.lit("single").alias("meter_type"),
                 pl.lit(True).alias("is_smart"),
                 pl.lit(False).alias("remote_cutoff"),
