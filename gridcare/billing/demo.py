@@ -22,6 +22,7 @@ from django.utils import timezone
 from gridcare.billing.choices import BillStatus, PaymentChannel, ReviewStatus
 from gridcare.billing.models import Bill, BillReview
 from gridcare.customers.models import Account
+from gridcare.metering.selectors.assets import add_months
 
 ACTOR = "gridcare seed"
 TZ = dt.timezone(dt.timedelta(hours=8))
@@ -35,15 +36,6 @@ CHANNELS = (
     (PaymentChannel.COUNTER_CASH, 0.10),
     (PaymentChannel.COUNTER_CARD, 0.04),
 )
-
-
-def _month_start(day: dt.date, back: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 - back
-    return dt.date(index // 12, index % 12 + 1, 1)
-
-
-def _month_end(first: dt.date) -> dt.date:
-    return _month_start(first, -1) - dt.timedelta(days=1)
 
 
 def _at(day: dt.date, hour: int) -> dt.datetime:
@@ -60,7 +52,7 @@ def seed_billing(
 
     today = today or timezone.localdate()
     rng = np.random.default_rng(seed + 4004)
-    periods = [_month_start(today, back) for back in range(months, 0, -1)]
+    periods = [add_months(today.replace(day=1), -back) for back in range(months, 0, -1)]
     summary: dict[str, Any] = {"runs": [], "payments": 0, "prepaid_days": 0}
     for n, period in enumerate(periods):
         run = billing_run(period=period, actor=ACTOR)
@@ -72,7 +64,7 @@ def seed_billing(
             ):
                 bill_review_decide(review_id=review_id, actor=ACTOR, decision="approve", note="demo")
             issued = billing_run_issue(
-                run_id=run.pk, actor=ACTOR, issued_at=_at(_month_end(period) + dt.timedelta(days=5), 9)
+                run_id=run.pk, actor=ACTOR, issued_at=_at(add_months(period, 1) + dt.timedelta(days=4), 9)
             )
         run.refresh_from_db()
         summary["runs"].append(

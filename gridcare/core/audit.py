@@ -52,6 +52,16 @@ def person_name(user: Any) -> str:
     return f"{first} {last}".strip()
 
 
+def actor_label(actor: Any) -> str:
+    """How an actor is written on a record: a signed-in user's name, a system actor's string
+    (``"gridcare seed"``, a job name), or "" for anything else."""
+    if getattr(actor, "is_authenticated", False):
+        return person_name(actor)
+    if isinstance(actor, str):
+        return actor
+    return ""
+
+
 def audit_record(
     *,
     actor: Any,
@@ -63,15 +73,10 @@ def audit_record(
 ) -> AuditEvent:
     """Append one audit row. Call it inside the service's transaction, after the write."""
     user = actor if getattr(actor, "is_authenticated", False) else None
-    label = ""
-    if user is not None:
-        label = person_name(user)
-    elif isinstance(actor, str):
-        label = actor
     return AuditEvent.objects.create(
         at=timezone.now(),
         actor=user,
-        actor_label=label[:150],
+        actor_label=actor_label(actor)[:150],
         object_type=obj._meta.label_lower,
         object_id=str(obj.pk),
         object_repr=str(obj)[:200],

@@ -50,6 +50,7 @@ from gridcare.billing.models import (
     PaymentAllocation,
     WithholdingBatch,
 )
+from gridcare.billing.selectors.policy import billing_policy_at
 from gridcare.core.errors import NotFound, PermissionDenied
 from gridcare.core.money import fen_to_yuan, yuan_to_fen
 from gridcare.core.roles import is_customer_user, staff_has_perm
@@ -89,7 +90,7 @@ __all__ = [
 
 def policy_in_force(on: dt.date) -> BillingPolicy:
     """The BillingPolicy row in force on ``on`` (the latest ``effective_from`` ≤ ``on``)."""
-    policy = BillingPolicy.objects.filter(effective_from__lte=on).order_by("-effective_from").first()
+    policy = billing_policy_at(on)
     if policy is None:
         raise NotFound(f"No billing policy is in force on {on:%Y-%m-%d}.")
     return policy

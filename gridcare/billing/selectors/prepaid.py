@@ -27,7 +27,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from gridcare.billing.choices import RemoteOrderKind, RemoteOrderStatus
-from gridcare.billing.models import AccountBalance, BillingPolicy, PrepaidCharge, PrepaidNotice, RemoteOrder
+from gridcare.billing.models import AccountBalance, PrepaidCharge, PrepaidNotice, RemoteOrder
+from gridcare.billing.selectors.policy import billing_policy_at
 from gridcare.core.errors import NotFound, PermissionDenied
 from gridcare.core.roles import staff_has_perm
 from gridcare.customers.models import Account
@@ -46,11 +47,7 @@ def _need(user: Any, perm: str) -> None:
 
 def low_balance_in_force(day: dt.date | None = None) -> Decimal:
     """``prepaid_low_balance`` of the policy in force (0 when there is none)."""
-    policy = (
-        BillingPolicy.objects.filter(effective_from__lte=day or timezone.localdate())
-        .order_by("-effective_from")
-        .first()
-    )
+    policy = billing_policy_at(day or timezone.localdate())
     return policy.prepaid_low_balance if policy else Decimal("0")
 
 

@@ -41,7 +41,7 @@ from gridcare.billing.engine.allocation import AllocationResult, OpenBill, alloc
 from gridcare.billing.engine.late_fee import LateFeeRates, rate_days
 from gridcare.billing.models import AccountBalance, Payment, PaymentAllocation, PaymentCallbackLog
 from gridcare.billing.selectors.payments import open_bills, policy_in_force, rates_from_policy
-from gridcare.core.audit import audit_record, person_name, snapshot
+from gridcare.core.audit import actor_label, audit_record, snapshot
 from gridcare.core.errors import Conflict, NotFound, ValidationFailed
 from gridcare.core.ids import next_number
 from gridcare.core.money import fen_to_yuan, yuan_to_fen
@@ -66,12 +66,6 @@ __all__ = [
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def _actor_label(actor: Any) -> str:
-    if isinstance(actor, str):
-        return actor[:150]
-    return person_name(actor)[:150]
 
 
 def parse_amount(value: Any, *, field: str = "amount") -> Decimal:
@@ -344,7 +338,7 @@ def payments_post_many(*, actor: Any, items: list[PaymentItem]) -> list[tuple[Pa
             _("Two payments of one batch share an idempotency key."), field="idempotency_key"
         )
     now = timezone.now()
-    label = _actor_label(actor)
+    label = actor_label(actor)[:150]
     with transaction.atomic():
         balances = _lock_balances(i.account_id for i in items)
         # Keys committed before we got the locks are repeats.
@@ -457,7 +451,7 @@ def payment_reverse(*, actor: Any, payment_id: int, reason: str) -> Payment:
         before = snapshot(payment, ["status", "reversal_reason", "reversed_by", "reversed_at"])
         payment.status = PaymentStatus.REVERSED
         payment.reversal_reason = reason
-        payment.reversed_by = _actor_label(actor)
+        payment.reversed_by = actor_label(actor)[:150]
         payment.reversed_at = timezone.now()
         payment.save(update_fields=["status", "reversal_reason", "reversed_by", "reversed_at"])
         audit_record(

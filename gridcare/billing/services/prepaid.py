@@ -44,7 +44,8 @@ from gridcare.billing.models import (
     TariffVersion,
 )
 from gridcare.billing.notifications import sms_send
-from gridcare.core.audit import audit_record, person_name, snapshot
+from gridcare.billing.selectors.policy import billing_policy_at
+from gridcare.core.audit import actor_label, audit_record, person_name, snapshot
 from gridcare.core.bulk import db_datetime, decimal_text, insert_ignoring_conflicts
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.models import AuditEvent
@@ -83,7 +84,7 @@ PERM_ACT = "billing.change_remoteorder"
 
 def policy_in_force(day: dt.date) -> BillingPolicy:
     """The ``BillingPolicy`` row in force on ``day`` (latest ``effective_from`` ≤ day)."""
-    policy = BillingPolicy.objects.filter(effective_from__lte=day).order_by("-effective_from").first()
+    policy = billing_policy_at(day)
     if policy is None:
         raise ValidationFailed(_t("No billing policy is in force on %(day)s.") % {"day": day}, field="day")
     return policy
@@ -91,12 +92,6 @@ def policy_in_force(day: dt.date) -> BillingPolicy:
 
 def _local_date(value: dt.datetime) -> dt.date:
     return timezone.localtime(value).date()
-
-
-def _actor_label(actor: Any) -> str:
-    if getattr(actor, "is_authenticated", False):
-        return person_name(actor)
-    return str(actor)
 
 
 # --- 1. the daily charge -----------------------------------------------------------------------
@@ -533,7 +528,7 @@ def _charge_batch(
         AuditEvent.objects.create(
             at=now,
             actor=user,
-            actor_label=_actor_label(actor)[:150],
+            actor_label=actor_label(actor)[:150],
             object_type=PrepaidCharge._meta.label_lower,
             object_id=day.isoformat(),
             object_repr=f"prepaid daily charges {day.isoformat()}",

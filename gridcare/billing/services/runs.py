@@ -46,6 +46,7 @@ from gridcare.billing.models import (
     BillingRunPartition,
     BillReview,
 )
+from gridcare.billing.selectors.policy import billing_policy_at
 from gridcare.billing.services.period_data import (
     PeriodData,
     billable_account_ids,
@@ -53,7 +54,7 @@ from gridcare.billing.services.period_data import (
     period_data,
     query_frame,
 )
-from gridcare.core.audit import audit_record, person_name
+from gridcare.core.audit import actor_label, audit_record
 from gridcare.core.bulk import db_datetime, decimal_text, insert_ignoring_conflicts
 from gridcare.core.errors import Conflict, NotFound, ValidationFailed
 from gridcare.core.ids import next_number
@@ -73,12 +74,6 @@ class Rated:
     errors: pl.DataFrame
 
 
-def _actor_label(actor: Any) -> str:
-    if isinstance(actor, str):
-        return actor
-    return person_name(actor)
-
-
 def parse_period(value: str | dt.date) -> dt.date:
     """``2026-10`` (or a date) → the month's first day; a clear error otherwise."""
     if isinstance(value, dt.date):
@@ -91,7 +86,7 @@ def parse_period(value: str | dt.date) -> dt.date:
 
 
 def billing_policy_for(day: dt.date) -> BillingPolicy:
-    policy = BillingPolicy.objects.filter(effective_from__lte=day).order_by("-effective_from").first()
+    policy = billing_policy_at(day)
     if policy is None:
         raise NotFound(_("No billing policy is in force on {day}.").format(day=day), field="period")
     return policy
@@ -110,7 +105,7 @@ def billing_run_start(
     if partition_size < 1:
         raise ValidationFailed(_("The partition size must be at least 1."), field="partition_size")
     billing_policy_for(first)
-    label = _actor_label(actor)
+    label = actor_label(actor)
     with transaction.atomic():
         run, created = BillingRun.objects.select_for_update().get_or_create(
             period=first, defaults={"created_by": label}
@@ -712,7 +707,7 @@ def bill_review_decide(*, review_id: int, actor: Any, decision: str, note: str =
         bill = Bill.objects.select_for_update().get(pk=review.bill_id)
         if review.status != ReviewStatus.OPEN or bill.status != BillStatus.DRAFT:
             raise Conflict(_("This review was already decided."))
-        review.decided_by = _actor_label(actor)[:150]
+        review.decided_by = actor_label(actor)[:150]
         review.decided_at = timezone.now()
         review.note = note.strip()[:300]
         if decision == "approve":
@@ -755,7 +750,7 @@ def billing_hold_release(*, hold_id: int, actor: Any, note: str = "") -> Billing
         if hold.status != HoldStatus.HELD:
             raise Conflict(_("This account is not held."))
         hold.status = HoldStatus.RELEASED
-        hold.released_by = _actor_label(actor)[:150]
+        hold.released_by = actor_label(actor)[:150]
         hold.released_at = timezone.now()
         hold.save(update_fields=["status", "released_by", "released_at"])
         BillingRun.objects.filter(pk=hold.run_id).update(accounts_held=F("accounts_held") - 1)
@@ -801,7 +796,7 @@ def billing_run_issue(*, run_id: int, actor: Any, issued_at: dt.datetime | None 
         before = {"status": run.status}
         run.status = RunStatus.ISSUED
         run.issued_at = now
-        run.issued_by = _actor_label(actor)[:150]
+        run.issued_by = actor_label(actor)[:150]
         run.save(update_fields=["status", "issued_at", "issued_by"])
         audit_record(
             actor=actor,
