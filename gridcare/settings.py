@@ -90,6 +90,8 @@ INSTALLED_APPS = [
     "gridcare.customers",
     "gridcare.metering",
     "gridcare.billing",
+    "gridcare.workorders",
+    "gridcare.quality",
     "gridcare.portal",
 ]
 
@@ -196,6 +198,15 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Uploaded files (work-order attachments). Never served as static files: a view checks the
+# caller may see the order before it streams one.
+MEDIA_ROOT = DATA_DIR / "media"
+MEDIA_URL = "/media/"
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+GRIDCARE_ATTACHMENT_MAX_BYTES = int(os.environ.get("GRIDCARE_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
+# A complaint from the same customer (or phone) in the same category within this many days
+# is linked to the earlier one as a repeat (重复投诉).
+GRIDCARE_REPEAT_COMPLAINT_DAYS = int(os.environ.get("GRIDCARE_REPEAT_COMPLAINT_DAYS", 30))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -101,3 +101,29 @@ class NumberSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} → {self.next_value}"
+
+
+class PeriodicJob(models.Model):
+    """A job the background worker enqueues every ``interval_seconds`` (the SLA tick, the
+    readings sweep …). ``gridcare worker`` claims a due row under a row lock, so several
+    workers never enqueue the same run twice."""
+
+    name = models.CharField(_("name"), max_length=80, unique=True)
+    task_path = models.CharField(_("task"), max_length=200)
+    interval_seconds = models.PositiveIntegerField(_("every (seconds)"))
+    enabled = models.BooleanField(_("enabled"), default=True)
+    next_run_at = models.DateTimeField(_("next run"), null=True, blank=True)
+    last_enqueued_at = models.DateTimeField(_("last enqueued"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("periodic job")
+        verbose_name_plural = _("periodic jobs")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(interval_seconds__gte=10), name="periodic_job_interval_min"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} every {self.interval_seconds}s"

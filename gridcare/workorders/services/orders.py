@@ -1,0 +1,681 @@
+"""Work orders (工单): accept (受理), transition, comment, attach. Every kind goes through these
+functions; what a kind allows is its workflow data, checked by ``engine/workflow.py``.
+
+Acceptance also links a complaint to an earlier one of the same customer and category within
+``GRIDCARE_REPEAT_COMPLAINT_DAYS`` (重复投诉) and alerts the service managers at once about a
+major one (人身伤害, media attention: domain-rules §2). A transition checks the optimistic
+lock (``expected_version``): of two agents acting on one order, one wins and the other gets a
+``Conflict`` naming who changed it; nothing of the loser is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from gridcare.core.audit import actor_label, audit_record, snapshot
+from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from gridcare.core.ids import next_number
+from gridcare.core.roles import SERVICE_MANAGER, is_staff_user, user_roles
+from gridcare.customers.models import Account, Customer
+from gridcare.workorders.choices import (
+    AlertKind,
+    Channel,
+    ContactMethod,
+    EventType,
+    Grade,
+    Satisfaction,
+    WorkOrderKind,
+)
+from gridcare.workorders.engine.workflow import WorkflowError, plan_transition
+from gridcare.workorders.models import (
+    Article,
+    Attachment,
+    Category,
+    FollowUpVisit,
+    ImprovementAction,
+    ReporterIdentity,
+    RootCause,
+    StaffAlert,
+    Team,
+    WorkOrder,
+    WorkOrderEvent,
+)
+from gridcare.workorders.registry import workflow_for
+from gridcare.workorders.selectors.confidentiality import masked_reporter
+from gridcare.workorders.services.clocks import (
+    category_chain,
+    clocks_pause,
+    clocks_resume,
+    clocks_start,
+    clocks_stop,
+)
+
+Actor = AbstractBaseUser | AnonymousUser | str | None
+
+NUMBER_SEQUENCE = "work_order"
+NUMBER_PREFIX = "GD"
+NUMBER_BLOCK = 50
+PHONE_RE = re.compile(r"^\+?[0-9][0-9-]{5,19}$")
+AUDITED = (
+    "state",
+    "is_open",
+    "version",
+    "grade",
+    "category_id",
+    "team_id",
+    "assignee_id",
+    "satisfaction",
+    "closed_at",
+)
+# Fields a transition may carry onto the timeline (anything else given is ignored).
+EVENT_FIELDS = (
+    "note",
+    "team",
+    "assignee",
+    "method",
+    "outcome",
+    "satisfaction",
+    "root_cause",
+    "action",
+    "due_date",
+)
+ALLOWED_ATTACHMENT_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "application/pdf",
+    "audio/mpeg",
+    "audio/wav",
+    "text/plain",
+)
+
+
+class _NumberBlocks:
+    """Work-order numbers reserved ``NUMBER_BLOCK`` at a time per process, in their own short
+    transaction, so concurrent intake never waits on the sequence row (numbers stay unique;
+    a process that stops leaves a gap, as a database sequence would)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next = 0
+        self._end = 0
+
+    def take(self) -> int:
+        with self._lock:
+            if self._next >= self._end:
+                if transaction.get_connection().in_atomic_block:
+                    # Inside a caller's transaction (tests, nested services): one number at a time.
+                    return next_number(NUMBER_SEQUENCE)
+                first = next_number(NUMBER_SEQUENCE, count=NUMBER_BLOCK)
+                self._next, self._end = first, first + NUMBER_BLOCK
+            value = self._next
+            self._next += 1
+            return value
+
+
+_numbers = _NumberBlocks()
+
+
+def _now(at: dt.datetime | None) -> dt.datetime:
+    if at is None:
+        return timezone.now()
+    if at.tzinfo is None:
+        raise ValidationFailed(_("Times must carry a time zone."), field="at")
+    return at
+
+
+def _user_or_none(actor: Actor) -> Any:
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def _check_staff(actor: Actor, perm: str) -> None:
+    """A signed-in actor must be a console user holding ``perm``; system actors (strings) pass."""
+    if isinstance(actor, str):
+        return
+    if not getattr(actor, "is_authenticated", False) or not is_staff_user(actor) or not actor.has_perm(perm):  # type: ignore[union-attr]
+        raise PermissionDenied()
+
+
+def _clean_phone(value: str, field: str) -> str:
+    value = (value or "").strip().replace(" ", "")
+    if value and not PHONE_RE.match(value):
+        raise ValidationFailed(_("Enter a phone number of digits (6 to 20)."), field=field)
+    return value
+
+
+def _default_team(kind: str) -> Team | None:
+    for team in Team.objects.filter(is_active=True).order_by("code"):
+        if kind in (team.kinds or []):
+            return team
+    return None
+
+
+def _alert(*, recipients: Any, order: WorkOrder, kind: str, message: str, at: dt.datetime) -> int:
+    alerts = [
+        StaffAlert(recipient=user, order=order, kind=kind, message=message[:300], created_at=at)
+        for user in recipients
+        if user is not None
+    ]
+    StaffAlert.objects.bulk_create(alerts)
+    return len(alerts)
+
+
+def _order_label(order: WorkOrder) -> str:
+    return f"{order.number} {order.get_kind_display()}: {order.subject[:80]}"
+
+
+def _repeat_of(*, order: WorkOrder, at: dt.datetime) -> WorkOrder | None:
+    """The earliest complaint of the same customer (or, without one, the same phone) in the same
+    category within the repeat window, following links to the first of the chain."""
+    if order.kind != WorkOrderKind.COMPLAINT:
+        return None
+    window = at - dt.timedelta(days=settings.GRIDCARE_REPEAT_COMPLAINT_DAYS)
+    qs = WorkOrder.objects.filter(
+        kind=WorkOrderKind.COMPLAINT, category_id=order.category_id, created_at__gte=window
+    )
+    if order.customer_id:
+        qs = qs.filter(customer_id=order.customer_id)
+    elif order.contact_phone:
+        qs = qs.filter(customer__isnull=True, contact_phone=order.contact_phone)
+    else:
+        return None
+    first = qs.exclude(pk=order.pk).order_by("created_at", "id").first()
+    if first is None:
+        return None
+    return first.duplicate_of if first.duplicate_of_id else first
+
+
+@transaction.atomic
+def work_order_create(
+    *,
+    actor: Actor,
+    kind: str,
+    channel: str,
+    category: str,
+    subject: str,
+    description: str = "",
+    grade: str = Grade.NORMAL,
+    customer_id: int | None = None,
+    account_number: str = "",
+    contact_name: str = "",
+    contact_phone: str = "",
+    address: str = "",
+    reporter: Mapping[str, Any] | None = None,
+    personal_injury: bool = False,
+    media_attention: bool = False,
+    team: str = "",
+    external_ref: str = "",
+    kb_article: str = "",
+    answer: str = "",
+    at: dt.datetime | None = None,
+) -> WorkOrder:
+    """受理: accept a work order of any kind and start its clocks.
+
+    ``category`` is a category code of the kind. For a report the contact given (or
+    ``reporter``) is stored apart as the reporter (为举报人保密); ``customer_id`` /
+    ``account_number`` then name the reported party, if known. ``answer`` answers an inquiry
+    at first contact (the inquiry is accepted and answered in one go); ``kb_article`` links
+    the knowledge article used.
+    """
+    _check_staff(actor, "workorders.add_workorder")
+    at = _now(at)
+    if kind not in WorkOrderKind.values:
+        raise ValidationFailed(_("Unknown work order kind."), field="kind")
+    if channel not in Channel.values:
+        raise ValidationFailed(_("Unknown channel."), field="channel")
+    if grade not in Grade.values:
+        raise ValidationFailed(_("Unknown grade."), field="grade")
+    workflow = workflow_for(kind)
+    cat = Category.objects.select_related("parent__parent").filter(code=category, is_active=True).first()
+    if cat is None or cat.kind != kind:
+        raise ValidationFailed(_("Choose a category of this kind."), field="category")
+    subject = (subject or "").strip()
+    if not subject:
+        raise ValidationFailed(_("Give a subject."), field="subject")
+    if len(subject) > 200:
+        raise ValidationFailed(_("The subject is longer than 200 characters."), field="subject")
+    contact_phone = _clean_phone(contact_phone, "contact_phone")
+    contact_name = (contact_name or "").strip()[:50]
+    customer = None
+    account = None
+    if account_number:
+        account = Account.objects.select_related("customer").filter(number=account_number.strip()).first()
+        if account is None:
+            raise ValidationFailed(_("No account has this number."), field="account_number")
+        customer = account.customer
+    if customer_id is not None:
+        found = Customer.objects.filter(pk=customer_id).first()
+        if found is None:
+            raise ValidationFailed(_("No such customer."), field="customer_id")
+        if customer is not None and customer.pk != found.pk:
+            raise ValidationFailed(_("The account does not belong to this customer."), field="account_number")
+        customer = found
+    if personal_injury or media_attention:
+        grade = Grade.MAJOR
+    assigned_team = None
+    if team:
+        assigned_team = Team.objects.filter(code=team, is_active=True).first()
+        if assigned_team is None:
+            raise ValidationFailed(_("No active team has this code."), field="team")
+    else:
+        assigned_team = _default_team(kind)
+    article = None
+    if kb_article:
+        article = Article.objects.filter(code=kb_article, is_published=True).first()
+        if article is None:
+            raise ValidationFailed(_("No published knowledge article has this code."), field="kb_article")
+    reporter_data: dict[str, Any] | None = None
+    if kind == WorkOrderKind.REPORT:
+        given = dict(reporter or {})
+        reporter_data = {
+            "name": str(given.get("name") or contact_name).strip()[:50],
+            "phone": _clean_phone(str(given.get("phone") or contact_phone), "reporter.phone"),
+            "id_number": str(given.get("id_number") or "").strip()[:18],
+            "address": str(given.get("address") or "").strip()[:200],
+            "customer_id": given.get("customer_id"),
+            "wants_reply": bool(given.get("wants_reply", True)),
+        }
+        contact_name, contact_phone = "", ""
+    elif reporter:
+        raise ValidationFailed(_("Only a report has a reporter."), field="reporter")
+
+    user = _user_or_none(actor)
+    order = WorkOrder.objects.create(
+        number=f"{NUMBER_PREFIX}{timezone.localtime(at):%Y%m%d}{_numbers.take():07d}",
+        kind=kind,
+        channel=channel,
+        category=cat,
+        grade=grade,
+        state=workflow.initial,
+        subject=subject,
+        description=(description or "").strip(),
+        customer=customer,
+        account=account,
+        contact_name=contact_name,
+        contact_phone=contact_phone,
+        address=(address or "").strip()[:200],
+        external_ref=(external_ref or "").strip()[:40],
+        personal_injury=personal_injury,
+        media_attention=media_attention,
+        team=assigned_team,
+        kb_article=article,
+        created_by=user,
+        created_at=at,
+        updated_at=at,
+    )
+    label = actor_label(actor)[:150]
+    events = [
+        WorkOrderEvent(
+            order=order,
+            at=at,
+            actor=user,
+            actor_label=label,
+            event_type=EventType.CREATED,
+            to_state=order.state,
+            data={"kind": kind, "channel": channel, "category": cat.code, "grade": grade},
+        )
+    ]
+    if reporter_data is not None:
+        identity = ReporterIdentity.objects.create(order=order, **reporter_data)
+        audit_record(
+            actor=actor, obj=identity, action="workorder.reporter_record", after=masked_reporter(identity)
+        )
+    codes = category_chain(cat)
+    clocks_start(order=order, stages=workflow.stages_at_acceptance(codes), at=at, category_codes=codes)
+    repeat = _repeat_of(order=order, at=at)
+    if repeat is not None:
+        order.duplicate_of = repeat
+        order.save(update_fields=["duplicate_of"])
+        events.append(
+            WorkOrderEvent(
+                order=order,
+                at=at,
+                actor_label=label,
+                event_type=EventType.DUPLICATE,
+                data={"repeat_of": repeat.number},
+            )
+        )
+    if article is not None:
+        Article.objects.filter(pk=article.pk).update(use_count=F("use_count") + 1)
+        events.append(
+            WorkOrderEvent(
+                order=order,
+                at=at,
+                actor=user,
+                actor_label=label,
+                event_type=EventType.KB_LINK,
+                data={"article": article.code},
+            )
+        )
+    if grade == Grade.MAJOR:
+        recipients = list(get_user_model().objects.filter(groups__name=SERVICE_MANAGER, is_active=True))
+        if assigned_team is not None and assigned_team.supervisor is not None:
+            recipients.append(assigned_team.supervisor)
+        recipients = list({u.pk: u for u in recipients}.values())
+        sent = _alert(
+            recipients=recipients,
+            order=order,
+            kind=AlertKind.MAJOR,
+            message=str(
+                _("Major work order accepted, report at once: %(order)s") % {"order": _order_label(order)}
+            ),
+            at=at,
+        )
+        events.append(
+            WorkOrderEvent(
+                order=order,
+                at=at,
+                actor_label=label,
+                event_type=EventType.ALERT,
+                data={"alerted": sent, "why": "major"},
+            )
+        )
+    WorkOrderEvent.objects.bulk_create(events)
+    audit_record(actor=actor, obj=order, action="workorder.create", after=snapshot(order, AUDITED))
+    if answer:
+        order = _transition(actor=actor, order=order, transition="answer", fields={"note": answer}, at=at)
+        WorkOrder.objects.filter(pk=order.pk).update(answered_first_contact=True)
+        order.answered_first_contact = True
+    return order
+
+
+def _lock(number: str) -> WorkOrder:
+    order = (
+        WorkOrder.objects.select_for_update(of=("self",))
+        .select_related("team__supervisor", "category__parent__parent", "assignee")
+        .filter(number=number)
+        .first()
+    )
+    if order is None:
+        raise NotFound()
+    return order
+
+
+def _last_changed_by(order: WorkOrder) -> str:
+    last = order.events.exclude(event_type__in=[EventType.NOTE]).order_by("-at", "-id").first()
+    return last.actor_label if last else ""
+
+
+def _map_workflow_error(exc: WorkflowError) -> Exception:
+    if exc.code == "role_not_allowed":
+        return PermissionDenied(_("Your role may not take this step."))
+    if exc.code == "not_allowed_in_state":
+        return Conflict(
+            _("This step is not possible in the order's current state."),
+            field="transition",
+            code="invalid_state",
+        )
+    if exc.code == "unknown_transition":
+        return ValidationFailed(_("Unknown step for this kind of order."), field="transition")
+    if exc.code == "invalid_choice":
+        return ValidationFailed(_("Choose one of the allowed values."), field=exc.field)
+    return ValidationFailed(_("This field is required for this step."), field=exc.field)
+
+
+def _clean_fields(order: WorkOrder, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The transition's inputs, stripped, plus the facts the workflow data may require."""
+    clean = {k: (v.strip() if isinstance(v, str) else v) for k, v in fields.items() if v is not None}
+    clean["improvement_recorded"] = order.improvements.exists()
+    return clean
+
+
+@transaction.atomic
+def work_order_transition(
+    *,
+    actor: Actor,
+    number: str,
+    transition: str,
+    expected_version: int,
+    fields: Mapping[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> WorkOrder:
+    """Take one step of an order's workflow (assign, contact, reply, follow-up visit, close …).
+
+    ``expected_version`` is the version the caller saw; if the order changed since, nothing is
+    written and ``Conflict`` says who changed it.
+    """
+    _check_staff(actor, "workorders.change_workorder")
+    order = _lock(number)
+    if order.version != expected_version:
+        raise Conflict(
+            _(
+                "%(who)s changed this order first (now version %(version)s, state %(state)s); "
+                "reload and try again."
+            )
+            % {"who": _last_changed_by(order) or _("Someone"), "version": order.version, "state": order.state}
+        )
+    return _transition(actor=actor, order=order, transition=transition, fields=fields or {}, at=_now(at))
+
+
+def _transition(
+    *, actor: Actor, order: WorkOrder, transition: str, fields: Mapping[str, Any], at: dt.datetime
+) -> WorkOrder:
+    workflow = workflow_for(order.kind)
+    clean = _clean_fields(order, fields)
+    roles = user_roles(actor) if not isinstance(actor, str) else set()
+    try:
+        plan = plan_transition(
+            workflow,
+            state=order.state,
+            transition=transition,
+            roles=roles,
+            fields=clean,
+            superuser=isinstance(actor, str) or bool(getattr(actor, "is_superuser", False)),
+        )
+    except WorkflowError as exc:
+        raise _map_workflow_error(exc) from None
+    before = snapshot(order, AUDITED)
+    user = _user_or_none(actor)
+    label = actor_label(actor)[:150]
+    event_type = EventType.CONTACT if transition == "contact" else EventType.TRANSITION
+    data = {k: str(clean[k]) for k in EVENT_FIELDS if k in clean and k != "note" and clean[k] != ""}
+    notify: list[tuple[Any, str, str]] = []
+
+    if plan.assign:
+        team = (
+            Team.objects.select_related("supervisor").filter(code=clean.get("team"), is_active=True).first()
+        )
+        if team is None:
+            raise ValidationFailed(_("No active team has this code."), field="team")
+        assignee = None
+        if clean.get("assignee"):
+            assignee = get_user_model().objects.filter(username=clean["assignee"], is_active=True).first()
+            if assignee is None or not is_staff_user(assignee):
+                raise ValidationFailed(_("No active staff user has this user name."), field="assignee")
+            if not team.members.filter(pk=assignee.pk).exists():
+                raise ValidationFailed(_("The assignee is not a member of the team."), field="assignee")
+        order.team, order.assignee = team, assignee
+        if assignee is not None:
+            notify.append(
+                (assignee, AlertKind.ASSIGNED, str(_("Assigned to you: %(o)s") % {"o": _order_label(order)}))
+            )
+    if "method" in clean and clean["method"] and clean["method"] not in ContactMethod.values:
+        raise ValidationFailed(_("Choose one of the allowed values."), field="method")
+    if transition == "follow_up" or "satisfaction" in plan_fields(workflow, transition):
+        satisfaction = clean.get("satisfaction", "")
+        if satisfaction not in Satisfaction.values:
+            raise ValidationFailed(_("Choose one of the allowed values."), field="satisfaction")
+        FollowUpVisit.objects.create(
+            order=order,
+            at=at,
+            method=clean.get("method") or ContactMethod.PHONE,
+            satisfaction=satisfaction,
+            note=clean.get("note", ""),
+            actor=user,
+        )
+        order.satisfaction = satisfaction
+    if "root_cause" in plan_fields(workflow, transition):
+        cause = RootCause.objects.filter(code=clean.get("root_cause")).first()
+        if cause is None:
+            raise ValidationFailed(_("Choose a root cause."), field="root_cause")
+        due = clean.get("due_date") or None
+        if isinstance(due, str):
+            try:
+                due = dt.date.fromisoformat(due)
+            except ValueError:
+                raise ValidationFailed(_("Enter a date as YYYY-MM-DD."), field="due_date") from None
+        ImprovementAction.objects.create(
+            order=order,
+            root_cause=cause,
+            action=str(clean.get("action", ""))[:4000],
+            owner_team=order.team,
+            due_date=due,
+            created_by=user,
+            created_at=at,
+        )
+    if transition == "reply" or (plan.stops and "reply" in plan.stops and order.replied_at is None):
+        order.replied_at = at
+    if plan.pause:
+        clocks_pause(order=order, at=at)
+        order.paused_since = at
+    if plan.resume:
+        clocks_resume(order=order, at=at)
+        order.paused_since = None
+    if plan.closes:
+        clocks_stop(order=order, stages=None, at=at)
+        order.paused_since = None
+    elif plan.stops:
+        clocks_stop(order=order, stages=plan.stops, at=at)
+    if plan.starts and not plan.closes:
+        codes = category_chain(order.category)
+        clocks_start(order=order, stages=plan.starts, at=at, category_codes=codes)
+    if plan.reopen:
+        order.reopen_count += 1
+        order.replied_at = None
+        people = [order.assignee, order.team.supervisor if order.team else None]
+        for person in {p.pk: p for p in people if p is not None}.values():
+            notify.append(
+                (
+                    person,
+                    AlertKind.REOPENED,
+                    str(_("Reopened after an unsatisfied follow-up: %(o)s") % {"o": _order_label(order)}),
+                )
+            )
+    order.state = plan.to_state
+    if plan.closes:
+        order.is_open = False
+        order.closed_at = at
+    order.version += 1
+    order.updated_at = at
+    order.save()
+    WorkOrderEvent.objects.create(
+        order=order,
+        at=at,
+        actor=user,
+        actor_label=label,
+        event_type=event_type,
+        transition=transition,
+        from_state=plan.from_state,
+        to_state=plan.to_state,
+        note=str(clean.get("note", ""))[:4000],
+        data=data,
+    )
+    for person, kind, message in notify:
+        _alert(recipients=[person], order=order, kind=kind, message=message, at=at)
+    audit_record(
+        actor=actor,
+        obj=order,
+        action=f"workorder.{transition}",
+        before=before,
+        after=snapshot(order, AUDITED),
+        reason=str(clean.get("note", ""))[:500],
+    )
+    return order
+
+
+def plan_fields(workflow: Any, transition: str) -> set[str]:
+    """The fields a transition names in its data (required or with choices)."""
+    t = workflow.transitions[transition]
+    return set(t.require) | set(t.choices)
+
+
+@transaction.atomic
+def work_order_comment(
+    *, actor: Actor, number: str, note: str, at: dt.datetime | None = None
+) -> WorkOrderEvent:
+    """备注: add a note to the timeline. Notes do not change the order or its version, so a
+    note never conflicts with a colleague's transition."""
+    _check_staff(actor, "workorders.change_workorder")
+    note = (note or "").strip()
+    if not note:
+        raise ValidationFailed(_("Write a note."), field="note")
+    if len(note) > 4000:
+        raise ValidationFailed(_("The note is longer than 4000 characters."), field="note")
+    order = WorkOrder.objects.filter(number=number).first()
+    if order is None:
+        raise NotFound()
+    at = _now(at)
+    event = WorkOrderEvent.objects.create(
+        order=order,
+        at=at,
+        actor=_user_or_none(actor),
+        actor_label=actor_label(actor)[:150],
+        event_type=EventType.NOTE,
+        note=note,
+    )
+    audit_record(actor=actor, obj=order, action="workorder.note", after={"note": note[:200]})
+    return event
+
+
+@transaction.atomic
+def work_order_attach(
+    *, actor: Actor, number: str, upload: UploadedFile, at: dt.datetime | None = None
+) -> Attachment:
+    """附件: store a photo or document on the order (size and type checked)."""
+    _check_staff(actor, "workorders.add_attachment")
+    order = WorkOrder.objects.filter(number=number).first()
+    if order is None:
+        raise NotFound()
+    if upload.size is None or upload.size <= 0:
+        raise ValidationFailed(_("The file is empty."), field="file")
+    if upload.size > settings.GRIDCARE_ATTACHMENT_MAX_BYTES:
+        raise ValidationFailed(_("The file is too large."), field="file")
+    content_type = (upload.content_type or "").split(";")[0].strip()
+    if content_type not in ALLOWED_ATTACHMENT_TYPES:
+        raise ValidationFailed(
+            _("Attach a photo (JPEG, PNG, WebP), a PDF, a recording or a text file."), field="file"
+        )
+    at = _now(at)
+    name = (upload.name or "file").rsplit("/", 1)[-1][:200]
+    attachment = Attachment(
+        order=order,
+        name=name,
+        content_type=content_type,
+        size=upload.size,
+        uploaded_by=_user_or_none(actor),
+        uploaded_at=at,
+    )
+    attachment.file.save(f"{at:%Y%m%d%H%M%S}-{name}", upload, save=False)
+    attachment.save()
+    WorkOrderEvent.objects.create(
+        order=order,
+        at=at,
+        actor=_user_or_none(actor),
+        actor_label=actor_label(actor)[:150],
+        event_type=EventType.ATTACHMENT,
+        data={"attachment": attachment.pk, "name": name},
+    )
+    audit_record(actor=actor, obj=order, action="workorder.attach", after={"attachment": name})
+    return attachment
+
+
+@transaction.atomic
+def staff_alert_read(*, user: Any, alert_ids: list[int] | None = None) -> int:
+    """Mark the user's alerts read (all unread when ``alert_ids`` is None)."""
+    qs = StaffAlert.objects.filter(recipient=user, read_at__isnull=True)
+    if alert_ids is not None:
+        qs = qs.filter(pk__in=alert_ids)
+    return qs.update(read_at=timezone.now())
