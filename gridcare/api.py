@@ -65,10 +65,12 @@ def _register_routers() -> None:
     from gridcare.customers.api import router as customers_router
     from gridcare.metering.api import router as metering_router
     from gridcare.portal.api import router as portal_router
+    from gridcare.workorders.api import router as workorders_router
 
     api.add_router("/customers", customers_router)
     api.add_router("/metering", metering_router)
     api.add_router("/billing", billing_router)
+    api.add_router("/workorders", workorders_router)
     api.add_router("/portal", portal_router)
 
 

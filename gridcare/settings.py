@@ -122,6 +122,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "gridcare.core.context_processors.navigation",
+                "gridcare.workorders.context_processors.alerts",
             ],
         },
     },

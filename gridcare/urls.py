@@ -10,6 +10,8 @@ urlpatterns = [
     path("customers/", include("gridcare.customers.urls")),
     path("metering/", include("gridcare.metering.urls")),
     path("billing/", include("gridcare.billing.urls")),
+    path("workorders/", include("gridcare.workorders.urls")),
+    path("quality/", include("gridcare.quality.urls")),
     path("portal/", include("gridcare.portal.urls")),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),

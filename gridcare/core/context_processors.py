@@ -44,11 +44,11 @@ SERVICE_AREAS: tuple[Area, ...] = (
     Area("inspection", _("Inspection (用电检查)"), None),
     Area("metering", _("Metering (电能计量)"), "metering:meters"),
     Area("outages", _("Outage repair (电力抢修)"), None),
-    Area("complaints", _("Complaints & reports (投诉举报)"), None),
+    Area("complaints", _("Complaints & reports (投诉举报)"), "workorders:orders"),
     Area("portal", _("24h inquiry (用电查询)"), "portal:home", customer_facing=True),
     Area("outreach", _("Service promotion (服务宣传)"), None),
     Area("orderly", _("Orderly power use (有序用电)"), None),
-    Area("quality", _("Service quality (服务质量)"), None),
+    Area("quality", _("Service quality (服务质量)"), "quality:standards"),
 )
 
 

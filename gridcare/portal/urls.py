@@ -4,6 +4,8 @@ from django.urls import path
 
 from gridcare.core import views as core_views
 from gridcare.portal import views
+from gridcare.workorders.views import knowledge as workorder_knowledge
+from gridcare.workorders.views import portal as workorder_portal
 
 app_name = "portal"
 urlpatterns = [
@@ -14,4 +16,6 @@ urlpatterns = [
     path("bills/", views.bills, name="bills"),
     path("bills/<int:pk>/", views.bill, name="bill"),
     path("bills/<int:pk>/notice.pdf", views.bill_pdf, name="bill_pdf"),
+    *workorder_portal.portal_urlpatterns,
+    *workorder_knowledge.portal_urlpatterns,
 ]

@@ -1,0 +1,1 @@
+"""Console views of work orders, one module per area (workbench, orders, knowledge)."""

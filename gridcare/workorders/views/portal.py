@@ -1,0 +1,5 @@
+"""Placeholder until the portal pages land."""
+
+from django.urls import URLPattern
+
+portal_urlpatterns: list[URLPattern] = []
