@@ -107,6 +107,13 @@ class Command(BaseCommand):
             "(default 3; 0 skips billing; needs readings).",
         )
 
+        parser.add_argument(
+            "--workorder-days",
+            type=int,
+            default=30,
+            help="Days of demo 95598 work orders ending now (default 30; 0 skips them).",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         customers: int = options["customers"]
         seed: int = options["seed"]
@@ -171,6 +178,11 @@ class Command(BaseCommand):
                 self.stdout.write(f"Billing demo: {billing_months} months of runs, payments, prepaid …")
                 seed_billing(months=billing_months, seed=seed, log=self.stdout.write)
                 self.stdout.write(f"  billing demo in {time.perf_counter() - billed:.1f} s")
+        if options.get("workorder_days", 30) > 0:
+            from gridcare.workorders.demo import seed_workorders
+
+            self.stdout.write("Work orders demo: teams, knowledge base, a month of 95598 traffic …")
+            seed_workorders(seed=seed, days=int(options.get("workorder_days", 30)), log=self.stdout.write)
         self.stdout.write("Demo logins:")
         for username, password, who in logins:
             self.stdout.write(f"  {username:<20} {password:<16} {who}")
