@@ -120,15 +120,11 @@ def seed_workorders(
     if agent is None or manager is None or clerk is None:
         log("  work orders skipped: the demo logins are missing")
         return {"orders": 0}
-    articles = 0
-    try:
-        from gridcare.workorders.demo_knowledge import seed_knowledge
-    except ImportError:  # the knowledge base arrives with its own module
-        seed_knowledge = None
+    from gridcare.workorders.demo_knowledge import seed_knowledge
+
     with transaction.atomic():
         teams = seed_teams()
-        if seed_knowledge is not None:
-            articles = seed_knowledge()
+        articles = seed_knowledge()
     accounts = list(Account.objects.select_related("customer").filter(status="active").order_by("id")[:400])
     if not accounts:
         log("  work orders skipped: no accounts")

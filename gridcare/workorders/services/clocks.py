@@ -406,11 +406,11 @@ def sla_tick(*, now: dt.datetime | None = None) -> TickResult:
                         data={"stage": clock.stage, "due": clock.due_at.isoformat()},
                     )
                 )
-                target: Any = order.assignee or (order.team.supervisor if order.team else None)
-                if target is not None:
+                warned_user: Any = order.assignee or (order.team.supervisor if order.team else None)
+                if warned_user is not None:
                     alerts.append(
                         StaffAlert(
-                            recipient=target,
+                            recipient=warned_user,
                             order=order,
                             kind=AlertKind.SLA_WARNING,
                             message=str(
