@@ -63,6 +63,7 @@ def roles(transactional_db: None) -> None:
         "gridcare.core.migrations.0002_roles_and_audit_guard",
         "gridcare.metering.migrations.0003_roles",
         "gridcare.billing.migrations.0003_roles",
+        "gridcare.workorders.migrations.0003_roles",
     ):
         migration = importlib.import_module(module)
         for role, perms in migration.ROLE_PERMISSIONS.items():
@@ -72,3 +73,16 @@ def roles(transactional_db: None) -> None:
                 group.permissions.add(
                     Permission.objects.get(content_type__app_label=app_label, codename=codename)
                 )
+
+
+@pytest.fixture
+def workorder_reference(transactional_db: None) -> None:
+    """The work-order categories, root causes and service standards the data migrations load
+    (dropped by the live-server flush like the role groups)."""
+    from django.apps import apps
+
+    from gridcare.quality import seed_data
+    from gridcare.workorders import reference_data
+
+    reference_data.load(apps)
+    seed_data.load(apps)
