@@ -255,7 +255,8 @@ def test_pause_errors():
 
 starts = st.datetimes(
     min_value=dt.datetime(2025, 1, 1),  # noqa: DTZ001 - hypothesis wants naive bounds
-    max_value=dt.datetime(2027, 12, 31),  # noqa: DTZ001, timezones=st.just(BEIJING)
+    max_value=dt.datetime(2027, 12, 31),  # noqa: DTZ001
+    timezones=st.just(BEIJING),
 )
 days = st.integers(min_value=0, max_value=30)
 hours = st.decimals(min_value=Decimal("0"), max_value=Decimal("400"), places=2)
