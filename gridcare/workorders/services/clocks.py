@@ -157,16 +157,15 @@ def clocks_start(
     at: dt.datetime,
     category_codes: Sequence[str],
     rows: list[StandardRow] | None = None,
+    running: set[str] | None = None,
 ) -> list[SlaClock]:
-    """Start a clock for each stage a standard covers and that is not already running."""
+    """Start a clock for each stage a standard covers and that is not already running
+    (``running``: the stages known to run, when the caller knows; a new order has none)."""
     stages = list(stages)
     if not stages:
         return []
-    running = (
-        set(order.clocks.filter(stopped_at__isnull=True).values_list("stage", flat=True))
-        if order.pk
-        else set()
-    )
+    if running is None:
+        running = set(order.clocks.filter(stopped_at__isnull=True).values_list("stage", flat=True))
     rows = rows if rows is not None else standard_rows()
     calendar = working_calendar()
     created = []

@@ -198,7 +198,6 @@ def _repeat_of(*, order: WorkOrder, at: dt.datetime) -> WorkOrder | None:
     return first.duplicate_of if first.duplicate_of_id else first
 
 
-@transaction.atomic
 def work_order_create(
     *,
     actor: Actor,
@@ -229,8 +228,62 @@ def work_order_create(
     ``account_number`` then name the reported party, if known. ``answer`` answers an inquiry
     at first contact (the inquiry is accepted and answered in one go); ``kb_article`` links
     the knowledge article used.
+
+    The number is reserved before the transaction opens (from a per-process block), so
+    concurrent intake never queues on the number sequence; a refused order leaves a gap.
     """
     _check_staff(actor, "workorders.add_workorder")
+    serial = _numbers.take()
+    with transaction.atomic():
+        return _create(
+            actor=actor,
+            serial=serial,
+            kind=kind,
+            channel=channel,
+            category=category,
+            subject=subject,
+            description=description,
+            grade=grade,
+            customer_id=customer_id,
+            account_number=account_number,
+            contact_name=contact_name,
+            contact_phone=contact_phone,
+            address=address,
+            reporter=reporter,
+            personal_injury=personal_injury,
+            media_attention=media_attention,
+            team=team,
+            external_ref=external_ref,
+            kb_article=kb_article,
+            answer=answer,
+            at=at,
+        )
+
+
+def _create(
+    *,
+    actor: Actor,
+    serial: int,
+    kind: str,
+    channel: str,
+    category: str,
+    subject: str,
+    description: str,
+    grade: str,
+    customer_id: int | None,
+    account_number: str,
+    contact_name: str,
+    contact_phone: str,
+    address: str,
+    reporter: Mapping[str, Any] | None,
+    personal_injury: bool,
+    media_attention: bool,
+    team: str,
+    external_ref: str,
+    kb_article: str,
+    answer: str,
+    at: dt.datetime | None,
+) -> WorkOrder:
     at = _now(at)
     if kind not in WorkOrderKind.values:
         raise ValidationFailed(_("Unknown work order kind."), field="kind")
@@ -294,7 +347,7 @@ def work_order_create(
 
     user = _user_or_none(actor)
     order = WorkOrder.objects.create(
-        number=f"{NUMBER_PREFIX}{timezone.localtime(at):%Y%m%d}{_numbers.take():07d}",
+        number=f"{NUMBER_PREFIX}{timezone.localtime(at):%Y%m%d}{serial:07d}",
         kind=kind,
         channel=channel,
         category=cat,
@@ -334,7 +387,9 @@ def work_order_create(
             actor=actor, obj=identity, action="workorder.reporter_record", after=masked_reporter(identity)
         )
     codes = category_chain(cat)
-    clocks_start(order=order, stages=workflow.stages_at_acceptance(codes), at=at, category_codes=codes)
+    clocks_start(
+        order=order, stages=workflow.stages_at_acceptance(codes), at=at, category_codes=codes, running=set()
+    )
     repeat = _repeat_of(order=order, at=at)
     if repeat is not None:
         order.duplicate_of = repeat
