@@ -305,7 +305,10 @@ def sla_tick(*, now: dt.datetime | None = None) -> TickResult:
             )
             if not clocks:
                 break
-            events, alerts, breaches, escalate = [], [], [], []
+            events: list[WorkOrderEvent] = []
+            alerts: list[StaffAlert] = []
+            breaches: list[SlaBreach] = []
+            escalate: dict[int, tuple[WorkOrder, Any, str]] = {}
             for clock in clocks:
                 order = clock.order
                 clock.breached_at = now
@@ -359,27 +362,35 @@ def sla_tick(*, now: dt.datetime | None = None) -> TickResult:
                             created_at=now,
                         )
                     )
-                if order.escalated_at is None and targets:
-                    order.escalated_to = targets[0]
-                    order.escalated_at = now
-                    escalate.append(order)
-                    events.append(
-                        WorkOrderEvent(
-                            order=order,
-                            at=now,
-                            actor_label=SYSTEM_ACTOR,
-                            event_type=EventType.ESCALATION,
-                            data={"to": targets[0].get_username(), "stage": clock.stage},
-                        )
+                if order.escalated_at is None and targets and order.pk not in escalate:
+                    escalate[order.pk] = (order, targets[0], clock.stage)
+            # An order is escalated once: two of its clocks may breach in one batch (each
+            # carries its own copy of the order) or in two workers' batches at once (clocks are
+            # claimed, orders are not), so the write is conditional and taken in key order.
+            escalated = 0
+            for pk in sorted(escalate):
+                order, target, stage = escalate[pk]
+                if not WorkOrder.objects.filter(pk=pk, escalated_at__isnull=True).update(
+                    escalated_to=target, escalated_at=now
+                ):
+                    continue
+                order.escalated_to, order.escalated_at = target, now
+                escalated += 1
+                events.append(
+                    WorkOrderEvent(
+                        order=order,
+                        at=now,
+                        actor_label=SYSTEM_ACTOR,
+                        event_type=EventType.ESCALATION,
+                        data={"to": target.get_username(), "stage": stage},
                     )
+                )
             SlaClock.objects.bulk_update(clocks, ["breached_at", "warned_at"])
             SlaBreach.objects.bulk_create(breaches)
             WorkOrderEvent.objects.bulk_create(events)
             StaffAlert.objects.bulk_create(alerts)
-            if escalate:
-                WorkOrder.objects.bulk_update(escalate, ["escalated_to", "escalated_at"])
             result.breached += len(clocks)
-            result.escalated += len(escalate)
+            result.escalated += escalated
     while True:
         with transaction.atomic():
             clocks = _claim(
