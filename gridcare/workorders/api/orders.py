@@ -1,5 +1,425 @@
-"""Placeholder until the API helper lands."""
+"""Work-order API for channels (渠道接入), mounted at ``/api/workorders/`` (docs/workorders-api.md).
 
-from ninja import Router
+Session login with CSRF, as the rest of the API. The same permission rules as the console:
+
+- read (search, detail, SLA deadline): staff with ``workorders.view_workorder``;
+- create (受理): ``workorders.add_workorder``;
+- transition and comment: ``workorders.change_workorder`` (which steps a role may take is
+  the workflow data, ``workflows/95598.toml``);
+- my alerts: any console user with ``workorders.view_workorder``.
+
+Portal customers get 403 on every endpoint here (they follow their orders on the portal);
+anonymous callers get 401. Errors are ``{"code", "message", "field"}``; a stale ``version`` on a
+transition is 409 with the order's current ``version`` and ``state`` in the body.
+
+A report's reporter (举报人) is never returned, searched or put in a payload: the contact of a
+report is the mask (``selectors.confidentiality.contact_for``); the reporter is only shown by
+the audited console page ``workorders:order_reporter`` to users allowed to see it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Query, Router, Schema, Status
+from ninja.errors import HttpError
+
+from gridcare.core.errors import Conflict, NotFound, PermissionDenied
+from gridcare.core.pagination import paginate
+from gridcare.core.roles import staff_has_perm, user_roles
+from gridcare.workorders.api.schemas import (
+    AlertOut,
+    AlertsReadIn,
+    AlertsReadOut,
+    ClockOut,
+    CommentIn,
+    CommentOut,
+    ConflictOut,
+    DeadlineOut,
+    ErrorOut,
+    EventOut,
+    OrderCreateIn,
+    OrderDetailOut,
+    OrderPageOut,
+    TransitionIn,
+    TransitionOptionOut,
+)
+from gridcare.workorders.engine.workflow import available_transitions
+from gridcare.workorders.models import SlaClock, StaffAlert, WorkOrder, WorkOrderEvent
+from gridcare.workorders.registry import workflow_for
+from gridcare.workorders.selectors.confidentiality import contact_for
+from gridcare.workorders.services.clocks import sla_deadline
+from gridcare.workorders.services.orders import (
+    staff_alert_read,
+    work_order_comment,
+    work_order_create,
+    work_order_transition,
+)
 
 router = Router(tags=["work orders"])
+
+VIEW = "workorders.view_workorder"
+ADD = "workorders.add_workorder"
+CHANGE = "workorders.change_workorder"
+ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+ALERT_LIMIT = 200
+
+
+def _require(request: HttpRequest, perm: str) -> Any:
+    """The caller when a console user holding ``perm`` (customers never pass)."""
+    if not staff_has_perm(request.user, perm):
+        raise PermissionDenied()
+    return request.user
+
+
+# ---- reads ---------------------------------------------------------------------------------
+
+
+def _orders() -> QuerySet[WorkOrder]:
+    return WorkOrder.objects.select_related(
+        "category", "customer", "account", "team", "assignee", "duplicate_of"
+    )
+
+
+def _search(
+    *, q: str, kind: str, state: str, channel: str, team: str, open: bool | None
+) -> QuerySet[WorkOrder]:
+    """Orders matching the filters, newest first. ``q`` matches the number, subject, the
+    call-back contact (never a reporter: a report's contact fields are empty, its reporter is
+    in ``ReporterIdentity``, which is not searched), the 户号 and the customer's name."""
+    qs = _orders()
+    q = (q or "").strip()
+    if q:
+        qs = qs.filter(
+            Q(number__icontains=q)
+            | Q(subject__icontains=q)
+            | Q(contact_phone=q)
+            | Q(contact_name__icontains=q)
+            | Q(account__number=q)
+            | Q(customer__name__icontains=q)
+            | Q(external_ref=q)
+        )
+    if kind:
+        qs = qs.filter(kind=kind)
+    if state:
+        qs = qs.filter(state=state)
+    if channel:
+        qs = qs.filter(channel=channel)
+    if team:
+        qs = qs.filter(team__code=team)
+    if open is not None:
+        qs = qs.filter(is_open=open)
+    return qs.order_by("-created_at", "-id")
+
+
+def _get(number: str) -> WorkOrder:
+    order = _orders().filter(number=number).first()
+    if order is None:
+        raise NotFound()
+    return order
+
+
+def _state_label(order: WorkOrder) -> str:
+    try:
+        state = workflow_for(order.kind).states.get(order.state)
+    except Exception:  # noqa: BLE001 - a kind whose workflow file went away still lists
+        state = None
+    return state.label if state is not None else order.state
+
+
+def order_out(order: WorkOrder) -> dict[str, Any]:
+    """The order as the API returns it; a report's contact is the mask."""
+    contact = contact_for(order)
+    return {
+        "number": order.number,
+        "kind": order.kind,
+        "kind_label": str(order.get_kind_display()),
+        "channel": order.channel,
+        "category": order.category.code,
+        "category_name": order.category.name,
+        "grade": order.grade,
+        "state": order.state,
+        "state_label": _state_label(order),
+        "is_open": order.is_open,
+        "version": order.version,
+        "subject": order.subject,
+        "description": order.description,
+        "customer_id": order.customer_id,
+        "customer_name": order.customer.name if order.customer else "",
+        "account_number": order.account.number if order.account else "",
+        "contact_name": contact.name,
+        "contact_phone": contact.phone,
+        "contact_masked": contact.masked,
+        "address": order.address,
+        "external_ref": order.external_ref,
+        "personal_injury": order.personal_injury,
+        "media_attention": order.media_attention,
+        "team": order.team.code if order.team else "",
+        "assignee": order.assignee.get_username() if order.assignee else "",
+        "duplicate_of": order.duplicate_of.number if order.duplicate_of else "",
+        "kb_article": order.kb_article.code if order.kb_article_id and order.kb_article else "",
+        "answered_first_contact": order.answered_first_contact,
+        "satisfaction": order.satisfaction,
+        "reopen_count": order.reopen_count,
+        "paused_since": order.paused_since,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+        "replied_at": order.replied_at,
+        "closed_at": order.closed_at,
+    }
+
+
+def clock_status(clock: SlaClock, now: dt.datetime) -> str:
+    """running, paused, warned, breached, met or met_late."""
+    if clock.stopped_at is not None:
+        return "met_late" if clock.breached_at is not None or clock.stopped_at > clock.due_at else "met"
+    if clock.breached_at is not None or now >= clock.due_at:
+        return "breached"
+    if clock.paused_since is not None:
+        return "paused"
+    if clock.warned_at is not None or now >= clock.warn_at:
+        return "warned"
+    return "running"
+
+
+def _event_out(event: WorkOrderEvent) -> EventOut:
+    return EventOut(
+        at=event.at,
+        type=event.event_type,
+        type_label=str(event.get_event_type_display()),
+        transition=event.transition,
+        from_state=event.from_state,
+        to_state=event.to_state,
+        actor=event.actor_label,
+        note=event.note,
+        data=event.data or {},
+    )
+
+
+def order_detail_out(order: WorkOrder, user: Any) -> dict[str, Any]:
+    now = timezone.now()
+    workflow = workflow_for(order.kind)
+    steps = (
+        available_transitions(
+            workflow, order.state, user_roles(user), superuser=bool(getattr(user, "is_superuser", False))
+        )
+        if staff_has_perm(user, CHANGE)
+        else []
+    )
+    return {
+        **order_out(order),
+        "timeline": [_event_out(e) for e in order.events.order_by("at", "id")],
+        "clocks": [
+            ClockOut(
+                stage=c.stage,
+                basis=c.basis,
+                amount=float(c.amount),
+                started_at=c.started_at,
+                due_at=c.due_at,
+                warn_at=c.warn_at,
+                paused_since=c.paused_since,
+                paused_seconds=c.paused_seconds,
+                stopped_at=c.stopped_at,
+                warned_at=c.warned_at,
+                breached_at=c.breached_at,
+                status=clock_status(c, now),
+            )
+            for c in order.clocks.order_by("due_at", "id")
+        ],
+        "transitions": [
+            TransitionOptionOut(
+                name=t.name,
+                label=t.label,
+                label_en=t.label_en,
+                require=list(t.require),
+                choices={k: list(v) for k, v in t.choices.items()},
+            )
+            for t in steps
+        ],
+    }
+
+
+class SearchFilters(Schema):
+    q: str = ""
+    kind: str = ""
+    state: str = ""
+    channel: str = ""
+    team: str = ""
+    open: bool | None = None
+    page: int = 1
+    per_page: int = 25
+
+
+@router.get(
+    "/orders",
+    response={200: OrderPageOut, **ERRORS},
+    summary="Search work orders (工单查询)",
+)
+def orders_search(request: HttpRequest, filters: Query[SearchFilters]) -> Any:
+    """Orders matching every filter given, newest first, a page at a time.
+
+    ``q`` matches the number, subject, call-back name and phone, 户号, customer name and
+    transfer number; a report's reporter is never matched. ``open=true`` keeps open orders,
+    ``open=false`` closed ones. ``page`` past the end gives the last page."""
+    _require(request, VIEW)
+    qs = _search(
+        q=filters.q,
+        kind=filters.kind,
+        state=filters.state,
+        channel=filters.channel,
+        team=filters.team,
+        open=filters.open,
+    )
+    page = paginate(request, qs)
+    return {
+        "items": [order_out(o) for o in page.object_list],
+        "page": page.number,
+        "pages": page.paginator.num_pages,
+        "total": page.paginator.count,
+        "per_page": page.paginator.per_page,
+    }
+
+
+@router.get(
+    "/orders/{number}",
+    response={200: OrderDetailOut, **ERRORS},
+    summary="One work order with its timeline and SLA clocks",
+)
+def order_detail(request: HttpRequest, number: str) -> Any:
+    """The order, its whole timeline (oldest first), its clocks with their status and the
+    workflow steps the caller may take now. A report's reporter is not in it."""
+    user = _require(request, VIEW)
+    return order_detail_out(_get(number), user)
+
+
+# ---- writes --------------------------------------------------------------------------------
+
+
+@router.post(
+    "/orders",
+    response={201: OrderDetailOut, **ERRORS},
+    summary="Accept a work order (受理)",
+)
+def order_create(request: HttpRequest, payload: OrderCreateIn) -> Any:
+    """Accept an order of any kind from a channel and start its SLA clocks.
+
+    For ``kind=report`` the contact or ``reporter`` given is stored apart and never returned.
+    An inquiry with ``answer`` is answered at first contact. Major orders (人身伤害, media
+    attention) alert the service managers at once. Errors name the field at fault (422)."""
+    user = _require(request, ADD)
+    data = payload.dict()
+    reporter = data.pop("reporter", None)
+    order = work_order_create(actor=user, reporter=reporter, **data)
+    return Status(201, order_detail_out(_get(order.number), user))
+
+
+@router.post(
+    "/orders/{number}/transitions",
+    response={200: OrderDetailOut, 409: ConflictOut, **ERRORS},
+    summary="Take a workflow step (派单, 联系客户, 答复, 回访, 整改, 归档 …)",
+)
+def order_transition(request: HttpRequest, number: str, payload: TransitionIn) -> Any:
+    """Take ``transition`` on the order at ``version``. If the order changed since the caller
+    read it (another agent acted first) nothing is written and the answer is 409 with the
+    current ``version`` and ``state``; a step not possible in the current state is 409 too
+    (code ``invalid_state``). A role the workflow does not allow the step is 403."""
+    user = _require(request, CHANGE)
+    _get(number)
+    try:
+        order = work_order_transition(
+            actor=user,
+            number=number,
+            transition=payload.transition,
+            expected_version=payload.version,
+            fields=dict(payload.fields),
+        )
+    except Conflict as exc:
+        now = WorkOrder.objects.filter(number=number).only("version", "state").first()
+        return Status(
+            409,
+            {
+                **exc.as_dict(),
+                "version": now.version if now else None,
+                "state": now.state if now else None,
+            },
+        )
+    return order_detail_out(_get(order.number), user)
+
+
+@router.post(
+    "/orders/{number}/comments",
+    response={201: CommentOut, **ERRORS},
+    summary="Add a note to the timeline (备注)",
+)
+def order_comment(request: HttpRequest, number: str, payload: CommentIn) -> Any:
+    """A note never changes the order or its version (it cannot conflict)."""
+    user = _require(request, CHANGE)
+    event = work_order_comment(actor=user, number=number, note=payload.note)
+    return Status(
+        201,
+        {"id": event.pk, "number": number, "at": event.at, "actor": event.actor_label, "note": event.note},
+    )
+
+
+# ---- SLA and alerts ------------------------------------------------------------------------
+
+
+@router.get(
+    "/sla/deadline",
+    response={200: DeadlineOut, **ERRORS},
+    summary="When is this due (服务时限)",
+)
+def deadline(
+    request: HttpRequest,
+    kind: str,
+    stage: str,
+    start: dt.datetime,
+    channel: str = "",
+    grade: str = "",
+    category: str = "",
+) -> Any:
+    """The deadline the service standards give an order of ``kind`` for ``stage`` started at
+    ``start`` (ISO date-time with its offset) — the same answer as ``gridcare sla deadline``."""
+    _require(request, VIEW)
+    if start.tzinfo is None:
+        raise HttpError(422, "start must carry a time zone offset")
+    return sla_deadline(kind=kind, stage=stage, start=start, channel=channel, grade=grade, category=category)
+
+
+@router.get(
+    "/alerts",
+    response={200: list[AlertOut], **ERRORS},
+    summary="My alerts (站内提醒)",
+)
+def alerts(request: HttpRequest, unread: bool = False) -> Any:
+    """The caller's alerts, newest first (at most 200); ``unread=true`` keeps the unread."""
+    user = _require(request, VIEW)
+    qs = StaffAlert.objects.filter(recipient=user).select_related("order")
+    if unread:
+        qs = qs.filter(read_at__isnull=True)
+    return [
+        {
+            "id": a.pk,
+            "kind": a.kind,
+            "message": a.message,
+            "order": a.order.number if a.order else None,
+            "created_at": a.created_at,
+            "read_at": a.read_at,
+        }
+        for a in qs.order_by("-created_at", "-id")[:ALERT_LIMIT]
+    ]
+
+
+@router.post(
+    "/alerts/read",
+    response={200: AlertsReadOut, **ERRORS},
+    summary="Mark my alerts read",
+)
+def alerts_read(request: HttpRequest, payload: AlertsReadIn) -> Any:
+    """Marks the given alerts (or every unread one) of the caller read; others' ids are ignored."""
+    user = _require(request, VIEW)
+    return {"marked": staff_alert_read(user=user, alert_ids=payload.ids)}

@@ -1,5 +1,306 @@
-"""Placeholder until the portal pages land."""
+"""Customer portal pages of work orders (网上国网 · 我的工单), mounted under ``/portal/``.
 
-from django.urls import URLPattern
+* ``portal:workorders`` — my work orders: the orders whose customer is me, newest first, with
+  their state and progress; plus the reports I filed myself. A report in which I am the
+  *reported* party never appears (a report's customer is the reported party).
+* ``portal:workorder`` (``/portal/workorders/<number>/``) — one of those orders and its public
+  timeline: acceptance, each workflow step with its state, and the text of replies. Internal
+  notes, contact details, assignments, SLA and alert rows are not shown; staff appear only as
+  "客服人员". Any other number (someone else's order, a report about me, a guess) is 404.
+* ``portal:workorder_new`` — file a complaint, report, opinion, suggestion, inquiry or service
+  request through channel ``web``. Customers do not hold ``workorders.add_workorder``: the
+  view checks the account is mine and calls ``work_order_create`` with the system actor
+  ``PORTAL_ACTOR``, recording me as the order's customer. A report records me as the
+  reporter (``ReporterIdentity`` with my customer id, kept confidential), never as the
+  order's customer.
+"""
 
-portal_urlpatterns: list[URLPattern] = []
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from django import forms
+from django.contrib import messages
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import URLPattern, path
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from gridcare.core.errors import GridCareError, NotFound
+from gridcare.core.pagination import paginate
+from gridcare.core.permissions import customer_required
+from gridcare.customers.forms import add_service_error
+from gridcare.customers.models import Customer
+from gridcare.portal.selectors import my_accounts, my_customer
+from gridcare.workorders.choices import Channel, EventType, WorkOrderKind
+from gridcare.workorders.models import Category, WorkOrder, WorkOrderEvent
+from gridcare.workorders.registry import workflow_for
+from gridcare.workorders.services.orders import work_order_create
+
+__all__ = ["PORTAL_ACTOR", "portal_urlpatterns"]
+
+#: The system actor of orders customers file on the portal (the customer is the order's customer).
+PORTAL_ACTOR = "网上国网 portal"
+#: Kinds a customer may file on the portal.
+PORTAL_KINDS = (
+    WorkOrderKind.COMPLAINT,
+    WorkOrderKind.REPORT,
+    WorkOrderKind.OPINION,
+    WorkOrderKind.SUGGESTION,
+    WorkOrderKind.INQUIRY,
+    WorkOrderKind.SERVICE_REQUEST,
+)
+#: Steps whose note is the text addressed to the customer (答复 / 解答 / 处理完成并答复).
+PUBLIC_NOTE_STEPS = frozenset({"reply", "answer", "complete"})
+#: Timeline rows a customer sees; notes, attachments, SLA, alerts, links are internal.
+PUBLIC_EVENTS = frozenset({EventType.CREATED, EventType.TRANSITION, EventType.CONTACT})
+STAFF_LABEL = _("Customer service (客服人员)")
+YOU_LABEL = _("You (网上国网)")
+TONE_BADGE = {"info": "info", "warning": "warn", "success": "ok", "danger": "danger", "muted": "muted"}
+PER_PAGE = 20
+
+
+# ---- reads ---------------------------------------------------------------------------------
+
+
+def _me(user: Any) -> Customer:
+    try:
+        return my_customer(user=user)
+    except NotFound as exc:
+        raise Http404(str(exc.message)) from exc
+
+
+def my_work_orders(customer: Customer) -> QuerySet[WorkOrder]:
+    """The orders a customer may follow: those whose customer is them (never a report: a
+    report's customer is the reported party) and the reports they filed themselves."""
+    return (
+        WorkOrder.objects.filter(
+            (Q(customer=customer) & ~Q(kind=WorkOrderKind.REPORT))
+            | Q(kind=WorkOrderKind.REPORT, reporter__customer=customer)
+        )
+        .select_related("category", "account")
+        .order_by("-created_at", "-id")
+    )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an order stands on its kind's path (the workflow's states in declaration order,
+    without the cancelled ones)."""
+
+    label: str
+    badge: str
+    step: int
+    steps: int
+    final: bool
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.step / self.steps) if self.steps else 0
+
+
+def progress_of(order: WorkOrder) -> Progress:
+    workflow = workflow_for(order.kind)
+    path_states = [s for s in workflow.states.values() if s.tone != "muted"]
+    current = workflow.states.get(order.state)
+    if current is None:
+        return Progress(label=order.state, badge="muted", step=0, steps=len(path_states), final=False)
+    names = [s.name for s in path_states]
+    step = names.index(current.name) + 1 if current.name in names else len(names)
+    return Progress(
+        label=current.label,
+        badge=TONE_BADGE.get(current.tone, "info"),
+        step=step,
+        steps=len(names),
+        final=current.final,
+    )
+
+
+@dataclass(frozen=True)
+class PublicEvent:
+    at: Any
+    what: str
+    state: str
+    by: str
+    text: str
+
+
+def public_timeline(order: WorkOrder) -> list[PublicEvent]:
+    """The order's timeline as its customer may see it: no internal notes, no step fields
+    (teams, assignees, outcomes), no staff names."""
+    workflow = workflow_for(order.kind)
+    rows: list[PublicEvent] = []
+    events = WorkOrderEvent.objects.filter(order=order, event_type__in=PUBLIC_EVENTS).order_by("at", "id")
+    for event in events:
+        if event.event_type == EventType.CREATED:
+            what = str(_("Accepted (受理)"))
+        else:
+            step = workflow.transitions.get(event.transition)
+            what = step.label if step is not None else str(event.get_event_type_display())
+        state = workflow.states.get(event.to_state)
+        by_portal = event.actor_id is None and event.actor_label == PORTAL_ACTOR
+        rows.append(
+            PublicEvent(
+                at=event.at,
+                what=what,
+                state=state.label if state is not None and event.to_state != event.from_state else "",
+                by=str(YOU_LABEL if by_portal else STAFF_LABEL),
+                text=event.note if event.transition in PUBLIC_NOTE_STEPS else "",
+            )
+        )
+    return rows
+
+
+# ---- the new-order form --------------------------------------------------------------------
+
+
+def _category_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """Active categories grouped by kind, a sub-category shown under its parent (上级 › 下级)."""
+    groups: dict[str, list[tuple[str, str]]] = {k: [] for k in PORTAL_KINDS}
+    for cat in Category.objects.filter(is_active=True, kind__in=PORTAL_KINDS).select_related("parent"):
+        label = f"{cat.parent.name} › {cat.name}" if cat.parent else cat.name
+        groups[cat.kind].append((cat.code, label))
+    return [(str(WorkOrderKind(k).label), items) for k, items in groups.items() if items]
+
+
+class PortalOrderForm(forms.Form):
+    kind = forms.ChoiceField(label=_("What is it"), choices=[(k.value, k.label) for k in PORTAL_KINDS])
+    category = forms.ChoiceField(label=_("Category"))
+    account = forms.ChoiceField(
+        label=_("Account"),
+        required=False,
+        help_text=_("The account it concerns. A report is filed without one: it is about someone else."),
+    )
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    description = forms.CharField(label=_("Details"), max_length=4000, required=False, widget=forms.Textarea)
+    address = forms.CharField(
+        label=_("Where"), max_length=200, required=False, help_text=_("The place it concerns, if any.")
+    )
+    contact_phone = forms.CharField(
+        label=_("Phone to call you back"), max_length=20, required=False, help_text=_("Your mobile if empty.")
+    )
+    wants_reply = forms.BooleanField(label=_("Tell me the outcome (reports)"), required=False, initial=True)
+
+    def __init__(self, *args: Any, customer: Customer, account_numbers: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.customer = customer
+        cast(forms.ChoiceField, self.fields["category"]).choices = [("", "—"), *_category_choices()]
+        cast(forms.ChoiceField, self.fields["account"]).choices = [
+            ("", "—"),
+            *[(n, n) for n in account_numbers],
+        ]
+        self.fields["contact_phone"].widget.attrs.update({"inputmode": "tel", "autocomplete": "tel"})
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind = data.get("kind")
+        if kind and kind != WorkOrderKind.REPORT and not data.get("account"):
+            self.add_error("account", _("Choose the account it concerns."))
+        if kind == WorkOrderKind.REPORT and data.get("account"):
+            self.add_error("account", _("A report is not filed on your own account; leave it empty."))
+        return data
+
+
+def _create_from_portal(*, customer: Customer, data: dict[str, Any]) -> WorkOrder:
+    """File the order through the one acceptance service under the portal's system actor.
+    The account was checked to be the customer's by the form's choices."""
+    kind = data["kind"]
+    phone = (data.get("contact_phone") or "").strip() or customer.mobile
+    common = {
+        "actor": PORTAL_ACTOR,
+        "kind": kind,
+        "channel": Channel.WEB,
+        "category": data["category"],
+        "subject": data["subject"],
+        "description": data.get("description", ""),
+        "address": data.get("address", ""),
+    }
+    if kind == WorkOrderKind.REPORT:
+        return work_order_create(
+            **common,
+            reporter={
+                "name": customer.name,
+                "phone": phone,
+                "customer_id": customer.pk,
+                "wants_reply": bool(data.get("wants_reply")),
+            },
+        )
+    return work_order_create(
+        **common,
+        customer_id=customer.pk,
+        account_number=data["account"],
+        contact_name=customer.name,
+        contact_phone=phone,
+    )
+
+
+# ---- views ---------------------------------------------------------------------------------
+
+
+@require_GET
+@customer_required
+def workorders_view(request: HttpRequest) -> HttpResponse:
+    """我的工单: my orders, newest first, with state and progress."""
+    customer = _me(request.user)
+    page = paginate(request, my_work_orders(customer), per_page=PER_PAGE)
+    rows = [(order, progress_of(order)) for order in page.object_list]
+    return render(
+        request,
+        "workorders/portal_orders.html",
+        {"page": page, "rows": rows, "portal_section": "workorders"},
+    )
+
+
+@require_GET
+@customer_required
+def workorder_view(request: HttpRequest, number: str) -> HttpResponse:
+    """One of my orders and its public timeline; any other number is a plain 404."""
+    customer = _me(request.user)
+    order = my_work_orders(customer).filter(number=number).first()
+    if order is None:
+        raise Http404(str(_("Not found.")))
+    return render(
+        request,
+        "workorders/portal_order.html",
+        {
+            "order": order,
+            "progress": progress_of(order),
+            "timeline": public_timeline(order),
+            "is_report": order.kind == WorkOrderKind.REPORT,
+            "portal_section": "workorders",
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@customer_required
+def workorder_new_view(request: HttpRequest) -> HttpResponse:
+    """File a complaint, report, opinion, suggestion, inquiry or service request (渠道: 网站)."""
+    customer = _me(request.user)
+    numbers = list(my_accounts(user=request.user).values_list("number", flat=True))
+    initial = {"kind": request.GET.get("kind", WorkOrderKind.COMPLAINT), "contact_phone": customer.mobile}
+    if len(numbers) == 1:
+        initial["account"] = numbers[0]
+    form = PortalOrderForm(request.POST or None, initial=initial, customer=customer, account_numbers=numbers)
+    if request.method == "POST" and form.is_valid():
+        try:
+            order = _create_from_portal(customer=customer, data=form.cleaned_data)
+        except GridCareError as exc:
+            add_service_error(form, exc, {"reporter.phone": "contact_phone", "account_number": "account"})
+        else:
+            messages.success(
+                request, _("Received. Your work order number is %(number)s.") % {"number": order.number}
+            )
+            return redirect("portal:workorder", number=order.number)
+    return render(request, "workorders/portal_order_new.html", {"form": form, "portal_section": "workorders"})
+
+
+#: Mounted by the lead inside the ``portal`` namespace under /portal/.
+portal_urlpatterns: list[URLPattern] = [
+    path("workorders/", workorders_view, name="workorders"),
+    path("workorders/new/", workorder_new_view, name="workorder_new"),
+    path("workorders/<str:number>/", workorder_view, name="workorder"),
+]

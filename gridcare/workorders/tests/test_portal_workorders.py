@@ -1,0 +1,338 @@
+"""Portal work-order pages (我的工单): permission matrix, my list, the public timeline, filing
+through the portal (channel web, system actor, ownership checked), and IDOR: customer A can
+neither see, list nor guess customer B's orders through any portal URL or API endpoint."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from gridcare.core.models import AuditEvent
+from gridcare.customers.tests.factories import AccountFactory, CustomerFactory
+from gridcare.workorders.models import ReporterIdentity, WorkOrder
+from gridcare.workorders.services.orders import work_order_comment, work_order_transition
+from gridcare.workorders.tests.factories import BEIJING, TeamFactory, accept
+from gridcare.workorders.views.portal import PORTAL_ACTOR
+
+pytestmark = pytest.mark.django_db
+
+T0 = dt.datetime(2026, 11, 2, 9, 0, tzinfo=BEIJING)
+
+
+def _other_customer_client(django_client_class: Any) -> Any:
+    other = CustomerFactory(with_login=True)
+    account = AccountFactory(customer=other)
+    c = django_client_class()
+    c.force_login(other.user)
+    c.customer, c.account = other, account
+    return c
+
+
+@pytest.fixture
+def customer_b(client: Any) -> Any:
+    return _other_customer_client(type(client))
+
+
+def _order_for(account: Any, **fields: Any) -> WorkOrder:
+    return accept(account_number=account.number, **fields)
+
+
+# ---- permission matrix -------------------------------------------------------------------
+
+
+def _urls(number: str) -> list[str]:
+    return [
+        reverse("portal:workorders"),
+        reverse("portal:workorder", args=[number]),
+        reverse("portal:workorder_new"),
+    ]
+
+
+def test_anonymous_is_sent_to_the_portal_login(client: Any) -> None:
+    order = accept()
+    for url in _urls(order.number):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("portal:login"))
+
+
+@pytest.mark.parametrize("roles", [["hotline_agent"], ["service_manager"], ["auditor"]])
+def test_staff_get_403_on_portal_pages(staff_client: Any, roles: list[str]) -> None:
+    client = staff_client(roles=roles)
+    order = accept()
+    for url in _urls(order.number):
+        assert client.get(url).status_code == 403, url
+    assert client.post(reverse("portal:workorder_new"), {}).status_code == 403
+
+
+# ---- my work orders ----------------------------------------------------------------------
+
+
+def test_my_list_shows_my_orders_newest_first_with_state_and_progress(
+    customer_client: Any, customer_b: Any
+) -> None:
+    older = _order_for(customer_client.account, subject="电费偏高", at=T0)
+    newer = _order_for(customer_client.account, subject="营业厅态度差", at=T0 + dt.timedelta(days=1))
+    theirs = _order_for(customer_b.account, subject="乙的投诉内容")
+    response = customer_client.get(reverse("portal:workorders"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.index(newer.number) < html.index(older.number)
+    assert "已受理" in html
+    assert "<progress" in html
+    assert theirs.number not in html
+    assert "乙的投诉内容" not in html
+
+
+def test_detail_shows_public_timeline_only(customer_client: Any, make_user: Any) -> None:
+    agent = make_user(roles=["hotline_agent"], first_name="芳", last_name="刘")
+    team = TeamFactory(code="KF01", members=[agent])
+    order = _order_for(customer_client.account, at=T0)
+    work_order_transition(
+        actor=agent,
+        number=order.number,
+        transition="assign",
+        expected_version=1,
+        fields={"team": team.code, "assignee": agent.username, "note": "派给刘芳核查"},
+        at=T0,
+    )
+    work_order_comment(actor=agent, number=order.number, note="内部备注:客户曾多次来电骂人", at=T0)
+    work_order_transition(
+        actor=agent,
+        number=order.number,
+        transition="contact",
+        expected_version=2,
+        fields={"method": "phone", "outcome": "reached", "note": "内部:电话已打通"},
+        at=T0,
+    )
+    work_order_transition(
+        actor=agent,
+        number=order.number,
+        transition="reply",
+        expected_version=3,
+        fields={"note": "经核查,您本月电费按阶梯电价计算正确。"},
+        at=T0 + dt.timedelta(hours=3),
+    )
+    html = customer_client.get(reverse("portal:workorder", args=[order.number])).content.decode()
+    assert "经核查,您本月电费按阶梯电价计算正确。" in html  # the reply is public
+    assert "派单" in html
+    assert "答复客户" in html
+    assert "已答复" in html
+    assert "客服人员" in html
+    for secret in ("内部备注", "内部:电话已打通", "派给刘芳核查", "刘芳", agent.username, "KF01"):
+        assert secret not in html, secret
+
+
+def test_another_customers_order_is_404_by_number(customer_client: Any, customer_b: Any) -> None:
+    theirs = _order_for(customer_b.account, subject="乙的投诉内容")
+    mine = _order_for(customer_client.account)
+    assert customer_client.get(reverse("portal:workorder", args=[theirs.number])).status_code == 404
+    assert customer_client.get(reverse("portal:workorder", args=["GD000000000"])).status_code == 404
+    assert customer_b.get(reverse("portal:workorder", args=[mine.number])).status_code == 404
+    assert customer_b.get(reverse("portal:workorder", args=[theirs.number])).status_code == 200
+
+
+def test_idor_on_every_portal_url_and_api_endpoint(customer_client: Any, customer_b: Any) -> None:
+    theirs = _order_for(customer_b.account, subject="乙的秘密投诉", contact_phone="13566667777")
+    number = theirs.number
+    portal_pages = [
+        reverse("portal:workorders"),
+        f"{reverse('portal:workorders')}?page=2",
+        reverse("portal:workorder_new"),
+    ]
+    for url in portal_pages:
+        body = customer_client.get(url).content.decode()
+        assert number not in body
+        assert "乙的秘密投诉" not in body
+        assert "13566667777" not in body
+    assert customer_client.get(reverse("portal:workorder", args=[number])).status_code == 404
+    api = [
+        "/api/workorders/orders",
+        f"/api/workorders/orders?q={number}",
+        f"/api/workorders/orders/{number}",
+        "/api/workorders/alerts",
+    ]
+    for url in api:
+        response = customer_client.get(url)
+        assert response.status_code == 403, url
+        assert number not in response.content.decode()
+    comment = customer_client.post(
+        f"/api/workorders/orders/{number}/comments", {"note": "x"}, content_type="application/json"
+    )
+    step = customer_client.post(
+        f"/api/workorders/orders/{number}/transitions",
+        {"transition": "cancel", "version": 1, "fields": {"note": "x"}},
+        content_type="application/json",
+    )
+    assert comment.status_code == 403
+    assert step.status_code == 403
+    theirs.refresh_from_db()
+    assert theirs.version == 1
+    assert theirs.state == "accepted"
+    # Filing on someone else's account through the portal form is refused, nothing written.
+    response = customer_client.post(
+        reverse("portal:workorder_new"),
+        {
+            "kind": "complaint",
+            "category": "cmp_business_tariff",
+            "account": customer_b.account.number,
+            "subject": "冒用他人户号",
+        },
+    )
+    assert response.status_code == 200
+    assert "account" in response.context["form"].errors
+    assert not WorkOrder.objects.filter(subject="冒用他人户号").exists()
+
+
+# ---- filing through the portal -----------------------------------------------------------
+
+
+def test_file_a_complaint_through_the_portal(customer_client: Any) -> None:
+    customer = customer_client.customer
+    response = customer_client.post(
+        reverse("portal:workorder_new"),
+        {
+            "kind": "complaint",
+            "category": "cmp_business_tariff",
+            "account": customer_client.account.number,
+            "subject": "本月电费异常",
+            "description": "比上月多出两百元。",
+            "contact_phone": "",
+        },
+    )
+    order = WorkOrder.objects.get(subject="本月电费异常")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("portal:workorder", args=[order.number])
+    assert order.channel == "web"
+    assert order.kind == "complaint"
+    assert order.state == "accepted"
+    assert order.customer_id == customer.pk
+    assert order.account_id == customer_client.account.pk
+    assert order.contact_name == customer.name
+    assert order.contact_phone == customer.mobile
+    assert order.created_by is None
+    assert order.events.get(event_type="created").actor_label == PORTAL_ACTOR
+    assert AuditEvent.objects.filter(
+        object_id=str(order.pk), action="workorder.create", actor_label=PORTAL_ACTOR
+    ).exists()
+    assert order.clocks.filter(stage="reply").exists()
+    page = customer_client.get(response["Location"]).content.decode()
+    assert order.number in page
+    assert "本月电费异常" in page
+    assert "网上国网" in page
+    assert order.number in customer_client.get(reverse("portal:workorders")).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("kind", "category"),
+    [
+        ("opinion", "opn_service"),
+        ("suggestion", "sug_service"),
+        ("inquiry", "inq_payment"),
+        ("service_request", "sr_reconnect"),
+    ],
+)
+def test_every_portal_kind_can_be_filed(customer_client: Any, kind: str, category: str) -> None:
+    response = customer_client.post(
+        reverse("portal:workorder_new"),
+        {
+            "kind": kind,
+            "category": category,
+            "account": customer_client.account.number,
+            "subject": f"{kind} 测试",
+        },
+    )
+    assert response.status_code == 302, response.context["form"].errors if response.context else response
+    order = WorkOrder.objects.get(subject=f"{kind} 测试")
+    assert order.kind == kind
+    assert order.channel == "web"
+    assert order.customer_id == customer_client.customer.pk
+
+
+def test_form_errors_name_the_field_and_write_nothing(customer_client: Any) -> None:
+    url = reverse("portal:workorder_new")
+    base = {
+        "kind": "complaint",
+        "category": "cmp_business_tariff",
+        "account": customer_client.account.number,
+        "subject": "测试",
+    }
+    wrong_kind = customer_client.post(url, {**base, "category": "inq_payment"})
+    assert "category" in wrong_kind.context["form"].errors
+    no_account = customer_client.post(url, {**base, "account": ""})
+    assert "account" in no_account.context["form"].errors
+    bad_phone = customer_client.post(url, {**base, "contact_phone": "abc"})
+    assert "contact_phone" in bad_phone.context["form"].errors
+    no_subject = customer_client.post(url, {**base, "subject": ""})
+    assert "subject" in no_subject.context["form"].errors
+    assert WorkOrder.objects.count() == 0
+
+
+def test_portal_report_records_me_as_confidential_reporter(customer_client: Any, customer_b: Any) -> None:
+    me = customer_client.customer
+    response = customer_client.post(
+        reverse("portal:workorder_new"),
+        {
+            "kind": "report",
+            "category": "rpt_theft",
+            "subject": "楼下商铺私接电线",
+            "address": "南街12号",
+            "wants_reply": "on",
+        },
+    )
+    assert response.status_code == 302
+    order = WorkOrder.objects.get(subject="楼下商铺私接电线")
+    assert order.kind == "report"
+    assert order.channel == "web"
+    assert order.customer_id is None
+    assert order.contact_name == ""
+    assert order.contact_phone == ""
+    identity = ReporterIdentity.objects.get(order=order)
+    assert identity.customer_id == me.pk
+    assert identity.name == me.name
+    assert identity.phone == me.mobile
+    # I follow my own report; the audit row of the reporter is masked.
+    assert order.number in customer_client.get(reverse("portal:workorders")).content.decode()
+    assert customer_client.get(reverse("portal:workorder", args=[order.number])).status_code == 200
+    audit = AuditEvent.objects.get(action="workorder.reporter_record", object_id=str(identity.pk))
+    assert me.name not in str(audit.after)
+    assert me.mobile not in str(audit.after)
+    # Another customer cannot open it.
+    assert customer_b.get(reverse("portal:workorder", args=[order.number])).status_code == 404
+
+
+def test_report_on_my_own_account_is_refused(customer_client: Any) -> None:
+    response = customer_client.post(
+        reverse("portal:workorder_new"),
+        {
+            "kind": "report",
+            "category": "rpt_theft",
+            "account": customer_client.account.number,
+            "subject": "举报",
+        },
+    )
+    assert response.status_code == 200
+    assert "account" in response.context["form"].errors
+    assert WorkOrder.objects.count() == 0
+
+
+def test_a_report_about_me_never_appears_on_my_portal(customer_client: Any, make_user: Any) -> None:
+    agent = make_user(roles=["hotline_agent"])
+    report = accept(
+        actor=agent,
+        kind="report",
+        category="rpt_theft",
+        subject="举报某户窃电",
+        account_number=customer_client.account.number,
+        contact_name="",
+        contact_phone="",
+        reporter={"name": "保密举报人乙", "phone": "13712340000"},
+    )
+    assert report.customer_id == customer_client.customer.pk  # I am the reported party
+    listing = customer_client.get(reverse("portal:workorders")).content.decode()
+    assert report.number not in listing
+    assert "举报某户窃电" not in listing
+    assert customer_client.get(reverse("portal:workorder", args=[report.number])).status_code == 404
