@@ -301,7 +301,7 @@ class TimelineEntry:
     to_label: str = ""
     to_tone: str = "info"
     note: str = ""
-    details: list[tuple[Any, str]] = field(default_factory=list)
+    details: list[tuple[Any, Any]] = field(default_factory=list)
     attachment_id: int | None = None
     repeat_of: str = ""
     satisfaction: str = ""
@@ -342,13 +342,13 @@ def work_order_timeline(order: WorkOrder) -> list[TimelineEntry]:
                 continue
             if key == "repeat_of":
                 entry.repeat_of = str(value)
-            text = str(value)
+            text: Any = str(value)
             if key in _CHOICE_LABELS:
-                text = str(_CHOICE_LABELS[key].get(text, text))
+                text = _CHOICE_LABELS[key].get(text, text)
             elif key == "root_cause":
                 text = causes.get(text, text)
             elif key == "stage":
-                text = str(dict(SlaStage.choices).get(text, text))
+                text = dict(SlaStage.choices).get(text, text)
             if key == "satisfaction":
                 entry.satisfaction = str(value)
             entry.details.append((_FIELD_LABELS.get(key, key), text))
