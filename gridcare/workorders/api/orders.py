@@ -22,13 +22,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Query, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
-from gridcare.core.errors import Conflict, NotFound, PermissionDenied
+from gridcare.core.errors import Conflict, PermissionDenied
 from gridcare.core.pagination import paginate
 from gridcare.core.roles import staff_has_perm, user_roles
 from gridcare.workorders.api.schemas import (
@@ -49,9 +48,10 @@ from gridcare.workorders.api.schemas import (
     TransitionOptionOut,
 )
 from gridcare.workorders.engine.workflow import available_transitions
-from gridcare.workorders.models import SlaClock, StaffAlert, WorkOrder, WorkOrderEvent
+from gridcare.workorders.models import StaffAlert, WorkOrder, WorkOrderEvent
 from gridcare.workorders.registry import workflow_for
 from gridcare.workorders.selectors.confidentiality import contact_for
+from gridcare.workorders.selectors.orders import clock_status, work_order_get, work_order_search
 from gridcare.workorders.services.clocks import sla_deadline
 from gridcare.workorders.services.orders import (
     staff_alert_read,
@@ -79,48 +79,8 @@ def _require(request: HttpRequest, perm: str) -> Any:
 # ---- reads ---------------------------------------------------------------------------------
 
 
-def _orders() -> QuerySet[WorkOrder]:
-    return WorkOrder.objects.select_related(
-        "category", "customer", "account", "team", "assignee", "duplicate_of"
-    )
-
-
-def _search(
-    *, q: str, kind: str, state: str, channel: str, team: str, open: bool | None
-) -> QuerySet[WorkOrder]:
-    """Orders matching the filters, newest first. ``q`` matches the number, subject, the
-    call-back contact (never a reporter: a report's contact fields are empty, its reporter is
-    in ``ReporterIdentity``, which is not searched), the 户号 and the customer's name."""
-    qs = _orders()
-    q = (q or "").strip()
-    if q:
-        qs = qs.filter(
-            Q(number__icontains=q)
-            | Q(subject__icontains=q)
-            | Q(contact_phone=q)
-            | Q(contact_name__icontains=q)
-            | Q(account__number=q)
-            | Q(customer__name__icontains=q)
-            | Q(external_ref=q)
-        )
-    if kind:
-        qs = qs.filter(kind=kind)
-    if state:
-        qs = qs.filter(state=state)
-    if channel:
-        qs = qs.filter(channel=channel)
-    if team:
-        qs = qs.filter(team__code=team)
-    if open is not None:
-        qs = qs.filter(is_open=open)
-    return qs.order_by("-created_at", "-id")
-
-
-def _get(number: str) -> WorkOrder:
-    order = _orders().filter(number=number).first()
-    if order is None:
-        raise NotFound()
-    return order
+def _get(user: Any, number: str) -> WorkOrder:
+    return work_order_get(user=user, number=number)
 
 
 def _state_label(order: WorkOrder) -> str:
@@ -171,19 +131,6 @@ def order_out(order: WorkOrder) -> dict[str, Any]:
         "replied_at": order.replied_at,
         "closed_at": order.closed_at,
     }
-
-
-def clock_status(clock: SlaClock, now: dt.datetime) -> str:
-    """running, paused, warned, breached, met or met_late."""
-    if clock.stopped_at is not None:
-        return "met_late" if clock.breached_at is not None or clock.stopped_at > clock.due_at else "met"
-    if clock.breached_at is not None or now >= clock.due_at:
-        return "breached"
-    if clock.paused_since is not None:
-        return "paused"
-    if clock.warned_at is not None or now >= clock.warn_at:
-        return "warned"
-    return "running"
 
 
 def _event_out(event: WorkOrderEvent) -> EventOut:
@@ -244,14 +191,22 @@ def order_detail_out(order: WorkOrder, user: Any) -> dict[str, Any]:
 
 
 class SearchFilters(Schema):
-    q: str = ""
-    kind: str = ""
-    state: str = ""
-    channel: str = ""
-    team: str = ""
-    open: bool | None = None
-    page: int = 1
-    per_page: int = 25
+    q: str = Field(
+        "", description="Number (prefix), subject, contact phone (prefix), 户号 (prefix), customer name."
+    )
+    kind: str = Field("", description="Kind of order.")
+    state: str = Field("", description="Workflow state.")
+    channel: str = Field("", description="Channel it came in through.")
+    category: str = Field("", description="Category code (its sub-categories match too).")
+    grade: str = Field("", description="normal, serious or major.")
+    team: str = Field("", description="Team code.")
+    assignee: str = Field("", description="Assignee user name.")
+    open: bool | None = Field(None, description="true: open orders only; false: closed only.")
+    sla: str = Field("", description="SLA status: breached, warned, paused, running or met.")
+    created_from: dt.date | None = Field(None, description="Accepted on or after this day.")
+    created_to: dt.date | None = Field(None, description="Accepted on or before this day.")
+    page: int = Field(1, description="Page number, from 1.")
+    per_page: int = Field(25, description="Orders per page (at most 200).")
 
 
 @router.get(
@@ -262,18 +217,15 @@ class SearchFilters(Schema):
 def orders_search(request: HttpRequest, filters: Query[SearchFilters]) -> Any:
     """Orders matching every filter given, newest first, a page at a time.
 
-    ``q`` matches the number, subject, call-back name and phone, 户号, customer name and
-    transfer number; a report's reporter is never matched. ``open=true`` keeps open orders,
-    ``open=false`` closed ones. ``page`` past the end gives the last page."""
-    _require(request, VIEW)
-    qs = _search(
-        q=filters.q,
-        kind=filters.kind,
-        state=filters.state,
-        channel=filters.channel,
-        team=filters.team,
-        open=filters.open,
-    )
+    ``q`` matches the number (prefix), subject, contact phone (prefix), 户号 (prefix) and
+    customer name; a report's reporter is never matched (it is stored apart). ``open=true``
+    keeps open orders, ``open=false`` closed ones; ``sla`` filters by SLA status. A ``page``
+    past the end gives the last page."""
+    user = _require(request, VIEW)
+    qs = work_order_search(
+        user=user,
+        **filters.dict(exclude={"page", "per_page"}),
+    ).select_related("duplicate_of", "kb_article")
     page = paginate(request, qs)
     return {
         "items": [order_out(o) for o in page.object_list],
@@ -293,7 +245,7 @@ def order_detail(request: HttpRequest, number: str) -> Any:
     """The order, its whole timeline (oldest first), its clocks with their status and the
     workflow steps the caller may take now. A report's reporter is not in it."""
     user = _require(request, VIEW)
-    return order_detail_out(_get(number), user)
+    return order_detail_out(_get(user, number), user)
 
 
 # ---- writes --------------------------------------------------------------------------------
@@ -314,7 +266,7 @@ def order_create(request: HttpRequest, payload: OrderCreateIn) -> Any:
     data = payload.dict()
     reporter = data.pop("reporter", None)
     order = work_order_create(actor=user, reporter=reporter, **data)
-    return Status(201, order_detail_out(_get(order.number), user))
+    return Status(201, order_detail_out(_get(user, order.number), user))
 
 
 @router.post(
@@ -328,7 +280,7 @@ def order_transition(request: HttpRequest, number: str, payload: TransitionIn) -
     current ``version`` and ``state``; a step not possible in the current state is 409 too
     (code ``invalid_state``). A role the workflow does not allow the step is 403."""
     user = _require(request, CHANGE)
-    _get(number)
+    _get(user, number)
     try:
         order = work_order_transition(
             actor=user,
@@ -347,7 +299,7 @@ def order_transition(request: HttpRequest, number: str, payload: TransitionIn) -
                 "state": now.state if now else None,
             },
         )
-    return order_detail_out(_get(order.number), user)
+    return order_detail_out(_get(user, order.number), user)
 
 
 @router.post(

@@ -338,6 +338,8 @@ def test_search_filters_and_pagination(staff_client: Any) -> None:
     assert numbers(client.get(f"{BASE}/orders?state=accepted&kind=complaint")) == [c.number, a.number]
     assert numbers(client.get(f"{BASE}/orders?open=true")) == [c.number, a.number]
     assert numbers(client.get(f"{BASE}/orders?open=false")) == [b.number]
+    assert numbers(client.get(f"{BASE}/orders?category=cmp_business")) == [c.number, a.number]
+    assert numbers(client.get(f"{BASE}/orders?created_from=2026-11-03&created_to=2026-11-03")) == [b.number]
     page2 = client.get(f"{BASE}/orders?per_page=2&page=2")
     assert numbers(page2) == [a.number]
     assert page2.json()["page"] == 2
