@@ -25,6 +25,7 @@ from django.db import connection
 from django.utils import timezone
 
 from gridcare.billing import bench as billing_bench
+from gridcare.workorders import bench as workorders_bench
 
 
 @dataclass(frozen=True)
@@ -462,6 +463,11 @@ BENCHMARKS: dict[str, Benchmark] = {
         help="Bill N generated accounts: the engine alone, the end-to-end run, a per-account ORM loop.",
         add_arguments=billing_bench.add_arguments,
         run=billing_bench.run,
+    ),
+    "workorders": Benchmark(
+        help="Hotline agents creating work orders over HTTP against gunicorn (PostgreSQL only).",
+        add_arguments=workorders_bench.add_arguments,
+        run=workorders_bench.run,
     ),
 }
 
