@@ -497,3 +497,18 @@ def test_detail_query_count_pinned(agent, manager, order, django_assert_max_num_
         post_step(client, order, transition, **fields)
     with django_assert_max_num_queries(20):
         assert client.get(reverse("workorders:order", args=[order.number])).status_code == 200
+
+
+def test_pause_and_resume_are_offered_one_at_a_time(agent, order):
+    client = login(agent)
+    url = reverse("workorders:order", args=[order.number])
+    page = client.get(url).content.decode()
+    assert 'id="step-pause"' in page
+    assert 'id="step-resume"' not in page
+    assert post_step(client, order, "pause", note="等客户提供电费单").status_code == 302
+    page = client.get(url).content.decode()
+    assert 'id="step-resume"' in page
+    assert 'id="step-pause"' not in page
+    assert post_step(client, order, "resume").status_code == 302
+    order.refresh_from_db()
+    assert order.paused_since is None

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from gridcare.core.audit import person_name
 from gridcare.core.errors import Conflict, GridCareError, NotFound, ValidationFailed
 from gridcare.core.errors import PermissionDenied as ServicePermissionDenied
 from gridcare.core.pagination import paginate
@@ -82,8 +83,8 @@ FIELD_LABELS: dict[str, Any] = {
     "note": gettext_lazy("Note"),
     "team": gettext_lazy("Team"),
     "assignee": gettext_lazy("Assignee"),
-    "method": gettext_lazy("Method"),
-    "outcome": gettext_lazy("Outcome"),
+    "method": gettext_lazy("Contact method"),
+    "outcome": gettext_lazy("Contact outcome"),
     "satisfaction": gettext_lazy("Satisfaction"),
     "root_cause": gettext_lazy("Root cause"),
     "action": gettext_lazy("Improvement action"),
@@ -259,7 +260,7 @@ class StepChoices:
                 groups.append(
                     (
                         team.name,
-                        [(u.username, f"{u.get_full_name() or u.username} ({u.username})") for u in members],
+                        [(u.username, f"{person_name(u)} ({u.username})") for u in members],
                     )
                 )
         return groups
@@ -344,8 +345,14 @@ def _step_forms(
         user_roles(request.user),
         superuser=bool(getattr(request.user, "is_superuser", False)),
     )
+    # Pause is offered while the clocks run and resume while they are paused (the workflow
+    # data allows both from the same states; the service refuses the one that does not apply).
+    paused = order.paused_since is not None
     result = []
     for t in steps:
+        not_now = (t.resume and not paused) or (t.pause and paused)
+        if not_now and (failed is None or failed.transition.name != t.name):
+            continue
         if failed is not None and failed.transition.name == t.name:
             result.append(failed)
             failed = None
