@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gridcare.core.models import AuditEvent
 from gridcare.core.tests.factories import valid_id_number
@@ -298,3 +300,40 @@ def test_reveal_shows_the_permitted_user_and_writes_an_audit_row(scene: Scene) -
 def test_reveal_of_a_complaint_is_404(scene: Scene) -> None:
     url = reverse("workorders:order_reporter", args=[scene.complaint.number])
     assert scene.client("service_manager").post(url).status_code == 404
+
+
+# ---- property: no reporter value is searchable, whatever it is -----------------------------
+
+CJK = st.characters(min_codepoint=0x4E00, max_codepoint=0x9FA5)
+
+
+@settings(max_examples=8, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    name=st.text(alphabet=CJK, min_size=2, max_size=6),
+    phone=st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+)
+def test_api_search_never_finds_a_report_by_its_reporter(make_user: Any, name: str, phone: str) -> None:
+    agent = make_user(roles=["hotline_agent"])
+    client = Client()
+    client.force_login(agent)
+    report = work_order_create(
+        actor=agent,
+        kind="report",
+        channel="hotline",
+        category="rpt_theft",
+        subject="Theft report",  # no CJK: a generated name can never match the subject
+        reporter={"name": name, "phone": phone},
+    )
+    # The same values as a complaint's contact are found: the search itself works.
+    control = accept(actor=agent, contact_name=name, contact_phone=phone, subject="Complaint")
+    for q in (phone, phone[:7], name):
+        numbers = {
+            o["number"]
+            for o in client.get("/api/workorders/orders", {"q": q, "per_page": 200}).json()["items"]
+        }
+        assert report.number not in numbers, q
+        if q != name:  # names are matched on the customer, not the call-back name
+            assert control.number in numbers, q
+    body = client.get(f"/api/workorders/orders/{report.number}").content.decode()
+    assert name not in body
+    assert phone not in body
