@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from gridcare.core.models import AuditEvent, CalendarDay, NumberSequence
+from gridcare.core.models import AuditEvent, CalendarDay, NumberSequence, PeriodicJob
 
 
 @admin.register(AuditEvent)
@@ -40,3 +40,13 @@ class CalendarDayAdmin(admin.ModelAdmin):
 class NumberSequenceAdmin(admin.ModelAdmin):
     list_display = ("name", "next_value")
     readonly_fields = ("name", "next_value")
+
+
+@admin.register(PeriodicJob)
+class PeriodicJobAdmin(admin.ModelAdmin):
+    """定时任务: change the interval or disable a job; the worker creates the default rows."""
+
+    list_display = ("name", "task_path", "interval_seconds", "enabled", "next_run_at", "last_enqueued_at")
+    list_filter = ("enabled",)
+    list_editable = ("interval_seconds", "enabled")
+    readonly_fields = ("last_enqueued_at",)

@@ -29,12 +29,19 @@ from gridcare.workorders.models import SlaClock, StaffAlert, WorkOrder, WorkOrde
 from gridcare.workorders.services.clocks import sla_tick
 from gridcare.workorders.services.orders import work_order_transition
 from gridcare.workorders.tests.factories import BEIJING, TeamFactory, accept
+from gridcare.workorders.tests.sla_fixtures import reload_reference_data
 
 pytestmark = pytest.mark.django_db
 
 T0 = dt.datetime(2026, 9, 30, 10, 0, tzinfo=BEIJING)  # Wednesday, the day before National Day
 HOUR = dt.timedelta(hours=1)
 SECOND = dt.timedelta(seconds=1)
+
+
+@pytest.fixture
+def reference_data(transactional_db: None) -> None:
+    """A transactional test runs after others flushed the seeded rows: put them back."""
+    reload_reference_data()
 
 
 def eod(y: int, m: int, d: int) -> dt.datetime:
@@ -346,6 +353,7 @@ def test_closing_an_order_stops_every_clock(agent, supervisor):
 
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("reference_data")
 def test_parallel_ticks_record_each_breach_once(agent, team):
     orders = [
         accept(actor=agent, at=T0, contact_phone=f"139000020{i:02d}", team=team.code) for i in range(40)
