@@ -482,7 +482,9 @@ def test_list_query_count_does_not_grow_with_rows(agent, django_assert_max_num_q
     with CaptureQueriesContext(connection) as many:
         assert client.get(reverse("workorders:orders")).status_code == 200
     assert len(many) == len(few)
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(
+        10
+    ):  # measured: 10 (session, user, roles, 2× perms, categories, teams, count, rows, unread alerts)
         client.get(reverse("workorders:orders"), {"sla": "running", "kind": "complaint"})
 
 
@@ -495,7 +497,7 @@ def test_detail_query_count_pinned(agent, manager, order, django_assert_max_num_
         ("reply", {"note": "答复"}),
     ):
         post_step(client, order, transition, **fields)
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(13):  # measured: 11-13 (+ teams and members when assign is offered)
         assert client.get(reverse("workorders:order", args=[order.number])).status_code == 200
 
 
