@@ -31,11 +31,11 @@ from gridcare.quality.models import ServiceStandard, SourceStatus
 from gridcare.quality.services import service_standard_add
 from gridcare.workorders.choices import Channel, Grade, SlaBasis, SlaStage, WorkOrderKind
 
-SOURCE_TONE = {
-    SourceStatus.CONFIRMED: "ok",
-    SourceStatus.CONFIRMED_WEAK: "info",
-    SourceStatus.UNCONFIRMED: "warn",
-    SourceStatus.LOCAL: "muted",
+SOURCE_TONE: dict[str, str] = {
+    SourceStatus.CONFIRMED.value: "ok",
+    SourceStatus.CONFIRMED_WEAK.value: "info",
+    SourceStatus.UNCONFIRMED.value: "warn",
+    SourceStatus.LOCAL.value: "muted",
 }
 
 
