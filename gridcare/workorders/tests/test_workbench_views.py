@@ -201,7 +201,7 @@ def test_360_shows_recent_bills_and_arrears_for_billing_roles(staff_client, call
     assert bill.number not in arrears
 
 
-def test_360_hides_bills_from_roles_without_billing(staff_client, caller):
+def test_360_bills_shown_to_counter_and_manager_roles(staff_client, caller):
     notice_bill(account=caller[1], period=dt.date(2026, 9, 1))
     html = (
         staff_client(roles=["repair_dispatcher", "counter_clerk"])
