@@ -576,3 +576,25 @@ class Article(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class IntakeKey(models.Model):
+    """幂等键: a channel's ``Idempotency-Key`` on an intake, so a create retried after a
+    timeout returns the first order instead of filing a second (keys count for 24 hours)."""
+
+    user = models.ForeignKey(
+        to=settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    key = models.CharField(_("key"), max_length=100)
+    order = models.ForeignKey(
+        to="workorders.WorkOrder", on_delete=models.CASCADE, related_name="+", verbose_name=_("work order")
+    )
+    created_at = models.DateTimeField(_("created"))
+
+    class Meta:
+        verbose_name = _("intake idempotency key")
+        verbose_name_plural = _("intake idempotency keys")
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="intake_key_user_key_unique")]
+
+    def __str__(self) -> str:
+        return self.key

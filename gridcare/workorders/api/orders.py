@@ -261,11 +261,15 @@ def order_create(request: HttpRequest, payload: OrderCreateIn) -> Any:
 
     For ``kind=report`` the contact or ``reporter`` given is stored apart and never returned.
     An inquiry with ``answer`` is answered at first contact. Major orders (人身伤害, media
-    attention) alert the service managers at once. Errors name the field at fault (422)."""
+    attention) alert the service managers at once. Errors name the field at fault (422).
+
+    An ``Idempotency-Key`` header makes a retry safe: the same key from the same user within
+    24 hours answers with the order the first call filed instead of filing a second."""
     user = _require(request, ADD)
     data = payload.dict()
     reporter = data.pop("reporter", None)
-    order = work_order_create(actor=user, reporter=reporter, **data)
+    key = request.headers.get("Idempotency-Key", "")
+    order = work_order_create(actor=user, reporter=reporter, idempotency_key=key, **data)
     return Status(201, order_detail_out(_get(user, order.number), user))
 
 

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -46,6 +46,7 @@ from gridcare.workorders.models import (
     Category,
     FollowUpVisit,
     ImprovementAction,
+    IntakeKey,
     ReporterIdentity,
     RootCause,
     StaffAlert,
@@ -68,6 +69,7 @@ Actor = AbstractBaseUser | AnonymousUser | str | None
 NUMBER_SEQUENCE = "work_order"
 NUMBER_PREFIX = "GD"
 NUMBER_BLOCK = 50
+INTAKE_KEY_HOURS = 24
 PHONE_RE = re.compile(r"^\+?[0-9][0-9-]{5,19}$")
 AUDITED = (
     "state",
@@ -220,6 +222,7 @@ def work_order_create(
     kb_article: str = "",
     answer: str = "",
     at: dt.datetime | None = None,
+    idempotency_key: str = "",
 ) -> WorkOrder:
     """受理: accept a work order of any kind and start its clocks.
 
@@ -231,33 +234,67 @@ def work_order_create(
 
     The number is reserved before the transaction opens (from a per-process block), so
     concurrent intake never queues on the number sequence; a refused order leaves a gap.
+
+    ``idempotency_key`` (a channel's ``Idempotency-Key``): the same key from the same user
+    within ``INTAKE_KEY_HOURS`` returns the order the first call filed, without a second.
     """
     _check_staff(actor, "workorders.add_workorder")
+    key = (idempotency_key or "").strip()
+    user = _user_or_none(actor)
+    if key:
+        if user is None:
+            raise ValidationFailed(_("An idempotency key needs a signed-in user."), field="idempotency_key")
+        if len(key) > 100:
+            raise ValidationFailed(
+                _("The idempotency key is longer than 100 characters."), field="idempotency_key"
+            )
+        earlier = _order_for_key(user, key)
+        if earlier is not None:
+            return earlier
     serial = _numbers.take()
-    with transaction.atomic():
-        return _create(
-            actor=actor,
-            serial=serial,
-            kind=kind,
-            channel=channel,
-            category=category,
-            subject=subject,
-            description=description,
-            grade=grade,
-            customer_id=customer_id,
-            account_number=account_number,
-            contact_name=contact_name,
-            contact_phone=contact_phone,
-            address=address,
-            reporter=reporter,
-            personal_injury=personal_injury,
-            media_attention=media_attention,
-            team=team,
-            external_ref=external_ref,
-            kb_article=kb_article,
-            answer=answer,
-            at=at,
-        )
+    try:
+        with transaction.atomic():
+            order = _create(
+                actor=actor,
+                serial=serial,
+                kind=kind,
+                channel=channel,
+                category=category,
+                subject=subject,
+                description=description,
+                grade=grade,
+                customer_id=customer_id,
+                account_number=account_number,
+                contact_name=contact_name,
+                contact_phone=contact_phone,
+                address=address,
+                reporter=reporter,
+                personal_injury=personal_injury,
+                media_attention=media_attention,
+                team=team,
+                external_ref=external_ref,
+                kb_article=kb_article,
+                answer=answer,
+                at=at,
+            )
+            if key:
+                IntakeKey.objects.filter(user=user, key=key).delete()  # an expired key is reused
+                IntakeKey.objects.create(user=user, key=key, order=order, created_at=timezone.now())
+            return order
+    except IntegrityError:
+        # Two calls with one key at the same moment: the other one filed the order.
+        earlier = _order_for_key(user, key) if key else None
+        if earlier is None:
+            raise
+        return earlier
+
+
+def _order_for_key(user: Any, key: str) -> WorkOrder | None:
+    since = timezone.now() - dt.timedelta(hours=INTAKE_KEY_HOURS)
+    found = (
+        IntakeKey.objects.filter(user=user, key=key, created_at__gte=since).select_related("order").first()
+    )
+    return found.order if found is not None else None
 
 
 def _create(
