@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
 
-from gridcare.workorders.demo_knowledge import seed_knowledge
+from gridcare.workorders.demo_knowledge import ARTICLES, seed_knowledge
 from gridcare.workorders.models import Article, ArticleCategory, Category
 from gridcare.workorders.selectors.knowledge import article_search, category_suggestions
 from gridcare.workorders.services.knowledge import article_save
@@ -216,3 +216,9 @@ def test_postgresql_matches_through_the_gin_expression_index(kb):
         )
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "workorders_article_search_gin" in plan
+
+
+def test_every_seeded_article_is_found_first_by_its_title_and_by_its_keywords(kb, agent):
+    for code, _category, title, keywords, _body in ARTICLES:
+        assert codes(article_search(user=agent, q=title))[:1] == [code], title
+        assert code in codes(article_search(user=agent, q=keywords, limit=10)), keywords

@@ -35,7 +35,12 @@ from gridcare.core.permissions import customer_required, staff_required
 from gridcare.core.roles import staff_has_perm
 from gridcare.customers.forms import add_service_error
 from gridcare.workorders.models import Article, ArticleCategory, WorkOrder
-from gridcare.workorders.selectors.knowledge import article_categories, article_get, article_search
+from gridcare.workorders.selectors.knowledge import (
+    article_categories,
+    article_get,
+    article_search,
+    query_tokens,
+)
 from gridcare.workorders.services.knowledge import article_link_to_order, article_save
 
 __all__ = ["portal_faq_view", "portal_urlpatterns", "urlpatterns"]
@@ -73,7 +78,9 @@ def snippet(body: str, tokens: Sequence[str], size: int = SNIPPET_CHARS) -> str:
 def _rows(articles: Sequence[Article]) -> list[dict[str, Any]]:
     rows = []
     for article in articles:
-        tokens = getattr(article, "matched", [])
+        matched = getattr(article, "matched", [])
+        # a one-character word (算, 交) marks half the text: highlight it only when alone
+        tokens = [t for t in matched if len(t) > 1] or matched
         rows.append(
             {
                 "article": article,
@@ -179,7 +186,8 @@ def kb_article(request: HttpRequest, code: str) -> HttpResponse:
                 )
         url = reverse("workorders:kb_article", args=[article.code])
         return redirect(f"{url}?{urlencode({'order': number})}" if number else url)
-    tokens = [t for t in request.GET.get("q", "").split() if t]
+    words = query_tokens(request.GET.get("q", ""))
+    tokens = [t for t in words if len(t) > 1] or words
     context = {
         "article": article,
         "body": highlight(article.body, tokens),
