@@ -188,7 +188,7 @@ def profile(data: dict[str, Any], creates: int = 20) -> dict[str, Any]:
     session login, middleware, API, service), and the in-process milliseconds per create of
     ``creates`` sequential creates. Everything is rolled back."""
     user = get_user_model().objects.get(username=f"{USER_PREFIX}001")
-    client = Client(HTTP_HOST="127.0.0.1")
+    client = Client(HTTP_HOST="127.0.0.1", raise_request_exception=False)
     result: dict[str, Any] = {}
     body = {
         "kind": "complaint",
@@ -233,6 +233,23 @@ def profile(data: dict[str, Any], creates: int = 20) -> dict[str, Any]:
     except _Rollback:
         pass
     return result
+
+
+def database_pid() -> int:
+    """The PostgreSQL postmaster's process id when the database runs on this machine (its
+    CPU is then measured apart); 0 when it cannot be told."""
+    host = str(connection.settings_dict.get("HOST") or "")
+    if host not in ("", "localhost", "127.0.0.1", "::1") and not host.startswith("/"):
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = int(cursor.fetchone()[0])
+    try:
+        if Path(f"/proc/{backend}/comm").read_text().strip() != "postgres":
+            return 0
+        return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 # --- the server ----------------------------------------------------------------------------------
@@ -374,6 +391,7 @@ def run(command: BaseCommand, options: dict[str, Any]) -> dict[str, Any]:
         out.write(
             "    create queries by table: " + ", ".join(f"{k} {v}" for k, v in prof["create_tables"].items())
         )
+    db_pid = database_pid()
     # Close our connection: the server's workers are the writers now.
     connection.close()
     tag = f"{ACCOUNT_PREFIX}{secrets.token_hex(4)}"
@@ -396,6 +414,7 @@ def run(command: BaseCommand, options: dict[str, Any]) -> dict[str, Any]:
                 "transition_share": float(options["transition_share"]),
                 "login_timeout": 60 + users,
                 "server_pid": server.process.pid,
+                "db_pid": db_pid,
                 **{k: data[k] for k in ("user_prefix", "password", "team", "accounts", "categories")},
             }
             config_path = Path(tmp) / "load.json"
@@ -439,7 +458,8 @@ def run(command: BaseCommand, options: dict[str, Any]) -> dict[str, Any]:
         out.write(
             f"  CPU during the window ({cpu['cores']} cores, {cpu['machine_busy_share']:.0%} busy): "
             f"app server {cpu['server_s']} s, load generator {cpu['load_generator_s']} s, "
-            f"rest (PostgreSQL and anything else) {cpu['rest_s']} s of {cpu['window_s']} s; "
+            f"PostgreSQL {cpu['database_s'] if cpu['database_s'] is not None else '(not measured)'} s, "
+            f"everything else on the machine {cpu['rest_s']} s, in {cpu['window_s']} s; "
             f"{cpu['server_ms_per_create']} server CPU ms per create (transitions included)"
         )
     if stored != figures["acknowledged"]:

@@ -222,33 +222,31 @@ class HotlineAgent(FastHttpUser):
         raise StopUser()
 
 
-def _cpu_of(pids: list[int]) -> float:
-    """User + system CPU seconds of the processes (0 for one that is gone)."""
+def _stat(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
+def _tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) of ``root`` and its processes: the live children's own
+    time plus what ``root`` already collected from children that ended (0 without /proc)."""
+    if not root:
+        return 0.0
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
-
-
-def _children(pid: int) -> list[int]:
-    found = []
+    fields = _stat(root)
+    if not fields:
+        return 0.0
+    # After ")": state ppid ... utime(11) stime(12) cutime(13) cstime(14)
+    total = sum(int(fields[i]) for i in (11, 12, 13, 14))
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(entry))
-    return found
+        if entry.isdigit():
+            child = _stat(int(entry))
+            if child and int(child[1]) == root:
+                total += int(child[11]) + int(child[12])
+    return total / ticks
 
 
 def _machine_busy() -> tuple[float, float]:
@@ -266,9 +264,9 @@ def _own_cpu() -> float:
 
 
 class CpuSample:
-    def __init__(self, server_pid: int) -> None:
-        self.pids = [server_pid, *_children(server_pid)] if server_pid else []
-        self.server = _cpu_of(self.pids)
+    def __init__(self, server_pid: int, db_pid: int) -> None:
+        self.server = _tree_cpu(server_pid)
+        self.db = _tree_cpu(db_pid)
         self.load = _own_cpu()
         self.busy, self.total = _machine_busy()
 
@@ -298,14 +296,14 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         return {"error": f"only {shared.logged_in} of {users} agents logged in", **_counts(shared, 0.0)}
     login_seconds = time.perf_counter() - started
     shared.window_start = time.perf_counter()
-    before = CpuSample(config["server_pid"])
+    before = CpuSample(config["server_pid"], config.get("db_pid") or 0)
     gevent.sleep(config["seconds"])
     shared.stopping = True
     drain_deadline = time.perf_counter() + 30
     while shared.finished < users and time.perf_counter() < drain_deadline:
         gevent.sleep(0.01)
     shared.window_end = time.perf_counter()
-    after = CpuSample(config["server_pid"])
+    after = CpuSample(config["server_pid"], config.get("db_pid") or 0)
     in_flight = users - shared.finished
     runner.quit()
     window = shared.window_end - shared.window_start
@@ -313,6 +311,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     total = after.total - before.total
     server_cpu = after.server - before.server
     load_cpu = after.load - before.load
+    db_cpu = after.db - before.db
     result = _counts(shared, window)
     result.update(
         {
@@ -323,7 +322,8 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
                 "machine_busy_share": round(busy / total, 3) if total else None,
                 "server_s": round(server_cpu, 2),
                 "load_generator_s": round(load_cpu, 2),
-                "rest_s": round(busy - server_cpu - load_cpu, 2),
+                "database_s": round(db_cpu, 2) if config.get("db_pid") else None,
+                "rest_s": round(busy - server_cpu - load_cpu - db_cpu, 2),
                 "window_s": round(window, 2),
                 "server_ms_per_create": round(server_cpu * 1000 / shared.acknowledged, 2)
                 if shared.acknowledged
