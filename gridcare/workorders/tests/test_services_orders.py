@@ -50,7 +50,9 @@ def step(actor, order, transition, at, **fields):
 
 def test_accept_complaint_starts_contact_and_reply_clocks(agent):
     order = accept(actor=agent)
-    assert order.state == "accepted" and order.is_open and order.version == 1
+    assert order.state == "accepted"
+    assert order.is_open
+    assert order.version == 1
     assert order.number.startswith("GD20261102")
     clocks = {c.stage: c for c in SlaClock.objects.filter(order=order)}
     assert set(clocks) == {"contact", "reply"}  # no review clock for a normal grade
@@ -68,7 +70,8 @@ def test_unknown_category_and_kind_mismatch_refused_nothing_written(agent):
     with pytest.raises(ValidationFailed) as exc:
         accept(actor=agent, contact_phone="call me")
     assert exc.value.field == "contact_phone"
-    assert WorkOrder.objects.count() == 0 and SlaClock.objects.count() == 0
+    assert WorkOrder.objects.count() == 0
+    assert SlaClock.objects.count() == 0
 
 
 def test_staff_without_add_permission_cannot_accept(make_user):
@@ -87,15 +90,20 @@ def test_closed_loop_with_unsatisfied_follow_up_reopens(agent, manager):
     )
     assert SlaClock.objects.get(order=order, stage="contact").stopped_at == T0 + dt.timedelta(hours=2)
     order = step(agent, order, "assign", T0 + dt.timedelta(hours=3), team=team.code, assignee=agent.username)
-    assert order.state == "investigating" and order.assignee == agent
+    assert order.state == "investigating"
+    assert order.assignee == agent
     order = step(agent, order, "reply", T0 + dt.timedelta(days=1), note="经核查,电量正常,已解释阶梯电价。")
-    assert order.state == "replied" and order.replied_at is not None
+    assert order.state == "replied"
+    assert order.replied_at is not None
     order = step(
         agent, order, "follow_up", T0 + dt.timedelta(days=2), method="phone", satisfaction="unsatisfied"
     )
-    assert order.state == "investigating" and order.reopen_count == 1 and order.satisfaction == "unsatisfied"
+    assert order.state == "investigating"
+    assert order.reopen_count == 1
+    assert order.satisfaction == "unsatisfied"
     reply_clocks = SlaClock.objects.filter(order=order, stage="reply").order_by("started_at")
-    assert reply_clocks.count() == 2 and reply_clocks[1].stopped_at is None
+    assert reply_clocks.count() == 2
+    assert reply_clocks[1].stopped_at is None
     assert StaffAlert.objects.filter(order=order, kind=AlertKind.REOPENED, recipient=manager).exists()
     order = step(agent, order, "reply", T0 + dt.timedelta(days=3), note="已上门复核并更换电表。")
     order = step(
@@ -114,7 +122,9 @@ def test_closed_loop_with_unsatisfied_follow_up_reopens(agent, manager):
         action="抄表员解释阶梯电价话术培训",
     )
     order = step(manager, order, "close", T0 + dt.timedelta(days=5))
-    assert order.state == "closed" and not order.is_open and order.closed_at == T0 + dt.timedelta(days=5)
+    assert order.state == "closed"
+    assert not order.is_open
+    assert order.closed_at == T0 + dt.timedelta(days=5)
     assert FollowUpVisit.objects.filter(order=order).count() == 2
     assert ImprovementAction.objects.get(order=order).root_cause.code == "information"
     assert not SlaClock.objects.filter(order=order, stopped_at__isnull=True).exists()
@@ -149,7 +159,8 @@ def test_stale_version_conflicts_and_writes_nothing(agent, manager):
         )
     assert "agent1" in str(exc.value.message) or agent.last_name in str(exc.value.message)
     order.refresh_from_db()
-    assert order.version == 2 and WorkOrderEvent.objects.count() == events
+    assert order.version == 2
+    assert WorkOrderEvent.objects.count() == events
 
 
 def test_repeat_complaint_is_linked_to_the_first(agent):
@@ -158,8 +169,10 @@ def test_repeat_complaint_is_linked_to_the_first(agent):
     third = accept(actor=agent, at=T0 + dt.timedelta(days=5))
     other_category = accept(actor=agent, at=T0 + dt.timedelta(days=5), category="cmp_service_attitude")
     too_late = accept(actor=agent, at=T0 + dt.timedelta(days=36))  # 31 days after the third
-    assert second.duplicate_of == first and third.duplicate_of == first
-    assert other_category.duplicate_of is None and too_late.duplicate_of is None
+    assert second.duplicate_of == first
+    assert third.duplicate_of == first
+    assert other_category.duplicate_of is None
+    assert too_late.duplicate_of is None
     assert WorkOrderEvent.objects.filter(order=second, event_type=EventType.DUPLICATE).exists()
 
 
@@ -180,11 +193,14 @@ def test_report_keeps_reporter_apart(agent):
         contact_name="李举报",
         contact_phone="13800138000",
     )
-    assert order.contact_name == "" and order.contact_phone == ""
+    assert order.contact_name == ""
+    assert order.contact_phone == ""
     identity = ReporterIdentity.objects.get(order=order)
-    assert identity.name == "李举报" and identity.phone == "13800138000"
+    assert identity.name == "李举报"
+    assert identity.phone == "13800138000"
     audit = AuditEvent.objects.get(action="workorder.reporter_record")
-    assert "13800138000" not in str(audit.after) and "李举报" not in str(audit.after)
+    assert "13800138000" not in str(audit.after)
+    assert "李举报" not in str(audit.after)
     assert "13800138000" not in str(list(WorkOrderEvent.objects.filter(order=order).values()))
 
 
@@ -196,7 +212,9 @@ def test_inquiry_answered_at_first_contact(agent):
         subject="怎么交电费",
         answer="可通过网上国网App、营业厅、银行代扣交费。",
     )
-    assert order.state == "answered" and not order.is_open and order.answered_first_contact
+    assert order.state == "answered"
+    assert not order.is_open
+    assert order.answered_first_contact
     assert not SlaClock.objects.filter(order=order, stopped_at__isnull=True).exists()
 
 
