@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
+from django.utils import translation
 
 from gridcare.core.errors import ValidationFailed
 from gridcare.workorders.engine.workflow import Workflow, load_workflows
@@ -32,3 +34,12 @@ def workflow_for(kind: str) -> Workflow:
         return workflows()[kind]
     except KeyError:
         raise ValidationFailed(f"No workflow is declared for kind {kind!r}.", field="kind") from None
+
+
+def label_of(item: Any) -> str:
+    """A workflow state's or transition's label in the language of the request: the data's
+    Chinese ``label``, or ``label_en`` when the interface speaks English."""
+    language = translation.get_language() or "zh-hans"
+    if language.startswith("en"):
+        return str(getattr(item, "label_en", "") or item.label)
+    return str(item.label)

@@ -42,7 +42,7 @@ from gridcare.workorders.choices import (
 )
 from gridcare.workorders.engine.workflow import Workflow
 from gridcare.workorders.models import RootCause, SlaClock, StaffAlert, WorkOrder, WorkOrderEvent
-from gridcare.workorders.registry import workflows
+from gridcare.workorders.registry import label_of, workflows
 
 __all__ = [
     "SLA_STATUSES",
@@ -239,7 +239,7 @@ def state_badge(kind: str, state: str) -> tuple[str, str]:
     if wf is None or state not in wf.states:
         return state, "muted"
     s = wf.states[state]
-    return s.label, s.tone
+    return label_of(s), s.tone
 
 
 def sla_status_badge(status: str) -> tuple[Any, str]:
@@ -320,7 +320,7 @@ def work_order_timeline(order: WorkOrder) -> list[TimelineEntry]:
         data = e.data if isinstance(e.data, dict) else {}
         title: Any = event_labels.get(e.event_type, e.event_type)
         if e.transition and wf is not None and e.transition in wf.transitions:
-            title = wf.transitions[e.transition].label
+            title = label_of(wf.transitions[e.transition])
         entry = TimelineEntry(
             at=e.at,
             actor=e.actor_label,

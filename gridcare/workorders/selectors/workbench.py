@@ -31,7 +31,7 @@ from gridcare.customers.models import Account, Customer
 from gridcare.quality.models import SlaBreach
 from gridcare.workorders.choices import Channel, Grade, SlaStage, WorkOrderKind
 from gridcare.workorders.models import SlaClock, Team, WorkOrder
-from gridcare.workorders.registry import workflow_for
+from gridcare.workorders.registry import label_of, workflow_for
 from gridcare.workorders.selectors.confidentiality import contact_for
 
 VIEW_PERM = "workorders.view_workorder"
@@ -155,7 +155,7 @@ def state_badge(order: WorkOrder) -> tuple[str, str]:
         state = workflow_for(order.kind).states[order.state]
     except KeyError:
         return order.state, "muted"
-    return state.label, TONE_BADGE.get(state.tone, "info")
+    return label_of(state), TONE_BADGE.get(state.tone, "info")
 
 
 @dataclass(frozen=True)

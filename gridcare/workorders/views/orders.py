@@ -43,7 +43,7 @@ from gridcare.workorders.choices import (
 from gridcare.workorders.engine.workflow import Transition, available_transitions
 from gridcare.workorders.exports import work_orders_xlsx_response
 from gridcare.workorders.models import Attachment, Category, RootCause, Team, WorkOrder
-from gridcare.workorders.registry import workflow_for, workflows
+from gridcare.workorders.registry import label_of, workflow_for, workflows
 from gridcare.workorders.selectors.confidentiality import (
     CONFIDENTIAL_LABEL,
     can_see_reporter,
@@ -110,7 +110,7 @@ def _state_choices() -> list[tuple[str, str]]:
     seen: dict[str, str] = {}
     for wf in workflows().values():
         for name, state in wf.states.items():
-            seen.setdefault(name, f"{state.label} ({state.label_en})")
+            seen.setdefault(name, label_of(state))
     return sorted(seen.items())
 
 
@@ -462,7 +462,11 @@ def order_step_view(request: HttpRequest, number: str, transition: str) -> HttpR
     messages.success(
         request,
         _("%(step)s done: %(number)s is now %(state)s.")
-        % {"step": t.label, "number": updated.number, "state": state_badge(updated.kind, updated.state)[0]},
+        % {
+            "step": label_of(t),
+            "number": updated.number,
+            "state": state_badge(updated.kind, updated.state)[0],
+        },
     )
     return redirect("workorders:order", number=updated.number)
 

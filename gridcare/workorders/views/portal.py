@@ -37,7 +37,7 @@ from gridcare.customers.models import Customer
 from gridcare.portal.selectors import my_accounts, my_customer
 from gridcare.workorders.choices import Channel, EventType, WorkOrderKind
 from gridcare.workorders.models import Category, WorkOrder, WorkOrderEvent
-from gridcare.workorders.registry import workflow_for
+from gridcare.workorders.registry import label_of, workflow_for
 from gridcare.workorders.services.orders import work_order_create
 
 __all__ = ["PORTAL_ACTOR", "portal_urlpatterns"]
@@ -111,7 +111,7 @@ def progress_of(order: WorkOrder) -> Progress:
     names = [s.name for s in path_states]
     step = names.index(current.name) + 1 if current.name in names else len(names)
     return Progress(
-        label=current.label,
+        label=label_of(current),
         badge=TONE_BADGE.get(current.tone, "info"),
         step=step,
         steps=len(names),
@@ -139,14 +139,14 @@ def public_timeline(order: WorkOrder) -> list[PublicEvent]:
             what = str(_("Accepted (受理)"))
         else:
             step = workflow.transitions.get(event.transition)
-            what = step.label if step is not None else str(event.get_event_type_display())
+            what = label_of(step) if step is not None else str(event.get_event_type_display())
         state = workflow.states.get(event.to_state)
         by_portal = event.actor_id is None and event.actor_label == PORTAL_ACTOR
         rows.append(
             PublicEvent(
                 at=event.at,
                 what=what,
-                state=state.label if state is not None and event.to_state != event.from_state else "",
+                state=label_of(state) if state is not None and event.to_state != event.from_state else "",
                 by=str(YOU_LABEL if by_portal else STAFF_LABEL),
                 text=event.note if event.transition in PUBLIC_NOTE_STEPS else "",
             )

@@ -21,7 +21,7 @@ from gridcare.core.permissions import staff_required
 from gridcare.workorders.choices import Channel, Grade, WorkOrderKind
 from gridcare.workorders.forms import IntakeForm, add_service_error, category_kinds
 from gridcare.workorders.models import Team
-from gridcare.workorders.registry import workflow_for
+from gridcare.workorders.registry import label_of, workflow_for
 from gridcare.workorders.selectors.workbench import (
     QUEUE_TABS,
     Caller360,
@@ -218,7 +218,7 @@ def _state_choices(kind: str) -> list[tuple[str, str]]:
             continue
         for state in workflow.states.values():
             if not state.final:
-                seen.setdefault(state.name, state.label)
+                seen.setdefault(state.name, label_of(state))
     return list(seen.items())
 
 
