@@ -30,6 +30,7 @@ from gridcare.customers.forms import (
 )
 from gridcare.customers.models import Feeder, Substation, Transformer
 from gridcare.metering.selectors.assets import metering_for_accounts
+from gridcare.workorders.selectors.orders import customer_work_orders_panel
 
 RECENT_CHANGES = 20
 
@@ -116,6 +117,7 @@ def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
             "recent_changes": recent_changes,
             "metering": metering_for_accounts(user=user, account_ids=[a.pk for a in customer.accounts.all()]),
             "bills_panel": panel,
+            "workorders_panel": customer_work_orders_panel(user=user, customer_id=customer.pk),
             "bills_chart": {**panel["chart"], "kwh_name": _("kWh"), "amount_name": _("Amount (yuan)")}
             if panel
             else None,

@@ -31,8 +31,19 @@ from gridcare.customers.services import account_number_format, account_open
 
 def _seed(customers: int = 300, seed: int = 1, *extra: str) -> str:
     out = StringIO()
-    # The metering demo (meters, readings, curves) has its own tests in metering/tests/test_demo.py.
-    args = ("--customers", str(customers), "--seed", str(seed), "--readings-months", "0", *extra)
+    # The metering demo (meters, readings, curves) has its own tests in metering/tests/test_demo.py,
+    # the work-order demo in workorders/tests/test_demo.py.
+    args = (
+        "--customers",
+        str(customers),
+        "--seed",
+        str(seed),
+        "--readings-months",
+        "0",
+        "--workorder-days",
+        "0",
+        *extra,
+    )
     call_command("seed", *args, stdout=out)
     return out.getvalue()
 

@@ -489,3 +489,40 @@ def staff_alerts_for(user: Any) -> QuerySet[StaffAlert]:
         .annotate(unread=Case(When(read_at__isnull=True, then=Value(0)), default=Value(1)))
         .order_by("unread", "-created_at", "-id")
     )
+
+
+PANEL_ROWS = 10
+
+
+def customer_work_orders_panel(
+    *, user: Any, customer_id: int, limit: int = PANEL_ROWS
+) -> dict[str, Any] | None:
+    """The work-order panel of the customer 360 view: the customer's latest orders (open
+    first) with state and SLA badges, and the open count; None for a user who may not see
+    work orders. Reports are left out: on a report the customer is the reported party, and
+    the 360 view is read with the customer at the counter."""
+    if not staff_has_perm(user, VIEW_PERMISSION):
+        return None
+    qs = (
+        WorkOrder.objects.filter(customer_id=customer_id)
+        .exclude(kind=WorkOrderKind.REPORT)
+        .select_related("category")
+        .order_by("-is_open", "-created_at", "-id")
+    )
+    rows = []
+    for order in with_sla_status(qs)[:limit]:
+        state_label, state_tone = state_badge(order.kind, order.state)
+        sla_label, sla_tone = sla_status_badge(order.sla_status)
+        rows.append(
+            {
+                "order": order,
+                "state_label": state_label,
+                "state_tone": state_tone,
+                "sla_label": sla_label,
+                "sla_tone": sla_tone,
+            }
+        )
+    open_count = WorkOrder.objects.filter(customer_id=customer_id, is_open=True).exclude(
+        kind=WorkOrderKind.REPORT
+    )
+    return {"rows": rows, "open": open_count.count()}
