@@ -554,7 +554,7 @@ class Article(models.Model):
         verbose_name=_("category"),
     )
     title = models.CharField(_("title"), max_length=200)
-    body = models.TextField(_("body"))
+    body = models.TextField(_("article text"))
     keywords = models.CharField(_("keywords"), max_length=300, blank=True)
     search_text = models.TextField(_("search text"), blank=True, editable=False)
     is_published = models.BooleanField(_("published"), default=True)

@@ -67,7 +67,7 @@ SLA_PAUSED = "paused"
 SLA_MET = "met"
 # The statuses the list filters by (``met`` and "no clock" are shown, not filtered).
 SLA_STATUSES: dict[str, Any] = {
-    SLA_RUNNING: _("Running"),
+    SLA_RUNNING: _("Running (计时中)"),
     SLA_WARNED: _("Near deadline (预警)"),
     SLA_BREACHED: _("Breached (超时)"),
     SLA_PAUSED: _("Paused (挂起)"),
@@ -258,7 +258,7 @@ _FIELD_LABELS: dict[str, Any] = {
     "team": _("Team"),
     "assignee": _("Assignee"),
     "method": _("Method"),
-    "outcome": _("Outcome"),
+    "outcome": _("Contact outcome"),
     "satisfaction": _("Satisfaction"),
     "root_cause": _("Root cause"),
     "action": _("Improvement action"),
@@ -273,7 +273,7 @@ _FIELD_LABELS: dict[str, Any] = {
     "stage": _("Stage"),
     "due": _("Due"),
     "alerted": _("Alerts sent"),
-    "why": _("Why"),
+    "why": _("Reason (原因)"),
 }
 _EVENT_TONES: dict[str, str] = {
     EventType.CREATED: "info",
@@ -398,7 +398,7 @@ class ClockView:
 
 
 _CLOCK_LABELS: dict[str, Any] = {
-    SLA_RUNNING: _("Running"),
+    SLA_RUNNING: _("Running (计时中)"),
     SLA_WARNED: _("Near deadline (预警)"),
     SLA_BREACHED: _("Breached (超时)"),
     SLA_PAUSED: _("Paused (挂起)"),

@@ -108,7 +108,7 @@ def test_export_follows_the_filters_and_carries_sla_status(agent, orders):
 
 @pytest.mark.parametrize(
     ("hours", "label"),
-    [(1, "Running"), (19, "Near deadline (预警)"), (25, "Breached (超时)")],
+    [(1, "Running (计时中)"), (19, "Near deadline (预警)"), (25, "Breached (超时)")],
 )
 def test_export_sla_status_column(agent, hours, label):
     accept(actor=agent)

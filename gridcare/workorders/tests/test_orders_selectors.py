@@ -194,7 +194,7 @@ def test_timeline_labels_every_event(agent, manager):
     assert contact.actor
     assert contact.at == T0 + dt.timedelta(hours=1)
     with translation.override("en"):
-        assert {str(k): str(v) for k, v in contact.details}["Outcome"] == "No answer (无人接听)"
+        assert {str(k): str(v) for k, v in contact.details}["Contact outcome"] == "No answer (无人接听)"
     assert timeline[3].note == "已解释阶梯电价"
     assert timeline[3].to_label == "已答复"
     assert timeline[4].satisfaction == "unsatisfied"
