@@ -512,7 +512,7 @@ def customer_work_orders_panel(
     rows = []
     for order in with_sla_status(qs)[:limit]:
         state_label, state_tone = state_badge(order.kind, order.state)
-        sla_label, sla_tone = sla_status_badge(order.sla_status)
+        sla_label, sla_tone = sla_status_badge(getattr(order, "sla_status", ""))
         rows.append(
             {
                 "order": order,

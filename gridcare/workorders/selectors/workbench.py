@@ -31,8 +31,8 @@ from gridcare.customers.models import Account, Customer
 from gridcare.quality.models import SlaBreach
 from gridcare.workorders.choices import Channel, Grade, SlaStage, WorkOrderKind
 from gridcare.workorders.models import SlaClock, Team, WorkOrder
-from gridcare.workorders.registry import label_of, workflow_for
 from gridcare.workorders.selectors.confidentiality import contact_for
+from gridcare.workorders.selectors.orders import state_badge as orders_state_badge
 
 VIEW_PERM = "workorders.view_workorder"
 QUEUE_PERM = "workorders.change_workorder"
@@ -53,7 +53,6 @@ SLA_BREACHED = "breached"
 SLA_PAUSED = "paused"
 SLA_NONE = "none"
 # Workflow tones → the stylesheet's badge modifiers.
-TONE_BADGE = {"success": "ok", "warning": "warn", "danger": "danger", "info": "info", "muted": "muted"}
 QUEUE_TABS = ("mine", "team")
 FAR_FUTURE = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)  # sorts orders without a running clock last
 
@@ -150,12 +149,8 @@ def countdown(order: Any, now: dt.datetime) -> Countdown:
 
 
 def state_badge(order: WorkOrder) -> tuple[str, str]:
-    """(label, badge modifier) of the order's state from its kind's workflow data."""
-    try:
-        state = workflow_for(order.kind).states[order.state]
-    except KeyError:
-        return order.state, "muted"
-    return label_of(state), TONE_BADGE.get(state.tone, "info")
+    """(label, badge modifier) of the order's state: the one rule of selectors.orders."""
+    return orders_state_badge(order.kind, order.state)
 
 
 @dataclass(frozen=True)
