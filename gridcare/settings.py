@@ -207,6 +207,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 GRIDCARE_ATTACHMENT_MAX_BYTES = int(os.environ.get("GRIDCARE_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024))
 # A complaint from the same customer (or phone) in the same category within this many days
 # is linked to the earlier one as a repeat (重复投诉).
+# Small reference tables (calendar overrides, service standards, work-order categories) are
+# kept in each process for this many seconds (core/refcache.py); 0 reads them every time.
+GRIDCARE_REFERENCE_CACHE_SECONDS = float(os.environ.get("GRIDCARE_REFERENCE_CACHE_SECONDS", 30))
 GRIDCARE_REPEAT_COMPLAINT_DAYS = int(os.environ.get("GRIDCARE_REPEAT_COMPLAINT_DAYS", 30))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

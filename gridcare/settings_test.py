@@ -14,3 +14,6 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
 ]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+
+# Tests change calendar overrides, standards and categories directly: read them every time.
+GRIDCARE_REFERENCE_CACHE_SECONDS = 0

@@ -13,6 +13,7 @@ from django.utils import timezone
 from gridcare.core.audit import audit_record, snapshot
 from gridcare.core.errors import LoginThrottled
 from gridcare.core.models import CalendarDay, LoginThrottle
+from gridcare.core.workdays import calendar_overrides
 
 
 def _throttle_keys(username: str, ip: str | None) -> list[str]:
@@ -73,4 +74,6 @@ def calendar_day_set(
             before=before,
             after=snapshot(day, ("is_workday", "name", "source")),
         )
+        transaction.on_commit(calendar_overrides.clear)
+    calendar_overrides.clear()
     return day

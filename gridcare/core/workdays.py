@@ -6,6 +6,7 @@ import datetime as dt
 
 from gridcare.core.engine.workdays import WorkdayCalendar, hours_deadline
 from gridcare.core.models import CalendarDay
+from gridcare.core.refcache import RefCache
 
 __all__ = [
     "add_working_days",
@@ -16,10 +17,16 @@ __all__ = [
 ]
 
 
+def _load_overrides() -> dict[dt.date, bool]:
+    return dict(CalendarDay.objects.values_list("date", "is_workday"))
+
+
+calendar_overrides: RefCache[dict[dt.date, bool]] = RefCache("calendar overrides", _load_overrides)
+
+
 def working_calendar() -> WorkdayCalendar:
     """The calendar in force: package holidays plus every ``CalendarDay`` override."""
-    overrides = dict(CalendarDay.objects.values_list("date", "is_workday"))
-    return WorkdayCalendar(overrides=overrides)
+    return WorkdayCalendar(overrides=calendar_overrides.get())
 
 
 def add_working_days(start: dt.date, n: int) -> dt.date:

@@ -20,6 +20,7 @@ from gridcare.core.roles import staff_has_perm
 from gridcare.quality.models import ServiceStandard, SourceStatus
 from gridcare.workorders.choices import Channel, Grade, SlaBasis, SlaStage, WorkOrderKind
 from gridcare.workorders.models import Category
+from gridcare.workorders.services.clocks import standards_cache
 
 AUDITED = [
     "code",
@@ -167,4 +168,6 @@ def service_standard_add(
                 reason=f"superseded by the version from {effective_from}",
             )
     audit_record(actor=actor, obj=standard, action="service_standard_add", after=snapshot(standard, AUDITED))
+    standards_cache.clear()
+    transaction.on_commit(standards_cache.clear)
     return standard

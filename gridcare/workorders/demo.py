@@ -27,7 +27,7 @@ from gridcare.core.roles import (
 from gridcare.customers.models import Account
 from gridcare.workorders.models import Team, WorkOrder
 from gridcare.workorders.services.clocks import sla_tick
-from gridcare.workorders.services.orders import work_order_create, work_order_transition
+from gridcare.workorders.services.orders import teams_cache, work_order_create, work_order_transition
 
 TEAMS = [
     # code, name, supervisor role, member roles, default kinds
@@ -105,6 +105,7 @@ def seed_teams() -> dict[str, Team]:
         )
         team.members.add(*[users[m] for m in members if m in users])
         teams[code] = team
+    teams_cache.clear()
     return teams
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gridcare.core.errors import ValidationFailed
+from gridcare.core.refcache import RefCache
 from gridcare.core.roles import SERVICE_MANAGER
 from gridcare.core.workdays import working_calendar
 from gridcare.quality.models import ServiceStandard, SlaBreach
@@ -31,8 +32,7 @@ TICK_BATCH = 1000
 SYSTEM_ACTOR = "SLA clock"
 
 
-def standard_rows() -> list[StandardRow]:
-    """Every service standard as engine rows (a small table: read whole)."""
+def _load_standard_rows() -> list[StandardRow]:
     return [
         StandardRow(
             id=s.pk,
@@ -51,6 +51,15 @@ def standard_rows() -> list[StandardRow]:
         )
         for s in ServiceStandard.objects.all()
     ]
+
+
+standards_cache: RefCache[list[StandardRow]] = RefCache("service standards", _load_standard_rows)
+
+
+def standard_rows() -> list[StandardRow]:
+    """Every service standard as engine rows (a small table: read whole, kept briefly per
+    process; ``quality.services.service_standard_add`` clears it)."""
+    return standards_cache.get()
 
 
 def category_chain(category: Category | None) -> list[str]:

@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from gridcare.core.audit import actor_label, audit_record, snapshot
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.ids import next_number
+from gridcare.core.refcache import RefCache
 from gridcare.core.roles import SERVICE_MANAGER, is_staff_user, user_roles
 from gridcare.customers.models import Account, Customer
 from gridcare.workorders.choices import (
@@ -158,8 +159,32 @@ def _clean_phone(value: str, field: str) -> str:
     return value
 
 
+def _load_categories() -> dict[str, tuple[Category, list[str]]]:
+    """Active categories by code, each with its chain of codes (most specific first)."""
+    cats = {c.pk: c for c in Category.objects.filter(is_active=True)}
+    by_code: dict[str, tuple[Category, list[str]]] = {}
+    for cat in cats.values():
+        chain: list[str] = []
+        seen: set[int] = set()
+        node: Category | None = cat
+        while node is not None and node.pk not in seen:
+            seen.add(node.pk)
+            chain.append(node.code)
+            node = cats.get(node.parent_id) if node.parent_id else None
+        by_code[cat.code] = (cat, chain)
+    return by_code
+
+
+def _load_teams() -> list[Team]:
+    return list(Team.objects.filter(is_active=True).order_by("code"))
+
+
+categories_cache: RefCache[dict[str, tuple[Category, list[str]]]] = RefCache("categories", _load_categories)
+teams_cache: RefCache[list[Team]] = RefCache("teams", _load_teams)
+
+
 def _default_team(kind: str) -> Team | None:
-    for team in Team.objects.filter(is_active=True).order_by("code"):
+    for team in teams_cache.get():
         if kind in (team.kinds or []):
             return team
     return None
@@ -179,22 +204,25 @@ def _order_label(order: WorkOrder) -> str:
     return f"{order.number} {order.get_kind_display()}: {order.subject[:80]}"
 
 
-def _repeat_of(*, order: WorkOrder, at: dt.datetime) -> WorkOrder | None:
+def _repeat_of(
+    *, kind: str, category_id: int, customer_id: int | None, contact_phone: str, at: dt.datetime
+) -> WorkOrder | None:
     """The earliest complaint of the same customer (or, without one, the same phone) in the same
-    category within the repeat window, following links to the first of the chain."""
-    if order.kind != WorkOrderKind.COMPLAINT:
+    category within the repeat window, following links to the first of the chain; decided
+    before the new order is written."""
+    if kind != WorkOrderKind.COMPLAINT:
         return None
     window = at - dt.timedelta(days=settings.GRIDCARE_REPEAT_COMPLAINT_DAYS)
     qs = WorkOrder.objects.filter(
-        kind=WorkOrderKind.COMPLAINT, category_id=order.category_id, created_at__gte=window
+        kind=WorkOrderKind.COMPLAINT, category_id=category_id, created_at__gte=window
     )
-    if order.customer_id:
-        qs = qs.filter(customer_id=order.customer_id)
-    elif order.contact_phone:
-        qs = qs.filter(customer__isnull=True, contact_phone=order.contact_phone)
+    if customer_id:
+        qs = qs.filter(customer_id=customer_id)
+    elif contact_phone:
+        qs = qs.filter(customer__isnull=True, contact_phone=contact_phone)
     else:
         return None
-    first = qs.exclude(pk=order.pk).order_by("created_at", "id").first()
+    first = qs.select_related("duplicate_of").order_by("created_at", "id").first()
     if first is None:
         return None
     return first.duplicate_of if first.duplicate_of_id else first
@@ -329,7 +357,8 @@ def _create(
     if grade not in Grade.values:
         raise ValidationFailed(_("Unknown grade."), field="grade")
     workflow = workflow_for(kind)
-    cat = Category.objects.select_related("parent__parent").filter(code=category, is_active=True).first()
+    found_category = categories_cache.get().get(category)
+    cat, codes = found_category if found_category is not None else (None, [])
     if cat is None or cat.kind != kind:
         raise ValidationFailed(_("Choose a category of this kind."), field="category")
     subject = (subject or "").strip()
@@ -357,7 +386,7 @@ def _create(
         grade = Grade.MAJOR
     assigned_team = None
     if team:
-        assigned_team = Team.objects.filter(code=team, is_active=True).first()
+        assigned_team = next((t for t in teams_cache.get() if t.code == team), None)
         if assigned_team is None:
             raise ValidationFailed(_("No active team has this code."), field="team")
     else:
@@ -383,6 +412,13 @@ def _create(
         raise ValidationFailed(_("Only a report has a reporter."), field="reporter")
 
     user = _user_or_none(actor)
+    repeat = _repeat_of(
+        kind=kind,
+        category_id=cat.pk,
+        customer_id=customer.pk if customer is not None else None,
+        contact_phone=contact_phone,
+        at=at,
+    )
     order = WorkOrder.objects.create(
         number=f"{NUMBER_PREFIX}{timezone.localtime(at):%Y%m%d}{serial:07d}",
         kind=kind,
@@ -402,6 +438,7 @@ def _create(
         media_attention=media_attention,
         team=assigned_team,
         kb_article=article,
+        duplicate_of=repeat,
         created_by=user,
         created_at=at,
         updated_at=at,
@@ -423,14 +460,10 @@ def _create(
         audit_record(
             actor=actor, obj=identity, action="workorder.reporter_record", after=masked_reporter(identity)
         )
-    codes = category_chain(cat)
     clocks_start(
         order=order, stages=workflow.stages_at_acceptance(codes), at=at, category_codes=codes, running=set()
     )
-    repeat = _repeat_of(order=order, at=at)
     if repeat is not None:
-        order.duplicate_of = repeat
-        order.save(update_fields=["duplicate_of"])
         events.append(
             WorkOrderEvent(
                 order=order,

@@ -154,7 +154,8 @@ def test_article_page_refuses_a_closed_order(kb, staff_client):
     client = staff_client(roles=["hotline_agent"])
     order = accept(actor=client.user, kind="inquiry", category="inq_tariff", subject="电价", answer="已答复")
     url = reverse("workorders:kb_article", args=["KB-TAR-001"])
-    assert "closed" in client.get(url, {"order": order.number}).content.decode()
+    page = client.get(url, {"order": order.number}, headers={"Accept-Language": "en"})
+    assert "closed" in page.content.decode()
     client.post(url, {"order_number": order.number})
     order.refresh_from_db()
     assert order.kb_article_id is None
