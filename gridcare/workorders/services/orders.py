@@ -222,10 +222,10 @@ def _repeat_of(
         qs = qs.filter(customer__isnull=True, contact_phone=contact_phone)
     else:
         return None
-    first = qs.select_related("duplicate_of").order_by("created_at", "id").first()
+    first = qs.only("id", "number", "duplicate_of_id").order_by("created_at", "id").first()
     if first is None:
         return None
-    return first.duplicate_of if first.duplicate_of_id else first
+    return WorkOrder.objects.get(pk=first.duplicate_of_id) if first.duplicate_of_id else first
 
 
 def work_order_create(

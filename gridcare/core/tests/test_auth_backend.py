@@ -1,0 +1,50 @@
+"""The role backend: the same answers as Django's ModelBackend, with the role groups'
+permissions kept per process when a time to live is set."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.test import override_settings
+
+from gridcare.core.auth import RoleBackend, clear_permission_cache
+
+pytestmark = pytest.mark.django_db
+
+
+def _fresh(user):
+    return type(user).objects.get(pk=user.pk)
+
+
+def test_permissions_come_from_the_role_groups_and_the_user(make_user):
+    agent = make_user(roles=["hotline_agent"])
+    assert agent.has_perm("workorders.add_workorder")
+    assert not agent.has_perm("workorders.view_reporteridentity")
+    agent.user_permissions.add(Permission.objects.get(codename="view_reporteridentity"))
+    assert _fresh(agent).has_perm("workorders.view_reporteridentity")
+
+
+def test_inactive_and_superusers(make_user):
+    inactive = make_user(roles=["service_manager"], is_active=False)
+    assert not inactive.has_perm("workorders.add_workorder")
+    root = make_user(is_superuser=True)
+    assert RoleBackend().get_all_permissions(root) >= {"workorders.add_workorder", "billing.add_payment"}
+
+
+@override_settings(GRIDCARE_REFERENCE_CACHE_SECONDS=60)
+def test_with_a_time_to_live_a_grant_change_shows_after_the_cache_is_cleared(
+    make_user, django_assert_num_queries
+):
+    clear_permission_cache()
+    agent = make_user(roles=["hotline_agent"])
+    assert _fresh(agent).has_perm("workorders.add_workorder")
+    second = _fresh(agent)
+    second._gridcare_roles = {"hotline_agent"}
+    with django_assert_num_queries(0):  # both sets come from the process cache
+        assert second.has_perm("workorders.add_workorder")
+    Group.objects.get(name="hotline_agent").permissions.remove(
+        Permission.objects.get(codename="add_workorder")
+    )
+    assert _fresh(agent).has_perm("workorders.add_workorder")  # cached for the time to live
+    clear_permission_cache()
+    assert not _fresh(agent).has_perm("workorders.add_workorder")
