@@ -116,6 +116,7 @@ class WorkOrder(models.Model):
     customer = models.ForeignKey(
         to="customers.Customer",
         on_delete=models.PROTECT,
+        db_index=False,
         null=True,
         blank=True,
         related_name="work_orders",
@@ -140,6 +141,7 @@ class WorkOrder(models.Model):
     team = models.ForeignKey(
         to="workorders.Team",
         on_delete=models.PROTECT,
+        db_index=False,
         null=True,
         blank=True,
         related_name="orders",
@@ -148,6 +150,7 @@ class WorkOrder(models.Model):
     assignee = models.ForeignKey(
         to=settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
+        db_index=False,
         null=True,
         blank=True,
         related_name="assigned_work_orders",
@@ -164,6 +167,7 @@ class WorkOrder(models.Model):
     kb_article = models.ForeignKey(
         to="workorders.Article",
         on_delete=models.PROTECT,
+        db_index=False,
         null=True,
         blank=True,
         related_name="orders",
@@ -178,6 +182,7 @@ class WorkOrder(models.Model):
     escalated_to = models.ForeignKey(
         to=settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
+        db_index=False,
         null=True,
         blank=True,
         related_name="escalated_work_orders",
@@ -187,6 +192,7 @@ class WorkOrder(models.Model):
     created_by = models.ForeignKey(
         to=settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
+        db_index=False,
         null=True,
         blank=True,
         related_name="created_work_orders",
@@ -201,6 +207,9 @@ class WorkOrder(models.Model):
         verbose_name = _("work order")
         verbose_name_plural = _("work orders")
         ordering = ["-created_at", "-id"]
+        # Every index costs each intake: the references that a composite below starts with
+        # (customer, team, assignee) or that nobody searches by (created_by, escalated_to,
+        # kb_article) carry no index of their own.
         indexes = [
             models.Index(fields=["kind", "is_open", "-created_at"], name="wo_kind_open_created"),
             models.Index(fields=["team", "is_open"], name="wo_team_open"),

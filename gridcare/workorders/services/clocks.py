@@ -230,6 +230,8 @@ def clocks_stop(*, order: WorkOrder, stages: Iterable[str] | None, at: dt.dateti
     qs = order.clocks.filter(stopped_at__isnull=True)
     if stages is not None:
         qs = qs.filter(stage__in=list(stages))
+    if not qs.filter(paused_since__isnull=False).exists():
+        return qs.update(stopped_at=at)  # the usual case: one statement, nothing to extend
     clocks = list(qs)
     calendar = working_calendar()
     for clock in clocks:

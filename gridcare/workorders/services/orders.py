@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -518,15 +518,12 @@ def _create(
 
 
 def _lock(number: str) -> WorkOrder:
-    order = (
-        WorkOrder.objects.select_for_update(of=("self",))
-        .select_related("team__supervisor", "category__parent__parent", "assignee")
-        .filter(number=number)
-        .first()
-    )
-    if order is None:
-        raise NotFound()
-    return order
+    """The order, locked for the transaction (``get`` by its unique number: no ORDER BY and
+    only the category joined; the team and assignee are read when a step needs them)."""
+    try:
+        return WorkOrder.objects.select_for_update(of=("self",)).select_related("category").get(number=number)
+    except WorkOrder.DoesNotExist:
+        raise NotFound() from None
 
 
 def _last_changed_by(order: WorkOrder) -> str:
@@ -550,10 +547,12 @@ def _map_workflow_error(exc: WorkflowError) -> Exception:
     return ValidationFailed(_("This field is required for this step."), field=exc.field)
 
 
-def _clean_fields(order: WorkOrder, fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The transition's inputs, stripped, plus the facts the workflow data may require."""
+def _clean_fields(order: WorkOrder, fields: Mapping[str, Any], required: Iterable[str]) -> dict[str, Any]:
+    """The transition's inputs, stripped, plus the facts the workflow data may require
+    (read only when the step requires them)."""
     clean = {k: (v.strip() if isinstance(v, str) else v) for k, v in fields.items() if v is not None}
-    clean["improvement_recorded"] = order.improvements.exists()
+    if "improvement_recorded" in required:
+        clean["improvement_recorded"] = order.improvements.exists()
     return clean
 
 
@@ -589,7 +588,8 @@ def _transition(
     *, actor: Actor, order: WorkOrder, transition: str, fields: Mapping[str, Any], at: dt.datetime
 ) -> WorkOrder:
     workflow = workflow_for(order.kind)
-    clean = _clean_fields(order, fields)
+    declared = workflow.transitions.get(transition)
+    clean = _clean_fields(order, fields, declared.require if declared is not None else ())
     roles = user_roles(actor) if not isinstance(actor, str) else set()
     try:
         plan = plan_transition(
@@ -675,7 +675,8 @@ def _transition(
     elif plan.stops:
         clocks_stop(order=order, stages=plan.stops, at=at)
     if plan.starts and not plan.closes:
-        codes = category_chain(order.category)
+        known = categories_cache.get().get(order.category.code)
+        codes = known[1] if known is not None else category_chain(order.category)
         clocks_start(order=order, stages=plan.starts, at=at, category_codes=codes)
     if plan.reopen:
         order.reopen_count += 1
