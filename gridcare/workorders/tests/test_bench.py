@@ -17,6 +17,7 @@ from gridcare.core.roles import HOTLINE_AGENT
 from gridcare.workorders import bench
 from gridcare.workorders.choices import EventType
 from gridcare.workorders.models import Team, WorkOrder, WorkOrderEvent
+from gridcare.workorders.tests.sla_fixtures import reload_reference_data
 
 KEYS = {
     "bench",
@@ -34,8 +35,12 @@ KEYS = {
 
 
 @pytest.mark.postgresql
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_short_run_acknowledges_and_stores_every_order():
+    # The server is another process: it sees only committed rows, so this test is
+    # transactional, and an earlier transactional test's flush may have dropped the data
+    # migrations' rows (role grants, categories, standards): put them back.
+    reload_reference_data()
     out = io.StringIO()
     call_command("bench", "workorders", "--seconds", "5", "--users", "5", stdout=out)
     text = out.getvalue()
