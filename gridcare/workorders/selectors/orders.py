@@ -33,9 +33,11 @@ from django.utils.translation import gettext_lazy as _
 from gridcare.core.errors import NotFound
 from gridcare.core.roles import is_customer_user, staff_has_perm
 from gridcare.workorders.choices import (
+    Channel,
     ContactMethod,
     ContactOutcome,
     EventType,
+    Grade,
     Satisfaction,
     SlaStage,
     WorkOrderKind,
@@ -307,6 +309,17 @@ class TimelineEntry:
     satisfaction: str = ""
 
 
+def _local_time(value: str) -> str:
+    """An ISO timestamp stored in an event, as Beijing wall time ("2026-11-28 09:55")."""
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        return value
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
 def work_order_timeline(order: WorkOrder) -> list[TimelineEntry]:
     """Every event of the order, oldest first, with actor, time, note and its fields as labels
     (contact method and outcome, follow-up satisfaction, root cause, …). Two queries."""
@@ -314,6 +327,7 @@ def work_order_timeline(order: WorkOrder) -> list[TimelineEntry]:
     wf = workflow_of(order.kind)
     cause_codes = {e.data.get("root_cause") for e in events if isinstance(e.data, dict)} - {None}
     causes = {c.code: c.name for c in RootCause.objects.filter(code__in=cause_codes)} if cause_codes else {}
+    category_names = {order.category.code: order.category.name} if order.category_id else {}
     event_labels: dict[str, Any] = dict(EventType.choices)
     entries: list[TimelineEntry] = []
     for e in events:
@@ -349,6 +363,16 @@ def work_order_timeline(order: WorkOrder) -> list[TimelineEntry]:
                 text = causes.get(text, text)
             elif key == "stage":
                 text = dict(SlaStage.choices).get(text, text)
+            elif key == "kind":
+                text = dict(WorkOrderKind.choices).get(text, text)
+            elif key == "channel":
+                text = dict(Channel.choices).get(text, text)
+            elif key == "grade":
+                text = dict(Grade.choices).get(text, text)
+            elif key == "category":
+                text = category_names.get(text, text)
+            elif key == "due":
+                text = _local_time(text)
             if key == "satisfaction":
                 entry.satisfaction = str(value)
             entry.details.append((_FIELD_LABELS.get(key, key), text))

@@ -211,3 +211,20 @@ def test_alerts_unread_first(agent, manager):
     ordered = list(staff_alerts_for(manager))
     assert [a.pk for a in ordered] == [second.pk, first.pk]
     assert StaffAlert.objects.filter(recipient=agent).count() == 0
+
+
+def test_timeline_shows_labels_not_codes_for_the_acceptance_and_sla_rows(make_user):
+    from gridcare.workorders.services.clocks import sla_tick
+
+    agent = make_user(roles=["hotline_agent"])
+    order = accept(actor=agent, at=T0)
+    sla_tick(now=T0 + dt.timedelta(hours=19))
+    with translation.override("en"):
+        timeline = work_order_timeline(order)
+        created = {str(k): str(v) for k, v in timeline[0].details}
+        warning = {str(k): str(v) for k, v in timeline[-1].details}
+    assert created["Kind"] == "Complaint (投诉)"
+    assert created["Channel"] == "95598 hotline (95598热线)"
+    assert created["Grade"] == "Normal (一般)"
+    assert created["Category"] == "电费电价"
+    assert warning["Due"] == "2026-11-03 09:00"
