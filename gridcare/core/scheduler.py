@@ -25,22 +25,54 @@ from gridcare.core.models import PeriodicJob
 logger = logging.getLogger(__name__)
 
 
+DAY = 86_400
+
+
 @dataclass(frozen=True)
 class JobSpec:
     name: str
     task_path: str
     interval_seconds: int
+    # A daily job's first run at this Beijing time of day (then every interval from there);
+    # None: the first run is due at once.
+    first_at: dt.time | None = None
 
 
 DEFAULT_JOBS: tuple[JobSpec, ...] = (
     # 服务时限: warn at 75 %, breach and escalate at 100 % (docs/workorders-sla.md)
     JobSpec(name="sla_tick", task_path="gridcare.workorders.tasks.sla.sla_tick_task", interval_seconds=60),
+    # 缺数巡检: missing-days exceptions for meters that stopped reporting (docs/metering.md)
+    JobSpec(
+        name="readings_missing_sweep",
+        task_path="gridcare.metering.tasks.reading_missing_sweep_task",
+        interval_seconds=DAY,
+        first_at=dt.time(1, 30),
+    ),
+    # 费控日结: charge yesterday, check balances, send reminders and remote orders (docs/billing-prepaid.md)
+    JobSpec(
+        name="prepaid_daily_cycle",
+        task_path="gridcare.billing.tasks.prepaid.prepaid_daily_cycle_task",
+        interval_seconds=DAY,
+        first_at=dt.time(2, 0),
+    ),
 )
 
 
-def periodic_jobs_ensure(jobs: tuple[JobSpec, ...] = DEFAULT_JOBS) -> list[PeriodicJob]:
+def first_run(spec: JobSpec, now: dt.datetime) -> dt.datetime | None:
+    """When a new job first runs: the next ``first_at`` in Beijing time, or None (at once)."""
+    if spec.first_at is None:
+        return None
+    local = timezone.localtime(now)
+    at = local.replace(hour=spec.first_at.hour, minute=spec.first_at.minute, second=0, microsecond=0)
+    return at if at > local else at + dt.timedelta(days=1)
+
+
+def periodic_jobs_ensure(
+    jobs: tuple[JobSpec, ...] = DEFAULT_JOBS, *, now: dt.datetime | None = None
+) -> list[PeriodicJob]:
     """Create the default jobs that do not exist yet (by name); existing rows keep what an
-    operator set (interval, enabled)."""
+    operator set (interval, enabled, next run)."""
+    now = now or timezone.now()
     return [
         PeriodicJob.objects.get_or_create(
             name=spec.name,
@@ -48,6 +80,7 @@ def periodic_jobs_ensure(jobs: tuple[JobSpec, ...] = DEFAULT_JOBS) -> list[Perio
                 "task_path": spec.task_path,
                 "interval_seconds": spec.interval_seconds,
                 "enabled": True,
+                "next_run_at": first_run(spec, now),
             },
         )[0]
         for spec in jobs

@@ -51,23 +51,40 @@ def worker(*args: str) -> str:
 
 @pytest.mark.django_db
 def test_default_jobs_are_created_once_and_keep_operator_changes():
-    jobs = periodic_jobs_ensure()
+    jobs = periodic_jobs_ensure(now=T)
     assert [(j.name, j.task_path, j.interval_seconds, j.enabled) for j in jobs] == [
-        ("sla_tick", SLA_TASK, 60, True)
+        ("sla_tick", SLA_TASK, 60, True),
+        ("readings_missing_sweep", "gridcare.metering.tasks.reading_missing_sweep_task", 86_400, True),
+        ("prepaid_daily_cycle", "gridcare.billing.tasks.prepaid.prepaid_daily_cycle_task", 86_400, True),
     ]
-    assert [s.name for s in DEFAULT_JOBS] == ["sla_tick"]
+    assert [s.name for s in DEFAULT_JOBS] == ["sla_tick", "readings_missing_sweep", "prepaid_daily_cycle"]
+    # the nightly jobs first run at their time of day (Beijing), the SLA tick at once
+    next_runs = {j.name: j.next_run_at for j in jobs}
+    assert next_runs["sla_tick"] is None
+    assert next_runs["readings_missing_sweep"] == dt.datetime(2026, 10, 13, 1, 30, tzinfo=BEIJING)
+    assert next_runs["prepaid_daily_cycle"] == dt.datetime(2026, 10, 13, 2, 0, tzinfo=BEIJING)
     PeriodicJob.objects.filter(name="sla_tick").update(interval_seconds=300, enabled=False)
-    periodic_jobs_ensure()
-    job = PeriodicJob.objects.get()
+    periodic_jobs_ensure(now=T)
+    job = PeriodicJob.objects.get(name="sla_tick")
     assert (job.interval_seconds, job.enabled) == (300, False)
 
 
 @pytest.mark.django_db
+def test_a_nightly_job_is_enqueued_at_its_time_and_then_daily():
+    periodic_jobs_ensure(now=T)
+    night = dt.datetime(2026, 10, 13, 1, 30, tzinfo=BEIJING)
+    assert periodic_jobs_enqueue(now=night - dt.timedelta(minutes=1)) == ["sla_tick"]
+    assert periodic_jobs_enqueue(now=night) == ["readings_missing_sweep", "sla_tick"]
+    job = PeriodicJob.objects.get(name="readings_missing_sweep")
+    assert job.next_run_at == night + dt.timedelta(days=1)
+
+
+@pytest.mark.django_db
 def test_due_jobs_are_enqueued_once_per_interval():
-    periodic_jobs_ensure()
+    periodic_jobs_ensure(now=T)
     assert list(periodic_jobs_due(T).values_list("name", flat=True)) == ["sla_tick"]  # never run: due
     assert periodic_jobs_enqueue(now=T) == ["sla_tick"]
-    job = PeriodicJob.objects.get()
+    job = PeriodicJob.objects.get(name="sla_tick")
     assert job.next_run_at == T + dt.timedelta(seconds=60)
     assert job.last_enqueued_at == T
     task = DBTaskResult.objects.get()
@@ -80,21 +97,21 @@ def test_due_jobs_are_enqueued_once_per_interval():
     # and again once it has passed
     assert periodic_jobs_enqueue(now=T + dt.timedelta(seconds=60)) == ["sla_tick"]
     assert DBTaskResult.objects.count() == 2
-    assert PeriodicJob.objects.get().next_run_at == T + dt.timedelta(seconds=120)
+    assert PeriodicJob.objects.get(name="sla_tick").next_run_at == T + dt.timedelta(seconds=120)
 
 
 @pytest.mark.django_db
 def test_disabled_jobs_are_skipped():
-    periodic_jobs_ensure()
+    periodic_jobs_ensure(now=T)
     PeriodicJob.objects.update(enabled=False)
-    assert periodic_jobs_enqueue(now=T) == []
+    assert periodic_jobs_enqueue(now=T + dt.timedelta(days=2)) == []
     assert not DBTaskResult.objects.exists()
-    assert PeriodicJob.objects.get().next_run_at is None
+    assert PeriodicJob.objects.get(name="sla_tick").next_run_at is None
 
 
 @pytest.mark.django_db
 def test_a_broken_task_path_does_not_stop_the_others(caplog):
-    periodic_jobs_ensure()
+    periodic_jobs_ensure(now=T)
     PeriodicJob.objects.create(name="aaa_typo", task_path="gridcare.nowhere.task", interval_seconds=30)
     assert periodic_jobs_enqueue(now=T) == ["sla_tick"]
     broken = PeriodicJob.objects.get(name="aaa_typo")
@@ -109,7 +126,7 @@ def test_batch_without_scheduler_enqueues_nothing():
     periodic_jobs_ensure()
     worker("--batch", "--no-scheduler")
     assert not DBTaskResult.objects.exists()
-    assert PeriodicJob.objects.get().next_run_at is None
+    assert PeriodicJob.objects.get(name="sla_tick").next_run_at is None
 
 
 @pytest.mark.django_db(transaction=True)
