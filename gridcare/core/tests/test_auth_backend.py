@@ -48,3 +48,17 @@ def test_with_a_time_to_live_a_grant_change_shows_after_the_cache_is_cleared(
     assert _fresh(agent).has_perm("workorders.add_workorder")  # cached for the time to live
     clear_permission_cache()
     assert not _fresh(agent).has_perm("workorders.add_workorder")
+    clear_permission_cache()  # the removal above is rolled back with the test
+
+
+@override_settings(GRIDCARE_REFERENCE_CACHE_SECONDS=60)
+def test_intake_finds_a_team_added_after_the_cache_was_filled(make_user):
+    from gridcare.workorders.services.orders import teams_cache
+    from gridcare.workorders.tests.factories import TeamFactory, accept
+
+    teams_cache.clear()
+    clear_permission_cache()  # an earlier test's grants may be cached for this time to live
+    agent = make_user(roles=["hotline_agent"])
+    accept(actor=agent)  # fills the cache
+    TeamFactory(code="NEW1")
+    assert accept(actor=agent, team="NEW1").team.code == "NEW1"

@@ -358,6 +358,9 @@ def _create(
         raise ValidationFailed(_("Unknown grade."), field="grade")
     workflow = workflow_for(kind)
     found_category = categories_cache.get().get(category)
+    if found_category is None:  # perhaps added since the cache was filled: read again once
+        categories_cache.clear()
+        found_category = categories_cache.get().get(category)
     cat, codes = found_category if found_category is not None else (None, [])
     if cat is None or cat.kind != kind:
         raise ValidationFailed(_("Choose a category of this kind."), field="category")
@@ -387,6 +390,9 @@ def _create(
     assigned_team = None
     if team:
         assigned_team = next((t for t in teams_cache.get() if t.code == team), None)
+        if assigned_team is None:  # perhaps added since the cache was filled: read again once
+            teams_cache.clear()
+            assigned_team = next((t for t in teams_cache.get() if t.code == team), None)
         if assigned_team is None:
             raise ValidationFailed(_("No active team has this code."), field="team")
     else:
