@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "gridcare.billing",
     "gridcare.workorders",
     "gridcare.quality",
+    "gridcare.inspection",
     "gridcare.portal",
 ]
 
