@@ -13,9 +13,9 @@ Subcommand = tuple[str, Callable[[Any], None], Callable[[Any, dict[str, Any]], N
 
 
 def all_subcommands() -> dict[str, Subcommand]:
-    from gridcare.inspection.cli import benchmark
+    from gridcare.inspection.cli import benchmark, evaluate
 
     merged: dict[str, Subcommand] = {}
-    for module in (benchmark,):
+    for module in (benchmark, evaluate):
         merged.update(module.SUBCOMMANDS)
     return merged
