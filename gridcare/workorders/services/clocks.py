@@ -73,14 +73,6 @@ def category_chain(category: Category | None) -> list[str]:
     return codes
 
 
-def _local_day(at: dt.datetime) -> dt.date:
-    return at.astimezone(sla_engine_tz()).date()
-
-
-def sla_engine_tz() -> dt.tzinfo:
-    return working_calendar().tz
-
-
 @dataclass(frozen=True)
 class Deadline:
     """A deadline the standards give, with the row it came from."""
@@ -266,7 +258,8 @@ def clocks_resume(*, order: WorkOrder, at: dt.datetime) -> int:
     return len(clocks)
 
 
-def _service_managers() -> QuerySet[Any]:
+def service_managers() -> QuerySet[Any]:
+    """The active service managers (客服经理): who is alerted when no team supervisor is."""
     return get_user_model().objects.filter(groups__name=SERVICE_MANAGER, is_active=True)
 
 
@@ -276,6 +269,29 @@ def _order_label(order: WorkOrder) -> str:
 
 def _due_label(clock: SlaClock) -> str:
     return timezone.localtime(clock.due_at).strftime("%Y-%m-%d %H:%M")
+
+
+def _clock_event(clock: SlaClock, event_type: str, now: dt.datetime) -> WorkOrderEvent:
+    """The timeline row of an SLA warning or breach."""
+    return WorkOrderEvent(
+        order=clock.order,
+        at=now,
+        actor_label=SYSTEM_ACTOR,
+        event_type=event_type,
+        data={"stage": clock.stage, "due": clock.due_at.isoformat()},
+    )
+
+
+def _clock_alert(clock: SlaClock, recipient: Any, kind: str, template: Any, now: dt.datetime) -> StaffAlert:
+    """An alert about a clock; ``template`` has the order, stage and due placeholders."""
+    text = template % {
+        "order": _order_label(clock.order),
+        "stage": clock.get_stage_display(),
+        "due": _due_label(clock),
+    }
+    return StaffAlert(
+        recipient=recipient, order=clock.order, kind=kind, message=str(text)[:300], created_at=now
+    )
 
 
 @dataclass
@@ -289,7 +305,7 @@ class TickResult:
 
 
 def _claim(qs: QuerySet[SlaClock]) -> list[SlaClock]:
-    qs = qs.select_related("order__team", "order__assignee").order_by("id")
+    qs = qs.select_related("order__team__supervisor", "order__assignee").order_by("id")
     if transaction.get_connection().features.has_select_for_update_skip_locked:
         qs = qs.select_for_update(skip_locked=True, of=("self",))
     return list(qs[:TICK_BATCH])
@@ -340,39 +356,18 @@ def sla_tick(*, now: dt.datetime | None = None) -> TickResult:
                         breached_at=now,
                     )
                 )
-                events.append(
-                    WorkOrderEvent(
-                        order=order,
-                        at=now,
-                        actor_label=SYSTEM_ACTOR,
-                        event_type=EventType.SLA_BREACH,
-                        data={"stage": clock.stage, "due": clock.due_at.isoformat()},
-                    )
-                )
+                events.append(_clock_event(clock, EventType.SLA_BREACH, now))
                 supervisor = order.team.supervisor if order.team and order.team.supervisor_id else None
                 if supervisor is not None:
                     targets = [supervisor]
                 else:
                     if managers is None:
-                        managers = list(_service_managers())
+                        managers = list(service_managers())
                     targets = managers
-                for target in targets:
-                    alerts.append(
-                        StaffAlert(
-                            recipient=target,
-                            order=order,
-                            kind=AlertKind.ESCALATION,
-                            message=str(
-                                _("Deadline missed: %(order)s, stage %(stage)s, due %(due)s")
-                                % {
-                                    "order": _order_label(order),
-                                    "stage": clock.get_stage_display(),
-                                    "due": _due_label(clock),
-                                }
-                            )[:300],
-                            created_at=now,
-                        )
-                    )
+                missed = _("Deadline missed: %(order)s, stage %(stage)s, due %(due)s")
+                alerts.extend(
+                    _clock_alert(clock, target, AlertKind.ESCALATION, missed, now) for target in targets
+                )
                 if order.escalated_at is None and targets and order.pk not in escalate:
                     escalate[order.pk] = (order, targets[0], clock.stage)
             # An order is escalated once: two of its clocks may breach in one batch (each
@@ -418,33 +413,11 @@ def sla_tick(*, now: dt.datetime | None = None) -> TickResult:
             for clock in clocks:
                 order = clock.order
                 clock.warned_at = now
-                events.append(
-                    WorkOrderEvent(
-                        order=order,
-                        at=now,
-                        actor_label=SYSTEM_ACTOR,
-                        event_type=EventType.SLA_WARNING,
-                        data={"stage": clock.stage, "due": clock.due_at.isoformat()},
-                    )
-                )
+                events.append(_clock_event(clock, EventType.SLA_WARNING, now))
                 warned_user: Any = order.assignee or (order.team.supervisor if order.team else None)
                 if warned_user is not None:
-                    alerts.append(
-                        StaffAlert(
-                            recipient=warned_user,
-                            order=order,
-                            kind=AlertKind.SLA_WARNING,
-                            message=str(
-                                _("Near deadline: %(order)s, stage %(stage)s, due %(due)s")
-                                % {
-                                    "order": _order_label(order),
-                                    "stage": clock.get_stage_display(),
-                                    "due": _due_label(clock),
-                                }
-                            )[:300],
-                            created_at=now,
-                        )
-                    )
+                    near = _("Near deadline: %(order)s, stage %(stage)s, due %(due)s")
+                    alerts.append(_clock_alert(clock, warned_user, AlertKind.SLA_WARNING, near, now))
             SlaClock.objects.bulk_update(clocks, ["warned_at"])
             WorkOrderEvent.objects.bulk_create(events)
             StaffAlert.objects.bulk_create(alerts)

@@ -29,7 +29,7 @@ from gridcare.core.audit import actor_label, audit_record, snapshot
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.ids import next_number
 from gridcare.core.refcache import RefCache
-from gridcare.core.roles import SERVICE_MANAGER, is_staff_user, user_roles
+from gridcare.core.roles import is_staff_user, user_roles
 from gridcare.customers.models import Account, Customer
 from gridcare.workorders.choices import (
     AlertKind,
@@ -63,6 +63,7 @@ from gridcare.workorders.services.clocks import (
     clocks_resume,
     clocks_start,
     clocks_stop,
+    service_managers,
 )
 
 Actor = AbstractBaseUser | AnonymousUser | str | None
@@ -492,7 +493,7 @@ def _create(
             )
         )
     if grade == Grade.MAJOR:
-        recipients = list(get_user_model().objects.filter(groups__name=SERVICE_MANAGER, is_active=True))
+        recipients = list(service_managers())
         if assigned_team is not None and assigned_team.supervisor is not None:
             recipients.append(assigned_team.supervisor)
         recipients = list({u.pk: u for u in recipients}.values())
