@@ -63,6 +63,7 @@ def _http_error(request: HttpRequest, exc: NinjaHttpError) -> HttpResponse:
 def _register_routers() -> None:
     from gridcare.billing.api import router as billing_router
     from gridcare.customers.api import router as customers_router
+    from gridcare.inspection.api import router as inspection_router
     from gridcare.metering.api import router as metering_router
     from gridcare.portal.api import router as portal_router
     from gridcare.workorders.api import router as workorders_router
@@ -71,6 +72,7 @@ def _register_routers() -> None:
     api.add_router("/metering", metering_router)
     api.add_router("/billing", billing_router)
     api.add_router("/workorders", workorders_router)
+    api.add_router("/inspection", inspection_router)
     api.add_router("/portal", portal_router)
 
 

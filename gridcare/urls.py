@@ -12,6 +12,7 @@ urlpatterns = [
     path("billing/", include("gridcare.billing.urls")),
     path("workorders/", include("gridcare.workorders.urls")),
     path("quality/", include("gridcare.quality.urls")),
+    path("inspection/", include("gridcare.inspection.urls")),
     path("portal/", include("gridcare.portal.urls")),
     path("api/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),

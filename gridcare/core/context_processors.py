@@ -41,7 +41,7 @@ SERVICE_AREAS: tuple[Area, ...] = (
     Area("customers", _("Customer archive"), "customers:search"),
     Area("connections", _("New connections (业扩报装)"), None),
     Area("billing", _("Reading & billing (抄表收费)"), "billing:runs"),
-    Area("inspection", _("Inspection (用电检查)"), None),
+    Area("inspection", _("Inspection (用电检查)"), "inspection:risk"),
     Area("metering", _("Metering (电能计量)"), "metering:meters"),
     Area("outages", _("Outage repair (电力抢修)"), None),
     Area("complaints", _("Complaints & reports (投诉举报)"), "workorders:orders"),

@@ -55,6 +55,20 @@ DEFAULT_JOBS: tuple[JobSpec, ...] = (
         interval_seconds=DAY,
         first_at=dt.time(2, 0),
     ),
+    # 台区线损: yesterday's loss per transformer area, flags and suspects (docs/inspection-lineloss.md)
+    JobSpec(
+        name="line_loss",
+        task_path="gridcare.inspection.tasks.lineloss.line_loss_task",
+        interval_seconds=DAY,
+        first_at=dt.time(2, 30),
+    ),
+    # 窃电风险: score every account with the active model (docs/inspection-scoring.md)
+    JobSpec(
+        name="theft_scoring",
+        task_path="gridcare.inspection.tasks.scoring.theft_scoring_task",
+        interval_seconds=DAY,
+        first_at=dt.time(3, 0),
+    ),
 )
 
 

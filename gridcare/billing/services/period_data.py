@@ -22,8 +22,7 @@ Rules (docs/billing-runs.md):
 from __future__ import annotations
 
 import datetime as dt
-import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,7 +30,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 from django.db import connection
 
-from gridcare.core.bulk import db_datetime
+from gridcare.core.bulk import db_datetime, query_frame
 from gridcare.metering.choices import OPEN_EXCEPTION_STATUSES, ReadingQuality
 from gridcare.metering.interval import curves_read
 
@@ -93,34 +92,6 @@ def _milli(expr: str) -> str:
     if connection.vendor == "postgresql":
         return f"CAST(ROUND({expr} * 1000) AS BIGINT)"
     return f"CAST(ROUND({expr} * 1000) AS INTEGER)"
-
-
-def query_frame(sql: str, params: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
-    """Run ``sql`` and return its rows as a frame with ``schema`` (dates selected as
-    ``YYYY-MM-DD`` text, booleans as 0/1). PostgreSQL streams it with ``COPY … TO STDOUT``."""
-    text_schema = {k: (pl.String if v == pl.Date else v) for k, v in schema.items()}
-    if connection.vendor == "postgresql":
-        buffer = io.BytesIO()
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy,
-        ):
-            for data in copy:
-                buffer.write(data)
-        if buffer.tell() == 0:
-            frame = pl.DataFrame(schema=text_schema)
-        else:
-            buffer.seek(0)
-            frame = pl.read_csv(buffer, has_header=False, new_columns=list(schema), schema=text_schema)
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, list(params))
-            rows = [tuple(str(v) if isinstance(v, dt.date) else v for v in row) for row in cursor.fetchall()]
-        frame = pl.DataFrame(rows, schema=text_schema, orient="row")
-    dates = [k for k, v in schema.items() if v == pl.Date]
-    if dates:
-        frame = frame.with_columns(pl.col(c).str.slice(0, 10).str.to_date("%Y-%m-%d") for c in dates)
-    return frame
 
 
 def billable_account_ids(period: dt.date) -> list[int]:

@@ -13,9 +13,9 @@ Subcommand = tuple[str, Callable[[Any], None], Callable[[Any, dict[str, Any]], N
 
 
 def all_subcommands() -> dict[str, Subcommand]:
-    from gridcare.inspection.cli import benchmark, evaluate
+    from gridcare.inspection.cli import benchmark, evaluate, lineloss, score
 
     merged: dict[str, Subcommand] = {}
-    for module in (benchmark, evaluate):
+    for module in (benchmark, evaluate, score, lineloss):
         merged.update(module.SUBCOMMANDS)
     return merged

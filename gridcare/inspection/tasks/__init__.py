@@ -1,0 +1,1 @@
+"""Background jobs of the inspection area (run by ``gridcare worker``'s scheduler)."""
