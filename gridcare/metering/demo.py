@@ -36,6 +36,12 @@ spikes, stopped meters (flat for the last 10–30 days: still stopped), gaps (1�
 missing days) and two or three single decreasing readings; besides, a few 6-digit
 meters roll over from near 999990, and a few meters are exchanged (old meter's final
 readings, new meter's initial readings of 0).
+
+Injected for the line-loss demo (台区线损, recorded in :attr:`MeteringPlan.theft`): in a few
+public 台区 whose accounts all have readings, 1–2 thieves (窃电) whose meters record only
+15–40 % of their use from a day 12–20 days before the end — in their daily readings and
+their own curves — while the 台区总表 curve keeps measuring their true use, so the area's
+loss rate jumps when their recorded use drops (docs/inspection-lineloss.md).
 """
 
 from __future__ import annotations
@@ -109,6 +115,12 @@ RESIDENTIAL_TOU_SHARE = 0.15
 READINGS_CAP = (
     5_000  # accounts with readings unless "all" is asked for (keeps a 200k-customer seed under 3 min)
 )
+# Injected theft for the line-loss demo (see _plan_theft and docs/inspection-lineloss.md).
+THEFT_AREAS_MIN = 3
+THEFT_AREAS_PER = 40
+THEFT_AREAS_MAX = 30
+THEFT_MIN_SHARE = 0.05
+THEFT_CLASSES = (0, 1, 2, 3)  # households and 一般工商业 (not irrigation: its season swamps a drop)
 CHUNK_ACCOUNTS = 1_024  # the random streams are per block: part of the generator, not a knob
 
 
@@ -193,6 +205,8 @@ class MeteringPlan:
     tou_base: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
     reactive_ratio: np.ndarray = field(default_factory=lambda: np.zeros(0))
     first_day: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    # injected theft (窃电) for the line-loss demo: (spec position, first day, recorded share)
+    theft: list[tuple[int, dt.date, float]] = field(default_factory=list)
 
     @property
     def days(self) -> int:
@@ -215,6 +229,20 @@ class MeteringPlan:
                     start, min(stop, self.readings_accounts), use[: self.readings_accounts - start]
                 )
             yield Chunk(start, stop, use, frame)
+
+    def recorded_use(self, positions: np.ndarray, use_wh: np.ndarray) -> np.ndarray:
+        """What the meters of spec ``positions`` record of their true daily use ``use_wh``
+        ([positions, days ending at the plan's end]): the thieves' use from their first theft
+        day on is cut to their recorded share (the 台区总表 still sees the true use)."""
+        recorded = use_wh.copy()
+        offset = self.days - use_wh.shape[1]
+        where = {int(p): i for i, p in enumerate(positions)}
+        for pos, first, factor in self.theft:
+            if pos in where:
+                day = max((first - self.start).days - offset, 0)
+                row = recorded[where[pos]]
+                row[day:] = np.floor(row[day:] * factor).astype(np.int64)
+        return recorded
 
     # --- daily use ---------------------------------------------------------------------
 
@@ -249,7 +277,7 @@ class MeteringPlan:
             by_layout.setdefault(self.meters[int(self.main_meter[pos])].registers, []).append(int(pos))
         for layout, group in by_layout.items():
             idx = np.array(group, dtype=np.int64)
-            measured = use[idx - start].copy()
+            measured = self.recorded_use(idx, use[idx - start])
             meter_idx = self.main_meter[idx]
             first = self.first_day[idx].copy()
             last = np.full(len(idx), days - 1, dtype=np.int64)
@@ -703,6 +731,19 @@ def plan_metering(
             i = int(rng.integers(10, days - 2))
             anomalies["decreasing"].append((p, day_at(i), day_at(i)))
 
+    theft = _plan_theft(
+        county,
+        specs,
+        level,
+        first_day,
+        n_read,
+        used,
+        anomalies["zero_run"],
+        seed=seed,
+        start=start,
+        days=days,
+    )
+
     # The new meters of the exchanges; the old installation closes with final readings
     # completed in the writer from the readings (final = freeze of the day + the morning).
     for p in (int(i) for i in np.nonzero(exchange_day >= 0)[0]):
@@ -746,7 +787,76 @@ def plan_metering(
         tou_base=tou_base,
         reactive_ratio=reactive_ratio,
         first_day=first_day,
+        theft=theft,
     )
+
+
+def _plan_theft(
+    county: County,
+    specs: list[AccountSpec],
+    level: np.ndarray,
+    first_day: np.ndarray,
+    n_read: int,
+    used: set[int],
+    stopped: list[tuple[int, dt.date, dt.date]],
+    *,
+    seed: int,
+    start: dt.date,
+    days: int,
+) -> list[tuple[int, dt.date, float]]:
+    """窃电 for the line-loss demo: a few public 台区 (``THEFT_AREAS_MIN``, one per
+    ``THEFT_AREAS_PER`` eligible areas in big counties, at most ``THEFT_AREAS_MAX``) get 1–2
+    thieves whose meters record 15–40 % of their use from a day 12–20 days before the end.
+
+    An area is eligible when every one of its accounts gets readings (it is inside
+    ``readings_accounts``: otherwise it has no complete day and no rate) and none of its
+    meters is stopped (停走 makes a loss jump of its own). A thief is an account without
+    another anomaly, a household or 一般工商业 account metered for the whole window, whose
+    stolen energy moves the area's loss
+    rate by at least ``THEFT_MIN_SHARE`` (about 5 points, over the 3-point jump threshold).
+    Drawn from its own random stream: the other draws of the plan are unchanged."""
+    if days < 30 or n_read == 0:
+        return []
+    rng = np.random.default_rng([seed, 0x7EF7])
+    members: dict[int, list[int]] = {}
+    for pos, spec in enumerate(specs):
+        members.setdefault(spec.transformer, []).append(pos)
+    stopped_areas = {specs[p].transformer for p, _, _ in stopped}
+    areas = [
+        t
+        for t, positions in sorted(members.items())
+        if not county.transformers[t].is_dedicated
+        and t not in stopped_areas
+        and len(positions) >= 8
+        and max(positions) < n_read
+    ]
+    wanted = min(THEFT_AREAS_MAX, max(THEFT_AREAS_MIN, len(areas) // THEFT_AREAS_PER))
+    chosen: list[tuple[int, dt.date, float]] = []
+    done = 0
+    for t in (areas[int(i)] for i in rng.permutation(len(areas))):
+        if done >= wanted:
+            break
+        positions = np.array(members[t], dtype=np.int64)
+        count = int(rng.integers(1, 3))
+        factors = np.round(rng.uniform(0.15, 0.40, size=count), 2)
+        first = start + dt.timedelta(days=days - int(rng.integers(12, 21)))
+        area_level = float(level[positions].sum())
+        candidates = [
+            int(p)
+            for p in positions
+            if int(p) not in used
+            and first_day[p] == 0
+            and _C[specs[int(p)].customer_class] in THEFT_CLASSES
+            and level[p] * (1 - factors.max()) >= THEFT_MIN_SHARE / count * area_level
+        ]
+        if len(candidates) < count:
+            continue
+        drawn = rng.choice(len(candidates), size=count, replace=False)
+        picks = sorted(int(candidates[int(i)]) for i in drawn)
+        used.update(picks)
+        chosen += [(p, first, float(f)) for p, f in zip(picks, factors, strict=True)]
+        done += 1
+    return chosen
 
 
 def final_readings(plan: MeteringPlan, readings: pl.DataFrame, use: np.ndarray, chunk_start: int) -> None:
@@ -884,7 +994,7 @@ def account_curves(
     rng = np.random.default_rng([plan.seed, 0xC1, int(positions[0]), len(positions)])
     dlist = curve_days(plan, days)
     offset = plan.days - len(dlist)
-    totals = use_wh[:, offset:]
+    totals = plan.recorded_use(positions, use_wh[:, offset:])
     cls = np.array([_C[plan.specs[int(p)].customer_class] for p in positions])
     shapes = np.empty((len(positions), len(dlist), SLOTS))
     month_shapes = {m: class_day_shapes(m) for m in {d.month for d in dlist}}

@@ -14,6 +14,9 @@ got), draws the meters with :func:`gridcare.metering.demo.plan_metering` and wri
 4. 96-point curves of the last 30 days for a sample of accounts and for every
    transformer's total meter (台区总表) into the Parquet store.
 
+The injected theft of the line-loss demo (``plan.theft``) is in the returned summary under
+``"theft"``: account and transformer ids, first day and the recorded share.
+
 Like the county seed this writes in bulk and bypasses the per-row services on purpose:
 it only ever writes into an empty archive, inside the seed's transaction.
 """
@@ -259,6 +262,17 @@ def seed_metering(
         "curve_values": curve_values,
         "injected": {rule: len(v) for rule, v in plan.anomalies.items()},
         "exchanges": int((plan.exchange_day >= 0).sum()),
+        # 窃电 injected for the line-loss demo: the account's meter records ``factor`` of its
+        # use from ``start`` on; the 台区总表 still measures the true use
+        "theft": [
+            {
+                "account_id": int(acc_of_spec[pos]),
+                "transformer_id": int(transformer_ids[specs[pos].transformer]),
+                "start": first.isoformat(),
+                "factor": factor,
+            }
+            for pos, first, factor in plan.theft
+        ],
         "vee": run_vee,
         "seconds": round(time.perf_counter() - started, 2),
     }
