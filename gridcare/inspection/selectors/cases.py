@@ -25,7 +25,7 @@ STATUS_BADGES: dict[str, str] = {
     CaseStatus.WITHDRAWN: "danger",
 }
 
-__all__ = ["CaseFilters", "case_audit", "case_get", "case_search", "cases_visible_to"]
+__all__ = ["CaseFilters", "case_actions", "case_audit", "case_get", "case_search", "cases_visible_to"]
 
 
 def cases_visible_to(user: Any) -> QuerySet[Case]:
@@ -82,3 +82,29 @@ def case_audit(case: Case) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(object_type="inspection.case", object_id=str(case.pk)).order_by(
         "at", "id"
     )
+
+
+def case_actions(user: Any, case: Case) -> list[str]:
+    """What ``user`` may do to ``case`` now (the services check the same again):
+    ``edit``/``submit`` a draft, ``approve``/``reject`` a submitted case (an approver other than
+    its creator and submitter), ``notify`` an approved case, ``post`` an approved or notified
+    one to billing, ``withdraw`` one not yet posted (approved/notified: approvers only)."""
+    change = staff_has_perm(user, "inspection.change_case")
+    approve = staff_has_perm(user, "inspection.approve_case")
+    name = user.get_username() if getattr(user, "is_authenticated", False) else ""
+    status = case.status
+    actions: list[str] = []
+    if status == CaseStatus.DRAFT and change:
+        actions += ["edit", "submit"]
+    if status == CaseStatus.SUBMITTED and approve and name not in (case.created_by, case.submitted_by):
+        actions += ["approve", "reject"]
+    if status == CaseStatus.APPROVED and change:
+        actions.append("notify")
+    if status in (CaseStatus.APPROVED, CaseStatus.NOTIFIED) and change:
+        actions.append("post")
+    if change and (
+        status in (CaseStatus.DRAFT, CaseStatus.SUBMITTED)
+        or (status in (CaseStatus.APPROVED, CaseStatus.NOTIFIED) and approve)
+    ):
+        actions.append("withdraw")
+    return actions

@@ -750,3 +750,196 @@ def case_post_to_billing(*, actor: Any, case_id: int, version: int | None = None
             reason=f"{adjustment.number} on bill {bill.number}",
         )
     return case
+
+
+# --- the notice (违约用电/窃电通知书) -------------------------------------------------------------------
+
+NOTICE_PAYMENT_DAYS = 7
+NOTICE_OBJECTION_DAYS = 15
+# How the notice names each parameter (it is printed in Chinese).
+PARAMETER_NAMES_ZH = {
+    "theft_multiple": "窃电违约使用电费倍数",
+    "theft_unknown_days": "窃电时间无法查明时的天数",
+    "theft_hours_power": "电力用户每日窃电小时数",
+    "theft_hours_lighting": "照明用户每日窃电小时数",
+    "tariff_misuse_multiple": "擅自改变用电类别违约使用电费倍数",
+    "tariff_misuse_unknown_months": "使用起讫日期难以确定时的月数",
+    "capacity_two_part_multiple": "私增容 (两部制) 基本电费倍数",
+    "capacity_other_per_kw": "私增容 (其他用户) 每千瓦违约使用电费 (元)",
+    "sealed_two_part_multiple": "启用封存设备 (两部制) 基本电费倍数",
+    "sealed_other_per_kw": "启用封存设备 (其他用户) 每千瓦每次 (元)",
+    "tampering_residential": "私自迁移更动计量装置 居民用户每次 (元)",
+    "tampering_other": "私自迁移更动计量装置 其他用户每次 (元)",
+    "source_per_kw": "擅自引入供出电源 每千瓦 (元)",
+}
+
+
+def _chinese_part(label: Any) -> str:
+    """The Chinese term in a label written "English (中文)", else the label."""
+    import re
+
+    text = str(label)
+    found = re.search(r"\(([^()]*[\u4e00-\u9fff][^()]*)\)\s*$", text)
+    return found.group(1) if found else text
+
+
+def _notice_days(name: str, default: int) -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, name, default))
+
+
+def case_notice(case: Case) -> dict[str, Any]:
+    """What the notice says (the HTML page and the PDF share it): company, customer and
+    account, what was found, the legal basis with the rules used, the computation with the
+    numbers, the amounts in figures and in capitals, the payment deadline and the right to
+    object. Deadlines count from the day the notice was served (today while not yet served);
+    the numbers of days are settings (``GRIDCARE_CASE_PAYMENT_DAYS`` default 7,
+    ``GRIDCARE_CASE_OBJECTION_DAYS`` default 15), the company's own terms."""
+    from gridcare.billing.services.bills import COMPANY
+    from gridcare.inspection.engine.penalty import rmb_capital
+
+    served = timezone.localdate(case.notified_at) if case.notified_at else timezone.localdate()
+    pay_days = _notice_days("GRIDCARE_CASE_PAYMENT_DAYS", NOTICE_PAYMENT_DAYS)
+    objection_days = _notice_days("GRIDCARE_CASE_OBJECTION_DAYS", NOTICE_OBJECTION_DAYS)
+    theft = case.kind == CaseKind.THEFT
+    what = _chinese_part(case.get_theft_method_display() if theft else case.get_violation_kind_display())
+    account = case.account
+    parameters = [
+        {"key": key, "name_zh": PARAMETER_NAMES_ZH.get(key, key), **value}
+        for key, value in sorted((case.basis.get("parameters") or {}).items())
+    ]
+    return {
+        "case": case,
+        "company": COMPANY,
+        "title": "窃电通知书" if theft else "违约用电通知书",
+        "account": account,
+        "customer": account.customer,
+        "address": account.service_point.address,
+        "what": what,
+        "article": case.basis.get("article", ""),
+        "parameters": parameters,
+        "steps": case.basis.get("steps") or [],
+        "amounts": [
+            ("追补电费", case.back_charge, rmb_capital(case.back_charge)),
+            ("违约使用电费", case.penalty, rmb_capital(case.penalty)),
+            ("合计", case.total, rmb_capital(case.total)),
+        ],
+        "total_capital": rmb_capital(case.total),
+        "served_on": served,
+        "served": case.notified_at is not None,
+        "pay_by": served + dt.timedelta(days=pay_days),
+        "pay_days": pay_days,
+        "objection_days": objection_days,
+        "payment_text": (
+            f"请于 {served + dt.timedelta(days=pay_days):%Y年%m月%d日} 前 (送达之日起 {pay_days} 日内) "
+            f"到我公司营业厅缴清上述款项。逾期不交的, 我公司将依法依约中止供电并追缴。"
+        ),
+        "objection_text": (
+            f"如对本通知有异议, 可自收到本通知书之日起 {objection_days} 日内向我公司书面提出; "
+            "对处理结果不服的, 可向电力管理部门申请处理, 或依法向人民法院提起诉讼。"
+        ),
+    }
+
+
+def case_notice_pdf(case: Case) -> bytes:
+    """The notice as an A4 PDF (bytes) with the embedded Chinese font of the bill notice
+    (``billing.services.bills.register_font``; ``NoticeFontMissing`` when absent)."""
+    import io
+
+    from reportlab.lib import colors  # type: ignore[import-untyped]
+    from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
+    from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
+    from reportlab.lib.units import mm  # type: ignore[import-untyped]
+    from reportlab.platypus import (  # type: ignore[import-untyped]
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        Table,
+        TableStyle,
+    )
+
+    from gridcare.billing.services.bills import LATIN_FONT, register_font
+
+    cjk = register_font()
+    notice = case_notice(case)
+    normal = ParagraphStyle("n", fontName=cjk, fontSize=9.5, leading=13)
+    title_style = ParagraphStyle("t", fontName=cjk, fontSize=16, leading=22, alignment=1)
+    small = ParagraphStyle("s", fontName=cjk, fontSize=8, leading=11, textColor=colors.grey)
+    latin = ParagraphStyle("l", parent=normal, fontName=LATIN_FONT)
+    number = ParagraphStyle("r", parent=latin, alignment=2)
+
+    def cell(value: Any, *, right: bool = False) -> Any:
+        text = "" if value is None else str(value)
+        if text.isascii():
+            return Paragraph(text, number if right else latin)
+        return Paragraph(text.replace("&", "&amp;").replace("<", "&lt;"), normal)
+
+    def para(text: str) -> Any:
+        return Paragraph(text.replace("&", "&amp;").replace("<", "&lt;"), normal)
+
+    grid = TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")])
+    customer = notice["customer"]
+    story: list[Any] = [
+        Paragraph(notice["company"], ParagraphStyle("c", parent=normal, alignment=1)),
+        Paragraph(notice["title"], title_style),
+        Spacer(1, 3 * mm),
+    ]
+    head = [
+        [cell("通知书编号"), cell(case.number), cell("发现日期"), cell(case.occurred_on.isoformat())],
+        [cell("户名"), cell(customer.name), cell("户号"), cell(notice["account"].number)],
+        [cell("用电地址"), cell(notice["address"]), cell("送达日期"), cell(notice["served_on"].isoformat())],
+    ]
+    table = Table(head, colWidths=[24 * mm, 66 * mm, 24 * mm, 66 * mm])
+    table.setStyle(grid)
+    story += [table, Spacer(1, 4 * mm)]
+    act = "窃电" if case.kind == CaseKind.THEFT else "违约用电"
+    story.append(para(f"经我公司用电检查, 你户存在以下{act}行为: {notice['what']}。"))
+    if case.facts:
+        story.append(para(f"事实: {case.facts}"))
+    story += [Spacer(1, 2 * mm), para(f"依据: {notice['article']}。所用参数:")]
+    rows = [[cell("参数"), cell("值"), cell("上限"), cell("生效日期"), cell("来源")]]
+    for p in notice["parameters"]:
+        rows.append(
+            [
+                cell(p["name_zh"]),
+                cell(p["applied"], right=True),
+                cell("是 (不高于 " + p["value"] + ")" if p["is_cap"] else "否"),
+                cell(p["effective_from"] or ""),
+                para(p["source"] or ""),
+            ]
+        )
+    params_table = Table(rows, colWidths=[42 * mm, 16 * mm, 28 * mm, 22 * mm, 72 * mm])
+    params_table.setStyle(grid)
+    story += [params_table, Spacer(1, 3 * mm), para("计算:")]
+    for step in notice["steps"]:
+        story.append(para("· " + step["zh"]))
+    story.append(Spacer(1, 3 * mm))
+    rows = [[cell("项目"), cell("金额 (元)"), cell("大写")]]
+    rows += [
+        [cell(label), cell(f"{amount:,.2f}", right=True), cell(capital)]
+        for label, amount, capital in notice["amounts"]
+    ]
+    amounts_table = Table(rows, colWidths=[40 * mm, 40 * mm, 100 * mm])
+    amounts_table.setStyle(grid)
+    story += [amounts_table, Spacer(1, 4 * mm), para(notice["payment_text"]), Spacer(1, 2 * mm)]
+    story += [para(notice["objection_text"]), Spacer(1, 8 * mm)]
+    story.append(Paragraph(f"{notice['company']} (盖章)", ParagraphStyle("sig", parent=normal, alignment=2)))
+    story.append(Spacer(1, 6 * mm))
+    story.append(para("用户签收: ____________________    日期: ____________"))
+    story.append(Spacer(1, 4 * mm))
+    story.append(Paragraph(f"{case.number} · 本通知书一式两份, 供电企业与用户各执一份。", small))
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=f"{notice['title']} {case.number}",
+        subject=case.number,
+        author=notice["company"],
+    )
+    doc.build(story)
+    return buffer.getvalue()

@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from gridcare.core.errors import Conflict, PermissionDenied, ValidationFailed
@@ -108,9 +109,9 @@ def test_only_managers_add_rules(make_user):
 # --- the page ---------------------------------------------------------------------------------------
 
 
-def test_rules_page_permission_matrix(client, staff_client, customer_client):
+def test_rules_page_permission_matrix(staff_client, customer_client):
     url = reverse("inspection:penalty_rules")
-    response = client.get(url)
+    response = Client().get(url)
     assert response.status_code == 302
     assert "/login/" in response["Location"]
     assert customer_client.get(url).status_code == 403
