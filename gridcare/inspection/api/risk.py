@@ -380,7 +380,7 @@ def risk_list(request: HttpRequest, filters: Query[RiskFilters]) -> Any:
 
 
 @router.get(
-    "/risk/{account_id}",
+    "/risk/{int:account_id}",
     response={200: RiskDetailOut, **ERRORS},
     summary="One account's theft risk explanation",
 )
@@ -443,7 +443,7 @@ def line_loss_list(request: HttpRequest, filters: Query[AreaFilters]) -> Any:
 
 
 @router.get(
-    "/line-loss/{area_id}",
+    "/line-loss/{int:area_id}",
     response={200: AreaDetailOut, **ERRORS},
     summary="One area's line loss with its suspects",
 )
