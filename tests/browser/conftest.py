@@ -64,6 +64,7 @@ def roles(transactional_db: None) -> None:
         "gridcare.metering.migrations.0003_roles",
         "gridcare.billing.migrations.0003_roles",
         "gridcare.workorders.migrations.0003_roles",
+        "gridcare.inspection.migrations.0003_roles",
     ):
         migration = importlib.import_module(module)
         for role, perms in migration.ROLE_PERMISSIONS.items():
@@ -86,3 +87,13 @@ def workorder_reference(transactional_db: None) -> None:
 
     reference_data.load(apps)
     seed_data.load(apps)
+
+
+@pytest.fixture
+def inspection_reference(transactional_db: None) -> None:
+    """The penalty rules and inspection cycles data migration 0002 loads (dropped by the
+    live-server flush like the role groups)."""
+    from django.apps import apps
+
+    migration = importlib.import_module("gridcare.inspection.migrations.0002_reference_data")
+    migration.seed(apps, None)
