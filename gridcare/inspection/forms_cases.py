@@ -33,6 +33,7 @@ INPUT_GROUPS: list[tuple[Any, list[str]]] = [
     ),
 ]
 BOOLEAN_INPUTS = ("period_known", "two_part", "residential")
+INPUT_NAMES = [name for _title, names in INPUT_GROUPS for name in names]
 
 
 def _decimal(label: Any, help_text: Any = "") -> forms.DecimalField:
@@ -90,7 +91,7 @@ class CaseInputsForm(forms.Form):
     def inputs(self) -> dict[str, Any]:
         data = self.cleaned_data
         out: dict[str, Any] = {}
-        for name in self.fields:
+        for name in INPUT_NAMES:
             value = data.get(name)
             if name in BOOLEAN_INPUTS:
                 out[name] = bool(value)

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from gridcare.core.errors import Conflict, PermissionDenied, ValidationFailed
 from gridcare.core.models import AuditEvent
@@ -16,6 +17,14 @@ from gridcare.inspection.models import PenaltyRule
 from gridcare.inspection.services.penalty_rules import penalty_rule_add, penalty_rules_at
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english(settings):
+    """The page is checked in English (the msgids); the translator does zh-Hans."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
 
 
 def test_the_seeded_1996_and_2024_rows_switch_on_2024_06_01():
