@@ -60,10 +60,6 @@ def _pct(value: float | None) -> Decimal | None:
     return max(min(pct, PCT_LIMIT), -PCT_LIMIT)
 
 
-def _round(value: float | None, places: int) -> float | None:
-    return None if value is None else round(float(value), places)
-
-
 def _validate(days: int, rate: Decimal, jump: Decimal, end: dt.date) -> None:
     errors: list[tuple[str, Any]] = []
     if not MIN_DAYS <= days <= MAX_DAYS:
@@ -102,6 +98,14 @@ def _inputs(start: dt.date, end: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, p
     )
 
 
+def _grouped(frame: pl.DataFrame, columns: list[pl.Expr], name: str) -> dict[int, list[dict[str, Any]]]:
+    """transformer id → the rows of ``frame`` as JSON-ready dicts of ``columns`` (in order)."""
+    if frame.is_empty():
+        return {}
+    grouped = frame.group_by("transformer_id", maintain_order=True).agg(pl.struct(*columns).alias(name))
+    return dict(zip(grouped["transformer_id"].to_list(), grouped[name].to_list(), strict=True))
+
+
 def _area_rows(run: LineLossRun, result: LineLossResult, numbers: pl.DataFrame) -> list[AreaLoss]:
     series = result.series
     with_data = (
@@ -111,37 +115,34 @@ def _area_rows(run: LineLossRun, result: LineLossResult, numbers: pl.DataFrame) 
         .select("transformer_id")
     )
     areas = result.areas.join(with_data, on="transformer_id", how="semi")
-    by_area_series: dict[int, list[dict[str, Any]]] = {}
-    for row in series.join(with_data, on="transformer_id", how="semi").iter_rows(named=True):
-        by_area_series.setdefault(row["transformer_id"], []).append(
-            {
-                "day": row["day"].isoformat(),
-                "input_kwh": _round(row["input_kwh"], 3),
-                "billed_kwh": _round(row["billed_kwh"], 3),
-                "loss_kwh": _round(row["loss_kwh"], 3),
-                "rate_pct": _round(row["rate_pct"], 2),
-                "complete": row["complete"],
-            }
-        )
-    flags: dict[int, list[dict[str, Any]]] = {}
-    for row in result.flags.iter_rows(named=True):
-        flags.setdefault(row["transformer_id"], []).append(
-            {"code": row["code"], "value": _round(row["value"], 2), "threshold": _round(row["threshold"], 2)}
-        )
-    suspects: dict[int, list[dict[str, Any]]] = {}
-    ranked = result.suspects.join(numbers, on="account_id", how="left").sort("transformer_id", "rank")
-    for row in ranked.iter_rows(named=True):
-        suspects.setdefault(row["transformer_id"], []).append(
-            {
-                "account_id": row["account_id"],
-                "number": row["number"] or "",
-                "score": _round(row["score"], 4),
-                "drop_kwh_per_day": _round(row["drop_kwh_per_day"], 3),
-                "correlation": _round(row["correlation"], 4),
-                "baseline_kwh_per_day": _round(row["baseline_kwh_per_day"], 3),
-                "recent_kwh_per_day": _round(row["recent_kwh_per_day"], 3),
-            }
-        )
+    by_area_series = _grouped(
+        series.join(with_data, on="transformer_id", how="semi").sort("transformer_id", "day"),
+        [
+            pl.col("day").dt.to_string("%Y-%m-%d"),
+            pl.col("input_kwh").round(3),
+            pl.col("billed_kwh").round(3),
+            pl.col("loss_kwh").round(3),
+            pl.col("rate_pct").round(2),
+            pl.col("complete"),
+        ],
+        "series",
+    )
+    flags = _grouped(
+        result.flags, [pl.col("code"), pl.col("value").round(2), pl.col("threshold").round(2)], "flags"
+    )
+    suspects = _grouped(
+        result.suspects.join(numbers, on="account_id", how="left").sort("transformer_id", "rank"),
+        [
+            pl.col("account_id"),
+            pl.col("number").fill_null(""),
+            pl.col("score").round(4),
+            pl.col("drop_kwh_per_day").round(3),
+            pl.col("correlation").round(4),
+            pl.col("baseline_kwh_per_day").round(3),
+            pl.col("recent_kwh_per_day").round(3),
+        ],
+        "suspects",
+    )
     return [
         AreaLoss(
             run=run,
