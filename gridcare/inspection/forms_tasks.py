@@ -140,7 +140,7 @@ class ChecklistForm(VersionForm):
                     initial=line.item.outcome,
                 )
                 self.fields[f"n_{code}"] = forms.CharField(
-                    label=_("Note"), required=False, max_length=300, initial=line.item.note
+                    label=_("Note on the item"), required=False, max_length=300, initial=line.item.note
                 )
 
     def rows(self) -> list[dict[str, Any]]:
@@ -217,7 +217,7 @@ TARGETED_SOURCES = [
 
 
 class TargetedPlanForm(forms.Form):
-    source = forms.ChoiceField(label=_("From"), choices=TARGETED_SOURCES)
+    source = forms.ChoiceField(label=_("Plan from"), choices=TARGETED_SOURCES)
     top = forms.IntegerField(label=_("At most (tasks)"), min_value=1, max_value=500, initial=20)
     due_on = forms.DateField(label=_("Due"), widget=DATE)
     name = forms.CharField(label=_("Plan name (optional)"), required=False, max_length=100)
