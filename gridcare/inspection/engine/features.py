@@ -178,13 +178,18 @@ def _peer_curve(days: np.ndarray, peers: PeerReference) -> np.ndarray:
     return peers.daily_median[np.where(nearer_left, left, index)]
 
 
-def _longest_run(flags: np.ndarray) -> np.ndarray:
+def _longest_run_end(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Length of each row's longest run of 1s and the column of its last day (the first
+    such run on ties; -1 when there is none)."""
     run = np.zeros(flags.shape[0])
     longest = np.zeros(flags.shape[0])
+    end = np.full(flags.shape[0], -1, dtype=np.int64)
     for column in range(flags.shape[1]):  # loop over days, vectorised over customers
         run = (run + 1.0) * flags[:, column]
+        longer = run > longest
+        end[longer] = column
         np.maximum(longest, run, out=longest)
-    return longest
+    return longest, end
 
 
 def _centred_mean(x: np.ndarray, width: int = 7) -> np.ndarray:
@@ -248,16 +253,72 @@ def customer_features(frame: pl.DataFrame, peers: PeerReference) -> pl.DataFrame
     ``peers`` must come from the training customers only (``peer_reference``). A
     customer's row depends on its own readings and ``peers`` alone.
     """
+    return customer_features_detail(frame, peers)[0]
+
+
+DETAIL_SCHEMA: Final = {
+    "customer_id": pl.String,
+    "readings": pl.Int64,
+    "first_date": pl.Date,
+    "last_date": pl.Date,
+    "split_date": pl.Date,
+    "split_after_to_before": pl.Float64,
+    "zero_run_start": pl.Date,
+    "zero_run_end": pl.Date,
+}
+"""Where each customer's break and longest zero run lie (``customer_features_detail``)."""
+
+
+def customer_features_detail(frame: pl.DataFrame, peers: PeerReference) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``customer_features`` and, in the same pass, one row per customer locating what the
+    break and zero features measured (``DETAIL_SCHEMA``): the number of readings, the
+    first and last reading day, ``split_date`` (the first day after the split of
+    ``cusum_score`` / ``split_position``; null without ``MIN_SEGMENT`` readings on both
+    sides), ``split_after_to_before`` (mean of ``r`` after / before that split) and the
+    first and last day of the longest zero run (null without zero days)."""
     customers, days, x = daily_matrix(frame)
+    feature_schema = {"customer_id": pl.String, **dict.fromkeys(FEATURE_NAMES, pl.Float64)}
     if len(customers) == 0:
-        return pl.DataFrame(schema={"customer_id": pl.String, **dict.fromkeys(FEATURE_NAMES, pl.Float64)})
+        return pl.DataFrame(schema=feature_schema), pl.DataFrame(schema=DETAIL_SCHEMA)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         values = _features(x, _peer_curve(days, peers), peers)
     data: dict[str, object] = {"customer_id": customers}
     for name in FEATURE_NAMES:
         data[name] = np.nan_to_num(values[name], nan=0.0, posinf=_RATIO_CAP, neginf=-_RATIO_CAP)
-    return pl.DataFrame(data, schema={"customer_id": pl.String, **dict.fromkeys(FEATURE_NAMES, pl.Float64)})
+    features = pl.DataFrame(data, schema=feature_schema)
+
+    n_days = len(days)
+
+    def day(index: np.ndarray) -> np.ndarray:
+        return days[np.clip(index, 0, n_days - 1)].astype(np.int32)
+
+    zero_end = values["_zero_run_end"]
+    raw = pl.DataFrame(
+        {
+            "customer_id": customers,
+            "readings": values["_readings"].astype(np.int64),
+            "first_date": day(values["_first"]),
+            "last_date": day(values["_last"]),
+            "split_date": day(values["_split_day"]),
+            "split_after_to_before": values["_split_after_to_before"],
+            "zero_run_start": day(zero_end - values["zero_longest_run"].astype(np.int64) + 1),
+            "zero_run_end": day(zero_end),
+            "has_split": values["_has_split"],
+            "has_zero": zero_end >= 0,
+        }
+    )
+    detail = raw.select(
+        "customer_id",
+        "readings",
+        pl.col("first_date").cast(pl.Date),
+        pl.col("last_date").cast(pl.Date),
+        pl.when("has_split").then(pl.col("split_date").cast(pl.Date)).alias("split_date"),
+        pl.when("has_split").then("split_after_to_before").alias("split_after_to_before"),
+        pl.when("has_zero").then(pl.col("zero_run_start").cast(pl.Date)).alias("zero_run_start"),
+        pl.when("has_zero").then(pl.col("zero_run_end").cast(pl.Date)).alias("zero_run_end"),
+    ).cast(DETAIL_SCHEMA)  # type: ignore[arg-type]
+    return features, detail
 
 
 def _features(x: np.ndarray, curve: np.ndarray, peers: PeerReference) -> dict[str, np.ndarray]:
@@ -306,6 +367,13 @@ def _features(x: np.ndarray, curve: np.ndarray, peers: PeerReference) -> dict[st
     has_split = ok.any(axis=1)
     out["cusum_score"] = np.where(has_split, _ratio(score[rows, best], std_r, default=0.0), 0.0)
     split = np.where(has_split, best + 1, (first + last + 1) // 2)
+    out["_has_split"] = has_split
+    # the first reading day at or after the split (the split's prefix index is a calendar day)
+    out["_split_day"] = np.minimum(np.argmax(count[:, 1:] > _at(count, split)[:, None], axis=1), last)
+    out["_split_after_to_before"] = _ratio(mean_a[rows, best], mean_b[rows, best])
+    out["_readings"] = total
+    out["_first"] = first
+    out["_last"] = last
     out["split_position"] = _ratio((last + 1 - split).astype(float), (last - first + 1).astype(float), 0.0)
 
     # 4-week windows [t - W, t) and [t, t + W)
@@ -328,7 +396,7 @@ def _features(x: np.ndarray, curve: np.ndarray, peers: PeerReference) -> dict[st
     zeros = valid & (np.nan_to_num(x, nan=1.0) <= ZERO_KWH)
     cz = _prefix(zeros.astype(float))
     out["zero_share"] = _ratio(cz[:, -1], total, 0.0)
-    out["zero_longest_run"] = _longest_run(zeros.astype(float))
+    out["zero_longest_run"], out["_zero_run_end"] = _longest_run_end(zeros.astype(float))
     out["zero_share_late"] = _segment_mean(cz, count, late_long, end)
 
     out["acf7"] = _acf(r, 7)
