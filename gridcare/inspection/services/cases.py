@@ -597,17 +597,15 @@ def case_decide(
         raise ValidationFailed(_("Too long (%(max)d characters at most).") % {"max": 300}, field="note")
     if not approve and not note:
         raise ValidationFailed(_("Say why the case is sent back."), field="note")
-    existing = Case.objects.filter(pk=case_id).values("created_by", "submitted_by").first()
-    if existing is None:
-        raise NotFound()
-    if who in (existing["created_by"], existing["submitted_by"]):
-        raise PermissionDenied(
-            _("The person who drafted or submitted a case cannot approve or reject it."),
-            field="actor",
-            code="same_person",
-        )
 
     def change(case: Case) -> None:
+        # checked under the row lock: a concurrent resubmission cannot slip past it
+        if who in (case.created_by, case.submitted_by):
+            raise PermissionDenied(
+                _("The person who drafted or submitted a case cannot approve or reject it."),
+                field="actor",
+                code="same_person",
+            )
         case.status = CaseStatus.APPROVED if approve else CaseStatus.DRAFT
         case.decided_by = who
         case.decided_at = timezone.now()
