@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import polars as pl
 from django.core.cache import cache
@@ -167,33 +167,80 @@ def _float(value: Any) -> float | None:
         return None
 
 
+def _class_order_stats(run: ScoringRun, customer_class: str) -> dict[str, Any]:
+    """The peers of a class in a run, summarised per day for exact medians with or without any
+    one of them: ``ids`` (the sampled account ids) and per day ``n`` (peers with a figure),
+    ``offset`` and ``middle`` (the sorted values ``offset … offset + 3`` around the median).
+    One set-based read and one Polars group-by; cached per run and class (a done run never
+    changes), so every explanation of the class after the first reads no consumption of peers."""
+    key = f"inspection:peer-stats:{run.pk}:{run.started_at.isoformat()}:{customer_class}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cast(dict[str, Any], cached)
+    ids = list(
+        RiskScore.objects.filter(run=run, customer_class=customer_class)
+        .order_by("account_id")
+        .values_list("account_id", flat=True)
+    )
+    if len(ids) > PEER_SAMPLE:
+        step = len(ids) / PEER_SAMPLE
+        ids = [ids[int(i * step)] for i in range(PEER_SAMPLE)]
+    days: dict[str, Any] = {}
+    if ids:
+        daily = accounts_daily_kwh(start=run.window_start, end=run.window_end, account_ids=ids)
+        offset = ((pl.len() - 1) // 2 - 1).clip(lower_bound=0)
+        stats = daily.group_by("day").agg(
+            n=pl.len(),
+            offset=offset,
+            middle=pl.col("kwh").sort().slice(offset, 4),
+        )
+        for day, n, start, middle in stats.iter_rows():
+            days[day.isoformat()] = (int(n), int(start), [float(v) for v in middle])
+    stats_out = {"ids": ids, "days": days}
+    cache.set(key, stats_out, PEER_CACHE_SECONDS)
+    return stats_out
+
+
+def _median_without(n: int, offset: int, middle: list[float], x: float | None) -> float | None:
+    """The median of the ``n`` sorted values (``middle`` = values ``offset …``) without one value
+    equal to ``x`` (``x`` None: all of them). Removing the first ``x`` shifts every later
+    position down by one: the value at position ``i`` becomes ``v[i + 1]`` when ``v[i] ≥ x``."""
+
+    def v(i: int) -> float:
+        return middle[i - offset]
+
+    if x is None:
+        return v((n - 1) // 2) if n % 2 else (v(n // 2 - 1) + v(n // 2)) / 2
+    m = n - 1
+    if m == 0:
+        return None
+
+    def w(i: int) -> float:
+        return v(i + 1) if v(i) >= x else v(i)
+
+    return w((m - 1) // 2) if m % 2 else (w(m // 2 - 1) + w(m // 2)) / 2
+
+
 def peer_median_daily(
     *, run: ScoringRun, customer_class: str, exclude_account_id: int | None = None
 ) -> pl.DataFrame:
     """``day``, ``kwh``: the median daily kWh of the accounts of ``customer_class`` scored in
-    ``run`` (at most ``PEER_SAMPLE`` of them, evenly spaced by id; ``exclude_account_id`` left
-    out) on each day of the run's window. A done run never changes, so the answer is cached
-    per run and class."""
-    key = (
-        f"inspection:peer-median:{run.pk}:{run.started_at.isoformat()}:{customer_class}:{exclude_account_id}"
-    )
-    cached = cache.get(key)
-    if cached is not None:
-        return pl.DataFrame(cached, schema={"day": pl.Date, "kwh": pl.Float64})
-    peers = RiskScore.objects.filter(run=run, customer_class=customer_class)
-    if exclude_account_id is not None:
-        peers = peers.exclude(account_id=exclude_account_id)
-    ids = list(peers.order_by("account_id").values_list("account_id", flat=True))
-    if len(ids) > PEER_SAMPLE:
-        step = len(ids) / PEER_SAMPLE
-        ids = [ids[int(i * step)] for i in range(PEER_SAMPLE)]
-    if not ids:
-        frame = pl.DataFrame(schema={"day": pl.Date, "kwh": pl.Float64})
-    else:
-        daily = accounts_daily_kwh(start=run.window_start, end=run.window_end, account_ids=ids)
-        frame = daily.group_by("day").agg(pl.col("kwh").median()).sort("day")
-    cache.set(key, frame.to_dict(as_series=False), PEER_CACHE_SECONDS)
-    return frame
+    ``run`` (at most ``PEER_SAMPLE`` of them, evenly spaced by id) on each day of the run's
+    window, without ``exclude_account_id`` (exact: the account's own figure is taken out of
+    each day's order statistics). Days where no peer is left are absent."""
+    stats = _class_order_stats(run, customer_class)
+    own: dict[str, float] = {}
+    if exclude_account_id is not None and exclude_account_id in set(stats["ids"]):
+        mine = accounts_daily_kwh(
+            start=run.window_start, end=run.window_end, account_ids=[exclude_account_id]
+        )
+        own = {d.isoformat(): float(k) for _, d, k in mine.iter_rows()}
+    rows = []
+    for day, (n, offset, middle) in sorted(stats["days"].items()):
+        median = _median_without(n, offset, middle, own.get(day))
+        if median is not None:
+            rows.append((dt.date.fromisoformat(day), median))
+    return pl.DataFrame(rows, schema={"day": pl.Date, "kwh": pl.Float64}, orient="row")
 
 
 @dataclass

@@ -12,8 +12,11 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pytest
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gridcare.core.errors import NotFound
 from gridcare.customers.choices import AreaType, CustomerClass
@@ -35,6 +38,7 @@ from gridcare.inspection.selectors.lineloss import (
     line_loss_run_latest,
 )
 from gridcare.inspection.selectors.risk import (
+    _median_without,
     peer_median_daily,
     risk_explanation,
     risk_reasons,
@@ -267,6 +271,20 @@ def test_peer_median_is_the_median_of_the_class_without_the_account(risk_world: 
     # days 1–5: 4, 6, 10, 20 → (6 + 10) / 2 = 8.0; days 6–10: 2, 4, 6, 20 → (4 + 6) / 2 = 5.0
     everyone = peer_median_daily(run=risk_world["latest"], customer_class=CustomerClass.URBAN_RESIDENTIAL)
     assert everyone["kwh"].to_list() == [8.0] * 5 + [5.0] * 5
+
+
+@given(values=st.lists(st.floats(0, 1000, allow_nan=False), min_size=1, max_size=40), data=st.data())
+def test_median_without_one_value_is_exact(values: list[float], data: st.DataObject) -> None:
+    ordered = sorted(values)
+    n = len(ordered)
+    offset = max((n - 1) // 2 - 1, 0)
+    middle = ordered[offset : offset + 4]
+    assert _median_without(n, offset, middle, None) == pytest.approx(float(np.median(ordered)))
+    x = data.draw(st.sampled_from(values))
+    rest = list(ordered)
+    rest.remove(x)
+    expected = float(np.median(rest)) if rest else None
+    assert _median_without(n, offset, middle, x) == (pytest.approx(expected) if rest else None)
 
 
 def test_peer_median_uses_only_the_run(risk_world: dict[str, Any]) -> None:
