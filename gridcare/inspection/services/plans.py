@@ -62,6 +62,15 @@ def _name(name: str | None, default: str) -> str:
 
 
 def _open_accounts(source: str, account_ids: list[int]) -> set[int]:
+    """The accounts among ``account_ids`` with an open task of ``source``, read after locking
+    the accounts (in id order), as ``task_create`` does: a task created for one of them at the
+    same moment waits for this plan and then sees its task."""
+    list(
+        Account.objects.select_for_update()
+        .filter(pk__in=account_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     return set(
         InspectionTask.objects.filter(
             source=source, status__in=OPEN_TASK_STATUSES, account_id__in=account_ids
