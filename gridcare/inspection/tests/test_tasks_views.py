@@ -383,3 +383,48 @@ def test_plans_page_creates_plans(inspector, auditor):
     )
     assert response.status_code == 403
     assert InspectionPlan.objects.count() == 1
+
+
+# --- query counts -------------------------------------------------------------------------------
+
+
+def _busy_task(user):
+    task = task_create(
+        actor=user,
+        account_id=AccountFactory().pk,
+        source="manual",
+        due_on=dt.date(2026, 12, 31),
+        inspector_id=user.pk,
+    )
+    task = task_start(actor=user, task_id=task.pk, version=task.version)
+    for _ in range(3):
+        finding = finding_record(actor=user, task_id=task.pk, kind="other", description="x")
+        upload = SimpleUploadedFile("a.png", PNG, content_type="image/png")
+        finding_photo_add(actor=user, finding_id=finding.pk, upload=upload)
+    return task
+
+
+def test_query_counts_do_not_grow_with_tasks_findings_or_photos(inspector):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    c = login(inspector)
+
+    def counts(task):
+        got = []
+        for url in (
+            reverse("inspection:tasks") + "?f=1",
+            reverse("inspection:task_detail", args=[task.pk]),
+            "/api/inspection/tasks",
+            f"/api/inspection/tasks/{task.pk}",
+        ):
+            with CaptureQueriesContext(connection) as ctx:
+                assert c.get(url).status_code == 200
+            got.append(len(ctx))
+        return got
+
+    first = counts(_busy_task(inspector))
+    for _ in range(3):
+        last = _busy_task(inspector)
+    assert counts(last) == first
+    assert max(first) <= 12
