@@ -119,7 +119,7 @@ class CaseForm(CaseInputsForm):
     account = forms.CharField(label=_("Account number (户号)"), max_length=16)
     occurred_on = forms.DateField(
         label=_("Found on (the rules in force that day apply)"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
     facts = forms.CharField(label=_("Facts found"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     task = forms.IntegerField(required=False, widget=forms.HiddenInput)
@@ -163,7 +163,7 @@ class CaseEditForm(CaseInputsForm):
     )
     occurred_on = forms.DateField(
         label=_("Found on (the rules in force that day apply)"),
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}),
     )
     facts = forms.CharField(label=_("Facts found"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
     version = forms.IntegerField(widget=forms.HiddenInput)
@@ -183,6 +183,6 @@ class PenaltyRuleForm(forms.Form):
     value = forms.DecimalField(label=_("Value"), max_digits=12, decimal_places=2, min_value=0)
     is_cap = forms.BooleanField(label=_("A ceiling agreed in the contract (不高于)"), required=False)
     effective_from = forms.DateField(
-        label=_("Effective from"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("Effective from"), widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"})
     )
     source = forms.CharField(label=_("Source (regulation, article, contract clause)"), max_length=300)

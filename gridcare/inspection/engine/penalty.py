@@ -63,6 +63,13 @@ VIOLATION_KINDS = (
 
 ARTICLE_THEFT_1996 = "1996 供电营业规则 第一百零二条、第一百零三条"
 ARTICLE_VIOLATION_1996 = "1996 供电营业规则 第一百条"
+# The 2024 revision renumbered the articles (110 instead of 107); its theft and violation
+# article numbers were not read (domain-rules §3), so the notice cites the rule and the 1996 ones.
+REVISION_2024 = dt.date(2024, 6, 1)
+ARTICLE_THEFT_2024 = (
+    "2024 供电营业规则 (国家发展改革委令2024年第14号) 窃电条款 (1996 年版第一百零二条、第一百零三条)"
+)
+ARTICLE_VIOLATION_2024 = "2024 供电营业规则 (国家发展改革委令2024年第14号) 违约用电条款 (1996 年版第一百条)"
 
 
 class PenaltyInputError(ValueError):
@@ -206,6 +213,11 @@ class _Basis:
         energy, back, penalty, total = charges
         if total > MAX_AMOUNT:
             raise PenaltyInputError("the amounts are too large for a case", field=None)
+        if any(
+            p["effective_from"] is not None and p["effective_from"] >= REVISION_2024.isoformat()
+            for p in self.parameters.values()
+        ):
+            self.article = ARTICLE_THEFT_2024 if self.kind == THEFT else ARTICLE_VIOLATION_2024
         basis = {
             "kind": self.kind,
             "violation_kind": self.violation_kind,

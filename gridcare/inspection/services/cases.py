@@ -826,12 +826,15 @@ def case_notice(case: Case) -> dict[str, Any]:
         "total_capital": rmb_capital(case.total),
         "served_on": served,
         "served": case.notified_at is not None,
-        "pay_by": served + dt.timedelta(days=pay_days),
+        "pay_by": served + dt.timedelta(days=pay_days) if case.notified_at else None,
         "pay_days": pay_days,
         "objection_days": objection_days,
         "payment_text": (
             f"请于 {served + dt.timedelta(days=pay_days):%Y年%m月%d日} 前 (送达之日起 {pay_days} 日内) "
-            f"到我公司营业厅缴清上述款项。逾期不交的, 我公司将依法依约中止供电并追缴。"
+            "到我公司营业厅缴清上述款项。逾期不交的, 我公司将依法依约中止供电并追缴。"
+            if case.notified_at
+            else f"请于本通知书送达之日起 {pay_days} 日内到我公司营业厅缴清上述款项。"
+            "逾期不交的, 我公司将依法依约中止供电并追缴。"
         ),
         "objection_text": (
             f"如对本通知有异议, 可自收到本通知书之日起 {objection_days} 日内向我公司书面提出; "
@@ -886,7 +889,12 @@ def case_notice_pdf(case: Case) -> bytes:
     head = [
         [cell("通知书编号"), cell(case.number), cell("发现日期"), cell(case.occurred_on.isoformat())],
         [cell("户名"), cell(customer.name), cell("户号"), cell(notice["account"].number)],
-        [cell("用电地址"), cell(notice["address"]), cell("送达日期"), cell(notice["served_on"].isoformat())],
+        [
+            cell("用电地址"),
+            cell(notice["address"]),
+            cell("送达日期"),
+            cell(notice["served_on"].isoformat() if notice["served"] else ""),
+        ],
     ]
     table = Table(head, colWidths=[24 * mm, 66 * mm, 24 * mm, 66 * mm])
     table.setStyle(grid)

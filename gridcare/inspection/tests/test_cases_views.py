@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from gridcare.billing.tests.test_documents import pdf_text
 from gridcare.customers.choices import CustomerClass
@@ -136,6 +136,8 @@ def test_new_case_prefilled_from_a_finding_then_computed_then_saved(staff_client
     assert re.search(r'name="capacity_kw"[^>]*value="5"', form)
     assert re.search(r'name="price"[^>]*value="0.52"', form)
     assert f'name="finding" value="{finding.pk}"' in form
+    # the day the finding was recorded, in the format a date input reads
+    assert re.search(rf'name="occurred_on" value="{timezone.localdate():%Y-%m-%d}"', form)
     post = {
         "kind": "theft",
         "theft_method": "bypass",
@@ -261,6 +263,8 @@ def test_notice_html_and_pdf(case, staff_client):
     assert "贰仟肆佰玖拾陆元整" in html  # the total 2,496.00
     assert "绕越计量装置" in html
     assert "must not be served" in html  # a draft
+    assert "送达之日起 7 日内" in html
+    assert "2024 供电营业规则" in html  # found after 2024-06-01: the 2024 rule's rows
     pdf = client.get(reverse("inspection:case_notice_pdf", args=[case.pk]))
     assert pdf["Content-Type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF-")

@@ -132,6 +132,8 @@ def test_theft_2024_ceiling_accepts_a_lower_agreed_multiple_and_refuses_a_higher
         "applied": "2",
     }
     assert "不高于 3 倍" in c.basis["formula_zh"]
+    assert c.basis["article"].startswith("2024 供电营业规则")
+    assert theft_charges(RULES_1996, base).basis["article"] == "1996 供电营业规则 第一百零二条、第一百零三条"
     assert theft_charges(RULES_2024, base).penalty == D("1872.00")  # default: the ceiling
     with pytest.raises(PenaltyInputError) as exc:
         theft_charges(RULES_2024, {**base, "agreed_multiple": "4"})
