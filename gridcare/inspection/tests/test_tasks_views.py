@@ -286,6 +286,7 @@ def test_new_task_prefilled_from_a_risk_score(inspector, account):
     assert reverse("inspection:risk_detail", args=[account.pk]) in body
     due = timezone.localdate() + dt.timedelta(days=14)
     assert f'value="{due:%Y-%m-%d}"' in body
+    assert f'<option value="{inspector.pk}" selected>' in body  # an inspector goes themselves
 
 
 def test_new_task_conflict_names_the_open_task(inspector, task, account):

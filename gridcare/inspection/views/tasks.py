@@ -27,7 +27,7 @@ from gridcare.core.errors import Conflict, GridCareError, NotFound
 from gridcare.core.errors import PermissionDenied as ServicePermissionDenied
 from gridcare.core.pagination import paginate
 from gridcare.core.permissions import staff_required
-from gridcare.core.roles import staff_has_perm
+from gridcare.core.roles import INSPECTOR, staff_has_perm, user_roles
 from gridcare.customers.forms import add_service_error
 from gridcare.customers.models import Account
 from gridcare.inspection.choices import OPEN_TASK_STATUSES, FindingKind, TaskSource, TaskStatus
@@ -208,6 +208,8 @@ def task_new_view(request: HttpRequest) -> HttpResponse:
             initial["reason"] = _("Suspect in line-loss area %(area)s") % {
                 "area": why["area"].transformer.code
             }
+        if INSPECTOR in user_roles(request.user):  # an inspector usually goes themselves
+            initial["inspector"] = str(request.user.pk)
         form = TaskCreateForm(initial=initial)
     return render(
         request,
