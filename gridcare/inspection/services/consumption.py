@@ -1,8 +1,11 @@
 """Daily consumption for theft scoring and line loss, read set-based from the metering data.
 
 * :func:`accounts_daily_kwh` — each account's daily kWh from its meters' total-register
-  daily frozen readings: (reading − previous day's reading) × multiplier (倍率), a decrease
-  counting as a rollover at ``10 ** digits``. Only readings of quality valid, estimated or
+  daily frozen readings (日冻结). A reading dated D is the register frozen at 00:00 of D (as
+  the AMI head-end and the demo deliver it), so the use *of* day D is
+  (reading of D+1 − reading of D) × multiplier (倍率), a decrease counting as a rollover at
+  ``10 ** digits``; the 台区总表 curve of day D (its 96 quarter hours) measures the same
+  day. Only readings of quality valid, estimated or
   edited count (a suspect reading is waiting for a clerk). A day is counted only when both
   readings belong to the same meter while it was installed for the account, so the day of a
   meter exchange is missing rather than wrong.
@@ -55,10 +58,10 @@ def _local_day(value: dt.datetime | None) -> dt.date | None:
 
 
 def _installations(start: dt.date, end: dt.date, account_ids: Sequence[int] | None) -> pl.DataFrame:
-    """Installations overlapping [start − 1, end]: account, meter, first and last local day,
+    """Installations overlapping [start, end + 1]: account, meter, first and last local day,
     digits and multiplier (thousandths)."""
-    first = dt.datetime.combine(start - dt.timedelta(days=1), dt.time(0), tzinfo=TZ)
-    last = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(0), tzinfo=TZ)
+    first = dt.datetime.combine(start, dt.time(0), tzinfo=TZ)
+    last = dt.datetime.combine(end + dt.timedelta(days=2), dt.time(0), tzinfo=TZ)
     rows = Installation.objects.filter(installed_at__lt=last).exclude(removed_at__lt=first)
     if account_ids is not None:
         rows = rows.filter(account_id__in=list(account_ids))
@@ -100,8 +103,8 @@ def accounts_daily_kwh(
     *, start: dt.date, end: dt.date, account_ids: Sequence[int] | None = None
 ) -> pl.DataFrame:
     """``account_id``, ``day``, ``kwh`` (float) for every day from ``start`` to ``end`` an
-    account has two consecutive counted readings of the same installed meter; sorted by
-    account and day."""
+    account has counted readings of the same installed meter on D and D+1 (the use of D is
+    their difference); sorted by account and day."""
     if end < start:
         return pl.DataFrame(schema=DAILY_SCHEMA)
     installs = _installations(start, end, account_ids)
@@ -113,8 +116,8 @@ def accounts_daily_kwh(
     )
     params: list[Any] = [
         Register.TOTAL.value,
-        (start - dt.timedelta(days=1)).isoformat(),
-        end.isoformat(),
+        start.isoformat(),
+        (end + dt.timedelta(days=1)).isoformat(),
         *[q.value for q in COUNTED_QUALITIES],
     ]
     if account_ids is not None:
@@ -130,18 +133,18 @@ def accounts_daily_kwh(
         )
         .sort("account_id", "meter_id", "day")
     )
-    same = (pl.col("account_id") == pl.col("account_id").shift(1)) & (
-        pl.col("meter_id") == pl.col("meter_id").shift(1)
+    same = (pl.col("account_id") == pl.col("account_id").shift(-1)) & (
+        pl.col("meter_id") == pl.col("meter_id").shift(-1)
     )
-    consecutive = (pl.col("day") - pl.col("day").shift(1)) == pl.duration(days=1)
-    delta = pl.col("value_milli") - pl.col("value_milli").shift(1)
+    consecutive = (pl.col("day").shift(-1) - pl.col("day")) == pl.duration(days=1)
+    delta = pl.col("value_milli").shift(-1) - pl.col("value_milli")
     rollover = pl.lit(10, dtype=pl.Int64).pow(pl.col("digits")) * 1000
     return (
         joined.with_columns(
             ok=same & consecutive,
             delta=pl.when(delta < 0).then(delta + rollover).otherwise(delta),
         )
-        .filter(pl.col("ok") & (pl.col("day") >= start))
+        .filter(pl.col("ok") & (pl.col("day") <= end))
         .select(
             "account_id",
             "day",

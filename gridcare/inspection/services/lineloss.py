@@ -7,9 +7,8 @@ the customers' daily consumption (``accounts_daily_kwh``), runs the pure engine
 
 Day alignment: a daily frozen reading (日冻结示数) of day D is the register at 00:00 of D, so
 ``frozen(D + 1) − frozen(D)`` is the energy of day D, the same day as the total meter's 96
-quarter hours of D. ``accounts_daily_kwh`` labels that difference with the later reading's
-day (D + 1); it is moved back one day here. The last day of the window therefore needs the
-next morning's 00:00 freeze: until it is imported that day is incomplete.
+quarter hours of D; ``accounts_daily_kwh`` labels it D. The last day of the window therefore
+needs the next morning's 00:00 freeze: until it is imported that day is incomplete.
 """
 
 from __future__ import annotations
@@ -86,8 +85,8 @@ def _inputs(start: dt.date, end: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, p
         pl.col("transformer_id").is_not_null() & ~pl.col("is_dedicated").fill_null(False)
     )
     inputs = transformer_daily_input(start=start, end=end, transformer_ids=public)
-    daily = accounts_daily_kwh(start=start + dt.timedelta(days=1), end=end + dt.timedelta(days=1))
-    consumption = daily.with_columns(pl.col("day") - pl.duration(days=1)).join(
+    daily = accounts_daily_kwh(start=start, end=end)
+    consumption = daily.join(
         everyone.select("account_id", "transformer_id"), on="account_id", how="inner"
     )
     return (

@@ -40,9 +40,11 @@ def metered_account(
     first_reading: Decimal = Decimal("1000"),
     **account_fields: Any,
 ) -> Account:
-    """An active account on ``transformer`` (a new area when None) whose meter reads
-    ``first_reading`` on the day before ``start`` and then advances by ``daily_kwh[i] /
-    multiplier`` each day (a NaN/None entry leaves that day without a reading)."""
+    """An active account on ``transformer`` (a new area when None) whose meter, installed at
+    00:00 of ``start``, reads ``first_reading`` on ``start`` and then advances by
+    ``daily_kwh[i] / multiplier`` over day ``start + i`` (the reading dated D is frozen at
+    00:00 of D, so day i's use shows in the reading of day i + 1). A NaN/None entry leaves
+    the reading at the end of that day missing (so that day and the next have no use)."""
     point = ServicePointFactory(transformer=transformer or transformer_area())
     account = AccountFactory(service_point=point, customer_class=customer_class, **account_fields)
     n = next(_serial)
@@ -57,7 +59,7 @@ def metered_account(
         manufactured_on=dt.date(2018, 1, 1),
         status=MeterStatus.INSTALLED,
     )
-    installed = dt.datetime.combine(start - dt.timedelta(days=1), dt.time(0), tzinfo=TZ)
+    installed = dt.datetime.combine(start, dt.time(0), tzinfo=TZ)
     Installation.objects.create(
         meter=meter,
         service_point=point,
@@ -71,7 +73,7 @@ def metered_account(
         Reading(
             meter=meter,
             register=Register.TOTAL,
-            day=start - dt.timedelta(days=1),
+            day=start,
             value=value,
             source=ReadingSource.AMI,
             quality=ReadingQuality.VALID,
@@ -85,7 +87,7 @@ def metered_account(
             Reading(
                 meter=meter,
                 register=Register.TOTAL,
-                day=start + dt.timedelta(days=i),
+                day=start + dt.timedelta(days=i + 1),
                 value=value,
                 source=ReadingSource.AMI,
                 quality=ReadingQuality.VALID,

@@ -34,7 +34,7 @@ def test_gap_leaves_the_day_missing_and_rollover_counts() -> None:
     b = metered_account(daily_kwh=[8.0, 9.0], start=START, digits=4, first_reading=Decimal("9990"))
     frame = accounts_daily_kwh(start=START, end=START + dt.timedelta(days=3), account_ids=[a.id, b.id])
     days_a = frame.filter(frame["account_id"] == a.id)["day"].to_list()
-    assert days_a == [START, START + dt.timedelta(days=3)]  # the gap hides two days
+    assert days_a == [START, START + dt.timedelta(days=3)]  # the missing reading hides two days
     kwh_b = frame.filter(frame["account_id"] == b.id)["kwh"].to_list()
     assert kwh_b == pytest.approx([8.0, 9.0])  # 9990 → 9998 → 7 (rollover at 10^4)
 

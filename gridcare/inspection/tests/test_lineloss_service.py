@@ -54,9 +54,8 @@ def _total_meter(area: Transformer, daily_kwh: list[float]) -> None:
 
 
 def _customer(area: Transformer, use: list[float], **kwargs: Any) -> Any:
-    """An account whose use on window day i is ``use[i]``: the 00:00 freeze of day D closes
-    day D − 1, so the readings run from W0 to END + 1."""
-    return metered_account(daily_kwh=use, start=W0 + dt.timedelta(days=1), transformer=area, **kwargs)
+    """An account whose use on window day i is ``use[i]`` (readings from W0 to END + 1)."""
+    return metered_account(daily_kwh=use, start=W0, transformer=area, **kwargs)
 
 
 @pytest.fixture
