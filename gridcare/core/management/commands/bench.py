@@ -25,6 +25,7 @@ from django.db import connection
 from django.utils import timezone
 
 from gridcare.billing import bench as billing_bench
+from gridcare.inspection import bench as inspection_bench
 from gridcare.workorders import bench as workorders_bench
 
 
@@ -468,6 +469,11 @@ BENCHMARKS: dict[str, Benchmark] = {
         help="Hotline agents creating work orders over HTTP against gunicorn (PostgreSQL only).",
         add_arguments=workorders_bench.add_arguments,
         run=workorders_bench.run,
+    ),
+    "theft-score": Benchmark(
+        help="Score N customers' daily consumption for theft risk with reasons (no database).",
+        add_arguments=inspection_bench.add_arguments,
+        run=inspection_bench.run,
     ),
 }
 
