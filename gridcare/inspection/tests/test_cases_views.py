@@ -273,3 +273,11 @@ def test_notice_html_and_pdf(case, staff_client):
     text = pdf_text(pdf.content)
     assert case.number in text
     assert "2,496.00" in text
+
+
+def test_detail_page_query_count_is_pinned(case, staff_client, django_assert_max_num_queries):
+    client = staff_client(roles=["marketing_manager"])
+    url = reverse("inspection:case_detail", args=[case.pk])
+    client.get(url)  # warm the session and permission caches
+    with django_assert_max_num_queries(7):
+        assert client.get(url).status_code == 200
