@@ -48,7 +48,7 @@
           silent: true,
           symbol: "none",
           lineStyle: { type: "dashed", color: danger },
-          label: { formatter: data.threshold_label + " " + data.threshold + " " + data.unit },
+          label: { position: "insideEndTop", formatter: data.threshold_label + " " + data.threshold + " " + data.unit },
           data: [{ yAxis: data.threshold }]
         }
       }]
@@ -112,7 +112,7 @@
             silent: true,
             symbol: "none",
             lineStyle: { type: "dashed", color: danger },
-            label: { formatter: names.threshold + " " + data.threshold + " %" },
+            label: { position: "insideEndTop", formatter: names.threshold + " " + data.threshold + " %" },
             data: [{ yAxis: data.threshold }]
           }
         }
