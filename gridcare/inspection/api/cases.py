@@ -40,7 +40,6 @@ from gridcare.inspection.services.cases import (
     case_submit,
     case_update,
     case_withdraw,
-    user_type_for_class,
 )
 from gridcare.inspection.services.penalty_rules import penalty_rules_at
 
@@ -371,18 +370,13 @@ def penalty_rules(request: HttpRequest, day: dt.date | None = None) -> Any:
 def case_preview(request: HttpRequest, payload: PreviewIn) -> Any:
     """The amounts and the basis with the rules in force on ``occurred_on``; nothing is saved."""
     _require(request, ADD)
-    user_type = payload.user_type
-    if payload.kind == "theft" and not user_type and payload.account_id is not None:
-        from gridcare.customers.models import Account
-
-        cls = Account.objects.filter(pk=payload.account_id).values_list("customer_class", flat=True).first()
-        user_type = user_type_for_class(cls) if cls else ""
     charges = case_compute(
         kind=payload.kind,
         occurred_on=payload.occurred_on,
         inputs=_inputs(payload.inputs),
         violation_kind=payload.violation_kind,
-        user_type=user_type,
+        user_type=payload.user_type,
+        account_id=payload.account_id,
     )
     return _charges_out(charges)
 

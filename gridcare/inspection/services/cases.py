@@ -166,10 +166,20 @@ def clean_inputs(inputs: Any) -> dict[str, Any]:
 
 
 def case_compute(
-    *, kind: str, occurred_on: dt.date, inputs: dict[str, Any], violation_kind: str = "", user_type: str = ""
+    *,
+    kind: str,
+    occurred_on: dt.date,
+    inputs: dict[str, Any],
+    violation_kind: str = "",
+    user_type: str = "",
+    account_id: int | None = None,
 ) -> Charges:
     """The charges of a case with the rules in force on ``occurred_on`` (nothing is saved:
-    the form's preview and the API's ``/cases/preview`` call this too)."""
+    the form's preview and the API's ``/cases/preview`` call this too). A theft without
+    ``user_type`` takes it from the class of ``account_id`` when given."""
+    if kind == CaseKind.THEFT and not user_type and account_id is not None:
+        found = Account.objects.filter(pk=account_id).values_list("customer_class", flat=True).first()
+        user_type = user_type_for_class(found) if found else ""
     if kind not in CaseKind.values:
         raise ValidationFailed(_("Choose theft or violation."), field="kind")
     if kind == CaseKind.VIOLATION and violation_kind not in ViolationKind.values:

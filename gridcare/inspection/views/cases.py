@@ -150,7 +150,8 @@ def case_new_view(request: HttpRequest) -> HttpResponse:
                         occurred_on=data["occurred_on"],
                         inputs=form.inputs(),
                         violation_kind=data["violation_kind"] if data["kind"] == "violation" else "",
-                        user_type=data["user_type"] or _default_user_type(data),
+                        user_type=data["user_type"],
+                        account_id=data["account"].pk,
                     )
                 else:
                     case = case_create(
@@ -183,12 +184,6 @@ def case_new_view(request: HttpRequest) -> HttpResponse:
         "inspection/case_new.html",
         {"form": form, "preview": preview, "price_info": price_info},
     )
-
-
-def _default_user_type(data: dict[str, Any]) -> str:
-    from gridcare.inspection.services.cases import user_type_for_class
-
-    return user_type_for_class(data["account"].customer_class) if data.get("account") else ""
 
 
 # --- detail and actions ---------------------------------------------------------------------------
