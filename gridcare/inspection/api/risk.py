@@ -405,14 +405,16 @@ def risk_detail(request: HttpRequest, account_id: int) -> Any:
     }
 
 
-@router.post("/risk/runs", response={201: ScoringRunOut, **ERRORS}, summary="Run theft scoring now")
+@router.post(
+    "/risk/runs", response={201: ScoringRunOut, 400: ErrorOut, **ERRORS}, summary="Run theft scoring now"
+)
 def risk_run(request: HttpRequest) -> Any:
-    """Scores every account now with the active model over the last 365 days (what the nightly
-    job does at 03:00). The answer is the run: ``status`` done, or failed with its ``error``."""
+    """Scores every active account now with the active model over the 365 days ending yesterday
+    (what the nightly job does at 03:00) and answers the done run. 404 ``not_found`` when no
+    model is active; 400 when the run failed (the model files cannot be used, the scoring broke:
+    the run is recorded as failed with its error on the scoring runs page)."""
     user = _require(request, RUN_SCORING)
-    from gridcare.inspection.services.scoring import (  # type: ignore[import-not-found, unused-ignore]
-        scoring_run,
-    )
+    from gridcare.inspection.services.scoring import scoring_run
 
     run = scoring_run(actor=user)
     run = ScoringRun.objects.select_related("artefact").get(pk=run.pk)

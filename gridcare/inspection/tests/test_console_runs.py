@@ -1,12 +1,14 @@
 """The "run now" buttons of the console and the API, for real: an inspector runs the line-loss
 analysis over a county with one area where a customer's meter records a quarter of its use
-from day 21; the dashboard flags the area and its page ranks the thief first with the task
-link. The scoring button is exercised against the scoring service when it is installed and
-against a stand-in of it (the view's own wiring: success, failed run, refused) otherwise."""
+from day 21 (the dashboard flags the area, its page ranks the thief first with the task
+link); an inspector runs theft scoring with a small trained model over 24 residents, one of
+whom records 5 % of its use from day 100 (the risk list ranks it first, its explanation
+shows the reasons, the chart and the task link); no model and a failed run."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +18,16 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from gridcare.core.errors import ValidationFailed
 from gridcare.customers.models import Transformer
 from gridcare.inspection.choices import RunStatus
-from gridcare.inspection.models import AreaLoss, LineLossRun, ScoringRun
+from gridcare.inspection.engine.model import TheftModel, save_model
+from gridcare.inspection.labels import FEATURES
+from gridcare.inspection.models import AreaLoss, LineLossRun, ModelArtefact, RiskScore, ScoringRun
+from gridcare.inspection.services import scoring
+from gridcare.inspection.services.scoring import model_register
 from gridcare.inspection.tests.factories import metered_account, transformer_area
-from gridcare.inspection.tests.test_console_selectors import model_artefact, scoring_run_row
+from gridcare.inspection.tests.scoring_support import honest_series, small_model
+from gridcare.inspection.tests.test_console_views import json_script
 from gridcare.metering.interval import TRANSFORMER, curves_write
 
 pytestmark = pytest.mark.django_db
@@ -125,50 +131,97 @@ def test_auditor_cannot_run(make_user: Any, county: dict[str, Any]) -> None:
 # ---- the scoring button ---------------------------------------------------------------------
 
 
-def _stand_in(monkeypatch: pytest.MonkeyPatch, result: Any) -> list[Any]:
-    """Replace the scoring service by one returning (or raising) ``result``; the calls."""
-    import sys
-    import types
-
-    calls: list[Any] = []
-
-    def scoring_run(*, actor: Any, end: Any = None, days: int = 365) -> ScoringRun:
-        calls.append(actor)
-        if isinstance(result, Exception):
-            raise result
-        return result()  # type: ignore[no-any-return]
-
-    module = types.ModuleType("gridcare.inspection.services.scoring")
-    module.scoring_run = scoring_run  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "gridcare.inspection.services.scoring", module)
-    return calls
+@pytest.fixture(scope="module")
+def theft_model() -> TheftModel:
+    return small_model()
 
 
-def test_scoring_button_success(make_user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    model = model_artefact()
-    calls = _stand_in(
-        monkeypatch, lambda: scoring_run_row(model, accounts_scored=120, flagged=7, triggered_by="inspector")
-    )
+@pytest.fixture
+def registered(theft_model: TheftModel, tmp_path: Path) -> Iterator[ModelArtefact]:
+    """The small test model registered and active (its files in the test's data directory)."""
+    scoring.model_cache_clear()
+    yield model_register(actor="tester", path=save_model(theft_model, tmp_path / "outside"))
+    scoring.model_cache_clear()
+
+
+@pytest.fixture
+def residents() -> dict[str, Any]:
+    """24 urban residents with 150 days of readings ending yesterday; the 8th records 5 % of
+    its use from day 100 (a bypass)."""
+    end = timezone.localdate() - dt.timedelta(days=1)
+    start = end - dt.timedelta(days=149)
+    areas = [transformer_area(), transformer_area()]
+    accounts = {}
+    for i in range(24):
+        kwh = honest_series(150, seed=100 + i)
+        if i == 7:
+            kwh[100:] *= 0.05
+        accounts[i] = metered_account(
+            daily_kwh=kwh.round(3).tolist(), start=start, transformer=areas[i % 2], number=f"51000000{i:02d}"
+        )
+    return {"thief": accounts[7], "start": start, "end": end}
+
+
+def test_inspector_runs_scoring_and_opens_the_thief(
+    make_user: Any, registered: ModelArtefact, residents: dict[str, Any]
+) -> None:
     client = login(make_user, "inspector")
     response = client.post(reverse("inspection:scoring_runs"), follow=True)
     assert response.redirect_chain == [(reverse("inspection:scoring_runs"), 302)]
-    assert "Scoring finished: 120 accounts scored, 7 above the threshold." in response.content.decode()
-    assert len(calls) == 1
-    api = client.post("/api/inspection/risk/runs")
-    assert api.status_code == 201
-    assert api.json()["accounts_scored"] == 120
-    assert api.json()["model_version"] == "theft-test-1"
+    run = ScoringRun.objects.get()
+    assert run.status == RunStatus.DONE
+    assert run.accounts_scored == 24
+    assert (
+        f"Scoring finished: 24 accounts scored, {run.flagged} above the threshold."
+        in response.content.decode()
+    )
+    thief = residents["thief"]
+    listed = client.get(reverse("inspection:risk")).content.decode()
+    assert listed.index("5100000007") < listed.index("5100000000")
+    score = RiskScore.objects.get(run=run, account=thief)
+    assert score.rank == 1
+    page = client.get(reverse("inspection:risk_detail", args=[thief.pk])).content.decode()
+    for reason in score.reasons:
+        assert str(FEATURES[reason["feature"]].label).replace("'", "&#x27;") in page
+    assert f"account={thief.pk}&amp;source=risk&amp;risk_score={score.pk}" in page
+    data = json_script(page, "risk-chart-data")
+    assert len(data["days"]) == 365
+    assert data["days"][-1] == residents["end"].isoformat()
+    assert data["count"] == 150
+    assert data["window"] is not None
+    assert data["window"][1] == residents["end"].isoformat()
 
 
-def test_scoring_button_failed_run_and_refusal(make_user: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    model = model_artefact()
-    _stand_in(monkeypatch, lambda: scoring_run_row(model, status=RunStatus.FAILED, error="no readings"))
+def test_scoring_api_run(make_user: Any, registered: ModelArtefact, residents: dict[str, Any]) -> None:
+    client = login(make_user, "inspector")
+    response = client.post("/api/inspection/risk/runs")
+    assert response.status_code == 201, response.content
+    assert response.json()["accounts_scored"] == 24
+    assert response.json()["model_version"] == registered.version
+    first = client.get("/api/inspection/risk", {"per_page": 1}).json()["items"][0]
+    assert first["account_id"] == residents["thief"].pk
+
+
+def test_scoring_without_a_model(make_user: Any, residents: dict[str, Any]) -> None:
     client = login(make_user, "inspector")
     html = client.post(reverse("inspection:scoring_runs"), follow=True).content.decode()
-    assert "Scoring failed: no readings" in html
-    _stand_in(monkeypatch, ValidationFailed("No active theft model."))
+    assert "Scoring did not run: No active theft model" in html
+    assert client.post("/api/inspection/risk/runs").status_code == 404
+    assert ScoringRun.objects.count() == 0
+
+
+def test_a_failed_scoring_run(
+    make_user: Any, registered: ModelArtefact, residents: dict[str, Any], settings: Any
+) -> None:
+    (Path(settings.DATA_DIR) / registered.path / "model.txt").unlink()
+    client = login(make_user, "inspector")
     html = client.post(reverse("inspection:scoring_runs"), follow=True).content.decode()
-    assert "Scoring did not run: No active theft model." in html
-    api = client.post("/api/inspection/risk/runs")
-    assert api.status_code == 422
-    assert api.json()["message"] == "No active theft model."
+    assert "Scoring failed: The theft model" in html
+    assert "cannot read the model files" in html
+    assert "badge--danger" in html
+    response = client.post("/api/inspection/risk/runs")
+    assert response.status_code == 400
+    assert "cannot read the model files" in response.json()["message"]
+    assert list(ScoringRun.objects.values_list("status", flat=True)) == [RunStatus.FAILED] * 2
+    # no done run: the list keeps its empty state and names the failed run
+    assert "No scoring run has finished yet" in client.get(reverse("inspection:risk")).content.decode()

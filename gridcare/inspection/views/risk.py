@@ -20,7 +20,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
-from gridcare.core.errors import GridCareError, NotFound
+from gridcare.core.errors import Conflict, GridCareError, NotFound, ValidationFailed
+from gridcare.core.errors import PermissionDenied as ServicePermissionDenied
 from gridcare.core.pagination import paginate
 from gridcare.core.permissions import staff_required
 from gridcare.customers.choices import AreaType, CustomerClass
@@ -43,6 +44,7 @@ VIEW_RUNS = "inspection.view_scoringrun"
 RUN = "inspection.add_scoringrun"
 ADD_TASK = "inspection.add_inspectiontask"
 CLASS_LABELS: dict[str, Any] = dict(CustomerClass.choices)
+REFUSALS = (NotFound, ValidationFailed, ServicePermissionDenied, Conflict)
 RUN_BADGES: dict[str, str] = {RunStatus.DONE: "ok", RunStatus.RUNNING: "info", RunStatus.FAILED: "danger"}
 
 
@@ -206,23 +208,26 @@ def scoring_runs_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not request.user.has_perm(RUN):
             raise PermissionDenied
-        from gridcare.inspection.services.scoring import (  # type: ignore[import-not-found, unused-ignore]
-            scoring_run,
-        )
+        from gridcare.inspection.services.scoring import scoring_run
 
         try:
             run = scoring_run(actor=request.user)
-        except GridCareError as exc:
+        except REFUSALS as exc:  # refused before a run was recorded (no active model …)
             messages.error(request, _("Scoring did not run: %(reason)s") % {"reason": exc.message})
+        except GridCareError as exc:  # the run is recorded as failed with its error
+            reason = str(exc.message)
+            messages.error(
+                request,
+                reason
+                if exc.code == "scoring_failed"
+                else _("Scoring failed: %(reason)s") % {"reason": reason},
+            )
         else:
-            if run.status == RunStatus.DONE:
-                messages.success(
-                    request,
-                    _("Scoring finished: %(scored)s accounts scored, %(flagged)s above the threshold.")
-                    % {"scored": run.accounts_scored, "flagged": run.flagged},
-                )
-            else:
-                messages.error(request, _("Scoring failed: %(error)s") % {"error": run.error or run.status})
+            messages.success(
+                request,
+                _("Scoring finished: %(scored)s accounts scored, %(flagged)s above the threshold.")
+                % {"scored": run.accounts_scored, "flagged": run.flagged},
+            )
         return redirect("inspection:scoring_runs")
     page = paginate(request, scoring_runs_list())
     model = model_active_get()
