@@ -29,7 +29,15 @@ from django.db.models import Q, QuerySet
 from gridcare.core.errors import NotFound
 from gridcare.inspection.choices import OPEN_TASK_STATUSES, RunStatus
 from gridcare.inspection.labels import feature_label, feature_value_text
-from gridcare.inspection.models import Case, InspectionTask, ModelArtefact, RiskScore, ScoringRun
+from gridcare.inspection.models import (
+    AreaLoss,
+    Case,
+    InspectionTask,
+    LineLossRun,
+    ModelArtefact,
+    RiskScore,
+    ScoringRun,
+)
 from gridcare.inspection.services.consumption import accounts_daily_kwh
 
 __all__ = [
@@ -255,6 +263,8 @@ class RiskExplanation:
     history: list[dict[str, Any]] = field(default_factory=list)
     open_tasks: list[InspectionTask] = field(default_factory=list)
     cases: list[Case] = field(default_factory=list)
+    area_loss: AreaLoss | None = None
+    """The account's transformer area in the latest done line-loss run (the other signal)."""
 
 
 def _chart(score: RiskScore, run: ScoringRun) -> dict[str, Any]:
@@ -327,6 +337,14 @@ def risk_explanation(*, account_id: int) -> RiskExplanation:
         .order_by("due_on", "id")
     )
     cases = list(Case.objects.filter(account_id=account_id).order_by("-created_at", "-id")[:20])
+    latest_loss = _latest_line_loss_run_id()
+    area_loss = (
+        AreaLoss.objects.filter(run_id=latest_loss, transformer_id=score.account.service_point.transformer_id)
+        .select_related("run")
+        .first()
+        if latest_loss is not None
+        else None
+    )
     return RiskExplanation(
         score=score,
         run=run,
@@ -336,4 +354,14 @@ def risk_explanation(*, account_id: int) -> RiskExplanation:
         history=history,
         open_tasks=open_tasks,
         cases=cases,
+        area_loss=area_loss,
+    )
+
+
+def _latest_line_loss_run_id() -> int | None:
+    return (
+        LineLossRun.objects.filter(status=RunStatus.DONE)
+        .order_by("-started_at", "-id")
+        .values_list("id", flat=True)
+        .first()
     )

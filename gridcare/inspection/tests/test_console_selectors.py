@@ -470,6 +470,15 @@ def test_area_detail(loss_world: dict[str, Any]) -> None:
     assert second["risk_score"] == 0.20
 
 
+def test_explanation_names_the_area_of_the_latest_line_loss_run(loss_world: dict[str, Any]) -> None:
+    a, d = loss_world["accounts"]["a"], loss_world["accounts"]["d"]
+    assert risk_explanation(account_id=a.pk).area_loss == loss_world["hot"]  # not the old run's row
+    assert risk_explanation(account_id=d.pk).area_loss == loss_world["cool"]
+    fresh = line_loss_run_row(minutes_ago=1)  # a newer done run without these areas
+    assert fresh.pk
+    assert risk_explanation(account_id=a.pk).area_loss is None
+
+
 def test_area_of_a_failed_or_unknown_run_is_not_found(loss_world: dict[str, Any]) -> None:
     running = line_loss_run_row(status=RunStatus.RUNNING)
     area = area_loss_row(running, transformer_area(), recent="50.00")

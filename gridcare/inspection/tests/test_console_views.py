@@ -163,6 +163,8 @@ def test_explanation_page(make_user: Any, loss_world: dict[str, Any]) -> None:
     assert "Longest run of zero days" in html
     assert "12 days" in html
     assert "inspection/risk_chart.js" in html
+    assert reverse("inspection:lineloss_area", args=[loss_world["hot"].pk]) in html
+    assert "area flagged" in html
 
 
 def test_explanation_404s(make_user: Any, loss_world: dict[str, Any]) -> None:
@@ -221,6 +223,7 @@ def test_area_page(make_user: Any, loss_world: dict[str, Any]) -> None:
     assert "The recent loss rate of 18.50 % is above the threshold of 10.00 %." in html
     assert reverse("inspection:risk_detail", args=[loss_world["accounts"]["a"].pk]) in html
     assert html.index("3100000001") < html.index("3100000002")
+    assert f"/inspection/?transformer={loss_world['urban'].pk}" in html
 
 
 def test_area_404s(make_user: Any, loss_world: dict[str, Any]) -> None:

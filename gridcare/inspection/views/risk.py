@@ -193,6 +193,7 @@ def risk_detail_view(request: HttpRequest, account_id: int) -> HttpResponse:
             },
             "can_add_task": request.user.has_perm(ADD_TASK),
             "can_view_customer": request.user.has_perm("customers.view_customer"),
+            "can_view_area": request.user.has_perm("inspection.view_arealoss"),
             "task_url": task_new_url(
                 account_id=score.account_id, source=TaskSource.RISK, risk_score=score.pk
             ),
