@@ -159,22 +159,27 @@ def score_customers(
     if eligible.height == 0:
         return ScoreResult(scores=pl.DataFrame(schema=SCORE_SCHEMA), skipped=skipped.cast(SKIPPED_SCHEMA))
 
-    assignment = peer_groups(eligible, groups)
-    rows = clean.join(assignment, on="customer_id", how="inner").sort("peer_group", "customer_id", "date")
+    # each customer's peer group and feature chunk; partitions, not a sort of every row
+    assignment = (
+        peer_groups(eligible, groups)
+        .sort("peer_group", "customer_id")
+        .with_columns(chunk=(pl.int_range(pl.len()).over("peer_group") // CHUNK).cast(pl.Int64))
+    )
+    rows = clean.join(assignment, on="customer_id", how="inner")
     everyone = peer_reference(rows) if assignment["peer_group"].eq(ALL_PEERS).any() else None
+    partitions = rows.partition_by("peer_group", as_dict=True)
+    del rows
 
     feature_parts: list[pl.DataFrame] = []
     detail_parts: list[pl.DataFrame] = []
-    for (name,), group_rows in rows.group_by(["peer_group"], maintain_order=True):
+    for key in sorted(partitions, key=str):
+        group_rows = partitions.pop(key)
+        name = str(group_rows["peer_group"][0])
         peers = everyone if name == ALL_PEERS and everyone is not None else peer_reference(group_rows)
-        ids = group_rows["customer_id"].unique(maintain_order=True)
-        offsets = group_rows.group_by("customer_id", maintain_order=True).len()["len"].cum_sum()
-        for start in range(0, len(ids), CHUNK):
-            first_row = 0 if start == 0 else int(offsets[start - 1])
-            last_row = int(offsets[min(start + CHUNK, len(ids)) - 1])
-            chunk = group_rows.slice(first_row, last_row - first_row)
-            features, detail = customer_features_detail(chunk, peers)
-            feature_parts.append(features.with_columns(peer_group=pl.lit(str(name))))
+        chunks = group_rows.partition_by("chunk", as_dict=True)
+        for chunk_key in sorted(chunks, key=str):
+            features, detail = customer_features_detail(chunks[chunk_key], peers)
+            feature_parts.append(features.with_columns(peer_group=pl.lit(name)))
             detail_parts.append(detail)
     features = pl.concat(feature_parts)
     detail = pl.concat(detail_parts) if detail_parts else pl.DataFrame(schema=DETAIL_SCHEMA)
