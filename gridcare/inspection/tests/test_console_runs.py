@@ -101,6 +101,11 @@ def test_inspector_runs_line_loss_and_finds_the_thief(make_user: Any, county: di
     assert hot.suspects[0]["number"] == "4100000003"
     assert "4100000003" in area
     assert f"account={thief.pk}&amp;source=line_loss&amp;area_loss={hot.pk}" in area
+    form = client.get(
+        reverse("inspection:task_new"), {"account": thief.pk, "source": "line_loss", "area_loss": hot.pk}
+    )
+    assert form.status_code == 200
+    assert "4100000003" in form.content.decode()
 
 
 def test_line_loss_api_run(make_user: Any, county: dict[str, Any]) -> None:
@@ -184,6 +189,11 @@ def test_inspector_runs_scoring_and_opens_the_thief(
     for reason in score.reasons:
         assert str(FEATURES[reason["feature"]].label).replace("'", "&#x27;") in page
     assert f"account={thief.pk}&amp;source=risk&amp;risk_score={score.pk}" in page
+    form = client.get(
+        reverse("inspection:task_new"), {"account": thief.pk, "source": "risk", "risk_score": score.pk}
+    )
+    assert form.status_code == 200
+    assert "5100000007" in form.content.decode()
     data = json_script(page, "risk-chart-data")
     assert len(data["days"]) == 365
     assert data["days"][-1] == residents["end"].isoformat()

@@ -136,7 +136,7 @@ def test_risk_list_query_count(
 ) -> None:
     client = login(make_user, "inspector")
     client.get(reverse("inspection:risk"))
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(9):
         response = client.get(reverse("inspection:risk"), {"per_page": 50})
     assert response.status_code == 200
 
@@ -165,6 +165,16 @@ def test_explanation_page(make_user: Any, loss_world: dict[str, Any]) -> None:
     assert "inspection/risk_chart.js" in html
     assert reverse("inspection:lineloss_area", args=[loss_world["hot"].pk]) in html
     assert "area flagged" in html
+
+
+def test_explanation_query_count(
+    make_user: Any, loss_world: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    client = login(make_user, "inspector")
+    url = reverse("inspection:risk_detail", args=[loss_world["accounts"]["a"].pk])
+    client.get(url)  # the class's peer statistics are cached from here on
+    with django_assert_max_num_queries(16):
+        assert client.get(url).status_code == 200
 
 
 def test_explanation_404s(make_user: Any, loss_world: dict[str, Any]) -> None:
@@ -202,7 +212,7 @@ def test_line_loss_dashboard_query_count(
 ) -> None:
     client = login(make_user, "inspector")
     client.get(reverse("inspection:lineloss"))
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(11):
         assert client.get(reverse("inspection:lineloss")).status_code == 200
 
 
