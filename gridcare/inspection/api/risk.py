@@ -119,6 +119,9 @@ class RiskScoreOut(Schema):
     window_start: dt.date | None = Field(..., description="Start of the suspicious window, when located.")
     window_end: dt.date | None
     top_reason: ReasonOut | None
+    has_open_task: bool = Field(
+        ..., description="The account already has a planned, assigned or on-site task."
+    )
 
 
 class RiskPageOut(Schema):
@@ -243,6 +246,9 @@ class SuspectOut(Schema):
         ..., description="The account's theft risk score in the latest scoring run."
     )
     risk_score_id: int | None
+    has_open_task: bool = Field(
+        ..., description="The account already has a planned, assigned or on-site task."
+    )
 
 
 class AreaDetailOut(AreaOut):
@@ -302,6 +308,7 @@ def risk_score_out(score: RiskScore, threshold: float) -> dict[str, Any]:
         "window_start": score.window_start,
         "window_end": score.window_end,
         "top_reason": reasons[0] if reasons else None,
+        "has_open_task": bool(getattr(score, "has_open_task", False)),
     }
 
 
@@ -393,6 +400,7 @@ def risk_detail(request: HttpRequest, account_id: int) -> Any:
     chart = x.chart
     return {
         **risk_score_out(x.score, x.run.artefact.threshold),
+        "has_open_task": bool(x.open_tasks),
         "run": scoring_run_out(x.run),
         "reasons": x.reasons,
         "series": [

@@ -21,9 +21,9 @@ from django.db.models import F, Q, QuerySet
 
 from gridcare.core.errors import NotFound
 from gridcare.customers.models import Account, Feeder
-from gridcare.inspection.choices import RunStatus
+from gridcare.inspection.choices import OPEN_TASK_STATUSES, RunStatus
 from gridcare.inspection.labels import flag_reason_text
-from gridcare.inspection.models import AreaLoss, LineLossRun, RiskScore
+from gridcare.inspection.models import AreaLoss, InspectionTask, LineLossRun, RiskScore
 from gridcare.inspection.selectors.risk import scoring_run_latest
 
 __all__ = [
@@ -173,6 +173,11 @@ def area_loss_detail(*, area_id: int) -> AreaLossDetail:
                 "account_id", "score", "rank", "flagged"
             )
         }
+    tasked = set(
+        InspectionTask.objects.filter(account_id__in=ids, status__in=OPEN_TASK_STATUSES).values_list(
+            "account_id", flat=True
+        )
+    )
     suspects = []
     for position, suspect in enumerate(raw, start=1):
         account_id = int(suspect["account_id"]) if str(suspect.get("account_id", "")).isdigit() else None
@@ -192,6 +197,7 @@ def area_loss_detail(*, area_id: int) -> AreaLossDetail:
                 "risk_score": risk.score if risk else None,
                 "risk_score_id": risk.pk if risk else None,
                 "risk_flagged": risk.flagged if risk else False,
+                "has_open_task": account_id in tasked,
             }
         )
     chart = _series_chart(area, area.run)

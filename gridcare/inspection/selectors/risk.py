@@ -24,7 +24,7 @@ from typing import Any, Final, cast
 
 import polars as pl
 from django.core.cache import cache
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from gridcare.core.errors import NotFound
 from gridcare.inspection.choices import OPEN_TASK_STATUSES, RunStatus
@@ -118,7 +118,9 @@ def risk_scores_search(
     sort: str = "rank",
 ) -> QuerySet[RiskScore]:
     """The scores of ``run`` matching every filter given, in ``sort`` order (``RISK_SORTS``;
-    an unknown key sorts by rank). ``q`` matches the 户号 by prefix or the customer's name."""
+    an unknown key sorts by rank). ``q`` matches the 户号 by prefix or the customer's name.
+    Each row carries ``has_open_task``: the account already has a planned, assigned or
+    on-site inspection task (so nobody creates a second one by mistake)."""
     scores = RiskScore.objects.filter(run=run).select_related(
         "account__customer", "account__service_point", "transformer"
     )
@@ -137,7 +139,12 @@ def risk_scores_search(
         scores = scores.filter(
             Q(account__number__startswith=text) | Q(account__customer__name__icontains=text)
         )
-    return scores.order_by(*RISK_SORTS.get(sort, RISK_SORTS["rank"]))
+    open_task = InspectionTask.objects.filter(
+        account_id=OuterRef("account_id"), status__in=OPEN_TASK_STATUSES
+    )
+    return scores.annotate(has_open_task=Exists(open_task)).order_by(
+        *RISK_SORTS.get(sort, RISK_SORTS["rank"])
+    )
 
 
 def risk_reasons(score: RiskScore) -> list[dict[str, Any]]:

@@ -81,6 +81,7 @@ def test_risk_list(make_user: Any, loss_world: dict[str, Any]) -> None:
     assert first["transformer_code"] == "TQURB1"
     assert first["window_start"] == "2026-01-06"
     assert first["top_reason"]["label"] == "Lasting drop (after ÷ before)"
+    assert first["has_open_task"] is False
     page = client.get(f"{API}/risk", {"sort": "number", "per_page": 2, "page": 2}).json()
     assert [i["number"] for i in page["items"]] == ["3100000003", "3100000004"]
     assert (page["page"], page["pages"], page["per_page"]) == (2, 3, 2)
@@ -148,6 +149,7 @@ def test_line_loss_list_and_area(make_user: Any, loss_world: dict[str, Any]) -> 
     }
     assert area["suspects"][0]["number"] == "3100000001"
     assert area["suspects"][0]["risk_score"] == 0.91
+    assert area["suspects"][0]["has_open_task"] is False
     assert client.get(f"{API}/line-loss/999999").status_code == 404
 
 

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from gridcare.inspection.choices import RunStatus
-from gridcare.inspection.models import LineLossRun, ScoringRun
+from gridcare.inspection.choices import RunStatus, TaskSource, TaskStatus
+from gridcare.inspection.models import InspectionTask, LineLossRun, ScoringRun
 from gridcare.inspection.tests.factories import metered_account
 from gridcare.inspection.tests.test_console_selectors import (  # noqa: F401 - fixtures used by name
     START,
@@ -93,6 +94,29 @@ def test_inspector_sees_run_buttons_and_task_links(make_user: Any, loss_world: d
         f"/inspection/tasks/new/?account={a.pk}&amp;source=line_loss&amp;area_loss={loss_world['hot'].pk}"
         in area
     )
+
+
+def test_an_open_task_replaces_the_task_link(make_user: Any, loss_world: dict[str, Any]) -> None:
+    a = loss_world["accounts"]["a"]
+    InspectionTask.objects.create(
+        number="JC0009",
+        account=a,
+        source=TaskSource.RISK,
+        status=TaskStatus.PLANNED,
+        due_on=START,
+        created_by="tester",
+        created_at=timezone.now(),
+    )
+    client = login(make_user, "inspector")
+    listed = client.get(reverse("inspection:risk")).content.decode()
+    assert f"account={a.pk}&amp;" not in listed
+    assert listed.count("inspection task open") == 1
+    b = loss_world["accounts"]["b"]
+    assert f"account={b.pk}&amp;source=risk" in listed
+    area = client.get(reverse("inspection:lineloss_area", args=[loss_world["hot"].pk])).content.decode()
+    assert f"account={a.pk}&amp;" not in area
+    assert f"account={b.pk}&amp;source=line_loss" in area
+    assert area.count("inspection task open") == 1
 
 
 def test_auditor_reads_without_buttons(make_user: Any, loss_world: dict[str, Any]) -> None:
