@@ -140,18 +140,18 @@ def run(command: Any, options: dict[str, Any]) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     scores = result.scores
     scored = scores.height
-    per_s = scored / seconds if seconds else 0.0
+    total = scored + result.skipped.height
+    per_s = total / seconds if seconds else 0.0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    top = scores.join(labels, on="customer_id").sort("rank").head(1000)
     out.write(
-        f"  scored {scored:,} customers in {seconds:.1f} s ({per_s:,.0f} customers/s): "
+        f"  {total:,} customers in {seconds:.1f} s ({per_s:,.0f} customers/s): {scored:,} scored, "
         f"{int(scores['flagged'].sum()):,} flagged, {int(scores['explained'].sum()):,} with reasons, "
         f"{result.skipped.height:,} skipped (too few readings)"
     )
-    out.write(f"  thieves among the top 1,000: {int(top['label'].sum())}")
     out.write(f"  peak RSS {peak_mb:,.0f} MB")
     return {
-        "customers": scored,
+        "customers": total,
+        "scored": scored,
         "seconds": round(seconds, 2),
         "customers_per_s": round(per_s),
         "peak_rss_mb": round(peak_mb),
