@@ -25,6 +25,7 @@ from typing import Any
 
 import polars as pl
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from gridcare.core.errors import GridCareError
 from gridcare.inspection.engine.explain import EXPLAIN_TOP, REASONS, score_customers
@@ -125,8 +126,9 @@ def _train_handle(command: Any, options: dict[str, Any]) -> None:
     out = command.stdout
     out.write(f"model {model.version} written to {folder}")
     out.write(
-        f"trained on {info['train_customers']} customers ({info['thieves']} thieves of {info['customers']}; "
-        f"{info['skipped_short']} with too few readings left out) in {seconds:.1f} s; "
+        f"trained on {info['train_customers']} of {info['customers']} customers "
+        f"({info['thieves']} thieves in all; {info['skipped_short']} with too few readings left out) "
+        f"in {seconds:.1f} s; "
         f"threshold {model.threshold:.3f}"
     )
     if model.meta["metrics"]:
@@ -279,7 +281,8 @@ def _model_handle(command: Any, options: dict[str, Any]) -> None:
         auc = f"AUC {metrics['auc']:.3f}" if "auc" in metrics else "no held-out metrics"
         out.write(
             f"{'*' if artefact.is_active else ' '} {artefact.version}  threshold {artefact.threshold:.3f}  "
-            f"{auc}  registered {artefact.registered_at:%Y-%m-%d %H:%M} by {artefact.registered_by or '-'}"
+            f"{auc}  registered {timezone.localtime(artefact.registered_at):%Y-%m-%d %H:%M} "
+            f"by {artefact.registered_by or '-'}"
         )
     out.write(
         json.dumps(
