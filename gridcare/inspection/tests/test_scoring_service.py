@@ -65,6 +65,11 @@ def _audit(action: str) -> list[AuditEvent]:
     return list(AuditEvent.objects.filter(action=action).order_by("id"))
 
 
+def _after(event: AuditEvent) -> dict[str, Any]:
+    assert event.after is not None
+    return dict(event.after)
+
+
 # --- registration ------------------------------------------------------------------------
 
 
@@ -91,7 +96,7 @@ def test_register_copies_into_the_data_dir_and_activates(
     assert model_active() == artefact
     [event] = _audit("inspection.model_register")
     assert event.actor_label == "tester"
-    assert event.after["sha256"] == model.sha256
+    assert _after(event)["sha256"] == model.sha256
 
     with pytest.raises(Conflict):
         model_register(actor="tester", path=saved)
@@ -230,9 +235,10 @@ def test_a_run_scores_every_eligible_account_and_ranks_the_thief_first(saved: Pa
     commercial = RiskScore.objects.get(run=run, account=accounts["com0"])
     assert commercial.customer_class == CustomerClass.GENERAL_IC
     [event] = _audit("inspection.scoring_run")
-    assert event.after["accounts_scored"] == 26
-    assert event.after["accounts_skipped"] == 1
-    assert event.after["model"] == artefact.version
+    after = _after(event)
+    assert after["accounts_scored"] == 26
+    assert after["accounts_skipped"] == 1
+    assert after["model"] == artefact.version
 
 
 def test_without_an_active_model_nothing_runs() -> None:
@@ -262,7 +268,7 @@ def test_missing_model_files_fail_the_run(saved: Path, data_dir: Path) -> None:
     assert not RiskScore.objects.exists()
     [event] = _audit("inspection.scoring_run_failed")
     assert event.actor_label == "scheduler"
-    assert "cannot read the model files" in event.after["error"]
+    assert "cannot read the model files" in _after(event)["error"]
 
 
 def test_a_tampered_model_fails_the_run(saved: Path, data_dir: Path) -> None:
