@@ -120,6 +120,7 @@ THEFT_AREAS_MIN = 3
 THEFT_AREAS_PER = 40
 THEFT_AREAS_MAX = 30
 THEFT_MIN_SHARE = 0.05
+OLD_THEFT = 3  # older thefts for the risk model (see _plan_old_theft)
 THEFT_CLASSES = (0, 1, 2, 3)  # households and 一般工商业 (not irrigation: its season swamps a drop)
 CHUNK_ACCOUNTS = 1_024  # the random streams are per block: part of the generator, not a knob
 
@@ -856,7 +857,47 @@ def _plan_theft(
         used.update(picks)
         chosen += [(p, first, float(f)) for p, f in zip(picks, factors, strict=True)]
         done += 1
-    return chosen
+    return chosen + _plan_old_theft(specs, members, areas, first_day, used, seed=seed, start=start, days=days)
+
+
+def _plan_old_theft(
+    specs: list[AccountSpec],
+    members: dict[int, list[int]],
+    areas: list[int],
+    first_day: np.ndarray,
+    used: set[int],
+    *,
+    seed: int,
+    start: dt.date,
+    days: int,
+) -> list[tuple[int, dt.date, float]]:
+    """Older 窃电 for the theft-risk demo: ``OLD_THEFT`` households or 一般工商业 accounts in
+    other eligible areas record 10–40 % of their use from a day 60–120 days before the end.
+    The risk model needs weeks of readings after a break to see it (its break features want
+    28 readings on each side), which the recent line-loss thefts do not have yet; in the
+    30-day line-loss window these areas show a steady loss, not a jump. Own random stream."""
+    if days < 150:
+        return []
+    rng = np.random.default_rng([seed, 0x01D7])
+    taken = {specs[p].transformer for p in used}
+    pool = [
+        int(p)
+        for t in areas
+        if t not in taken
+        for p in members[t]
+        if int(p) not in used and first_day[p] == 0 and _C[specs[int(p)].customer_class] in THEFT_CLASSES
+    ]
+    if not pool:
+        return []
+    picks = sorted(
+        int(pool[int(i)]) for i in rng.choice(len(pool), size=min(OLD_THEFT, len(pool)), replace=False)
+    )
+    used.update(picks)
+    out = []
+    for p in picks:
+        first = start + dt.timedelta(days=days - int(rng.integers(60, 121)))
+        out.append((p, first, float(np.round(rng.uniform(0.10, 0.40), 2))))
+    return out
 
 
 def final_readings(plan: MeteringPlan, readings: pl.DataFrame, use: np.ndarray, chunk_start: int) -> None:

@@ -105,6 +105,7 @@ def test_seeded_theft_areas_are_flagged_with_their_thieves_in_the_top_three(
         "0",
         "--workorder-days",
         "0",
+        "--no-inspection",
         stdout=StringIO(),
     )
     event = AuditEvent.objects.get(action="seed.run")

@@ -216,6 +216,7 @@ def test_small_seed_writes_consistent_meters_installations_readings_and_curves(
         "2",
         "--curve-sample",
         "20",
+        "--no-inspection",
         stdout=out,
     )
     assert "Metering:" in out.getvalue()

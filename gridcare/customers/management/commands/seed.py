@@ -108,6 +108,12 @@ class Command(BaseCommand):
         )
 
         parser.add_argument(
+            "--no-inspection",
+            dest="inspection",
+            action="store_false",
+            help="Skip the inspection demo (theft model, line loss, risk scores, plans, a case).",
+        )
+        parser.add_argument(
             "--workorder-days",
             type=int,
             default=30,
@@ -183,6 +189,13 @@ class Command(BaseCommand):
 
             self.stdout.write("Work orders demo: teams, knowledge base, a month of 95598 traffic …")
             seed_workorders(seed=seed, days=int(options.get("workorder_days", 30)), log=self.stdout.write)
+        if metering and options.get("inspection", True):
+            from gridcare.inspection.demo import seed_inspection
+
+            self.stdout.write(
+                "Inspection demo: theft model, line loss, risk scores, plans, a worked task and case …"
+            )
+            seed_inspection(log=self.stdout.write)
         self.stdout.write("Demo logins:")
         for username, password, who in logins:
             self.stdout.write(f"  {username:<20} {password:<16} {who}")
