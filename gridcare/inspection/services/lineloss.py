@@ -86,9 +86,7 @@ def _inputs(start: dt.date, end: dt.date) -> tuple[pl.DataFrame, pl.DataFrame, p
     )
     inputs = transformer_daily_input(start=start, end=end, transformer_ids=public)
     daily = accounts_daily_kwh(start=start, end=end)
-    consumption = daily.join(
-        everyone.select("account_id", "transformer_id"), on="account_id", how="inner"
-    )
+    consumption = daily.join(everyone.select("account_id", "transformer_id"), on="account_id", how="inner")
     return (
         inputs,
         consumption,
