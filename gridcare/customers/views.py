@@ -29,6 +29,7 @@ from gridcare.customers.forms import (
     add_service_error,
 )
 from gridcare.customers.models import Feeder, Substation, Transformer
+from gridcare.inspection.selectors.panel import customer_inspection_panel
 from gridcare.metering.selectors.assets import metering_for_accounts
 from gridcare.workorders.selectors.orders import customer_work_orders_panel
 
@@ -118,6 +119,9 @@ def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
             "metering": metering_for_accounts(user=user, account_ids=[a.pk for a in customer.accounts.all()]),
             "bills_panel": panel,
             "workorders_panel": customer_work_orders_panel(user=user, customer_id=customer.pk),
+            "inspection_panel": customer_inspection_panel(
+                user=user, account_ids=[a.pk for a in customer.accounts.all()]
+            ),
             "bills_chart": {**panel["chart"], "kwh_name": _("kWh"), "amount_name": _("Amount (yuan)")}
             if panel
             else None,
