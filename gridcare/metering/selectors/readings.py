@@ -64,25 +64,28 @@ def accounts_held_from_billing() -> QuerySet[Account]:
 
 
 def meter_daily_consumption(*, meter_id: int, start: dt.date, end: dt.date) -> list[tuple[dt.date, Decimal]]:
-    """Daily energy (kWh) of a meter from its total register: (reading − previous reading) ×
-    multiplier, for each day from ``start`` to ``end`` that has both readings. A decrease
-    counts as a rollover at ``10**digits`` (a meter exchange starts a new meter's series)."""
+    """Daily energy (kWh) of a meter from its total register, for each day from ``start`` to
+    ``end`` that has the readings on both of its ends. A 日冻结 reading dated D is frozen at
+    00:00 of D, so the use *of* day D is (reading of D+1 − reading of D) × multiplier — the
+    same convention as ``inspection.services.consumption.accounts_daily_kwh`` and the
+    interval curves. A decrease counts as a rollover at ``10**digits`` (a meter exchange
+    starts a new meter's series)."""
     meter = Meter.objects.only("digits", "multiplier").get(pk=meter_id)
     rows = list(
         Reading.objects.filter(
             meter_id=meter_id,
             register=Register.TOTAL,
-            day__range=(start - dt.timedelta(days=1), end),
+            day__range=(start, end + dt.timedelta(days=1)),
         )
         .order_by("day")
         .values_list("day", "value")
     )
     rollover = Decimal(10**meter.digits)
     out: list[tuple[dt.date, Decimal]] = []
-    for (prev_day, prev), (day, value) in zip(rows, rows[1:], strict=False):
-        if day < start or (day - prev_day).days != 1:
+    for (day, value), (next_day, next_value) in zip(rows, rows[1:], strict=False):
+        if day > end or (next_day - day).days != 1:
             continue
-        delta = value - prev
+        delta = next_value - value
         if delta < 0:
             delta += rollover
         out.append((day, (delta * meter.multiplier).quantize(Decimal("0.001"))))

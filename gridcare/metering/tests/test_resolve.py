@@ -182,7 +182,8 @@ def test_daily_consumption_uses_the_multiplier(tmp_path):
     meter = installed_meter("M1", multiplier="40")
     import_lines(tmp_path, series_lines("M1", d(1), ["10", "12.5", "20"]))
 
-    assert meter_daily_consumption(meter_id=meter.pk, start=d(2), end=d(3)) == [
-        (d(2), Decimal("100.000")),
-        (d(3), Decimal("300.000")),
+    # the 00:00 freezes of days 1, 2, 3 close days 1 and 2 (day 3 needs day 4's freeze)
+    assert meter_daily_consumption(meter_id=meter.pk, start=d(1), end=d(3)) == [
+        (d(1), Decimal("100.000")),
+        (d(2), Decimal("300.000")),
     ]
