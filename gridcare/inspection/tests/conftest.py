@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 import numpy as np
 import polars as pl
 import pytest
+from django.utils import translation
 
 
 def synthetic_daily(*, customers: int, days: int, seed: int = 1, short: int = 0) -> pl.DataFrame:
@@ -26,3 +28,12 @@ def synthetic_daily(*, customers: int, days: int, seed: int = 1, short: int = 0)
 @pytest.fixture
 def daily() -> pl.DataFrame:
     return synthetic_daily(customers=50, days=120, short=3)
+
+
+@pytest.fixture(autouse=True)
+def _english(settings: object) -> Iterator[None]:
+    """The inspection tests read English UI text; the catalogue's Chinese is checked by
+    ``core/tests/test_i18n.py``."""
+    settings.LANGUAGE_CODE = "en"  # type: ignore[attr-defined]
+    with translation.override("en"):
+        yield

@@ -56,13 +56,23 @@ def test_default_jobs_are_created_once_and_keep_operator_changes():
         ("sla_tick", SLA_TASK, 60, True),
         ("readings_missing_sweep", "gridcare.metering.tasks.reading_missing_sweep_task", 86_400, True),
         ("prepaid_daily_cycle", "gridcare.billing.tasks.prepaid.prepaid_daily_cycle_task", 86_400, True),
+        ("line_loss", "gridcare.inspection.tasks.lineloss.line_loss_task", 86_400, True),
+        ("theft_scoring", "gridcare.inspection.tasks.scoring.theft_scoring_task", 86_400, True),
     ]
-    assert [s.name for s in DEFAULT_JOBS] == ["sla_tick", "readings_missing_sweep", "prepaid_daily_cycle"]
+    assert [s.name for s in DEFAULT_JOBS] == [
+        "sla_tick",
+        "readings_missing_sweep",
+        "prepaid_daily_cycle",
+        "line_loss",
+        "theft_scoring",
+    ]
     # the nightly jobs first run at their time of day (Beijing), the SLA tick at once
     next_runs = {j.name: j.next_run_at for j in jobs}
     assert next_runs["sla_tick"] is None
     assert next_runs["readings_missing_sweep"] == dt.datetime(2026, 10, 13, 1, 30, tzinfo=BEIJING)
     assert next_runs["prepaid_daily_cycle"] == dt.datetime(2026, 10, 13, 2, 0, tzinfo=BEIJING)
+    assert next_runs["line_loss"] == dt.datetime(2026, 10, 13, 2, 30, tzinfo=BEIJING)
+    assert next_runs["theft_scoring"] == dt.datetime(2026, 10, 13, 3, 0, tzinfo=BEIJING)
     PeriodicJob.objects.filter(name="sla_tick").update(interval_seconds=300, enabled=False)
     periodic_jobs_ensure(now=T)
     job = PeriodicJob.objects.get(name="sla_tick")
