@@ -21,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.uploadedfile import UploadedFile
@@ -33,6 +32,7 @@ from gridcare.core.audit import actor_label, audit_record, snapshot
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.ids import next_number
 from gridcare.core.roles import INSPECTOR, is_staff_user, staff_has_perm
+from gridcare.core.uploads import upload_checked
 from gridcare.customers.choices import AccountStatus
 from gridcare.customers.models import Account
 from gridcare.inspection.choices import (
@@ -55,7 +55,6 @@ from gridcare.inspection.models import (
     InspectionTask,
     RiskScore,
 )
-from gridcare.workorders.services.orders import ALLOWED_ATTACHMENT_TYPES
 
 Actor = AbstractBaseUser | AnonymousUser | str | None
 
@@ -453,22 +452,13 @@ def finding_photo_add(*, actor: Actor, finding_id: int, upload: UploadedFile) ->
     task = _lock(finding.task_id)
     _require_status(task, TaskStatus.ON_SITE)
     _require_worker(actor, task)
-    if upload.size is None or upload.size <= 0:
-        raise ValidationFailed(_("The file is empty."), field="file")
-    if upload.size > settings.GRIDCARE_ATTACHMENT_MAX_BYTES:
-        raise ValidationFailed(_("The file is too large."), field="file")
-    content_type = (upload.content_type or "").split(";")[0].strip()
-    if content_type not in ALLOWED_ATTACHMENT_TYPES:
-        raise ValidationFailed(
-            _("Attach a photo (JPEG, PNG, WebP), a PDF, a recording or a text file."), field="file"
-        )
+    name, content_type, size = upload_checked(upload)
     now = timezone.now()
-    name = (upload.name or "file").replace("\\", "/").rsplit("/", 1)[-1][:200] or "file"
     photo = FindingPhoto(
         finding=finding,
         name=name,
         content_type=content_type,
-        size=upload.size,
+        size=size,
         uploaded_by=actor_label(actor)[:150],
         uploaded_at=now,
     )

@@ -30,6 +30,7 @@ from gridcare.core.errors import Conflict, NotFound, PermissionDenied, Validatio
 from gridcare.core.ids import next_number
 from gridcare.core.refcache import RefCache
 from gridcare.core.roles import is_staff_user, user_roles
+from gridcare.core.uploads import upload_checked
 from gridcare.customers.models import Account, Customer
 from gridcare.workorders.choices import (
     AlertKind,
@@ -95,15 +96,6 @@ EVENT_FIELDS = (
     "root_cause",
     "action",
     "due_date",
-)
-ALLOWED_ATTACHMENT_TYPES = (
-    "image/jpeg",
-    "image/png",
-    "image/webp",
-    "application/pdf",
-    "audio/mpeg",
-    "audio/wav",
-    "text/plain",
 )
 
 
@@ -772,22 +764,13 @@ def work_order_attach(
     order = WorkOrder.objects.filter(number=number).first()
     if order is None:
         raise NotFound()
-    if upload.size is None or upload.size <= 0:
-        raise ValidationFailed(_("The file is empty."), field="file")
-    if upload.size > settings.GRIDCARE_ATTACHMENT_MAX_BYTES:
-        raise ValidationFailed(_("The file is too large."), field="file")
-    content_type = (upload.content_type or "").split(";")[0].strip()
-    if content_type not in ALLOWED_ATTACHMENT_TYPES:
-        raise ValidationFailed(
-            _("Attach a photo (JPEG, PNG, WebP), a PDF, a recording or a text file."), field="file"
-        )
+    name, content_type, size = upload_checked(upload)
     at = _now(at)
-    name = (upload.name or "file").rsplit("/", 1)[-1][:200]
     attachment = Attachment(
         order=order,
         name=name,
         content_type=content_type,
-        size=upload.size,
+        size=size,
         uploaded_by=_user_or_none(actor),
         uploaded_at=at,
     )
