@@ -2,6 +2,8 @@
 
 from django.db import migrations
 
+from gridcare.core.role_grants import grant_role_permissions, revoke_app_permissions
+
 VIEW = [
     "metering.view_meter",
     "metering.view_installation",
@@ -13,7 +15,12 @@ VIEW = [
     "metering.view_meterclasspolicy",
     "metering.view_veeparameters",
 ]
-ASSETS = ["metering.add_meter", "metering.change_meter", "metering.add_installation", "metering.change_installation"]
+ASSETS = [
+    "metering.add_meter",
+    "metering.change_meter",
+    "metering.add_installation",
+    "metering.change_installation",
+]
 READINGS = [
     "metering.add_reading",
     "metering.change_reading",
@@ -44,26 +51,11 @@ ROLE_PERMISSIONS = {
 
 
 def grant(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for role, perms in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        for perm in perms:
-            app_label, codename = perm.split(".")
-            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    grant_role_permissions(apps, ROLE_PERMISSIONS)
 
 
 def revoke(apps, schema_editor):
-    Permission = apps.get_model("auth", "Permission")
-    Group = apps.get_model("auth", "Group")
-    for group in Group.objects.filter(name__in=ROLE_PERMISSIONS):
-        group.permissions.remove(*Permission.objects.filter(content_type__app_label="metering"))
+    revoke_app_permissions(apps, ROLE_PERMISSIONS, ["metering"])
 
 
 class Migration(migrations.Migration):

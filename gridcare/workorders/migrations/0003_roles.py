@@ -14,6 +14,8 @@ What each permission means in the console (docs/roles.md):
 
 from django.db import migrations
 
+from gridcare.core.role_grants import grant_role_permissions, revoke_app_permissions
+
 VIEW = [
     "workorders.view_workorder",
     "workorders.view_workorderevent",
@@ -57,28 +59,11 @@ ROLE_PERMISSIONS = {
 
 
 def grant(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for role, perms in ROLE_PERMISSIONS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        for perm in perms:
-            app_label, codename = perm.split(".")
-            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    grant_role_permissions(apps, ROLE_PERMISSIONS)
 
 
 def revoke(apps, schema_editor):
-    Permission = apps.get_model("auth", "Permission")
-    Group = apps.get_model("auth", "Group")
-    for group in Group.objects.filter(name__in=ROLE_PERMISSIONS):
-        group.permissions.remove(
-            *Permission.objects.filter(content_type__app_label__in=["workorders", "quality"])
-        )
+    revoke_app_permissions(apps, ROLE_PERMISSIONS, ["workorders", "quality"])
 
 
 class Migration(migrations.Migration):
