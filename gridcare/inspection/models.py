@@ -135,6 +135,11 @@ class ScoringRun(models.Model):
     started_at = models.DateTimeField(_("started"))
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     accounts_scored = models.PositiveIntegerField(_("accounts scored"), default=0)
+    accounts_skipped = models.PositiveIntegerField(
+        _("accounts not scored"),
+        default=0,
+        help_text=_("Active accounts with too few daily readings in the window to be scored."),
+    )
     flagged = models.PositiveIntegerField(_("flagged"), default=0)
     seconds = models.FloatField(_("seconds"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
@@ -251,6 +256,12 @@ class AreaLoss(models.Model):
         _("recent rate (%)"), max_digits=7, decimal_places=2, null=True, blank=True
     )
     complete_days = models.PositiveSmallIntegerField(_("complete days"), default=0)
+    change_day = models.DateField(
+        _("loss changed on"),
+        null=True,
+        blank=True,
+        help_text=_("First day of the recent part (after the change point of the loss series)."),
+    )
     flagged = models.BooleanField(_("flagged"), default=False)
     flag_reasons = models.JSONField(_("why flagged"), default=list)
     series = models.JSONField(_("daily series"), default=list)

@@ -81,6 +81,7 @@ class ScoringRunOut(Schema):
     started_at: dt.datetime
     finished_at: dt.datetime | None
     accounts_scored: int
+    accounts_skipped: int
     flagged: int = Field(..., description="Accounts at or above the threshold.")
     seconds: float | None
     error: str
@@ -281,6 +282,7 @@ def scoring_run_out(run: ScoringRun) -> dict[str, Any]:
         "started_at": run.started_at,
         "finished_at": run.finished_at,
         "accounts_scored": run.accounts_scored,
+        "accounts_skipped": run.accounts_skipped,
         "flagged": run.flagged,
         "seconds": run.seconds,
         "error": run.error,

@@ -142,6 +142,7 @@ def _series_chart(area: AreaLoss, run: LineLossRun) -> dict[str, Any]:
         "rate": [_pct(s.get("rate_pct")) for s in series],
         "complete": [bool(s.get("complete", s.get("rate_pct") is not None)) for s in series],
         "threshold": float(run.rate_threshold_pct),
+        "change_day": area.change_day.isoformat() if area.change_day else None,
         "unit": "kWh",
     }
 

@@ -150,6 +150,7 @@ def _area_rows(run: LineLossRun, result: LineLossResult, numbers: pl.DataFrame) 
             baseline_rate_pct=_pct(row["baseline_rate_pct"]),
             recent_rate_pct=_pct(row["recent_rate_pct"]),
             complete_days=row["complete_days"],
+            change_day=row["change_day"],
             flagged=row["flagged"],
             flag_reasons=flags.get(row["transformer_id"], []),
             series=by_area_series.get(row["transformer_id"], []),

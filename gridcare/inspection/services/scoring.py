@@ -290,10 +290,20 @@ def scoring_run(*, actor: Any, end: dt.date | None = None, days: int = DEFAULT_D
                 )
             run.status = RunStatus.DONE
             run.accounts_scored = scored.height
+            run.accounts_skipped = skipped
             run.flagged = int(scored["flagged"].sum())
             run.finished_at = timezone.now()
             run.seconds = round(time.perf_counter() - started, 3)
-            run.save(update_fields=["status", "accounts_scored", "flagged", "finished_at", "seconds"])
+            run.save(
+                update_fields=[
+                    "status",
+                    "accounts_scored",
+                    "accounts_skipped",
+                    "flagged",
+                    "finished_at",
+                    "seconds",
+                ]
+            )
             audit_record(
                 actor=actor,
                 obj=run,

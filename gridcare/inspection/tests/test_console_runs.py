@@ -62,8 +62,7 @@ def _total_meter(area: Transformer, daily_kwh: list[float]) -> None:
 
 def _customer(area: Transformer, use: list[float], number: str) -> Any:
     start, _ = _window()
-    # the 00:00 freeze of day D closes day D − 1: readings from the window's second day
-    return metered_account(daily_kwh=use, start=start + dt.timedelta(days=1), transformer=area, number=number)
+    return metered_account(daily_kwh=use, start=start, transformer=area, number=number)
 
 
 @pytest.fixture
@@ -101,6 +100,11 @@ def test_inspector_runs_line_loss_and_finds_the_thief(make_user: Any, county: di
     assert hot.suspects[0]["number"] == "4100000003"
     assert "4100000003" in area
     assert f"account={thief.pk}&amp;source=line_loss&amp;area_loss={hot.pk}" in area
+    start, _ = _window()
+    assert hot.change_day == start + dt.timedelta(days=20)
+    assert (
+        json_script(area, "lineloss-area-data")["change_day"] == (start + dt.timedelta(days=20)).isoformat()
+    )
     form = client.get(
         reverse("inspection:task_new"), {"account": thief.pk, "source": "line_loss", "area_loss": hot.pk}
     )

@@ -134,6 +134,7 @@ def test_run_stores_one_area_loss_per_public_area_hand_computed(county: dict[str
     assert theft.complete_days == 30
     assert theft.baseline_rate_pct == Decimal("4.76")  # 1.25 / 26.25
     assert theft.recent_rate_pct == Decimal("61.90")  # 16.25 / 26.25
+    assert theft.change_day == W0 + dt.timedelta(days=20)  # the thief records 25 % from day 21
     assert theft.loss_rate_pct == Decimal("23.81")  # (20 × 1.25 + 10 × 16.25) / (30 × 26.25)
     assert theft.input_kwh == Decimal("787.500")
     assert theft.billed_kwh == Decimal("600.000")

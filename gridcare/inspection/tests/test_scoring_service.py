@@ -208,6 +208,7 @@ def test_a_run_scores_every_eligible_account_and_ranks_the_thief_first(saved: Pa
     assert run.artefact == artefact
     assert (run.window_start, run.window_end) == (START, END)
     assert run.accounts_scored == 26
+    assert run.accounts_skipped == 1  # "short": 30 days of readings, fewer than the features need
     assert run.triggered_by == "tester"
     assert run.seconds is not None
     assert run.seconds > 0

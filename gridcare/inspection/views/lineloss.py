@@ -187,6 +187,7 @@ def lineloss_area_view(request: HttpRequest, area_id: int) -> HttpResponse:
             "rate": _("Loss rate"),
             "threshold": _("Threshold"),
             "incomplete": _("Incomplete day"),
+            "change": _("Loss changed"),
         },
     }
     return render(

@@ -97,7 +97,20 @@
             data: incomplete
           }
         },
-        { name: names.billed, type: "bar", itemStyle: { color: accent }, data: data.billed },
+        {
+          name: names.billed,
+          type: "bar",
+          itemStyle: { color: accent },
+          data: data.billed,
+          // the change point of the loss series: the first day of the "recent" part
+          markLine: data.change_day ? {
+            silent: true,
+            symbol: "none",
+            lineStyle: { type: "solid", color: "#5f6b73", width: 1 },
+            label: { position: "insideEndTop", formatter: names.change + " " + data.change_day.slice(5) },
+            data: [{ xAxis: data.change_day }]
+          } : undefined
+        },
         {
           name: names.rate,
           type: "line",
