@@ -66,3 +66,25 @@ def staff_has_perm(user: object, perm: str) -> bool:
     return bool(
         is_staff_user(user) and not is_customer_user(user) and user.has_perm(perm)  # type: ignore[attr-defined]
     )
+
+
+def require_staff_perm(user: object, *perms: str) -> None:
+    """Refuse (``core.errors.PermissionDenied``) anybody but a console user holding every one
+    of ``perms``; portal customers never pass. The check of every staff API endpoint."""
+    from gridcare.core.errors import PermissionDenied
+
+    if not perms or not all(staff_has_perm(user, perm) for perm in perms):
+        raise PermissionDenied()
+
+
+def require_actor_perm(actor: object, perm: str) -> None:
+    """The check of a service function: a system actor (a non-empty string such as
+    ``"scheduler"`` or ``"gridcare seed"``: the worker, a command run by the operator) acts
+    for the company; a person must be a console user holding ``perm``."""
+    from gridcare.core.errors import PermissionDenied
+
+    if isinstance(actor, str):
+        if not actor.strip():
+            raise PermissionDenied()
+        return
+    require_staff_perm(actor, perm)

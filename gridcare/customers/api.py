@@ -16,9 +16,8 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from gridcare.core.engine.ids import mask_id_number, mask_mobile
-from gridcare.core.errors import PermissionDenied
 from gridcare.core.pagination import paginate
-from gridcare.core.roles import is_customer_user, is_staff_user
+from gridcare.core.roles import require_staff_perm
 from gridcare.customers import selectors, services
 from gridcare.customers.models import Account, Contract, Customer
 
@@ -130,13 +129,6 @@ class CustomerIn(Schema):
 # --- permission and conversion helpers ------------------------------------------------------
 
 
-def _require(request: HttpRequest, *perms: str) -> None:
-    """Staff with ``perms`` only; portal customers are always refused here."""
-    user = request.user
-    if is_customer_user(user) or not is_staff_user(user) or not user.has_perms(perms):
-        raise PermissionDenied()
-
-
 def _contract_out(contract: Contract) -> dict[str, Any]:
     return {
         "number": contract.number,
@@ -223,7 +215,7 @@ def customer_list(
 
     Mobile and identity numbers are masked in the list.
     """
-    _require(request, "customers.view_customer")
+    require_staff_perm(request.user, "customers.view_customer")
     customers = selectors.customer_search(user=request.user, q=q, field=field)
     result = paginate(
         request, selectors.customer_list_page(customers), per_page=settings.NINJA_PAGINATION_PER_PAGE
@@ -242,7 +234,7 @@ def customer_create(request: HttpRequest, payload: CustomerIn) -> dict[str, Any]
 
     Answers 201 with the new customer; invalid input answers 422 with the offending ``field``.
     """
-    _require(request, "customers.view_customer", "customers.add_customer")
+    require_staff_perm(request.user, "customers.view_customer", "customers.add_customer")
     customer = services.customer_create(actor=request.user, **payload.model_dump())
     customer = selectors.customer_get(user=request.user, customer_id=customer.pk)
     show = request.user.has_perm("customers.change_customer")
@@ -255,7 +247,7 @@ def customer_create(request: HttpRequest, payload: CustomerIn) -> dict[str, Any]
     summary="One account by 户号 with its topology path and contracts",
 )
 def account_detail(request: HttpRequest, number: str) -> dict[str, Any]:
-    _require(request, "customers.view_account")
+    require_staff_perm(request.user, "customers.view_account")
     account = selectors.account_get(user=request.user, number=number)
     data = _account_out(account)
     data["customer"] = {
@@ -269,7 +261,7 @@ def account_detail(request: HttpRequest, number: str) -> dict[str, Any]:
 @router.get("/{int:customer_id}", response=CustomerOut, summary="Customer 360 (客户360视图)")
 def customer_detail(request: HttpRequest, customer_id: int) -> dict[str, Any]:
     """Customer, accounts, each account's topology path and contracts."""
-    _require(request, "customers.view_customer")
+    require_staff_perm(request.user, "customers.view_customer")
     customer = selectors.customer_get(user=request.user, customer_id=customer_id)
     show = request.user.has_perm("customers.change_customer")
     return _customer_out(customer, show_identity=show)

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
-from gridcare.core.errors import NotFound, PermissionDenied
-from gridcare.core.roles import is_customer_user, is_staff_user
+from gridcare.core.errors import NotFound
+from gridcare.core.roles import require_staff_perm
 from gridcare.metering.models import ReadingException, ReadingImport
 from gridcare.metering.selectors.readings import reading_exceptions_queue
 from gridcare.metering.services.readings import (
@@ -106,13 +106,6 @@ class ResolveOut(Schema):
 # --- helpers --------------------------------------------------------------------------------
 
 
-def _require(request: HttpRequest, *perms: str) -> None:
-    """Staff with ``perms`` only; portal customers are always refused here."""
-    user = request.user
-    if is_customer_user(user) or not is_staff_user(user) or not user.has_perms(perms):
-        raise PermissionDenied()
-
-
 def _import_out(reading_import: ReadingImport) -> dict[str, Any]:
     rejections = reading_import.rejections.order_by("line_no")[:REJECTIONS_SHOWN]
     return {
@@ -161,7 +154,7 @@ def readings_post(request: HttpRequest, payload: ReadingBatchIn) -> dict[str, An
     """Up to 10,000 readings per call, validated like a file import: malformed rows come back
     in ``rejections`` with a reason each and are not stored; every valid reading is stored
     once (posting the same batch again stores nothing new and counts duplicates)."""
-    _require(request, "metering.add_reading")
+    require_staff_perm(request.user, "metering.add_reading")
     records = [r.model_dump(exclude_none=True, by_alias=True) for r in payload.readings]
     reading_import = readings_ingest_batch(actor=request.user, records=records, channel=payload.channel)
     return _import_out(reading_import)
@@ -169,7 +162,7 @@ def readings_post(request: HttpRequest, payload: ReadingBatchIn) -> dict[str, An
 
 @router.get("/imports/{int:import_id}", response=ImportOut, summary="One import job and its progress")
 def import_detail(request: HttpRequest, import_id: int) -> dict[str, Any]:
-    _require(request, "metering.view_readingimport")
+    require_staff_perm(request.user, "metering.view_readingimport")
     reading_import = ReadingImport.objects.filter(pk=import_id).first()
     if reading_import is None:
         raise NotFound()
@@ -188,7 +181,7 @@ def exceptions_list(
     limit: int = 200,
 ) -> list[dict[str, Any]]:
     """Oldest first; ``status=""`` lists every status. At most ``limit`` (≤ 1000) rows."""
-    _require(request, "metering.view_readingexception")
+    require_staff_perm(request.user, "metering.view_readingexception")
     qs = reading_exceptions_queue(
         user=request.user,
         rule=rule or None,
@@ -203,7 +196,7 @@ def exceptions_list(
 def exceptions_resolve(request: HttpRequest, payload: ResolveIn) -> dict[str, Any]:
     """``accept``, ``estimate`` (missing days only), ``reread`` or ``release``; all or none:
     an exception already resolved refuses the whole call (409)."""
-    _require(request, "metering.view_readingexception", "metering.change_readingexception")
+    require_staff_perm(request.user, "metering.view_readingexception", "metering.change_readingexception")
     count = reading_exceptions_resolve(
         actor=request.user, exception_ids=payload.ids, action=payload.action, note=payload.note
     )

@@ -15,8 +15,8 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from gridcare.core.audit import audit_record, snapshot
-from gridcare.core.errors import PermissionDenied, ValidationFailed
-from gridcare.core.roles import staff_has_perm
+from gridcare.core.errors import ValidationFailed
+from gridcare.core.roles import require_actor_perm
 from gridcare.quality.models import ServiceStandard, SourceStatus
 from gridcare.workorders.choices import Channel, Grade, SlaBasis, SlaStage, WorkOrderKind
 from gridcare.workorders.models import Category
@@ -84,8 +84,7 @@ def service_standard_add(
     A newer version keeps the code's kind and stage, takes effect after the latest version
     and closes the open version(s) on its ``effective_from``.
     """
-    if not isinstance(actor, str) and not staff_has_perm(actor, "quality.add_servicestandard"):
-        raise PermissionDenied()
+    require_actor_perm(actor, "quality.add_servicestandard")
     code = (code or "").strip().upper()
     if not code or len(code) > 40:
         raise ValidationFailed(_("Give a code of at most 40 characters."), field="code")

@@ -36,7 +36,7 @@ from gridcare.billing.services.late_fees import late_fee_waiver_decide, late_fee
 from gridcare.billing.services.payments import payment_callback_receive, payment_post, payment_reverse
 from gridcare.core.errors import NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.money import fen_to_yuan
-from gridcare.core.roles import is_customer_user, staff_has_perm
+from gridcare.core.roles import is_customer_user, require_staff_perm, staff_has_perm
 from gridcare.customers.models import Account
 
 router = Router(tags=["billing-payments"])
@@ -143,11 +143,6 @@ class WaiverOut(Schema):
     decided_at: dt.datetime | None
 
 
-def _require(request: HttpRequest, perm: str) -> None:
-    if not staff_has_perm(request.user, perm):
-        raise PermissionDenied()
-
-
 def _payment_out(payment: Payment) -> dict[str, Any]:
     return {
         "id": payment.pk,
@@ -196,7 +191,7 @@ def _waiver_out(waiver: LateFeeWaiver) -> dict[str, Any]:
 def payments_post(request: HttpRequest, payload: PaymentIn) -> dict[str, Any]:
     """Needs ``billing.add_payment`` and the ``Idempotency-Key`` header; counter channels
     only (online money arrives by the signed callback, bank money by the result file)."""
-    _require(request, "billing.add_payment")
+    require_staff_perm(request.user, "billing.add_payment")
     key = request.headers.get("Idempotency-Key", "").strip()
     if not key:
         raise ValidationFailed("The Idempotency-Key header is required.", field="Idempotency-Key")
@@ -238,7 +233,7 @@ def payments_detail(request: HttpRequest, payment_id: int) -> dict[str, Any]:
     summary="Reverse a payment (冲正)",
 )
 def payments_reverse(request: HttpRequest, payment_id: int, payload: ReverseIn) -> dict[str, Any]:
-    _require(request, "billing.change_payment")
+    require_staff_perm(request.user, "billing.change_payment")
     payment = payment_reverse(actor=request.user, payment_id=payment_id, reason=payload.reason)
     return _payment_out(payment)
 

@@ -13,18 +13,12 @@ from django.http import HttpRequest
 from ninja import Router
 
 from gridcare.billing.services.quote import bill_quote
-from gridcare.core.errors import PermissionDenied, ValidationFailed
-from gridcare.core.roles import is_customer_user, is_staff_user
+from gridcare.core.errors import ValidationFailed
+from gridcare.core.roles import require_staff_perm
 
 router = Router(tags=["billing-quote"])
 
 QUOTE_PERM = "billing.view_tariff"
-
-
-def _require(request: HttpRequest, *perms: str) -> None:
-    user = request.user
-    if is_customer_user(user) or not is_staff_user(user) or not user.has_perms(perms):
-        raise PermissionDenied()
 
 
 @router.post("/quote", summary="Quote one period (电费试算)")
@@ -33,7 +27,7 @@ def quote(request: HttpRequest) -> dict[str, Any]:
     "period_end", "registers": {"total"|"sharp"|"peak"|"flat"|"valley"|"deep_valley": kWh},
     "ytd_kwh_before", "max_demand_kw", "capacity_kva", "basic_charge_by", "reactive_kvarh"}``
     → ``{"lines": [{"item", "kind", "label", "kwh", "unit_price", "amount"}], "total", …}``."""
-    _require(request, QUOTE_PERM)
+    require_staff_perm(request.user, QUOTE_PERM)
     try:
         payload = json.loads(request.body or b"null")
     except ValueError as exc:

@@ -23,8 +23,8 @@ from gridcare.billing.services.runs import (
     billing_run_issue,
     billing_run_start,
 )
-from gridcare.core.errors import NotFound, PermissionDenied
-from gridcare.core.roles import is_customer_user, is_staff_user
+from gridcare.core.errors import NotFound
+from gridcare.core.roles import require_staff_perm
 
 router = Router(tags=["billing-runs"])
 LIST_LIMIT = 500
@@ -86,12 +86,6 @@ class ReleaseIn(Schema):
     note: str = ""
 
 
-def _require(request: HttpRequest, *perms: str) -> None:
-    user = request.user
-    if is_customer_user(user) or not is_staff_user(user) or not user.has_perms(perms):
-        raise PermissionDenied()
-
-
 def _run(request: HttpRequest, run_id: int) -> BillingRun:
     run = billing_run_get(user=request.user, run_id=run_id)
     if run is None:
@@ -124,13 +118,13 @@ def _review_out(review: BillReview) -> dict[str, Any]:
 
 @router.get("/runs", response=list[RunOut], summary="Billing runs, newest period first")
 def runs_list(request: HttpRequest) -> list[BillingRun]:
-    _require(request, "billing.view_billingrun")
+    require_staff_perm(request.user, "billing.view_billingrun")
     return list(billing_runs(request.user)[:LIST_LIMIT])
 
 
 @router.post("/runs", response={202: RunOut}, summary="Start (or resume) the run of a month (计费)")
 def runs_start(request: HttpRequest, payload: RunIn) -> Status:
-    _require(request, "billing.view_billingrun", "billing.add_billingrun")
+    require_staff_perm(request.user, "billing.view_billingrun", "billing.add_billingrun")
     from gridcare.billing.tasks.runs import billing_run_task
 
     with transaction.atomic():
@@ -142,7 +136,7 @@ def runs_start(request: HttpRequest, payload: RunIn) -> Status:
 
 @router.get("/runs/{int:run_id}", response=RunOut, summary="One run and its progress")
 def runs_detail(request: HttpRequest, run_id: int) -> BillingRun:
-    _require(request, "billing.view_billingrun")
+    require_staff_perm(request.user, "billing.view_billingrun")
     return _run(request, run_id)
 
 
@@ -150,7 +144,7 @@ def runs_detail(request: HttpRequest, run_id: int) -> BillingRun:
     "/runs/{int:run_id}/issue", response=IssueOut, summary="Issue the run's reviewed draft bills (发行)"
 )
 def runs_issue(request: HttpRequest, run_id: int) -> dict[str, Any]:
-    _require(request, "billing.view_billingrun", "billing.change_billingrun")
+    require_staff_perm(request.user, "billing.view_billingrun", "billing.change_billingrun")
     run = _run(request, run_id)
     issued = billing_run_issue(run_id=run.pk, actor=request.user)
     run.refresh_from_db()
@@ -159,7 +153,7 @@ def runs_issue(request: HttpRequest, run_id: int) -> dict[str, Any]:
 
 @router.get("/runs/{int:run_id}/holds", response=list[HoldOut], summary="Held accounts of a run (暂缓计费)")
 def runs_holds(request: HttpRequest, run_id: int) -> list[dict[str, Any]]:
-    _require(request, "billing.view_billingrun", "billing.view_billinghold")
+    require_staff_perm(request.user, "billing.view_billingrun", "billing.view_billinghold")
     run = _run(request, run_id)
     return [_hold_out(h) for h in run_holds(user=request.user, run=run)[:LIST_LIMIT]]
 
@@ -168,7 +162,7 @@ def runs_holds(request: HttpRequest, run_id: int) -> list[dict[str, Any]]:
     "/runs/{int:run_id}/holds/{int:hold_id}/release", response=HoldOut, summary="Release a held account"
 )
 def runs_hold_release(request: HttpRequest, run_id: int, hold_id: int, payload: ReleaseIn) -> dict[str, Any]:
-    _require(request, "billing.view_billingrun", "billing.change_billinghold")
+    require_staff_perm(request.user, "billing.view_billingrun", "billing.change_billinghold")
     run = _run(request, run_id)
     if not run_holds(user=request.user, run=run, status="").filter(pk=hold_id).exists():
         raise NotFound()
@@ -178,7 +172,7 @@ def runs_hold_release(request: HttpRequest, run_id: int, hold_id: int, payload: 
 
 @router.get("/runs/{int:run_id}/reviews", response=list[ReviewOut], summary="Open review flags (发行前审核)")
 def runs_reviews(request: HttpRequest, run_id: int) -> list[dict[str, Any]]:
-    _require(request, "billing.view_billingrun", "billing.view_billreview")
+    require_staff_perm(request.user, "billing.view_billingrun", "billing.view_billreview")
     run = _run(request, run_id)
     return [_review_out(r) for r in run_reviews(user=request.user, run=run)[:LIST_LIMIT]]
 
@@ -191,7 +185,7 @@ def runs_reviews(request: HttpRequest, run_id: int) -> list[dict[str, Any]]:
 def runs_review_decide(
     request: HttpRequest, run_id: int, review_id: int, payload: DecisionIn
 ) -> dict[str, Any]:
-    _require(request, "billing.view_billingrun", "billing.change_billreview")
+    require_staff_perm(request.user, "billing.view_billingrun", "billing.change_billreview")
     run = _run(request, run_id)
     review = run_reviews(user=request.user, run=run, status="").filter(pk=review_id).first()
     if review is None:

@@ -47,7 +47,7 @@ from gridcare.core.audit import audit_record, snapshot
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.ids import next_number
 from gridcare.core.money import fen_to_yuan, to_yuan
-from gridcare.core.roles import staff_has_perm
+from gridcare.core.roles import require_actor_perm, staff_has_perm
 
 Actor = AbstractBaseUser | AnonymousUser | str | None
 
@@ -309,8 +309,7 @@ def bill_adjustment_request(
     the way ``kind`` goes. Without ``amount`` the amount comes from re-rating the bill's
     period (module docstring). A user actor needs ``billing.add_billadjustment``.
     """
-    if not isinstance(actor, str) and not staff_has_perm(actor, "billing.add_billadjustment"):
-        raise PermissionDenied()
+    require_actor_perm(actor, "billing.add_billadjustment")
     if kind not in AdjustmentKind.values:
         raise ValidationFailed(_("Choose refund or back-billing."), field="kind")
     sign = -1 if kind == AdjustmentKind.REFUND else 1
@@ -439,8 +438,7 @@ def bill_adjustments_from_meter_adjustment(*, actor: Actor, meter_adjustment_id:
     from gridcare.metering.choices import AdjustmentDirection, AdjustmentStatus
     from gridcare.metering.models import Adjustment
 
-    if not isinstance(actor, str) and not staff_has_perm(actor, "billing.add_billadjustment"):
-        raise PermissionDenied()
+    require_actor_perm(actor, "billing.add_billadjustment")
     with transaction.atomic():
         meter_adj = Adjustment.objects.select_for_update().filter(pk=meter_adjustment_id).first()
         if meter_adj is None:

@@ -32,11 +32,11 @@ from gridcare.billing.models import AccountBalance, Payment, WithholdingBatch
 from gridcare.billing.selectors.payments import open_bills, unpaid_bills
 from gridcare.billing.services.payments import PaymentItem, parse_amount, payment_item, payments_post_many
 from gridcare.core.audit import audit_record, person_name
-from gridcare.core.errors import GridCareError, NotFound, PermissionDenied, ValidationFailed
+from gridcare.core.errors import GridCareError, NotFound, ValidationFailed
 from gridcare.core.ids import next_number
 from gridcare.core.models import AuditEvent
 from gridcare.core.money import fen_to_yuan, yuan_to_fen
-from gridcare.core.roles import staff_has_perm
+from gridcare.core.roles import require_actor_perm
 from gridcare.customers.models import Account
 
 EXPORT_HEADER = ["line", "account", "name", "amount"]
@@ -46,16 +46,9 @@ POST_CHUNK = 1000  # payments per transaction when a result file is posted
 __all__ = ["WithholdingResult", "withholding_export", "withholding_import"]
 
 
-def _check(actor: Any, perm: str) -> None:
-    """Users need ``perm``; a plain string actor is a trusted process (the CLI run by an
-    operator on the server, a scheduled task) and is recorded by that name."""
-    if not isinstance(actor, str) and not staff_has_perm(actor, perm):
-        raise PermissionDenied()
-
-
 def withholding_export(*, actor: Any, bank: str) -> tuple[WithholdingBatch, str]:
     """Create a batch for ``bank`` and return it with the CSV text to send."""
-    _check(actor, "billing.add_withholdingbatch")
+    require_actor_perm(actor, "billing.add_withholdingbatch")
     bank = (bank or "").strip()
     if not bank or len(bank) > 50:
         raise ValidationFailed(_("Give the bank code (at most 50 characters)."), field="bank")
@@ -127,7 +120,7 @@ def _exported_lines(batch: WithholdingBatch) -> dict[int, tuple[str, Decimal]]:
 
 def withholding_import(*, actor: Any, batch_number: str, content: str) -> WithholdingResult:
     """Post the bank's result file of ``batch_number`` (see the module docstring)."""
-    _check(actor, "billing.change_withholdingbatch")
+    require_actor_perm(actor, "billing.change_withholdingbatch")
     batch = WithholdingBatch.objects.filter(number=(batch_number or "").strip()).first()
     if batch is None:
         raise NotFound(_("No such withholding batch."), field="batch")

@@ -25,9 +25,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
-from gridcare.core.errors import Conflict, PermissionDenied
+from gridcare.core.errors import Conflict
 from gridcare.core.pagination import paginate
-from gridcare.core.roles import staff_has_perm
+from gridcare.core.roles import require_staff_perm
 from gridcare.inspection.engine.penalty import Charges
 from gridcare.inspection.models import Case
 from gridcare.inspection.selectors.cases import CaseFilters, case_actions, case_audit, case_get, case_search
@@ -243,12 +243,6 @@ class RuleOut(Schema):
 # --- helpers --------------------------------------------------------------------------------------
 
 
-def _require(request: HttpRequest, perm: str) -> Any:
-    if not staff_has_perm(request.user, perm):
-        raise PermissionDenied()
-    return request.user
-
-
 def _charges_out(charges: Charges | Case) -> dict[str, Any]:
     basis = charges.basis or {}
     return {
@@ -333,7 +327,8 @@ class CaseSearch(Schema):
 @router.get("/cases", response={200: CasePageOut, **ERRORS}, summary="Search cases (案件查询)")
 def cases_search(request: HttpRequest, filters: Query[CaseSearch]) -> Any:
     """Cases matching every filter given, newest first, a page at a time."""
-    user = _require(request, VIEW)
+    user = request.user
+    require_staff_perm(user, VIEW)
     qs = case_search(user, CaseFilters(**filters.dict(exclude={"page", "per_page"})))
     page = paginate(request, qs)
     return {
@@ -350,7 +345,7 @@ def cases_search(request: HttpRequest, filters: Query[CaseSearch]) -> Any:
 )
 def penalty_rules(request: HttpRequest, day: dt.date | None = None) -> Any:
     """Every penalty rule in force on ``day`` (default today): value, ceiling, date, source."""
-    _require(request, "inspection.view_penaltyrule")
+    require_staff_perm(request.user, "inspection.view_penaltyrule")
     rules = penalty_rules_at(day or timezone.localdate())
     return [
         {
@@ -369,7 +364,7 @@ def penalty_rules(request: HttpRequest, day: dt.date | None = None) -> Any:
 )
 def case_preview(request: HttpRequest, payload: PreviewIn) -> Any:
     """The amounts and the basis with the rules in force on ``occurred_on``; nothing is saved."""
-    _require(request, ADD)
+    require_staff_perm(request.user, ADD)
     charges = case_compute(
         kind=payload.kind,
         occurred_on=payload.occurred_on,
@@ -384,7 +379,8 @@ def case_preview(request: HttpRequest, payload: PreviewIn) -> Any:
 @router.get("/cases/{case_id}", response={200: CaseDetailOut, **ERRORS}, summary="One case with its basis")
 def case_detail(request: HttpRequest, case_id: int) -> Any:
     """The case, its inputs, amounts with the formula and rules, the caller's actions, history."""
-    user = _require(request, VIEW)
+    user = request.user
+    require_staff_perm(user, VIEW)
     return _detail(user, case_id)
 
 
@@ -394,7 +390,8 @@ def case_detail(request: HttpRequest, case_id: int) -> Any:
 @router.post("/cases", response={201: CaseDetailOut, **ERRORS}, summary="Open a case (立案)")
 def case_new(request: HttpRequest, payload: CaseCreateIn) -> Any:
     """A draft case with its amounts computed by the rules in force on ``occurred_on``."""
-    user = _require(request, ADD)
+    user = request.user
+    require_staff_perm(user, ADD)
     case = case_create(
         actor=user,
         kind=payload.kind,
@@ -416,7 +413,8 @@ def case_new(request: HttpRequest, payload: CaseCreateIn) -> Any:
 )
 def case_change(request: HttpRequest, case_id: int, payload: CaseUpdateIn) -> Any:
     """Change a draft case and compute it again (409 when ``version`` is stale or not a draft)."""
-    user = _require(request, CHANGE)
+    user = request.user
+    require_staff_perm(user, CHANGE)
     _detail(user, case_id)  # 404 for an unknown case before anything else
     try:
         case_update(
@@ -436,7 +434,8 @@ def case_change(request: HttpRequest, case_id: int, payload: CaseUpdateIn) -> An
 
 
 def _step(request: HttpRequest, case_id: int, perm: str, run: Any) -> Any:
-    user = _require(request, perm)
+    user = request.user
+    require_staff_perm(user, perm)
     case_get(user=user, case_id=case_id)
     try:
         run(user)

@@ -22,9 +22,8 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from gridcare.core.errors import PermissionDenied
 from gridcare.core.pagination import paginate
-from gridcare.core.roles import staff_has_perm
+from gridcare.core.roles import require_staff_perm
 from gridcare.inspection.labels import flag_reason_text
 from gridcare.inspection.models import AreaLoss, LineLossRun, RiskScore, ScoringRun
 from gridcare.inspection.selectors.lineloss import (
@@ -57,13 +56,6 @@ class ErrorOut(Schema):
 
 
 ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
-
-
-def _require(request: HttpRequest, perm: str) -> Any:
-    """The caller when a console user holding ``perm`` (customers never pass)."""
-    if not staff_has_perm(request.user, perm):
-        raise PermissionDenied()
-    return request.user
 
 
 # ---- schemas -------------------------------------------------------------------------------
@@ -372,7 +364,7 @@ def risk_list(request: HttpRequest, filters: Query[RiskFilters]) -> Any:
     """The scores of the latest done scoring run matching every filter, a page at a time
     (``run`` is null and ``items`` empty when no run has finished). A ``page`` past the end
     gives the last page."""
-    _require(request, VIEW_RISK)
+    require_staff_perm(request.user, VIEW_RISK)
     run = scoring_run_latest()
     if run is None:
         return {"run": None, "items": [], "page": 1, "pages": 1, "total": 0, "per_page": filters.per_page}
@@ -397,7 +389,7 @@ def risk_detail(request: HttpRequest, account_id: int) -> Any:
     """The account's score in the latest done run with its top reasons in words, the daily kWh
     of the run's window beside the median of its class, the suspicious window, its score in
     past runs and its open inspection tasks and cases. 404 when it has no score in that run."""
-    _require(request, VIEW_RISK)
+    require_staff_perm(request.user, VIEW_RISK)
     x = risk_explanation(account_id=account_id)
     chart = x.chart
     return {
@@ -423,7 +415,8 @@ def risk_run(request: HttpRequest) -> Any:
     (what the nightly job does at 03:00) and answers the done run. 404 ``not_found`` when no
     model is active; 400 when the run failed (the model files cannot be used, the scoring broke:
     the run is recorded as failed with its error on the scoring runs page)."""
-    user = _require(request, RUN_SCORING)
+    user = request.user
+    require_staff_perm(user, RUN_SCORING)
     from gridcare.inspection.services.scoring import scoring_run
 
     run = scoring_run(actor=user)
@@ -438,7 +431,7 @@ def risk_run(request: HttpRequest) -> Any:
 def line_loss_list(request: HttpRequest, filters: Query[AreaFilters]) -> Any:
     """The areas of the latest done line-loss run matching every filter, a page at a time
     (``run`` null and ``items`` empty when no run has finished)."""
-    _require(request, VIEW_LOSS)
+    require_staff_perm(request.user, VIEW_LOSS)
     run = line_loss_run_latest()
     if run is None:
         return {"run": None, "items": [], "page": 1, "pages": 1, "total": 0, "per_page": filters.per_page}
@@ -462,7 +455,7 @@ def line_loss_list(request: HttpRequest, filters: Query[AreaFilters]) -> Any:
 def line_loss_area(request: HttpRequest, area_id: int) -> Any:
     """One area (an ``AreaLoss`` id of a done run): its daily series, why it is flagged and its
     customers ranked by how their drop lines up with the loss increase."""
-    _require(request, VIEW_LOSS)
+    require_staff_perm(request.user, VIEW_LOSS)
     detail = area_loss_detail(area_id=area_id)
     series = [
         {
@@ -490,7 +483,8 @@ def line_loss_area(request: HttpRequest, area_id: int) -> Any:
 def line_loss_run_now(request: HttpRequest) -> Any:
     """Analyses every public transformer area now over the last 30 days with the configured
     thresholds (what the nightly job does at 02:30). The answer is the run."""
-    user = _require(request, RUN_LOSS)
+    user = request.user
+    require_staff_perm(user, RUN_LOSS)
     from gridcare.inspection.services.lineloss import line_loss_run
 
     run = line_loss_run(actor=user)

@@ -21,9 +21,9 @@ from django.utils import timezone
 from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
-from gridcare.core.errors import Conflict, PermissionDenied
+from gridcare.core.errors import Conflict
 from gridcare.core.pagination import paginate
-from gridcare.core.roles import staff_has_perm
+from gridcare.core.roles import require_staff_perm
 from gridcare.inspection.engine.checklist import label_of
 from gridcare.inspection.models import FindingPhoto, InspectionPlan, InspectionTask
 from gridcare.inspection.selectors.tasks import (
@@ -56,12 +56,6 @@ router = Router(tags=["inspection"])
 
 ADD_PLAN = "inspection.add_inspectionplan"
 ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
-
-
-def _require(request: HttpRequest, perm: str) -> Any:
-    if not staff_has_perm(request.user, perm):
-        raise PermissionDenied()
-    return request.user
 
 
 # ---- schemas --------------------------------------------------------------------------------
@@ -349,7 +343,8 @@ def plan_out(plan: InspectionPlan) -> dict[str, Any]:
 @router.get("/tasks", response={200: TaskPageOut, **ERRORS}, summary="Search inspection tasks (检查任务)")
 def tasks_list(request: HttpRequest, filters: Query[TaskFilters]) -> Any:
     """Tasks matching every filter, by due date, a page at a time."""
-    user = _require(request, VIEW)
+    user = request.user
+    require_staff_perm(user, VIEW)
     qs = (
         task_search(user=user, **filters.dict(exclude={"page", "per_page"}))
         .select_related("account__customer", "account__service_point__transformer", "inspector", "plan")
@@ -368,7 +363,8 @@ def tasks_list(request: HttpRequest, filters: Query[TaskFilters]) -> Any:
 @router.get("/tasks/{task_id}", response={200: TaskDetailOut, **ERRORS}, summary="One inspection task")
 def task_detail(request: HttpRequest, task_id: int) -> Any:
     """The task with its checklist and findings (photo URLs are console URLs)."""
-    user = _require(request, VIEW)
+    user = request.user
+    require_staff_perm(user, VIEW)
     return _detail(user, task_id)
 
 
@@ -380,7 +376,8 @@ def task_detail(request: HttpRequest, task_id: int) -> Any:
 def task_new(request: HttpRequest, payload: TaskCreateIn) -> Any:
     """A task for one account with its checklist. A second open task for the same account and
     source is 409 (code ``open_task_exists``) naming the open one."""
-    user = _require(request, ADD)
+    user = request.user
+    require_staff_perm(user, ADD)
     task = task_create(actor=user, **payload.dict())
     return Status(201, _detail(user, task.pk))
 
@@ -391,7 +388,8 @@ def task_new(request: HttpRequest, payload: TaskCreateIn) -> Any:
     summary="Assign the task to an inspector (派工)",
 )
 def task_assign_api(request: HttpRequest, task_id: int, payload: AssignIn) -> Any:
-    user = _require(request, CHANGE)
+    user = request.user
+    require_staff_perm(user, CHANGE)
     return _step(
         user,
         task_id,
@@ -408,7 +406,8 @@ def task_assign_api(request: HttpRequest, task_id: int, payload: AssignIn) -> An
 )
 def task_start_api(request: HttpRequest, task_id: int, payload: VersionIn) -> Any:
     """Only the assigned inspector or a manager."""
-    user = _require(request, CHANGE)
+    user = request.user
+    require_staff_perm(user, CHANGE)
     return _step(user, task_id, lambda: task_start(actor=user, task_id=task_id, version=payload.version))
 
 
@@ -419,7 +418,8 @@ def task_start_api(request: HttpRequest, task_id: int, payload: VersionIn) -> An
 )
 def task_checklist_api(request: HttpRequest, task_id: int, payload: ChecklistIn) -> Any:
     """Outcomes by item code (``pass``, ``fail`` with a note, ``na``, or "" to clear)."""
-    user = _require(request, CHECKLIST)
+    user = request.user
+    require_staff_perm(user, CHECKLIST)
     outcomes = {code: (o.outcome, o.note) for code, o in payload.outcomes.items()}
     return _step(
         user,
@@ -436,7 +436,8 @@ def task_checklist_api(request: HttpRequest, task_id: int, payload: ChecklistIn)
 def task_finding_api(request: HttpRequest, task_id: int, payload: FindingIn) -> Any:
     """Theft needs ``theft_method``, a violation ``violation_kind``. Add photos with
     ``POST /findings/{id}/photos``."""
-    user = _require(request, ADD_FINDING)
+    user = request.user
+    require_staff_perm(user, ADD_FINDING)
     finding = finding_record(actor=user, task_id=task_id, **payload.dict())
     return Status(
         201,
@@ -461,7 +462,8 @@ def task_finding_api(request: HttpRequest, task_id: int, payload: FindingIn) -> 
 def finding_photo_api(request: HttpRequest, finding_id: int, file: File[UploadedFile]) -> Any:
     """``multipart/form-data`` with one ``file``: JPEG, PNG, WebP, PDF, MP3, WAV or text, at
     most ``GRIDCARE_ATTACHMENT_MAX_BYTES`` (the work-order attachment rules)."""
-    user = _require(request, ADD_PHOTO)
+    user = request.user
+    require_staff_perm(user, ADD_PHOTO)
     photo = finding_photo_add(actor=user, finding_id=finding_id, upload=file)
     return Status(201, _photo_out(photo))
 
@@ -474,7 +476,8 @@ def finding_photo_api(request: HttpRequest, finding_id: int, file: File[Uploaded
 def task_complete_api(request: HttpRequest, task_id: int, payload: CompleteIn) -> Any:
     """Every checklist item answered; theft/violation need a matching finding; normal is
     refused while a theft or violation finding exists."""
-    user = _require(request, CHANGE)
+    user = request.user
+    require_staff_perm(user, CHANGE)
     return _step(
         user,
         task_id,
@@ -490,7 +493,8 @@ def task_complete_api(request: HttpRequest, task_id: int, payload: CompleteIn) -
     summary="Cancel the task",
 )
 def task_cancel_api(request: HttpRequest, task_id: int, payload: CancelIn) -> Any:
-    user = _require(request, CHANGE)
+    user = request.user
+    require_staff_perm(user, CHANGE)
     return _step(
         user,
         task_id,
@@ -504,7 +508,8 @@ def task_cancel_api(request: HttpRequest, task_id: int, payload: CancelIn) -> An
 @router.get("/plans", response={200: list[PlanOut], **ERRORS}, summary="Inspection plans (检查计划)")
 def plans_list(request: HttpRequest, limit: int = 100) -> Any:
     """The newest plans (at most ``limit``, ≤ 500) with their task counts."""
-    user = _require(request, VIEW_PLAN)
+    user = request.user
+    require_staff_perm(user, VIEW_PLAN)
     return [plan_out(p) for p in plans_visible_to(user)[: max(1, min(limit, 500))]]
 
 
@@ -517,7 +522,8 @@ def _plan(user: Any, plan: InspectionPlan) -> dict[str, Any]:
 )
 def plan_periodic_api(request: HttpRequest, payload: PeriodicPlanIn) -> Any:
     """Tasks for the accounts due by their cycle in the period."""
-    user = _require(request, ADD_PLAN)
+    user = request.user
+    require_staff_perm(user, ADD_PLAN)
     plan = plan_periodic_create(actor=user, **payload.dict())
     return Status(201, _plan(user, plan))
 
@@ -527,6 +533,7 @@ def plan_periodic_api(request: HttpRequest, payload: PeriodicPlanIn) -> Any:
 )
 def plan_targeted_api(request: HttpRequest, payload: TargetedPlanIn) -> Any:
     """From the latest finished scoring run (``risk``) or line-loss run (``line_loss``)."""
-    user = _require(request, ADD_PLAN)
+    user = request.user
+    require_staff_perm(user, ADD_PLAN)
     plan = plan_targeted_create(actor=user, **payload.dict())
     return Status(201, _plan(user, plan))

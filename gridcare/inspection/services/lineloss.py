@@ -25,7 +25,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gridcare.core.audit import actor_label, audit_record
-from gridcare.core.errors import PermissionDenied, ValidationFailed
+from gridcare.core.errors import ValidationFailed
+from gridcare.core.roles import require_actor_perm
 from gridcare.customers.models import Transformer
 from gridcare.inspection.choices import RunStatus
 from gridcare.inspection.engine.lineloss import LineLossParams, LineLossResult, line_loss
@@ -172,8 +173,7 @@ def line_loss_run(
     yesterday, Asia/Shanghai) and store the run; returns it done, or failed with the error
     (the failure is logged and audited, not raised). A signed-in ``actor`` needs
     ``inspection.add_linelossrun``; a system actor is a string (the nightly job)."""
-    if getattr(actor, "is_authenticated", False) and not actor.has_perm("inspection.add_linelossrun"):
-        raise PermissionDenied()
+    require_actor_perm(actor, "inspection.add_linelossrun")
     end = end or timezone.localdate() - dt.timedelta(days=1)
     rate = Decimal(rate_threshold_pct if rate_threshold_pct is not None else DEFAULT_RATE_THRESHOLD)
     jump = Decimal(jump_threshold_pct if jump_threshold_pct is not None else DEFAULT_JUMP_THRESHOLD)

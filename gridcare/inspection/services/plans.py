@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from gridcare.core.audit import actor_label, audit_record
 from gridcare.core.errors import ValidationFailed
 from gridcare.core.ids import next_number
+from gridcare.core.roles import require_actor_perm
 from gridcare.customers.choices import AccountStatus
 from gridcare.customers.models import Account
 from gridcare.inspection.choices import (
@@ -38,7 +39,7 @@ from gridcare.inspection.models import (
     RiskScore,
     ScoringRun,
 )
-from gridcare.inspection.services.tasks import Actor, TaskSpec, require_perm, tasks_bulk_create
+from gridcare.inspection.services.tasks import Actor, TaskSpec, tasks_bulk_create
 
 ADD_PLAN = "inspection.add_inspectionplan"
 ADD_TASK = "inspection.add_inspectiontask"
@@ -125,8 +126,8 @@ def plan_periodic_create(
     """周期检查计划: one task for every account due by its cycle in the period (due on its due
     date, or the period start when overdue), skipping accounts that already have an open
     periodic task."""
-    require_perm(actor, ADD_PLAN)
-    require_perm(actor, ADD_TASK)
+    require_actor_perm(actor, ADD_PLAN)
+    require_actor_perm(actor, ADD_TASK)
     if not isinstance(period_start, dt.date) or not isinstance(period_end, dt.date):
         raise ValidationFailed(_("Enter a date as YYYY-MM-DD."), field="period_start")
     if period_end < period_start:
@@ -291,8 +292,8 @@ def plan_targeted_create(
     scores by rank; ``source="line_loss"`` — the first 3 ranked customers of every flagged area
     (areas by recent loss rate), at most ``top`` tasks. Accounts with an open task of the same
     source are skipped. Tasks link their risk score or area."""
-    require_perm(actor, ADD_PLAN)
-    require_perm(actor, ADD_TASK)
+    require_actor_perm(actor, ADD_PLAN)
+    require_actor_perm(actor, ADD_TASK)
     if source not in (TaskSource.RISK, TaskSource.LINE_LOSS):
         raise ValidationFailed(_("Choose the risk list or the line-loss list."), field="source")
     if not isinstance(top, int) or isinstance(top, bool) or not 1 <= top <= TOP_MAX:

@@ -31,7 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from gridcare.core.audit import actor_label, audit_record, snapshot
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.ids import next_number
-from gridcare.core.roles import INSPECTOR, is_staff_user, staff_has_perm
+from gridcare.core.roles import INSPECTOR, is_staff_user, require_actor_perm, staff_has_perm
 from gridcare.core.uploads import upload_checked
 from gridcare.customers.choices import AccountStatus
 from gridcare.customers.models import Account
@@ -74,14 +74,6 @@ RESULT_FINDING = {TaskResult.THEFT: FindingKind.THEFT, TaskResult.VIOLATION: Fin
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def require_perm(actor: Actor, perm: str) -> None:
-    """A signed-in actor must be a console user holding ``perm``; system actors (strings) pass."""
-    if isinstance(actor, str):
-        return
-    if not staff_has_perm(actor, perm):
-        raise PermissionDenied()
 
 
 def is_manager(actor: Actor) -> bool:
@@ -249,7 +241,7 @@ def task_create(
 
     A second open task for the same account and source is refused (``Conflict`` naming the
     open one). With ``inspector_id`` the task is assigned at once."""
-    require_perm(actor, ADD)
+    require_actor_perm(actor, ADD)
     if source not in TaskSource.values:
         raise ValidationFailed(_("Choose why the task exists."), field="source")
     if not isinstance(due_on, dt.date):
@@ -303,7 +295,7 @@ def task_create(
 def task_assign(*, actor: Actor, task_id: int, version: int, inspector_id: int) -> InspectionTask:
     """派工: give a planned task to an inspector, or hand an assigned one to another (only the
     assigned inspector or a manager may hand it on)."""
-    require_perm(actor, CHANGE)
+    require_actor_perm(actor, CHANGE)
     task = _lock(task_id)
     _check_version(task, version)
     _require_status(task, TaskStatus.PLANNED, TaskStatus.ASSIGNED)
@@ -324,7 +316,7 @@ def task_assign(*, actor: Actor, task_id: int, version: int, inspector_id: int) 
 @transaction.atomic
 def task_start(*, actor: Actor, task_id: int, version: int) -> InspectionTask:
     """到达现场: the assigned inspector (or a manager) starts the inspection on site."""
-    require_perm(actor, CHANGE)
+    require_actor_perm(actor, CHANGE)
     task = _lock(task_id)
     _check_version(task, version)
     _require_status(task, TaskStatus.ASSIGNED)
@@ -346,7 +338,7 @@ def task_checklist_save(
 ) -> InspectionTask:
     """Record checklist outcomes on site: ``{code: (outcome, note)}`` with outcome ``pass``,
     ``fail``, ``na`` or "" (not checked yet). Items not named keep their outcome."""
-    require_perm(actor, CHECKLIST)
+    require_actor_perm(actor, CHECKLIST)
     task = _lock(task_id)
     _check_version(task, version)
     _require_status(task, TaskStatus.ON_SITE)
@@ -399,7 +391,7 @@ def finding_record(
     """检查发现: what the inspector found on site. Theft needs its method (窃电行为), a violation
     its kind (违约用电类别). Raises the task's version (a completion prepared before it must be
     reloaded)."""
-    require_perm(actor, ADD_FINDING)
+    require_actor_perm(actor, ADD_FINDING)
     task = _lock(task_id)
     _require_status(task, TaskStatus.ON_SITE)
     _require_worker(actor, task)
@@ -445,7 +437,7 @@ def finding_record(
 @transaction.atomic
 def finding_photo_add(*, actor: Actor, finding_id: int, upload: UploadedFile) -> FindingPhoto:
     """现场照片/附件 of a finding (the work-order attachment types and size limit)."""
-    require_perm(actor, ADD_PHOTO)
+    require_actor_perm(actor, ADD_PHOTO)
     finding = Finding.objects.filter(pk=finding_id).first() if str(finding_id).isdigit() else None
     if finding is None:
         raise NotFound()
@@ -479,7 +471,7 @@ def task_complete(
 ) -> InspectionTask:
     """检查结论: every checklist item answered; a theft or violation result needs a finding of
     that kind; a normal result is refused while a theft or violation finding exists."""
-    require_perm(actor, CHANGE)
+    require_actor_perm(actor, CHANGE)
     task = _lock(task_id)
     _check_version(task, version)
     _require_status(task, TaskStatus.ON_SITE)
@@ -531,7 +523,7 @@ def task_cancel(*, actor: Actor, task_id: int, version: int, reason: str) -> Ins
     """Cancel an open task with a reason. A planned task: anyone who may change tasks; an
     assigned or on-site one: its inspector or a manager. A task with findings is not
     cancelled (complete it: the findings are evidence)."""
-    require_perm(actor, CHANGE)
+    require_actor_perm(actor, CHANGE)
     task = _lock(task_id)
     _check_version(task, version)
     _require_status(task, *OPEN_TASK_STATUSES)

@@ -27,9 +27,9 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
-from gridcare.core.errors import Conflict, PermissionDenied
+from gridcare.core.errors import Conflict
 from gridcare.core.pagination import paginate
-from gridcare.core.roles import staff_has_perm, user_roles
+from gridcare.core.roles import require_staff_perm, staff_has_perm, user_roles
 from gridcare.workorders.api.schemas import (
     AlertOut,
     AlertsReadIn,
@@ -67,13 +67,6 @@ ADD = "workorders.add_workorder"
 CHANGE = "workorders.change_workorder"
 ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 ALERT_LIMIT = 200
-
-
-def _require(request: HttpRequest, perm: str) -> Any:
-    """The caller when a console user holding ``perm`` (customers never pass)."""
-    if not staff_has_perm(request.user, perm):
-        raise PermissionDenied()
-    return request.user
 
 
 # ---- reads ---------------------------------------------------------------------------------
@@ -221,7 +214,8 @@ def orders_search(request: HttpRequest, filters: Query[SearchFilters]) -> Any:
     customer name; a report's reporter is never matched (it is stored apart). ``open=true``
     keeps open orders, ``open=false`` closed ones; ``sla`` filters by SLA status. A ``page``
     past the end gives the last page."""
-    user = _require(request, VIEW)
+    user = request.user
+    require_staff_perm(user, VIEW)
     qs = work_order_search(
         user=user,
         **filters.dict(exclude={"page", "per_page"}),
@@ -244,7 +238,8 @@ def orders_search(request: HttpRequest, filters: Query[SearchFilters]) -> Any:
 def order_detail(request: HttpRequest, number: str) -> Any:
     """The order, its whole timeline (oldest first), its clocks with their status and the
     workflow steps the caller may take now. A report's reporter is not in it."""
-    user = _require(request, VIEW)
+    user = request.user
+    require_staff_perm(user, VIEW)
     return order_detail_out(_get(user, number), user)
 
 
@@ -265,7 +260,8 @@ def order_create(request: HttpRequest, payload: OrderCreateIn) -> Any:
 
     An ``Idempotency-Key`` header makes a retry safe: the same key from the same user within
     24 hours answers with the order the first call filed instead of filing a second."""
-    user = _require(request, ADD)
+    user = request.user
+    require_staff_perm(user, ADD)
     data = payload.dict()
     reporter = data.pop("reporter", None)
     key = request.headers.get("Idempotency-Key", "")
@@ -285,7 +281,8 @@ def order_transition(request: HttpRequest, number: str, payload: TransitionIn) -
     read it (another agent acted first) nothing is written and the answer is 409 with the
     current ``version`` and ``state``; a step not possible in the current state is 409 too
     (code ``invalid_state``). A role the workflow does not allow the step is 403."""
-    user = _require(request, CHANGE)
+    user = request.user
+    require_staff_perm(user, CHANGE)
     try:
         order = work_order_transition(
             actor=user,
@@ -314,7 +311,8 @@ def order_transition(request: HttpRequest, number: str, payload: TransitionIn) -
 )
 def order_comment(request: HttpRequest, number: str, payload: CommentIn) -> Any:
     """A note never changes the order or its version (it cannot conflict)."""
-    user = _require(request, CHANGE)
+    user = request.user
+    require_staff_perm(user, CHANGE)
     event = work_order_comment(actor=user, number=number, note=payload.note)
     return Status(
         201,
@@ -341,7 +339,7 @@ def deadline(
 ) -> Any:
     """The deadline the service standards give an order of ``kind`` for ``stage`` started at
     ``start`` (ISO date-time with its offset) — the same answer as ``gridcare sla deadline``."""
-    _require(request, VIEW)
+    require_staff_perm(request.user, VIEW)
     if start.tzinfo is None:
         raise HttpError(422, "start must carry a time zone offset")
     return sla_deadline(kind=kind, stage=stage, start=start, channel=channel, grade=grade, category=category)
@@ -354,7 +352,8 @@ def deadline(
 )
 def alerts(request: HttpRequest, unread: bool = False) -> Any:
     """The caller's alerts, newest first (at most 200); ``unread=true`` keeps the unread."""
-    user = _require(request, VIEW)
+    user: Any = request.user
+    require_staff_perm(user, VIEW)
     qs = StaffAlert.objects.filter(recipient=user).select_related("order")
     if unread:
         qs = qs.filter(read_at__isnull=True)
@@ -378,5 +377,6 @@ def alerts(request: HttpRequest, unread: bool = False) -> Any:
 )
 def alerts_read(request: HttpRequest, payload: AlertsReadIn) -> Any:
     """Marks the given alerts (or every unread one) of the caller read; others' ids are ignored."""
-    user = _require(request, VIEW)
+    user = request.user
+    require_staff_perm(user, VIEW)
     return {"marked": staff_alert_read(user=user, alert_ids=payload.ids)}

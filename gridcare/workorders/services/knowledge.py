@@ -24,8 +24,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gridcare.core.audit import actor_label, audit_record, diff, snapshot
-from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from gridcare.core.roles import staff_has_perm
+from gridcare.core.errors import Conflict, NotFound, ValidationFailed
+from gridcare.core.roles import require_actor_perm
 from gridcare.workorders.choices import EventType
 from gridcare.workorders.engine.segment import search_text
 from gridcare.workorders.models import Article, ArticleCategory, WorkOrder, WorkOrderEvent
@@ -40,17 +40,6 @@ ARTICLE_AUDIT_FIELDS = ("code", "category_id", "title", "body", "keywords", "is_
 
 def _user_or_none(actor: Actor) -> Any:
     return actor if getattr(actor, "is_authenticated", False) else None
-
-
-def _require(actor: Actor, perm: str) -> None:
-    """A signed-in staff user holding ``perm``, or a system actor (a non-empty string such
-    as ``"gridcare seed"``); anybody else is refused."""
-    if isinstance(actor, str):
-        if not actor.strip():
-            raise PermissionDenied()
-        return
-    if not staff_has_perm(actor, perm):
-        raise PermissionDenied()
 
 
 def article_search_text(*, title: str, keywords: str, body: str) -> str:
@@ -102,7 +91,7 @@ def article_save(
         raise ValidationFailed(_("No knowledge category has this code."), field="category_code")
 
     article = Article.objects.select_for_update().filter(code=code).first()
-    _require(actor, "workorders.add_article" if article is None else "workorders.change_article")
+    require_actor_perm(actor, "workorders.add_article" if article is None else "workorders.change_article")
     now = timezone.now()
     fields = {
         "category": category,
@@ -148,7 +137,7 @@ def article_link_to_order(
     Otherwise the order's ``kb_article`` is set, its version bumped, the article's
     ``use_count`` incremented, and a ``kb_link`` timeline event plus an audit row written.
     """
-    _require(actor, "workorders.change_workorder")
+    require_actor_perm(actor, "workorders.change_workorder")
     order = WorkOrder.objects.select_for_update().filter(pk=order_id).first()
     if order is None:
         raise NotFound(_("No such work order."), field="order_id")

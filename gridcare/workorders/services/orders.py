@@ -29,7 +29,7 @@ from gridcare.core.audit import actor_label, audit_record, snapshot
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.ids import next_number
 from gridcare.core.refcache import RefCache
-from gridcare.core.roles import is_staff_user, user_roles
+from gridcare.core.roles import is_staff_user, require_actor_perm, user_roles
 from gridcare.core.uploads import upload_checked
 from gridcare.customers.models import Account, Customer
 from gridcare.workorders.choices import (
@@ -135,14 +135,6 @@ def _now(at: dt.datetime | None) -> dt.datetime:
 
 def _user_or_none(actor: Actor) -> Any:
     return actor if getattr(actor, "is_authenticated", False) else None
-
-
-def _check_staff(actor: Actor, perm: str) -> None:
-    """A signed-in actor must be a console user holding ``perm``; system actors (strings) pass."""
-    if isinstance(actor, str):
-        return
-    if not getattr(actor, "is_authenticated", False) or not is_staff_user(actor) or not actor.has_perm(perm):  # type: ignore[union-attr]
-        raise PermissionDenied()
 
 
 def _clean_phone(value: str, field: str) -> str:
@@ -259,7 +251,7 @@ def work_order_create(
     ``idempotency_key`` (a channel's ``Idempotency-Key``): the same key from the same user
     within ``INTAKE_KEY_HOURS`` returns the order the first call filed, without a second.
     """
-    _check_staff(actor, "workorders.add_workorder")
+    require_actor_perm(actor, "workorders.add_workorder")
     key = (idempotency_key or "").strip()
     user = _user_or_none(actor)
     if key:
@@ -570,7 +562,7 @@ def work_order_transition(
     ``expected_version`` is the version the caller saw; if the order changed since, nothing is
     written and ``Conflict`` says who changed it.
     """
-    _check_staff(actor, "workorders.change_workorder")
+    require_actor_perm(actor, "workorders.change_workorder")
     order = _lock(number)
     if order.version != expected_version:
         raise Conflict(
@@ -733,7 +725,7 @@ def work_order_comment(
 ) -> WorkOrderEvent:
     """备注: add a note to the timeline. Notes do not change the order or its version, so a
     note never conflicts with a colleague's transition."""
-    _check_staff(actor, "workorders.change_workorder")
+    require_actor_perm(actor, "workorders.change_workorder")
     note = (note or "").strip()
     if not note:
         raise ValidationFailed(_("Write a note."), field="note")
@@ -760,7 +752,7 @@ def work_order_attach(
     *, actor: Actor, number: str, upload: UploadedFile, at: dt.datetime | None = None
 ) -> Attachment:
     """附件: store a photo or document on the order (size and type checked)."""
-    _check_staff(actor, "workorders.add_attachment")
+    require_actor_perm(actor, "workorders.add_attachment")
     order = WorkOrder.objects.filter(number=number).first()
     if order is None:
         raise NotFound()
