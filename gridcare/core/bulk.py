@@ -214,3 +214,10 @@ def query_frame(sql: str, params: Sequence[Any], schema: dict[str, Any]) -> pl.D
     if dates:
         frame = frame.with_columns(pl.col(c).str.slice(0, 10).str.to_date("%Y-%m-%d") for c in dates)
     return frame
+
+
+def sql_milli(expr: str) -> str:
+    """SQL: a decimal column × 1000 as an integer, on either database (exact thousandths of a
+    kWh or a kVA, read into integer columns of a frame)."""
+    kind = "BIGINT" if connection.vendor == "postgresql" else "INTEGER"
+    return f"CAST(ROUND({expr} * 1000) AS {kind})"

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 from django.db import connection
 
-from gridcare.core.bulk import db_datetime, query_frame
+from gridcare.core.bulk import db_datetime, query_frame, sql_milli
 from gridcare.metering.choices import OPEN_EXCEPTION_STATUSES, ReadingQuality
 from gridcare.metering.interval import curves_read
 
@@ -85,13 +85,6 @@ def month_bounds(period: dt.date) -> tuple[dt.date, dt.date]:
 
 def _midnight(day: dt.date) -> Any:
     return db_datetime(dt.datetime.combine(day, dt.time(0), tzinfo=TZ))
-
-
-def _milli(expr: str) -> str:
-    """SQL: a decimal column × 1000 as an integer, on either database."""
-    if connection.vendor == "postgresql":
-        return f"CAST(ROUND({expr} * 1000) AS BIGINT)"
-    return f"CAST(ROUND({expr} * 1000) AS INTEGER)"
 
 
 def billable_account_ids(period: dt.date) -> list[int]:
@@ -209,7 +202,7 @@ def period_data(
     qualities = ", ".join(f"'{q.value}'" for q in BILLABLE_QUALITIES)
     readings = query_frame(
         "SELECT r.meter_id, r.register, CASE WHEN r.day = %s THEN 1 ELSE 0 END, "  # noqa: S608
-        f"{_milli('r.value')} FROM metering_reading r "
+        f"{sql_milli('r.value')} FROM metering_reading r "
         "JOIN metering_installation i ON i.meter_id = r.meter_id "
         f"WHERE {overlap} AND r.day IN (%s, %s) AND r.quality IN ({qualities})",
         [end.isoformat(), *overlap_params, before.isoformat(), end.isoformat()],
@@ -224,8 +217,8 @@ def period_data(
         {"account_id": pl.Int64, "rule": pl.String},
     )
     contracts = query_frame(
-        f"SELECT c.account_id, {_milli('c.capacity_kva')}, c.basic_charge_by, "  # noqa: S608
-        f"{_milli('c.contracted_demand_kw')}, c.start_date FROM customers_contract c "
+        f"SELECT c.account_id, {sql_milli('c.capacity_kva')}, c.basic_charge_by, "  # noqa: S608
+        f"{sql_milli('c.contracted_demand_kw')}, c.start_date FROM customers_contract c "
         "WHERE c.account_id BETWEEN %s AND %s AND c.status = 'active' AND c.start_date <= %s "
         "AND (c.end_date IS NULL OR c.end_date >= %s)",
         [account_lo, account_hi, end.isoformat(), start.isoformat()],
@@ -238,7 +231,7 @@ def period_data(
         },
     )
     ytd = query_frame(
-        f"SELECT b.account_id, CAST(SUM({_milli('b.kwh')}) AS BIGINT) FROM billing_bill b "  # noqa: S608
+        f"SELECT b.account_id, CAST(SUM({sql_milli('b.kwh')}) AS BIGINT) FROM billing_bill b "  # noqa: S608
         "WHERE b.account_id BETWEEN %s AND %s AND b.period >= %s AND b.period < %s AND b.status <> 'void' "
         "GROUP BY b.account_id",
         [account_lo, account_hi, start.replace(month=1).isoformat(), start.isoformat()],

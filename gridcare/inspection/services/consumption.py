@@ -28,9 +28,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
-from django.db import connection
+from django.utils import timezone
 
-from gridcare.core.bulk import query_frame
+from gridcare.core.bulk import query_frame, sql_milli
 from gridcare.customers.models import Account
 from gridcare.metering.choices import ReadingQuality, Register
 from gridcare.metering.interval import SLOTS_PER_DAY, transformer_curves_read
@@ -53,10 +53,6 @@ ACCOUNTS_SCHEMA: dict[str, Any] = {
 __all__ = ["accounts_daily_kwh", "accounts_frame", "transformer_daily_input"]
 
 
-def _local_day(value: dt.datetime | None) -> dt.date | None:
-    return None if value is None else value.astimezone(TZ).date()
-
-
 def _installations(start: dt.date, end: dt.date, account_ids: Sequence[int] | None) -> pl.DataFrame:
     """Installations overlapping [start, end + 1]: account, meter, first and last local day,
     digits and multiplier (thousandths)."""
@@ -75,8 +71,8 @@ def _installations(start: dt.date, end: dt.date, account_ids: Sequence[int] | No
             (
                 a,
                 m,
-                _local_day(i),
-                _local_day(r),
+                timezone.localdate(i),
+                None if r is None else timezone.localdate(r),
                 int(d),
                 int((Decimal(mult) * 1000).to_integral_value()),
             )
@@ -94,11 +90,6 @@ def _installations(start: dt.date, end: dt.date, account_ids: Sequence[int] | No
     )
 
 
-def _milli(expr: str) -> str:
-    kind = "BIGINT" if connection.vendor == "postgresql" else "INTEGER"
-    return f"CAST(ROUND({expr} * 1000) AS {kind})"
-
-
 def accounts_daily_kwh(
     *, start: dt.date, end: dt.date, account_ids: Sequence[int] | None = None
 ) -> pl.DataFrame:
@@ -111,7 +102,7 @@ def accounts_daily_kwh(
     if installs.is_empty():
         return pl.DataFrame(schema=DAILY_SCHEMA)
     sql = (
-        f"SELECT meter_id, day, {_milli('value')} FROM metering_reading "  # noqa: S608 - literals
+        f"SELECT meter_id, day, {sql_milli('value')} FROM metering_reading "  # noqa: S608 - literals
         "WHERE register = %s AND day >= %s AND day <= %s AND quality IN (%s, %s, %s)"
     )
     params: list[Any] = [
