@@ -34,6 +34,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gridcare.core.audit import actor_label, audit_record
 from gridcare.core.errors import Conflict, GridCareError, NotFound, ValidationFailed
+from gridcare.core.roles import require_actor_perm
 from gridcare.inspection.choices import RunStatus
 from gridcare.inspection.engine.explain import EXPLAIN_TOP, reasons_of, score_customers
 from gridcare.inspection.engine.model import ArtefactError, TheftModel, load_model, save_model
@@ -227,10 +228,12 @@ def scoring_run(*, actor: Any, end: dt.date | None = None, days: int = DEFAULT_D
     ``end`` (default yesterday, the last complete day) and store the run.
 
     The accounts' daily kWh (``accounts_daily_kwh``) is scored with the customer class as
-    peer group; accounts with too few readings are not scored (the run's audit row counts
-    them). The RiskScore rows, counts, timing and status are written in one transaction
+    peer group; accounts with too few readings are not scored (counted on the run). A person
+    needs ``inspection.add_scoringrun``; a system actor (the nightly job) is a string. The
+    RiskScore rows, counts, timing and status are written in one transaction
     with the audit row. On any failure the run is marked failed with the error (and
     audited) and a GridCareError is raised."""
+    require_actor_perm(actor, "inspection.add_scoringrun")
     window_start, window_end = _window(end, days)
     artefact = model_active()
     if artefact is None:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gridcare.core.errors import Conflict, GridCareError, NotFound, ValidationFailed
+from gridcare.core.errors import Conflict, GridCareError, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.models import AuditEvent
 from gridcare.customers.choices import CustomerClass
 from gridcare.customers.models import Account
@@ -300,3 +300,10 @@ def test_demo_model_is_trained_once_from_a_synthetic_population(settings: Any, t
     assert any("synthetic population" in line for line in lines)
     assert ensure_demo_model(log=lines.append) == artefact
     assert ModelArtefact.objects.count() == 1
+
+
+def test_a_person_needs_the_run_permission(saved: Path, make_user: Any) -> None:
+    model_register(actor="tester", path=saved)
+    with pytest.raises(PermissionDenied):
+        scoring_run(actor=make_user(roles=["billing_clerk"]), end=END, days=DAYS)
+    assert not ScoringRun.objects.exists()
