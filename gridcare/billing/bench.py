@@ -30,7 +30,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from gridcare.billing.services.period_data import PERIOD_SCHEMA, month_bounds
-from gridcare.core.bulk import db_datetime, decimal_text, insert_new_rows
+from gridcare.core.bulk import db_datetime, decimal_text, insert_ignoring_conflicts, insert_new_rows
 
 PREFIX = "BN"
 TZ = dt.timezone(dt.timedelta(hours=8))
@@ -252,7 +252,13 @@ def generate(n: int, period: dt.date, *, out: Any = None) -> int:
                 pl.lit("valid").alias("quality"),
                 "meter_id",
             )
-            insert_new_rows(table="metering_reading", frame=readings)
+            # Readings are keyed by (meter, register, day), not by a reserved id.
+            insert_ignoring_conflicts(
+                table="metering_reading",
+                frame=readings,
+                conflict_columns=["meter_id", "register", "day"],
+                expect_new=True,
+            )
         if out is not None:
             out.write(f"  generated accounts {lo + 1:,}–{hi:,}\n")
     if connection.vendor == "postgresql":

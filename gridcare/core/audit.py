@@ -28,6 +28,15 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def object_key(obj: models.Model) -> str:
+    """How the audit trail names a row: its primary key; a composite key (a reading's
+    meter, register and day) as its parts joined by "/" (``12/total/2026-10-01``)."""
+    pk = obj.pk
+    if isinstance(pk, tuple):
+        return "/".join(str(_jsonable(part)) for part in pk)
+    return str(pk)
+
+
 def snapshot(obj: models.Model, fields: Iterable[str] | None = None) -> dict[str, Any]:
     """The audited state of ``obj``: its concrete fields (FKs as ids) as JSON-safe values."""
     names = list(fields) if fields is not None else [f.attname for f in obj._meta.concrete_fields]
@@ -78,7 +87,7 @@ def audit_record(
         actor=user,
         actor_label=actor_label(actor)[:150],
         object_type=obj._meta.label_lower,
-        object_id=str(obj.pk),
+        object_id=object_key(obj),
         object_repr=str(obj)[:200],
         action=action,
         before=_jsonable(before) if before is not None else None,

@@ -91,7 +91,7 @@ class ExceptionResolveForm(forms.Form):
 class ReadingEditForm(forms.Form):
     """人工修改示数: which stored reading, its new value and the reason (audited)."""
 
-    reading = forms.TypedChoiceField(label=_("Reading"), coerce=int, choices=[])
+    reading = forms.ChoiceField(label=_("Reading"), choices=[])  # Reading.key_on_meter
     value = forms.DecimalField(label=_("New value"), min_value=0, max_digits=14, decimal_places=3)
     reason = forms.CharField(
         label=_("Reason"),
@@ -99,7 +99,7 @@ class ReadingEditForm(forms.Form):
         help_text=_("Required; kept in the audit trail with the value before and after."),
     )
 
-    def __init__(self, *args: Any, readings: list[tuple[int, str]], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, readings: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["reading"]).choices = readings
 

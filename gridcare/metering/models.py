@@ -241,7 +241,10 @@ class Reading(models.Model):
     Unique per (meter, register, day): importing the same data twice stores it once.
     """
 
-    # No separate index on meter: the unique (meter, register, day) index starts with it.
+    # The primary key is the natural key (meter, register, day): one B-tree, no surrogate id
+    # (a second B-tree cost 40 % of a bulk load). No separate index on meter: the key
+    # starts with it.
+    pk = models.CompositePrimaryKey("meter_id", "register", "day")
     # The reference to the meter is enforced by triggers (migration 0006) instead of a
     # per-row foreign-key check: on PostgreSQL one statement-level check of all the rows a
     # COPY or INSERT brought in (an anti-join on the transition table) plus a guard against
@@ -283,9 +286,6 @@ class Reading(models.Model):
         verbose_name_plural = _("readings")
         ordering = ["meter", "register", "day"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["meter", "register", "day"], name="reading_unique_meter_register_day"
-            ),
             models.CheckConstraint(condition=Q(value__gte=0), name="reading_value_nonnegative"),
         ]
         # No B-tree on ``day``: every query names the meter (the unique key serves it), and a
@@ -295,6 +295,11 @@ class Reading(models.Model):
 
     def __str__(self) -> str:
         return f"{self.meter_id} {self.register} {self.day} {self.value}"
+
+    @property
+    def key_on_meter(self) -> str:
+        """The reading's key within its meter, ``register:YYYY-MM-DD`` (the edit form's value)."""
+        return f"{self.register}:{self.day.isoformat()}"
 
 
 class ReadingException(models.Model):

@@ -197,20 +197,26 @@ def meter_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     registers, rows, readings = _register_table(meter, user=request.user, today=today)
     register_labels = dict(Register.choices)
     choices = [
-        (r.pk, f"{r.day:%Y-%m-%d} · {register_labels.get(r.register, r.register)} · {r.value}")
+        (r.key_on_meter, f"{r.day:%Y-%m-%d} · {register_labels.get(r.register, r.register)} · {r.value}")
         for r in readings
     ]
     edit_form = None
     if can_edit:
         initial = {}
-        if request.GET.get("reading", "").isdigit():
-            initial["reading"] = int(request.GET["reading"])
+        if request.GET.get("reading"):
+            initial["reading"] = request.GET["reading"]
         edit_form = ReadingEditForm(request.POST or None, readings=choices, initial=initial)
         if request.method == "POST" and edit_form.is_valid():
             data = edit_form.cleaned_data
+            register, _sep, day = data["reading"].partition(":")
             try:
                 reading = reading_edit(
-                    actor=user, reading_id=data["reading"], value=data["value"], reason=data["reason"]
+                    actor=user,
+                    meter_id=meter.pk,
+                    register=register,
+                    day=dt.date.fromisoformat(day),
+                    value=data["value"],
+                    reason=data["reason"],
                 )
             except NotFound:
                 edit_form.add_error("reading", _("This reading no longer exists."))

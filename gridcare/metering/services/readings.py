@@ -688,9 +688,12 @@ def _write_rejections(reading_import: ReadingImport, rejected: pl.DataFrame) -> 
 # --- corrections and exception handling ------------------------------------------------------
 
 
-def reading_edit(*, actor: Any, reading_id: int, value: Decimal, reason: str) -> Reading:
-    """人工修改示数: replace one stored reading's value; the reason is required and audited
-    with the value before and after. The reading becomes source and quality ``edited``."""
+def reading_edit(
+    *, actor: Any, meter_id: int, register: str, day: dt.date, value: Decimal, reason: str
+) -> Reading:
+    """人工修改示数: replace one stored reading (named by its key: meter, register, day)
+    with a new value; the reason is required and audited with the value before and after.
+    The reading becomes source and quality ``edited``."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(MSG_REASON_REQUIRED, field="reason")
@@ -703,7 +706,7 @@ def reading_edit(*, actor: Any, reading_id: int, value: Decimal, reason: str) ->
     fields = ["value", "source", "quality"]
     with transaction.atomic():
         try:
-            reading = Reading.objects.select_for_update().get(pk=reading_id)
+            reading = Reading.objects.select_for_update().get(meter_id=meter_id, register=register, day=day)
         except Reading.DoesNotExist as exc:
             raise NotFound() from exc
         before = snapshot(reading, fields)

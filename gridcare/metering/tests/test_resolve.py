@@ -60,7 +60,14 @@ def test_edit_requires_a_reason_and_changes_nothing_without_one(tmp_path, clerk)
     reading = Reading.objects.get(meter=meter, day=d(1))
 
     with pytest.raises(ValidationFailed) as err:
-        reading_edit(actor=clerk, reading_id=reading.pk, value=Decimal("11"), reason="  ")
+        reading_edit(
+            actor=clerk,
+            meter_id=reading.meter_id,
+            register=reading.register,
+            day=reading.day,
+            value=Decimal("11"),
+            reason="  ",
+        )
 
     assert err.value.field == "reason"
     reading.refresh_from_db()
@@ -73,7 +80,14 @@ def test_edit_stores_the_value_and_audits_before_and_after(tmp_path, clerk):
     import_lines(tmp_path, series_lines("M1", d(1), ["10", "20"]))
     reading = Reading.objects.get(meter=meter, day=d(1))
 
-    edited = reading_edit(actor=clerk, reading_id=reading.pk, value=Decimal("11.5"), reason="照片核对")
+    edited = reading_edit(
+        actor=clerk,
+        meter_id=reading.meter_id,
+        register=reading.register,
+        day=reading.day,
+        value=Decimal("11.5"),
+        reason="照片核对",
+    )
 
     assert (edited.value, edited.source, edited.quality) == (
         Decimal("11.500"),

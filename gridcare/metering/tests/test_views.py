@@ -212,7 +212,9 @@ def test_readers_without_write_permissions_cannot_post(data: dict[str, Any]) -> 
     # when they post each write form
     responses = [
         client.post(reverse("metering:exceptions"), {"ids": [exception.pk], "action": "accept"}),
-        client.post(url_for("metering:meter", data), {"reading": reading.pk, "value": "1", "reason": "试试"}),
+        client.post(
+            url_for("metering:meter", data), {"reading": reading.key_on_meter, "value": "1", "reason": "试试"}
+        ),
         client.post(
             reverse("metering:imports"),
             {"file": SimpleUploadedFile("x.csv", b"meter,register,day,value\n"), "channel": "ami"},
@@ -305,18 +307,22 @@ def test_reading_edit_needs_a_reason_and_is_audited(data: dict[str, Any]) -> Non
     url = url_for("metering:meter", data)
 
     # without a reason: refused on the field, nothing changes
-    response = client.post(url, {"reading": reading.pk, "value": "109.000", "reason": " "})
+    response = client.post(url, {"reading": reading.key_on_meter, "value": "109.000", "reason": " "})
     assert response.status_code == 200
     assert response.context["edit_form"].errors["reason"]
     assert Reading.objects.get(pk=reading.pk).value == Decimal("110.500")
 
     # with a reason: changed, marked edited and audited
-    response = client.post(url, {"reading": reading.pk, "value": "109.000", "reason": "现场核对示数"})
+    response = client.post(
+        url, {"reading": reading.key_on_meter, "value": "109.000", "reason": "现场核对示数"}
+    )
     assert response.status_code == 302
     reading.refresh_from_db()
     assert reading.value == Decimal("109.000")
     assert reading.quality == ReadingQuality.EDITED
-    assert AuditEvent.objects.filter(action="reading.edit", object_id=str(reading.pk)).exists()
+    assert AuditEvent.objects.filter(
+        action="reading.edit", object_id=f"{reading.meter_id}/{reading.register}/{reading.day.isoformat()}"
+    ).exists()
 
 
 def test_inspector_sees_no_edit_form(data: dict[str, Any]) -> None:
