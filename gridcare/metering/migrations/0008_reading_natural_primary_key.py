@@ -12,18 +12,16 @@ constraint and ``id``, add the key), on SQLite by rebuilding the table (SQLite c
 a primary key) and putting back the day index and the meter triggers of migrations 0006–0007.
 """
 
+import importlib
+
 from django.db import migrations, models
 
 TABLE = "metering_reading"
 COLUMNS = "meter_id, register, day, value, source, quality, reading_import_id"
 
+# Migration 0006's meter triggers and 0007's day index, put back after the rebuild.
 SQLITE_TRIGGERS = [
-    "CREATE TRIGGER metering_reading_meter_fk_ins BEFORE INSERT ON metering_reading "
-    "WHEN NOT EXISTS (SELECT 1 FROM metering_meter WHERE id = NEW.meter_id) "
-    "BEGIN SELECT RAISE(ABORT, 'FOREIGN KEY constraint failed: metering_reading.meter_id'); END;",
-    "CREATE TRIGGER metering_reading_meter_fk_upd BEFORE UPDATE OF meter_id ON metering_reading "
-    "WHEN NOT EXISTS (SELECT 1 FROM metering_meter WHERE id = NEW.meter_id) "
-    "BEGIN SELECT RAISE(ABORT, 'FOREIGN KEY constraint failed: metering_reading.meter_id'); END;",
+    *importlib.import_module("gridcare.metering.migrations.0006_reading_meter_checked_by_trigger").SQLITE_FORWARD,
     "CREATE INDEX IF NOT EXISTS reading_day_plain ON metering_reading (day)",
 ]
 

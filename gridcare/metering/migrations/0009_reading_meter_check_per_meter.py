@@ -8,6 +8,8 @@ the statement first leaves a few hundred index probes. Same guarantee: a row who
 does not exist still fails the whole statement like a foreign-key violation.
 """
 
+import importlib
+
 from django.db import migrations
 
 NEW_FUNCTION = """
@@ -25,20 +27,10 @@ END;
 $$ LANGUAGE plpgsql;
 """
 
-OLD_FUNCTION = """
-CREATE OR REPLACE FUNCTION metering_reading_meter_exists() RETURNS trigger AS $$
-BEGIN
-    IF EXISTS (
-        SELECT 1 FROM new_rows n LEFT JOIN metering_meter m ON m.id = n.meter_id
-        WHERE m.id IS NULL
-    ) THEN
-        RAISE foreign_key_violation
-            USING MESSAGE = 'metering_reading.meter_id refers to no metering_meter row';
-    END IF;
-    RETURN NULL;
-END;
-$$ LANGUAGE plpgsql;
-"""
+# The function as migration 0006 created it (restored on the way back).
+OLD_FUNCTION = importlib.import_module(
+    "gridcare.metering.migrations.0006_reading_meter_checked_by_trigger"
+).PG_FORWARD[0]
 
 
 def forward(apps, schema_editor):  # type: ignore[no-untyped-def]
