@@ -1,9 +1,15 @@
-"""Test overrides: a fast hasher for fixtures and a throwaway var directory."""
+"""Test overrides: a fast hasher for fixtures and a throwaway var directory (one per
+pytest-xdist worker)."""
 
 import os
 import tempfile
 
 os.environ.setdefault("GRIDCARE_VAR_DIR", tempfile.mkdtemp(prefix="gridcare-test-"))
+# Under pytest-xdist every worker gets its own var directory (data files, imports, PDFs are
+# named by database ids, and each worker has its own test database, so ids repeat).
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["GRIDCARE_VAR_DIR"] = os.path.join(os.environ["GRIDCARE_VAR_DIR"], worker)
+    os.environ.pop("GRIDCARE_DATA_DIR", None)
 
 from gridcare.settings import *  # noqa: E402,F403
 

@@ -11,7 +11,8 @@
 # the script exits non-zero when any step failed. pytest's exit code 5 (no tests
 # collected) counts as a failure. Extra arguments go to both pytest runs.
 #
-# Environment: VENV (default .venv), SKIP_PG=1 / SKIP_SQLITE=1 / SKIP_CHECKS=1 to skip a step.
+# Environment: VENV (default .venv), SKIP_PG=1 / SKIP_SQLITE=1 / SKIP_CHECKS=1 to skip a step,
+# TEST_WORKERS (pytest-xdist processes per pass; default: the CPU count, at most 4).
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -33,6 +34,13 @@ cleanup() {
     rm -rf "$GRIDCARE_VAR_DIR"
 }
 trap cleanup EXIT
+
+# pytest-xdist: each worker has its own test database and var directory. `--dist load`
+# hands tests out in pytest-django's order (plain database tests before the transactional
+# ones that flush the tables), so within a worker no test runs after a flush it did not
+# expect; `loadfile` would mix them and lose the role groups the migrations created.
+TEST_WORKERS="${TEST_WORKERS:-$(n=$(nproc 2>/dev/null || echo 2); [ "$n" -gt 4 ] && n=4; echo "$n")}"
+XDIST=(-n "$TEST_WORKERS" --dist load)
 
 FAILED=()
 START=$SECONDS
@@ -75,7 +83,7 @@ if [ "${SKIP_PG:-0}" != 1 ]; then
     step "starting a throwaway PostgreSQL server"
     if PG_ENV="$(scripts/pg-start.sh)"; then
         eval "$PG_ENV"  # GRIDCARE_PG_DIR, GRIDCARE_PG_PORT, DATABASE_URL
-        run pytest-postgresql "$PY" -m pytest "$@"
+        run pytest-postgresql "$PY" -m pytest "${XDIST[@]}" "$@"
         step "stopping PostgreSQL"
         scripts/pg-stop.sh "$GRIDCARE_PG_DIR"
         GRIDCARE_PG_DIR=""
@@ -88,7 +96,7 @@ fi
 
 # --- 4. pytest on SQLite ------------------------------------------------------
 if [ "${SKIP_SQLITE:-0}" != 1 ]; then
-    run pytest-sqlite env -u DATABASE_URL "$PY" -m pytest -m "not browser and not postgresql" "$@"
+    run pytest-sqlite env -u DATABASE_URL "$PY" -m pytest "${XDIST[@]}" -m "not browser and not postgresql" "$@"
 fi
 
 echo
