@@ -6,7 +6,7 @@ lines (as the engine rated them), the approved 退补 and the payments allocated
 PDF: reportlab with the WenQuanYi Micro Hei font (``fonts-wqy-microhei``, installed by
 ``scripts/system-packages.sh`` at ``/usr/share/fonts/truetype/wqy/wqy-microhei.ttc``),
 embedded from the TTC's first face (``subfontIndex=0``). Without it the PDF would show
-empty boxes instead of Chinese, so rendering fails with :class:`NoticeFontMissing`
+empty boxes instead of Chinese, so rendering fails with :class:`gridcare.core.pdf.NoticeFontMissing`
 naming the package. Pure-ASCII values (numbers, amounts, dates) are set in Helvetica.
 
 Excel: xlsxwriter in ``constant_memory`` mode (rows are flushed as they are written, so a
@@ -18,9 +18,7 @@ as numbers with the ``0.00`` format, energy with ``0.000``.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,18 +28,14 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from gridcare.billing.choices import BillLineKind, BillStatus, DocumentStatus
 from gridcare.billing.models import Bill, BillingRun, BillLine
-from gridcare.core.errors import GridCareError, NotFound
+from gridcare.core.errors import NotFound
 from gridcare.core.money import format_rmb
+from gridcare.core.pdf import NUMBER, a4_pdf, notice_styles
 
-DEFAULT_FONT_PATH = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
-FONT_NAME = "WQYMicroHei"
-LATIN_FONT = "Helvetica"
 COMPANY = "国网高碑店市供电公司"
-NUMBER = re.compile(r"-?[\d,]+(\.\d+)?")
 EXCEL_MAX_ROWS = 1_048_576  # rows per worksheet, header included
 FETCH_CHUNK = 5000
 
@@ -85,17 +79,6 @@ REGISTER_LABELS = {
     "deep_valley": "深谷",
     "reactive": "无功",
 }
-
-
-class NoticeFontMissing(GridCareError):
-    """The Chinese font for PDF bills is not installed on this server."""
-
-    code = "font_missing"
-    status = 503
-    default_message = _(
-        "The Chinese font for PDF bills is missing: install the Debian package fonts-wqy-microhei "
-        "(scripts/system-packages.sh)."
-    )
 
 
 def item_label(line: Any) -> str:
@@ -258,30 +241,6 @@ def bill_notice(bill: Bill) -> Notice:
 # --- PDF ---------------------------------------------------------------------------------------
 
 
-def font_path() -> Path:
-    return Path(getattr(settings, "GRIDCARE_PDF_FONT", DEFAULT_FONT_PATH))
-
-
-def register_font() -> str:
-    """Register the Chinese font with reportlab once; NoticeFontMissing when it is absent."""
-    from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
-    from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped]
-
-    if FONT_NAME in pdfmetrics.getRegisteredFontNames():
-        return FONT_NAME
-    path = font_path()
-    if not path.is_file():
-        raise NoticeFontMissing(
-            _(
-                "The Chinese font for PDF bills is missing (%(path)s): install the Debian package "
-                "fonts-wqy-microhei (scripts/system-packages.sh)."
-            )
-            % {"path": path}
-        )
-    pdfmetrics.registerFont(TTFont(FONT_NAME, str(path), subfontIndex=0))
-    return FONT_NAME
-
-
 def _num(value: Any, places: int = 2) -> str:
     if value is None or value == "":
         return ""
@@ -294,35 +253,20 @@ def _num(value: Any, places: int = 2) -> str:
 def bill_notice_pdf(bill: Bill) -> bytes:
     """The 电费通知单 as an A4 PDF (bytes), Chinese text in the embedded WenQuanYi font."""
     from reportlab.lib import colors  # type: ignore[import-untyped]
-    from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
     from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
     from reportlab.lib.units import mm  # type: ignore[import-untyped]
-    from reportlab.platypus import (  # type: ignore[import-untyped]
-        Paragraph,
-        SimpleDocTemplate,
-        Spacer,
-        Table,
-        TableStyle,
-    )
+    from reportlab.platypus import Paragraph, Spacer, Table, TableStyle  # type: ignore[import-untyped]
 
-    cjk = register_font()
+    styles = notice_styles(size=9, leading=12)
     notice = bill_notice(bill)
     account = bill.account
-    normal = ParagraphStyle("n", fontName=cjk, fontSize=9, leading=12)
-    title_style = ParagraphStyle("t", fontName=cjk, fontSize=16, leading=22, alignment=1)
-    small = ParagraphStyle("s", fontName=cjk, fontSize=8, leading=11, textColor=colors.grey)
-
-    latin = ParagraphStyle("l", parent=normal, fontName=LATIN_FONT)
-    number = ParagraphStyle("r", parent=latin, alignment=2)
-    indented = ParagraphStyle("i", parent=normal, leftIndent=12, textColor=colors.HexColor("#555555"))
+    indented = ParagraphStyle("i", parent=styles.normal, leftIndent=12, textColor=colors.HexColor("#555555"))
 
     def cell(value: Any, *, indent: bool = False, plain: bool = False) -> Any:
+        # Numbers right-aligned (unless ``plain``); info lines indented.
         text = "" if value is None else str(value)
-        if text.isascii():
-            # Numbers, amounts, dates and codes in the Latin font (as printed bills do);
-            # numbers right-aligned.
-            return Paragraph(text, number if not plain and NUMBER.fullmatch(text) else latin)
-        return Paragraph(text.replace("&", "&amp;").replace("<", "&lt;"), indented if indent else normal)
+        right = not plain and text.isascii() and bool(NUMBER.fullmatch(text))
+        return styles.cell(text, right=right, style=indented if indent else None)
 
     grid = TableStyle(
         [
@@ -332,8 +276,8 @@ def bill_notice_pdf(bill: Bill) -> bytes:
         ]
     )
     story: list[Any] = [
-        Paragraph(notice.company, ParagraphStyle("c", parent=normal, alignment=1)),
-        Paragraph("电费通知单", title_style),
+        Paragraph(notice.company, ParagraphStyle("c", parent=styles.normal, alignment=1)),
+        Paragraph("电费通知单", styles.title),
         Spacer(1, 4 * mm),
     ]
     period = f"{bill.period:%Y-%m}"
@@ -387,23 +331,15 @@ def bill_notice_pdf(bill: Bill) -> bytes:
             "其他用户当年欠费每日千分之二, 跨年度欠费每日千分之三 (供电营业规则第九十八条)。"
             "对电费有疑问请拨打 95598 或到营业厅查询; "
             "电能表误差超出允许范围的, 按实测误差退补 (第八十条)。",
-            small,
+            styles.small,
         )
     )
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=15 * mm,
-        bottomMargin=15 * mm,
+    return a4_pdf(
+        story,
         title=f"电费通知单 {account.number} {period}",
         subject=f"{account.number} {bill.number}",
         author=notice.company,
     )
-    doc.build(story)
-    return buffer.getvalue()
 
 
 def _date(value: dt.date | dt.datetime | None) -> str:

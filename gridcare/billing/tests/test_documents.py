@@ -18,12 +18,12 @@ from django.test import override_settings
 from gridcare.billing.models import BillingRun
 from gridcare.billing.selectors.bills import bill_get
 from gridcare.billing.services.bills import (
-    NoticeFontMissing,
     bill_notice,
     bill_notice_pdf,
     run_export_xlsx,
 )
 from gridcare.billing.tests.factories_bills import decided_adjustment, notice_bill, pay
+from gridcare.core.pdf import NoticeFontMissing
 
 pytestmark = pytest.mark.django_db
 

@@ -855,45 +855,24 @@ def case_notice(case: Case) -> dict[str, Any]:
 
 def case_notice_pdf(case: Case) -> bytes:
     """The notice as an A4 PDF (bytes) with the embedded Chinese font of the bill notice
-    (``billing.services.bills.register_font``; ``NoticeFontMissing`` when absent)."""
-    import io
-
+    (``gridcare.core.pdf``; ``NoticeFontMissing`` when the font is absent)."""
     from reportlab.lib import colors  # type: ignore[import-untyped]
-    from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
     from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
     from reportlab.lib.units import mm  # type: ignore[import-untyped]
-    from reportlab.platypus import (  # type: ignore[import-untyped]
-        Paragraph,
-        SimpleDocTemplate,
-        Spacer,
-        Table,
-        TableStyle,
-    )
+    from reportlab.platypus import Paragraph, Spacer, Table, TableStyle  # type: ignore[import-untyped]
 
-    from gridcare.billing.services.bills import LATIN_FONT, register_font
+    from gridcare.core.pdf import a4_pdf, notice_styles
 
-    cjk = register_font()
+    styles = notice_styles(size=9.5, leading=13)
     notice = case_notice(case)
-    normal = ParagraphStyle("n", fontName=cjk, fontSize=9.5, leading=13)
-    title_style = ParagraphStyle("t", fontName=cjk, fontSize=16, leading=22, alignment=1)
-    small = ParagraphStyle("s", fontName=cjk, fontSize=8, leading=11, textColor=colors.grey)
-    latin = ParagraphStyle("l", parent=normal, fontName=LATIN_FONT)
-    number = ParagraphStyle("r", parent=latin, alignment=2)
-
-    def cell(value: Any, *, right: bool = False) -> Any:
-        text = "" if value is None else str(value)
-        if text.isascii():
-            return Paragraph(text, number if right else latin)
-        return Paragraph(text.replace("&", "&amp;").replace("<", "&lt;"), normal)
-
-    def para(text: str) -> Any:
-        return Paragraph(text.replace("&", "&amp;").replace("<", "&lt;"), normal)
+    normal = styles.normal
+    cell, para = styles.cell, styles.para
 
     grid = TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")])
     customer = notice["customer"]
     story: list[Any] = [
         Paragraph(notice["company"], ParagraphStyle("c", parent=normal, alignment=1)),
-        Paragraph(notice["title"], title_style),
+        Paragraph(notice["title"], styles.title),
         Spacer(1, 3 * mm),
     ]
     head = [
@@ -944,18 +923,7 @@ def case_notice_pdf(case: Case) -> bytes:
     story.append(Spacer(1, 6 * mm))
     story.append(para("用户签收: ____________________    日期: ____________"))
     story.append(Spacer(1, 4 * mm))
-    story.append(Paragraph(f"{case.number} · 本通知书一式两份, 供电企业与用户各执一份。", small))
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=15 * mm,
-        rightMargin=15 * mm,
-        topMargin=15 * mm,
-        bottomMargin=15 * mm,
-        title=f"{notice['title']} {case.number}",
-        subject=case.number,
-        author=notice["company"],
+    story.append(Paragraph(f"{case.number} · 本通知书一式两份, 供电企业与用户各执一份。", styles.small))
+    return a4_pdf(
+        story, title=f"{notice['title']} {case.number}", subject=case.number, author=notice["company"]
     )
-    doc.build(story)
-    return buffer.getvalue()
