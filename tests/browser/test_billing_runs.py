@@ -4,7 +4,6 @@ flag and issues the bills."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import django.apps
@@ -16,16 +15,11 @@ from gridcare.billing.choices import BillStatus, ReviewStatus, RunStatus
 from gridcare.billing.models import Bill, BillingRun, BillReview
 from gridcare.billing.services.runs import billing_run_execute
 from gridcare.billing.tests.runs_fixtures import OCT, billable_account
+from tests.browser.helpers import shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "Runs-pass-2026"
-SHOTS = os.environ.get("GRIDCARE_SCREENSHOTS")
-
-
-def _shot(page: Any, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
 
 
 def test_clerk_runs_reviews_and_issues_a_month(page: Any, roles: None) -> None:
@@ -50,13 +44,13 @@ def test_clerk_runs_reviews_and_issues_a_month(page: Any, roles: None) -> None:
     run = BillingRun.objects.get(period=OCT)
     assert run.status == RunStatus.RUNNING
     assert page.locator("#run-progress-bar").get_attribute("value") == "0"
-    _shot(page, "run-started")
+    shot(page, "run-started")
 
     # and the worker executes it, the polled job page shows the result by itself
     billing_run_execute(run_id=run.pk)
     page.wait_for_selector("#run-progress[data-in-progress=false]", timeout=20_000)
     assert page.locator("#run-progress-bar").get_attribute("value") == "100"
-    _shot(page, "run-in-review")
+    shot(page, "run-in-review")
 
     # then the clerk approves the zero-consumption flag and issues
     page.fill("input[name=note]", "空置房")
@@ -65,6 +59,6 @@ def test_clerk_runs_reviews_and_issues_a_month(page: Any, roles: None) -> None:
     assert BillReview.objects.get().status == ReviewStatus.APPROVED
     page.locator("[data-testid=issue]").click()
     page.wait_for_load_state("networkidle")
-    _shot(page, "run-issued")
+    shot(page, "run-issued")
     assert Bill.objects.filter(status=BillStatus.ISSUED).count() == 2
     assert BillingRun.objects.get(pk=run.pk).status == RunStatus.ISSUED

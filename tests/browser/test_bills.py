@@ -5,7 +5,6 @@ approves it, and the customer sees the lower amount to pay and downloads the PDF
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any
 
 import django.apps
@@ -16,24 +15,11 @@ from gridcare.billing import seed_data
 from gridcare.billing.models import BillAdjustment
 from gridcare.billing.tests.factories_bills import notice_bill
 from gridcare.customers.tests.factories import AccountFactory, CustomerFactory
+from tests.browser.helpers import login, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "Bills-pass-2026"
-SHOTS = os.environ.get("GRIDCARE_SCREENSHOTS")  # a directory: save screenshots for review
-
-
-def _login(page: Any, path: str, username: str) -> None:
-    page.goto(page.base_url + path)
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("form button[type=submit], form input[type=submit]").first.click()
-    page.wait_for_load_state("networkidle")
-
-
-def _shot(page: Any, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
 
 
 def _staff(username: str, role: str) -> User:
@@ -54,15 +40,15 @@ def test_refund_is_requested_approved_and_seen_by_the_customer(page: Any, roles:
     _staff("manager01", "service_manager")
 
     # the clerk sees the bill in the customer's 360 view (chart and table)
-    _login(page, "/login/", "clerk01")
+    login(page, "clerk01", PASSWORD)
     page.goto(page.base_url + f"/customers/{customer.pk}/")
     page.wait_for_selector("#bills-chart canvas")
     assert page.locator(f"a[href='/billing/bills/{bill.pk}/']").count() == 1
-    _shot(page, "customer-360-bills")
+    shot(page, "customer-360-bills")
 
     # when the clerk requests a refund of 20 kWh, leaving the amount to re-rating
     page.goto(page.base_url + f"/billing/bills/{bill.pk}/")
-    _shot(page, "bill-detail")
+    shot(page, "bill-detail")
     assert "第一档电量电费" in page.content()
     page.get_by_role("link", name="申请退补").or_(
         page.get_by_role("link", name="Request a correction (退补)")
@@ -78,7 +64,7 @@ def test_refund_is_requested_approved_and_seen_by_the_customer(page: Any, roles:
 
     # and a service manager approves it
     page.context.clear_cookies()
-    _login(page, "/login/", "manager01")
+    login(page, "manager01", PASSWORD)
     page.goto(page.base_url + f"/billing/adjustments/{adjustment.pk}/")
     page.fill("textarea[name=note]", "核实无误")
     page.locator("button[value=approve]").click()
@@ -88,11 +74,11 @@ def test_refund_is_requested_approved_and_seen_by_the_customer(page: Any, roles:
 
     # then the customer sees 41.60 to pay and can download the PDF
     page.context.clear_cookies()
-    _login(page, "/portal/login/", customer.user.username)
+    login(page, customer.user.username, PASSWORD, path="/portal/login/")
     page.goto(page.base_url + "/portal/bills/")
     assert "¥41.60" in page.content()
     page.goto(page.base_url + f"/portal/bills/{bill.pk}/")
-    _shot(page, "portal-bill")
+    shot(page, "portal-bill")
     assert "0512345678" in page.content()
     pdf = page.request.get(page.base_url + f"/portal/bills/{bill.pk}/notice.pdf")
     assert pdf.status == 200

@@ -8,7 +8,6 @@ explanation, creates an inspection task from it, goes on site, records a theft f
 from __future__ import annotations
 
 import datetime as dt
-import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,24 +22,11 @@ from gridcare.inspection.services import scoring
 from gridcare.inspection.services.scoring import model_register, scoring_run
 from gridcare.inspection.tests.factories import metered_account, transformer_area
 from gridcare.inspection.tests.scoring_support import honest_series, small_model
+from tests.browser.helpers import login, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "Inspect-pass-2026"
-SHOTS = os.environ.get("GRIDCARE_SCREENSHOTS")
-
-
-def _shot(page: Any, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
-
-
-def _login(page: Any, username: str) -> None:
-    page.goto(page.base_url + "/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("form button[type=submit], form input[type=submit]").first.click()
-    page.wait_for_load_state("networkidle")
 
 
 def _scored_county(tmp_path: Path) -> Any:
@@ -78,11 +64,11 @@ def test_inspector_from_risk_list_to_a_computed_theft_case(
     inspector.groups.add(Group.objects.get(name="inspector"))
 
     # when the inspector opens the risk list, the bypass is on top
-    _login(page, "insp01")
+    login(page, "insp01", PASSWORD)
     page.goto(page.base_url + "/inspection/")
     first_row = page.locator("table tbody tr").first
     assert "5100000007" in first_row.inner_text()
-    _shot(page, "inspection-risk-list")
+    shot(page, "inspection-risk-list")
 
     # and its explanation shows the model's reasons and the consumption chart
     first_row.locator(f"a[href='/inspection/risk/{thief.pk}/']").first.click()
@@ -90,7 +76,7 @@ def test_inspector_from_risk_list_to_a_computed_theft_case(
     assert page.url.endswith(f"/inspection/risk/{thief.pk}/")
     assert page.locator("#risk-chart canvas, #risk-chart svg").count() >= 1
     assert page.locator("[data-reason]").count() == len(score.reasons) >= 1
-    _shot(page, "inspection-explanation")
+    shot(page, "inspection-explanation")
 
     # she creates an inspection task from it (assigned to herself)
     page.locator(f"a[href*='source=risk'][href*='risk_score={score.pk}']").first.click()
@@ -113,7 +99,7 @@ def test_inspector_from_risk_list_to_a_computed_theft_case(
     page.wait_for_load_state("networkidle")
     finding = Finding.objects.get(task=task)
     assert finding.kind == "theft"
-    _shot(page, "inspection-task-finding")
+    shot(page, "inspection-task-finding")
 
     # and opens the case from the finding: unknown period, lighting user, 5 kW at 0.52 yuan/kWh
     page.locator(f"[data-open-case='{finding.pk}']").click()
@@ -131,7 +117,7 @@ def test_inspector_from_risk_list_to_a_computed_theft_case(
     assert "¥8,424.00" in amounts
     assert "¥11,232.00" in amounts
     assert not Case.objects.exists()
-    _shot(page, "inspection-case-preview")
+    shot(page, "inspection-case-preview")
     page.locator("button[name=action][value=save]").click()
     page.wait_for_load_state("networkidle")
     case = Case.objects.get()
@@ -142,4 +128,4 @@ def test_inspector_from_risk_list_to_a_computed_theft_case(
     assert case.penalty == Decimal("8424.00")
     assert case.total == Decimal("11232.00")
     assert page.url.endswith(f"/inspection/cases/{case.pk}/")
-    _shot(page, "inspection-case")
+    shot(page, "inspection-case")

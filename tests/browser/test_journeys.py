@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group, User
 
 from gridcare.core.engine.ids import id_check_char
 from gridcare.customers import services
+from tests.browser.helpers import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -50,14 +51,6 @@ def _county() -> dict[str, Any]:
     return people
 
 
-def _login(page: Any, path: str, username: str) -> None:
-    page.goto(page.base_url + path)
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("form button[type=submit], form input[type=submit]").first.click()
-    page.wait_for_load_state("networkidle")
-
-
 def test_hotline_agent_finds_customer_by_mobile_and_opens_360(page: Any, roles: None) -> None:
     # given a county with two customers and a hotline agent
     people = _county()
@@ -66,7 +59,7 @@ def test_hotline_agent_finds_customer_by_mobile_and_opens_360(page: Any, roles: 
     customer, account = people["王建国"]
 
     # when the agent logs in and searches the caller's mobile number
-    _login(page, "/login/", "agent01")
+    login(page, "agent01", PASSWORD)
     page.goto(page.base_url + "/customers/")
     page.fill("input[name=q]", "13812345678")
     page.keyboard.press("Enter")
@@ -94,7 +87,7 @@ def test_customer_sees_only_own_account(page: Any, roles: None) -> None:
     services.customer_portal_login_create(actor="test", customer=mine, username="wangjg", password=PASSWORD)
 
     # when the customer logs in to the portal
-    _login(page, "/portal/login/", "wangjg")
+    login(page, "wangjg", PASSWORD, path="/portal/login/")
 
     # then the portal lists their account and nothing of the other customer
     page.goto(page.base_url + "/portal/")

@@ -16,6 +16,7 @@ from gridcare.customers.tests.factories import CustomerFactory
 from gridcare.metering.choices import ExceptionStatus, VeeRule
 from gridcare.metering.models import ReadingException, ReadingImport
 from gridcare.metering.services.assets import meter_install, meter_register
+from tests.browser.helpers import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -72,14 +73,6 @@ def _reading_file(today: dt.date) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
-def _login(page: Any, username: str) -> None:
-    page.goto(page.base_url + "/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("form button[type=submit], form input[type=submit]").first.click()
-    page.wait_for_load_state("networkidle")
-
-
 def test_billing_clerk_imports_a_file_and_resolves_the_exception_it_caused(page: Any, roles: None) -> None:
     # given an installed meter and a billing clerk
     today = timezone.localdate()
@@ -88,7 +81,7 @@ def test_billing_clerk_imports_a_file_and_resolves_the_exception_it_caused(page:
     clerk.groups.add(Group.objects.get(name="billing_clerk"))
 
     # when the clerk uploads a reading file with bad rows
-    _login(page, "clerk01")
+    login(page, "clerk01", PASSWORD)
     page.goto(page.base_url + "/metering/imports/")
     page.set_input_files(
         "input[name=file]",

@@ -18,18 +18,11 @@ from gridcare.billing.selectors.bills import bill_outstanding
 from gridcare.billing.tests.factories import issued_bill
 from gridcare.core.tests.factories import UserFactory
 from gridcare.customers.tests.factories import AccountFactory
+from tests.browser.helpers import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "Counter-pass-2026"
-
-
-def _login(page: Any, username: str) -> None:
-    page.goto(page.base_url + "/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("form button[type=submit], form input[type=submit]").last.click()
-    page.wait_for_load_state("networkidle")
 
 
 def test_counter_double_click_posts_once_and_prints_a_receipt(page: Any, roles: None) -> None:
@@ -40,7 +33,7 @@ def test_counter_double_click_posts_once_and_prints_a_receipt(page: Any, roles: 
         account=account, amount=Decimal("52.00"), due_date=timezone.localdate() - dt.timedelta(days=3)
     )
 
-    _login(page, "clerk")
+    login(page, "clerk", PASSWORD, last_submit=True)
     page.goto(page.base_url + "/billing/payments/counter/")
     page.fill("input[name=account]", account.number)
     page.locator("form[role=search] button[type=submit]").click()

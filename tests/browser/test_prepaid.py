@@ -22,6 +22,7 @@ from gridcare.billing.choices import PrepaidNoticeLevel, RemoteOrderKind, Remote
 from gridcare.billing.models import AccountBalance, PrepaidCharge, PrepaidNotice, RemoteOrder
 from gridcare.core.tests.factories import UserFactory
 from gridcare.customers.tests.factories import AccountFactory, CustomerFactory
+from tests.browser.helpers import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -77,14 +78,6 @@ def _given(customer: Any) -> tuple[Any, RemoteOrder]:
     return account, order
 
 
-def _login(page: Any, path: str, username: str) -> None:
-    page.goto(page.base_url + path)
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("form button[type=submit], form input[type=submit]").last.click()
-    page.wait_for_load_state("networkidle")
-
-
 def test_manager_approves_important_disconnect_and_customer_sees_balance(page: Any, roles: None) -> None:
     seed_data.load(apps)
     UserFactory(username="manager", roles=["service_manager"], password=PASSWORD)
@@ -92,7 +85,7 @@ def test_manager_approves_important_disconnect_and_customer_sees_balance(page: A
     account, order = _given(customer)
     stranger = AccountFactory(is_prepaid=True, customer=CustomerFactory(with_login=True))
 
-    _login(page, "/login/", "manager")
+    login(page, "manager", PASSWORD, last_submit=True)
     page.goto(page.base_url + "/billing/prepaid/")
     row = page.locator("tr", has=page.locator(f"a:text-is('{account.number}')"))
     assert row.locator(".badge--danger").count() >= 1  # arrears (and important)
@@ -113,7 +106,7 @@ def test_manager_approves_important_disconnect_and_customer_sees_balance(page: A
     assert order.decided_by
 
     page.context.clear_cookies()
-    _login(page, "/portal/login/", "cust1")
+    login(page, "cust1", PASSWORD, path="/portal/login/", last_submit=True)
     page.goto(page.base_url + f"/portal/accounts/{account.number}/")
     page.locator(f"a[href='/billing/prepaid/my/{account.number}/']").click()
     page.wait_for_load_state("networkidle")

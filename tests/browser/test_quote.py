@@ -3,7 +3,6 @@ with the keyboard only — tariff, dates, kWh, Enter — and sees the tiers and 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import django.apps
@@ -11,11 +10,11 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from gridcare.billing import seed_data
+from tests.browser.helpers import login, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "Quote-pass-2026"
-SHOTS = os.environ.get("GRIDCARE_SCREENSHOTS")
 
 
 def test_quote_by_keyboard_shows_the_tiers_and_total(page: Any, roles: None) -> None:
@@ -23,11 +22,7 @@ def test_quote_by_keyboard_shows_the_tiers_and_total(page: Any, roles: None) -> 
     agent = User.objects.create_user("agent01", password=PASSWORD, first_name="agent01")
     agent.groups.add(Group.objects.get(name="hotline_agent"))
 
-    page.goto(page.base_url + "/login/")
-    page.fill("input[name=username]", "agent01")
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("form button[type=submit], form input[type=submit]").first.click()
-    page.wait_for_load_state("networkidle")
+    login(page, "agent01", PASSWORD)
 
     page.goto(page.base_url + "/billing/quote/")
     page.focus("#id_tariff")
@@ -41,8 +36,7 @@ def test_quote_by_keyboard_shows_the_tiers_and_total(page: Any, roles: None) -> 
     page.keyboard.type("2000")
     page.keyboard.press("Enter")
     page.wait_for_load_state("networkidle")
-    if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, "quote.png"), full_page=True)
+    shot(page, "quote")
 
     # 160 kWh × 0.52 = 83.20 in tier 1, 140 kWh × 0.57 = 79.80 in tier 2
     assert page.inner_text("#quote-total").strip() == "163.00"

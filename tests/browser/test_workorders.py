@@ -6,7 +6,6 @@ reply, the follow-up visit records 不满意 and the complaint reopens."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 from typing import Any
 
 import pytest
@@ -18,31 +17,18 @@ from gridcare.workorders.models import SlaClock, WorkOrder
 from gridcare.workorders.services.clocks import sla_tick
 from gridcare.workorders.services.orders import work_order_transition
 from gridcare.workorders.tests.factories import TeamFactory
+from tests.browser.helpers import login, shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "Hotline-pass-2026"
-SHOTS = os.environ.get("GRIDCARE_SCREENSHOTS")
 CALLER_PHONE = "13911112222"
-
-
-def _shot(page: Any, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=os.path.join(SHOTS, f"{name}.png"), full_page=True)
 
 
 def _user(username: str, role: str, last: str, first: str) -> User:
     user = User.objects.create_user(username, password=PASSWORD, last_name=last, first_name=first)
     user.groups.add(Group.objects.get(name=role))
     return user
-
-
-def _login(page: Any, username: str) -> None:
-    page.goto(page.base_url + "/login/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.locator("form button[type=submit], form input[type=submit]").first.click()
-    page.wait_for_load_state("networkidle")
 
 
 def _step(page: Any, name: str) -> Any:
@@ -62,13 +48,13 @@ def test_complaint_call_to_reopened_follow_up(
     team.save()
 
     # when the agent looks the caller up by phone on the workbench
-    _login(page, "agent01")
+    login(page, "agent01", PASSWORD)
     page.goto(page.base_url + "/workorders/")
     page.fill("#caller-q", CALLER_PHONE)
     page.press("#caller-q", "Enter")
     page.wait_for_selector("text=赵丽华")
     assert page.locator(f"text={account.number}").first.is_visible()
-    _shot(page, "workbench-caller")
+    shot(page, "workbench-caller")
 
     # and files the complaint for this caller from the one-screen form
     page.locator("[data-caller-use]").first.click()
@@ -87,7 +73,7 @@ def test_complaint_call_to_reopened_follow_up(
     assert order.state == "accepted"
     assert set(SlaClock.objects.filter(order=order).values_list("stage", flat=True)) == {"contact", "reply"}
     assert order.number in page.content()
-    _shot(page, "complaint-accepted")
+    shot(page, "complaint-accepted")
 
     # when 19 of the 24 hours to contact the customer have passed and the worker's SLA tick runs
     result = sla_tick(now=timezone.now() + dt.timedelta(hours=19))
@@ -99,11 +85,11 @@ def test_complaint_call_to_reopened_follow_up(
     context.set_default_timeout(15_000)
     board = context.new_page()
     board.base_url = live_server.url
-    _login(board, "super01")
+    login(board, "super01", PASSWORD)
     board.goto(board.base_url + "/workorders/board/")
     assert board.locator("[data-figure=warned]").inner_text().strip() == "1"
     assert board.locator(f"text={order.number}").first.is_visible()
-    _shot(board, "supervisor-board")
+    shot(board, "supervisor-board")
     context.close()
 
     # when the agent has reached the customer and the order is with the team
@@ -145,4 +131,4 @@ def test_complaint_call_to_reopened_follow_up(
     assert order.satisfaction == "unsatisfied"
     assert SlaClock.objects.filter(order=order, stage="reply", stopped_at__isnull=True).count() == 1
     assert "不满意" in page.content()
-    _shot(page, "complaint-reopened")
+    shot(page, "complaint-reopened")
