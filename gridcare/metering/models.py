@@ -5,6 +5,8 @@ Parquet files (see ``gridcare.metering.interval``)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -300,6 +302,12 @@ class Reading(models.Model):
     def key_on_meter(self) -> str:
         """The reading's key within its meter, ``register:YYYY-MM-DD`` (the edit form's value)."""
         return f"{self.register}:{self.day.isoformat()}"
+
+    @staticmethod
+    def split_key_on_meter(key: str) -> tuple[str, dt.date]:
+        """``key_on_meter`` back into (register, day); ValueError when it is not one."""
+        register, _sep, day = key.partition(":")
+        return register, dt.date.fromisoformat(day)
 
 
 class ReadingException(models.Model):

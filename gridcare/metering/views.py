@@ -208,13 +208,13 @@ def meter_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         edit_form = ReadingEditForm(request.POST or None, readings=choices, initial=initial)
         if request.method == "POST" and edit_form.is_valid():
             data = edit_form.cleaned_data
-            register, _sep, day = data["reading"].partition(":")
+            register, day = Reading.split_key_on_meter(data["reading"])
             try:
                 reading = reading_edit(
                     actor=user,
                     meter_id=meter.pk,
                     register=register,
-                    day=dt.date.fromisoformat(day),
+                    day=day,
                     value=data["value"],
                     reason=data["reason"],
                 )
