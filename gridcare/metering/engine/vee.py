@@ -37,15 +37,12 @@ from dataclasses import dataclass
 import polars as pl
 
 from gridcare.metering.engine.estimate import ESTIMATE_SCHEMA, interpolate_gaps
+from gridcare.metering.engine.parse import REGISTER_CODES, reading_key
 
 TOTAL = "total"
 TOU_REGISTERS = ("sharp", "peak", "flat", "valley")
 MIN_SPIKE_HISTORY = 7
 KEYS = ("meter_id", "register")
-REGISTER_CODES = {
-    name: code for code, name in enumerate(("total", "sharp", "peak", "flat", "valley", "reactive"))
-}
-DAY_OFFSET = 1 << 20  # days before 1970 stay positive in the sort key
 
 QUALITY_SCHEMA: dict[str, pl.DataType] = {
     "meter_id": pl.Int64(),
@@ -143,11 +140,8 @@ def vee_validate(series: pl.DataFrame, meters: pl.DataFrame, params: VeeParams) 
         raise ValueError(f"unknown register(s) in the series: {', '.join(map(str, unknown))}")
     # Sorting on one integer key (meter, register, day, new rows first) is several times
     # faster than a multi-column sort with a text column.
-    day_no = pl.col("day").cast(pl.Int32).cast(pl.Int64) + DAY_OFFSET
-    sort_key = (
-        (pl.col("meter_id") * 8 + pl.col("reg")) * (1 << 22) + day_no * 2 + (~pl.col("is_new")).cast(pl.Int64)
-    )
-    s = s.sort(sort_key)
+    s = s.with_columns(reading_key().alias("_key"))
+    s = s.sort(pl.col("_key") * 2 + (~pl.col("is_new")).cast(pl.Int64))
     # One row per meter, register and day; a new row wins over a stored one.
     s = s.filter(
         ~(
@@ -211,7 +205,7 @@ def vee_validate(series: pl.DataFrame, meters: pl.DataFrame, params: VeeParams) 
             _json(previous=_text(_decimal3(prev)), value=_text(_decimal3(value))).alias("detail"),
         )
     )
-    suspect.append(decreasing.select(*KEYS, "day"))
+    suspect.append(decreasing.select("_key"))
 
     # tou_mismatch ----------------------------------------------------------------------
     # Compared only on days where every TOU register the meter shows in the window is
@@ -244,23 +238,25 @@ def vee_validate(series: pl.DataFrame, meters: pl.DataFrame, params: VeeParams) 
             _json(total=_text(_decimal3(value)), tou_sum=_text(_decimal3(pl.col("tou_sum")))).alias("detail"),
         )
     )
-    suspect.append(mismatch.filter(pl.col("is_new")).select(*KEYS, "day"))
+    suspect.append(mismatch.filter(pl.col("is_new")).select("_key"))
 
     # spike -----------------------------------------------------------------------------
     daily = s.filter((pl.col("register") == TOTAL) & pl.col("daily_wh").is_not_null()).select(
-        "meter_id", "register", "day", "daily_wh", "is_new"
+        "meter_id", "register", "day", "_key", "daily_wh", "is_new"
     )
-    window = f"{params.spike_window_days}d"
+    # The rolling window runs over the integer key, not per meter with ``over``: the key's
+    # days are consecutive within a meter's register and far apart between meters, so one
+    # pass over the frame gives every meter its own window (same result, several times faster).
+    window = f"{params.spike_window_days}i"
     daily = daily.with_columns(
-        (pl.col("daily_wh").rolling_median_by("day", window, closed="left").over("meter_id") * 2)
+        (pl.col("daily_wh").rolling_median_by("_key", window, closed="left") * 2)
         .round()
         .cast(pl.Int64)
         .alias("median_x2"),
         pl.col("daily_wh")
         .is_not_null()
         .cast(pl.Int64)
-        .rolling_sum_by("day", window, closed="left")
-        .over("meter_id")
+        .rolling_sum_by("_key", window, closed="left")
         .alias("history"),
     )
     spikes = daily.filter(
@@ -283,7 +279,7 @@ def vee_validate(series: pl.DataFrame, meters: pl.DataFrame, params: VeeParams) 
             ).alias("detail"),
         )
     )
-    suspect.append(spikes.select(*KEYS, "day"))
+    suspect.append(spikes.select("_key"))
 
     # zero_run --------------------------------------------------------------------------
     totals_all = s.filter((pl.col("register") == TOTAL) & pl.col("active"))
@@ -344,8 +340,8 @@ def vee_validate(series: pl.DataFrame, meters: pl.DataFrame, params: VeeParams) 
     flagged = pl.concat(suspect).unique().with_columns(pl.lit(True).alias("suspect"))
     quality = (
         s.filter(pl.col("is_new"))
-        .select(*KEYS, "day")
-        .join(flagged, on=[*KEYS, "day"], how="left", maintain_order="left")
+        .select(*KEYS, "day", "_key")
+        .join(flagged, on="_key", how="left", maintain_order="left")
         .select(
             *KEYS,
             "day",

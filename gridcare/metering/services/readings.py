@@ -53,6 +53,7 @@ from gridcare.metering.engine.parse import (
     frame_from_records,
     parse_readings,
     read_table,
+    reading_key,
 )
 from gridcare.metering.engine.vee import VeeParams, vee_validate
 from gridcare.metering.models import (
@@ -286,7 +287,8 @@ class _MeterInfo:
 
     parse: pl.DataFrame  # asset_no, meter_id, registers
     vee: pl.DataFrame  # meter_id, digits, multiplier_x100, active
-    installs: pl.DataFrame  # meter_id, account_id, install_day, initial (register, value_milli)
+    installs: pl.DataFrame  # meter_id, account_id, install_day (open installations)
+    initial: pl.DataFrame  # meter_id, register, value_milli, install_day (their initial readings)
 
 
 def _ingest(reading_import: ReadingImport, raw: pl.DataFrame) -> None:
@@ -349,7 +351,7 @@ def _write_in_parallel(
     with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="reading-writer") as pool:
         for work in works:
             pending.add(pool.submit(write, work))
-            if len(pending) >= WRITERS:
+            if len(pending) > WRITERS:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     future.result()
@@ -358,31 +360,37 @@ def _write_in_parallel(
 
 
 def _load_meters(asset_nos: list[str]) -> _MeterInfo:
-    """One query per 5,000 asset numbers for the meters, one for their open installations."""
+    """One query per 5,000 asset numbers for the meters, one for their open installations.
+
+    The frames are built from flat columns (registers and initial readings as long rows):
+    building list or struct columns row by row from Python objects cost more than the
+    queries."""
     rows: list[tuple[Any, ...]] = []
     for start in range(0, len(asset_nos), _IN_BATCH):
         batch = asset_nos[start : start + _IN_BATCH]
         rows.extend(
-            Meter.objects.filter(asset_no__in=batch).values_list(
-                "asset_no", "id", "registers", "digits", "multiplier"
-            )
+            Meter.objects.filter(asset_no__in=batch)
+            .values_list("asset_no", "id", "registers", "digits", "multiplier")
+            .order_by()
         )
     meters = pl.DataFrame(
         {
             "asset_no": [r[0] for r in rows],
             "meter_id": [r[1] for r in rows],
-            "registers": [list(r[2] or []) for r in rows],
             "digits": [r[3] for r in rows],
-            "multiplier_x100": [int(Decimal(r[4]) * 100) for r in rows],
+            "multiplier_x100": [int(r[4] * 100) for r in rows],
         },
-        schema={
-            "asset_no": pl.String,
-            "meter_id": pl.Int64,
-            "registers": pl.List(pl.String),
-            "digits": pl.Int64,
-            "multiplier_x100": pl.Int64,
-        },
+        schema={"asset_no": pl.String, "meter_id": pl.Int64, "digits": pl.Int64, "multiplier_x100": pl.Int64},
     )
+    register_rows = [(r[1], str(register)) for r in rows for register in r[2] or []]
+    registers = (
+        pl.DataFrame(register_rows, schema={"meter_id": pl.Int64, "register": pl.String}, orient="row")
+        .group_by("meter_id")
+        .agg(pl.col("register").alias("registers"))
+    )
+    parse = meters.select("asset_no", "meter_id").join(registers, on="meter_id", how="left")
+    parse = parse.with_columns(pl.col("registers").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+
     ids = meters.get_column("meter_id").to_list()
     install_rows: list[tuple[Any, ...]] = []
     for start in range(0, len(ids), _IN_BATCH):
@@ -391,38 +399,48 @@ def _load_meters(asset_nos: list[str]) -> _MeterInfo:
             .values_list("meter_id", "account_id", "installed_at", "initial_readings", "account__status")
             .order_by()
         )
-    tz = timezone.get_current_timezone()
     installs = pl.DataFrame(
         {
             "meter_id": [r[0] for r in install_rows],
             "account_id": [r[1] for r in install_rows],
-            "install_day": [timezone.localtime(r[2], tz).date() for r in install_rows],
+            "installed_at": [r[2] for r in install_rows],
             "active": [r[4] == AccountStatus.ACTIVE for r in install_rows],
-            "initial": [_initial_pairs(r[3]) for r in install_rows],
         },
         schema={
             "meter_id": pl.Int64,
             "account_id": pl.Int64,
-            "install_day": pl.Date,
+            "installed_at": pl.Datetime("us", "UTC"),
             "active": pl.Boolean,
-            "initial": pl.List(pl.Struct({"register": pl.String, "value_milli": pl.Int64})),
         },
     )
+    installs = installs.with_columns(
+        pl.col("installed_at")
+        .dt.convert_time_zone(str(timezone.get_current_timezone()))
+        .dt.date()
+        .alias("install_day")
+    ).drop("installed_at")
+    initial_rows = [(r[0], register, milli) for r in install_rows for register, milli in _initial_pairs(r[3])]
+    initial = pl.DataFrame(
+        initial_rows,
+        schema={"meter_id": pl.Int64, "register": pl.String, "value_milli": pl.Int64},
+        orient="row",
+    ).join(installs.select("meter_id", "install_day"), on="meter_id", how="inner")
     vee = meters.select("meter_id", "digits", "multiplier_x100").join(
         installs.select("meter_id", "active"), on="meter_id", how="left"
     )
     vee = vee.with_columns(pl.col("active").fill_null(False))
-    return _MeterInfo(parse=meters.select("asset_no", "meter_id", "registers"), vee=vee, installs=installs)
+    return _MeterInfo(parse=parse, vee=vee, installs=installs.drop("active"), initial=initial)
 
 
-def _initial_pairs(initial: Any) -> list[dict[str, Any]]:
+def _initial_pairs(initial: Any) -> list[tuple[str, int]]:
+    """An installation's initial readings as (register, milli-units) pairs (bad values skipped)."""
     pairs = []
     for register, value in dict(initial or {}).items():
         try:
             milli = int(Decimal(str(value)) * 1000)
         except (InvalidOperation, ValueError):
             continue
-        pairs.append({"register": str(register), "value_milli": milli})
+        pairs.append((str(register), milli))
     return pairs
 
 
@@ -485,16 +503,17 @@ def _compute_chunk(new: pl.DataFrame, info: _MeterInfo, params: VeeParams) -> _C
         [
             context.with_columns(is_new=pl.lit(False)),
             fresh.select(*keys, "value_milli").with_columns(is_new=pl.lit(True)),
-            _installation_rows(fresh, context, info.installs, window_start),
+            _installation_rows(fresh, context, info.initial, window_start),
         ],
         how="vertical_relaxed",
-    ).sort(keys)
+    )  # in any order: VEE sorts it on its own integer key
     chunk_meters = info.vee.filter(pl.col("meter_id").is_between(lo, hi))
     result = vee_validate(series, chunk_meters, params)
-    quality = result.quality.select(*keys, "quality")
+    quality = result.quality.select(reading_key().alias("_key"), "quality")
     work.readings = (
-        fresh.select(*keys, "value_milli", "source")
-        .join(quality, on=keys, how="left")
+        fresh.select(*keys, "value_milli", "source", reading_key().alias("_key"))
+        .join(quality, on="_key", how="left", maintain_order="left")
+        .drop("_key")
         .with_columns(pl.col("quality").fill_null(ReadingQuality.VALID.value))
     )
     work.estimates = result.estimates
@@ -524,13 +543,14 @@ def _write_chunk(reading_import: ReadingImport, work: _ChunkWork, installs: pl.D
 
 
 def _installation_rows(
-    fresh: pl.DataFrame, context: pl.DataFrame, installs: pl.DataFrame, window_start: dt.date
+    fresh: pl.DataFrame, context: pl.DataFrame, initial: pl.DataFrame, window_start: dt.date
 ) -> pl.DataFrame:
     """The open installation's initial readings as stored-looking rows on the installation
     day, for each (meter, register) with no stored reading before its first new day (a new
     meter or one just exchanged: its series starts there, not at the old meter's values)."""
     empty = pl.DataFrame(schema={**_READING_SCHEMA, "is_new": pl.Boolean})
-    if installs.height == 0:
+    initial = initial.filter(pl.col("install_day") >= window_start)
+    if initial.height == 0:
         return empty
     firsts = fresh.group_by("meter_id", "register").agg(first_new=pl.col("day").min())
     if context.height:
@@ -538,15 +558,6 @@ def _installation_rows(
         firsts = firsts.join(earliest, on=["meter_id", "register"], how="left").filter(
             pl.col("first_stored").is_null() | (pl.col("first_stored") >= pl.col("first_new"))
         )
-    initial = (
-        installs.select("meter_id", "install_day", "initial")
-        .filter(pl.col("install_day") >= window_start)
-        .explode("initial")
-        .drop_nulls("initial")
-        .unnest("initial")
-    )
-    if initial.height == 0:
-        return empty
     rows = firsts.join(initial, on=["meter_id", "register"], how="inner").filter(
         pl.col("install_day") < pl.col("first_new")
     )
