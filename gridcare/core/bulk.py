@@ -21,6 +21,8 @@ import polars as pl
 import psycopg
 from django.db import IntegrityError, connection, transaction
 
+from gridcare.core import pgbinary
+
 _IDENT_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
 
@@ -42,6 +44,12 @@ def decimal_text(column: str, *, scale: int, alias: str | None = None) -> pl.Exp
     whole = (magnitude // unit).cast(pl.String)
     frac = (magnitude % unit).cast(pl.String).str.zfill(scale)
     return pl.concat_str([sign, whole, pl.lit("."), frac]).alias(alias or column)
+
+
+def decimal_from_units(column: str, *, scale: int, alias: str | None = None) -> pl.Expr:
+    """Integer units of ``10**-scale`` → an exact Decimal column, e.g. 12345 → 12.345 at
+    scale 3. Bulk writes send Decimal columns to PostgreSQL in the binary ``COPY`` format."""
+    return (pl.col(column).cast(pl.Decimal(38, scale)) / 10**scale).alias(alias or column)
 
 
 def insert_ignoring_conflicts(
@@ -78,13 +86,22 @@ def insert_ignoring_conflicts(
     return inserted
 
 
-def _copy_csv(cursor: Any, table: str, columns: list[str], chunk: pl.DataFrame) -> None:
-    """``COPY`` the rows of ``chunk`` into ``table`` as CSV (``cursor`` is Django's wrapper;
-    the psycopg cursor under it does the COPY)."""
+def _copy_rows(cursor: Any, table: str, columns: list[str], chunk: pl.DataFrame) -> None:
+    """``COPY`` the rows of ``chunk`` into ``table`` (``cursor`` is Django's wrapper; the
+    psycopg cursor under it does the COPY): in the binary format when ``core.pgbinary``
+    can encode every column (the server then parses nothing), as CSV otherwise."""
+    column_list = ", ".join(columns)
+    cursor.execute(f"SELECT {column_list} FROM {table} LIMIT 0")  # noqa: S608 — identifiers checked
+    stream = pgbinary.encode(chunk, [column.type_code for column in cursor.description])
+    if stream is not None:
+        with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN WITH (FORMAT binary)") as copy:
+            for part in stream:
+                copy.write(part)
+        return
     buffer = io.BytesIO()
     chunk.write_csv(buffer, include_header=False, null_value="")
     buffer.seek(0)
-    with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
+    with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN WITH (FORMAT csv)") as copy:
         while data := buffer.read(1 << 20):
             copy.write(data)
 
@@ -105,7 +122,7 @@ def _pg_insert(table: str, columns: list[str], conflict: list[str], chunk: pl.Da
         cursor.execute(
             f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS SELECT {col_list} FROM {table} WITH NO DATA"
         )
-        _copy_csv(cursor, temp, columns, chunk)
+        _copy_rows(cursor, temp, columns, chunk)
         cursor.execute(
             f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {temp} "
             f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
@@ -119,7 +136,7 @@ def _pg_copy_direct(table: str, columns: list[str], chunk: pl.DataFrame) -> int 
     """COPY ``chunk`` straight into ``table`` in a savepoint; None when a row already exists."""
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            _copy_csv(cursor, table, columns, chunk)
+            _copy_rows(cursor, table, columns, chunk)
     except (IntegrityError, psycopg.IntegrityError):  # raw psycopg COPY errors are not wrapped
         return None
     return chunk.height

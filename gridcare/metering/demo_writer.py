@@ -39,7 +39,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from gridcare.core.bulk import db_datetime, decimal_text, insert_ignoring_conflicts, insert_new_rows
+from gridcare.core.bulk import db_datetime, decimal_from_units, insert_ignoring_conflicts, insert_new_rows
 from gridcare.customers.demo import County
 from gridcare.metering import demo
 from gridcare.metering.choices import (
@@ -343,7 +343,7 @@ def _prepare_readings(
                 pl.col("meter_id").cast(pl.Int64),
                 "register",
                 pl.col("day").dt.to_string("%Y-%m-%d"),
-                decimal_text("value_milli", scale=3, alias="value"),
+                decimal_from_units("value_milli", scale=3, alias="value"),
                 source=pl.lit(ReadingSource.ESTIMATED.value),
                 quality=pl.lit(ReadingQuality.ESTIMATED.value),
             )
@@ -364,7 +364,7 @@ def _prepare_readings(
         "meter_id",
         "register",
         pl.col("day").dt.to_string("%Y-%m-%d"),
-        decimal_text("value_milli", scale=3, alias="value"),
+        decimal_from_units("value_milli", scale=3, alias="value"),
         source=pl.lit(ReadingSource.AMI.value),
         quality=quality,
     )

@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gridcare.core.audit import audit_record, snapshot
-from gridcare.core.bulk import decimal_text, insert_ignoring_conflicts
+from gridcare.core.bulk import decimal_from_units, insert_ignoring_conflicts
 from gridcare.core.errors import Conflict, NotFound, ValidationFailed
 from gridcare.customers.choices import AccountStatus
 from gridcare.metering.choices import (
@@ -618,7 +618,7 @@ def _insert_readings(reading_import: ReadingImport, readings: pl.DataFrame) -> i
         "meter_id",
         "register",
         "day",
-        decimal_text("value_milli", scale=3, alias="value"),
+        decimal_from_units("value_milli", scale=3, alias="value"),
         "source",
         quality="quality",
         reading_import_id=pl.lit(reading_import.pk, dtype=pl.Int64),
@@ -640,7 +640,7 @@ def _insert_estimates(reading_import: ReadingImport | None, estimates: pl.DataFr
         pl.col("meter_id").cast(pl.Int64),
         "register",
         "day",
-        decimal_text("value_milli", scale=3, alias="value"),
+        decimal_from_units("value_milli", scale=3, alias="value"),
         source=pl.lit(ReadingSource.ESTIMATED.value),
         quality=pl.lit(ReadingQuality.ESTIMATED.value),
         reading_import_id=pl.lit(reading_import.pk if reading_import else None, dtype=pl.Int64),
