@@ -461,10 +461,25 @@ def vee_params_in_force(day: dt.date | None = None) -> VeeParams:
     )
 
 
+def _chunk_starts(total: int) -> list[int]:
+    """Where each chunk starts, in rows: ``CHUNK_ROWS`` each, except that a file of more
+    than four chunks starts and ends with half-size ones, so that the second writer starts
+    sooner and neither waits long alone on the last chunk."""
+    if total <= 4 * CHUNK_ROWS:
+        return list(range(0, total, CHUNK_ROWS))
+    half = CHUNK_ROWS // 2
+    middle = list(range(2 * half, total - 2 * half, CHUNK_ROWS))
+    tail = middle[-1] + CHUNK_ROWS
+    return [0, half, *middle, *range(tail, total, half)]
+
+
 def _chunks(valid: pl.DataFrame) -> Iterable[list[int]]:
-    """Sorted meter ids grouped so that each group holds about ``CHUNK_ROWS`` rows."""
+    """Sorted meter ids grouped into chunks of about the sizes ``_chunk_starts`` plans
+    (whole meters: a chunk starts at the first meter whose rows begin at or after its start)."""
     counts = valid.group_by("meter_id").len().sort("meter_id")
-    counts = counts.with_columns(chunk=((pl.col("len").cum_sum() - pl.col("len")) // CHUNK_ROWS))
+    starts = pl.Series(_chunk_starts(valid.height), dtype=pl.Int64)
+    before = counts.get_column("len").cum_sum() - counts.get_column("len")
+    counts = counts.with_columns(chunk=starts.search_sorted(before, side="right"))
     for group in counts.partition_by("chunk", maintain_order=True):
         yield group.get_column("meter_id").to_list()
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridcare.metering.engine.vee import VeeParams, VeeResult, vee_validate
+from gridcare.metering.engine.vee import VeeParams, VeeResult, median_of_days_before, vee_validate
 
 D0 = dt.date(2026, 1, 1)
 PARAMS = VeeParams(
@@ -525,3 +525,32 @@ def test_estimates_are_non_decreasing_and_between_their_neighbours(steps):
     assert result.estimates.height == sum(days - 1 for days, _ in steps if days <= limit)
     long_gaps = sum(1 for days, _ in steps if days > limit)
     assert result.exceptions.filter(pl.col("rule") == "missing").height == long_gaps
+
+
+# The spike median's fast path (a fixed window of rows where the days are consecutive)
+# must give exactly the window in days everywhere: series with gaps, several meters and
+# registers, short windows.
+@settings(max_examples=200, deadline=None)
+@given(
+    series=st.lists(
+        st.tuples(
+            st.integers(1, 3),  # meter
+            st.integers(0, 1),  # register code
+            st.lists(st.integers(0, 60), min_size=1, max_size=40, unique=True),  # days
+        ),
+        min_size=1,
+        max_size=4,
+        unique_by=lambda t: (t[0], t[1]),
+    ),
+    values=st.lists(st.integers(0, 50_000), min_size=160, max_size=160),
+    days=st.integers(1, 12),
+)
+def test_spike_median_fast_path_equals_the_window_in_days(series, values, days):
+    keys = sorted({(meter * 8 + register) * (1 << 22) + day for meter, register, ds in series for day in ds})
+    frame = pl.DataFrame(
+        {"_key": keys, "daily_wh": values[: len(keys)]}, schema={"_key": pl.Int64, "daily_wh": pl.Int64}
+    )
+    expected = frame.select(
+        pl.col("daily_wh").rolling_median_by("_key", f"{days}i", closed="left")
+    ).to_series()
+    assert median_of_days_before(frame, days).to_list() == expected.to_list()
