@@ -63,7 +63,7 @@ def register_font() -> str:
 
 def escape(text: str) -> str:
     """Text for a reportlab Paragraph (its mark-up is XML-like)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;")
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,10 @@ class NoticeStyles:
         ``right``; anything else in the Chinese font (``style`` instead of the body style)."""
         from reportlab.platypus import Paragraph  # type: ignore[import-untyped]
 
-        text = "" if value is None else str(value)
+        text = escape("" if value is None else str(value))
         if text.isascii():
             return Paragraph(text, self.number if right else self.latin)
-        return Paragraph(escape(text), style or self.normal)
+        return Paragraph(text, style or self.normal)
 
     def para(self, text: str, style: Any = None) -> Any:
         """A paragraph of body text (escaped)."""

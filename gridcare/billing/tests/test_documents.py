@@ -4,12 +4,9 @@ export (two sheets, money as numbers with 2 decimals)."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import io
 import re
 import zipfile
-import zlib
 from decimal import Decimal
 
 import pytest
@@ -24,35 +21,9 @@ from gridcare.billing.services.bills import (
 )
 from gridcare.billing.tests.factories_bills import decided_adjustment, notice_bill, pay
 from gridcare.core.pdf import NoticeFontMissing
+from gridcare.core.tests.pdf_helpers import pdf_text
 
 pytestmark = pytest.mark.django_db
-
-
-def pdf_streams(content: bytes) -> list[bytes]:
-    """Every stream of the PDF, inflated when it is Flate-compressed."""
-    out = []
-    for match in re.finditer(rb"stream\r?\n(.*?)endstream", content, re.S):
-        raw = match.group(1).strip()
-        if raw.endswith(b"~>"):  # reportlab's default: ASCII85 over Flate
-            raw = base64.a85decode(raw[:-2], adobe=False)
-        try:
-            out.append(zlib.decompress(raw))
-        except zlib.error:
-            out.append(raw)
-    return out
-
-
-def pdf_text(content: bytes) -> str:
-    """The page text: pypdf when installed; else the literal strings of the content streams
-    (ASCII values are set in Helvetica, so they appear as ``(…) Tj``)."""
-    try:
-        from pypdf import PdfReader
-    except ImportError:
-        strings = []
-        for stream in pdf_streams(content):
-            strings += [m.decode("latin-1") for m in re.findall(rb"\(((?:[^()\\]|\\.)*)\)\s*Tj", stream)]
-        return "\n".join(strings)
-    return "\n".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(content)).pages)
 
 
 @pytest.fixture
