@@ -150,7 +150,7 @@ def encode(frame: pl.DataFrame, oids: Sequence[int]) -> list[bytes] | None:
     chunks = [HEADER]
     try:
         chunks.extend(_encode_group(group, columns) for group in groups)
-    except _Unsupported:
+    except (_Unsupported, pl.exceptions.PolarsError, OverflowError):  # e.g. a value beyond int64
         return None
     chunks.append(TRAILER)
     return chunks

@@ -36,10 +36,22 @@ def test_stream_is_header_rows_trailer() -> None:
         (pl.DataFrame({"n": [1]}), [OID_NUMERIC]),  # an integer is not a decimal
         (pl.DataFrame({"d": [Decimal("1.00001")]}), [OID_NUMERIC]),  # scale 5
         (pl.DataFrame({"n": [2**31]}), [OID_INT4]),  # out of the column's range
+        (pl.DataFrame({"d": [Decimal("1" + "0" * 30)]}), [OID_NUMERIC]),  # beyond int64 units
+        (pl.DataFrame({"d": [Decimal("10") ** 17]}), [OID_NUMERIC]),  # beyond the digits written
         (pl.DataFrame({"n": [-(2**15) - 1]}), [OID_INT2]),
         (pl.DataFrame({"t": [str(i) for i in range(pgbinary.MAX_GROUPS + 1)]}), [OID_TEXT]),
     ],
-    ids=["timestamp", "text-as-int", "int-as-numeric", "scale-5", "int4-range", "int2-range", "many-texts"],
+    ids=[
+        "timestamp",
+        "text-as-int",
+        "int-as-numeric",
+        "scale-5",
+        "int4-range",
+        "huge-decimal",
+        "decimal-limit",
+        "int2-range",
+        "many-texts",
+    ],
 )
 def test_what_cannot_be_encoded_falls_back(frame: pl.DataFrame, oids: list[int]) -> None:
     assert pgbinary.encode(frame, oids) is None
