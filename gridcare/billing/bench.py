@@ -29,7 +29,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from gridcare.billing.services.period_data import PERIOD_SCHEMA, month_bounds
+from gridcare.billing.services.period_data import PERIOD_SCHEMA, month_bounds, reading_days
 from gridcare.core.bulk import db_datetime, decimal_text, insert_ignoring_conflicts, insert_new_rows
 
 PREFIX = "BN"
@@ -143,8 +143,7 @@ def generate(n: int, period: dt.date, *, out: Any = None) -> int:
     have = _existing()
     if have >= n:
         return 0
-    start, end = month_bounds(period)
-    before = start - dt.timedelta(days=1)
+    opening, closing = reading_days(*month_bounds(period))
     point = _service_point()
     now = str(db_datetime(timezone.now()))
     chunk = 250_000
@@ -239,9 +238,9 @@ def generate(n: int, period: dt.date, *, out: Any = None) -> int:
             start_wh = pl.when(pl.col("register") == "total").then(base).otherwise(base // 3)
             readings = pl.concat(
                 [
-                    long.select("meter_id", "register", pl.lit(before).alias("day"), start_wh.alias("wh")),
+                    long.select("meter_id", "register", pl.lit(opening).alias("day"), start_wh.alias("wh")),
                     long.select(
-                        "meter_id", "register", pl.lit(end).alias("day"), (start_wh + share).alias("wh")
+                        "meter_id", "register", pl.lit(closing).alias("day"), (start_wh + share).alias("wh")
                     ),
                 ]
             ).select(
@@ -300,7 +299,7 @@ def orm_loop(account_ids: list[int], period: dt.date, catalogue: Any) -> float:
     from gridcare.metering.models import Installation, Reading
 
     start, end = month_bounds(period)
-    before = start - dt.timedelta(days=1)
+    opening, closing = reading_days(start, end)
     started = time.perf_counter()
     with transaction.atomic():
         for n, account_id in enumerate(account_ids):
@@ -314,8 +313,8 @@ def orm_loop(account_ids: list[int], period: dt.date, catalogue: Any) -> float:
                 continue
             wh: dict[str, int | None] = dict.fromkeys(("total", "sharp", "peak", "flat", "valley"))
             for register in inst.meter.registers:
-                a = Reading.objects.filter(meter=inst.meter, register=register, day=before).first()
-                b = Reading.objects.filter(meter=inst.meter, register=register, day=end).first()
+                a = Reading.objects.filter(meter=inst.meter, register=register, day=opening).first()
+                b = Reading.objects.filter(meter=inst.meter, register=register, day=closing).first()
                 if a is not None and b is not None:
                     wh[register] = int((b.value - a.value) * inst.meter.multiplier * 1000)
             ytd = Bill.objects.filter(

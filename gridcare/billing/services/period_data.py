@@ -8,8 +8,9 @@ Rules (docs/billing-runs.md):
 * Billable: status active, or closed on or after the period's first day; opened on or
   before its last day; a tariff code; not prepaid (费控 accounts are settled daily by the
   prepaid module); a meter installed at some time in the period.
-* Consumption per register = the reading on the period's last day − the reading on the
-  day before its first day (quality valid / estimated / edited). A meter installed inside
+* Consumption per register = the reading on the first day after the period − the reading
+  on its first day (a reading dated D is frozen at 00:00 of D: ``reading_days``; quality
+  valid / estimated / edited). A meter installed inside
   the period starts at its installation's initial readings; a meter removed inside the
   period ends at its final readings (the exchange readings), so an exchange sums both
   meters' parts. A decrease is a rollover at ``10 ** digits``; the meter's multiplier
@@ -83,6 +84,16 @@ def month_bounds(period: dt.date) -> tuple[dt.date, dt.date]:
     return first, nxt - dt.timedelta(days=1)
 
 
+def reading_days(start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
+    """The days of the opening and closing readings of the period ``start``–``end``.
+
+    A daily frozen reading dated D is the register frozen at 00:00 of D (as the AMI head-end
+    and the demo deliver it, docs/inspection-lineloss.md), so the period's energy runs from
+    the reading of its first day to the reading of the day after its last: October is the
+    1 November reading − the 1 October reading (the 月冻结 at 00:00 of the 1st)."""
+    return start, end + dt.timedelta(days=1)
+
+
 def _midnight(day: dt.date) -> Any:
     return db_datetime(dt.datetime.combine(day, dt.time(0), tzinfo=TZ))
 
@@ -148,7 +159,7 @@ def period_data(
     ``released``: accounts whose hold a clerk released (an open exception no longer holds
     them; a missing reading still does). ``skip``: accounts left out (already billed)."""
     start, end = month_bounds(period)
-    before = start - dt.timedelta(days=1)
+    opening, closing = reading_days(start, end)
     start_ts, end_ts = _midnight(start), _midnight(end + dt.timedelta(days=1))
 
     sql, params = _accounts_sql(
@@ -205,7 +216,7 @@ def period_data(
         f"{sql_milli('r.value')} FROM metering_reading r "
         "JOIN metering_installation i ON i.meter_id = r.meter_id "
         f"WHERE {overlap} AND r.day IN (%s, %s) AND r.quality IN ({qualities})",
-        [end.isoformat(), *overlap_params, before.isoformat(), end.isoformat()],
+        [closing.isoformat(), *overlap_params, opening.isoformat(), closing.isoformat()],
         {"meter_id": pl.Int64, "register": pl.String, "at_end": pl.Int64, "value_milli": pl.Int64},
     ).unique(["meter_id", "register", "at_end"])
     statuses = ", ".join(f"'{s.value}'" for s in OPEN_EXCEPTION_STATUSES)
@@ -213,7 +224,7 @@ def period_data(
         "SELECT e.account_id, MIN(e.rule) FROM metering_readingexception e "  # noqa: S608
         f"WHERE e.account_id BETWEEN %s AND %s AND e.status IN ({statuses}) "
         "AND e.day_from <= %s AND e.day_to >= %s GROUP BY e.account_id",
-        [account_lo, account_hi, end.isoformat(), before.isoformat()],
+        [account_lo, account_hi, closing.isoformat(), opening.isoformat()],
         {"account_id": pl.Int64, "rule": pl.String},
     )
     contracts = query_frame(
@@ -263,7 +274,7 @@ def build_period_data(
     released: Iterable[int] = (),
 ) -> PeriodData:
     """The frame arithmetic of :func:`period_data` (no database)."""
-    before = start - dt.timedelta(days=1)
+    opening, closing = reading_days(start, end)
     segments = (
         installs.with_columns(
             pl.col("registers_json").str.json_decode(pl.List(pl.String)).alias("register"),
@@ -333,8 +344,8 @@ def build_period_data(
                     pl.col("register"),
                     pl.lit(" on "),
                     pl.when(pl.col("start_milli").is_null())
-                    .then(pl.lit(before.isoformat()))
-                    .otherwise(pl.lit(end.isoformat())),
+                    .then(pl.lit(opening.isoformat()))
+                    .otherwise(pl.lit(closing.isoformat())),
                 ]
             ).alias("reason")
         )

@@ -15,8 +15,11 @@ from gridcare.metering.services.assets import meter_install, meter_register
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 OCT = dt.date(2026, 10, 1)
-SEP30 = dt.date(2026, 9, 30)
 OCT31 = dt.date(2026, 10, 31)
+# October's opening and closing readings: a reading dated D is frozen at 00:00 of D, so
+# October runs from the 1 October reading to the 1 November one.
+OPENING = dt.date(2026, 10, 1)
+CLOSING = dt.date(2026, 11, 1)
 
 _serial = iter(range(1, 10**6))
 
@@ -52,7 +55,8 @@ def billable_account(
     **account: Any,
 ) -> tuple[Any, Meter]:
     """An account on ``tariff_code`` with a meter installed on ``installed_on`` and its
-    total-register readings on 30 September (``start``) and 31 October (``end``)."""
+    total-register readings on 1 October (``start``) and 1 November (``end``), October's
+    opening and closing readings."""
     later = {k: account.pop(k) for k in ("status", "closed_on") if k in account}
     acct = AccountFactory(tariff_code=tariff_code, **account)
     meter = new_meter(registers=registers, digits=digits, multiplier=multiplier)
@@ -66,7 +70,7 @@ def billable_account(
     if later:  # meters are installed only for active accounts: close or suspend afterwards
         type(acct).objects.filter(pk=acct.pk).update(**later)
         acct.refresh_from_db()
-    values = {SEP30: start, OCT31: end}
+    values = {OPENING: start, CLOSING: end}
     for day, value in values.items():
         if value is not None:
             put_reading(meter, "total", day, value)

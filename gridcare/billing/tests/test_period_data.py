@@ -13,9 +13,10 @@ import pytest
 from gridcare.billing.services.period_data import PERIOD_SCHEMA, month_bounds, period_data
 from gridcare.billing.tests.factories import BillFactory
 from gridcare.billing.tests.runs_fixtures import (
+    CLOSING,
     OCT,
     OCT31,
-    SEP30,
+    OPENING,
     at,
     billable_account,
     new_meter,
@@ -84,7 +85,7 @@ def test_meter_exchange_inside_the_period_sums_both_meters():
         new_initial_readings={"total": "5"},
         reason="faulty",
     )
-    put_reading(new, "total", OCT31, "55")
+    put_reading(new, "total", CLOSING, "55")
     data = _data()
     assert _row(data, acct)["total_wh"] == 150_000  # 100 on the old meter + 50 on the new
     readings = json.loads(data.readings["readings_json"][0])
@@ -132,16 +133,16 @@ def test_holds_open_exception_in_the_period_and_missing_readings():
         resolved, meter3, day_from=dt.date(2026, 10, 3), day_to=dt.date(2026, 10, 5), status="accepted"
     )
     reread, meter4 = billable_account()
-    open_exception(reread, meter4, day_from=SEP30, day_to=SEP30, status="reread")
+    open_exception(reread, meter4, day_from=OPENING, day_to=OPENING, status="reread")
     no_end, _ = billable_account(end=None)
     suspect, meter5 = billable_account()
-    put_reading(meter5, "total", OCT31, "1200", quality="suspect")
+    put_reading(meter5, "total", CLOSING, "1200", quality="suspect")
     data = _data()
     holds = dict(data.holds.iter_rows())
     assert set(holds) == {held.pk, reread.pk, no_end.pk, suspect.pk}
     assert "Open reading exception (spike)" in holds[held.pk]
     assert holds[no_end.pk].startswith("Missing reading: meter ")
-    assert "2026-10-31" in holds[no_end.pk]
+    assert "2026-11-01" in holds[no_end.pk]
     assert sorted(data.periods["account_id"].to_list()) == sorted([old_exc.pk, resolved.pk])
     released = _data(released=[held.pk, no_end.pk])
     assert set(dict(released.holds.iter_rows())) == {reread.pk, no_end.pk, suspect.pk}
@@ -154,8 +155,8 @@ def test_tou_registers_only_for_tou_tariffs():
     plain, meter2 = billable_account(registers=registers)
     for m in (meter, meter2):
         for reg, (s, e) in {"peak": ("10", "70"), "flat": ("20", "70"), "valley": ("30", "70")}.items():
-            put_reading(m, reg, SEP30, s)
-            put_reading(m, reg, OCT31, e)
+            put_reading(m, reg, OPENING, s)
+            put_reading(m, reg, CLOSING, e)
     data = _data()
     row = _row(data, tou)
     assert (row["peak_wh"], row["flat_wh"], row["valley_wh"], row["sharp_wh"]) == (
