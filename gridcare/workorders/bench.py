@@ -50,6 +50,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from gridcare.core.cpu import database_pid
 from gridcare.core.roles import HOTLINE_AGENT
 
 USER_PREFIX = "bench_agent_"
@@ -241,23 +242,6 @@ def profile(data: dict[str, Any], creates: int = 20) -> dict[str, Any]:
     except _Rollback:
         pass
     return result
-
-
-def database_pid() -> int:
-    """The PostgreSQL postmaster's process id when the database runs on this machine (its
-    CPU is then measured apart); 0 when it cannot be told."""
-    host = str(connection.settings_dict.get("HOST") or "")
-    if host not in ("", "localhost", "127.0.0.1", "::1") and not host.startswith("/"):
-        return 0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        backend = int(cursor.fetchone()[0])
-    try:
-        if Path(f"/proc/{backend}/comm").read_text().strip() != "postgres":
-            return 0
-        return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
 
 
 # --- the server ----------------------------------------------------------------------------------

@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import sys
 import time
 from typing import Any
@@ -42,6 +41,8 @@ from gevent.event import Event  # type: ignore[import-untyped]  # noqa: E402
 from locust import FastHttpUser, constant, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
 from locust.exception import StopUser  # noqa: E402
+
+from gridcare.core.cpu import machine_busy, own_cpu, tree_cpu  # noqa: E402
 
 #: Kinds of the mix and their share in percent.
 MIX = (("complaint", 40), ("inquiry", 30), ("service_request", 30))
@@ -222,53 +223,12 @@ class HotlineAgent(FastHttpUser):
         raise StopUser()
 
 
-def _stat(pid: int) -> list[str]:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return []
-
-
-def _tree_cpu(root: int) -> float:
-    """CPU seconds (user + system) of ``root`` and its processes: the live children's own
-    time plus what ``root`` already collected from children that ended (0 without /proc)."""
-    if not root:
-        return 0.0
-    ticks = os.sysconf("SC_CLK_TCK")
-    fields = _stat(root)
-    if not fields:
-        return 0.0
-    # After ")": state ppid ... utime(11) stime(12) cutime(13) cstime(14)
-    total = sum(int(fields[i]) for i in (11, 12, 13, 14))
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            child = _stat(int(entry))
-            if child and int(child[1]) == root:
-                total += int(child[11]) + int(child[12])
-    return total / ticks
-
-
-def _machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot (all cores)."""
-    with open("/proc/stat") as handle:
-        values = [int(v) for v in handle.readline().split()[1:]]
-    ticks = os.sysconf("SC_CLK_TCK")
-    idle = values[3] + values[4]
-    return (sum(values) - idle) / ticks, sum(values) / ticks
-
-
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 class CpuSample:
     def __init__(self, server_pid: int, db_pid: int) -> None:
-        self.server = _tree_cpu(server_pid)
-        self.db = _tree_cpu(db_pid)
-        self.load = _own_cpu()
-        self.busy, self.total = _machine_busy()
+        self.server = tree_cpu(server_pid)
+        self.db = tree_cpu(db_pid)
+        self.load = own_cpu()
+        self.busy, self.total = machine_busy()
 
 
 def percentile(values: list[float], share: float) -> float:

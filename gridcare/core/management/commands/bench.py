@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -373,6 +374,7 @@ def _readings_run(command: BaseCommand, options: dict[str, Any]) -> dict[str, An
     import tempfile
     from pathlib import Path
 
+    from gridcare.core.cpu import database_pid, own_cpu, tree_cpu
     from gridcare.metering.models import ImportRejection, Reading, ReadingException, ReadingImport
     from gridcare.metering.services.readings import reading_import_create, reading_import_run
 
@@ -405,14 +407,24 @@ def _readings_run(command: BaseCommand, options: dict[str, Any]) -> dict[str, An
             actor="gridcare bench readings", source_name=f"bench-readings-{rows}.csv", content=path
         )
         stored = job.stored_path  # type: ignore[attr-defined]
+        db_pid = database_pid()
+        cpu_before, db_before = own_cpu(), tree_cpu(db_pid)
         started = time.perf_counter()
         job = reading_import_run(import_id=job.pk, path=stored)
         seconds = time.perf_counter() - started
+        process_cpu = own_cpu() - cpu_before
+        db_cpu = tree_cpu(db_pid) - db_before if db_pid else None
         reads_per_s = written / seconds
         command.stdout.write(
             f"  (a) import with VEE: {seconds:.2f} s, {reads_per_s:,.0f} readings/s — status {job.status}, "
             f"{job.inserted_rows:,} stored, {job.duplicate_rows:,} already stored, "
             f"{job.rejected_rows:,} rejected, {job.exceptions_opened:,} exceptions"
+        )
+        cores = os.cpu_count() or 1
+        on_db = f", the database server {db_cpu:.2f} s" if db_cpu is not None else ""
+        command.stdout.write(
+            f"      CPU during the import: this process {process_cpu:.2f} s{on_db} "
+            f"({cores} cores: at least {(process_cpu + (db_cpu or 0)) / cores:.2f} s of wall time)"
         )
         copy_per_s: float | None = None
         keyed_per_s: float | None = None
@@ -449,6 +461,8 @@ def _readings_run(command: BaseCommand, options: dict[str, Any]) -> dict[str, An
         "copy_reads_per_s": round(copy_per_s) if copy_per_s else None,
         "ratio": round(ratio, 3) if ratio is not None else None,
         "keyed_copy_reads_per_s": round(keyed_per_s) if keyed_per_s else None,
+        "process_cpu_s": round(process_cpu, 2),
+        "db_cpu_s": round(db_cpu, 2) if db_cpu is not None else None,
         "peak_rss_mb": round(peak_mb),
     }
 
