@@ -331,9 +331,9 @@ def _prepare_readings(
         context = initial_rows.filter(pl.col("meter_id").is_between(lo, hi)).join(
             new.select("meter_id").unique(), on="meter_id", how="semi"
         )
-        series = pl.concat(
+        series = pl.concat(  # in any order: VEE sorts it on its own integer key
             [new.with_columns(is_new=pl.lit(True)), context.with_columns(is_new=pl.lit(False))]
-        ).sort(keys)
+        )
         result = vee_validate(series, vee_meters.filter(pl.col("meter_id").is_between(lo, hi)), params)
         new = new.join(result.quality.select(*keys, "quality"), on=keys, how="left")
         quality = pl.col("quality").fill_null(ReadingQuality.VALID.value)
@@ -342,7 +342,7 @@ def _prepare_readings(
             prepared.estimates = result.estimates.select(
                 pl.col("meter_id").cast(pl.Int64),
                 "register",
-                pl.col("day").dt.to_string("%Y-%m-%d"),
+                "day",
                 decimal_from_units("value_milli", scale=3, alias="value"),
                 source=pl.lit(ReadingSource.ESTIMATED.value),
                 quality=pl.lit(ReadingQuality.ESTIMATED.value),
@@ -363,7 +363,7 @@ def _prepare_readings(
     prepared.readings = new.select(
         "meter_id",
         "register",
-        pl.col("day").dt.to_string("%Y-%m-%d"),
+        "day",
         decimal_from_units("value_milli", scale=3, alias="value"),
         source=pl.lit(ReadingSource.AMI.value),
         quality=quality,

@@ -172,13 +172,7 @@ def vee_validate(series: pl.DataFrame, meters: pl.DataFrame, params: VeeParams) 
     s = s.with_columns(reading_key().alias("_key"))
     s = s.sort(pl.col("_key") * 2 + (~pl.col("is_new")).cast(pl.Int64))
     # One row per meter, register and day; a new row wins over a stored one.
-    s = s.filter(
-        ~(
-            (pl.col("meter_id") == pl.col("meter_id").shift(1))
-            & (pl.col("reg") == pl.col("reg").shift(1))
-            & (pl.col("day") == pl.col("day").shift(1))
-        ).fill_null(False)
-    )
+    s = s.filter((pl.col("_key") != pl.col("_key").shift(1)).fill_null(True))
     m = meters.select(
         pl.col("meter_id").cast(pl.Int64),
         _ranges(pl.col("digits").cast(pl.Int64)).alias("range"),
