@@ -142,7 +142,9 @@ def seed_billing(
             for account_id in prepaid
         ]
         payments_post_many(actor=ACTOR, items=items)
-        for back in range(30, 0, -1):
+        # The demo's readings end yesterday, so the last day with a closing reading (a day's
+        # use is reading(day + 1) − reading(day)) is the day before yesterday.
+        for back in range(31, 1, -1):
             prepaid_daily_charges(day=today - dt.timedelta(days=back), actor=ACTOR)
             summary["prepaid_days"] += 1
         checked = prepaid_check_balances(now=_at(today, 7), actor=ACTOR)

@@ -30,7 +30,10 @@ def _day(text: str) -> dt.date:
 
 def add_arguments(parser: Any) -> None:
     sub = parser.add_subparsers(dest="prepaid_action", metavar="STEP", required=True)
-    charge = sub.add_parser("charge", help="Charge prepaid accounts for one day from its daily readings.")
+    charge = sub.add_parser(
+        "charge",
+        help="Charge prepaid accounts for the energy used on one day (from its and the next day's readings).",
+    )
     charge.add_argument("--day", default=None, help="The day (YYYY-MM-DD); default yesterday.")
     sub.add_parser("check", help="Check balances: reminders and remote disconnect/reconnect orders.")
     sub.add_parser("send", help="Send the pending remote orders to the AMI head-end adapter.")

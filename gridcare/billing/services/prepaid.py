@@ -4,9 +4,10 @@ disconnect/reconnect orders (远程停复电) — docs/billing-prepaid.md.
 The daily cycle (``gridcare worker`` runs it; ``gridcare billing prepaid …`` by hand):
 
 1. :func:`prepaid_daily_charges` — for day D, every active prepaid account with an installed
-   meter: consumption from the daily frozen readings (reading(D) − the previous reading,
-   normally D−1), rated with the rating engine on the days it covers, deducted from the
-   balance. One ``PrepaidCharge`` per account and day; re-running a day charges nothing twice.
+   meter: the energy used on D from the daily frozen readings (frozen at 00:00: reading(D+1)
+   − reading(D), or − an earlier reading after a gap), rated with the rating engine on the
+   days it covers, deducted from the balance. One ``PrepaidCharge`` per account and day of
+   use; re-running a day charges nothing twice.
 2. :func:`prepaid_check_balances` — reminders at the thresholds of the ``BillingPolicy`` in
    force (low → zero + disconnection notice → after the notice days a disconnect order), and
    cancel/reconnect when the balance is back at or above zero. An important customer's
@@ -45,6 +46,7 @@ from gridcare.billing.models import (
 )
 from gridcare.billing.notifications import sms_send
 from gridcare.billing.selectors.policy import billing_policy_at
+from gridcare.billing.services.period_data import reading_days
 from gridcare.core.audit import actor_label, audit_record, person_name, snapshot
 from gridcare.core.bulk import db_datetime, decimal_text, insert_ignoring_conflicts
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -143,34 +145,43 @@ def usage_wh_expr() -> pl.Expr:
 
 
 def _consumption(meters: list[_Meter], day: dt.date) -> tuple[pl.DataFrame, list[int]]:
-    """Per account: ``account_id, prev_day, <register>_wh`` (Wh consumed after the previous
-    reading up to reading(day), rollover by digit count, × multiplier), and the accounts
-    without a reading to charge from (missing)."""
+    """Per account: ``account_id, from_day, <register>_wh``: the Wh used on ``day`` (and on
+    the days of a gap before it), rollover by digit count, × multiplier; and the accounts
+    without a reading to charge from (missing).
+
+    A daily frozen reading dated D is frozen at 00:00 of D (as metering, billing and line
+    loss date them), so the use of ``day`` is reading(day + 1) − reading(day). When
+    reading(day) is missing, the previous reading (look-back, or the initial readings of a
+    meter installed since) is taken and the charge covers every day from that reading's day
+    (``from_day``) to ``day``."""
     by_meter = {m.meter_id: m for m in meters}
     ids = list(by_meter)
-    frame = _register_values(ids, [day - dt.timedelta(days=1), day])
+    opening, closing = reading_days(day, day)  # billing's rule: (day, day + 1)
+    frame = _register_values(ids, [opening, closing])
     have_prev = set(
-        frame.filter((pl.col("day") == day - dt.timedelta(days=1)) & (pl.col("register") == Register.TOTAL))[
+        frame.filter((pl.col("day") == opening) & (pl.col("register") == Register.TOTAL))[
             "meter_id"
         ].to_list()
     )
     gap = [m for m in ids if m not in have_prev]
     if gap:
-        older = _register_values(gap, (day - dt.timedelta(days=LOOKBACK_DAYS), day - dt.timedelta(days=2)))
+        older = _register_values(
+            gap, (opening - dt.timedelta(days=LOOKBACK_DAYS), opening - dt.timedelta(days=1))
+        )
         frame = pl.concat([frame, older])
-    cur = frame.filter(pl.col("day") == day)
-    before = frame.filter(pl.col("day") < day)
-    prev_day = (
+    cur = frame.filter(pl.col("day") == closing)
+    before = frame.filter(pl.col("day") < closing)
+    from_day = (
         before.filter(pl.col("register") == Register.TOTAL)
         .group_by("meter_id")
-        .agg(pl.col("day").max().alias("prev_day"))
+        .agg(pl.col("day").max().alias("from_day"))
     )
-    prev = before.join(prev_day, on="meter_id").filter(pl.col("day") == pl.col("prev_day")).drop("day")
+    prev = before.join(from_day, on="meter_id").filter(pl.col("day") == pl.col("from_day")).drop("day")
     # A meter installed within the look-back with no reading since: its initial readings.
-    has_prev = set(prev_day["meter_id"].to_list())
+    has_prev = set(from_day["meter_id"].to_list())
     initial_rows = []
     for meter in meters:
-        if meter.meter_id in has_prev or meter.installed_on >= day:
+        if meter.meter_id in has_prev or meter.installed_on > day:
             continue
         if meter.installed_on < day - dt.timedelta(days=LOOKBACK_DAYS):
             continue
@@ -183,7 +194,7 @@ def _consumption(meters: list[_Meter], day: dt.date) -> tuple[pl.DataFrame, list
                 prev,
                 pl.DataFrame(
                     initial_rows,
-                    schema={"meter_id": pl.Int64, "register": pl.String, "wh": pl.Int64, "prev_day": pl.Date},
+                    schema={"meter_id": pl.Int64, "register": pl.String, "wh": pl.Int64, "from_day": pl.Date},
                     orient="row",
                 ),
             ]
@@ -207,7 +218,7 @@ def _consumption(meters: list[_Meter], day: dt.date) -> tuple[pl.DataFrame, list
         .join(params, on="meter_id")
         .with_columns(used_wh=usage_wh_expr())
     )
-    wide = used.pivot(on="register", index=["account_id", "prev_day"], values="used_wh")
+    wide = used.pivot(on="register", index=["account_id", "from_day"], values="used_wh")
     for register in ENERGY_REGISTERS:
         if register.value not in wide.columns:
             wide = wide.with_columns(pl.lit(None, dtype=pl.Int64).alias(register.value))
@@ -249,9 +260,9 @@ def _periods(
 ) -> pl.DataFrame:
     """One rating period per account.
 
-    - annual tiers (and tariffs without tiers): the days since the previous reading,
-      ``ytd_wh_before`` = this year's earlier daily charges, so the tier crossing lands on
-      the day it happens;
+    - annual tiers (and tariffs without tiers): the days the charge covers (``from_day`` …
+      day), ``ytd_wh_before`` = this year's earlier daily charges, so the tier crossing
+      lands on the day it happens;
     - monthly tiers: the month so far (1st … day) with the month-to-date energy including
       today; the day's charge is that rating minus the month's earlier charges (the sum of a
       month's daily charges then equals the rating of the month's energy).
@@ -262,7 +273,7 @@ def _periods(
         account_id = rec["account_id"]
         code = tariffs[account_id]
         monthly = basis.get(code) == "monthly"
-        start = month_start if monthly else rec["prev_day"] + dt.timedelta(days=1)
+        start = month_start if monthly else rec["from_day"]
         total = rec["total"] + (mtd_wh.get(account_id, 0) if monthly else 0)
         rows.append(
             {
@@ -345,7 +356,7 @@ def _ytd_across_new_year(usage: pl.DataFrame, day: dt.date) -> dict[int, int]:
     """Accounts whose charge starts in an earlier year (readings missing over 1 January):
     the engine wants ``ytd_wh_before`` of the period's *first* year, so their charges of
     that year are summed (a rare, small query per such year)."""
-    starts = usage.select("account_id", (pl.col("prev_day") + pl.duration(days=1)).alias("start")).filter(
+    starts = usage.select("account_id", pl.col("from_day").alias("start")).filter(
         pl.col("start").dt.year() < day.year
     )
     out: dict[int, int] = {}
@@ -367,14 +378,20 @@ def _ytd_across_new_year(usage: pl.DataFrame, day: dt.date) -> dict[int, int]:
 def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
     """费控日结 for ``day``: charge every active prepaid account with an installed meter.
 
-    Returns counters and the account numbers not charged, by reason: ``missing`` (no
-    reading for the day or none before it within the look-back), ``not_rated`` (the engine's
-    reason) — the first 100 of each, with ``missing_count`` / ``not_rated_count`` — and
-    ``already`` (the day or a later day is charged already: re-runs are no-ops)."""
+    The charge is the energy used on ``day``: reading(day + 1) − reading(day) (see
+    ``_consumption``), so ``day`` can be charged once the next day's 00:00 reading is in —
+    from the next day on.
+
+    Returns counters and the account numbers not charged, by reason: ``missing`` (no reading
+    of the next day, or none on or before the day within the look-back), ``not_rated`` (the
+    engine's reason) — the first 100 of each, with ``missing_count`` / ``not_rated_count`` —
+    and ``already`` (the day or a later day is charged already: re-runs are no-ops)."""
     if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
         raise ValidationFailed(_t("Give the day as a date."), field="day")
-    if day > timezone.localdate():
-        raise ValidationFailed(_t("The day is in the future."), field="day")
+    if day >= timezone.localdate():
+        raise ValidationFailed(
+            _t("The day is not over yet: its charge needs the next day's 00:00 frozen reading."), field="day"
+        )
     end_of_day = timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
     rows = (
         Installation.objects.filter(

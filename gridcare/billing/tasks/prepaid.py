@@ -14,7 +14,8 @@ ACTOR = "worker:prepaid"
 
 
 def _day(day: str | None) -> dt.date:
-    """``day`` as ISO text, or yesterday (local time): the last day with daily frozen readings."""
+    """``day`` as ISO text, or yesterday (local time): the last whole day, whose use today's
+    00:00 frozen reading closes."""
     return dt.date.fromisoformat(day) if day else timezone.localdate() - dt.timedelta(days=1)
 
 

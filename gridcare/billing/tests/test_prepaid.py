@@ -3,6 +3,7 @@ important-customer rule, payment → reconnect, a person's decision (services)."
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from decimal import ROUND_HALF_UP, Decimal
@@ -15,8 +16,11 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gridcare.billing import seed_data
 from gridcare.billing.choices import PrepaidNoticeLevel, RemoteOrderKind, RemoteOrderStatus
 from gridcare.billing.models import AccountBalance, PrepaidCharge, PrepaidNotice, RemoteOrder
+from gridcare.billing.services.catalogue import tariff_version_add
+from gridcare.billing.services.period_data import month_bounds, reading_days
 from gridcare.billing.services.prepaid import (
     prepaid_after_payment,
     prepaid_check_balances,
@@ -96,8 +100,9 @@ def given_charge(account: Any, day: dt.date, *, kwh: str, amount: str, after: st
 
 def test_tier_crossing_across_days_hand_computed() -> None:
     """Annual tiers (HEBS-RES-LV: ≤ 2,160 kWh 0.52, ≤ 3,360 kWh 0.57 yuan/kWh). 2,150 kWh charged
-    earlier this year; 30 kWh on 2 March cross the first tier: 10 × 0.52 + 20 × 0.57 = 16.60;
-    15 kWh on 3 March are all in tier 2: 15 × 0.57 = 8.55."""
+    earlier this year; 30 kWh used on 1 March (the readings frozen at 00:00 of 1 and 2 March)
+    cross the first tier: 10 × 0.52 + 20 × 0.57 = 16.60; 15 kWh on 2 March are all in tier 2:
+    15 × 0.57 = 8.55."""
     account, meter = prepaid("PP0001")
     given_charge(account, dt.date(2026, 2, 28), kwh="2150", amount="1118.00", after="100.00")
     set_balance(account, "100.00")
@@ -105,31 +110,69 @@ def test_tier_crossing_across_days_hand_computed() -> None:
         meter, {D: "5000.000", D + dt.timedelta(days=1): "5030.000", D + dt.timedelta(days=2): "5045.000"}
     )
 
-    first = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    first = prepaid_daily_charges(day=D, actor="test")
     assert first["charged"] == 1
     assert first["amount"] == "16.60"
     assert first["kwh"] == "30.000"
-    second = prepaid_daily_charges(day=D + dt.timedelta(days=2), actor="test")
+    second = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
     assert second["amount"] == "8.55"
 
-    rows = list(PrepaidCharge.objects.filter(account=account, day__gt=D).order_by("day"))
-    assert [(r.kwh, r.amount, r.balance_after) for r in rows] == [
-        (Decimal("30.000"), Decimal("16.60"), Decimal("83.40")),
-        (Decimal("15.000"), Decimal("8.55"), Decimal("74.85")),
+    rows = list(PrepaidCharge.objects.filter(account=account, day__gte=D).order_by("day"))
+    assert [(r.day, r.kwh, r.amount, r.balance_after) for r in rows] == [
+        (D, Decimal("30.000"), Decimal("16.60"), Decimal("83.40")),
+        (D + dt.timedelta(days=1), Decimal("15.000"), Decimal("8.55"), Decimal("74.85")),
     ]
     assert balance(account) == Decimal("74.85")
     events = AuditEvent.objects.filter(object_type="billing.prepaidcharge", action="prepaid_daily_charges")
     assert [(e.object_id, e.after["accounts"], e.after["amount"]) for e in events.order_by("pk")] == [
-        ("2026-03-02", 1, "16.60"),
-        ("2026-03-03", 1, "8.55"),
+        ("2026-03-01", 1, "16.60"),
+        ("2026-03-02", 1, "8.55"),
     ]
+
+
+def test_a_price_change_at_midnight_rates_each_day_at_its_own_price() -> None:
+    """A new HEBS-RES-LV version from 2 March (0.53 yuan/kWh in tier 1). 10 kWh used on
+    1 March (reading(2 Mar) − reading(1 Mar)) are priced at the old 0.52: 5.20; 20 kWh used on
+    2 March at the new 0.53: 10.60. The day of a charge is the day the energy was used."""
+    params = copy.deepcopy(next(t["params"] for t in seed_data.TARIFFS if t["code"] == "HEBS-RES-LV"))
+    params["prices"] = ["0.53", "0.58", "0.83"]
+    tariff_version_add(
+        actor="test",
+        tariff_code="HEBS-RES-LV",
+        effective_from=D + dt.timedelta(days=1),
+        params=params,
+        source="test",
+    )
+    account, meter = prepaid("PP0010")
+    readings(meter, {D: "100.000", D + dt.timedelta(days=1): "110.000", D + dt.timedelta(days=2): "130.000"})
+    prepaid_daily_charges(day=D, actor="test")
+    prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    rows = PrepaidCharge.objects.filter(account=account).order_by("day")
+    assert [(r.day, r.kwh, r.amount) for r in rows] == [
+        (D, Decimal("10.000"), Decimal("5.20")),
+        (D + dt.timedelta(days=1), Decimal("20.000"), Decimal("10.60")),
+    ]
+
+
+def test_a_meter_installed_during_the_day_is_charged_from_its_initial_reading() -> None:
+    """Installed on 1 March at 09:00 with 100 kWh on the register, 104 kWh at 00:00 on 2 March:
+    the 4 kWh used on 1 March after the installation cost 4 × 0.52 = 2.08. The day before,
+    the meter was not installed yet: nothing to charge."""
+    account = AccountFactory(is_prepaid=True, tariff_code="HEBS-RES-LV")
+    meter = installed_meter("PP0011", account=account, installed_on=D, initial={"total": "100.000"})
+    readings(meter, {D + dt.timedelta(days=1): "104.000"})
+    before = prepaid_daily_charges(day=D - dt.timedelta(days=1), actor="test")
+    assert (before["accounts"], before["charged"]) == (0, 0)
+    summary = prepaid_daily_charges(day=D, actor="test")
+    assert (summary["charged"], summary["kwh"], summary["amount"]) == (1, "4.000", "2.08")
+    assert PrepaidCharge.objects.get(account=account).day == D
 
 
 def test_rollover_by_digits_and_multiplier() -> None:
     """A 4-digit register going 9,995 → 5 used 10 kWh; × multiplier 2 = 20 kWh = 10.40 yuan."""
     account, meter = prepaid("PP0002", digits=4, multiplier="2")
     readings(meter, {D: "9995.000", D + dt.timedelta(days=1): "5.000"})
-    summary = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    summary = prepaid_daily_charges(day=D, actor="test")
     charge = PrepaidCharge.objects.get(account=account)
     assert (charge.kwh, charge.amount, charge.balance_after) == (
         Decimal("20.000"),
@@ -143,14 +186,14 @@ def test_rerun_charges_nothing_twice() -> None:
     account, meter = prepaid("PP0003")
     set_balance(account, "50.00")
     readings(meter, {D: "100.000", D + dt.timedelta(days=1): "110.000", D + dt.timedelta(days=2): "112.000"})
-    prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
-    again = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    prepaid_daily_charges(day=D, actor="test")
+    again = prepaid_daily_charges(day=D, actor="test")
     assert again["charged"] == 0
     assert again["already"] == 1
     assert balance(account) == Decimal("44.80")  # 10 kWh × 0.52 once
     # A later day charged: an earlier day run late is not charged over it either.
-    prepaid_daily_charges(day=D + dt.timedelta(days=2), actor="test")
-    late = prepaid_daily_charges(day=D, actor="test")
+    prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    late = prepaid_daily_charges(day=D - dt.timedelta(days=1), actor="test")
     assert late["already"] == 1
     assert late["charged"] == 0
     assert PrepaidCharge.objects.filter(account=account).count() == 2
@@ -160,17 +203,18 @@ def test_missing_reading_no_charge_then_the_gap_is_caught_up() -> None:
     account, meter = prepaid("PP0004")
     set_balance(account, "50.00")
     readings(meter, {D: "100.000", D + dt.timedelta(days=2): "120.000"})
-    missing = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    missing = prepaid_daily_charges(day=D, actor="test")  # reading(D + 1) closes D: missing
     assert missing["missing"] == [account.number]
     assert missing["missing_count"] == 1
     assert missing["charged"] == 0
     assert balance(account) == Decimal("50.00")
     assert not PrepaidCharge.objects.filter(account=account).exists()
-    # The next day with a reading covers the 20 kWh since the last reading: nothing lost.
-    prepaid_daily_charges(day=D + dt.timedelta(days=2), actor="test")
+    # The next day closed by a reading covers the 20 kWh since the last reading (used on D and
+    # D + 1): nothing lost.
+    prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
     charge = PrepaidCharge.objects.get(account=account)
     assert (charge.day, charge.kwh, charge.amount) == (
-        D + dt.timedelta(days=2),
+        D + dt.timedelta(days=1),
         Decimal("20.000"),
         Decimal("10.40"),
     )
@@ -183,7 +227,7 @@ def test_estimated_readings_count_and_others_are_left_alone() -> None:
     postpaid = AccountFactory(is_prepaid=False, tariff_code="HEBS-RES-LV")
     other = installed_meter("PP0006", account=postpaid, installed_on=dt.date(2026, 1, 5))
     readings(other, {D: "1.000", D + dt.timedelta(days=1): "9.000"})
-    summary = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    summary = prepaid_daily_charges(day=D, actor="test")
     assert summary["charged"] == 1
     assert summary["amount"] == "0.52"
     assert not PrepaidCharge.objects.filter(account=postpaid).exists()
@@ -192,16 +236,18 @@ def test_estimated_readings_count_and_others_are_left_alone() -> None:
 def test_unknown_tariff_is_reported_not_charged() -> None:
     account, meter = prepaid("PP0007", tariff="NO-SUCH-TARIFF")
     readings(meter, {D: "1.000", D + dt.timedelta(days=1): "2.000"})
-    summary = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    summary = prepaid_daily_charges(day=D, actor="test")
     assert summary["charged"] == 0
     assert [r["account"] for r in summary["not_rated"]] == [account.number]
     assert not PrepaidCharge.objects.filter(account=account).exists()
 
 
-def test_future_day_refused() -> None:
-    with pytest.raises(ValidationFailed) as exc:
-        prepaid_daily_charges(day=timezone.localdate() + dt.timedelta(days=2), actor="test")
-    assert exc.value.field == "day"
+def test_future_day_and_today_refused() -> None:
+    """Today is not over: its use is known only from tomorrow's 00:00 reading."""
+    for day in (timezone.localdate() + dt.timedelta(days=2), timezone.localdate()):
+        with pytest.raises(ValidationFailed) as exc:
+            prepaid_daily_charges(day=day, actor="test")
+        assert exc.value.field == "day"
 
 
 # --- thresholds, notices, orders -----------------------------------------------------------------
@@ -410,7 +456,7 @@ def test_console_sms_backend_and_cli(settings: Any, capsys: Any) -> None:
     settings.GRIDCARE_SMS_BACKEND = "console"
     account, meter = prepaid("PP4001")
     readings(meter, {D: "1.000", D + dt.timedelta(days=1): "11.000"})
-    call_command("billing", "prepaid", "charge", "--day", (D + dt.timedelta(days=1)).isoformat())
+    call_command("billing", "prepaid", "charge", "--day", D.isoformat())
     line = json.loads(capsys.readouterr().out.strip())
     assert (line["charged"], line["amount"]) == (1, "5.20")
     call_command("billing", "prepaid", "check")
@@ -461,14 +507,18 @@ def test_monthly_tiers_month_to_date_sum_equals_the_month() -> None:
     0.968 × 0.82 = 3.02 + 1.84 + 0.79 = 5.65; the 31 days add up to the month's bill
     180 × 0.52 + 100 × 0.57 + 30 × 0.82 = 93.60 + 57.00 + 24.60 = 175.20."""
     account, meter = prepaid("PP6001", tariff="HEBS-RES-LV-M")
-    start = dt.date(2026, 2, 28)
+    start = dt.date(2026, 3, 1)  # readings frozen at 00:00 of 1 March … 1 April
     readings(meter, {start + dt.timedelta(days=k): f"{1000 + 10 * k}.000" for k in range(32)})
-    for k in range(1, 32):
+    for k in range(31):
         prepaid_daily_charges(day=start + dt.timedelta(days=k), actor="test")
     rows = list(PrepaidCharge.objects.filter(account=account).order_by("day"))
-    assert len(rows) == 31
+    assert [r.day for r in rows] == [start + dt.timedelta(days=k) for k in range(31)]
     assert rows[0].amount == Decimal("5.65")
     assert sum(r.kwh for r in rows) == Decimal("310.000")
+    # The same energy the monthly bill of March reads: billing's opening and closing readings.
+    opening, closing = reading_days(*month_bounds(start))
+    stored = dict(Reading.objects.filter(meter=meter, day__in=[opening, closing]).values_list("day", "value"))
+    assert sum(r.kwh for r in rows) == stored[closing] - stored[opening]
     assert sum(r.amount for r in rows) == Decimal("175.20")
     assert balance(account) == Decimal("-175.20")
 
@@ -482,14 +532,14 @@ def test_residential_tou_uses_the_peak_and_valley_registers() -> None:
     readings(meter, {D: "100.000", D + dt.timedelta(days=1): "110.000"})
     readings(meter, {D: "60.000", D + dt.timedelta(days=1): "66.000"}, register="peak")
     readings(meter, {D: "40.000", D + dt.timedelta(days=1): "44.000"}, register="valley")
-    summary = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    summary = prepaid_daily_charges(day=D, actor="test")
     assert (summary["charged"], summary["amount"]) == (1, "4.50")
 
 
 def test_residential_tou_without_its_registers_is_not_rated() -> None:
     account, meter = prepaid("PP7002", tariff="HEBS-RES-LV-TOU")
     readings(meter, {D: "100.000", D + dt.timedelta(days=1): "110.000"})
-    summary = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    summary = prepaid_daily_charges(day=D, actor="test")
     assert summary["charged"] == 0
     assert [r["account"] for r in summary["not_rated"]] == [account.number]
 
@@ -530,12 +580,12 @@ def test_sms_without_a_mobile_is_still_recorded(settings: Any) -> None:
 
 
 def test_a_gap_over_new_year_rates_each_year_from_its_own_position() -> None:
-    """Readings of 31 Dec and 1 Jan missing: the charge on 2 Jan covers 30 kWh over 3 days,
-    10 kWh in 2025 (2,155 kWh charged that year: 5 × 0.52 + 5 × 0.57 = 5.45) and 20 kWh in
-    2026 (from 0: 20 × 0.52 = 10.40) → 15.85."""
+    """Readings of 1 and 2 Jan missing: the charge for 2 Jan (closed by the 3 Jan reading)
+    covers 30 kWh used on 31 Dec – 2 Jan, 10 kWh in 2025 (2,155 kWh charged that year:
+    5 × 0.52 + 5 × 0.57 = 5.45) and 20 kWh in 2026 (from 0: 20 × 0.52 = 10.40) → 15.85."""
     account = AccountFactory(is_prepaid=True, tariff_code="HEBS-RES-LV")
     meter = installed_meter("PP8001", account=account, installed_on=dt.date(2025, 1, 5))
     given_charge(account, dt.date(2025, 12, 30), kwh="2155", amount="1120.60", after="50.00")
-    readings(meter, {dt.date(2025, 12, 30): "3000.000", dt.date(2026, 1, 2): "3030.000"})
+    readings(meter, {dt.date(2025, 12, 31): "3000.000", dt.date(2026, 1, 3): "3030.000"})
     summary = prepaid_daily_charges(day=dt.date(2026, 1, 2), actor="test")
     assert (summary["charged"], summary["amount"]) == (1, "15.85")

@@ -32,7 +32,7 @@ def test_the_worker_runs_the_daily_cycle(settings: Any) -> None:
     account, meter = prepaid("PT0001")
     AccountBalance.objects.create(account=account, amount="25.00")
     readings(meter, {D: "100.000", D + dt.timedelta(days=1): "120.000"})
-    prepaid_daily_cycle_task.enqueue(day=(D + dt.timedelta(days=1)).isoformat())
+    prepaid_daily_cycle_task.enqueue(day=D.isoformat())
 
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT)}
     try:
