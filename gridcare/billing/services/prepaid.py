@@ -33,7 +33,7 @@ from django.db import transaction
 from django.db.models import F, Max, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from django.utils.translation import gettext as _t
+from django.utils.translation import gettext
 
 from gridcare.billing.choices import PrepaidNoticeLevel, RemoteOrderKind, RemoteOrderStatus
 from gridcare.billing.models import (
@@ -88,7 +88,9 @@ def policy_in_force(day: dt.date) -> BillingPolicy:
     """The ``BillingPolicy`` row in force on ``day`` (latest ``effective_from`` ≤ day)."""
     policy = billing_policy_at(day)
     if policy is None:
-        raise ValidationFailed(_t("No billing policy is in force on %(day)s.") % {"day": day}, field="day")
+        raise ValidationFailed(
+            gettext("No billing policy is in force on %(day)s.") % {"day": day}, field="day"
+        )
     return policy
 
 
@@ -387,10 +389,11 @@ def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
     engine's reason) — the first 100 of each, with ``missing_count`` / ``not_rated_count`` —
     and ``already`` (the day or a later day is charged already: re-runs are no-ops)."""
     if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
-        raise ValidationFailed(_t("Give the day as a date."), field="day")
+        raise ValidationFailed(gettext("Give the day as a date."), field="day")
     if day >= timezone.localdate():
         raise ValidationFailed(
-            _t("The day is not over yet: its charge needs the next day's 00:00 frozen reading."), field="day"
+            gettext("The day is not over yet: its charge needs the next day's 00:00 frozen reading."),
+            field="day",
         )
     end_of_day = timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
     rows = (
@@ -525,7 +528,7 @@ def _charge_batch(
         )
         if inserted != frame.height:  # cannot happen under the balance locks; never half-charge
             raise Conflict(
-                _t("Another run charged some of these accounts at the same time; run the day again.")
+                gettext("Another run charged some of these accounts at the same time; run the day again.")
             )
         # Set-based: each locked balance becomes its new charge's balance_after (one UPDATE).
         charged = [r[0] for r in out_rows]
@@ -571,19 +574,19 @@ def _notice_text(
     level: str, *, number: str, balance: Decimal, policy: BillingPolicy, now: dt.datetime
 ) -> str:
     if level == PrepaidNoticeLevel.LOW:
-        return _t(
+        return gettext(
             "Account %(number)s: your prepaid electricity balance is %(balance)s yuan, below %(low)s yuan. "
             "Please top up."
         ) % {"number": number, "balance": balance, "low": policy.prepaid_low_balance}
     if level == PrepaidNoticeLevel.ZERO:
-        return _t(
+        return gettext(
             "Account %(number)s: your prepaid electricity balance is %(balance)s yuan (in arrears)."
         ) % {
             "number": number,
             "balance": balance,
         }
     cutoff = timezone.localtime(now + dt.timedelta(days=policy.prepaid_notice_days))
-    return _t(
+    return gettext(
         "Account %(number)s: unless the balance is topped up to zero or more, the supply will be "
         "remotely disconnected from %(when)s. Supply is restored within %(hours)s hours after payment."
     ) % {"number": number, "when": cutoff.strftime("%Y-%m-%d %H:%M"), "hours": policy.reconnect_hours}
@@ -746,7 +749,7 @@ def _check_accounts(
                 ):
                     continue  # this notice already led to an order (or a person declined it)
                 important = bool(acct["importance"])
-                reason = _t(
+                reason = gettext(
                     "Balance %(balance)s yuan still below zero %(days)s days after the "
                     "disconnection notice of %(at)s."
                 ) % {
@@ -755,7 +758,7 @@ def _check_accounts(
                     "at": timezone.localtime(last_dn).strftime("%Y-%m-%d %H:%M"),
                 }
                 if important:
-                    reason += " " + _t(
+                    reason += " " + gettext(
                         "Important customer (重要用户): never disconnected automatically; a person decides."
                     )
                 _create_order(
@@ -778,7 +781,7 @@ def _check_accounts(
                         status=RemoteOrderStatus.CANCELLED,
                         actor=actor,
                         action="remote_order_cancel",
-                        reason=_t("Balance back to %(balance)s yuan.") % {"balance": balance},
+                        reason=gettext("Balance back to %(balance)s yuan.") % {"balance": balance},
                     )
                     counts["disconnect_cancelled"] += 1
             executed = [
@@ -791,7 +794,7 @@ def _check_accounts(
                         account=acct,
                         kind=RemoteOrderKind.RECONNECT,
                         status=RemoteOrderStatus.PENDING,
-                        reason=_t("Balance back to %(balance)s yuan; reconnect within %(hours)s hours.")
+                        reason=gettext("Balance back to %(balance)s yuan; reconnect within %(hours)s hours.")
                         % {"balance": balance, "hours": policy.reconnect_hours},
                         balance=balance,
                         now=now,
@@ -837,7 +840,7 @@ def prepaid_check_balances(*, now: dt.datetime, actor: Any) -> dict[str, Any]:
       a reconnect order due within ``reconnect_hours``.
     """
     if timezone.is_naive(now):
-        raise ValidationFailed(_t("The time must carry its time zone."), field="now")
+        raise ValidationFailed(gettext("The time must carry its time zone."), field="now")
     policy = policy_in_force(_local_date(now))
     ids = list(
         Account.objects.filter(is_prepaid=True, status=AccountStatus.ACTIVE)
@@ -920,7 +923,7 @@ def _order_for_update(order_id: Any) -> RemoteOrder:
     try:
         pk = int(order_id)
     except (TypeError, ValueError):
-        raise ValidationFailed(_t("Not an order id."), field="order_id") from None
+        raise ValidationFailed(gettext("Not an order id."), field="order_id") from None
     order = RemoteOrder.objects.select_for_update().select_related("account").filter(pk=pk).first()
     if order is None:
         raise NotFound(field="order_id")
@@ -945,7 +948,7 @@ def remote_order_send(*, actor: Any, order_id: Any) -> RemoteOrder:
         order = _order_for_update(order_id)
         if order.status != RemoteOrderStatus.PENDING:
             raise Conflict(
-                _t("Only a pending order can be sent (this one is %(status)s).")
+                gettext("Only a pending order can be sent (this one is %(status)s).")
                 % {"status": order.get_status_display()},
                 field="status",
             )
@@ -958,7 +961,7 @@ def remote_order_send(*, actor: Any, order_id: Any) -> RemoteOrder:
                     status=RemoteOrderStatus.NEEDS_PERSON,
                     actor=actor,
                     action="remote_order_to_person",
-                    reason=_t("Important customer (重要用户): a person decides."),
+                    reason=gettext("Important customer (重要用户): a person decides."),
                     due_at=None,
                 )
                 return order
@@ -973,7 +976,7 @@ def remote_order_send(*, actor: Any, order_id: Any) -> RemoteOrder:
                     status=RemoteOrderStatus.CANCELLED,
                     actor=actor,
                     action="remote_order_cancel",
-                    reason=_t("Balance back to %(balance)s yuan.") % {"balance": balance},
+                    reason=gettext("Balance back to %(balance)s yuan.") % {"balance": balance},
                 )
                 return order
         meter = (
@@ -982,7 +985,9 @@ def remote_order_send(*, actor: Any, order_id: Any) -> RemoteOrder:
             .first()
         )
         if meter is None:
-            raise Conflict(_t("The account has no installed meter to send the command to."), field="account")
+            raise Conflict(
+                gettext("The account has no installed meter to send the command to."), field="account"
+            )
         ref = head_end().send(order=order, meter_asset_no=meter, at=now)
         _set_status(order, status=RemoteOrderStatus.SENT, actor=actor, action="remote_order_send", reason=ref)
     return order
@@ -993,11 +998,11 @@ def remote_order_confirm(*, actor: Any, order_id: Any, executed_at: dt.datetime 
     _require_perm(actor)
     when = executed_at or timezone.now()
     if timezone.is_naive(when):
-        raise ValidationFailed(_t("The time must carry its time zone."), field="executed_at")
+        raise ValidationFailed(gettext("The time must carry its time zone."), field="executed_at")
     with transaction.atomic():
         order = _order_for_update(order_id)
         if order.status != RemoteOrderStatus.SENT:
-            raise Conflict(_t("Only a sent order can be confirmed."), field="status")
+            raise Conflict(gettext("Only a sent order can be confirmed."), field="status")
         _set_status(
             order, status=RemoteOrderStatus.DONE, actor=actor, action="remote_order_confirm", executed_at=when
         )
@@ -1009,15 +1014,15 @@ def remote_order_decide(*, actor: Any, order_id: Any, approve: bool, note: str) 
     approve → PENDING (sent by the next dispatch), decline → CANCELLED. Needs a logged-in
     user with ``billing.change_remoteorder`` and a note saying why."""
     if not getattr(actor, "is_authenticated", False):
-        raise PermissionDenied(_t("Only a person can decide this order."))
+        raise PermissionDenied(gettext("Only a person can decide this order."))
     _require_perm(actor)
     note = (note or "").strip()
     if not note:
-        raise ValidationFailed(_t("Say why (the note is kept in the audit trail)."), field="note")
+        raise ValidationFailed(gettext("Say why (the note is kept in the audit trail)."), field="note")
     with transaction.atomic():
         order = _order_for_update(order_id)
         if order.status != RemoteOrderStatus.NEEDS_PERSON:
-            raise Conflict(_t("This order is not waiting for a person's decision."), field="status")
+            raise Conflict(gettext("This order is not waiting for a person's decision."), field="status")
         _set_status(
             order,
             status=RemoteOrderStatus.PENDING if approve else RemoteOrderStatus.CANCELLED,

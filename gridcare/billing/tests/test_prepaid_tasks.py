@@ -28,6 +28,7 @@ D = dt.date(2026, 3, 1)
 
 
 def test_the_worker_runs_the_daily_cycle(settings: Any) -> None:
+    settings.LANGUAGE_CODE = "zh-hans"  # the product's default (the billing tests run in English)
     seed_data.load(apps)  # the transactional flush dropped the seeded catalogue and policy
     account, meter = prepaid("PT0001")
     AccountBalance.objects.create(account=account, amount="25.00")
@@ -52,3 +53,5 @@ def test_the_worker_runs_the_daily_cycle(settings: Any) -> None:
     ]
     sms = (settings.DATA_DIR / "sms" / "outbox.log").read_text(encoding="utf-8").splitlines()
     assert json.loads(sms[0])["ref"] == f"prepaid:{account.number}:low"
+    # The customer's SMS is in the default language, Simplified Chinese.
+    assert json.loads(sms[0])["text"].startswith(f"户号 {account.number}：您的预付费电费余额为 14.60 元")
