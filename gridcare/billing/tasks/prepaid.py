@@ -1,6 +1,7 @@
 """Background jobs of prepaid (费控), run by ``gridcare worker`` (Django tasks, database
-backend). Enqueue them from cron or a scheduler once a day, after the day's AMI readings are
-imported — e.g. ``prepaid_daily_cycle_task.enqueue()`` at 06:00 (docs/billing-prepaid.md)."""
+backend). The worker's scheduler enqueues ``prepaid_daily_cycle_task`` once a day
+(``core.scheduler``); it should run after the AMI import of the readings frozen at 00:00 that
+day (docs/billing-prepaid.md)."""
 
 from __future__ import annotations
 
@@ -39,16 +40,26 @@ def prepaid_check_task() -> dict[str, Any]:
 
 @task()
 def prepaid_daily_cycle_task(day: str | None = None) -> dict[str, Any]:
-    """The whole daily cycle in order: charge ``day`` (default yesterday), check, dispatch."""
+    """The whole daily cycle in order: charge ``day`` (default yesterday), check, dispatch.
+
+    The scheduled run (no ``day``) first charges the day before yesterday: yesterday's
+    charge needs today's 00:00 readings, and when the AMI import comes after the run every
+    day would otherwise find its closing reading missing. Accounts charged already are
+    skipped, so on time this costs one quick pass (``catch_up`` in the result)."""
     from gridcare.billing.services.prepaid import (
         prepaid_check_balances,
         prepaid_daily_charges,
         remote_orders_dispatch,
     )
 
-    charges = prepaid_daily_charges(day=_day(day), actor=ACTOR)
-    check = prepaid_check_balances(now=timezone.now(), actor=ACTOR)
-    return {"charges": charges, "check": check, "dispatch": remote_orders_dispatch(actor=ACTOR)}
+    target = _day(day)
+    result: dict[str, Any] = {}
+    if day is None:
+        result["catch_up"] = prepaid_daily_charges(day=target - dt.timedelta(days=1), actor=ACTOR)
+    result["charges"] = prepaid_daily_charges(day=target, actor=ACTOR)
+    result["check"] = prepaid_check_balances(now=timezone.now(), actor=ACTOR)
+    result["dispatch"] = remote_orders_dispatch(actor=ACTOR)
+    return result
 
 
 @task()

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.core.management import call_command
+from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from gridcare.billing import seed_data
@@ -55,3 +56,28 @@ def test_the_worker_runs_the_daily_cycle(settings: Any) -> None:
     assert json.loads(sms[0])["ref"] == f"prepaid:{account.number}:low"
     # The customer's SMS is in the default language, Simplified Chinese.
     assert json.loads(sms[0])["text"].startswith(f"户号 {account.number}：您的预付费电费余额为 14.60 元")
+
+
+def test_the_scheduled_cycle_charges_a_day_whose_closing_reading_came_after_the_last_run() -> None:
+    """The AMI import of today's 00:00 readings comes after the run: yesterday is missing.
+    The next run charges it first (catch-up), with its own day, before its own yesterday."""
+    seed_data.load(apps)
+    account, meter = prepaid("PT0002")
+    AccountBalance.objects.create(account=account, amount="100.00")
+    today = timezone.localdate()
+    day = dt.timedelta(days=1)
+    readings(meter, {today - 2 * day: "100.000", today - day: "110.000"})
+
+    first = prepaid_daily_cycle_task.call()
+    assert (first["catch_up"]["charged"], first["catch_up"]["day"]) == (1, (today - 2 * day).isoformat())
+    assert first["charges"]["missing"] == [account.number]  # today's reading is not in yet
+
+    readings(meter, {today: "115.000"})  # it arrives after the run
+    second = prepaid_daily_cycle_task.call()
+    assert (second["catch_up"]["charged"], second["catch_up"]["already"]) == (0, 1)
+    assert second["charges"]["charged"] == 1
+    rows = PrepaidCharge.objects.filter(account=account).order_by("day")
+    assert [(r.day, r.kwh) for r in rows] == [
+        (today - 2 * day, Decimal("10.000")),
+        (today - day, Decimal("5.000")),
+    ]
