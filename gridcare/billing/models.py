@@ -614,8 +614,9 @@ class PaymentCallbackLog(models.Model):
 
 
 class PrepaidCharge(models.Model):
-    """费控日结: the estimated charge of a prepaid account for one day, from that day's
-    readings, deducted from its balance (``balance_after``). One row per account and day."""
+    """费控日结: the estimated charge of a prepaid account for the energy used on one day
+    (its 00:00 reading to the next day's; after a gap, from the last reading before it),
+    deducted from its balance (``balance_after``). One row per account and day of use."""
 
     account = models.ForeignKey(
         to="customers.Account",
