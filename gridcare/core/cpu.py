@@ -65,6 +65,7 @@ def database_pid() -> int:
     try:
         if Path(f"/proc/{backend}/comm").read_text().strip() != "postgres":
             return 0
-        return int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
+    except OSError:
         return 0
+    fields = _stat(backend)  # after ")": state ppid …
+    return int(fields[1]) if fields else 0
