@@ -48,7 +48,7 @@ from gridcare.metering.choices import (
     ReadingQuality,
     ReadingSource,
 )
-from gridcare.metering.engine.vee import VeeParams, vee_validate
+from gridcare.metering.engine.vee import VeeParams, vee_validate, with_quality
 from gridcare.metering.interval import ACCOUNT, TRANSFORMER, curves_write
 from gridcare.metering.models import Installation, Meter, Reading, ReadingException
 from gridcare.metering.services.readings import vee_params_in_force
@@ -318,7 +318,6 @@ def _prepare_readings(
     opened_at: str,
     run_vee: bool,
 ) -> None:
-    keys = ["meter_id", "register", "day"]
     new = readings.select(
         pl.Series("meter_id", meter_ids)[readings["meter"]],
         "register",
@@ -335,8 +334,8 @@ def _prepare_readings(
             [new.with_columns(is_new=pl.lit(True)), context.with_columns(is_new=pl.lit(False))]
         )
         result = vee_validate(series, vee_meters.filter(pl.col("meter_id").is_between(lo, hi)), params)
-        new = new.join(result.quality.select(*keys, "quality"), on=keys, how="left")
-        quality = pl.col("quality").fill_null(ReadingQuality.VALID.value)
+        new = with_quality(new, result.quality)
+        quality = pl.col("quality")
         prepared.suspect = int((new["quality"] == ReadingQuality.SUSPECT.value).sum())
         if result.estimates.height:
             prepared.estimates = result.estimates.select(

@@ -376,3 +376,16 @@ def vee_validate(series: pl.DataFrame, meters: pl.DataFrame, params: VeeParams) 
         exceptions=exception_frame,
         estimates=estimates.sort("meter_id", "register", "day").cast(ESTIMATE_SCHEMA),  # type: ignore[arg-type]
     )
+
+
+def with_quality(rows: pl.DataFrame, quality: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` (``meter_id``, ``register``, ``day`` and any other columns, in their order)
+    with the ``quality`` VEE gave each of them (``VeeResult.quality``); a row VEE did not
+    list is ``valid``. Joined on the integer ``reading_key``, not on the three columns."""
+    flags = quality.select(reading_key().alias("_key"), "quality")
+    return (
+        rows.with_columns(reading_key().alias("_key"))
+        .join(flags, on="_key", how="left", maintain_order="left")
+        .drop("_key")
+        .with_columns(pl.col("quality").fill_null(pl.lit("valid")))
+    )

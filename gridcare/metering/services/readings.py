@@ -53,9 +53,8 @@ from gridcare.metering.engine.parse import (
     frame_from_records,
     parse_readings,
     read_table,
-    reading_key,
 )
-from gridcare.metering.engine.vee import VeeParams, vee_validate
+from gridcare.metering.engine.vee import VeeParams, vee_validate, with_quality
 from gridcare.metering.models import (
     ImportRejection,
     Installation,
@@ -524,13 +523,7 @@ def _compute_chunk(new: pl.DataFrame, info: _MeterInfo, params: VeeParams) -> _C
     )  # in any order: VEE sorts it on its own integer key
     chunk_meters = info.vee.filter(pl.col("meter_id").is_between(lo, hi))
     result = vee_validate(series, chunk_meters, params)
-    quality = result.quality.select(reading_key().alias("_key"), "quality")
-    work.readings = (
-        fresh.select(*keys, "value_milli", "source", reading_key().alias("_key"))
-        .join(quality, on="_key", how="left", maintain_order="left")
-        .drop("_key")
-        .with_columns(pl.col("quality").fill_null(ReadingQuality.VALID.value))
-    )
+    work.readings = with_quality(fresh.select(*keys, "value_milli", "source"), result.quality)
     work.estimates = result.estimates
     work.exceptions = result.exceptions
     return work

@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridcare.metering.engine.vee import VeeParams, VeeResult, median_of_days_before, vee_validate
+from gridcare.metering.engine.vee import (
+    VeeParams,
+    VeeResult,
+    median_of_days_before,
+    vee_validate,
+    with_quality,
+)
 
 D0 = dt.date(2026, 1, 1)
 PARAMS = VeeParams(
@@ -554,3 +560,21 @@ def test_spike_median_fast_path_equals_the_window_in_days(series, values, days):
         pl.col("daily_wh").rolling_median_by("_key", f"{days}i", closed="left")
     ).to_series()
     assert median_of_days_before(frame, days).to_list() == expected.to_list()
+
+
+def test_with_quality_marks_the_rows_vee_listed_and_keeps_the_order() -> None:
+    rows = pl.DataFrame(
+        {
+            "meter_id": [2, 1, 1],
+            "register": ["total", "peak", "total"],
+            "day": [D0, D0, D0 + dt.timedelta(days=1)],
+            "value_milli": [5, 6, 7],
+        }
+    )
+    quality = pl.DataFrame(
+        {"meter_id": [1, 9], "register": ["total", "total"], "day": [D0 + dt.timedelta(days=1), D0]},
+    ).with_columns(quality=pl.lit("suspect"))
+    out = with_quality(rows, quality)
+    assert out.columns == ["meter_id", "register", "day", "value_milli", "quality"]
+    assert out["value_milli"].to_list() == [5, 6, 7]
+    assert out["quality"].to_list() == ["valid", "valid", "suspect"]
