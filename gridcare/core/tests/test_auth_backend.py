@@ -62,3 +62,18 @@ def test_intake_finds_a_team_added_after_the_cache_was_filled(make_user):
     accept(actor=agent)  # fills the cache
     TeamFactory(code="NEW1")
     assert accept(actor=agent, team="NEW1").team.code == "NEW1"
+
+
+def test_the_session_user_comes_with_their_roles_in_one_statement(make_user, django_assert_num_queries):
+    from gridcare.core.roles import user_roles
+
+    agent = make_user(roles=["hotline_agent", "counter_clerk"])
+    with django_assert_num_queries(1):
+        found = RoleBackend().get_user(agent.pk)
+        assert user_roles(found) == {"hotline_agent", "counter_clerk"}
+    bare = make_user()
+    with django_assert_num_queries(1):
+        assert user_roles(RoleBackend().get_user(bare.pk)) == set()
+    assert RoleBackend().get_user(bare.pk + 1000) is None
+    inactive = make_user(roles=["hotline_agent"], is_active=False)
+    assert RoleBackend().get_user(inactive.pk) is None
