@@ -152,7 +152,8 @@ def order_detail_out(order: WorkOrder, user: Any) -> dict[str, Any]:
     )
     return {
         **order_out(order),
-        "timeline": [_event_out(e) for e in order.events.order_by("at", "id")],
+        # ``all()`` and sorted here: a new order answers from the rows its create kept on it.
+        "timeline": [_event_out(e) for e in sorted(order.events.all(), key=lambda e: (e.at, e.id))],
         "clocks": [
             ClockOut(
                 stage=c.stage,
@@ -168,7 +169,7 @@ def order_detail_out(order: WorkOrder, user: Any) -> dict[str, Any]:
                 breached_at=c.breached_at,
                 status=clock_status(c, now),
             )
-            for c in order.clocks.order_by("due_at", "id")
+            for c in sorted(order.clocks.all(), key=lambda c: (c.due_at, c.id))
         ],
         "transitions": [
             TransitionOptionOut(

@@ -193,8 +193,9 @@ def clocks_start(
                 basis=found.standard.basis,
                 amount=found.standard.amount,
                 started_at=at,
-                due_at=found.due,
-                warn_at=found.warn,
+                # In UTC, as the database gives them back: the new clocks answer the create.
+                due_at=found.due.astimezone(dt.UTC),
+                warn_at=found.warn.astimezone(dt.UTC),
             )
         )
     return SlaClock.objects.bulk_create(created)

@@ -434,3 +434,37 @@ def test_openapi_documents_the_endpoints_with_descriptions(staff_client: Any) ->
     assert create["kind"]["description"]
     assert create["reporter"]
     assert "version" in schema["components"]["schemas"]["ConflictOut"]["properties"]
+
+
+def test_create_and_step_answers_equal_the_order_read_afterwards(staff_client: Any) -> None:
+    """A create answers from the rows it wrote and a step from the order it locked: the
+    answers must be exactly what reading the order afterwards gives, timeline and clocks
+    included (a repeat complaint and a major one add events at intake)."""
+    client = staff_client(roles=["hotline_agent"])
+    team = TeamFactory(code="KF01", members=[client.user])
+    account = AccountFactory()
+    bodies = [
+        {**NEW, "account_number": account.number},
+        {**NEW, "account_number": account.number, "subject": "又一次电费异常"},  # a repeat
+        {**NEW, "contact_phone": "13900001111", "media_attention": True},  # major: alert event
+    ]
+    for body in bodies:
+        created = post(client, f"{BASE}/orders", body)
+        assert created.status_code == 201, created.content
+        number = created.json()["number"]
+        read = client.get(f"{BASE}/orders/{number}")
+        assert read.status_code == 200
+        assert created.json() == read.json()
+        stepped = post(
+            client,
+            f"{BASE}/orders/{number}/transitions",
+            {"transition": "assign", "version": 1, "fields": {"team": team.code}},
+        )
+        assert stepped.status_code == 200, stepped.content
+        assert stepped.json() == client.get(f"{BASE}/orders/{number}").json()
+    repeat = client.get(f"{BASE}/orders/{WorkOrder.objects.order_by('id')[1].number}").json()
+    assert repeat["duplicate_of"] == WorkOrder.objects.order_by("id")[0].number
+    assert [e["type"] for e in repeat["timeline"]][:2] == ["created", "duplicate"]
+    major = client.get(f"{BASE}/orders/{WorkOrder.objects.order_by('id')[2].number}").json()
+    assert major["grade"] == "major"
+    assert "alert" in [e["type"] for e in major["timeline"]]
