@@ -259,15 +259,22 @@ def _periods(
     basis: dict[str, str],
     ytd_wh: dict[int, int],
     mtd_wh: dict[int, int],
+    mtd_fen: dict[int, int],
+    earlier_months: dict[int, tuple[int, int]],
 ) -> pl.DataFrame:
-    """One rating period per account.
+    """The rating periods of each account, with ``minus_fen``: what the account's charge
+    subtracts from that period's rating.
 
-    - annual tiers (and tariffs without tiers): the days the charge covers (``from_day`` …
-      day), ``ytd_wh_before`` = this year's earlier daily charges, so the tier crossing
-      lands on the day it happens;
+    - annual tiers (and tariffs without tiers): one period, the days the charge covers
+      (``from_day`` … day), ``ytd_wh_before`` = this year's earlier daily charges, so the
+      tier crossing lands on the day it happens (the engine splits a gap over 1 January);
     - monthly tiers: the month so far (1st … day) with the month-to-date energy including
-      today; the day's charge is that rating minus the month's earlier charges (the sum of a
-      month's daily charges then equals the rating of the month's energy).
+      today, minus the month's earlier charges (the sum of a month's daily charges then
+      equals the rating of the month's energy). A gap that began in an earlier month
+      (``from_day`` before the 1st) has its energy spread evenly over its days, as VEE's
+      estimates would, and each month's share is rated in its own month: the earlier month
+      completed (its charges so far added, then subtracted: ``earlier_months``), any month
+      in between whole, this month from the 1st.
     """
     rows = []
     month_start = day.replace(day=1)
@@ -275,28 +282,50 @@ def _periods(
         account_id = rec["account_id"]
         code = tariffs[account_id]
         monthly = basis.get(code) == "monthly"
-        start = month_start if monthly else rec["from_day"]
-        total = rec["total"] + (mtd_wh.get(account_id, 0) if monthly else 0)
-        rows.append(
-            {
-                "account_id": account_id,
-                "tariff_code": code,
-                "period_start": start,
-                "period_end": day,
-                "total_wh": total,
-                "sharp_wh": None if monthly else rec["sharp"],
-                "peak_wh": None if monthly else rec["peak"],
-                "flat_wh": None if monthly else rec["flat"],
-                "valley_wh": None if monthly else rec["valley"],
-                "deep_valley_wh": None,
-                "reactive_varh": None,
-                "max_demand_w": None,
-                "capacity_va": None,
-                "basic_charge_by": None,
-                "ytd_wh_before": ytd_wh.get(account_id, 0),
-                "service_days": None,
-            }
-        )
+        base = {
+            "account_id": account_id,
+            "tariff_code": code,
+            "sharp_wh": None if monthly else rec["sharp"],
+            "peak_wh": None if monthly else rec["peak"],
+            "flat_wh": None if monthly else rec["flat"],
+            "valley_wh": None if monthly else rec["valley"],
+            "deep_valley_wh": None,
+            "reactive_varh": None,
+            "max_demand_w": None,
+            "capacity_va": None,
+            "basic_charge_by": None,
+            "ytd_wh_before": ytd_wh.get(account_id, 0),
+            "service_days": None,
+        }
+        if not monthly:
+            start = rec["from_day"]
+            rows.append(
+                {**base, "period_start": start, "period_end": day, "total_wh": rec["total"], "minus_fen": 0}
+            )
+            continue
+        if rec["from_day"] >= month_start:
+            rows.append(
+                {
+                    **base,
+                    "period_start": month_start,
+                    "period_end": day,
+                    "total_wh": rec["total"] + mtd_wh.get(account_id, 0),
+                    "minus_fen": mtd_fen.get(account_id, 0),
+                }
+            )
+            continue
+        before_wh, before_fen = earlier_months.get(account_id, (0, 0))
+        for first, last, wh in _month_shares(rec["from_day"], day, rec["total"]):
+            opening = first == rec["from_day"]
+            rows.append(
+                {
+                    **base,
+                    "period_start": first.replace(day=1),
+                    "period_end": last,
+                    "total_wh": wh + (before_wh if opening else 0),
+                    "minus_fen": before_fen if opening else 0,
+                }
+            )
     schema = {
         "account_id": pl.Int64,
         "tariff_code": pl.String,
@@ -314,8 +343,47 @@ def _periods(
         "basic_charge_by": pl.String,
         "ytd_wh_before": pl.Int64,
         "service_days": pl.Int64,
+        "minus_fen": pl.Int64,
     }
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _month_shares(first: dt.date, last: dt.date, wh: int) -> list[tuple[dt.date, dt.date, int]]:
+    """``wh`` used evenly over the days ``first`` … ``last``, cut at month ends: (first day,
+    last day, Wh) per month, by cumulative floor so that the shares add up to ``wh``."""
+    days = (last - first).days + 1
+    out = []
+    start, done, taken = first, 0, 0
+    while start <= last:
+        next_month = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        end = min(last, next_month - dt.timedelta(days=1))
+        done += (end - start).days + 1
+        share = wh * done // days - taken
+        out.append((start, end, share))
+        taken += share
+        start = end + dt.timedelta(days=1)
+    return out
+
+
+def _earlier_month_charges(usage: pl.DataFrame, day: dt.date) -> dict[int, tuple[int, int]]:
+    """Accounts whose charge starts in an earlier month (a gap over the 1st): the Wh and fen
+    charged in the month their gap began (all before the gap) — a rare, small query per month."""
+    starts = usage.select("account_id", "from_day").filter(pl.col("from_day") < day.replace(day=1))
+    out: dict[int, tuple[int, int]] = {}
+    for (month,), group in starts.group_by(pl.col("from_day").dt.truncate("1mo")):
+        first = dict(zip(group["account_id"].to_list(), group["from_day"].to_list(), strict=True))
+        rows = (
+            PrepaidCharge.objects.filter(account_id__in=list(first), day__gte=month)
+            .filter(day__lt=(month.replace(day=28) + dt.timedelta(days=4)).replace(day=1))
+            .values_list("account_id", "day", "kwh", "amount")
+        )
+        for account_id in first:
+            out[account_id] = (0, 0)
+        for account_id, charged_day, kwh, amount in rows:
+            if charged_day < first[account_id]:
+                wh, fen = out[account_id]
+                out[account_id] = (wh + int(Decimal(kwh) * 1000), fen + int(Decimal(amount) * 100))
+    return out
 
 
 def _year_and_month_so_far(
@@ -494,19 +562,37 @@ def _charge_batch(
         tariffs = {m.account_id: m.tariff_code for m in todo}
         ytd, mtd_wh, mtd_fen = _year_and_month_so_far(sorted(charged_ids), day)
         ytd.update(_ytd_across_new_year(usage, day))
-        periods = _periods(usage, day=day, tariffs=tariffs, basis=basis, ytd_wh=ytd, mtd_wh=mtd_wh)
-        rating = _rate(periods)
+        periods = _periods(
+            usage,
+            day=day,
+            tariffs=tariffs,
+            basis=basis,
+            ytd_wh=ytd,
+            mtd_wh=mtd_wh,
+            mtd_fen=mtd_fen,
+            earlier_months=_earlier_month_charges(usage, day),
+        )
+        rating = _rate(periods.drop("minus_fen"))
+        not_rated: dict[int, str] = {}
         for rec in rating.errors.iter_rows(named=True):
-            summary["not_rated"].append((rec["account_id"], rec["reason"]))
-        totals = rating.totals.select("account_id", "total_fen").join(
-            usage.select("account_id", pl.col("total").alias("day_wh")), on="account_id"
+            not_rated.setdefault(rec["account_id"], rec["reason"])  # one reason per account
+        summary["not_rated"].extend(not_rated.items())
+        # An account's charge: its periods' ratings minus what each subtracts (an account
+        # with a period the engine could not rate is not charged at all).
+        minus = periods.with_row_index("row").select(pl.col("row").cast(pl.Int64), "minus_fen")
+        totals = (
+            rating.totals.select(pl.col("row").cast(pl.Int64), "account_id", "total_fen")
+            .join(minus, on="row")
+            .filter(~pl.col("account_id").is_in(list(not_rated)))
+            .group_by("account_id")
+            .agg((pl.col("total_fen") - pl.col("minus_fen")).sum().alias("fen"))
+            .join(usage.select("account_id", pl.col("total").alias("day_wh")), on="account_id")
+            .sort("account_id")
         )
         out_rows = []
         for rec in totals.iter_rows(named=True):
             account_id = rec["account_id"]
-            fen = int(rec["total_fen"])
-            if basis.get(tariffs[account_id]) == "monthly":
-                fen -= mtd_fen.get(account_id, 0)
+            fen = int(rec["fen"])
             after_fen = int(balances[account_id] * 100) - fen
             out_rows.append((account_id, rec["day_wh"], fen, after_fen))
         if not out_rows:

@@ -523,6 +523,38 @@ def test_monthly_tiers_month_to_date_sum_equals_the_month() -> None:
     assert balance(account) == Decimal("-175.20")
 
 
+@pytest.mark.parametrize("gap_days", [3, 40])
+def test_monthly_tiers_a_gap_over_the_first_rates_each_months_share_in_its_month(gap_days: int) -> None:
+    """Two accounts on monthly tiers use 10 kWh a day from 1 March. One has every reading; the
+    other misses the readings of the ``gap_days - 1`` days before the day charged last, so its
+    last charge covers days of March (and, for the long gap, all of April) as well as May's.
+    Spread evenly, the gap's kWh fall in each month as the other account's did: both pay
+    exactly the same in total. Rated in the charge's own month instead (as before), the
+    March (and April) kWh of the gap would start the new month high in its tiers."""
+    full, full_meter = prepaid("PP6101", tariff="HEBS-RES-LV-M")
+    gap, gap_meter = prepaid("PP6102", tariff="HEBS-RES-LV-M")
+    start = dt.date(2026, 3, 1)
+    last = dt.date(2026, 4, 1) if gap_days == 3 else dt.date(2026, 5, 2)  # the day charged last
+    days = (last - start).days + 1
+    values = {start + dt.timedelta(days=k): f"{1000 + 10 * k}.000" for k in range(days + 1)}
+    readings(full_meter, values)
+    skipped = {last - dt.timedelta(days=k) for k in range(gap_days - 1)}  # 00:00 readings missing
+    readings(gap_meter, {d: v for d, v in values.items() if d not in skipped})
+    for k in range(days):
+        prepaid_daily_charges(day=start + dt.timedelta(days=k), actor="test")
+    full_rows = list(PrepaidCharge.objects.filter(account=full).order_by("day"))
+    gap_rows = list(PrepaidCharge.objects.filter(account=gap).order_by("day"))
+    assert len(full_rows) == days
+    assert len(gap_rows) == days - gap_days + 1
+    assert gap_rows[-1].day == last
+    assert gap_rows[-1].kwh == Decimal(10 * gap_days)
+    assert sum(r.kwh for r in gap_rows) == sum(r.kwh for r in full_rows)
+    assert sum(r.amount for r in gap_rows) == sum(r.amount for r in full_rows)
+    # March alone (the full account's 31 days) is the month's bill of 310 kWh: 175.20.
+    assert sum(r.amount for r in full_rows if r.day.month == 3) == Decimal("175.20")
+    assert balance(gap) == balance(full)
+
+
 def test_residential_tou_uses_the_peak_and_valley_registers() -> None:
     """HEBS-RES-LV-TOU, tier 1: 6 kWh peak × 0.55 + 4 kWh valley × 0.30 = 3.30 + 1.20 = 4.50."""
     account = AccountFactory(is_prepaid=True, tariff_code="HEBS-RES-LV-TOU")
@@ -589,3 +621,27 @@ def test_a_gap_over_new_year_rates_each_year_from_its_own_position() -> None:
     readings(meter, {dt.date(2025, 12, 31): "3000.000", dt.date(2026, 1, 3): "3030.000"})
     summary = prepaid_daily_charges(day=dt.date(2026, 1, 2), actor="test")
     assert (summary["charged"], summary["amount"]) == (1, "15.85")
+
+
+@given(
+    first=st.dates(min_value=dt.date(2024, 1, 1), max_value=dt.date(2027, 12, 31)),
+    span=st.integers(min_value=0, max_value=90),
+    wh=st.integers(min_value=0, max_value=10**10),
+)
+def test_month_shares_cut_at_month_ends_and_add_up(first: dt.date, span: int, wh: int) -> None:
+    from gridcare.billing.services.prepaid import _month_shares
+
+    last = first + dt.timedelta(days=span)
+    shares = _month_shares(first, last, wh)
+    assert sum(s for _, _, s in shares) == wh
+    assert shares[0][0] == first
+    assert shares[-1][1] == last
+    days = span + 1
+    for (a, b, share), following in zip(shares, [*shares[1:], None], strict=True):
+        assert a <= b
+        assert (a.year, a.month) == (b.year, b.month)
+        if following is not None:  # contiguous, cut at the month end
+            assert following[0] == b + dt.timedelta(days=1)
+            assert following[0].day == 1
+        exact = Decimal(wh) * ((b - a).days + 1) / days
+        assert abs(share - exact) < 1
