@@ -9,6 +9,8 @@ parameters with its source: never a constant in code.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -616,7 +618,8 @@ class PaymentCallbackLog(models.Model):
 class PrepaidCharge(models.Model):
     """费控日结: the estimated charge of a prepaid account for the energy used on one day
     (its 00:00 reading to the next day's; after a gap, from the last reading before it),
-    deducted from its balance (``balance_after``). One row per account and day of use."""
+    deducted from its balance (``balance_after``). One row per account and day of use;
+    ``days`` > 1 when missing readings made it cover the days before ``day`` too."""
 
     account = models.ForeignKey(
         to="customers.Account",
@@ -625,6 +628,11 @@ class PrepaidCharge(models.Model):
         verbose_name=_("account"),
     )
     day = models.DateField(_("day"))
+    days = models.PositiveSmallIntegerField(
+        _("days covered"),
+        default=1,
+        help_text=_("Days of use the charge covers, ending on its day: more than 1 after missing readings."),
+    )
     kwh = models.DecimalField(_("kWh"), max_digits=14, decimal_places=3)
     amount = models.DecimalField(_("charge"), max_digits=14, decimal_places=2)
     balance_after = models.DecimalField(_("balance after"), max_digits=14, decimal_places=2)
@@ -634,10 +642,18 @@ class PrepaidCharge(models.Model):
         verbose_name = _("prepaid daily charge")
         verbose_name_plural = _("prepaid daily charges")
         ordering = ["account", "-day"]
-        constraints = [models.UniqueConstraint(fields=["account", "day"], name="prepaid_charge_unique_day")]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "day"], name="prepaid_charge_unique_day"),
+            models.CheckConstraint(condition=Q(days__gte=1), name="prepaid_charge_days_positive"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.day}"
+
+    @property
+    def first_day(self) -> dt.date:
+        """The first day of use the charge covers (``day`` itself unless readings were missing)."""
+        return self.day - dt.timedelta(days=self.days - 1)
 
 
 class PrepaidNotice(models.Model):

@@ -38,6 +38,10 @@ ORDERS_SHOWN = 200
 
 class ChargeOut(Schema):
     day: dt.date
+    days: int = Field(
+        description="Days of use the charge covers, ending on `day` (more than 1 after missing readings)"
+    )
+    first_day: dt.date = Field(description="The first day of use it covers")
     kwh: Decimal
     amount: Decimal
     balance_after: Decimal

@@ -25,6 +25,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from gridcare.billing.choices import RemoteOrderKind, RemoteOrderStatus
 from gridcare.billing.models import AccountBalance, PrepaidCharge, PrepaidNotice, RemoteOrder
@@ -115,6 +116,12 @@ def prepaid_account_detail(*, user: Any, account_id: int) -> dict[str, Any]:
     return _detail(account, charges=60, orders=staff_has_perm(user, PERM_VIEW_ORDERS))
 
 
+def _chart_day(charge: PrepaidCharge) -> str:
+    if charge.days == 1:
+        return charge.day.isoformat()
+    return gettext("%(day)s (%(days)s days)") % {"day": charge.day.isoformat(), "days": charge.days}
+
+
 def _detail(account: Account, *, charges: int, orders: bool) -> dict[str, Any]:
     low = low_balance_in_force()
     rows = list(PrepaidCharge.objects.filter(account=account).order_by("-day")[:charges])
@@ -126,7 +133,8 @@ def _detail(account: Account, *, charges: int, orders: bool) -> dict[str, Any]:
         "low": low,
         "charges": rows,
         "chart": {
-            "days": [c.day.isoformat() for c in rows],
+            # A charge that covers several days (readings missing) says so on its bar.
+            "days": [_chart_day(c) for c in rows],
             "kwh": [str(c.amount) for c in rows],
             "unit": "yuan",
             "name": "charge",

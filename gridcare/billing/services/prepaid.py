@@ -586,7 +586,7 @@ def _charge_batch(
             .filter(~pl.col("account_id").is_in(list(not_rated)))
             .group_by("account_id")
             .agg((pl.col("total_fen") - pl.col("minus_fen")).sum().alias("fen"))
-            .join(usage.select("account_id", pl.col("total").alias("day_wh")), on="account_id")
+            .join(usage.select("account_id", "from_day", pl.col("total").alias("day_wh")), on="account_id")
             .sort("account_id")
         )
         out_rows = []
@@ -594,16 +594,18 @@ def _charge_batch(
             account_id = rec["account_id"]
             fen = int(rec["fen"])
             after_fen = int(balances[account_id] * 100) - fen
-            out_rows.append((account_id, rec["day_wh"], fen, after_fen))
+            days = (day - rec["from_day"]).days + 1
+            out_rows.append((account_id, rec["day_wh"], fen, after_fen, days))
         if not out_rows:
             return
         frame = pl.DataFrame(
             out_rows,
-            schema={"account_id": pl.Int64, "wh": pl.Int64, "fen": pl.Int64, "after": pl.Int64},
+            schema=dict.fromkeys(("account_id", "wh", "fen", "after", "days"), pl.Int64),
             orient="row",
         ).select(
             "account_id",
             pl.lit(day).alias("day"),
+            "days",
             decimal_text("wh", scale=3, alias="kwh"),
             decimal_text("fen", scale=2, alias="amount"),
             decimal_text("after", scale=2, alias="balance_after"),
@@ -626,8 +628,8 @@ def _charge_batch(
             ),
             updated_at=now,
         )
-        kwh = sum((Decimal(w) / 1000 for _, w, _, _ in out_rows), Decimal("0.000"))
-        amount = sum((Decimal(f) / 100 for _, _, f, _ in out_rows), Decimal("0.00"))
+        kwh = sum((Decimal(w) / 1000 for _, w, _, _, _ in out_rows), Decimal("0.000"))
+        amount = sum((Decimal(f) / 100 for _, _, f, _, _ in out_rows), Decimal("0.00"))
         # The charges are the per-account ledger of the balance; the audit trail gets one
         # event per batch (who ran which day, how many accounts, how much).
         user = actor if getattr(actor, "is_authenticated", False) else None

@@ -218,6 +218,7 @@ def test_missing_reading_no_charge_then_the_gap_is_caught_up() -> None:
         Decimal("20.000"),
         Decimal("10.40"),
     )
+    assert (charge.days, charge.first_day) == (2, D)  # shown as covering D and D + 1
 
 
 def test_estimated_readings_count_and_others_are_left_alone() -> None:
@@ -548,6 +549,8 @@ def test_monthly_tiers_a_gap_over_the_first_rates_each_months_share_in_its_month
     assert len(gap_rows) == days - gap_days + 1
     assert gap_rows[-1].day == last
     assert gap_rows[-1].kwh == Decimal(10 * gap_days)
+    assert gap_rows[-1].days == gap_days
+    assert {r.days for r in gap_rows[:-1]} == {r.days for r in full_rows} == {1}
     assert sum(r.kwh for r in gap_rows) == sum(r.kwh for r in full_rows)
     assert sum(r.amount for r in gap_rows) == sum(r.amount for r in full_rows)
     # March alone (the full account's 31 days) is the month's bill of 310 kWh: 175.20.

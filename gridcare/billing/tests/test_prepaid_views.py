@@ -181,6 +181,26 @@ def test_portal_customer_sees_own_prepaid_account(customer_client: Any) -> None:
     assert mine.number in listing
 
 
+def test_a_charge_covering_several_days_says_so_on_the_page_and_in_the_api(customer_client: Any) -> None:
+    mine = prepaid_account(customer=customer_client.customer)
+    PrepaidCharge.objects.create(
+        account=mine,
+        day=DAY + dt.timedelta(days=3),
+        days=3,
+        kwh=Decimal("21.000"),
+        amount=Decimal("10.92"),
+        balance_after=Decimal("-23.26"),
+        created_at=timezone.now(),
+    )
+    body = customer_client.get(reverse("billing:prepaid_my_account", args=[mine.number])).content.decode()
+    first = (DAY + dt.timedelta(days=1)).isoformat()
+    assert f"3 days from {first} (readings missing)" in body
+    assert body.count("(readings missing)") == 1  # the one-day charge has no note
+    assert f'"{(DAY + dt.timedelta(days=3)).isoformat()} (3 days)"' in body  # its bar in the chart
+    charges = customer_client.get(f"/api/billing/prepaid/accounts/{mine.number}").json()["charges"]
+    assert [(c["days"], c["first_day"]) for c in charges] == [(3, first), (1, DAY.isoformat())]
+
+
 def test_portal_idor_other_customers_account_is_404(customer_client: Any) -> None:
     other = prepaid_account(customer=CustomerFactory(with_login=True))
     assert customer_client.get(reverse("billing:prepaid_my_account", args=[other.number])).status_code == 404
