@@ -33,11 +33,13 @@ re-rating.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -53,6 +55,7 @@ Actor = AbstractBaseUser | AnonymousUser | str | None
 
 ADJUSTMENT_SEQUENCE = "bill_adjustment"
 ADJUSTMENT_PREFIX = "TB"
+OPEN_OR_APPROVED = (DocumentStatus.PENDING, DocumentStatus.APPROVED)
 KWH = Decimal("0.001")
 CENT = Decimal("0.01")
 AUDIT_FIELDS = ("number", "bill_id", "kind", "kwh", "amount", "status", "requested_by", "decided_by")
@@ -205,14 +208,18 @@ def _rate_rows(rows: list[dict[str, Any]]) -> Any:
     return rate(frame, catalogue_load())
 
 
-def correction_rating(*, bill: Bill, corrected_kwh: Decimal) -> dict[str, Any]:
-    """Rate the bill's period with its billed and with ``corrected_kwh``; return
+def correction_rating(
+    *, bill: Bill, corrected_kwh: Decimal, from_kwh: Decimal | None = None
+) -> dict[str, Any]:
+    """Rate the bill's period with ``from_kwh`` (default: its billed kWh; after earlier
+    corrections, the billed kWh corrected by them) and with ``corrected_kwh``; return
     ``{"amount": Decimal, "original_fen", "corrected_fen", "lines": [...]}`` where lines are
     the per-item differences (``item``, ``kind``, ``kwh``, ``amount`` as decimal strings)."""
     if corrected_kwh < 0:
         raise ValidationFailed(_("The corrected consumption would be negative."), field="kwh")
     base = _period_row(bill)
-    original = _scaled(base, int((bill.kwh * 1000).to_integral_value(ROUND_HALF_UP)))
+    start = bill.kwh if from_kwh is None else from_kwh
+    original = _scaled(base, int((start * 1000).to_integral_value(ROUND_HALF_UP)))
     corrected = _scaled(base, int((corrected_kwh * 1000).to_integral_value(ROUND_HALF_UP)))
     original["account_id"], corrected["account_id"] = 1, 2
     rating = _rate_rows([original, corrected])
@@ -292,6 +299,32 @@ def _locked_issued_bill(bill_id: int) -> Bill:
     return bill
 
 
+def _corrections(bill_id: int, statuses: tuple[str, ...]) -> tuple[Decimal, Decimal]:
+    """The kWh and money of the bill's corrections in ``statuses`` (signed: refunds < 0)."""
+    totals = BillAdjustment.objects.filter(bill_id=bill_id, status__in=statuses).aggregate(
+        kwh=Sum("kwh"), amount=Sum("amount")
+    )
+    return totals["kwh"] or Decimal("0.000"), totals["amount"] or Decimal("0.00")
+
+
+def _refund_within_the_bill(bill: Bill, *, kwh: Decimal, amount: Decimal, statuses: tuple[str, ...]) -> None:
+    """Refuse a refund (``kwh`` and ``amount`` ≤ 0) that, with the bill's corrections in
+    ``statuses``, would take back more energy or money than the bill charged."""
+    done_kwh, done_amount = _corrections(bill.pk, statuses)
+    if bill.kwh + done_kwh + kwh < 0:
+        raise ValidationFailed(
+            _("A refund cannot exceed the billed energy less earlier corrections (%(kwh)s kWh left).")
+            % {"kwh": max(Decimal("0.000"), bill.kwh + done_kwh)},
+            field="kwh",
+        )
+    if bill.amount + done_amount + amount < 0:
+        raise ValidationFailed(
+            _("A refund cannot exceed the billed amount less earlier corrections (%(amount)s left).")
+            % {"amount": max(Decimal("0.00"), bill.amount + done_amount)},
+            field="amount",
+        )
+
+
 def bill_adjustment_request(
     *,
     actor: Actor,
@@ -335,13 +368,16 @@ def bill_adjustment_request(
     if money is None and energy == 0:
         raise ValidationFailed(_("Give the energy to correct or the amount."), field="amount")
     with transaction.atomic():
-        bill = _locked_issued_bill(bill_id)
+        bill = _locked_issued_bill(bill_id)  # the bill's lock serialises its corrections
         computed_lines = list(lines or [])
+        # The corrections already requested or approved count: a second refund starts from
+        # what the first left (the bill row's lock keeps two requests from both passing).
+        standing = bill.kwh + _corrections(bill.pk, OPEN_OR_APPROVED)[0]
         if money is None:
-            corrected = bill.kwh + sign * energy
+            corrected = standing + sign * energy
             if corrected < 0:
-                raise ValidationFailed(_("A refund cannot exceed the billed energy."), field="kwh")
-            rating = correction_rating(bill=bill, corrected_kwh=corrected)
+                _refund_within_the_bill(bill, kwh=-energy, amount=Decimal("0"), statuses=OPEN_OR_APPROVED)
+            rating = correction_rating(bill=bill, corrected_kwh=corrected, from_kwh=standing)
             signed = rating["amount"]
             if signed * sign < 0:
                 raise ValidationFailed(
@@ -351,8 +387,8 @@ def bill_adjustment_request(
                 )
             money = abs(signed)
             computed_lines = rating["lines"]
-        elif sign < 0 and energy > bill.kwh:
-            raise ValidationFailed(_("A refund cannot exceed the billed energy."), field="kwh")
+        if sign < 0:
+            _refund_within_the_bill(bill, kwh=-energy, amount=-money, statuses=OPEN_OR_APPROVED)
         return _create(
             actor=actor,
             bill=bill,
@@ -378,7 +414,14 @@ def bill_adjustment_decide(
     if not approve and not note:
         raise ValidationFailed(_("Say why the correction is rejected."), field="note")
     who = _who(actor)
+    found = BillAdjustment.objects.filter(pk=adjustment_id).values_list("bill_id", "bill__account_id").first()
+    if found is None:
+        raise NotFound()
+    bill_id, account_id = found
     with transaction.atomic():
+        # Locks in the payments' order: the account's balance, then the bill, then the document.
+        balance = _payments()._lock_balance(account_id)
+        bill = Bill.objects.select_for_update().get(pk=bill_id)
         adjustment = BillAdjustment.objects.select_for_update().filter(pk=adjustment_id).first()
         if adjustment is None:
             raise NotFound()
@@ -395,6 +438,13 @@ def bill_adjustment_decide(
         adjustment.decided_by = who
         adjustment.decided_at = timezone.now()
         adjustment.save(update_fields=["status", "decided_by", "decided_at"])
+        if approve and adjustment.amount < 0:
+            try:  # a back-billing approved earlier may since have been rejected
+                _refund_within_the_bill(
+                    bill, kwh=Decimal("0"), amount=Decimal("0"), statuses=(DocumentStatus.APPROVED,)
+                )
+            except ValidationFailed as exc:
+                raise Conflict(exc.message, field="status") from None
         audit_record(
             actor=actor,
             obj=adjustment,
@@ -403,7 +453,69 @@ def bill_adjustment_decide(
             after=snapshot(adjustment, AUDIT_FIELDS),
             reason=note,
         )
+        if approve and adjustment.amount < 0:
+            _credit_over_settlement(actor=actor, bill=bill, refund=adjustment, balance=balance)
     return adjustment
+
+
+def _payments() -> Any:
+    from gridcare.billing.services import payments
+
+    return payments
+
+
+def _credit_over_settlement(*, actor: Actor, bill: Bill, refund: BillAdjustment, balance: Any) -> None:
+    """A refund approved on a bill already paid leaves it over-settled (outstanding < 0): the
+    money paid beyond what the bill now charges leaves the bill (its latest allocations are
+    reduced: the old rows marked reversed, the rest re-allocated to the same payment, late
+    fees untouched) and becomes the account's balance, which then settles its other unpaid
+    bills (prepaid accounts: the prepaid check runs after the commit). A reversal of the
+    payment later takes it back from the balance, as for any unallocated money."""
+    from gridcare.billing.models import PaymentAllocation
+    from gridcare.billing.selectors.bills import bills_outstanding
+
+    outstanding = bills_outstanding([bill.pk])[bill.pk]
+    excess = min(-outstanding, -refund.amount)
+    if excess <= 0:
+        return
+    now = timezone.now()
+    left = excess
+    moved = []
+    for allocation in PaymentAllocation.objects.filter(bill=bill, reversed=False).order_by("-pk"):
+        if left <= 0:
+            break
+        take = min(left, allocation.amount)
+        if take <= 0:
+            continue
+        allocation.reversed = True
+        allocation.save(update_fields=["reversed"])
+        if allocation.amount - take > 0 or allocation.late_fee > 0:
+            PaymentAllocation.objects.create(
+                payment_id=allocation.payment_id,
+                bill=bill,
+                amount=allocation.amount - take,
+                late_fee=allocation.late_fee,
+                created_at=now,
+            )
+        moved.append({"payment_id": allocation.payment_id, "amount": str(take)})
+        left -= take
+    credited = excess - left
+    if credited <= 0:
+        return
+    before = balance.amount
+    balance.amount = before + credited
+    balance.save(update_fields=["amount", "updated_at"])
+    audit_record(
+        actor=actor,
+        obj=balance,
+        action="balance.refund_credit",
+        before={"amount": str(before)},
+        after={"amount": str(balance.amount), "bill": bill.number, "refund": refund.number, "moved": moved},
+    )
+    if bill.account.is_prepaid:
+        transaction.on_commit(functools.partial(_payments()._after_prepaid_payment, bill.account_id, actor))
+    else:
+        _payments().balances_apply(account_ids=[bill.account_id], actor=actor)
 
 
 # --- from a meter verification ---------------------------------------------------------------------

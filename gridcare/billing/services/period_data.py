@@ -392,8 +392,10 @@ def build_period_data(
         .join(demand, on="account_id", how="left")
         .join(ytd, on="account_id", how="left")
         .with_columns(
-            pl.lit(start).alias("period_start"),
-            pl.lit(end).alias("period_end"),
+            # An account opened (closed) within the month is billed from (to) that day: the
+            # engine then pro-rates monthly tier bounds and the basic charge by the days.
+            pl.max_horizontal(pl.col("opened_on").fill_null(first), first).alias("period_start"),
+            pl.min_horizontal(pl.col("closed_on").fill_null(last), last).alias("period_end"),
             pl.lit(None, dtype=pl.Int64).alias("deep_valley_wh"),
             pl.when(pl.col("basic_charge_by") == "demand")
             .then(pl.coalesce("curve_demand_w", "contracted_demand_w"))

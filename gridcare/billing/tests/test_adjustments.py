@@ -133,6 +133,81 @@ def test_second_person_approves_and_it_counts_in_outstanding(clerk, manager):
     assert event.reason == "核实无误"
 
 
+def test_refunds_together_never_exceed_the_bill(clerk, manager):
+    """A second refund starts from what the first left (pending ones count), by re-rating
+    from there: 100 kWh billed, 60 refunded, then 40 more is allowed (at the same tier-1
+    price) and one more kWh is not; a hand amount above the 52.00 billed is refused too."""
+    bill = notice_bill(kwh="100.000", amount="52.00")
+    first = request_refund(clerk, bill, kwh="60")
+    assert first.amount == Decimal("-31.20")
+    with pytest.raises(ValidationFailed) as info:
+        request_refund(clerk, bill, kwh="41")  # pending counts: 40 kWh are left
+    assert info.value.field == "kwh"
+    assert "40.000" in str(info.value.message)
+    second = request_refund(clerk, bill, kwh="40")
+    assert second.amount == Decimal("-20.80")
+    for adj in (first, second):
+        bill_adjustment_decide(actor=manager, adjustment_id=adj.pk, approve=True)
+    assert bill_outstanding(bill) == Decimal("0.00")
+    with pytest.raises(ValidationFailed) as info:
+        request_refund(clerk, bill, kwh="0", amount="0.01")
+    assert info.value.field == "amount"
+    assert BillAdjustment.objects.count() == 2
+
+
+def test_a_refund_is_checked_again_when_approved(clerk, manager):
+    """A refund requested while a back-billing was pending may exceed the bill once that
+    back-billing is rejected: approving it is refused and changes nothing."""
+    bill = notice_bill(kwh="100.000", amount="52.00")
+    extra = bill_adjustment_request(
+        actor=clerk, bill_id=bill.pk, kind=AdjustmentKind.BACKBILL, kwh="50", amount="26.00", reason="漏抄"
+    )
+    refund = request_refund(clerk, bill, kwh="150", amount="78.00")
+    bill_adjustment_decide(actor=manager, adjustment_id=extra.pk, approve=False, note="核实无漏抄")
+    with pytest.raises(Conflict):
+        bill_adjustment_decide(actor=manager, adjustment_id=refund.pk, approve=True)
+    refund.refresh_from_db()
+    assert refund.status == DocumentStatus.PENDING
+    assert bill_outstanding(bill) == Decimal("52.00")
+
+
+def test_a_refund_on_a_paid_bill_becomes_the_balance_and_settles_the_next_bill(clerk, manager):
+    """Bill 1 (52.00) paid in full, then 20 kWh refunded (−10.40): the 10.40 paid too much
+    leaves bill 1 (outstanding 0, not −10.40) for the balance, which pays part of bill 2; a
+    reversal of the payment takes it all back."""
+    from gridcare.billing.models import AccountBalance, PaymentAllocation
+    from gridcare.billing.services.payments import payment_post, payment_reverse
+    from gridcare.billing.tests.factories_payments import ensure_policy
+
+    ensure_policy()
+    account = AccountFactory()
+    far = dt.date(2099, 1, 1)
+    bill1 = notice_bill(
+        account=account, period=dt.date(2026, 9, 1), kwh="100.000", amount="52.00", due_date=far
+    )
+    bill2 = notice_bill(
+        account=account, period=dt.date(2026, 10, 1), kwh="100.000", amount="52.00", due_date=far
+    )
+    payment = payment_post(
+        actor=clerk, account_id=account.pk, amount="52.00", channel="counter_cash", idempotency_key="k1"
+    )
+    assert (bill_outstanding(bill1), bill_outstanding(bill2)) == (Decimal("0.00"), Decimal("52.00"))
+    adj = request_refund(clerk, bill1)
+    bill_adjustment_decide(actor=manager, adjustment_id=adj.pk, approve=True)
+    assert bill_outstanding(bill1) == Decimal("0.00")
+    assert bill_outstanding(bill2) == Decimal("41.60")
+    assert AccountBalance.objects.get(account=account).amount == Decimal("0.00")
+    assert AuditEvent.objects.filter(action="balance.refund_credit").count() == 1
+    live = PaymentAllocation.objects.filter(payment=payment, reversed=False)
+    assert sorted((a.bill_id, a.amount) for a in live) == [
+        (bill1.pk, Decimal("41.60")),
+        (bill2.pk, Decimal("10.40")),
+    ]
+    payment_reverse(actor=clerk, payment_id=payment.pk, reason="银行退票")
+    assert (bill_outstanding(bill1), bill_outstanding(bill2)) == (Decimal("41.60"), Decimal("52.00"))
+    assert AccountBalance.objects.get(account=account).amount == Decimal("0.00")
+
+
 def test_the_requester_cannot_approve_their_own_correction(make_user):
     both = make_user(roles=["billing_clerk", "service_manager"], username="both")
     adj = request_refund(both, notice_bill())

@@ -112,6 +112,19 @@ def test_selection():
     assert _row(data, closing)["service_days"] == 10
     assert _row(data, opened)["service_days"] == 11
     assert _row(data, billed)["service_days"] is None
+    # A month partly in service is the period: the engine pro-rates tier bounds by it.
+    assert (_row(data, closing)["period_start"], _row(data, closing)["period_end"]) == (
+        dt.date(2026, 10, 1),
+        dt.date(2026, 10, 10),
+    )
+    assert (_row(data, opened)["period_start"], _row(data, opened)["period_end"]) == (
+        dt.date(2026, 10, 21),
+        dt.date(2026, 10, 31),
+    )
+    assert (_row(data, billed)["period_start"], _row(data, billed)["period_end"]) == (
+        dt.date(2026, 10, 1),
+        dt.date(2026, 10, 31),
+    )
 
 
 def test_partition_bounds_and_skip():

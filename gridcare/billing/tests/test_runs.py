@@ -332,3 +332,23 @@ def test_issue_at_an_earlier_time_counts_the_due_date_from_it():
     bill = Bill.objects.get(period=OCT)
     assert bill.issued_at == at
     assert bill.due_date == dt.date(2026, 11, 20)  # 15 days in the seeded policy
+
+
+def test_a_first_bill_of_half_a_month_gets_half_the_monthly_tiers():
+    """An account opened and metered on 16 October, 150 kWh, monthly tiers: its first bill
+    covers 16–31 October and the bounds are pro-rated to 16/31 (docs/billing-tariffs.md's
+    worked example: 82.23), not the full month's 180 kWh at 0.52 (78.00)."""
+    from gridcare.billing.tests.factories_payments import ensure_policy
+
+    ensure_policy()
+    acct, _meter = billable_account(
+        tariff_code="HEBS-RES-LV-M",
+        installed_on=dt.date(2026, 10, 16),
+        opened_on=dt.date(2026, 10, 16),
+        start=None,
+        end="150",
+    )
+    billing_run(period="2026-10", actor="test")
+    bill = Bill.objects.get(account=acct)
+    assert (bill.period_start, bill.period_end) == (dt.date(2026, 10, 16), dt.date(2026, 10, 31))
+    assert (bill.kwh, bill.amount) == (Decimal("150.000"), Decimal("82.23"))
