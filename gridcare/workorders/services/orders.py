@@ -51,6 +51,7 @@ from gridcare.workorders.models import (
     IntakeKey,
     ReporterIdentity,
     RootCause,
+    SlaClock,
     StaffAlert,
     Team,
     WorkOrder,
@@ -678,6 +679,15 @@ def _transition(
         order.paused_since = None
     elif plan.stops:
         clocks_stop(order=order, stages=plan.stops, at=at)
+        # A step that stops the paused clocks (a reply while waiting for the customer)
+        # ends the pause: the order is paused only while one of its running clocks is.
+        if (
+            order.paused_since is not None
+            and not SlaClock.objects.filter(
+                order=order, stopped_at__isnull=True, paused_since__isnull=False
+            ).exists()
+        ):
+            order.paused_since = None
     if plan.starts and not plan.closes:
         known = categories_cache.get().get(order.category.code)
         codes = known[1] if known is not None else category_chain(order.category)

@@ -216,6 +216,26 @@ def test_pause_and_resume_on_an_hours_clock_adds_the_wall_clock_time(agent):
     assert after.warn_at == before.warn_at + 3 * HOUR
 
 
+def test_a_reply_while_paused_ends_the_pause_so_a_reopened_order_can_pause_again(agent, team):
+    """Paused while waiting for the customer, then replied: the reply stops the paused clock
+    and the order is no longer paused; after an unsatisfied follow-up reopens it, its new
+    reply clock runs, the order may pause again and may not resume."""
+    t = dt.datetime(2026, 11, 2, 9, 0, tzinfo=BEIJING)  # Monday
+    order = accept(actor=agent, at=t)
+    step(agent, order, "assign", t + HOUR, team="KF1", assignee="agent1")
+    step(agent, order, "pause", t + 2 * HOUR, note="等待客户提供单据")
+    step(agent, order, "reply", t + 30 * HOUR, note="已核查答复")
+    order.refresh_from_db()
+    assert order.paused_since is None
+    step(agent, order, "follow_up", t + 50 * HOUR, method="phone", satisfaction="unsatisfied")
+    assert clocks(order)["reply"].paused_since is None
+    with pytest.raises(ValidationFailed):
+        step(agent, order, "resume", t + 51 * HOUR)
+    step(agent, order, "pause", t + 52 * HOUR, note="再次等待客户")
+    order.refresh_from_db()
+    assert order.paused_since == t + 52 * HOUR
+
+
 def test_resume_without_pause_is_refused(agent):
     order = accept(actor=agent, at=T0)
     with pytest.raises(ValidationFailed) as exc:
