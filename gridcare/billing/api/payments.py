@@ -21,7 +21,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 from ninja.responses import Status
 
 from gridcare.billing.choices import PaymentChannel
@@ -67,7 +67,7 @@ class PaymentOut(Schema):
     received_at: dt.datetime
     external_ref: str
     status: str
-    posted_by: str
+    posted_by: str = Field(description="Who posted it (empty for a customer: staff names stay inside)")
     reversal_reason: str
     reversed_at: dt.datetime | None
     allocations: list[AllocationOut]
@@ -143,7 +143,8 @@ class WaiverOut(Schema):
     decided_at: dt.datetime | None
 
 
-def _payment_out(payment: Payment) -> dict[str, Any]:
+def _payment_out(payment: Payment, user: Any) -> dict[str, Any]:
+    """A payment as the API gives it; a customer sees no staff names (as in the portal)."""
     return {
         "id": payment.pk,
         "number": payment.number,
@@ -153,7 +154,7 @@ def _payment_out(payment: Payment) -> dict[str, Any]:
         "received_at": payment.received_at,
         "external_ref": payment.external_ref,
         "status": payment.status,
-        "posted_by": payment.posted_by,
+        "posted_by": payment.posted_by if staff_has_perm(user, "billing.view_payment") else "",
         "reversal_reason": payment.reversal_reason,
         "reversed_at": payment.reversed_at,
         "allocations": [
@@ -209,7 +210,7 @@ def payments_post(request: HttpRequest, payload: PaymentIn) -> dict[str, Any]:
         received_at=payload.received_at,
         external_ref=payload.external_ref,
     )
-    return _payment_out(payment)
+    return _payment_out(payment, request.user)
 
 
 @router.get("/payments", response=list[PaymentOut], summary="Payments (staff: all; customer: own)")
@@ -219,12 +220,12 @@ def payments_list(
     if not (staff_has_perm(request.user, "billing.view_payment") or is_customer_user(request.user)):
         raise PermissionDenied()
     qs = payments_search(user=request.user, account=account, channel=channel, status=status)
-    return [_payment_out(p) for p in qs[: max(1, min(limit, LIST_LIMIT))]]
+    return [_payment_out(p, request.user) for p in qs[: max(1, min(limit, LIST_LIMIT))]]
 
 
 @router.get("/payments/{int:payment_id}", response={200: PaymentOut, 404: ErrorOut}, summary="One payment")
 def payments_detail(request: HttpRequest, payment_id: int) -> dict[str, Any]:
-    return _payment_out(payment_get(user=request.user, payment_id=payment_id))
+    return _payment_out(payment_get(user=request.user, payment_id=payment_id), request.user)
 
 
 @router.post(
@@ -235,7 +236,7 @@ def payments_detail(request: HttpRequest, payment_id: int) -> dict[str, Any]:
 def payments_reverse(request: HttpRequest, payment_id: int, payload: ReverseIn) -> dict[str, Any]:
     require_staff_perm(request.user, "billing.change_payment")
     payment = payment_reverse(actor=request.user, payment_id=payment_id, reason=payload.reason)
-    return _payment_out(payment)
+    return _payment_out(payment, request.user)
 
 
 @router.post(

@@ -130,7 +130,9 @@ def test_customer_sees_only_own_payments(customer_client: Any) -> None:
     resp = customer_client.get("/api/billing/payments")
     assert resp.status_code == 200
     assert [p["number"] for p in resp.json()] == [own.number]
+    assert resp.json()[0]["posted_by"] == ""  # no staff names for customers, as in the portal
     assert customer_client.get(f"/api/billing/payments/{own.pk}").status_code == 200
+    assert customer_client.get(f"/api/billing/payments/{own.pk}").json()["posted_by"] == ""
     assert customer_client.get(f"/api/billing/payments/{other.pk}").status_code == 404
     other_account = other.account.number
     assert customer_client.get(f"/api/billing/arrears/{other_account}").status_code == 404
@@ -219,3 +221,11 @@ def test_waiver_endpoints(staff_client: Any, make_user: Any, client: Client) -> 
     resp = post_json(other, f"/api/billing/late-fee-waivers/{waiver_id}/decide", {"approve": True})
     assert resp.status_code == 200
     assert resp.json()["status"] == "approved"
+
+
+def test_staff_see_who_posted_a_payment(staff_client: Any) -> None:
+    client = staff_client(roles=["billing_clerk"])
+    payment = payment_post(
+        actor="柜台张三", account_id=AccountFactory().pk, amount="5.00", channel="wechat", idempotency_key="s"
+    )
+    assert client.get(f"/api/billing/payments/{payment.pk}").json()["posted_by"] == "柜台张三"
