@@ -241,11 +241,17 @@ def period_data(
             "start_date": pl.Date,
         },
     )
+    # This year's kWh billed before the period: the bills' kWh with their approved
+    # corrections (a refund of 100 kWh in March moves the later months' tier position).
+    year_bills = "b.account_id BETWEEN %s AND %s AND b.period >= %s AND b.period < %s AND b.status <> 'void'"
+    year_params = [account_lo, account_hi, start.replace(month=1).isoformat(), start.isoformat()]
     ytd = query_frame(
-        f"SELECT b.account_id, CAST(SUM({sql_milli('b.kwh')}) AS BIGINT) FROM billing_bill b "  # noqa: S608
-        "WHERE b.account_id BETWEEN %s AND %s AND b.period >= %s AND b.period < %s AND b.status <> 'void' "
-        "GROUP BY b.account_id",
-        [account_lo, account_hi, start.replace(month=1).isoformat(), start.isoformat()],
+        f"SELECT account_id, CAST(SUM(wh) AS BIGINT) FROM ("  # noqa: S608 - literals only
+        f"SELECT b.account_id, {sql_milli('b.kwh')} AS wh FROM billing_bill b WHERE {year_bills} "
+        f"UNION ALL SELECT b.account_id, {sql_milli('a.kwh')} AS wh FROM billing_billadjustment a "
+        f"JOIN billing_bill b ON b.id = a.bill_id WHERE {year_bills} AND a.status = 'approved'"
+        ") t GROUP BY account_id",
+        [*year_params, *year_params],
         {"account_id": pl.Int64, "ytd_wh_before": pl.Int64},
     )
     return build_period_data(

@@ -201,6 +201,28 @@ def test_year_to_date_and_contract():
     row = _row(_data(), acct)
     assert row["ytd_wh_before"] == 100_500
     assert row["capacity_va"] == 315_000
+    # Approved corrections of this year's bills count; pending ones and void bills do not.
+    from django.utils import timezone
+
+    from gridcare.billing.models import Bill, BillAdjustment
+
+    def correction(bill_number: str, kwh: str, status: str) -> None:
+        BillAdjustment.objects.create(
+            number=f"TB{BillAdjustment.objects.count() + 1}",
+            bill=Bill.objects.get(number=bill_number),
+            kind="refund" if Decimal(kwh) < 0 else "backbill",
+            kwh=Decimal(kwh),
+            amount=Decimal("0.00"),
+            reason="test",
+            status=status,
+            requested_by="t",
+            requested_at=timezone.now(),
+        )
+
+    correction("Y1", "-20.500", "approved")
+    correction("Y1", "5", "pending")
+    correction("Y3", "7", "approved")
+    assert _row(_data(), acct)["ytd_wh_before"] == 80_000
     assert row["basic_charge_by"] == "demand"
     assert row["max_demand_w"] == 200_000  # no interval curve: the contracted demand
 
