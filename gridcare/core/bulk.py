@@ -155,6 +155,70 @@ def _total_changes() -> int:
     return int(connection.connection.total_changes)
 
 
+def update_from_frame(
+    *,
+    table: str,
+    frame: pl.DataFrame,
+    key_columns: Sequence[str],
+    only_if: str = "",
+    batch_rows: int = 200_000,
+) -> pl.DataFrame:
+    """Update the rows of ``table`` named by ``key_columns`` of ``frame`` with the frame's
+    other columns, set-based: the frame goes into a temporary table (``COPY`` on
+    PostgreSQL, ``executemany`` on SQLite) and one ``UPDATE … FROM`` per batch changes the
+    rows. ``only_if`` (SQL written by the caller, never user input) narrows it to the
+    stored rows ``t`` that still qualify, e.g. ``"t.quality = 'estimated'"``; it may
+    compare with the new values ``s``. Rows of ``frame`` with no stored row are ignored.
+
+    Returns the key columns of the rows changed (the frame's types), so the caller can
+    record exactly what was updated. Call inside ``transaction.atomic()``."""
+    keys = [_ident(c) for c in key_columns]
+    values = [_ident(c) for c in frame.columns if c not in keys]
+    if not keys or not values or set(keys) - set(frame.columns):
+        raise ValueError("update_from_frame: the frame needs the key columns and at least one value column")
+    changed: list[tuple[Any, ...]] = []
+    if frame.height:
+        table = _ident(table)
+        temp = f"_upd_{table}"
+        columns = [*keys, *values]
+        # SQLite's RETURNING names the updated table's columns bare (not through its alias)
+        owner = "t." if connection.vendor == "postgresql" else ""
+        sql = (
+            f"UPDATE {table} AS t SET {', '.join(f'{c} = s.{c}' for c in values)} "  # noqa: S608 — identifiers checked
+            f"FROM {temp} AS s WHERE {' AND '.join(f't.{c} = s.{c}' for c in keys)}"
+            + (f" AND ({only_if})" if only_if else "")
+            + f" RETURNING {', '.join(owner + c for c in keys)}"
+        )
+        for offset in range(0, frame.height, batch_rows):
+            chunk = frame.select(columns).slice(offset, batch_rows)
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {temp}")
+                if connection.vendor == "postgresql":
+                    cursor.execute(
+                        f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS "  # noqa: S608 — identifiers checked
+                        f"SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
+                    )
+                    _copy_rows(cursor, temp, columns, chunk)
+                else:
+                    column_list = ", ".join(columns)
+                    placeholders = ", ".join(["%s"] * len(columns))
+                    cursor.execute(f"CREATE TEMP TABLE {temp} AS SELECT {column_list} FROM {table} WHERE 0")  # noqa: S608
+                    _executemany(f"INSERT INTO {temp} ({column_list}) VALUES ({placeholders})", chunk)  # noqa: S608
+                cursor.execute(sql)
+                changed.extend(cursor.fetchall())
+                cursor.execute(f"DROP TABLE {temp}")
+    schema = {c: frame.schema[c] for c in keys}
+    dates = [c for c, dtype in schema.items() if dtype == pl.Date]
+    rows = [
+        tuple(
+            dt.date.fromisoformat(v) if c in dates and isinstance(v, str) else v
+            for c, v in zip(keys, row, strict=True)
+        )
+        for row in changed
+    ]
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
 def reserve_ids(*, table: str, count: int) -> list[int]:
     """Reserve ``count`` primary keys of ``table`` for rows about to be bulk-inserted.
 

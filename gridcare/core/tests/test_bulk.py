@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from django.db import transaction
 
-from gridcare.core.bulk import decimal_text, insert_ignoring_conflicts
+from gridcare.core.bulk import decimal_text, insert_ignoring_conflicts, update_from_frame
 from gridcare.core.models import CalendarDay
 
 pytestmark = pytest.mark.django_db
@@ -68,6 +68,34 @@ def test_empty_frame_inserts_nothing() -> None:
 def test_unsafe_identifiers_are_refused() -> None:
     with pytest.raises(ValueError, match="unsafe SQL identifier"):
         insert_ignoring_conflicts(table="core_calendarday; DROP", frame=_days(1), conflict_columns=["date"])
+
+
+def test_update_from_frame_changes_only_the_qualifying_rows_and_returns_their_keys() -> None:
+    # given three stored days
+    with transaction.atomic():
+        insert_ignoring_conflicts(table=TABLE, frame=_days(1, 2, 3, name="旧"), conflict_columns=["date"])
+    # when days 1, 2 and 4 (not stored) are updated, only where the stored name is not "保留"
+    CalendarDay.objects.filter(date__day=2).update(name="保留")
+    with transaction.atomic():
+        changed = update_from_frame(
+            table=TABLE,
+            frame=_days(1, 2, 4, name="新").select("date", "name"),
+            key_columns=["date"],
+            only_if="t.name <> '保留'",
+            batch_rows=2,
+        )
+    # then day 1 changed, day 2 kept its name, day 4 was not created; the keys say so
+    assert changed.schema == {"date": pl.Date}
+    assert changed["date"].to_list() == [dt.date(2027, 1, 1)]
+    assert dict(CalendarDay.objects.values_list("date__day", "name")) == {1: "新", 2: "保留", 3: "旧"}
+
+
+def test_update_from_frame_needs_keys_and_values() -> None:
+    with pytest.raises(ValueError, match="key columns"):
+        update_from_frame(table=TABLE, frame=_days(1).select("date"), key_columns=["date"])
+    assert update_from_frame(
+        table=TABLE, frame=_days().select("date", "name"), key_columns=["date"]
+    ).is_empty()
 
 
 def test_decimal_text_is_exact_for_both_signs() -> None:

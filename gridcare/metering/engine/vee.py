@@ -23,11 +23,17 @@ Rules (``choices.VeeRule``):
   without consumption: one exception over the run; rows stay valid.
 - ``missing``: days without a reading between two readings, one of them new: gaps up to
   ``auto_estimate_max_days`` are estimated by interpolation (``estimate.interpolate_gaps``,
-  across a rollover too); longer gaps, and gaps next to a decreasing reading (no valid
-  read to interpolate from), become one exception over the missing days.
+  across a rollover too); longer gaps, and gaps next to a suspect reading — a new row
+  found suspect by the rules above (decreasing, TOU mismatch, spike), a decreasing
+  context row, or a context row stored as suspect (optional ``suspect`` column): no valid
+  read to interpolate from — become one exception over the missing days.
 
 Only exceptions touching a new row are reported: problems among context rows alone were
 reported when those rows were new.
+
+A zero-use run longer than the context is seen from the context's start on every import;
+:func:`continue_runs` matches the runs found against the ones already on record, so that
+one run keeps one exception.
 """
 
 from __future__ import annotations
@@ -150,16 +156,19 @@ def median_of_days_before(frame: pl.DataFrame, days: int) -> pl.Series:
 def vee_validate(series: pl.DataFrame, meters: pl.DataFrame, params: VeeParams) -> VeeResult:
     """Validate the new rows of ``series`` against their context (see the module docstring).
 
-    ``series``: meter_id, register, day, value_milli, is_new. ``meters``: meter_id, digits,
-    multiplier_x100, active. A meter missing from ``meters`` is judged without rollover,
-    with multiplier 1 and as inactive.
+    ``series``: meter_id, register, day, value_milli, is_new and optionally ``suspect``
+    (a context row stored with quality suspect; ignored on new rows). ``meters``:
+    meter_id, digits, multiplier_x100, active. A meter missing from ``meters`` is judged
+    without rollover, with multiplier 1 and as inactive.
     """
+    stored_suspect = pl.col("suspect") if "suspect" in series.columns else pl.lit(False)
     s = series.select(
         pl.col("meter_id").cast(pl.Int64),
         pl.col("register").cast(pl.String),
         pl.col("day").cast(pl.Date),
         pl.col("value_milli").cast(pl.Int64),
         pl.col("is_new").cast(pl.Boolean).fill_null(False),
+        stored_suspect.cast(pl.Boolean).fill_null(False).alias("stored_suspect"),
     )
     s = s.with_columns(
         pl.col("register").replace_strict(REGISTER_CODES, default=None, return_dtype=pl.Int64).alias("reg")
@@ -199,9 +208,6 @@ def vee_validate(series: pl.DataFrame, meters: pl.DataFrame, params: VeeParams) 
         (pl.col("day") - pl.col("prev_day")).dt.total_days().alias("step"),
         rollover.fill_null(False).alias("rollover"),
         ((value < prev) & ~rollover.fill_null(False)).fill_null(False).alias("decreasing"),
-    )
-    s = s.with_columns(
-        (pl.col("same") & pl.col("decreasing").shift(1).fill_null(False)).alias("prev_decreasing")
     )
     s = s.with_columns(
         pl.when(value >= prev)
@@ -328,11 +334,20 @@ def vee_validate(series: pl.DataFrame, meters: pl.DataFrame, params: VeeParams) 
     )
 
     # missing ---------------------------------------------------------------------------
+    # A gap is interpolated only between two good reads: not from a suspect one (a new row
+    # a rule flagged, a decreasing row, a context row stored as suspect).
+    flagged = pl.concat(suspect).unique()
+    s = s.with_columns(
+        (
+            pl.col("_key").is_in(flagged.get_column("_key").implode())
+            | pl.col("decreasing")
+            | (pl.col("stored_suspect") & ~pl.col("is_new"))
+        ).alias("bad_read")
+    )
+    s = s.with_columns((pl.col("same") & pl.col("bad_read").shift(1).fill_null(False)).alias("prev_bad_read"))
     gaps = s.filter((pl.col("step") > 1) & (pl.col("is_new") | pl.col("prev_new").fill_null(False)))
     estimable = (
-        (pl.col("step") - 1 <= params.auto_estimate_max_days)
-        & ~pl.col("decreasing")
-        & ~pl.col("prev_decreasing")
+        (pl.col("step") - 1 <= params.auto_estimate_max_days) & ~pl.col("bad_read") & ~pl.col("prev_bad_read")
     )
     long_gaps = gaps.filter(~estimable)
     exceptions.append(
@@ -356,7 +371,7 @@ def vee_validate(series: pl.DataFrame, meters: pl.DataFrame, params: VeeParams) 
     estimates = interpolate_gaps(short_gaps)
 
     # results ---------------------------------------------------------------------------
-    flagged = pl.concat(suspect).unique().with_columns(pl.lit(True).alias("suspect"))
+    flagged = flagged.with_columns(pl.lit(True).alias("suspect"))
     quality = (
         s.filter(pl.col("is_new"))
         .select(*KEYS, "day", "_key")
@@ -376,6 +391,69 @@ def vee_validate(series: pl.DataFrame, meters: pl.DataFrame, params: VeeParams) 
         exceptions=exception_frame,
         estimates=estimates.sort("meter_id", "register", "day").cast(ESTIMATE_SCHEMA),  # type: ignore[arg-type]
     )
+
+
+STORED_RUN_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.Int64(),
+    "meter_id": pl.Int64(),
+    "register": pl.String(),
+    "day_from": pl.Date(),
+    "day_to": pl.Date(),
+}
+EXTENDED_RUN_SCHEMA: dict[str, pl.DataType] = {
+    "id": pl.Int64(),
+    "day_to_before": pl.Date(),
+    "day_to": pl.Date(),
+    "detail": pl.String(),
+}
+
+
+def continue_runs(runs: pl.DataFrame, stored: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Zero-use runs VEE found (``zero_run`` rows of ``VeeResult.exceptions``) against the
+    zero-use exceptions on record (``stored``: id, meter_id, register, day_from, day_to,
+    whatever their status).
+
+    VEE sees a run only inside the context it is given, so a run longer than the context
+    seems to start later on every import. A run found now that overlaps a stored one of
+    the same register, or starts the day after it ends, is that run going on: it opens
+    nothing, and the stored run (the earliest, if several) is extended to its last day.
+
+    Returns ``(runs to open, stored runs to extend)``: the first in ``EXCEPTION_SCHEMA``, the
+    second ``EXTENDED_RUN_SCHEMA`` (id, day_to_before, day_to and the detail with the
+    days of the whole run)."""
+    found = runs.cast(EXCEPTION_SCHEMA).with_row_index("_run")  # type: ignore[arg-type]
+    on_record = stored.select(
+        pl.col("id").cast(pl.Int64),
+        pl.col("meter_id").cast(pl.Int64),
+        pl.col("register").cast(pl.String),
+        pl.col("day_from").cast(pl.Date).alias("stored_from"),
+        pl.col("day_to").cast(pl.Date).alias("stored_to"),
+    )
+    matched = (
+        found.join(on_record, on=list(KEYS), how="inner")
+        .filter(
+            (pl.col("stored_from") <= pl.col("day_to"))
+            & (pl.col("stored_to") + pl.duration(days=1) >= pl.col("day_from"))
+        )
+        .sort("_run", "stored_from", "id")
+        .unique("_run", keep="first", maintain_order=True)
+    )
+    fresh = found.join(matched.select("_run"), on="_run", how="anti").drop("_run")
+    extended = (
+        matched.filter(pl.col("day_to") > pl.col("stored_to"))
+        .group_by("id")
+        .agg(pl.col("stored_from").first(), pl.col("stored_to").first(), pl.col("day_to").max())
+        .sort("id")
+        .select(
+            "id",
+            pl.col("stored_to").alias("day_to_before"),
+            "day_to",
+            _json(
+                days=((pl.col("day_to") - pl.col("stored_from")).dt.total_days() + 1).cast(pl.String)
+            ).alias("detail"),
+        )
+    )
+    return fresh.cast(EXCEPTION_SCHEMA), extended.cast(EXTENDED_RUN_SCHEMA)  # type: ignore[arg-type]
 
 
 def with_quality(rows: pl.DataFrame, quality: pl.DataFrame) -> pl.DataFrame:

@@ -35,7 +35,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gridcare.core.audit import audit_record, snapshot
-from gridcare.core.bulk import decimal_from_units, insert_ignoring_conflicts
+from gridcare.core.bulk import decimal_from_units, decimal_text, insert_ignoring_conflicts, update_from_frame
 from gridcare.core.errors import Conflict, NotFound, ValidationFailed
 from gridcare.customers.choices import AccountStatus
 from gridcare.metering.choices import (
@@ -54,7 +54,13 @@ from gridcare.metering.engine.parse import (
     parse_readings,
     read_table,
 )
-from gridcare.metering.engine.vee import VeeParams, vee_validate, with_quality
+from gridcare.metering.engine.vee import (
+    STORED_RUN_SCHEMA,
+    VeeParams,
+    continue_runs,
+    vee_validate,
+    with_quality,
+)
 from gridcare.metering.models import (
     ImportRejection,
     Installation,
@@ -114,6 +120,9 @@ _DEFAULT_PARAMS = VeeParams(
 )
 
 _READING_SCHEMA = {"meter_id": pl.Int64, "register": pl.String, "day": pl.Date, "value_milli": pl.Int64}
+_CONTEXT_SCHEMA = {**_READING_SCHEMA, "quality": pl.String}
+_KEYS = ["meter_id", "register", "day"]
+_IMPORT_ACTOR = "gridcare readings import"
 
 MSG_MISSING_COLUMNS = _("The file has no column(s): {columns}.")
 MSG_UNREADABLE = _("The file could not be read: {error}")
@@ -508,39 +517,60 @@ def _compute_chunk(new: pl.DataFrame, info: _MeterInfo, params: VeeParams) -> _C
         meter_ids = new.select("meter_id").unique()
         context = context.join(meter_ids, on="meter_id", how="semi")
     # Readings already stored are duplicates: the stored value stays (idempotent re-import).
-    keys = ["meter_id", "register", "day"]
-    fresh = new.join(context.select(keys), on=keys, how="anti") if context.height else new
+    # Except an estimate: a reading of a day GridCare estimated replaces the estimate (it
+    # is then stored as read, so importing it again finds a duplicate).
+    keys = _KEYS
+    estimated = pl.col("quality") == ReadingQuality.ESTIMATED.value
+    fresh = new.join(context.filter(~estimated).select(keys), on=keys, how="anti") if context.height else new
+    fresh = fresh.join(
+        context.filter(estimated).select(*keys, pl.col("value_milli").alias("estimate_milli")),
+        on=keys,
+        how="left",
+        maintain_order="left",
+    )
     work = _ChunkWork(rows=new.height, duplicates=new.height - fresh.height)
     if fresh.height == 0:
         return work
     series = pl.concat(
         [
-            context.with_columns(is_new=pl.lit(False)),
-            fresh.select(*keys, "value_milli").with_columns(is_new=pl.lit(True)),
-            _installation_rows(fresh, context, info.initial, window_start),
+            context.select(
+                *keys,
+                "value_milli",
+                is_new=pl.lit(False),
+                suspect=pl.col("quality") == ReadingQuality.SUSPECT.value,
+            ),
+            fresh.select(*keys, "value_milli").with_columns(is_new=pl.lit(True), suspect=pl.lit(False)),
+            _installation_rows(fresh, context, info.initial, window_start).with_columns(
+                suspect=pl.lit(False)
+            ),
         ],
         how="vertical_relaxed",
     )  # in any order: VEE sorts it on its own integer key
     chunk_meters = info.vee.filter(pl.col("meter_id").is_between(lo, hi))
     result = vee_validate(series, chunk_meters, params)
-    work.readings = with_quality(fresh.select(*keys, "value_milli", "source"), result.quality)
+    work.readings = with_quality(
+        fresh.select(*keys, "value_milli", "source", "estimate_milli"), result.quality
+    )
     work.estimates = result.estimates
     work.exceptions = result.exceptions
     return work
 
 
 def _write_chunk(reading_import: ReadingImport, work: _ChunkWork, installs: pl.DataFrame) -> None:
-    """One transaction for the chunk's readings, estimates and exceptions; then the counters
-    (so a progress bar polling the job sees them)."""
+    """One transaction for the chunk's readings (new ones inserted, estimates replaced),
+    estimates and exceptions; then the counters (so a progress bar polling the job sees
+    them). A reading that replaced an estimate counts as stored."""
     inserted = opened = 0
     if work.readings is not None:
         now = _db_now()
+        replaces = pl.col("estimate_milli").is_not_null()
         with transaction.atomic():
-            inserted = _insert_readings(reading_import, work.readings)
+            inserted = _insert_readings(reading_import, work.readings.filter(~replaces))
+            inserted += _replace_estimates(reading_import, work.readings.filter(replaces))
             if work.estimates is not None:
                 _insert_estimates(reading_import, work.estimates)
             if work.exceptions is not None:
-                opened = _insert_exceptions(reading_import, work.exceptions, installs, now)
+                opened = _write_exceptions(reading_import, work.exceptions, installs, now)
     fresh = work.readings.height if work.readings is not None else 0
     ReadingImport.objects.filter(pk=reading_import.pk).update(
         processed_rows=F("processed_rows") + work.rows,
@@ -548,6 +578,64 @@ def _write_chunk(reading_import: ReadingImport, work: _ChunkWork, installs: pl.D
         duplicate_rows=F("duplicate_rows") + work.duplicates + (fresh - inserted),
         exceptions_opened=F("exceptions_opened") + opened,
     )
+
+
+def _import_actor(reading_import: ReadingImport) -> Any:
+    """Who an import's own writes are audited as: the user who started it, else the job."""
+    return reading_import.created_by if reading_import.created_by_id else _IMPORT_ACTOR
+
+
+def _reading_key() -> pl.Expr:
+    """A reading's audit name, ``meter id/register/day`` (``core.audit.object_key``)."""
+    return pl.format("{}/{}/{}", "meter_id", "register", pl.col("day").cast(pl.String))
+
+
+def _replace_estimates(reading_import: ReadingImport, readings: pl.DataFrame) -> int:
+    """Store read values over the estimates of their days (set-based; a reading changed
+    from its estimate since the chunk loaded it, e.g. edited, is left alone). One audit
+    row on the import lists every replaced reading with its value before and after."""
+    if readings.height == 0:
+        return 0
+    frame = readings.select(
+        *_KEYS,
+        decimal_from_units("value_milli", scale=3, alias="value"),
+        "source",
+        "quality",
+        reading_import_id=pl.lit(reading_import.pk, dtype=pl.Int64),
+    )
+    replaced = update_from_frame(
+        table=Reading._meta.db_table,
+        frame=frame,
+        key_columns=_KEYS,
+        only_if=f"t.quality = '{ReadingQuality.ESTIMATED.value}'",
+    )
+    if replaced.height == 0:
+        return 0
+    done = readings.join(replaced, on=_KEYS, how="semi").select(
+        _reading_key().alias("key"),
+        decimal_text("estimate_milli", scale=3, alias="before"),
+        decimal_text("value_milli", scale=3, alias="after"),
+        "source",
+        "quality",
+    )
+    audit_record(
+        actor=_import_actor(reading_import),
+        obj=reading_import,
+        action="reading_import.replace_estimates",
+        before={
+            key: {
+                "value": value,
+                "source": ReadingSource.ESTIMATED.value,
+                "quality": ReadingQuality.ESTIMATED.value,
+            }
+            for key, value in done.select("key", "before").iter_rows()
+        },
+        after={
+            key: {"value": value, "source": source, "quality": quality}
+            for key, value, source, quality in done.select("key", "after", "source", "quality").iter_rows()
+        },
+    )
+    return replaced.height
 
 
 def _installation_rows(
@@ -581,12 +669,12 @@ def _installation_rows(
 
 
 def _load_context(lo: int, hi: int, start: dt.date, end: dt.date) -> pl.DataFrame:
-    """Stored readings of meters ``lo``–``hi`` between ``start`` and ``end`` (one query,
-    ``COPY … TO STDOUT`` on PostgreSQL, straight into a frame)."""
+    """Stored readings of meters ``lo``–``hi`` between ``start`` and ``end`` with their
+    quality (one query, ``COPY … TO STDOUT`` on PostgreSQL, straight into a frame)."""
     table = Reading._meta.db_table
     if connection.vendor == "postgresql":
         sql = (
-            f"COPY (SELECT meter_id, register, day, CAST(value * 1000 AS BIGINT) FROM {table} "  # noqa: S608
+            f"COPY (SELECT meter_id, register, day, CAST(value * 1000 AS BIGINT), quality FROM {table} "  # noqa: S608
             f"WHERE meter_id BETWEEN {int(lo)} AND {int(hi)} "
             f"AND day BETWEEN '{start.isoformat()}' AND '{end.isoformat()}') TO STDOUT WITH (FORMAT csv)"
         )
@@ -595,14 +683,14 @@ def _load_context(lo: int, hi: int, start: dt.date, end: dt.date) -> pl.DataFram
             for data in copy:
                 buffer.write(data)
         if buffer.tell() == 0:
-            return pl.DataFrame(schema=_READING_SCHEMA)
+            return pl.DataFrame(schema=_CONTEXT_SCHEMA)
         buffer.seek(0)
         return pl.read_csv(
-            buffer, has_header=False, new_columns=list(_READING_SCHEMA), schema=_READING_SCHEMA
+            buffer, has_header=False, new_columns=list(_CONTEXT_SCHEMA), schema=_CONTEXT_SCHEMA
         )
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT meter_id, register, CAST(day AS TEXT), CAST(ROUND(value * 1000) AS INTEGER) "  # noqa: S608
+            "SELECT meter_id, register, CAST(day AS TEXT), CAST(ROUND(value * 1000) AS INTEGER), quality "  # noqa: S608
             f"FROM {table} WHERE"
             " meter_id BETWEEN %s AND %s AND day BETWEEN %s AND %s",
             [lo, hi, start.isoformat(), end.isoformat()],
@@ -610,7 +698,7 @@ def _load_context(lo: int, hi: int, start: dt.date, end: dt.date) -> pl.DataFram
         rows = cursor.fetchall()
     frame = pl.DataFrame(
         rows,
-        schema={"meter_id": pl.Int64, "register": pl.String, "day": pl.String, "value_milli": pl.Int64},
+        schema={**_CONTEXT_SCHEMA, "day": pl.String},
         orient="row",
     )
     return frame.with_columns(pl.col("day").str.to_date("%Y-%m-%d"))
@@ -655,6 +743,61 @@ def _insert_estimates(reading_import: ReadingImport | None, estimates: pl.DataFr
     )
     return insert_ignoring_conflicts(
         table=Reading._meta.db_table, frame=frame, conflict_columns=["meter_id", "register", "day"]
+    )
+
+
+def _write_exceptions(
+    reading_import: ReadingImport, exceptions: pl.DataFrame, installs: pl.DataFrame, now: str
+) -> int:
+    """Open the chunk's exceptions; a zero-use run that goes on from one on record (open or
+    handled: an accepted vacancy is not reopened) extends that one instead
+    (``engine.vee.continue_runs``). Returns the number opened."""
+    runs = exceptions.filter(pl.col("rule") == VeeRule.ZERO_RUN.value)
+    if runs.height:
+        fresh, extended = continue_runs(runs, _stored_runs(runs))
+        _extend_runs(reading_import, extended)
+        exceptions = pl.concat([exceptions.filter(pl.col("rule") != VeeRule.ZERO_RUN.value), fresh])
+    return _insert_exceptions(reading_import, exceptions, installs, now)
+
+
+def _stored_runs(runs: pl.DataFrame) -> pl.DataFrame:
+    """The zero-use exceptions on record that the chunk's runs may continue: same meters,
+    ending no earlier than the day before the earliest run starts (one query per 5,000
+    meters)."""
+    since = runs.get_column("day_from").min() - dt.timedelta(days=1)  # type: ignore[operator]
+    ids = runs.get_column("meter_id").unique().sort().to_list()
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(ids), _IN_BATCH):
+        rows.extend(
+            ReadingException.objects.filter(
+                meter_id__in=ids[start : start + _IN_BATCH], rule=VeeRule.ZERO_RUN, day_to__gte=since
+            )
+            .values_list("id", "meter_id", "register", "day_from", "day_to")
+            .order_by()
+        )
+    return pl.DataFrame(rows, schema=STORED_RUN_SCHEMA, orient="row")
+
+
+def _extend_runs(reading_import: ReadingImport, extended: pl.DataFrame) -> None:
+    """Move the last day of zero-use exceptions whose run goes on (set-based), with one
+    audit row on the import listing each exception's last day before and after."""
+    if extended.height == 0:
+        return
+    changed = update_from_frame(
+        table=ReadingException._meta.db_table,
+        frame=extended.select("id", "day_to", "detail"),
+        key_columns=["id"],
+        only_if="t.day_to < s.day_to",
+    )
+    if changed.height == 0:
+        return
+    done = extended.join(changed, on="id", how="semi")
+    audit_record(
+        actor=_import_actor(reading_import),
+        obj=reading_import,
+        action="reading_import.extend_exceptions",
+        before={str(pk): {"day_to": day} for pk, day in done.select("id", "day_to_before").iter_rows()},
+        after={str(pk): {"day_to": day} for pk, day in done.select("id", "day_to").iter_rows()},
     )
 
 
@@ -751,6 +894,11 @@ def reading_exceptions_resolve(
     missing-days span with estimates), ``reread`` (send for re-reading: the account stays
     held from billing) or ``release`` (bill despite the exception). Each exception gets its
     resolution and one audit row; exceptions already resolved are refused (nothing changes).
+
+    Accept and release also make the suspect readings the exception covers (its meter and
+    register, ``day_from``–``day_to``) valid, so that billing and line loss count them —
+    except a reading another exception still open (or sent for re-read) covers too. Each
+    such reading gets its own audit row (``reading.quality``: suspect → valid).
     Returns the number of exceptions handled."""
     status = RESOLVE_ACTIONS.get(action)
     if status is None:
@@ -791,16 +939,70 @@ def reading_exceptions_resolve(
                 after=snapshot(exc, fields),
                 reason=note,
             )
+        if action in ("accept", "release"):
+            _validate_suspect_readings(actor, exceptions, action=action, note=note)
     return len(exceptions)
+
+
+def _validate_suspect_readings(
+    actor: Any, exceptions: Sequence[ReadingException], *, action: str, note: str
+) -> None:
+    """The suspect readings the accepted or released ``exceptions`` cover become valid
+    (the clerk's decision stands for them); a reading an exception still open or sent for
+    re-read also covers stays suspect until that one is handled too. One audit row per
+    reading changed. Runs inside the caller's transaction."""
+    for exc in exceptions:
+        suspect = list(
+            Reading.objects.select_for_update()
+            .filter(
+                meter_id=exc.meter_id,
+                register=exc.register,
+                day__range=(exc.day_from, exc.day_to),
+                quality=ReadingQuality.SUSPECT,
+            )
+            .order_by("day")
+        )
+        if not suspect:
+            continue
+        still_open = list(
+            ReadingException.objects.filter(
+                meter_id=exc.meter_id,
+                register=exc.register,
+                status__in=OPEN_EXCEPTION_STATUSES,
+                day_from__lte=suspect[-1].day,
+                day_to__gte=suspect[0].day,
+            ).values_list("day_from", "day_to")
+        )
+        readings = [r for r in suspect if not any(lo <= r.day <= hi for lo, hi in still_open)]
+        if not readings:
+            continue
+        Reading.objects.filter(
+            meter_id=exc.meter_id,
+            register=exc.register,
+            day__in=[r.day for r in readings],
+            quality=ReadingQuality.SUSPECT,
+        ).update(quality=ReadingQuality.VALID)
+        for reading in readings:
+            reading.quality = ReadingQuality.VALID
+            audit_record(
+                actor=actor,
+                obj=reading,
+                action="reading.quality",
+                before={"quality": ReadingQuality.SUSPECT.value},
+                after={"quality": ReadingQuality.VALID.value, "exception": exc.pk, "action": action},
+                reason=note,
+            )
 
 
 def _estimate_exception(exc: ReadingException) -> int:
     """Insert estimated readings for the missing days of ``exc`` (interpolated between the
-    valid reads around the gap, or profile-based when one side is missing)."""
+    valid reads around the gap, or profile-based when one side is missing; a suspect
+    reading is not one to estimate from)."""
     start = exc.day_from - dt.timedelta(days=60)
     end = exc.day_to + dt.timedelta(days=60)
     rows = list(
         Reading.objects.filter(meter_id=exc.meter_id, register=exc.register, day__range=(start, end))
+        .exclude(quality=ReadingQuality.SUSPECT)
         .order_by("day")
         .values_list("meter_id", "register", "day", "value")
     )

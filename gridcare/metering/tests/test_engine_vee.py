@@ -11,8 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gridcare.metering.engine.vee import (
+    EXCEPTION_SCHEMA,
+    STORED_RUN_SCHEMA,
     VeeParams,
     VeeResult,
+    continue_runs,
     median_of_days_before,
     vee_validate,
     with_quality,
@@ -362,6 +365,59 @@ def test_zero_run_counts_the_days_of_a_gap_without_consumption():
     ]
 
 
+def _runs(*rows: tuple[int, int, int]) -> pl.DataFrame:
+    """zero_run exceptions as VEE reports them: (meter_id, first day, last day)."""
+    return pl.DataFrame(
+        [(m, "total", "zero_run", day(a), day(b), f'{{"days":{b - a + 1}}}') for m, a, b in rows],
+        schema=EXCEPTION_SCHEMA,
+        orient="row",
+    )
+
+
+def _stored(*rows: tuple[int, int, int, int]) -> pl.DataFrame:
+    """zero_run exceptions on record: (id, meter_id, first day, last day)."""
+    return pl.DataFrame(
+        [(i, m, "total", day(a), day(b)) for i, m, a, b in rows], schema=STORED_RUN_SCHEMA, orient="row"
+    )
+
+
+def test_a_run_seen_from_a_later_context_start_extends_the_run_on_record():
+    # given a run on record from day 2 to day 50, seen now from day 15 to day 51
+    fresh, extended = continue_runs(_runs((1, 15, 51)), _stored((7, 1, 2, 50)))
+
+    assert fresh.is_empty()
+    assert extended.rows() == [(7, day(50), day(51), '{"days":50}')]
+
+
+def test_a_run_on_record_is_matched_without_change_when_nothing_is_new():
+    fresh, extended = continue_runs(_runs((1, 15, 40)), _stored((7, 1, 2, 50)))
+
+    assert fresh.is_empty()
+    assert extended.is_empty()
+
+
+@pytest.mark.parametrize(
+    ("found", "stored", "opened"),
+    [
+        ((1, 52, 60), (7, 1, 2, 50), True),  # a day of use between: a new run
+        ((1, 51, 60), (7, 1, 2, 50), False),  # starts the day after: the same run
+        ((2, 15, 51), (7, 1, 2, 50), True),  # another meter
+    ],
+)
+def test_only_an_overlapping_or_adjoining_run_of_the_same_register_continues(found, stored, opened):
+    fresh, extended = continue_runs(_runs(found), _stored(stored))
+
+    assert fresh.height == int(opened)
+    assert extended.height == int(not opened)
+
+
+def test_several_runs_on_record_the_earliest_is_extended():
+    fresh, extended = continue_runs(_runs((1, 16, 52)), _stored((9, 1, 15, 51), (7, 1, 2, 50)))
+
+    assert fresh.is_empty()
+    assert extended.rows() == [(7, day(50), day(52), '{"days":51}')]
+
+
 def test_zero_run_applies_to_the_total_only():
     values = [kwh("110")] * 8
     result = vee_validate(series(*daily(1, values, first_new=1, register="reactive")), meters(1), PARAMS)
@@ -434,6 +490,57 @@ def test_gap_next_to_a_decreasing_reading_is_not_estimated():
         ("missing", day(2), day(2)),
     ]
     assert result.estimates.is_empty()
+
+
+def test_gap_next_to_a_spike_is_not_estimated_from_it():
+    # given 10 days of 10 kWh, two days missing, then a read 300 kWh higher (a spike)
+    values = steady(kwh("1000"), 10_000, 10)
+    rows = series(*daily(1, values, first_new=10), (1, "total", 12, values[-1] + 300_000, True))
+
+    result = vee_validate(rows, meters(1), PARAMS)
+
+    assert [(e[2], e[3], e[4]) for e in exceptions(result)] == [
+        ("missing", day(10), day(11)),
+        ("spike", day(12), day(12)),
+    ]
+    assert suspects(result) == [(1, "total", day(12))]
+    assert result.estimates.is_empty()
+
+
+def test_gap_next_to_a_tou_mismatch_is_not_estimated_from_it():
+    # given a total whose new read on day 3 disagrees with its TOU registers, after a gap
+    rows = series(
+        (1, "total", 0, kwh("100"), False),
+        (1, "peak", 0, kwh("40"), False),
+        (1, "valley", 0, kwh("60"), False),
+        (1, "total", 3, kwh("130"), True),
+        (1, "peak", 3, kwh("52"), True),
+        (1, "valley", 3, kwh("72"), True),  # 52 + 72 = 124 ≠ 130
+    )
+
+    result = vee_validate(rows, meters(1), PARAMS)
+
+    assert [(e[1], e[2], e[3], e[4]) for e in exceptions(result)] == [
+        ("total", "missing", day(1), day(2)),
+        ("total", "tou_mismatch", day(3), day(3)),
+    ]
+    # the TOU registers' own gaps lie between good reads and are estimated
+    assert sorted(set(result.estimates["register"].to_list())) == ["peak", "valley"]
+
+
+@pytest.mark.parametrize(("stored_suspect", "estimated"), [(True, False), (False, True)])
+def test_gap_after_a_context_row_stored_as_suspect_is_not_estimated(stored_suspect, estimated):
+    frame = series(
+        (1, "total", 0, kwh("100"), False),
+        (1, "total", 1, kwh("110"), False),
+        (1, "total", 4, kwh("140"), True),
+    ).with_columns(suspect=pl.Series([False, stored_suspect, False]))
+
+    result = vee_validate(frame, meters(1), PARAMS)
+
+    assert (not result.estimates.is_empty()) is estimated
+    missing = [(e[3], e[4]) for e in exceptions(result) if e[2] == "missing"]
+    assert missing == ([] if estimated else [(day(2), day(3))])
 
 
 def test_gaps_are_judged_per_register():
@@ -527,10 +634,17 @@ def test_estimates_are_non_decreasing_and_between_their_neighbours(steps):
         .to_list()
     )
     assert merged == sorted(merged)
+    # short gaps between two good reads are estimated; long ones, and short ones next to a
+    # reading found suspect (a random step can be a spike), are missing-days exceptions
     limit = PARAMS.auto_estimate_max_days + 1
-    assert result.estimates.height == sum(days - 1 for days, _ in steps if days <= limit)
-    long_gaps = sum(1 for days, _ in steps if days > limit)
-    assert result.exceptions.filter(pl.col("rule") == "missing").height == long_gaps
+    bad = {d for _, _, d in suspects(result)}
+    days_of = [day(r[2]) for r in rows]
+    gaps = [(days, days_of[i] in bad or days_of[i + 1] in bad) for i, (days, _) in enumerate(steps)]
+    assert result.estimates.height == sum(
+        days - 1 for days, next_to_bad in gaps if 1 < days <= limit and not next_to_bad
+    )
+    reported = sum(1 for days, next_to_bad in gaps if days > limit or (days > 1 and next_to_bad))
+    assert result.exceptions.filter(pl.col("rule") == "missing").height == reported
 
 
 # The spike median's fast path (a fixed window of rows where the days are consecutive)

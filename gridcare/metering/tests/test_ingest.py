@@ -9,10 +9,14 @@ from decimal import Decimal
 
 import pytest
 
+from gridcare.core.models import AuditEvent
 from gridcare.metering.choices import ImportStatus, ReadingQuality, ReadingSource, VeeRule
 from gridcare.metering.models import ImportRejection, Reading, ReadingException, ReadingImport
+from gridcare.metering.selectors.readings import accounts_held_from_billing
 from gridcare.metering.services.assets import meter_exchange, meter_register
 from gridcare.metering.services.readings import (
+    reading_edit,
+    reading_exceptions_resolve,
     reading_import_create,
     reading_import_run,
     rejected_csv_path,
@@ -178,6 +182,45 @@ def test_zero_run_opens_an_exception_over_the_run(tmp_path):
     assert found[0][2] == d(13)
 
 
+@pytest.mark.parametrize("handled", [None, "accept"])
+def test_zero_run_longer_than_the_context_keeps_one_exception(tmp_path, handled):
+    # given a vacant house: 49 days without use, one zero-use exception (accepted or not)
+    meter = installed_meter("M1")
+    import_lines(tmp_path, series_lines("M1", d(1), ["100"] * 50), name="first.csv")
+    (first,) = ReadingException.objects.filter(meter=meter, rule=VeeRule.ZERO_RUN)
+    assert (first.day_from, first.day_to) == (d(2), d(50))
+    if handled:
+        reading_exceptions_resolve(actor="test", exception_ids=[first.pk], action=handled, note="空置")
+    status = ReadingException.objects.get(pk=first.pk).status
+
+    # when the run goes on, one daily import at a time (longer than VEE's 37-day context)
+    jobs = [import_lines(tmp_path, [f"M1,total,{d(n)},100"], name=f"day{n}.csv") for n in range(51, 55)]
+
+    # then the same exception covers the whole run, in the state the clerk left it
+    (run,) = ReadingException.objects.filter(meter=meter, rule=VeeRule.ZERO_RUN)
+    assert (run.pk, run.day_from, run.day_to, run.status) == (first.pk, d(2), d(54), status)
+    assert run.detail == {"days": 53}
+    assert [job.exceptions_opened for job in jobs] == [0, 0, 0, 0]
+    assert list(accounts_held_from_billing()) == ([] if handled else [run.account])
+    event = AuditEvent.objects.filter(action="reading_import.extend_exceptions").latest("id")
+    assert (event.before, event.after) == (
+        {str(run.pk): {"day_to": str(d(53))}},
+        {str(run.pk): {"day_to": str(d(54))}},
+    )
+
+
+def test_a_new_zero_run_after_use_resumed_opens_its_own_exception(tmp_path):
+    meter = installed_meter("M1")
+    values = ["100"] * 10 + ["110"] + ["110"] * 10
+    import_lines(tmp_path, series_lines("M1", d(1), values[:11]), name="a.csv")
+    import_lines(tmp_path, series_lines("M1", d(12), values[11:]), name="b.csv")
+
+    assert [r for r in rules(meter) if r[0] == VeeRule.ZERO_RUN] == [
+        (VeeRule.ZERO_RUN, d(2), d(10)),
+        (VeeRule.ZERO_RUN, d(12), d(21)),
+    ]
+
+
 def test_tou_registers_not_summing_to_the_total(tmp_path):
     meter = installed_meter("T1", registers=("total", "peak", "valley"))
     lines = [
@@ -215,6 +258,86 @@ def test_short_gap_is_estimated_and_flagged(tmp_path):
     assert rows[d(5)] == (Decimal("50.000"), ReadingSource.ESTIMATED, ReadingQuality.ESTIMATED)
     assert rows[d(6)] == (Decimal("60.000"), ReadingSource.ESTIMATED, ReadingQuality.ESTIMATED)
     assert rules(meter) == []
+
+
+def test_short_gap_next_to_a_spike_is_a_missing_days_exception_not_estimated(tmp_path):
+    # given 10 kWh a day to day 20, days 21 and 22 missing, and day 23 reading +1,000 kWh
+    meter = installed_meter("M1")
+    lines = series_lines("M1", d(1), steady(20)) + [f"M1,total,{d(23)},1200"]
+
+    import_lines(tmp_path, lines)
+
+    # then nothing is interpolated from the suspect read: the gap waits for a clerk
+    rows = stored(meter)
+    assert rows[d(23)][2] == ReadingQuality.SUSPECT
+    assert d(21) not in rows
+    assert d(22) not in rows
+    assert rules(meter) == [(VeeRule.MISSING, d(21), d(22)), (VeeRule.SPIKE, d(23), d(23))]
+
+
+def test_short_gap_after_a_reading_stored_as_suspect_is_not_estimated(tmp_path):
+    # given a spike on day 21 stored as suspect by an earlier import
+    meter = installed_meter("M1")
+    import_lines(tmp_path, series_lines("M1", d(1), [*steady(20), "1200"]), name="a.csv")
+    assert stored(meter)[d(21)][2] == ReadingQuality.SUSPECT
+
+    # when the next reading arrives after two missing days
+    import_lines(tmp_path, [f"M1,total,{d(24)},1230"], name="b.csv")
+
+    assert d(22) not in stored(meter)
+    assert d(23) not in stored(meter)
+    assert (VeeRule.MISSING, d(22), d(23)) in rules(meter)
+
+
+def test_read_value_replaces_an_estimate_and_a_second_import_changes_nothing(tmp_path):
+    # given days 5 and 6 estimated at import (50 and 60)
+    meter = installed_meter("M1")
+    values: list[str | None] = steady(10)
+    values[4:6] = [None, None]
+    import_lines(tmp_path, series_lines("M1", d(1), values), name="a.csv")
+    assert stored(meter)[d(5)] == (Decimal("50.000"), ReadingSource.ESTIMATED, ReadingQuality.ESTIMATED)
+
+    # when the head-end back-fills the real readings (补召)
+    backfill = [f"M1,total,{d(5)},41.500", f"M1,total,{d(6)},58.250"]
+    job = import_lines(tmp_path, backfill, name="b.csv")
+
+    # then they replace the estimates and count as stored, not as already stored
+    rows = stored(meter)
+    assert rows[d(5)] == (Decimal("41.500"), ReadingSource.AMI, ReadingQuality.VALID)
+    assert rows[d(6)] == (Decimal("58.250"), ReadingSource.AMI, ReadingQuality.VALID)
+    assert (job.inserted_rows, job.duplicate_rows) == (2, 0)
+    assert Reading.objects.get(meter=meter, day=d(5)).reading_import_id == job.pk
+    event = AuditEvent.objects.get(action="reading_import.replace_estimates")
+    assert event.object_id == str(job.pk)
+    key = f"{meter.pk}/total/{d(5)}"
+    assert event.before[key] == {"value": "50.000", "source": "estimated", "quality": "estimated"}
+    assert event.after[key] == {"value": "41.500", "source": "ami", "quality": "valid"}
+
+    # and importing the same file again stores and replaces nothing
+    again = import_lines(tmp_path, backfill, name="c.csv")
+    assert (again.inserted_rows, again.duplicate_rows, again.exceptions_opened) == (0, 2, 0)
+    assert stored(meter) == rows
+    assert AuditEvent.objects.filter(action="reading_import.replace_estimates").count() == 1
+
+
+def test_only_an_estimate_is_replaced_never_a_read_edited_or_suspect_reading(tmp_path):
+    meter = installed_meter("M1")
+    values = steady(12)
+    values[7] = "50"  # day 8 decreasing: suspect
+    import_lines(tmp_path, series_lines("M1", d(1), values), name="a.csv")
+    reading_edit(
+        actor="test", meter_id=meter.pk, register="total", day=d(3), value=Decimal("31"), reason="补抄"
+    )
+    before = stored(meter)
+
+    job = import_lines(
+        tmp_path, [f"M1,total,{d(2)},21", f"M1,total,{d(3)},32", f"M1,total,{d(8)},80"], name="b.csv"
+    )
+
+    assert (job.inserted_rows, job.duplicate_rows) == (0, 3)
+    assert stored(meter) == before
+    assert before[d(3)][2] == ReadingQuality.EDITED
+    assert before[d(8)][2] == ReadingQuality.SUSPECT
 
 
 def test_rollover_is_no_exception(tmp_path):

@@ -130,6 +130,102 @@ def test_resolve_sets_the_status_audits_and_updates_the_hold(decreasing, clerk, 
     assert (exc.account in accounts_held_from_billing()) is held
 
 
+@pytest.fixture
+def spike(tmp_path):
+    """A meter using 10 kWh a day for 20 days, then 1,000 kWh on day 21: one open spike
+    exception, the day-21 reading suspect."""
+    meter = installed_meter("M3")
+    values = [str(10 * (i + 1)) for i in range(20)] + ["1200", "1210"]
+    import_lines(tmp_path, series_lines("M3", d(1), values), name="m3.csv")
+    return meter, ReadingException.objects.get(meter=meter, rule=VeeRule.SPIKE)
+
+
+@pytest.mark.parametrize("action", ["accept", "release"])
+def test_accept_or_release_makes_the_covered_suspect_reading_valid_and_audits_it(spike, clerk, action):
+    meter, exc = spike
+    reading = Reading.objects.get(meter=meter, register="total", day=exc.day_from)
+    assert reading.quality == ReadingQuality.SUSPECT
+
+    reading_exceptions_resolve(actor=clerk, exception_ids=[exc.pk], action=action, note="新增电暖器")
+
+    reading.refresh_from_db()
+    assert (reading.value, reading.source, reading.quality) == (
+        Decimal("1200.000"),
+        ReadingSource.AMI,
+        ReadingQuality.VALID,
+    )
+    event = AuditEvent.objects.get(action="reading.quality")
+    assert (event.object_id, event.actor, event.reason) == (
+        f"{meter.pk}/total/{exc.day_from}",
+        clerk,
+        "新增电暖器",
+    )
+    assert event.before == {"quality": "suspect"}
+    assert event.after == {"quality": "valid", "exception": exc.pk, "action": action}
+
+
+def test_reread_leaves_the_reading_suspect(spike, clerk):
+    meter, exc = spike
+
+    reading_exceptions_resolve(actor=clerk, exception_ids=[exc.pk], action="reread")
+
+    assert (
+        Reading.objects.get(meter=meter, register="total", day=exc.day_from).quality == ReadingQuality.SUSPECT
+    )
+    assert not AuditEvent.objects.filter(action="reading.quality").exists()
+
+
+def test_a_reading_another_open_exception_covers_stays_suspect_until_that_one_is_handled(tmp_path, clerk):
+    # given a day-21 total that is both a spike and off its TOU registers: two exceptions
+    meter = installed_meter("T1", registers=("total", "peak", "valley"))
+    lines = []
+    for n in range(1, 22):
+        total = 10 * n if n < 21 else 1200
+        lines += [f"T1,total,{d(n)},{total}", f"T1,peak,{d(n)},{4 * n}", f"T1,valley,{d(n)},{6 * n}"]
+    import_lines(tmp_path, lines)
+    spike_exc = ReadingException.objects.get(meter=meter, rule=VeeRule.SPIKE)
+    tou_exc = ReadingException.objects.get(meter=meter, rule=VeeRule.TOU_MISMATCH)
+    reading = Reading.objects.get(meter=meter, register="total", day=d(21))
+
+    # when the spike is accepted, the TOU mismatch still sent for re-read
+    reading_exceptions_resolve(actor=clerk, exception_ids=[tou_exc.pk], action="reread")
+    reading_exceptions_resolve(actor=clerk, exception_ids=[spike_exc.pk], action="accept")
+    reading.refresh_from_db()
+    assert reading.quality == ReadingQuality.SUSPECT
+
+    # then it becomes valid once the other one is released too
+    reading_exceptions_resolve(actor=clerk, exception_ids=[tou_exc.pk], action="release")
+    reading.refresh_from_db()
+    assert reading.quality == ReadingQuality.VALID
+    assert AuditEvent.objects.filter(action="reading.quality").count() == 1
+
+
+@pytest.mark.parametrize("action", ["accept", "release"])
+def test_an_accepted_or_released_closing_reading_is_billed_and_counted_in_line_loss(tmp_path, clerk, action):
+    """docs/metering.md, docs/billing-runs.md: after accept or release the next run bills
+    the account; the reading counts for line loss too."""
+    from gridcare.billing.services.period_data import period_data
+    from gridcare.billing.tests.runs_fixtures import CLOSING, OCT, OPENING, billable_account
+    from gridcare.inspection.services.consumption import accounts_daily_kwh
+
+    account, meter = billable_account(end=None)
+    values = [str(1000 + 10 * (i + 1)) for i in range(30)] + ["2200"]  # 2 Oct … 1 Nov: +900 kWh
+    import_lines(tmp_path, series_lines(meter.asset_no, OPENING + dt.timedelta(days=1), values))
+    exc = ReadingException.objects.get(meter=meter, rule=VeeRule.SPIKE)
+    assert exc.day_from == CLOSING
+    held = period_data(period=OCT, account_lo=account.pk, account_hi=account.pk)
+    assert held.holds["account_id"].to_list() == [account.pk]
+
+    reading_exceptions_resolve(actor=clerk, exception_ids=[exc.pk], action=action, note="核实")
+
+    billed = period_data(period=OCT, account_lo=account.pk, account_hi=account.pk)
+    assert billed.holds.is_empty()
+    assert billed.periods.select("account_id", "total_wh").rows() == [(account.pk, 1_200_000)]
+    last_day = CLOSING - dt.timedelta(days=1)
+    daily = accounts_daily_kwh(start=last_day, end=last_day, account_ids=[account.pk])
+    assert daily["kwh"].to_list() == [900.0]
+
+
 def test_estimate_fills_the_missing_days(gap, clerk):
     meter, exc = gap
 
@@ -141,6 +237,21 @@ def test_estimate_fills_the_missing_days(gap, clerk):
     assert [r.day for r in estimates] == [d(n) for n in range(6, 11)]
     assert [r.value for r in estimates] == [Decimal(10 * n) for n in range(6, 11)]
     assert list(accounts_held_from_billing()) == []
+
+
+def test_estimate_does_not_extend_a_gap_from_a_suspect_reading(tmp_path, clerk):
+    # given 10 kWh a day to day 20, days 21–22 missing and a spike read on day 23
+    meter = installed_meter("M4")
+    values: list[str | None] = [str(10 * (i + 1)) for i in range(20)] + [None, None, "1200"]
+    import_lines(tmp_path, series_lines("M4", d(1), values))
+    exc = ReadingException.objects.get(meter=meter, rule=VeeRule.MISSING)
+    assert (exc.day_from, exc.day_to) == (d(21), d(22))
+
+    reading_exceptions_resolve(actor=clerk, exception_ids=[exc.pk], action="estimate")
+
+    # then the days go on from the valid reads before the gap, not towards the suspect one
+    estimates = Reading.objects.filter(meter=meter, quality=ReadingQuality.ESTIMATED).order_by("day")
+    assert [(r.day, r.value) for r in estimates] == [(d(21), Decimal("210.000")), (d(22), Decimal("220.000"))]
 
 
 def test_only_missing_days_can_be_estimated(decreasing, clerk):
