@@ -7,8 +7,11 @@
   ``10 ** digits``; the 台区总表 curve of day D (its 96 quarter hours) measures the same
   day. Only readings of quality valid, estimated or
   edited count (a suspect reading is waiting for a clerk). A day is counted only when both
-  readings belong to the same meter while it was installed for the account, so the day of a
-  meter exchange is missing rather than wrong.
+  readings are 00:00 values of the same meter while it was installed for the account: the
+  readings taken at an installation or removal during the day (stored dated that day,
+  source "exchange") and the new meter's first day are not, so the day of a meter
+  exchange — and a meter's installation day — is missing rather than wrong (counted with
+  the energy of part of the day only).
 * :func:`transformer_daily_input` — the daily input energy of each transformer's total
   meter (台区总表): the sum of its 96 quarter-hour values from the interval store; a day with
   fewer than 96 values is left out (incomplete, not zero).
@@ -32,7 +35,7 @@ from django.utils import timezone
 
 from gridcare.core.bulk import query_frame, sql_milli
 from gridcare.customers.models import Account
-from gridcare.metering.choices import ReadingQuality, Register
+from gridcare.metering.choices import ReadingQuality, ReadingSource, Register
 from gridcare.metering.interval import SLOTS_PER_DAY, transformer_curves_read
 from gridcare.metering.models import Installation
 
@@ -53,9 +56,22 @@ ACCOUNTS_SCHEMA: dict[str, Any] = {
 __all__ = ["accounts_daily_kwh", "accounts_frame", "transformer_daily_input"]
 
 
+def _midnight_days(installed_at: dt.datetime, removed_at: dt.datetime | None) -> tuple[Any, ...]:
+    """The first and last day whose 00:00 reading an installation holds, and whether the
+    installation or the removal itself was at 00:00 (its reading is then that 00:00 value)."""
+    installed = timezone.localtime(installed_at)
+    first_exact = installed.time() == dt.time(0)
+    first_day = installed.date() if first_exact else installed.date() + dt.timedelta(days=1)
+    if removed_at is None:
+        return first_day, first_exact, None, False
+    removed = timezone.localtime(removed_at)
+    return first_day, first_exact, removed.date(), removed.time() == dt.time(0)
+
+
 def _installations(start: dt.date, end: dt.date, account_ids: Sequence[int] | None) -> pl.DataFrame:
-    """Installations overlapping [start, end + 1]: account, meter, first and last local day,
-    digits and multiplier (thousandths)."""
+    """Installations overlapping [start, end + 1]: account, meter, the first and last day
+    whose 00:00 reading the installation holds (``_midnight_days``) and whether the
+    installation or removal was itself at 00:00, digits and multiplier (thousandths)."""
     first = dt.datetime.combine(start, dt.time(0), tzinfo=TZ)
     last = dt.datetime.combine(end + dt.timedelta(days=2), dt.time(0), tzinfo=TZ)
     rows = Installation.objects.filter(installed_at__lt=last).exclude(removed_at__lt=first)
@@ -68,21 +84,16 @@ def _installations(start: dt.date, end: dt.date, account_ids: Sequence[int] | No
     )
     return pl.DataFrame(
         [
-            (
-                a,
-                m,
-                timezone.localdate(i),
-                None if r is None else timezone.localdate(r),
-                int(d),
-                int((Decimal(mult) * 1000).to_integral_value()),
-            )
+            (a, m, *_midnight_days(i, r), int(d), int((Decimal(mult) * 1000).to_integral_value()))
             for a, m, i, r, d, mult in data
         ],
         schema={
             "account_id": pl.Int64,
             "meter_id": pl.Int64,
             "first_day": pl.Date,
+            "first_exact": pl.Boolean,
             "last_day": pl.Date,
+            "last_exact": pl.Boolean,
             "digits": pl.Int64,
             "multiplier_milli": pl.Int64,
         },
@@ -94,18 +105,22 @@ def accounts_daily_kwh(
     *, start: dt.date, end: dt.date, account_ids: Sequence[int] | None = None
 ) -> pl.DataFrame:
     """``account_id``, ``day``, ``kwh`` (float) for every day from ``start`` to ``end`` an
-    account has counted readings of the same installed meter on D and D+1 (the use of D is
-    their difference); sorted by account and day."""
+    account has counted 00:00 readings of the same installed meter on D and D+1 (the use of
+    D is their difference); sorted by account and day. An installation's reading at a time
+    other than 00:00 (source "exchange": a meter installed or removed during the day) is
+    no 00:00 reading, so the day of a meter exchange is missing, not part of the day."""
     if end < start:
         return pl.DataFrame(schema=DAILY_SCHEMA)
     installs = _installations(start, end, account_ids)
     if installs.is_empty():
         return pl.DataFrame(schema=DAILY_SCHEMA)
     sql = (
-        f"SELECT meter_id, day, {sql_milli('value')} FROM metering_reading "  # noqa: S608 - literals
+        f"SELECT meter_id, day, {sql_milli('value')}, "  # noqa: S608 - literals
+        "CASE WHEN source = %s THEN 1 ELSE 0 END FROM metering_reading "
         "WHERE register = %s AND day >= %s AND day <= %s AND quality IN (%s, %s, %s)"
     )
     params: list[Any] = [
+        ReadingSource.EXCHANGE.value,
         Register.TOTAL.value,
         start.isoformat(),
         (end + dt.timedelta(days=1)).isoformat(),
@@ -115,12 +130,20 @@ def accounts_daily_kwh(
         meters = installs["meter_id"].unique().to_list()
         sql += f" AND meter_id IN ({', '.join(['%s'] * len(meters))})"
         params += meters
-    readings = query_frame(sql, params, {"meter_id": pl.Int64, "day": pl.Date, "value_milli": pl.Int64})
+    readings = query_frame(
+        sql, params, {"meter_id": pl.Int64, "day": pl.Date, "value_milli": pl.Int64, "exchange": pl.Int64}
+    )
+    day = pl.col("day")
+    at_midnight = (pl.col("exchange") == 0) | (
+        ((day == pl.col("first_day")) & pl.col("first_exact"))
+        | ((day == pl.col("last_day")) & pl.col("last_exact"))
+    )
     joined = (
         readings.join(installs, on="meter_id", how="inner")
         .filter(
-            (pl.col("day") >= pl.col("first_day"))
-            & (pl.col("last_day").is_null() | (pl.col("day") <= pl.col("last_day")))
+            (day >= pl.col("first_day"))
+            & (pl.col("last_day").is_null() | (day <= pl.col("last_day")))
+            & at_midnight.fill_null(False)
         )
         .sort("account_id", "meter_id", "day")
     )

@@ -10,6 +10,9 @@ import pytest
 
 from gridcare.inspection.services.consumption import accounts_daily_kwh, accounts_frame
 from gridcare.inspection.tests.factories import metered_account, transformer_area
+from gridcare.metering.models import Installation
+from gridcare.metering.services.assets import meter_exchange, meter_register
+from gridcare.metering.tests.readings_fixtures import DAY0, import_lines, installed_meter
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +40,80 @@ def test_gap_leaves_the_day_missing_and_rollover_counts() -> None:
     assert days_a == [START, START + dt.timedelta(days=3)]  # the missing reading hides two days
     kwh_b = frame.filter(frame["account_id"] == b.id)["kwh"].to_list()
     assert kwh_b == pytest.approx([8.0, 9.0])  # 9990 → 9998 → 7 (rollover at 10^4)
+
+
+def day(n: int) -> dt.date:
+    return DAY0 + dt.timedelta(days=n)
+
+
+def _exchange_at(hour: int, *, old_frozen_days: range, tmp_path) -> tuple[int, dt.date]:
+    """An account whose meter OLD (10 kWh a day, readings frozen on the days given) is
+    exchanged on day 9 at ``hour``:00 for NEW, which then uses 12 kWh a day from 0."""
+    old = installed_meter("OLD1")
+    account = Installation.objects.get(meter=old).account
+    import_lines(tmp_path, [f"OLD1,total,{day(n)},{10 * n}" for n in old_frozen_days], name="old.csv")
+    new = meter_register(
+        actor="t",
+        asset_no="NEW1",
+        barcode="BNEW1",
+        meter_type="single",
+        registers=["total"],
+        accuracy_class="2",
+        manufactured_on=dt.date(2025, 1, 1),
+    )
+    exchange_at = dt.datetime.combine(day(9), dt.time(hour), tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    part = Decimal(10 * hour) / 24  # the old meter's energy from 00:00 to the exchange
+    meter_exchange(
+        actor="t",
+        account=account,
+        new_meter=new,
+        at=exchange_at,
+        old_final_readings={"total": str((90 + part).quantize(Decimal("0.001")))},
+        new_initial_readings={"total": "0"},
+        reason="故障换表",
+    )
+    rest = Decimal(12 * (24 - hour)) / 24
+    lines = [
+        f"NEW1,total,{day(n)},{(rest + 12 * (n - 10)).quantize(Decimal('0.001'))}" for n in range(10, 13)
+    ]
+    import_lines(tmp_path, lines, name="new.csv")
+    return account.pk, day(9)
+
+
+def test_meter_exchange_day_is_missing_not_the_new_meters_part_of_it(tmp_path) -> None:
+    account, exchange_day = _exchange_at(10, old_frozen_days=range(1, 10), tmp_path=tmp_path)
+
+    frame = accounts_daily_kwh(start=day(5), end=day(11), account_ids=[account])
+
+    by_day = dict(frame.select("day", "kwh").iter_rows())
+    assert exchange_day not in by_day
+    assert by_day == pytest.approx(
+        {day(5): 10.0, day(6): 10.0, day(7): 10.0, day(8): 10.0, day(10): 12.0, day(11): 12.0}
+    )
+
+
+def test_old_meters_last_day_is_missing_when_its_only_reading_is_the_exchange_reading(tmp_path) -> None:
+    # given the old meter's 00:00 freeze of the exchange day never arrived: its reading of
+    # that day is the one taken at the exchange (10:00)
+    account, exchange_day = _exchange_at(10, old_frozen_days=range(1, 9), tmp_path=tmp_path)
+
+    frame = accounts_daily_kwh(start=day(5), end=day(11), account_ids=[account])
+
+    by_day = dict(frame.select("day", "kwh").iter_rows())
+    assert day(8) not in by_day  # not 10 kWh + the morning of the exchange day
+    assert exchange_day not in by_day
+    assert by_day == pytest.approx({day(5): 10.0, day(6): 10.0, day(7): 10.0, day(10): 12.0, day(11): 12.0})
+
+
+def test_an_exchange_at_midnight_loses_no_day(tmp_path) -> None:
+    account, exchange_day = _exchange_at(0, old_frozen_days=range(1, 9), tmp_path=tmp_path)
+
+    frame = accounts_daily_kwh(start=day(7), end=day(10), account_ids=[account])
+
+    # the readings taken at 00:00 are that day's freezes: day 8 on the old meter, day 9 on the new
+    assert dict(frame.select("day", "kwh").iter_rows()) == pytest.approx(
+        {day(7): 10.0, day(8): 10.0, exchange_day: 12.0, day(10): 12.0}
+    )
 
 
 def test_accounts_frame_carries_area_and_class() -> None:
