@@ -186,6 +186,6 @@ def test_home_query_count_does_not_grow_with_accounts(transformer, django_assert
 
     customer, _ = make_customer(name="赵六", username="zhaoliu", transformer=transformer, accounts=8)
     client = _client_for(customer.user)
-    with django_assert_num_queries(4):  # session, user, roles, accounts
+    with django_assert_num_queries(3):  # session, user with its roles, accounts
         response = client.get(reverse("portal:home"))
     assert response.status_code == 200
