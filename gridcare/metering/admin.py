@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from gridcare.core.admin import AuditedAdmin
 from gridcare.customers.admin import ReadOnlyAdmin
 from gridcare.metering.models import (
     Adjustment,
@@ -23,8 +24,8 @@ from gridcare.metering.models import (
 )
 
 
-class AddOnlyAdmin(admin.ModelAdmin):
-    """Effective-dated configuration: add a new row; existing rows stay as history."""
+class AddOnlyAdmin(AuditedAdmin):
+    """Effective-dated configuration: add a new row (audited); existing rows stay as history."""
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
