@@ -35,6 +35,7 @@ from django.utils.translation import gettext_lazy as _
 from gridcare.core.audit import audit_record, snapshot
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.ids import next_number
+from gridcare.core.models import AuditEvent
 from gridcare.core.roles import staff_has_perm
 from gridcare.customers.choices import RESIDENTIAL_CLASSES, ContractStatus
 from gridcare.customers.models import Account, Contract
@@ -595,11 +596,23 @@ def case_submit(*, actor: Any, case_id: int, version: int | None = None) -> Case
     )
 
 
+def _wrote(actor: Any, case: Case) -> bool:
+    """Whether ``actor`` ever created, changed or submitted ``case`` (any round: its audit
+    trail), so that the amounts approved were never entered by the approver."""
+    return AuditEvent.objects.filter(
+        object_type=Case._meta.label_lower,
+        object_id=str(case.pk),
+        actor_id=actor.pk,
+        action__in=["inspection.case.create", "inspection.case.update", "inspection.case.submit"],
+    ).exists()
+
+
 def case_decide(
     *, actor: Any, case_id: int, approve: bool, note: str = "", version: int | None = None
 ) -> Case:
     """审批: approve, or reject back to draft (a note is required). The approver holds
-    ``inspection.approve_case`` and is neither the case's creator nor its submitter."""
+    ``inspection.approve_case`` and never drafted, changed or submitted the case (四眼原则:
+    a manager who rewrote a case sent back cannot approve it on its next round)."""
     _need(actor, APPROVE)
     who = _who(actor)
     note = (note or "").strip()
@@ -610,9 +623,9 @@ def case_decide(
 
     def change(case: Case) -> None:
         # checked under the row lock: a concurrent resubmission cannot slip past it
-        if who in (case.created_by, case.submitted_by):
+        if who in (case.created_by, case.submitted_by) or _wrote(actor, case):
             raise PermissionDenied(
-                _("The person who drafted or submitted a case cannot approve or reject it."),
+                _("The person who drafted, changed or submitted a case cannot approve or reject it."),
                 field="actor",
                 code="same_person",
             )

@@ -189,33 +189,38 @@ def _risk_specs(top: int, due_on: dt.date) -> tuple[dict[str, Any], list[TaskSpe
     run = ScoringRun.objects.filter(status=RunStatus.DONE).order_by("-started_at", "-id").first()
     if run is None:
         raise ValidationFailed(_("No finished theft-risk scoring run yet."), field="source")
-    scores = list(
-        RiskScore.objects.filter(run=run, flagged=True)
-        .select_related("account")
-        .order_by("rank", "id")[: top * 3]
-    )
-    busy = _open_accounts(TaskSource.RISK, [s.account_id for s in scores])
+    ranked = RiskScore.objects.filter(run=run, flagged=True).select_related("account").order_by("rank", "id")
     specs: list[TaskSpec] = []
-    for score in scores:
-        if len(specs) >= top:
+    skipped = offset = 0
+    # Down the ranking a window at a time until ``top`` accounts are found: a skipped account
+    # (an open risk task, or closed) lets the next one move up, however far down it is.
+    while len(specs) < top:
+        scores = list(ranked[offset : offset + top * 3])
+        if not scores:
             break
-        if score.account_id in busy or score.account.status == AccountStatus.CLOSED:
-            continue
-        specs.append(
-            TaskSpec(
-                account=score.account,
-                source=TaskSource.RISK,
-                due_on=due_on,
-                reason=_("Theft risk %(score).3f, rank %(rank)s in the run of %(day)s")
-                % {"score": score.score, "rank": score.rank, "day": run.window_end},
-                risk_score_id=score.pk,
+        offset += len(scores)
+        busy = _open_accounts(TaskSource.RISK, [s.account_id for s in scores])
+        skipped += len(busy)
+        for score in scores:
+            if len(specs) >= top:
+                break
+            if score.account_id in busy or score.account.status == AccountStatus.CLOSED:
+                continue
+            specs.append(
+                TaskSpec(
+                    account=score.account,
+                    source=TaskSource.RISK,
+                    due_on=due_on,
+                    reason=_("Theft risk %(score).3f, rank %(rank)s in the run of %(day)s")
+                    % {"score": score.score, "rank": score.rank, "day": run.window_end},
+                    risk_score_id=score.pk,
+                )
             )
-        )
     criteria = {
         "run": run.pk,
         "window_end": run.window_end.isoformat(),
         "top": top,
-        "skipped_open": len(busy),
+        "skipped_open": skipped,
     }
     return criteria, specs
 

@@ -285,6 +285,24 @@ def test_four_eyes_approval(inspector, manager, make_user):
     ]
 
 
+def test_a_manager_who_changed_a_case_sent_back_cannot_approve_it(inspector, manager, make_user):
+    """Four eyes across rounds: the manager sends a case back, rewrites its price (ten times
+    the amounts), the inspector resubmits — the manager may not approve what they entered;
+    another manager may."""
+    case = theft_case(inspector)
+    case = case_submit(actor=inspector, case_id=case.pk, version=case.version)
+    case = case_decide(actor=manager, case_id=case.pk, approve=False, note="核实电价")
+    case = case_update(
+        actor=manager, case_id=case.pk, version=case.version, inputs={**KNOWN, "price": "5.20"}
+    )
+    case = case_submit(actor=inspector, case_id=case.pk, version=case.version)
+    with pytest.raises(PermissionDenied) as exc:
+        case_decide(actor=manager, case_id=case.pk, approve=True)
+    assert exc.value.code == "same_person"
+    other = make_user(roles=["service_manager"], username="boss2")
+    assert case_decide(actor=other, case_id=case.pk, approve=True).status == CaseStatus.APPROVED
+
+
 def test_inspector_cannot_approve(inspector, make_user):
     other = make_user(roles=["inspector"], username="inspector2")
     case = theft_case(other)

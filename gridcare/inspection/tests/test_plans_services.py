@@ -257,3 +257,18 @@ def test_suspect_ids_tolerate_odd_rows():
     assert suspect_account_ids(
         AreaLoss(suspects=[{"account_id": 1, "rank": 2}, {"account_id": 2, "rank": 1}])
     ) == [2, 1]
+
+
+def test_risk_plan_reaches_past_a_window_of_busy_accounts(make_user):
+    """docs/inspection-tasks.md: a skipped account lets the next one move up — however far
+    down: the first three of four flagged accounts have open risk tasks, top 1."""
+    insp = make_user(roles=["inspector"], username="insp-w")
+    accounts = [AccountFactory() for _ in range(4)]
+    scoring_run(scores=[(a, 0.9 - i * 0.01, True) for i, a in enumerate(accounts)])
+    for a in accounts[:3]:
+        task_create(actor=insp, account_id=a.pk, source="risk", due_on=dt.date(2026, 12, 31))
+    plan = plan_targeted_create(
+        actor=insp, source="risk", top=1, due_on=timezone.localdate() + dt.timedelta(days=5)
+    )
+    assert [t.account_id for t in plan.tasks.all()] == [accounts[3].pk]
+    assert plan.criteria["skipped_open"] == 3
