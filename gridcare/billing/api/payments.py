@@ -77,7 +77,11 @@ class PaymentIn(Schema):
     account: str
     amount: str
     channel: str = PaymentChannel.COUNTER_CASH
-    received_at: dt.datetime | None = None
+    received_at: dt.datetime | None = Field(
+        None,
+        description="When the money was taken, today only (default: now): the late fee counts to the "
+        "payment day, so an earlier day would waive it without a waiver",
+    )
     external_ref: str = ""
 
 
@@ -201,6 +205,13 @@ def payments_post(request: HttpRequest, payload: PaymentIn) -> dict[str, Any]:
     account = Account.objects.filter(number=payload.account.strip()).first()
     if account is None:
         raise NotFound("No such account.", field="account")
+    if payload.received_at is not None and (
+        payload.received_at.tzinfo is None or timezone.localdate(payload.received_at) != timezone.localdate()
+    ):
+        raise ValidationFailed(
+            "A counter payment is received today (with a time zone): an earlier day would cut the late fee.",
+            field="received_at",
+        )
     payment = payment_post(
         actor=request.user,
         account_id=account.pk,

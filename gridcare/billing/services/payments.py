@@ -337,10 +337,12 @@ def payments_post_many(*, actor: Any, items: list[PaymentItem]) -> list[tuple[Pa
         raise ValidationFailed(
             _("Two payments of one batch share an idempotency key."), field="idempotency_key"
         )
-    now = timezone.now()
     label = actor_label(actor)[:150]
     with transaction.atomic():
         balances = _lock_balances(i.account_id for i in items)
+        # The time of the allocations is taken once the accounts are locked: a waiver
+        # approved while this waited is read below and must count as used by it.
+        now = timezone.now()
         # Keys committed before we got the locks are repeats.
         existing = {p.idempotency_key: p for p in Payment.objects.filter(idempotency_key__in=keys)}
         new = [i for i in items if i.idempotency_key not in existing]
@@ -374,24 +376,31 @@ def payments_post_many(*, actor: Any, items: list[PaymentItem]) -> list[tuple[Pa
         audits: list[tuple[Payment, dict[str, Any]]] = []
         for item, payment in zip(new, payments, strict=True):
             amount_fen = yuan_to_fen(item.amount)
-            if item.account_id in prepaid:
-                to_balance = amount_fen
-            else:
-                result = ledger.allocate(
-                    item.account_id, amount_fen, timezone.localtime(item.received_at).date()
-                )
-                allocation_rows.extend(_allocation_rows(payment.pk, result, now))
-                to_balance = result.balance_fen
             balance = balances[item.account_id]
             changed.setdefault(item.account_id, balance.amount)
             before = balance.amount
+            credit_fen = allocated_fen = 0
+            if item.account_id in prepaid:
+                to_balance = amount_fen
+            else:
+                # A credit balance pays with the money brought: the counter asked for what is
+                # owed less the credit, so both together settle the bills (the allocations
+                # belong to this payment; a reversal of it gives the credit back).
+                credit_fen = max(0, yuan_to_fen(before))
+                result = ledger.allocate(
+                    item.account_id, amount_fen + credit_fen, timezone.localtime(item.received_at).date()
+                )
+                allocation_rows.extend(_allocation_rows(payment.pk, result, now))
+                allocated_fen = amount_fen + credit_fen - result.balance_fen
+                to_balance = result.balance_fen - credit_fen  # < 0: credit used up
             balance.amount = before + fen_to_yuan(to_balance)
             audits.append(
                 (
                     payment,
                     {
                         **snapshot(payment, ["number", "account_id", "channel", "amount", "received_at"]),
-                        "allocated": str(item.amount - fen_to_yuan(to_balance)),
+                        "allocated": str(fen_to_yuan(allocated_fen)),
+                        "credit_used": str(fen_to_yuan(max(0, -to_balance))),
                         "to_balance": str(fen_to_yuan(to_balance)),
                         "balance_before": str(before),
                         "balance_after": str(balance.amount),
@@ -469,6 +478,10 @@ def payment_reverse(*, actor: Any, payment_id: int, reason: str) -> Payment:
         if Account.objects.filter(pk=account_id, is_prepaid=True).exists():
             # The prepaid balance fell: let the prepaid service re-check the account.
             transaction.on_commit(functools.partial(_after_prepaid_payment, account_id, actor))
+        else:
+            # The bills owe again: a credit balance the account still has pays them at once
+            # (rather than the bills running late fees beside the customer's own money).
+            balances_apply(account_ids=[account_id], actor=actor)
     return payment
 
 
@@ -492,10 +505,10 @@ def balances_apply(*, account_ids: Iterable[int], actor: Any) -> int:
     )
     if not candidates:
         return 0
-    today = timezone.localdate()
-    now = timezone.now()
     with transaction.atomic():
         balances = _lock_balances(candidates)
+        today = timezone.localdate()
+        now = timezone.now()  # after the locks, as in payments_post_many
         latest = dict(
             Payment.objects.filter(account_id__in=candidates, status=PaymentStatus.POSTED)
             .order_by()
@@ -611,7 +624,9 @@ def payment_callback_receive(
     if channel not in online or not secret:
         return reject(400, "unknown_channel", "Unknown channel.", "channel")
     expected = sign_callback(secret=secret, raw_body=raw_body)
-    if not hmac.compare_digest(expected, (signature or "").strip().lower()):
+    # As bytes: compare_digest refuses str with non-ASCII characters (a forged header).
+    given = (signature or "").strip().lower().encode("utf-8", "replace")
+    if not hmac.compare_digest(expected.encode("ascii"), given):
         return reject(401, "bad_signature", "Bad signature.", "signature")
     try:
         data = json.loads(raw_body.decode("utf-8"))

@@ -86,6 +86,27 @@ def test_post_requires_the_idempotency_header_and_posts_once(staff_client: Any) 
     assert body["channel"] == PaymentChannel.COUNTER_CASH
 
 
+def test_a_counter_payment_cannot_be_dated_back_to_escape_the_late_fee(staff_client: Any) -> None:
+    """The late fee counts to the payment day: a received_at on an earlier day would waive it
+    with no waiver and no second person. Only today is accepted."""
+    from django.utils import timezone
+
+    client = staff_client(roles=["counter_clerk"])
+    account = AccountFactory()
+    overdue_bill(account=account, period=dt.date(2026, 8, 1), amount="1000.00", due_date=dt.date(2026, 9, 20))
+    body = {"account": account.number, "amount": "1000.00", "received_at": "2026-09-19T10:00:00+08:00"}
+    resp = post_json(client, "/api/billing/payments", body, **{"Idempotency-Key": "back"})
+    assert resp.status_code == 422
+    assert resp.json()["field"] == "received_at"
+    assert not Payment.objects.exists()
+    today = timezone.localtime().replace(microsecond=0).isoformat()
+    resp = post_json(
+        client, "/api/billing/payments", {**body, "received_at": today}, **{"Idempotency-Key": "now"}
+    )
+    assert resp.status_code == 200
+    assert Decimal(resp.json()["allocations"][0]["late_fee"]) > 0
+
+
 def test_post_bad_amount_names_the_field(staff_client: Any) -> None:
     client = staff_client(roles=["counter_clerk"])
     account = AccountFactory()
@@ -192,6 +213,12 @@ def test_callback_needs_no_session_nor_csrf_but_a_signature() -> None:
     resp = client.post(url, data=body, content_type="application/json", headers={"X-Signature": "00" * 32})
     assert resp.status_code == 401
     assert resp.json()["code"] == "bad_signature"
+    # A forged signature with non-ASCII characters is refused the same way (was a 500) and logged.
+    logged = PaymentCallbackLog.objects.count()
+    resp = client.post(url, data=body, content_type="application/json", headers={"X-Signature": "签名" * 16})
+    assert resp.status_code == 401
+    assert resp.json()["code"] == "bad_signature"
+    assert PaymentCallbackLog.objects.count() == logged + 1
     sig = sign_callback(secret=SECRETS["alipay"], raw_body=body)
     resp = client.post(url, data=body, content_type="application/json", headers={"X-Signature": sig})
     assert resp.status_code == 200
@@ -199,7 +226,7 @@ def test_callback_needs_no_session_nor_csrf_but_a_signature() -> None:
     resp = client.post(url, data=body, content_type="application/json", headers={"X-Signature": sig})
     assert resp.json()["status"] == "repeat"
     assert Payment.objects.get().amount == Decimal("52.00")
-    assert PaymentCallbackLog.objects.count() == 3
+    assert PaymentCallbackLog.objects.count() == 4  # two rejected, accepted, repeat
     resp = client.post("/api/billing/payments/callback/wechat", data=b"{}", content_type="application/json")
     assert resp.status_code == 401
 

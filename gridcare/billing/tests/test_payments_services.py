@@ -553,3 +553,78 @@ def test_callback_bad_amount_is_rejected() -> None:
     status, out = payment_callback_receive(channel="wsgw", raw_body=body, signature=sig, remote_addr="")
     assert (status, out["field"]) == (400, "amount")
     assert not Payment.objects.exists()
+
+
+def test_a_credit_balance_pays_with_the_next_payment_and_after_a_reversal(clerk: Any, make_user: Any) -> None:
+    """Bill of 100.00; P1 pays it, P2 brings 50.00 (credit). P1 is reversed: the bill owes
+    100.00 again and the 50.00 credit pays half of it at once (no late fee beside the
+    customer's own money). Paying what the counter asks then (50.00) settles the bill; a
+    payment while a credit exists uses both."""
+    manager = make_user(roles=["service_manager"], username="mgr-credit")
+    account = AccountFactory()
+    bill = overdue_bill(
+        account=account, period=dt.date(2026, 9, 1), amount="100.00", due_date=dt.date(2026, 11, 30)
+    )
+
+    def pay(amount: str, key: str, day: dt.date) -> Payment:
+        return payment_post(
+            actor=clerk,
+            account_id=account.pk,
+            amount=amount,
+            channel=PaymentChannel.COUNTER_CASH,
+            idempotency_key=key,
+            received_at=at(day),
+        )
+
+    p1 = pay("100.00", "c1", dt.date(2026, 11, 20))
+    pay("50.00", "c2", dt.date(2026, 11, 21))
+    assert balance_of(account) == Decimal("50.00")
+    payment_reverse(actor=manager, payment_id=p1.pk, reason="银行退票")
+    assert (bill_outstanding(bill), balance_of(account)) == (Decimal("50.00"), Decimal("0.00"))
+    pay("50.00", "c3", dt.date(2026, 11, 27))
+    assert (bill_outstanding(bill), balance_of(account)) == (Decimal("0.00"), Decimal("0.00"))
+    # A credit left beside an unpaid bill (a bill issued after the credit, before any run
+    # applied it) is used by the next payment together with the money brought.
+    pay("30.00", "c4", dt.date(2026, 11, 27))
+    later = overdue_bill(
+        account=account, period=dt.date(2026, 10, 1), amount="80.00", due_date=dt.date(2026, 12, 20)
+    )
+    pay("50.00", "c5", dt.date(2026, 11, 27))
+    assert (bill_outstanding(later), balance_of(account)) == (Decimal("0.00"), Decimal("0.00"))
+    post = AuditEvent.objects.filter(action="payment.post").order_by("-id").first()
+    assert (post.after["allocated"], post.after["credit_used"]) == ("80.00", "30.00")
+
+
+def test_a_waiver_approved_while_a_payment_waits_for_the_account_is_used_once(
+    clerk: Any, make_user: Any, monkeypatch: Any
+) -> None:
+    """The approval commits while the payment waits for the account's lock: the payment
+    uses the waiver, and the waiver must then count as used (its allocations are stamped
+    after the lock, not before), so the next payment does not get it again."""
+    from gridcare.billing.selectors.payments import open_bills
+
+    manager = make_user(roles=["service_manager"], username="mgr-race")
+    account = business_account()
+    bill = overdue_bill(
+        account=account, period=dt.date(2025, 11, 1), amount="10000.00", due_date=dt.date(2025, 12, 20)
+    )
+    waiver = late_fee_waiver_request(actor=clerk, bill_id=bill.pk, amount="100.00", reason="系统故障")
+    original = payments_service._lock_balances
+
+    def approval_commits_while_waiting(ids: Any) -> Any:
+        late_fee_waiver_decide(actor=manager, waiver_id=waiver.pk, approve=True)
+        return original(ids)
+
+    monkeypatch.setattr(payments_service, "_lock_balances", approval_commits_while_waiting)
+    payment = payment_post(
+        actor=clerk,
+        account_id=account.pk,
+        amount="5000.00",
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="w-race",
+        received_at=at(dt.date(2026, 1, 10)),
+    )
+    monkeypatch.setattr(payments_service, "_lock_balances", original)
+    used = payment.allocations.get()
+    assert used.late_fee < used.amount * Decimal("0.052")  # the waiver lowered this fee
+    assert open_bills(account_ids=[account.pk], as_of=dt.date(2026, 1, 10))[0].waiver_fen == 0
