@@ -90,7 +90,7 @@ class CustomerCreateForm(_IdentityMixin, forms.Form):
     contact_person = forms.CharField(
         label=_("Contact person"), max_length=50, required=False, help_text=_("Required for an organisation.")
     )
-    email = forms.EmailField(label=_("Email"), required=False)
+    email = forms.EmailField(label=_("Email"), required=False, max_length=254)
     postal_address = forms.CharField(label=_("Postal address"), max_length=200, required=False)
 
     transformer = TransformerChoiceField(
@@ -172,7 +172,7 @@ class CustomerEditForm(_IdentityMixin, forms.Form):
     credit_code = forms.CharField(label=_("Unified social credit code"), max_length=18)
     mobile = forms.CharField(label=_("Mobile"), max_length=11, help_text=_("11 digits starting with 1."))
     contact_person = forms.CharField(label=_("Contact person"), max_length=50, required=False)
-    email = forms.EmailField(label=_("Email"), required=False)
+    email = forms.EmailField(label=_("Email"), required=False, max_length=254)
     postal_address = forms.CharField(label=_("Postal address"), max_length=200, required=False)
 
     def __init__(self, *args: Any, customer: Customer, **kwargs: Any) -> None:

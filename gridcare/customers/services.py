@@ -152,6 +152,8 @@ def _contact_clean(
         raise ValidationFailed(
             _("The contact person is too long (50 characters at most)."), field="contact_person"
         )
+    if len(email) > 254:  # the column's length (validate_email allows 320)
+        raise ValidationFailed(_("The email address is too long (254 characters at most)."), field="email")
     if email:
         try:
             validate_email(email)

@@ -181,7 +181,7 @@ def customer_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     conflict = False
     if request.method == "POST" and form.is_valid():
         try:
-            services.customer_update(
+            saved = services.customer_update(
                 actor=request.user,
                 customer_id=customer.pk,
                 version=form.cleaned_data["version"],
@@ -200,7 +200,7 @@ def customer_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationFailed as exc:
             add_service_error(form, exc)
         else:
-            messages.success(request, _("Customer %(name)s saved.") % {"name": customer.name})
+            messages.success(request, _("Customer %(name)s saved.") % {"name": saved.name})  # the new name
             return redirect("customers:detail", pk=customer.pk)
     return render(
         request,

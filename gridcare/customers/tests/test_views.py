@@ -429,6 +429,27 @@ def test_edit_saves_and_redirects(data: dict[str, Any]) -> None:
     assert zhang.version == 2
 
 
+def test_renaming_says_the_new_name_and_an_over_long_email_is_a_field_error(data: dict[str, Any]) -> None:
+    from django.contrib.messages import get_messages
+
+    from gridcare.core.errors import ValidationFailed
+
+    client = client_for("counter_clerk")
+    response = client.post(url_for("customers:edit", data), edit_form(data["zhang"], name="张三丰"))
+    assert response.status_code == 302
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ["客户 张三丰 已保存。"]
+    data["zhang"].refresh_from_db()
+    long_email = "a" * 240 + "@example-utility.cn"  # valid, 259 characters: above the column's 254
+    response = client.post(url_for("customers:edit", data), edit_form(data["zhang"], email=long_email))
+    assert response.status_code == 200
+    assert "email" in response.context["form"].errors
+    with pytest.raises(ValidationFailed) as exc:  # the service refuses it too (the API's path)
+        services.customer_update(actor="api", customer_id=data["zhang"].pk, version=2, email=long_email)
+    assert exc.value.field == "email"
+    data["zhang"].refresh_from_db()
+    assert data["zhang"].email != long_email
+
+
 def test_edit_with_stale_version_shows_conflict_and_saves_nothing(data: dict[str, Any]) -> None:
     zhang = data["zhang"]
     form = edit_form(zhang, name="张叁")
