@@ -7,6 +7,7 @@ their own customer record and accounts; anyone else sees nothing.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -25,6 +26,8 @@ from gridcare.customers.models import (
 SEARCH_FIELDS = ("all", "number", "name", "mobile", "id_tail", "address")
 _DIGITS = re.compile(r"^\d+$")
 _TAIL = re.compile(r"^\d{3,5}[\dXx]$")
+# A whole 18-character 身份证号 or 统一社会信用代码: found exactly (both are unique).
+_WHOLE_ID = re.compile(r"^[0-9A-Z]{18}$")
 
 
 def customers_visible_to(user: Any) -> QuerySet[Customer]:
@@ -48,18 +51,24 @@ def accounts_visible_to(user: Any) -> QuerySet[Account]:
 def customer_search(*, user: Any, q: str, field: str = "all") -> QuerySet[Customer]:
     """客户查询 by 户号, name, mobile, ID-number tail or address.
 
-    ``field="all"`` guesses from the text: 11 digits starting with 1 → mobile (or 户号);
-    a 4–6 character tail of digits (last may be X) → ID tail; other digits → 户号 prefix;
-    anything else → name or address contains.
+    ``field="all"`` guesses from the text: a whole 18-character ID number or credit code →
+    that customer; 11 digits starting with 1 → mobile (or 户号); a 4–6 character tail of
+    digits (last may be X) → ID tail; other digits → 户号 prefix; anything else → name or
+    address contains. Full-width characters (１３８…) are read as ASCII.
     """
     base = customers_visible_to(user)
-    q = (q or "").strip()
+    # Full-width digits and letters from a Chinese input method (１３８…) count as ASCII.
+    q = unicodedata.normalize("NFKC", q or "").strip()
     if not q:
         return base.order_by("-id")
     if field not in SEARCH_FIELDS:
         field = "all"
     cond: Q
-    if field == "number":
+    if field in ("all", "id_tail") and _WHOLE_ID.match(q.upper()):
+        cond = Q(id_number=q.upper()) | Q(credit_code=q.upper())
+        if field == "all" and _DIGITS.match(q):
+            cond |= Q(accounts__number__startswith=q)
+    elif field == "number":
         cond = Q(accounts__number__startswith=q)
     elif field == "name":
         cond = Q(name__icontains=q)

@@ -438,6 +438,8 @@ def account_update(*, actor: Actor, account_id: int, version: int, **changes: An
                 account.closed_on = timezone.localdate()
             if account.closed_on < account.opened_on:
                 raise ValidationFailed(_("The closing date is before the opening date."), field="closed_on")
+            if account.closed_on > timezone.localdate():  # 销户 records a closure that happened
+                raise ValidationFailed(_("The closing date cannot be in the future."), field="closed_on")
         else:
             account.closed_on = None
         account.tariff_code = (account.tariff_code or "").strip()

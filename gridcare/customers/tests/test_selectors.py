@@ -81,6 +81,10 @@ def _id_tail(key: str, size: int) -> Callable[[dict[str, Any]], str]:
         ("all", "13912345678", ["李四"]),
         ("id_tail", _id_tail("li", 4), ["李四"]),
         ("all", _id_tail("li", 6), ["李四"]),
+        ("all", _id_tail("li", 18), ["李四"]),  # a whole ID number finds its customer
+        ("id_tail", _id_tail("zhang", 18), ["张三"]),
+        ("all", lambda archive: archive["org"].credit_code, ["城关机械厂"]),  # a whole credit code
+        ("all", "１３９１２３４５６７８", ["李四"]),  # full-width digits from an input method
         ("address", "解放街", ["张三"]),
         ("all", "南门村", ["李四"]),
         ("address", "邮政信箱", ["李四"]),

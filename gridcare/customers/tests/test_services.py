@@ -13,6 +13,7 @@ from typing import Any
 import factory
 import pytest
 from django.contrib.auth.models import Group, User
+from django.utils import timezone
 
 from gridcare.core.engine.ids import id_check_char, uscc_check_char
 from gridcare.core.errors import Conflict, NotFound, ValidationFailed
@@ -385,6 +386,15 @@ def test_account_update_stale_version_and_bad_dates_change_nothing() -> None:
             version=1,
             status=AccountStatus.CLOSED,
             closed_on=dt.date(2024, 4, 30),
+        )
+    assert exc_info.value.field == "closed_on"
+    with pytest.raises(ValidationFailed) as exc_info:  # a closure is recorded once it happened
+        services.account_update(
+            actor="a",
+            account_id=account.pk,
+            version=1,
+            status=AccountStatus.CLOSED,
+            closed_on=timezone.localdate() + dt.timedelta(days=1),
         )
     assert exc_info.value.field == "closed_on"
     account.refresh_from_db()
