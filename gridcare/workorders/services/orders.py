@@ -805,8 +805,21 @@ def work_order_attach(
 
 @transaction.atomic
 def staff_alert_read(*, user: Any, alert_ids: list[int] | None = None) -> int:
-    """Mark the user's alerts read (all unread when ``alert_ids`` is None)."""
-    qs = StaffAlert.objects.filter(recipient=user, read_at__isnull=True)
-    if alert_ids is not None:
-        qs = qs.filter(pk__in=alert_ids)
-    return qs.update(read_at=timezone.now())
+    """Mark the user's alerts read (all unread when ``alert_ids`` is None); one audit row
+    names the alerts (an escalation read is part of the record of who knew when)."""
+    with transaction.atomic():
+        qs = StaffAlert.objects.select_for_update().filter(recipient=user, read_at__isnull=True)
+        if alert_ids is not None:
+            qs = qs.filter(pk__in=alert_ids)
+        ids = sorted(qs.values_list("pk", flat=True))
+        if not ids:
+            return 0
+        now = timezone.now()
+        changed = StaffAlert.objects.filter(pk__in=ids).update(read_at=now)
+        audit_record(
+            actor=user,
+            obj=user,
+            action="workorder.alerts_read",
+            after={"alerts": ids, "read_at": now.isoformat()},
+        )
+    return changed

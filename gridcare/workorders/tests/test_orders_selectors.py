@@ -207,10 +207,18 @@ def test_alerts_unread_first(agent, manager):
     accept(actor=agent, at=T0 + dt.timedelta(hours=1), media_attention=True)
     first, second = list(staff_alerts_for(manager))
     assert first.created_at > second.created_at
-    staff_alert_read(user=manager, alert_ids=[first.pk])
+    assert staff_alert_read(user=manager, alert_ids=[first.pk]) == 1
     ordered = list(staff_alerts_for(manager))
     assert [a.pk for a in ordered] == [second.pk, first.pk]
     assert StaffAlert.objects.filter(recipient=agent).count() == 0
+    # Reading is audited (who knew of the escalation when); reading again changes nothing.
+    from gridcare.core.models import AuditEvent
+
+    row = AuditEvent.objects.get(action="workorder.alerts_read")
+    assert (row.actor, row.after["alerts"]) == (manager, [first.pk])
+    assert staff_alert_read(user=manager, alert_ids=[first.pk]) == 0
+    assert staff_alert_read(user=agent, alert_ids=[second.pk]) == 0  # not the agent's alert
+    assert AuditEvent.objects.filter(action="workorder.alerts_read").count() == 1
 
 
 def test_timeline_shows_labels_not_codes_for_the_acceptance_and_sla_rows(make_user):
