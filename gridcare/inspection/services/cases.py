@@ -866,6 +866,10 @@ def case_notice(case: Case) -> dict[str, Any]:
     }
 
 
+NOTICE_SERVABLE = (CaseStatus.APPROVED, CaseStatus.NOTIFIED, CaseStatus.SETTLED)
+"""Statuses whose notice may be served: the others print a DRAFT mark."""
+
+
 def case_notice_pdf(case: Case) -> bytes:
     """The notice as an A4 PDF (bytes) with the embedded Chinese font of the bill notice
     (``gridcare.core.pdf``; ``NoticeFontMissing`` when the font is absent)."""
@@ -888,6 +892,15 @@ def case_notice_pdf(case: Case) -> bytes:
         Paragraph(notice["title"], styles.title),
         Spacer(1, 3 * mm),
     ]
+    if case.status not in NOTICE_SERVABLE:
+        # As on the printable page: a notice not yet approved says so on paper too.
+        warning = ParagraphStyle(
+            "draft", parent=normal, alignment=1, textColor=colors.red, fontSize=12, leading=16
+        )
+        story += [
+            Paragraph(f"草稿 DRAFT · {case.get_status_display()} · 未经审批，不得送达", warning),
+            Spacer(1, 2 * mm),
+        ]
     head = [
         [cell("通知书编号"), cell(case.number), cell("发现日期"), cell(case.occurred_on.isoformat())],
         [cell("户名"), cell(customer.name), cell("户号"), cell(notice["account"].number)],

@@ -273,6 +273,15 @@ def test_notice_html_and_pdf(case, staff_client):
     text = pdf_text(pdf.content)
     assert case.number in text
     assert "2,496.00" in text
+    assert "DRAFT" in text  # not approved: marked on paper as on the page
+
+
+def test_an_approved_notice_pdf_has_no_draft_mark(maker, make_user, staff_client):
+    case = approved_case(maker, make_user(roles=["service_manager"], username="boss"))
+    client = staff_client(roles=["inspector"])
+    text = pdf_text(client.get(reverse("inspection:case_notice_pdf", args=[case.pk])).content)
+    assert case.number in text
+    assert "DRAFT" not in text
 
 
 def test_detail_page_query_count_is_pinned(case, staff_client, django_assert_max_num_queries):
