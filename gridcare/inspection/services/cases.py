@@ -465,8 +465,25 @@ def case_create(
     charges = case_compute(
         kind=kind, occurred_on=occurred_on, inputs=data, violation_kind=violation_kind, user_type=user_type
     )
+    if finding is not None and finding.kind != kind:
+        raise ValidationFailed(_("The finding is not of this kind of case."), field="finding")
     now = timezone.now()
     with transaction.atomic():
+        if finding is not None:
+            # One live case per finding (two would back-bill the customer twice); the
+            # finding's row lock makes two clerks opening it at once wait for each other.
+            Finding.objects.select_for_update().filter(pk=finding.pk).first()
+            other = (
+                Case.objects.filter(finding=finding)
+                .exclude(status=CaseStatus.WITHDRAWN)
+                .values_list("number", flat=True)
+                .first()
+            )
+            if other is not None:
+                raise ValidationFailed(
+                    _("Case %(number)s was already opened from this finding.") % {"number": other},
+                    field="finding",
+                )
         case = Case(
             number=f"{CASE_PREFIX}{timezone.localdate(now).year}{next_number(CASE_SEQUENCE):06d}",
             kind=kind,

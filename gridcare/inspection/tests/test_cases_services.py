@@ -198,6 +198,25 @@ def test_a_finding_must_belong_to_the_account(inspector):
     assert (case.task_id, case.finding_id) == (task.pk, finding.pk)
 
 
+def test_one_live_case_per_finding_of_its_kind(inspector):
+    """A second case from the same finding would back-bill the customer twice; a safety
+    finding opens no theft case. Once the first case is withdrawn, a new one may be opened."""
+    account = account_with_contract()
+    _task, finding = task_with_finding(account)
+    first = theft_case(inspector, account, finding_id=finding.pk)
+    with pytest.raises(ValidationFailed) as exc:
+        theft_case(inspector, account, finding_id=finding.pk)
+    assert exc.value.field == "finding"
+    assert first.number in str(exc.value.message)
+    _task, safety = task_with_finding(account, kind=FindingKind.SAFETY)
+    with pytest.raises(ValidationFailed) as exc:
+        theft_case(inspector, account, finding_id=safety.pk)
+    assert exc.value.field == "finding"
+    case_withdraw(actor=inspector, case_id=first.pk, reason="重复立案")
+    assert theft_case(inspector, account, finding_id=finding.pk).finding_id == finding.pk
+    assert Case.objects.filter(finding=finding).count() == 2
+
+
 # --- prefill -------------------------------------------------------------------------------------
 
 
