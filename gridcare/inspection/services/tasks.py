@@ -266,6 +266,10 @@ def task_create(
         area = AreaLoss.objects.filter(pk=area_loss_id).only("transformer_id").first()
         if area is None:
             raise ValidationFailed(_("No line-loss area has this id."), field="area_loss_id")
+        if area.transformer_id != account.service_point.transformer_id:
+            raise ValidationFailed(
+                _("The line-loss area is not the one of this account's transformer."), field="area_loss_id"
+            )
     plan = None
     if plan_id is not None:
         plan = InspectionPlan.objects.filter(pk=plan_id).first()

@@ -239,3 +239,25 @@ def test_a_failed_scoring_run(
     assert list(ScoringRun.objects.values_list("status", flat=True)) == [RunStatus.FAILED] * 2
     # no done run: the list keeps its empty state and names the failed run
     assert "No scoring run has finished yet" in client.get(reverse("inspection:risk")).content.decode()
+
+
+def test_a_line_loss_task_names_the_accounts_own_area(make_user: Any, county: dict[str, Any]) -> None:
+    from gridcare.core.errors import ValidationFailed
+    from gridcare.customers.models import Account
+    from gridcare.inspection.services.lineloss import line_loss_run
+    from gridcare.inspection.services.tasks import task_create
+
+    inspector = make_user(roles=["inspector"])
+    line_loss_run(actor=inspector)
+    hot = AreaLoss.objects.get(transformer=county["theft"])
+    honest = Account.objects.get(number="4100000001")  # on the other transformer
+    due = timezone.localdate() + dt.timedelta(days=7)
+    with pytest.raises(ValidationFailed) as exc:
+        task_create(
+            actor=inspector, account_id=honest.pk, source="line_loss", due_on=due, area_loss_id=hot.pk
+        )
+    assert exc.value.field == "area_loss_id"
+    task = task_create(
+        actor=inspector, account_id=county["thief"].pk, source="line_loss", due_on=due, area_loss_id=hot.pk
+    )
+    assert task.area_loss_id == hot.pk
