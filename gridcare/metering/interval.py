@@ -27,13 +27,16 @@ slot is a one-byte column, and there is no time-zone arithmetic on the read path
 :func:`with_timestamps` when a chart wants real instants.
 
 Writes are idempotent per (kind, key, day): writing keys that are already stored for a day
-replaces their values (the day's files are merged into one new file); writing keys that are
-new for the day adds a ``part-<n>.parquet`` next to the existing ones. Files are written
-under a temporary name and renamed into place, so a reader never sees half a file.
+replaces their values (the day's files are merged into one new ``base-<n>.parquet``, which
+replaces every file numbered below it); writing keys that are new for the day adds a
+``part-<n>.parquet`` next to the existing ones. Files are written under a temporary name
+and renamed into place, so a reader never sees half a file, and a merge's clean-up that
+fails leaves only files the readers ignore.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import uuid
@@ -71,6 +74,7 @@ READ_SCHEMA: dict[str, pl.DataType] = {
 }
 _PARTITION = "date"
 _PART_GLOB = "part-*.parquet"
+_BASE_GLOB = "base-*.parquet"
 
 
 def interval_root(data_dir: Path | str | None = None) -> Path:
@@ -82,8 +86,25 @@ def _partition_dir(root: Path, day: dt.date) -> Path:
     return root / f"{_PARTITION}={day.isoformat()}"
 
 
+def _number(path: Path) -> int:
+    return int(path.stem.split("-", 1)[1])
+
+
+def _files(directory: Path) -> list[Path]:
+    """Every data file of a day, base and part, by number."""
+    return sorted([*directory.glob(_PART_GLOB), *directory.glob(_BASE_GLOB)], key=_number)
+
+
 def _parts(directory: Path) -> list[Path]:
-    return sorted(directory.glob(_PART_GLOB), key=lambda p: int(p.stem.split("-", 1)[1]))
+    """The day's live files: the newest ``base-<n>`` (a merge, which replaces every file
+    numbered below it) and the ``part-<m>`` added after it (m > n). Files a merge replaced
+    but could not delete are ignored, so a reader never sees a key twice."""
+    files = _files(directory)
+    bases = [f for f in files if f.name.startswith("base-")]
+    if not bases:
+        return files
+    newest = _number(bases[-1])
+    return [bases[-1], *(f for f in files if f.name.startswith("part-") and _number(f) > newest)]
 
 
 def _normalise(frame: pl.DataFrame) -> pl.DataFrame:
@@ -145,8 +166,9 @@ def curves_write(frame: pl.DataFrame, *, data_dir: Path | str | None = None) -> 
             overlap = stored_keys.join(new.select("kind", "key").unique(), on=["kind", "key"], how="semi")
         else:
             overlap = pl.DataFrame(schema={"kind": pl.String(), "key": pl.Int64()})
+        every = _files(directory)
+        next_n = _number(every[-1]) + 1 if every else 0
         if overlap.height == 0:
-            next_n = int(parts[-1].stem.split("-", 1)[1]) + 1 if parts else 0
             _write_atomic(new, directory / f"part-{next_n}.parquet")
             continue
         # Some keys are rewritten: merge the day into one file without their old values.
@@ -157,10 +179,12 @@ def curves_write(frame: pl.DataFrame, *, data_dir: Path | str | None = None) -> 
             .collect()
         )
         merged = pl.concat([kept.cast(pl.Schema(FILE_SCHEMA)), new]).sort("kind", "key", "slot")
-        next_n = int(parts[-1].stem.split("-", 1)[1]) + 1
-        _write_atomic(merged, directory / f"part-{next_n}.parquet")
-        for part in parts:
-            part.unlink()
+        # The rename of the base is the commit: from then on readers ignore every older
+        # file, so a failed clean-up below (or a reader in between) never doubles a key.
+        _write_atomic(merged, directory / f"base-{next_n}.parquet")
+        for old in every:
+            with contextlib.suppress(OSError):  # ignored by readers; the next merge retries
+                old.unlink()
     return data.height
 
 

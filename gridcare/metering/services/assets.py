@@ -370,6 +370,8 @@ def meter_install(
             raise ValidationFailed(
                 _("The meter was still installed elsewhere at that time."), field="installed_at"
             )
+        if locked.manufactured_on and timezone.localdate(installed_at) < locked.manufactured_on:
+            raise ValidationFailed(_("A meter cannot be installed before it was made."), field="installed_at")
         if Installation.objects.filter(account=acct, removed_at__gt=installed_at).exists():
             raise ValidationFailed(
                 _("The account still had another meter at that time."), field="installed_at"

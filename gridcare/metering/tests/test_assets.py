@@ -807,3 +807,25 @@ def test_due_list_runs_in_fixed_queries_and_is_scoped(make_user: Any, django_ass
     assert len(rows) == 3
     assert {r.reason for r in rows} == {DueReason.REPLACEMENT}
     assert meters_due_for_verification(user=make_user(roles=[]), on=dt.date(2026, 1, 1)) == []
+
+
+def test_a_meter_is_never_installed_before_it_was_made() -> None:
+    acct = make_account()
+    meter = make_meter(manufactured_on=dt.date(2024, 6, 1))
+    with pytest.raises(ValidationFailed) as exc:
+        meter_install(
+            actor="t",
+            meter=meter,
+            account=acct,
+            installed_at=at(2024, 5, 31, 9),
+            initial_readings=readings_for(meter),
+        )
+    assert exc.value.field == "installed_at"
+    installed = meter_install(
+        actor="t",
+        meter=meter,
+        account=acct,
+        installed_at=at(2024, 6, 1, 9),
+        initial_readings=readings_for(meter),
+    )
+    assert installed.meter_id == meter.pk

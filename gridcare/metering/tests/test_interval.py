@@ -90,7 +90,33 @@ def test_rewriting_a_day_replaces_its_values_and_keeps_other_keys(tmp_path: Path
     untouched = read.filter(pl.col("key") == 1)
     assert untouched.equals(_curves([1], _days(2)).drop("kind").sort("key", "day", "slot"))
     # and the day was compacted into one file
-    assert len(list((tmp_path / "interval" / "date=2026-03-02").glob("part-*.parquet"))) == 1
+    assert [p.name for p in (tmp_path / "interval" / "date=2026-03-02").iterdir()] == ["base-2.parquet"]
+
+
+def test_a_merge_whose_clean_up_fails_never_doubles_a_key(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The merged file is the commit; the old files it replaces are ignored by readers even
+    if deleting them failed (a crash, a permission error), and the next merge removes them."""
+    curves_write(_curves([1, 2], _days(1)), data_dir=tmp_path)
+    curves_write(_curves([3], _days(1)), data_dir=tmp_path)  # part-1 beside part-0
+    real_unlink = Path.unlink
+
+    def failing_unlink(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise PermissionError("simulated")
+
+    monkeypatch.setattr(Path, "unlink", failing_unlink)
+    rewrite = _curves([1], _days(1)).with_columns(wh=pl.lit(7, dtype=pl.Int64))
+    curves_write(rewrite, data_dir=tmp_path)
+    monkeypatch.setattr(Path, "unlink", real_unlink)
+    day = tmp_path / "interval" / "date=2026-03-01"
+    assert sorted(p.name for p in day.iterdir()) == ["base-2.parquet", "part-0.parquet", "part-1.parquet"]
+    read = curves_read(keys=[1, 2, 3], start=D1, end=D1, data_dir=tmp_path)
+    assert read.height == 3 * 96
+    assert read.filter(pl.col("key") == 1)["wh"].to_list() == [7] * 96
+    curves_write(_curves([4], _days(1)), data_dir=tmp_path)  # an append after the base counts
+    assert curves_read(keys=[1, 2, 3, 4], start=D1, end=D1, data_dir=tmp_path).height == 4 * 96
+    curves_write(rewrite.with_columns(wh=pl.lit(8, dtype=pl.Int64)), data_dir=tmp_path)
+    assert sorted(p.name for p in day.iterdir()) == ["base-4.parquet"]  # the stale files went too
+    assert curves_read(keys=[1, 2, 3, 4], start=D1, end=D1, data_dir=tmp_path).height == 4 * 96
 
 
 def test_new_keys_for_a_day_are_appended_as_another_part(tmp_path: Path) -> None:
