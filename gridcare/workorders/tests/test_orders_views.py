@@ -173,7 +173,9 @@ def test_matrix_step_note_attach(who, expected, request, order):
 )
 def test_matrix_attachment_download(who, expected, request, order, agent):
     attachment = work_order_attach(
-        actor=agent, number=order.number, upload=SimpleUploadedFile("photo.png", b"\x89PNGdata", "image/png")
+        actor=agent,
+        number=order.number,
+        upload=SimpleUploadedFile("photo.png", b"\x89PNG\r\n\x1a\ndata", "image/png"),
     )
     response = client_for(who, request).get(reverse("workorders:attachment", args=[attachment.pk]))
     if expected == "login":
@@ -181,7 +183,7 @@ def test_matrix_attachment_download(who, expected, request, order, agent):
     else:
         assert response.status_code == expected
     if expected == 200:
-        assert b"".join(response.streaming_content) == b"\x89PNGdata"
+        assert b"".join(response.streaming_content) == b"\x89PNG\r\n\x1a\ndata"
         assert response["Content-Type"] == "image/png"
         assert "attachment" in response["Content-Disposition"]
         assert response["Cache-Control"] == "private, no-store"
@@ -390,23 +392,30 @@ def test_attachment_upload_and_refusals(agent, order, settings):
     client = login(agent)
     url = reverse("workorders:order_attach", args=[order.number])
     ok = client.post(
-        url, {"file": SimpleUploadedFile("现场.jpg", b"\xff\xd8jpegdata", content_type="image/jpeg")}
+        url, {"file": SimpleUploadedFile("现场.jpg", b"\xff\xd8\xff\xe0jpegdata", content_type="image/jpeg")}
     )
     assert ok.status_code == 302
     attachment = Attachment.objects.get(order=order)
     assert attachment.name == "现场.jpg"
-    assert attachment.size == 10
+    assert attachment.size == 12
     bad_type = client.post(
         url, {"file": SimpleUploadedFile("tool.exe", b"MZ....", content_type="application/x-msdownload")}
     )
     assert bad_type.status_code == 422
     assert "field--error" in bad_type.content.decode()
+    # A program declared as a photo is refused, by its name and by its first bytes.
+    for name, body in (("payload.exe", b"\x89PNG\r\n\x1a\n...."), ("photo.png", b"MZ\x90\x00....")):
+        disguised = client.post(url, {"file": SimpleUploadedFile(name, body, content_type="image/png")})
+        assert disguised.status_code == 422
+    # A type in capitals and a GB18030 text file are fine.
+    text = SimpleUploadedFile("记录.txt", "客户来电记录".encode("gb18030"), content_type="Text/Plain")
+    assert client.post(url, {"file": text}).status_code == 302
     settings.GRIDCARE_ATTACHMENT_MAX_BYTES = 5
     too_big = client.post(
         url, {"file": SimpleUploadedFile("big.txt", b"0123456789", content_type="text/plain")}
     )
     assert too_big.status_code == 422
-    assert Attachment.objects.filter(order=order).count() == 1
+    assert Attachment.objects.filter(order=order).count() == 2
     page = client.get(reverse("workorders:order", args=[order.number])).content.decode()
     assert reverse("workorders:attachment", args=[attachment.pk]) in page
     assert "/media/" not in page  # never a public URL

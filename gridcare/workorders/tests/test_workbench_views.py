@@ -350,6 +350,18 @@ def test_intake_unknown_account_error_on_its_field(staff_client):
     assert response.context["form"].errors["account_number"] == ["No account has this number."]
 
 
+def test_intake_for_a_caller_gone_since_the_lookup_keeps_the_form(staff_client):
+    """The customer picked in the lookup no longer exists when the agent presses Accept:
+    the form comes back (422) with what was typed and the error, not a 404."""
+    response = staff_client(roles=["hotline_agent"]).post(
+        reverse("workorders:workbench"), intake(customer_id="999999", subject="电费比上月高很多")
+    )
+    assert response.status_code == 422
+    assert 'value="电费比上月高很多"' in response.content.decode()
+    assert response.context["form"].errors
+    assert WorkOrder.objects.count() == 0
+
+
 def test_intake_reporter_fields_refused_on_a_complaint(staff_client):
     response = staff_client(roles=["hotline_agent"]).post(
         reverse("workorders:workbench"), intake(reporter_phone="13511112222")

@@ -187,7 +187,10 @@ def workbench_view(request: HttpRequest) -> HttpResponse:
                 else:
                     messages.success(request, _("Work order %(number)s accepted.") % {"number": order.number})
                 return redirect("workorders:order", number=order.number)
-        lookup = _lookup(request, {"customer": request.POST.get("customer_id", ""), "phone": ""})
+        try:  # the caller panel again; a customer gone since the lookup just loses the panel
+            lookup = _lookup(request, {"customer": request.POST.get("customer_id", ""), "phone": ""})
+        except Http404:
+            lookup = {"q": "", "searched": False, "matches": [], "panel": None}
         status = 422
     else:
         lookup = _lookup(request, request.GET)
