@@ -18,6 +18,7 @@ from django.http import FileResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from gridcare.core.audit import person_name
 from gridcare.workorders.choices import Channel, Grade, WorkOrderKind
 from gridcare.workorders.models import WorkOrder
 from gridcare.workorders.registry import workflows
@@ -116,7 +117,7 @@ def work_orders_xlsx(orders: QuerySet[WorkOrder], out: IO[bytes]) -> int:
                 contact.name,
                 contact.phone,
                 order.team.name if order.team else "",
-                (assignee.get_full_name() or assignee.username) if assignee else "",
+                person_name(assignee) if assignee else "",
                 order.duplicate_of.number if order.duplicate_of else "",
                 _when(order.created_at),
                 _when(order.replied_at),

@@ -137,3 +137,23 @@ def test_export_of_nothing_is_a_header_only_workbook(agent):
     out = io.BytesIO()
     assert work_orders_xlsx(work_order_search(user=agent, q="nothing-matches"), out) == 0
     assert len(xlsx_rows(out.getvalue())) == 1
+
+
+def test_a_chinese_assignee_is_written_family_name_first(agent, make_user):
+    """刘芳, not Django's "first last" (芳 刘): in the export, the order page and the list."""
+    from gridcare.workorders.models import WorkOrder
+
+    fang = make_user(roles=["hotline_agent"], username="liufang", first_name="芳", last_name="刘")
+    order = accept(actor=agent)
+    WorkOrder.objects.filter(pk=order.pk).update(assignee=fang)
+    out = io.BytesIO()
+    work_orders_xlsx(work_order_search(user=agent), out)
+    _header, row = xlsx_rows(out.getvalue())
+    assert "刘芳" in row
+    assert "芳 刘" not in row
+    client = Client()
+    client.force_login(agent)
+    for page in (reverse("workorders:order", args=[order.number]), reverse("workorders:orders")):
+        html = client.get(page).content.decode()
+        assert "刘芳" in html
+        assert "芳 刘" not in html
