@@ -105,6 +105,12 @@ def test_search_page_highlights_and_filters(kb, staff_client):
     assert "KB-TAR-007" not in filtered
     empty = client.get(reverse("workorders:kb"), {"q": "卫星发射"}).content.decode()
     assert "KB-" not in empty
+    # An unknown category (an old link) drops the filter, not the words: no list of everything.
+    stale = client.get(reverse("workorders:kb"), {"q": "卫星发射", "category": "gone"})
+    assert stale.status_code == 200
+    assert "KB-" not in stale.content.decode()
+    assert stale.context["q"] == "卫星发射"
+    assert "category" in stale.context["form"].errors
 
 
 def test_search_page_paginates_the_browse_list(kb, staff_client):

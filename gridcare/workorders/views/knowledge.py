@@ -116,6 +116,10 @@ def _search_context(request: HttpRequest) -> dict[str, Any]:
     if form.is_valid():
         q = form.cleaned_data["q"].strip()
         category = form.cleaned_data["category"]
+    elif form.is_bound:
+        # An unknown category (an old link, a category since removed) drops the filter, not
+        # the words: the search still runs on them, and the form says what was wrong.
+        q = (form.data.get("q") or "").strip()[:200]
     articles = article_search(
         user=request.user, q=q, category=category or None, limit=SEARCH_LIMIT, browse=True
     )
