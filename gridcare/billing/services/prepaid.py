@@ -46,7 +46,7 @@ from gridcare.billing.models import (
 )
 from gridcare.billing.notifications import sms_send
 from gridcare.billing.selectors.policy import billing_policy_at
-from gridcare.billing.services.period_data import reading_days
+from gridcare.billing.services.period_data import month_bounds, reading_days
 from gridcare.core.audit import actor_label, audit_record, person_name, snapshot
 from gridcare.core.bulk import db_datetime, decimal_text, insert_ignoring_conflicts
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -355,8 +355,7 @@ def _month_shares(first: dt.date, last: dt.date, wh: int) -> list[tuple[dt.date,
     out = []
     start, done, taken = first, 0, 0
     while start <= last:
-        next_month = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-        end = min(last, next_month - dt.timedelta(days=1))
+        end = min(last, month_bounds(start)[1])
         done += (end - start).days + 1
         share = wh * done // days - taken
         out.append((start, end, share))
@@ -365,18 +364,23 @@ def _month_shares(first: dt.date, last: dt.date, wh: int) -> list[tuple[dt.date,
     return out
 
 
-def _earlier_month_charges(usage: pl.DataFrame, day: dt.date) -> dict[int, tuple[int, int]]:
-    """Accounts whose charge starts in an earlier month (a gap over the 1st): the Wh and fen
-    charged in the month their gap began (all before the gap) — a rare, small query per month."""
-    starts = usage.select("account_id", "from_day").filter(pl.col("from_day") < day.replace(day=1))
+def _charges_where_the_gap_began(
+    usage: pl.DataFrame, day: dt.date, *, by_year: bool
+) -> dict[int, tuple[int, int]]:
+    """Accounts whose charge starts before ``day``'s year (``by_year``) or month — readings
+    missing over its 1st: the Wh and fen they were charged in the year (month) their gap
+    began, before the gap. A rare, small query per such year (month)."""
+    period_start = day.replace(month=1, day=1) if by_year else day.replace(day=1)
+    starts = usage.select("account_id", "from_day").filter(pl.col("from_day") < period_start)
     out: dict[int, tuple[int, int]] = {}
-    for (month,), group in starts.group_by(pl.col("from_day").dt.truncate("1mo")):
-        first = dict(zip(group["account_id"].to_list(), group["from_day"].to_list(), strict=True))
-        rows = (
-            PrepaidCharge.objects.filter(account_id__in=list(first), day__gte=month)
-            .filter(day__lt=(month.replace(day=28) + dt.timedelta(days=4)).replace(day=1))
-            .values_list("account_id", "day", "kwh", "amount")
+    for (first_of,), group in starts.group_by(pl.col("from_day").dt.truncate("1y" if by_year else "1mo")):
+        after = (
+            dt.date(first_of.year + 1, 1, 1) if by_year else month_bounds(first_of)[1] + dt.timedelta(days=1)
         )
+        first = dict(zip(group["account_id"].to_list(), group["from_day"].to_list(), strict=True))
+        rows = PrepaidCharge.objects.filter(
+            account_id__in=list(first), day__gte=first_of, day__lt=after
+        ).values_list("account_id", "day", "kwh", "amount")
         for account_id in first:
             out[account_id] = (0, 0)
         for account_id, charged_day, kwh, amount in rows:
@@ -384,6 +388,19 @@ def _earlier_month_charges(usage: pl.DataFrame, day: dt.date) -> dict[int, tuple
                 wh, fen = out[account_id]
                 out[account_id] = (wh + int(Decimal(kwh) * 1000), fen + int(Decimal(amount) * 100))
     return out
+
+
+def _earlier_month_charges(usage: pl.DataFrame, day: dt.date) -> dict[int, tuple[int, int]]:
+    """Accounts whose charge starts in an earlier month (a gap over the 1st): the Wh and fen
+    charged in the month their gap began (all before the gap)."""
+    return _charges_where_the_gap_began(usage, day, by_year=False)
+
+
+def _ytd_across_new_year(usage: pl.DataFrame, day: dt.date) -> dict[int, int]:
+    """Accounts whose charge starts in an earlier year (readings missing over 1 January):
+    the engine wants ``ytd_wh_before`` of the period's *first* year, so their charges of
+    that year before the gap are summed."""
+    return {a: wh for a, (wh, _fen) in _charges_where_the_gap_began(usage, day, by_year=True).items()}
 
 
 def _year_and_month_so_far(
@@ -420,29 +437,6 @@ def _year_and_month_so_far(
             mtd_wh[account_id] = int(Decimal(month_kwh) * 1000)
             mtd_fen[account_id] = int(Decimal(month_amount) * 100)
     return ytd, mtd_wh, mtd_fen
-
-
-def _ytd_across_new_year(usage: pl.DataFrame, day: dt.date) -> dict[int, int]:
-    """Accounts whose charge starts in an earlier year (readings missing over 1 January):
-    the engine wants ``ytd_wh_before`` of the period's *first* year, so their charges of
-    that year are summed (a rare, small query per such year)."""
-    starts = usage.select("account_id", pl.col("from_day").alias("start")).filter(
-        pl.col("start").dt.year() < day.year
-    )
-    out: dict[int, int] = {}
-    for (year,), group in starts.group_by(pl.col("start").dt.year()):
-        first = dict(zip(group["account_id"].to_list(), group["start"].to_list(), strict=True))
-        rows = (
-            PrepaidCharge.objects.filter(account_id__in=list(first), day__gte=dt.date(int(year), 1, 1))
-            .filter(day__lt=dt.date(int(year) + 1, 1, 1))
-            .values_list("account_id", "day", "kwh")
-        )
-        for account_id in first:
-            out[account_id] = 0
-        for account_id, charged_day, kwh in rows:
-            if charged_day < first[account_id]:
-                out[account_id] += int(Decimal(kwh) * 1000)
-    return out
 
 
 def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
