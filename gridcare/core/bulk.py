@@ -11,10 +11,11 @@ hold database-ready values: ints, strings, dates, Decimal-as-text).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import polars as pl
@@ -114,21 +115,36 @@ def _executemany(sql: str, chunk: pl.DataFrame) -> None:
             cursor.executemany(sql, batch)
 
 
-def _pg_insert(table: str, columns: list[str], conflict: list[str], chunk: pl.DataFrame) -> int:
-    col_list = ", ".join(columns)
-    temp = f"_bulk_{table}"
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {temp}")
+@contextlib.contextmanager
+def _staged(
+    cursor: Any, table: str, columns: list[str], chunk: pl.DataFrame, *, prefix: str
+) -> Iterator[str]:
+    """A temporary table shaped like ``columns`` of ``table`` holding the rows of ``chunk``
+    (``COPY`` on PostgreSQL, ``executemany`` on SQLite); yields its name, drops it after."""
+    temp = f"{prefix}_{table}"
+    column_list = ", ".join(columns)
+    cursor.execute(f"DROP TABLE IF EXISTS {temp}")
+    if connection.vendor == "postgresql":
         cursor.execute(
-            f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS SELECT {col_list} FROM {table} WITH NO DATA"
+            f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS SELECT {column_list} FROM {table} WITH NO DATA"  # noqa: S608
         )
         _copy_rows(cursor, temp, columns, chunk)
+    else:
+        cursor.execute(f"CREATE TEMP TABLE {temp} AS SELECT {column_list} FROM {table} WHERE 0")  # noqa: S608
+        placeholders = ", ".join(["%s"] * len(columns))
+        _executemany(f"INSERT INTO {temp} ({column_list}) VALUES ({placeholders})", chunk)  # noqa: S608
+    yield temp
+    cursor.execute(f"DROP TABLE {temp}")
+
+
+def _pg_insert(table: str, columns: list[str], conflict: list[str], chunk: pl.DataFrame) -> int:
+    col_list = ", ".join(columns)
+    with connection.cursor() as cursor, _staged(cursor, table, columns, chunk, prefix="_bulk") as temp:
         cursor.execute(
-            f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {temp} "
+            f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM {temp} "  # noqa: S608
             f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING"
         )
         count = cursor.rowcount
-        cursor.execute(f"DROP TABLE {temp}")
     return max(count, 0)
 
 
@@ -179,34 +195,19 @@ def update_from_frame(
     changed: list[tuple[Any, ...]] = []
     if frame.height:
         table = _ident(table)
-        temp = f"_upd_{table}"
         columns = [*keys, *values]
         # SQLite's RETURNING names the updated table's columns bare (not through its alias)
         owner = "t." if connection.vendor == "postgresql" else ""
-        sql = (
-            f"UPDATE {table} AS t SET {', '.join(f'{c} = s.{c}' for c in values)} "  # noqa: S608 — identifiers checked
-            f"FROM {temp} AS s WHERE {' AND '.join(f't.{c} = s.{c}' for c in keys)}"
-            + (f" AND ({only_if})" if only_if else "")
-            + f" RETURNING {', '.join(owner + c for c in keys)}"
-        )
         for offset in range(0, frame.height, batch_rows):
             chunk = frame.select(columns).slice(offset, batch_rows)
-            with connection.cursor() as cursor:
-                cursor.execute(f"DROP TABLE IF EXISTS {temp}")
-                if connection.vendor == "postgresql":
-                    cursor.execute(
-                        f"CREATE TEMP TABLE {temp} ON COMMIT DROP AS "  # noqa: S608 — identifiers checked
-                        f"SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
-                    )
-                    _copy_rows(cursor, temp, columns, chunk)
-                else:
-                    column_list = ", ".join(columns)
-                    placeholders = ", ".join(["%s"] * len(columns))
-                    cursor.execute(f"CREATE TEMP TABLE {temp} AS SELECT {column_list} FROM {table} WHERE 0")  # noqa: S608
-                    _executemany(f"INSERT INTO {temp} ({column_list}) VALUES ({placeholders})", chunk)  # noqa: S608
-                cursor.execute(sql)
+            with connection.cursor() as cursor, _staged(cursor, table, columns, chunk, prefix="_upd") as temp:
+                cursor.execute(
+                    f"UPDATE {table} AS t SET {', '.join(f'{c} = s.{c}' for c in values)} "  # noqa: S608 — identifiers checked
+                    f"FROM {temp} AS s WHERE {' AND '.join(f't.{c} = s.{c}' for c in keys)}"
+                    + (f" AND ({only_if})" if only_if else "")
+                    + f" RETURNING {', '.join(owner + c for c in keys)}"
+                )
                 changed.extend(cursor.fetchall())
-                cursor.execute(f"DROP TABLE {temp}")
     schema = {c: frame.schema[c] for c in keys}
     dates = [c for c, dtype in schema.items() if dtype == pl.Date]
     rows = [
