@@ -33,7 +33,6 @@ re-rating.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -45,6 +44,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gridcare.billing.choices import AdjustmentKind, BillStatus, DocumentStatus
 from gridcare.billing.models import Bill, BillAdjustment
+from gridcare.billing.services.payments import balance_settle, lock_balance
 from gridcare.core.audit import audit_record, snapshot
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.ids import next_number
@@ -307,10 +307,13 @@ def _corrections(bill_id: int, statuses: tuple[str, ...]) -> tuple[Decimal, Deci
     return totals["kwh"] or Decimal("0.000"), totals["amount"] or Decimal("0.00")
 
 
-def _refund_within_the_bill(bill: Bill, *, kwh: Decimal, amount: Decimal, statuses: tuple[str, ...]) -> None:
-    """Refuse a refund (``kwh`` and ``amount`` ≤ 0) that, with the bill's corrections in
-    ``statuses``, would take back more energy or money than the bill charged."""
-    done_kwh, done_amount = _corrections(bill.pk, statuses)
+def _refund_within_the_bill(
+    bill: Bill, *, kwh: Decimal, amount: Decimal, done: tuple[Decimal, Decimal]
+) -> None:
+    """Refuse a refund (``kwh`` and ``amount`` ≤ 0) that, with the bill's corrections
+    ``done`` (their kWh and money, from :func:`_corrections`), would take back more energy
+    or money than the bill charged."""
+    done_kwh, done_amount = done
     if bill.kwh + done_kwh + kwh < 0:
         raise ValidationFailed(
             _("A refund cannot exceed the billed energy less earlier corrections (%(kwh)s kWh left).")
@@ -372,11 +375,12 @@ def bill_adjustment_request(
         computed_lines = list(lines or [])
         # The corrections already requested or approved count: a second refund starts from
         # what the first left (the bill row's lock keeps two requests from both passing).
-        standing = bill.kwh + _corrections(bill.pk, OPEN_OR_APPROVED)[0]
+        done = _corrections(bill.pk, OPEN_OR_APPROVED)
+        standing = bill.kwh + done[0]
         if money is None:
             corrected = standing + sign * energy
             if corrected < 0:
-                _refund_within_the_bill(bill, kwh=-energy, amount=Decimal("0"), statuses=OPEN_OR_APPROVED)
+                _refund_within_the_bill(bill, kwh=-energy, amount=Decimal("0"), done=done)
             rating = correction_rating(bill=bill, corrected_kwh=corrected, from_kwh=standing)
             signed = rating["amount"]
             if signed * sign < 0:
@@ -388,7 +392,7 @@ def bill_adjustment_request(
             money = abs(signed)
             computed_lines = rating["lines"]
         if sign < 0:
-            _refund_within_the_bill(bill, kwh=-energy, amount=-money, statuses=OPEN_OR_APPROVED)
+            _refund_within_the_bill(bill, kwh=-energy, amount=-money, done=done)
         return _create(
             actor=actor,
             bill=bill,
@@ -420,7 +424,7 @@ def bill_adjustment_decide(
     bill_id, account_id = found
     with transaction.atomic():
         # Locks in the payments' order: the account's balance, then the bill, then the document.
-        balance = _payments()._lock_balance(account_id)
+        balance = lock_balance(account_id)
         bill = Bill.objects.select_for_update().get(pk=bill_id)
         adjustment = BillAdjustment.objects.select_for_update().filter(pk=adjustment_id).first()
         if adjustment is None:
@@ -441,7 +445,10 @@ def bill_adjustment_decide(
         if approve and adjustment.amount < 0:
             try:  # a back-billing approved earlier may since have been rejected
                 _refund_within_the_bill(
-                    bill, kwh=Decimal("0"), amount=Decimal("0"), statuses=(DocumentStatus.APPROVED,)
+                    bill,
+                    kwh=Decimal("0"),
+                    amount=Decimal("0"),
+                    done=_corrections(bill.pk, (DocumentStatus.APPROVED,)),
                 )
             except ValidationFailed as exc:
                 raise Conflict(exc.message, field="status") from None
@@ -456,12 +463,6 @@ def bill_adjustment_decide(
         if approve and adjustment.amount < 0:
             _credit_over_settlement(actor=actor, bill=bill, refund=adjustment, balance=balance)
     return adjustment
-
-
-def _payments() -> Any:
-    from gridcare.billing.services import payments
-
-    return payments
 
 
 def _credit_over_settlement(*, actor: Actor, bill: Bill, refund: BillAdjustment, balance: Any) -> None:
@@ -512,10 +513,7 @@ def _credit_over_settlement(*, actor: Actor, bill: Bill, refund: BillAdjustment,
         before={"amount": str(before)},
         after={"amount": str(balance.amount), "bill": bill.number, "refund": refund.number, "moved": moved},
     )
-    if bill.account.is_prepaid:
-        transaction.on_commit(functools.partial(_payments()._after_prepaid_payment, bill.account_id, actor))
-    else:
-        _payments().balances_apply(account_ids=[bill.account_id], actor=actor)
+    balance_settle(account_id=bill.account_id, actor=actor)
 
 
 # --- from a meter verification ---------------------------------------------------------------------

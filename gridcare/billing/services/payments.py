@@ -85,7 +85,7 @@ def parse_amount(value: Any, *, field: str = "amount") -> Decimal:
     return amount.quantize(Decimal("0.01"))
 
 
-def _lock_balance(account_id: int) -> AccountBalance:
+def lock_balance(account_id: int) -> AccountBalance:
     """The account lock: get or create the balance row, then lock it for this transaction."""
     return _lock_balances([account_id])[account_id]
 
@@ -446,7 +446,7 @@ def payment_reverse(*, actor: Any, payment_id: int, reason: str) -> Payment:
     if account_id is None:
         raise NotFound(_("No such payment."))
     with transaction.atomic():
-        balance = _lock_balance(account_id)
+        balance = lock_balance(account_id)
         payment = Payment.objects.select_for_update().get(pk=payment_id)
         if payment.status != PaymentStatus.POSTED:
             raise Conflict(_("This payment is already reversed."))
@@ -475,14 +475,19 @@ def payment_reverse(*, actor: Any, payment_id: int, reason: str) -> Payment:
             },
             reason=reason,
         )
-        if Account.objects.filter(pk=account_id, is_prepaid=True).exists():
-            # The prepaid balance fell: let the prepaid service re-check the account.
-            transaction.on_commit(functools.partial(_after_prepaid_payment, account_id, actor))
-        else:
-            # The bills owe again: a credit balance the account still has pays them at once
-            # (rather than the bills running late fees beside the customer's own money).
-            balances_apply(account_ids=[account_id], actor=actor)
+        balance_settle(account_id=account_id, actor=actor)
     return payment
+
+
+def balance_settle(*, account_id: int, actor: Any) -> None:
+    """After an account's balance or bills changed outside a payment (a reversal, a refund
+    credited): a prepaid account is re-checked by the prepaid service once the transaction
+    commits; any other account's credit balance pays its unpaid bills at once (rather than
+    the bills running late fees beside the customer's own money)."""
+    if Account.objects.filter(pk=account_id, is_prepaid=True).exists():
+        transaction.on_commit(functools.partial(_after_prepaid_payment, account_id, actor))
+    else:
+        balances_apply(account_ids=[account_id], actor=actor)
 
 
 def balances_apply(*, account_ids: Iterable[int], actor: Any) -> int:
