@@ -9,18 +9,6 @@ from django.utils.translation import gettext as _
 
 from gridcare.core.errors import ValidationFailed
 
-#: Photos, PDFs, recordings and plain text; nothing a browser would run.
-ALLOWED_ATTACHMENT_TYPES = (
-    "image/jpeg",
-    "image/png",
-    "image/webp",
-    "application/pdf",
-    "audio/mpeg",
-    "audio/wav",
-    "text/plain",
-)
-
-
 #: Other names browsers give the same types.
 _ALIASES = {
     "image/jpg": "image/jpeg",
@@ -30,7 +18,9 @@ _ALIASES = {
     "audio/mp3": "audio/mpeg",
 }
 
-#: The file-name extensions each type may carry (a name without one is judged by content).
+#: The types that may be attached — photos, PDFs, recordings and plain text; nothing a
+#: browser would run — with the file-name extensions each may carry (a name without one is
+#: judged by content).
 _EXTENSIONS = {
     "image/jpeg": {"jpg", "jpeg"},
     "image/png": {"png"},
@@ -40,6 +30,7 @@ _EXTENSIONS = {
     "audio/wav": {"wav"},
     "text/plain": {"txt", "text", "log", "csv"},
 }
+ALLOWED_ATTACHMENT_TYPES = tuple(_EXTENSIONS)
 
 
 def _looks_like(content_type: str, head: bytes) -> bool:
