@@ -205,12 +205,11 @@ def payments_post(request: HttpRequest, payload: PaymentIn) -> dict[str, Any]:
     account = Account.objects.filter(number=payload.account.strip()).first()
     if account is None:
         raise NotFound("No such account.", field="account")
-    if payload.received_at is not None and (
-        payload.received_at.tzinfo is None or timezone.localdate(payload.received_at) != timezone.localdate()
-    ):
+    # A time without its zone is refused by payment_item; a counter payment is of today.
+    when = payload.received_at
+    if when is not None and timezone.is_aware(when) and timezone.localdate(when) != timezone.localdate():
         raise ValidationFailed(
-            "A counter payment is received today (with a time zone): an earlier day would cut the late fee.",
-            field="received_at",
+            "A counter payment is received today: an earlier day would cut the late fee.", field="received_at"
         )
     payment = payment_post(
         actor=request.user,

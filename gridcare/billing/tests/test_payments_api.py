@@ -98,6 +98,14 @@ def test_a_counter_payment_cannot_be_dated_back_to_escape_the_late_fee(staff_cli
     resp = post_json(client, "/api/billing/payments", body, **{"Idempotency-Key": "back"})
     assert resp.status_code == 422
     assert resp.json()["field"] == "received_at"
+    naive = post_json(
+        client,
+        "/api/billing/payments",
+        {**body, "received_at": "2026-09-19T10:00:00"},
+        **{"Idempotency-Key": "nz"},
+    )
+    assert naive.status_code == 422  # without its time zone: refused by the payment service
+    assert naive.json()["field"] == "received_at"
     assert not Payment.objects.exists()
     today = timezone.localtime().replace(microsecond=0).isoformat()
     resp = post_json(
