@@ -11,8 +11,8 @@ import pytest
 from gridcare.inspection.services.consumption import accounts_daily_kwh, accounts_frame
 from gridcare.inspection.tests.factories import metered_account, transformer_area
 from gridcare.metering.models import Installation
-from gridcare.metering.services.assets import meter_exchange, meter_register
-from gridcare.metering.tests.readings_fixtures import DAY0, import_lines, installed_meter
+from gridcare.metering.services.assets import meter_exchange
+from gridcare.metering.tests.readings_fixtures import DAY0, import_lines, installed_meter, stock_meter
 
 pytestmark = pytest.mark.django_db
 
@@ -52,15 +52,7 @@ def _exchange_at(hour: int, *, old_frozen_days: range, tmp_path) -> tuple[int, d
     old = installed_meter("OLD1")
     account = Installation.objects.get(meter=old).account
     import_lines(tmp_path, [f"OLD1,total,{day(n)},{10 * n}" for n in old_frozen_days], name="old.csv")
-    new = meter_register(
-        actor="t",
-        asset_no="NEW1",
-        barcode="BNEW1",
-        meter_type="single",
-        registers=["total"],
-        accuracy_class="2",
-        manufactured_on=dt.date(2025, 1, 1),
-    )
+    new = stock_meter("NEW1")
     exchange_at = dt.datetime.combine(day(9), dt.time(hour), tzinfo=dt.timezone(dt.timedelta(hours=8)))
     part = Decimal(10 * hour) / 24  # the old meter's energy from 00:00 to the exchange
     meter_exchange(

@@ -24,6 +24,24 @@ def at(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(10), tzinfo=TZ)
 
 
+def stock_meter(
+    asset_no: str, *, registers: tuple[str, ...] = ("total",), digits: int = 6, multiplier: str = "1"
+) -> Meter:
+    """A class-2 meter made on 2025-01-01, registered and in stock (e.g. the new meter of
+    an exchange)."""
+    return meter_register(
+        actor="test",
+        asset_no=asset_no,
+        barcode=f"B{asset_no}",
+        meter_type="three" if "reactive" in registers else "single",
+        registers=list(registers),
+        accuracy_class="2",
+        manufactured_on=dt.date(2025, 1, 1),
+        digits=digits,
+        multiplier=Decimal(multiplier),
+    )
+
+
 def installed_meter(
     asset_no: str,
     *,
@@ -35,17 +53,7 @@ def installed_meter(
     account: Any = None,
 ) -> Meter:
     """A meter registered and installed for a new active account on ``installed_on``."""
-    meter = meter_register(
-        actor="test",
-        asset_no=asset_no,
-        barcode=f"B{asset_no}",
-        meter_type="three" if "reactive" in registers else "single",
-        registers=list(registers),
-        accuracy_class="2",
-        manufactured_on=dt.date(2025, 1, 1),
-        digits=digits,
-        multiplier=Decimal(multiplier),
-    )
+    meter = stock_meter(asset_no, registers=registers, digits=digits, multiplier=multiplier)
     meter_install(
         actor="test",
         meter=meter,

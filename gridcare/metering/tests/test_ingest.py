@@ -13,7 +13,7 @@ from gridcare.core.models import AuditEvent
 from gridcare.metering.choices import ImportStatus, ReadingQuality, ReadingSource, VeeRule
 from gridcare.metering.models import ImportRejection, Reading, ReadingException, ReadingImport
 from gridcare.metering.selectors.readings import accounts_held_from_billing
-from gridcare.metering.services.assets import meter_exchange, meter_register
+from gridcare.metering.services.assets import meter_exchange
 from gridcare.metering.services.readings import (
     reading_edit,
     reading_exceptions_resolve,
@@ -27,6 +27,7 @@ from gridcare.metering.tests.readings_fixtures import (
     import_lines,
     installed_meter,
     series_lines,
+    stock_meter,
     write_csv,
 )
 
@@ -353,15 +354,7 @@ def test_rollover_is_no_exception(tmp_path):
 def test_meter_exchange_is_no_exception(tmp_path):
     old = installed_meter("OLD1")
     import_lines(tmp_path, series_lines("OLD1", d(1), steady(9, start=0)), name="old.csv")
-    new = meter_register(
-        actor="test",
-        asset_no="NEW1",
-        barcode="BNEW1",
-        meter_type="single",
-        registers=["total"],
-        accuracy_class="2",
-        manufactured_on=dt.date(2025, 1, 1),
-    )
+    new = stock_meter("NEW1")
     meter_exchange(
         actor="test",
         account=old.installations.get().account,
