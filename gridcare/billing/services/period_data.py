@@ -14,7 +14,9 @@ Rules (docs/billing-runs.md):
   the period starts at its installation's initial readings; a meter removed inside the
   period ends at its final readings (the exchange readings), so an exchange sums both
   meters' parts. A decrease is a rollover at ``10 ** digits``; the meter's multiplier
-  (倍率) is applied.
+  (倍率) is applied. An account opened (closed) within the month is measured from the
+  reading of its opening day (to the reading of the day after its closing day), whatever
+  its meter's installation says beyond those days.
 * Held (not rated): an open reading exception (open or sent for re-read) touching the
   period (unless a clerk released the account's hold), or a reading the account needs
   is missing.
@@ -23,6 +25,7 @@ Rules (docs/billing-runs.md):
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -131,6 +134,89 @@ def _accounts_sql(
     return sql, params
 
 
+_READINGS_SCHEMA: dict[str, Any] = {
+    "meter_id": pl.Int64,
+    "register": pl.String,
+    "day": pl.Date,
+    "value_milli": pl.Int64,
+}
+
+
+def _own_days(start: dt.date, end: dt.date) -> list[pl.Expr]:
+    """An account's opening and closing reading days (columns ``open_day``, ``close_day``):
+    the month's, or from the day it was opened and to the day after it was closed."""
+    return [
+        pl.max_horizontal(pl.col("opened_on").fill_null(start), pl.lit(start)).alias("open_day"),
+        (pl.min_horizontal(pl.col("closed_on").fill_null(end), pl.lit(end)) + dt.timedelta(days=1)).alias(
+            "close_day"
+        ),
+    ]
+
+
+def _part_month(
+    part: pl.DataFrame, installs: pl.DataFrame, start: dt.date, end: dt.date
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The installations and readings of accounts opened or closed within the month.
+
+    Such an account is billed for its own days only: energy from the reading of the day it
+    was opened (or its meter's initial readings, when the meter was installed on or after
+    that day) to the reading of the day after it was closed (or the meter's final readings,
+    when it was removed before that). A meter still recorded as installed after the account
+    was closed does not bill the energy used after closing, and an installation wholly
+    outside the account's days bills nothing."""
+    from gridcare.metering.models import Installation, Reading
+
+    days = part.with_columns(_own_days(start, end))
+    own = {
+        row["account_id"]: (_midnight_aware(row["open_day"]), _midnight_aware(row["close_day"]))
+        for row in days.iter_rows(named=True)
+    }
+    ids = list(own)
+    spans = Installation.objects.filter(
+        pk__in=installs.filter(pl.col("account_id").is_in(ids)).get_column("install_id").to_list()
+    ).values_list("pk", "account_id", "installed_at", "removed_at", "initial_readings", "final_readings")
+    kept: list[tuple[int, str | None, str | None]] = []
+    for pk, account_id, installed_at, removed_at, initial, final in spans:
+        opens, closes = own[account_id]
+        if installed_at >= closes or (removed_at is not None and removed_at < opens):
+            continue  # not in the account's days
+        kept.append(
+            (
+                pk,
+                json.dumps(initial or {}) if installed_at >= opens else None,
+                json.dumps(final or {}) if removed_at is not None and removed_at < closes else None,
+            )
+        )
+    spans_frame = pl.DataFrame(
+        kept,
+        schema={"install_id": pl.Int64, "initial_json": pl.String, "final_json": pl.String},
+        orient="row",
+    )
+    is_part = pl.col("account_id").is_in(ids)
+    installs = pl.concat(
+        [
+            installs.filter(~is_part),
+            installs.filter(is_part)
+            .drop("initial_json", "final_json")
+            .join(spans_frame, on="install_id", how="inner")
+            .select(installs.columns),
+        ]
+    )
+    wanted = sorted({*days.get_column("open_day").to_list(), *days.get_column("close_day").to_list()})
+    meters = installs.filter(is_part).get_column("meter_id").unique().to_list()
+    rows = Reading.objects.filter(
+        meter_id__in=meters, day__in=wanted, quality__in=[q.value for q in BILLABLE_QUALITIES]
+    ).values_list("meter_id", "register", "day", "value")
+    readings = pl.DataFrame(
+        [(m, r, d, int(v * 1000)) for m, r, d, v in rows], schema=_READINGS_SCHEMA, orient="row"
+    )
+    return installs, readings
+
+
+def _midnight_aware(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(0), tzinfo=TZ)
+
+
 def _text_milli(column: str) -> pl.Expr:
     """Decimal text ('123.45') → integer thousandths (123450), exactly."""
     parts = pl.col(column).str.split_exact(".", 1)
@@ -191,7 +277,7 @@ def period_data(
     )
     overlap_params = [account_lo, account_hi, end_ts, start_ts]
     installs = query_frame(
-        "SELECT i.account_id, i.meter_id, m.asset_no, m.digits, "  # noqa: S608
+        "SELECT i.id, i.account_id, i.meter_id, m.asset_no, m.digits, "  # noqa: S608
         f"CAST(ROUND(m.multiplier * 100) AS BIGINT), CAST(m.registers AS TEXT), "
         "CASE WHEN i.installed_at >= %s THEN CAST(i.initial_readings AS TEXT) END, "
         "CASE WHEN i.removed_at IS NOT NULL AND i.removed_at < %s "
@@ -199,6 +285,7 @@ def period_data(
         f"FROM metering_installation i JOIN metering_meter m ON m.id = i.meter_id WHERE {overlap}",
         [start_ts, end_ts, *overlap_params],
         {
+            "install_id": pl.Int64,
             "account_id": pl.Int64,
             "meter_id": pl.Int64,
             "asset_no": pl.String,
@@ -212,13 +299,20 @@ def period_data(
 
     qualities = ", ".join(f"'{q.value}'" for q in BILLABLE_QUALITIES)
     readings = query_frame(
-        "SELECT r.meter_id, r.register, CASE WHEN r.day = %s THEN 1 ELSE 0 END, "  # noqa: S608
-        f"{sql_milli('r.value')} FROM metering_reading r "
-        "JOIN metering_installation i ON i.meter_id = r.meter_id "
+        f"SELECT r.meter_id, r.register, r.day, {sql_milli('r.value')} "  # noqa: S608
+        "FROM metering_reading r JOIN metering_installation i ON i.meter_id = r.meter_id "
         f"WHERE {overlap} AND r.day IN (%s, %s) AND r.quality IN ({qualities})",
-        [closing.isoformat(), *overlap_params, opening.isoformat(), closing.isoformat()],
-        {"meter_id": pl.Int64, "register": pl.String, "at_end": pl.Int64, "value_milli": pl.Int64},
-    ).unique(["meter_id", "register", "at_end"])
+        [*overlap_params, opening.isoformat(), closing.isoformat()],
+        _READINGS_SCHEMA,
+    )
+    # Accounts opened or closed within the month have their own first and last reading days.
+    part = accounts.filter(
+        (pl.col("opened_on") > start) | (pl.col("closed_on").fill_null(end) < end)
+    ).select("account_id", "opened_on", "closed_on")
+    if part.height:
+        installs, part_readings = _part_month(part, installs, start, end)
+        readings = pl.concat([readings, part_readings])
+    readings = readings.unique(["meter_id", "register", "day"])
     statuses = ", ".join(f"'{s.value}'" for s in OPEN_EXCEPTION_STATUSES)
     exceptions = query_frame(
         "SELECT e.account_id, MIN(e.rule) FROM metering_readingexception e "  # noqa: S608
@@ -280,7 +374,6 @@ def build_period_data(
     released: Iterable[int] = (),
 ) -> PeriodData:
     """The frame arithmetic of :func:`period_data` (no database)."""
-    opening, closing = reading_days(start, end)
     segments = (
         installs.with_columns(
             pl.col("registers_json").str.json_decode(pl.List(pl.String)).alias("register"),
@@ -310,15 +403,17 @@ def build_period_data(
     ).with_columns(
         _text_milli("initial_text").alias("initial_milli"), _text_milli("final_text").alias("final_milli")
     )
-    start_reads = readings.filter(pl.col("at_end") == 0).select(
-        "meter_id", "register", pl.col("value_milli").alias("read_start")
+    start_reads = readings.select(
+        "meter_id", "register", pl.col("day").alias("open_day"), pl.col("value_milli").alias("read_start")
     )
-    end_reads = readings.filter(pl.col("at_end") == 1).select(
-        "meter_id", "register", pl.col("value_milli").alias("read_end")
+    end_reads = readings.select(
+        "meter_id", "register", pl.col("day").alias("close_day"), pl.col("value_milli").alias("read_end")
     )
+    own_days = accounts.select("account_id", *_own_days(start, end))
     segments = (
-        segments.join(start_reads, on=["meter_id", "register"], how="left")
-        .join(end_reads, on=["meter_id", "register"], how="left")
+        segments.join(own_days, on="account_id", how="inner")
+        .join(start_reads, on=["meter_id", "register", "open_day"], how="left")
+        .join(end_reads, on=["meter_id", "register", "close_day"], how="left")
         .with_columns(
             pl.when(pl.col("initial_json").is_not_null())
             .then(pl.col("initial_milli"))
@@ -350,8 +445,8 @@ def build_period_data(
                     pl.col("register"),
                     pl.lit(" on "),
                     pl.when(pl.col("start_milli").is_null())
-                    .then(pl.lit(opening.isoformat()))
-                    .otherwise(pl.lit(closing.isoformat())),
+                    .then(pl.col("open_day").cast(pl.String))
+                    .otherwise(pl.col("close_day").cast(pl.String)),
                 ]
             ).alias("reason")
         )

@@ -25,7 +25,7 @@ from gridcare.billing.tests.runs_fixtures import (
 )
 from gridcare.customers.tests.factories import ContractFactory
 from gridcare.metering.interval import curves_write
-from gridcare.metering.services.assets import meter_exchange
+from gridcare.metering.services.assets import meter_exchange, meter_remove
 
 pytestmark = pytest.mark.django_db
 
@@ -104,11 +104,16 @@ def test_selection():
     billable_account(tariff_code="")
     billable_account(status="suspended")
     billable_account(status="closed", closed_on=dt.date(2026, 9, 30))
-    closing, _ = billable_account(status="closed", closed_on=dt.date(2026, 10, 10))
-    opened, _ = billable_account(opened_on=dt.date(2026, 10, 21))
+    closing, closing_meter = billable_account(status="closed", closed_on=dt.date(2026, 10, 10))
+    put_reading(closing_meter, "total", dt.date(2026, 10, 11), "1040")
+    opened, opened_meter = billable_account(opened_on=dt.date(2026, 10, 21))
+    put_reading(opened_meter, "total", dt.date(2026, 10, 21), "1100")
     billable_account(opened_on=dt.date(2026, 11, 2))
     data = _data()
     assert sorted(data.periods["account_id"].to_list()) == sorted([billed.pk, closing.pk, opened.pk])
+    # Their own days' energy: 1 October → 11 October, 21 October → 1 November.
+    assert _row(data, closing)["total_wh"] == 40_000
+    assert _row(data, opened)["total_wh"] == 50_000
     assert _row(data, closing)["service_days"] == 10
     assert _row(data, opened)["service_days"] == 11
     assert _row(data, billed)["service_days"] is None
@@ -125,6 +130,50 @@ def test_selection():
         dt.date(2026, 10, 1),
         dt.date(2026, 10, 31),
     )
+
+
+def test_closed_account_is_measured_to_the_day_after_closing_not_to_the_month_end():
+    """A meter still recorded as installed after the account was closed (or removed later
+    in the month) does not bill the energy used after closing."""
+    kept, kept_meter = billable_account(status="closed", closed_on=dt.date(2026, 10, 10), end="1310")
+    put_reading(kept_meter, "total", dt.date(2026, 10, 11), "1100")
+    removed_late, late_meter = billable_account(end=None)
+    meter_remove(
+        actor="test",
+        meter=late_meter,
+        removed_at=at(dt.date(2026, 10, 20)),
+        final_readings={"total": "1200"},
+        reason="销户拆表",
+    )
+    type(removed_late).objects.filter(pk=removed_late.pk).update(status="closed", closed_on=dt.date(2026, 10, 10))
+    put_reading(late_meter, "total", dt.date(2026, 10, 11), "1070")
+    missing, _ = billable_account(status="closed", closed_on=dt.date(2026, 10, 10))
+    data = _data()
+    assert _row(data, kept)["total_wh"] == 100_000
+    assert _row(data, removed_late)["total_wh"] == 70_000
+    reason = data.holds.filter(pl.col("account_id") == missing.pk)["reason"].to_list()
+    assert reason == [f"Missing reading: meter {_meter_no(missing)} register total on 2026-10-11"]
+
+
+def test_meter_removed_before_closing_ends_at_its_final_readings():
+    acct, meter = billable_account(end=None)
+    meter_remove(
+        actor="test", meter=meter, removed_at=at(dt.date(2026, 10, 5)), final_readings={"total": "1030"}, reason="拆表"
+    )
+    type(acct).objects.filter(pk=acct.pk).update(status="closed", closed_on=dt.date(2026, 10, 10))
+    assert _row(_data(), acct)["total_wh"] == 30_000
+
+
+def test_account_opened_after_its_meter_was_installed_starts_at_its_opening_day():
+    acct, meter = billable_account(opened_on=dt.date(2026, 10, 21))
+    put_reading(meter, "total", dt.date(2026, 10, 21), "1120")
+    assert _row(_data(), acct)["total_wh"] == 30_000  # 1120 → 1150, not 1000 → 1150
+
+
+def _meter_no(account: object) -> str:
+    from gridcare.metering.models import Installation
+
+    return str(Installation.objects.get(account=account).meter.asset_no)
 
 
 def test_partition_bounds_and_skip():
