@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
+from gridcare.core.engine.cells import text_cell
 from gridcare.core.errors import Conflict, GridCareError, NotFound, ValidationFailed
 from gridcare.core.pagination import paginate
 from gridcare.core.permissions import staff_required
@@ -97,6 +98,7 @@ VERIFICATION_BADGES = {"open": "warn", "tested": "info", "closed": "muted"}
 
 # Why an import row was rejected (gridcare.metering.engine.parse.REASONS), for the clerk.
 REJECTION_REASONS = {
+    "extra_fields": gettext_lazy("Too many fields (字段过多)"),
     "missing_value": gettext_lazy("Empty field (缺项)"),
     "unknown_meter": gettext_lazy("Unknown meter (表号不存在)"),
     "unknown_register": gettext_lazy("Unknown register (示数类型错误)"),
@@ -524,7 +526,7 @@ def import_rejections_csv_view(request: HttpRequest, pk: int) -> StreamingHttpRe
         for line_no, reason, detail, raw in rows.values_list("line_no", "reason", "detail", "raw").iterator(
             chunk_size=2000
         ):
-            yield writer.writerow([line_no, _reason_label(reason), detail, raw])
+            yield writer.writerow([line_no, _reason_label(reason), text_cell(detail), text_cell(raw)])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-rejected.csv"'

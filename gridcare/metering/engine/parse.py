@@ -15,6 +15,7 @@ input row ends up in exactly one of the two.
 Rows are checked in this order; the first failing check gives the reason:
 
 =======================  ==============================================================
+``extra_fields``         the line has more fields than the header (e.g. ``12345,678``)
 ``missing_value``        a required field (meter, register, day, value) is empty
 ``unknown_meter``        the meter's asset number is not in the asset register
 ``unknown_register``     not one of total, sharp, peak, flat, valley, reactive
@@ -30,6 +31,7 @@ Field text is stripped of surrounding blanks; register and source are case-insen
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import pathlib
 from dataclasses import dataclass
@@ -38,6 +40,9 @@ import polars as pl
 
 REQUIRED_COLUMNS = ("meter", "register", "day", "value")
 SOURCE_COLUMN = "source"
+BEIJING = "Asia/Shanghai"
+#: Fields of a CSV line beyond the header's (``read_table``): the line is rejected.
+EXTRA_COLUMN = "_extra"
 REGISTERS = ("total", "sharp", "peak", "flat", "valley", "reactive")
 TOU_REGISTERS = ("sharp", "peak", "flat", "valley")
 IMPORT_SOURCES = ("ami", "manual", "handheld")
@@ -46,6 +51,7 @@ DEFAULT_SOURCE = "ami"
 MAX_INTEGER_DIGITS = 11
 
 REASONS = (
+    "extra_fields",
     "missing_value",
     "unknown_meter",
     "unknown_register",
@@ -71,11 +77,13 @@ REJECTED_SCHEMA: dict[str, pl.DataType] = {
     "detail": pl.String(),
 }
 
-_NUMBER = r"^\d+(\.\d{1,3})?$"
-_STORABLE_NUMBER = rf"^0*\d{{1,{MAX_INTEGER_DIGITS}}}(\.\d{{1,3}})?$"
+# ASCII digits only: Polars' ``\d`` is any Unicode digit, and a full-width ``１２３４`` (typed
+# with a Chinese IME) would pass the check and then fail the conversion.
+_NUMBER = r"^[0-9]+(\.[0-9]{1,3})?$"
+_STORABLE_NUMBER = rf"^0*[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,3}})?$"
 REGISTER_CODES = {name: code for code, name in enumerate(REGISTERS)}
 _DAY_OFFSET = 1 << 20  # days before 1970 stay positive in the key
-_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
 def reading_key(meter_id: str = "meter_id", register: str = "register", day: str = "day") -> pl.Expr:
@@ -143,24 +151,62 @@ def read_table(path: str | pathlib.Path) -> pl.DataFrame:
     path = pathlib.Path(path)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        try:
-            frame = pl.read_csv(
-                path,
-                infer_schema=False,
-                encoding="utf8-lossy",
-                truncate_ragged_lines=True,
-                row_index_name="line_no",
-                row_index_offset=2,
-                raise_if_empty=True,
-            )
-        except pl.exceptions.NoDataError as exc:
-            raise HeaderError(list(REQUIRED_COLUMNS), "the file is empty: no header line") from exc
+        frame = _read_csv(path)
     elif suffix in (".parquet", ".pq"):
         frame = pl.read_parquet(path)
-        frame = frame.select(pl.all().cast(pl.String)).with_row_index("line_no", offset=1)
+        frame = frame.select(_parquet_text(frame)).with_row_index("line_no", offset=1)
     else:
         raise ValueError(f"unsupported reading file type {suffix or '(none)'!r}: use .csv or .parquet")
     return _finish_table(frame)
+
+
+def _parquet_text(frame: pl.DataFrame) -> list[pl.Expr]:
+    """Every column as text; a timestamp ``day`` column (pandas writes dates as timestamps at
+    midnight) as its calendar date, in Beijing time when the timestamp carries a zone."""
+    columns = []
+    for name, dtype in frame.schema.items():
+        column = pl.col(name)
+        if name.strip().lower() == "day" and isinstance(dtype, pl.Datetime):
+            if dtype.time_zone is not None:
+                column = column.dt.convert_time_zone(BEIJING)
+            column = column.dt.date()
+        columns.append(column.cast(pl.String))
+    return columns
+
+
+def _read_csv(path: pathlib.Path) -> pl.DataFrame:
+    """A CSV file as text columns. A line with more fields than the header (``12345,678``
+    written with a decimal comma, say) is read to the header's width and its extra fields
+    are kept, joined, in the column ``_extra``, so that ``parse_readings`` rejects the line
+    instead of storing what is left of it."""
+
+    def read(*, ragged: bool) -> pl.DataFrame:
+        return pl.read_csv(
+            path,
+            infer_schema=False,
+            encoding="utf8-lossy",
+            truncate_ragged_lines=ragged,
+            row_index_name="line_no",
+            row_index_offset=2,
+            raise_if_empty=True,
+        )
+
+    try:
+        return read(ragged=False)
+    except pl.exceptions.NoDataError as exc:
+        raise HeaderError(list(REQUIRED_COLUMNS), "the file is empty: no header line") from exc
+    except pl.exceptions.ComputeError as exc:
+        if "more fields" not in str(exc):
+            raise
+    # Some line is longer than the header: the slow path, only for such a file.
+    frame = read(ragged=True)
+    with path.open(encoding="utf-8", errors="replace", newline="") as handle:
+        records = csv.reader(handle)
+        width = len(next(records, []))
+        extra = [",".join(f for f in record[width:] if f.strip()) or None for record in records]
+    if len(extra) != frame.height:  # the two readers disagree on the file's quoting
+        raise ValueError("the file's quoting could not be read consistently: check its quote characters")
+    return frame.with_columns(pl.Series(EXTRA_COLUMN, extra, dtype=pl.String))
 
 
 def frame_from_records(records: list[dict[str, object]]) -> pl.DataFrame:
@@ -213,6 +259,7 @@ def parse_readings(
         text["value"].alias("_value"),
         (text[SOURCE_COLUMN].str.to_lowercase() if has_source else pl.lit(None, pl.String)).alias("_source"),
         pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"),
+        (pl.col(EXTRA_COLUMN) if EXTRA_COLUMN in raw.columns else pl.lit(None, pl.String)).alias("_extra"),
     )
     asset_register = meters.select(
         pl.col("asset_no").cast(pl.String).str.strip_chars().alias("_meter"),
@@ -237,7 +284,9 @@ def parse_readings(
     non_numeric = ~storable
 
     reason = (
-        pl.when(missing_value)
+        pl.when(pl.col("_extra").is_not_null())
+        .then(pl.lit("extra_fields"))
+        .when(missing_value)
         .then(pl.lit("missing_value"))
         .when(unknown_meter)
         .then(pl.lit("unknown_meter"))
@@ -300,7 +349,17 @@ def parse_readings(
     )
     value = _quoted(pl.col("_value"))
     detail = (
-        pl.when(pl.col("reason") == "missing_value")
+        pl.when(pl.col("reason") == "extra_fields")
+        .then(
+            pl.concat_str(
+                [
+                    pl.lit("more fields than the header: "),
+                    _quoted(pl.col("_extra")),
+                    pl.lit(" left over (a comma as decimal mark? write the decimal point as '.')"),
+                ]
+            )
+        )
+        .when(pl.col("reason") == "missing_value")
         .then(pl.concat_str([pl.lit("empty field: "), empty_fields]))
         .when(pl.col("reason") == "unknown_meter")
         .then(pl.concat_str([pl.lit("meter "), pl.col("_meter"), pl.lit(" not in the asset register")]))
@@ -325,20 +384,28 @@ def parse_readings(
                 ]
             )
         )
+        .when((pl.col("reason") == "bad_date") & pl.col("_day").str.contains(r"[０-９－]"))
+        .then(
+            pl.concat_str(
+                [pl.lit("date "), _quoted(pl.col("_day")), pl.lit(" has full-width digits; type them as 0-9")]
+            )
+        )
         .when((pl.col("reason") == "bad_date") & ~iso_shape)
         .then(pl.concat_str([pl.lit("date "), _quoted(pl.col("_day")), pl.lit(" is not in YYYY-MM-DD form")]))
         .when((pl.col("reason") == "bad_date") & pl.col("day").is_null())
         .then(pl.concat_str([pl.lit("date "), _quoted(pl.col("_day")), pl.lit(" does not exist")]))
         .when(pl.col("reason") == "bad_date")
         .then(pl.lit("in the future"))
-        .when((pl.col("reason") == "non_numeric") & pl.col("_value").str.contains(r"^-\d+(\.\d+)?$"))
+        .when((pl.col("reason") == "non_numeric") & pl.col("_value").str.contains(r"^-[0-9]+(\.[0-9]+)?$"))
         .then(pl.concat_str([pl.lit("value "), value, pl.lit(" is negative")]))
-        .when((pl.col("reason") == "non_numeric") & pl.col("_value").str.contains(r"^\d+\.\d{4,}$"))
+        .when((pl.col("reason") == "non_numeric") & pl.col("_value").str.contains(r"^[0-9]+\.[0-9]{4,}$"))
         .then(pl.concat_str([pl.lit("value "), value, pl.lit(" has more than 3 decimals")]))
-        .when((pl.col("reason") == "non_numeric") & pl.col("_value").str.contains(r"^\d+,\d+$"))
+        .when((pl.col("reason") == "non_numeric") & pl.col("_value").str.contains(r"^[0-9]+,[0-9]+$"))
         .then(
             pl.concat_str([pl.lit("value "), value, pl.lit(" has a comma; write the decimal point as '.'")])
         )
+        .when((pl.col("reason") == "non_numeric") & pl.col("_value").str.contains(r"[０-９．]"))
+        .then(pl.concat_str([pl.lit("value "), value, pl.lit(" has full-width digits; type them as 0-9")]))
         .when((pl.col("reason") == "non_numeric") & number_shape)
         .then(
             pl.concat_str(

@@ -366,3 +366,81 @@ def test_any_valid_row_set_round_trips_exactly(rows, fraction_digits):
     assert parsed.valid["value_milli"].to_list() == expected
     assert parsed.valid["line_no"].to_list() == list(range(1, len(records) + 1))
     assert set(parsed.valid["source"]) <= {"ami", "manual", "handheld"}
+
+
+def test_a_line_longer_than_the_header_is_rejected_not_cut_short(tmp_path):
+    # given a decimal comma and a thousands separator, unquoted: each line has a field too many
+    parsed = parse_text(
+        tmp_path,
+        "meter,register,day,value\n"
+        "3100000001,total,2026-01-05,12345,678\n"
+        "3100000001,total,2026-01-06,1,240.5\n"
+        "3100000001,total,2026-01-07,12346.5,\n"  # a trailing empty field loses nothing
+        '3100000001,total,2026-01-08,"12,5",x\n',
+    )
+
+    # then the long lines are rejected with what was left over, never stored as 12345 or 1
+    assert parsed.valid.select("day", "value_milli").rows() == [(dt.date(2026, 1, 7), 12_346_500)]
+    assert parsed.rejected.select("line_no", "reason").rows() == [
+        (2, "extra_fields"),
+        (3, "extra_fields"),
+        (5, "extra_fields"),
+    ]
+    assert parsed.rejected["detail"][0].startswith("more fields than the header: '678' left over")
+    assert parsed.rejected["raw"][0] == "3100000001,total,2026-01-05,12345,678"
+
+
+def test_a_clean_file_takes_the_fast_path_without_an_extra_column(tmp_path):
+    table = read_table(write(tmp_path, "meter,register,day,value\n3100000001,total,2026-01-05,1\n"))
+    assert table.columns == ["meter", "register", "day", "value", "line_no"]
+
+
+FULL_WIDTH = "has full-width digits; type them as 0-9"
+
+
+@pytest.mark.parametrize(
+    ("line", "reason", "detail"),
+    [
+        ("3100000001,total,2026-01-05,１２３４", "non_numeric", f"value '１２３４' {FULL_WIDTH}"),
+        ("3100000001,total,2026-01-05,12．5", "non_numeric", f"value '12．5' {FULL_WIDTH}"),
+        ("3100000001,total,２０２６-01-05,1", "bad_date", f"date '２０２６-01-05' {FULL_WIDTH}"),
+    ],
+)
+def test_full_width_digits_are_rejected_with_their_reason(tmp_path, line, reason, detail):
+    # Polars' \d is any Unicode digit: a full-width value once passed the check and then
+    # reached the database as NULL.
+    parsed = parse_text(tmp_path, f"meter,register,day,value\n{line}\n")
+
+    assert parsed.valid.is_empty()
+    assert parsed.rejected.select("reason", "detail").rows() == [(reason, detail)]
+
+
+def test_parquet_timestamp_day_is_read_as_its_date(tmp_path):
+    # given a file written by pandas: dates as timestamps at midnight, naive or with a zone
+    path = tmp_path / "readings.parquet"
+    pl.DataFrame(
+        {
+            "meter": ["3100000001", "3100000002"],
+            "register": ["total", "total"],
+            "day": [dt.datetime(2026, 1, 5), dt.datetime(2026, 1, 6)],  # noqa: DTZ001 - naive, as pandas writes
+            "value": [Decimal("12.5"), Decimal("7")],
+        }
+    ).write_parquet(path)
+    zoned = tmp_path / "zoned.parquet"
+    pl.DataFrame(
+        {
+            "meter": ["3100000001"],
+            "register": ["total"],
+            "day": [dt.datetime(2026, 1, 6, 16, 0, tzinfo=dt.UTC)],
+            "value": ["1"],
+        },
+    ).write_parquet(zoned)
+
+    parsed = parse_readings(read_table(path), METERS, today=TODAY)
+    assert parsed.rejected.is_empty()
+    assert parsed.valid.select("day", "value_milli").rows() == [
+        (dt.date(2026, 1, 5), 12_500),
+        (dt.date(2026, 1, 6), 7_000),
+    ]
+    # 16:00 UTC is midnight of the next day in Beijing
+    assert read_table(zoned)["day"].to_list() == ["2026-01-07"]

@@ -3,7 +3,9 @@ them, the rejected-rows download and pinned query counts on the busiest lists.""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 from decimal import Decimal
 from typing import Any
@@ -30,7 +32,7 @@ from gridcare.metering.models import (
     VerificationRequest,
 )
 from gridcare.metering.services.assets import meter_install, meter_register
-from gridcare.metering.services.readings import reading_import_create, reading_import_run
+from gridcare.metering.services.readings import reading_import_create, reading_import_run, rejected_csv_path
 from gridcare.metering.services.verification import verification_request_file
 
 pytestmark = pytest.mark.django_db
@@ -491,6 +493,27 @@ def test_progress_endpoint_reports_status_and_counts(data: dict[str, Any]) -> No
     page = client.get(reverse("metering:import", args=[queued.pk])).content.decode()
     assert "import_progress.js" in page
     assert 'http-equiv="refresh"' in page
+
+
+def test_rejected_rows_download_has_no_live_formula(tmp_path: Any) -> None:
+    # A reading file comes from outside; a rejected row starting with = + - @ must open in
+    # Excel as text, not run as a formula (CSV injection).
+    text = (
+        "meter,register,day,value\n"
+        '"=HYPERLINK(""http://evil.example"",""x"")",total,2026-01-05,1\n'
+        "@SUM(1+1),total,2026-01-05,1\n"
+    )
+    job = reading_import_create(actor="test", source_name="evil.csv", content=text.encode())
+    job = reading_import_run(import_id=job.pk, path=job.stored_path)  # type: ignore[attr-defined]
+    assert job.rejected_rows == 2
+
+    response = client_for("billing_clerk").get(reverse("metering:import_rejections_csv", args=[job.pk]))
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    cells = [cell for row in list(csv.reader(io.StringIO(body)))[1:] for cell in row]
+    assert [cell for cell in cells if cell[:1] in ("=", "+", "-", "@")] == []
+    assert "'@SUM(1+1),total,2026-01-05,1" in cells
+    stored = rejected_csv_path(job).read_text(encoding="utf-8")
+    assert [c for row in csv.reader(io.StringIO(stored)) for c in row if c[:1] in ("=", "+", "-", "@")] == []
 
 
 def test_rejected_rows_download_is_a_csv_with_bom_and_every_row(data: dict[str, Any]) -> None:
