@@ -16,6 +16,7 @@ urlpatterns = [
     path("bills/", views.bills, name="bills"),
     path("bills/<int:pk>/", views.bill, name="bill"),
     path("bills/<int:pk>/notice.pdf", views.bill_pdf, name="bill_pdf"),
+    path("payments/", views.payments, name="payments"),
     *workorder_portal.portal_urlpatterns,
     *workorder_knowledge.portal_urlpatterns,
 ]

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 
+from gridcare.billing.models import AccountBalance, PaymentAllocation
 from gridcare.billing.selectors.bills import bill_get, bills_visible_to, with_outstanding
+from gridcare.billing.selectors.payments import payments_visible_to
 from gridcare.billing.services.bills import bill_notice
 from gridcare.core.errors import Conflict, NotFound, ValidationFailed
 from gridcare.core.pagination import paginate
@@ -108,3 +112,32 @@ def bill_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     from gridcare.billing.views.bills import notice_pdf_response
 
     return notice_pdf_response(_my_bill(request, pk))
+
+
+@customer_required
+def payments(request: HttpRequest) -> HttpResponse:
+    """我的缴费记录: the payments to my accounts, newest first, each with the bills it paid
+    (principal and late fee) and what went to the balance; and each account's balance (预收)."""
+    allocations = PaymentAllocation.objects.select_related("bill").order_by("bill__period", "bill_id")
+    items = payments_visible_to(request.user).prefetch_related(Prefetch("allocations", queryset=allocations))
+    account_number = request.GET.get("account", "").strip()
+    if account_number:
+        items = items.filter(account__number=account_number)
+    page = paginate(request, items)
+    for payment in page.object_list:
+        paid = [a for a in payment.allocations.all() if not a.reversed]
+        payment.paid_bills = paid
+        applied = sum((a.amount + a.late_fee for a in paid), start=Decimal(0))
+        payment.to_balance = payment.amount - applied if paid else Decimal(0)
+        payment.from_balance = -payment.to_balance  # credit applied with this payment (balances_apply)
+    balances = AccountBalance.objects.filter(account__in=my_accounts(user=request.user), amount__gt=0)
+    return render(
+        request,
+        "portal/payments.html",
+        {
+            "page": page,
+            "portal_section": "payments",
+            "account_number": account_number,
+            "balances": balances.select_related("account").order_by("account__number"),
+        },
+    )

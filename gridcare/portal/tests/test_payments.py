@@ -1,0 +1,84 @@
+"""Portal 我的缴费记录: my payments only, what each paid, my balance; staff and anonymous kept out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from gridcare.billing.services.payments import payment_post, payment_reverse
+from gridcare.billing.tests.factories_payments import ensure_policy, overdue_bill
+
+pytestmark = pytest.mark.django_db
+
+
+def _client_for(user: object) -> Client:
+    client = Client()
+    client.force_login(user)  # type: ignore[arg-type]
+    return client
+
+
+@pytest.fixture
+def clerk(make_user):
+    return make_user(roles=["counter_clerk"], username="clerk-portal")
+
+
+def test_customer_sees_own_payments_with_bills_paid_and_balance(customer_a, customer_b, clerk) -> None:
+    ensure_policy()
+    a, a_accounts = customer_a
+    _, b_accounts = customer_b
+    today = timezone.localdate()
+    bill = overdue_bill(account=a_accounts[0], period=dt.date(2026, 9, 1), amount="80.00", due_date=today)
+    mine = payment_post(
+        actor=clerk, account_id=a_accounts[0].pk, amount="100.00", channel="counter_cash", idempotency_key="a"
+    )
+    theirs = payment_post(
+        actor=clerk, account_id=b_accounts[0].pk, amount="55.00", channel="counter_cash", idempotency_key="b1"
+    )
+
+    response = _client_for(a.user).get(reverse("portal:payments"))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert mine.number in html
+    assert theirs.number not in html  # another customer's payment never shows
+    assert b_accounts[0].number not in html
+    page = response.context["page"]
+    (shown,) = page.object_list
+    assert [(x.bill_id, x.amount, x.late_fee) for x in shown.paid_bills] == [(bill.pk, Decimal("80.00"), 0)]
+    assert shown.to_balance == Decimal("20.00")
+    assert [b.amount for b in response.context["balances"]] == [Decimal("20.00")]
+    assert "2026-09" in html
+
+
+def test_a_reversed_payment_shows_as_reversed_and_pays_nothing(customer_a, clerk, make_user) -> None:
+    ensure_policy()
+    a, accounts = customer_a
+    today = timezone.localdate()
+    overdue_bill(account=accounts[0], period=dt.date(2026, 9, 1), amount="80.00", due_date=today)
+    payment = payment_post(
+        actor=clerk, account_id=accounts[0].pk, amount="80.00", channel="counter_cash", idempotency_key="r1"
+    )
+    manager = make_user(roles=["service_manager"], username="mgr-portal")
+    payment_reverse(actor=manager, payment_id=payment.pk, reason="wrong account")
+
+    response = _client_for(a.user).get(reverse("portal:payments"))
+
+    (shown,) = response.context["page"].object_list
+    assert shown.status == "reversed"
+    assert shown.paid_bills == []
+    assert "badge--danger" in response.content.decode()
+
+
+def test_filter_by_account_and_access(customer_a, staff_user, client: Client) -> None:
+    a, accounts = customer_a
+    url = reverse("portal:payments")
+    assert _client_for(a.user).get(url, {"account": accounts[0].number}).status_code == 200
+    assert _client_for(staff_user).get(url).status_code == 403
+    anonymous = client.get(url)
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith(reverse("portal:login"))
