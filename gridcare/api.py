@@ -5,14 +5,41 @@ Errors use one format everywhere: ``{"code": ..., "message": ..., "field": ...}`
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.errors import HttpError as NinjaHttpError
 from ninja.security import django_auth
 
-from gridcare.core.errors import GridCareError
+from gridcare.core.errors import GridCareError, PermissionDenied
+from gridcare.core.roles import is_staff_user
+
+
+def _not_authenticated() -> dict[str, str | None]:
+    return {"code": "not_authenticated", "message": str(_("Log in first.")), "field": None}
+
+
+def _staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The OpenAPI schema and the docs page describe every endpoint, the console's included:
+    console staff only. Anonymous callers get the API's 401, customers 403 (their portal does
+    not need the API description)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return JsonResponse(_not_authenticated(), status=401)
+        if not is_staff_user(request.user):
+            denied = PermissionDenied()
+            return JsonResponse(denied.as_dict(), status=denied.status)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
 
 api = NinjaAPI(
     title="GridCare API",
@@ -22,6 +49,7 @@ api = NinjaAPI(
     auth=django_auth,
     urls_namespace="api",
     docs_url="/docs",
+    docs_decorator=_staff_only,
 )
 
 
@@ -48,9 +76,7 @@ def _schema_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 @api.exception_handler(AuthenticationError)
 def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return api.create_response(
-        request, {"code": "not_authenticated", "message": str(_("Log in first.")), "field": None}, status=401
-    )
+    return api.create_response(request, _not_authenticated(), status=401)
 
 
 @api.exception_handler(NinjaHttpError)

@@ -136,8 +136,8 @@ def test_api_schema_error_without_a_location_has_no_field(request_: Any) -> None
 
 
 @pytest.mark.django_db
-def test_openapi_schema_is_served(client: Client) -> None:
-    response = client.get("/api/openapi.json")
+def test_openapi_schema_is_served_to_staff(staff_client: Any) -> None:
+    response = staff_client(roles=["hotline_agent"]).get("/api/openapi.json")
     assert response.status_code == 200
     schema = response.json()
     assert schema["info"]["title"] == "GridCare API"
@@ -145,10 +145,26 @@ def test_openapi_schema_is_served(client: Client) -> None:
 
 
 @pytest.mark.django_db
-def test_api_docs_page_is_served(client: Client) -> None:
-    response = client.get("/api/docs")
+def test_api_docs_page_is_served_to_staff(staff_client: Any) -> None:
+    response = staff_client(roles=["hotline_agent"]).get("/api/docs")
     assert response.status_code == 200
     assert b"openapi.json" in response.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/api/openapi.json", "/api/docs"])
+def test_api_schema_and_docs_need_a_login(client: Client, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 401
+    assert response.json() == {"code": "not_authenticated", "message": "请先登录。", "field": None}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/api/openapi.json", "/api/docs"])
+def test_api_schema_and_docs_are_not_for_customers(customer_client: Any, url: str) -> None:
+    response = customer_client.get(url)
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
 
 
 @pytest.mark.django_db

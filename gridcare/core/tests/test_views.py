@@ -143,6 +143,44 @@ def test_successful_login_clears_the_failure_counter(client: Client) -> None:
     assert not LoginThrottle.objects.filter(key="user:clerk").exists()
 
 
+def _superuser(username: str = "root") -> Any:
+    return get_user_model().objects.create_superuser(username, f"{username}@example.com", PASSWORD)
+
+
+def test_admin_login_is_the_console_login_and_counts_failures(client: Client) -> None:
+    _superuser()
+    admin_login = reverse("admin:login")
+    for _ in range(settings.GRIDCARE_LOGIN_MAX_FAILURES):
+        response = client.post(admin_login, {"username": "root", "password": "wrong"})
+        assert response.status_code == 200
+    response = client.post(admin_login, {"username": "root", "password": PASSWORD})
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+    assert LoginThrottle.objects.get(key="user:root").locked_until is not None
+
+
+def test_a_user_name_locked_on_the_console_is_locked_in_the_admin(client: Client) -> None:
+    _superuser()
+    for _ in range(settings.GRIDCARE_LOGIN_MAX_FAILURES):
+        client.post(reverse("core:login"), {"username": "root", "password": "wrong"})
+    response = client.post(
+        reverse("admin:login") + "?next=/django-admin/", {"username": "root", "password": PASSWORD}
+    )
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_admin_login_signs_in_and_returns_to_the_admin(client: Client) -> None:
+    _superuser()
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:login") + "?next=/django-admin/"
+    response = client.post(response["Location"], {"username": "root", "password": PASSWORD})
+    assert response.status_code == 302
+    assert response["Location"] == "/django-admin/"
+    assert client.get("/django-admin/").status_code == 200
+
+
 # --- logout --------------------------------------------------------------------------------------
 
 
