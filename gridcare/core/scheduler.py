@@ -1,7 +1,8 @@
 """Periodic jobs (定时任务) for the background worker: ``core.PeriodicJob`` rows name a task
 (a django-tasks ``@task`` by dotted path) and an interval; ``gridcare worker`` calls
 :func:`periodic_jobs_enqueue` every few seconds, which claims the due rows, enqueues their
-task and moves ``next_run_at`` on by the interval.
+task and moves ``next_run_at`` on by the interval from the time the run was due (not from the
+poll), so a daily job keeps its time of day.
 
 Several workers may run at once: on PostgreSQL a due row is claimed with
 ``SELECT … FOR UPDATE SKIP LOCKED`` and moved on in the same transaction as the enqueue, so
@@ -81,6 +82,17 @@ def first_run(spec: JobSpec, now: dt.datetime) -> dt.datetime | None:
     return at if at > local else at + dt.timedelta(days=1)
 
 
+def next_run(*, scheduled: dt.datetime | None, interval_seconds: int, now: dt.datetime) -> dt.datetime:
+    """The run after one due at ``scheduled`` and enqueued at ``now``: ``scheduled`` plus whole
+    intervals, the first one after ``now``. A late poll does not shift the job, and runs missed
+    while the worker was stopped are not made up: the job ran once (at ``now``) and returns to
+    its time of day. A job never run (``scheduled`` None) counts from ``now``."""
+    interval = dt.timedelta(seconds=interval_seconds)
+    if scheduled is None:
+        return now + interval
+    return scheduled + ((now - scheduled) // interval + 1) * interval
+
+
 def periodic_jobs_ensure(
     jobs: tuple[JobSpec, ...] = DEFAULT_JOBS, *, now: dt.datetime | None = None
 ) -> list[PeriodicJob]:
@@ -111,6 +123,7 @@ def periodic_jobs_due(now: dt.datetime) -> QuerySet[PeriodicJob]:
 def periodic_jobs_enqueue(*, now: dt.datetime | None = None) -> list[str]:
     """Enqueue every due job once and schedule its next run; returns the names enqueued.
 
+    The next run is the due time plus the interval (stepped past ``now``, see :func:`next_run`).
     A job whose task cannot be imported or enqueued is logged and moved on by its interval
     (so a typo in the admin does not fill the log every few seconds); the others still run.
     """
@@ -129,6 +142,8 @@ def periodic_jobs_enqueue(*, now: dt.datetime | None = None) -> list[str]:
             else:
                 job.last_enqueued_at = now
                 enqueued.append(job.name)
-            job.next_run_at = now + dt.timedelta(seconds=job.interval_seconds)
+            job.next_run_at = next_run(
+                scheduled=job.next_run_at, interval_seconds=job.interval_seconds, now=now
+            )
             job.save(update_fields=["next_run_at", "last_enqueued_at"])
     return enqueued
