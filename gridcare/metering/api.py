@@ -38,7 +38,7 @@ class ReadingIn(Schema):
     """One register reading: asset number, register, day (YYYY-MM-DD) and value (kWh, as text
     so no precision is lost). Fields are checked row by row; bad rows come back rejected."""
 
-    meter: str | None = None
+    meter: str | int | None = None  # an AMI system may send a numeric asset number
     register_: str | None = Field(None, alias="register")
     day: str | None = None
     value: str | int | float | None = None

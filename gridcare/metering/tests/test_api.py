@@ -113,6 +113,24 @@ def test_post_readings_returns_the_summary_with_rejections(staff_client):
     assert job.json()["rejected_rows"] == 2
 
 
+def test_a_numeric_asset_number_is_read_as_text_not_refused(staff_client):
+    # one row of a numeric meter must not cost the whole batch a 422
+    installed_meter("3100000001")
+    client = staff_client(roles=["billing_clerk"])
+    body = {
+        "channel": "ami",
+        "readings": [
+            {"meter": 3100000001, "register": "total", "day": "2026-01-02", "value": "5"},
+            {"meter": 3199999999, "register": "total", "day": "2026-01-02", "value": "5"},
+        ],
+    }
+
+    data = post_json(client, BASE + "/readings", body).json()
+
+    assert (data["inserted_rows"], data["rejected_rows"]) == (1, 1)
+    assert [r["reason"] for r in data["rejections"]] == ["unknown_meter"]
+
+
 def test_post_readings_schema_errors_are_422(staff_client):
     client = staff_client(roles=["billing_clerk"])
     response = post_json(client, BASE + "/readings", {"channel": "telepathy", "readings": []})
