@@ -7,13 +7,19 @@ All values are cumulative register values in integer thousandths ("milli").
   non-decreasing and never above the next reading; when the two neighbours differ by more
   than the number of steps, every estimate lies strictly between them.
 - ``estimate_missing``: the exception queue's "estimate" action for a span of days:
-  interpolation when there are readings on both sides, otherwise the last (or next) reading
-  extended by the average daily consumption of the ``profile_days`` days next to the span.
+  interpolation when there are readings on both sides (across a rollover too), otherwise
+  the last (or next) reading extended by the average daily consumption of the
+  ``profile_days`` days next to the span.
+- ``register_range`` / ``is_rollover``: a register of ``digits`` integer digits counts
+  modulo ``10**digits``; a decrease is a rollover when the previous value is at or above
+  90 % of that range and the new one at or below 10 % (the one rule VEE, the estimate
+  action and the meter chart apply).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import overload
 
 import polars as pl
 
@@ -23,6 +29,24 @@ ESTIMATE_SCHEMA: dict[str, pl.DataType] = {
     "day": pl.Date(),
     "value_milli": pl.Int64(),
 }
+
+
+def register_range(digits: int) -> int:
+    """A register's range in milli units: it reads 0 again after ``10**digits − 0.001``."""
+    return 10**digits * 1000
+
+
+@overload
+def is_rollover(previous: int, value: int, modulus: int) -> bool: ...
+@overload
+def is_rollover(previous: pl.Expr, value: pl.Expr, modulus: pl.Expr) -> pl.Expr: ...
+def is_rollover(previous: int | pl.Expr, value: int | pl.Expr, modulus: int | pl.Expr) -> bool | pl.Expr:
+    """Whether the register went from ``previous`` to ``value`` by rolling over (both in
+    milli units, ``modulus`` from :func:`register_range`): it went down, from at or above
+    90 % of the range to at or below 10 %. Works on integers and on Polars expressions
+    (null where an operand is null); the consumption across it is ``value + modulus −
+    previous``."""
+    return (value < previous) & (previous * 10 >= modulus * 9) & (value * 10 <= modulus)
 
 
 def interpolate(
@@ -103,6 +127,21 @@ def _average_daily_milli(history: pl.DataFrame) -> int:
     return int(steps["delta"].sum() or 0) // days
 
 
+def _extend_forward(
+    before: pl.DataFrame,
+    prev_day: dt.date,
+    prev_milli: int,
+    days: list[dt.date],
+    profile_days: int,
+    modulus: int | None,
+) -> list[int]:
+    """``prev_milli`` extended over ``days`` by the average daily consumption of the
+    ``profile_days`` days up to ``prev_day``, wrapping at ``modulus`` when it is known."""
+    rate = _average_daily_milli(before.filter(pl.col("day") >= prev_day - dt.timedelta(profile_days)))
+    values = [prev_milli + rate * (d - prev_day).days for d in days]
+    return values if modulus is None else [v % modulus for v in values]
+
+
 def estimate_missing(
     series: pl.DataFrame,
     meter_id: int,
@@ -111,18 +150,24 @@ def estimate_missing(
     day_to: dt.date,
     *,
     profile_days: int = 28,
+    digits: int | None = None,
 ) -> pl.DataFrame:
     """Estimated readings of one meter register for every day ``day_from``..``day_to``.
 
     ``series`` holds readings (meter_id, register, day, value_milli; other columns ignored).
     Readings inside the span are the ones being replaced and are not used. With a reading
-    before and after the span: interpolation. With only one side: that reading extended by
-    the average daily consumption of up to ``profile_days`` days next to it (forward never
-    below the last reading, backward never below zero). Raises ``ValueError`` when the
-    register has no reading outside the span.
+    before and after the span: interpolation; when the reading after is lower and the pair
+    is a rollover of a register of ``digits`` digits (:func:`is_rollover`), interpolation
+    on the unwrapped register, taken modulo its range. With only one side, or a reading
+    after that is lower without a rollover: the reading before (or after) extended by the
+    average daily consumption of up to ``profile_days`` days next to it (forward never below
+    the last reading and wrapping at the register's range, backward never below zero).
+    ``digits`` None: a register without a known range (no rollover, no wrapping). Raises
+    ``ValueError`` when the register has no reading outside the span.
     """
     if day_to < day_from:
         raise ValueError(f"day_to {day_to} is before day_from {day_from}")
+    modulus = register_range(digits) if digits is not None else None
     own = series.filter((pl.col("meter_id") == meter_id) & (pl.col("register") == register)).select(
         "day", pl.col("value_milli").cast(pl.Int64)
     )
@@ -138,13 +183,15 @@ def estimate_missing(
         next_day, next_milli = after.row(0)
         if next_milli >= prev_milli:
             values = interpolate(prev_day, prev_milli, next_day, next_milli, days)
-        else:  # the register went backwards across the span (rollover or bad read): extend
-            rate = _average_daily_milli(before.filter(pl.col("day") >= prev_day - dt.timedelta(profile_days)))
-            values = [prev_milli + rate * (d - prev_day).days for d in days]
+        elif modulus is not None and is_rollover(prev_milli, next_milli, modulus):
+            # on the unwrapped register, then back into the range
+            unwrapped = interpolate(prev_day, prev_milli, next_day, next_milli + modulus, days)
+            values = [v % modulus for v in unwrapped]
+        else:  # the register went backwards across the span (a bad read, an exchange): extend
+            values = _extend_forward(before, prev_day, prev_milli, days, profile_days, modulus)
     elif not before.is_empty():
         prev_day, prev_milli = before.row(-1)
-        rate = _average_daily_milli(before.filter(pl.col("day") >= prev_day - dt.timedelta(profile_days)))
-        values = [prev_milli + rate * (d - prev_day).days for d in days]
+        values = _extend_forward(before, prev_day, prev_milli, days, profile_days, modulus)
     else:
         next_day, next_milli = after.row(0)
         rate = _average_daily_milli(after.filter(pl.col("day") <= next_day + dt.timedelta(profile_days)))

@@ -9,8 +9,11 @@ units, and energy in Wh is ``consumption × multiplier_x100 // 100``.
 Rules (``choices.VeeRule``):
 
 - ``decreasing``: the value is below the previous one and is not a rollover (previous at or
-  above 90 % of the register's range ``10**digits`` and value at or below 10 %; a rollover's
-  consumption is ``value + range − previous``). Exception on that day, row suspect.
+  above 90 % of the register's range ``10**digits`` and value at or below 10 %,
+  ``estimate.is_rollover``; a rollover's consumption is ``value + range − previous``).
+  Exception on that day, row suspect. When the row below is a stored one (not stored as
+  suspect) and the row before it is new (a back-fill above the next stored reading), the
+  new row broke the series: the exception is on the new row's day, the new row suspect.
 - ``tou_mismatch``: on a day with the total and the meter's TOU registers (every TOU register
   that appears for the meter in the window), the TOU values differ from the total by more
   than the tolerance (compared modulo the register range, so a register that has rolled
@@ -42,7 +45,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from gridcare.metering.engine.estimate import ESTIMATE_SCHEMA, interpolate_gaps
+from gridcare.metering.engine.estimate import ESTIMATE_SCHEMA, interpolate_gaps, is_rollover, register_range
 from gridcare.metering.engine.parse import REGISTER_CODES, reading_key
 
 TOTAL = "total"
@@ -120,7 +123,7 @@ def _empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
 
 def _ranges(digits: pl.Expr) -> pl.Expr:
     """A register's range in milli units, ``10**digits × 1000`` (null when digits unknown)."""
-    mapping = {d: 10**d * 1000 for d in range(1, 16)}
+    mapping = {d: register_range(d) for d in range(1, 16)}
     return digits.replace_strict(mapping, default=None, return_dtype=pl.Int64)
 
 
@@ -203,7 +206,7 @@ def vee_validate(series: pl.DataFrame, meters: pl.DataFrame, params: VeeParams) 
         pl.when(same).then(pl.col("is_new").shift(1)).alias("prev_new"),
     )
     value, prev, rng = pl.col("value_milli"), pl.col("prev"), pl.col("range")
-    rollover = (value < prev) & rng.is_not_null() & (prev * 10 >= rng * 9) & (value * 10 <= rng)
+    rollover = is_rollover(prev, value, rng)
     s = s.with_columns(
         (pl.col("day") - pl.col("prev_day")).dt.total_days().alias("step"),
         rollover.fill_null(False).alias("rollover"),
@@ -224,17 +227,32 @@ def vee_validate(series: pl.DataFrame, meters: pl.DataFrame, params: VeeParams) 
     suspect: list[pl.DataFrame] = []
 
     # decreasing ------------------------------------------------------------------------
-    decreasing = s.filter(pl.col("decreasing") & pl.col("is_new"))
+    # A new row below the row before it is suspect. A stored row below a new row before it
+    # (a back-fill above the next stored reading) makes the new row the suspect one: it is
+    # the row that broke the series (``_key − step`` is the previous row's key) — unless
+    # the stored row is suspect itself, a bad read already on record.
+    backfill = pl.col("prev_new").fill_null(False) & ~pl.col("stored_suspect")
+    decreasing = s.filter(pl.col("decreasing") & (pl.col("is_new") | backfill))
+    new_row = pl.col("is_new")
     exceptions.append(
         decreasing.select(
             *KEYS,
             pl.lit("decreasing").alias("rule"),
-            pl.col("day").alias("day_from"),
-            pl.col("day").alias("day_to"),
-            _json(previous=_text(_decimal3(prev)), value=_text(_decimal3(value))).alias("detail"),
+            pl.when(new_row).then(pl.col("day")).otherwise(pl.col("prev_day")).alias("day_from"),
+            pl.when(new_row).then(pl.col("day")).otherwise(pl.col("prev_day")).alias("day_to"),
+            pl.when(new_row)
+            .then(_json(previous=_text(_decimal3(prev)), value=_text(_decimal3(value))))
+            .otherwise(_json(value=_text(_decimal3(prev)), next=_text(_decimal3(value))))
+            .alias("detail"),
+        )
+        # a new row both below the day before and above the day after: one exception
+        .unique([*KEYS, "day_from"], keep="first", maintain_order=True)
+    )
+    suspect.append(
+        decreasing.select(
+            pl.when(new_row).then(pl.col("_key")).otherwise(pl.col("_key") - pl.col("step")).alias("_key")
         )
     )
-    suspect.append(decreasing.select("_key"))
 
     # tou_mismatch ----------------------------------------------------------------------
     # Compared only on days where every TOU register the meter shows in the window is

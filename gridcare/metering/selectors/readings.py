@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from gridcare.core.roles import staff_has_perm
 from gridcare.customers.models import Account
-from gridcare.metering.choices import OPEN_EXCEPTION_STATUSES, Register
+from gridcare.metering.choices import OPEN_EXCEPTION_STATUSES, ReadingQuality, Register
+from gridcare.metering.engine.estimate import is_rollover, register_range
 from gridcare.metering.models import ImportRejection, Meter, Reading, ReadingException, ReadingImport
 
 __all__ = [
@@ -68,8 +69,10 @@ def meter_daily_consumption(*, meter_id: int, start: dt.date, end: dt.date) -> l
     ``end`` that has the readings on both of its ends. A 日冻结 reading dated D is frozen at
     00:00 of D, so the use *of* day D is (reading of D+1 − reading of D) × multiplier — the
     same convention as ``inspection.services.consumption.accounts_daily_kwh`` and the
-    interval curves. A decrease counts as a rollover at ``10**digits`` (a meter exchange
-    starts a new meter's series)."""
+    interval curves. Suspect readings are left out (a day next to one has no bar); a
+    decrease counts through when it is a rollover by VEE's rule (``engine.estimate.
+    is_rollover``) and otherwise leaves the day without a bar (a meter exchange starts a
+    new meter's series)."""
     meter = Meter.objects.only("digits", "multiplier").get(pk=meter_id)
     rows = list(
         Reading.objects.filter(
@@ -77,18 +80,23 @@ def meter_daily_consumption(*, meter_id: int, start: dt.date, end: dt.date) -> l
             register=Register.TOTAL,
             day__range=(start, end + dt.timedelta(days=1)),
         )
+        .exclude(quality=ReadingQuality.SUSPECT)
         .order_by("day")
         .values_list("day", "value")
     )
-    rollover = Decimal(10**meter.digits)
+    modulus = register_range(meter.digits)
     out: list[tuple[dt.date, Decimal]] = []
     for (day, value), (next_day, next_value) in zip(rows, rows[1:], strict=False):
         if day > end or (next_day - day).days != 1:
             continue
-        delta = next_value - value
-        if delta < 0:
-            delta += rollover
-        out.append((day, (delta * meter.multiplier).quantize(Decimal("0.001"))))
+        before, after = int(value * 1000), int(next_value * 1000)
+        if after >= before:
+            used = after - before
+        elif is_rollover(before, after, modulus):
+            used = after + modulus - before
+        else:  # went backwards without a rollover (a bad read accepted as read): no bar
+            continue
+        out.append((day, (Decimal(used) / 1000 * meter.multiplier).quantize(Decimal("0.001"))))
     return out
 
 

@@ -36,6 +36,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gridcare.core.audit import audit_record, snapshot
 from gridcare.core.bulk import decimal_from_units, decimal_text, insert_ignoring_conflicts, update_from_frame
+from gridcare.core.engine.cells import text_cell_expr
 from gridcare.core.errors import Conflict, NotFound, ValidationFailed
 from gridcare.customers.choices import AccountStatus
 from gridcare.metering.choices import (
@@ -55,6 +56,7 @@ from gridcare.metering.engine.parse import (
     read_table,
 )
 from gridcare.metering.engine.vee import (
+    EXTENDED_RUN_SCHEMA,
     STORED_RUN_SCHEMA,
     VeeParams,
     continue_runs,
@@ -751,12 +753,18 @@ def _write_exceptions(
 ) -> int:
     """Open the chunk's exceptions; a zero-use run that goes on from one on record (open or
     handled: an accepted vacancy is not reopened) extends that one instead
-    (``engine.vee.continue_runs``). Returns the number opened."""
+    (``engine.vee.continue_runs``), and so does a gap of missing days that starts where an
+    open missing-days exception starts (a trailing gap the nightly sweep opened before the
+    meter came back: the gap runs longer than the sweep could see). Returns the number
+    opened."""
     runs = exceptions.filter(pl.col("rule") == VeeRule.ZERO_RUN.value)
     if runs.height:
         fresh, extended = continue_runs(runs, _stored_runs(runs))
-        _extend_runs(reading_import, extended)
+        _extend_exceptions(reading_import, extended)
         exceptions = pl.concat([exceptions.filter(pl.col("rule") != VeeRule.ZERO_RUN.value), fresh])
+    gaps = exceptions.filter(pl.col("rule") == VeeRule.MISSING.value)
+    if gaps.height:
+        _extend_exceptions(reading_import, _open_gaps_to_extend(gaps))
     return _insert_exceptions(reading_import, exceptions, installs, now)
 
 
@@ -778,9 +786,39 @@ def _stored_runs(runs: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=STORED_RUN_SCHEMA, orient="row")
 
 
-def _extend_runs(reading_import: ReadingImport, extended: pl.DataFrame) -> None:
-    """Move the last day of zero-use exceptions whose run goes on (set-based), with one
-    audit row on the import listing each exception's last day before and after."""
+def _open_gaps_to_extend(gaps: pl.DataFrame) -> pl.DataFrame:
+    """The open (or sent for re-read) missing-days exceptions on record that start on the
+    first day of a gap the chunk found and end before it (one query per 5,000 meters), as
+    ``engine.vee.EXTENDED_RUN_SCHEMA`` rows: to extend to the gap's last day. The gap's own
+    exception is then a conflict with it and opens nothing."""
+    ids = gaps.get_column("meter_id").unique().sort().to_list()
+    first: dt.date = gaps.get_column("day_from").min()  # type: ignore[assignment]
+    last: dt.date = gaps.get_column("day_from").max()  # type: ignore[assignment]
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(ids), _IN_BATCH):
+        rows.extend(
+            ReadingException.objects.filter(
+                meter_id__in=ids[start : start + _IN_BATCH],
+                rule=VeeRule.MISSING,
+                status__in=OPEN_EXCEPTION_STATUSES,
+                day_from__range=(first, last),
+            )
+            .values_list("id", "meter_id", "register", "day_from", "day_to")
+            .order_by()
+        )
+    stored = pl.DataFrame(rows, schema=STORED_RUN_SCHEMA, orient="row")
+    return (
+        gaps.join(stored.rename({"day_to": "day_to_before"}), on=["meter_id", "register", "day_from"])
+        .filter(pl.col("day_to") > pl.col("day_to_before"))
+        .select("id", "day_to_before", "day_to", "detail")
+        .sort("id")
+        .cast(EXTENDED_RUN_SCHEMA)  # type: ignore[arg-type]
+    )
+
+
+def _extend_exceptions(reading_import: ReadingImport, extended: pl.DataFrame) -> None:
+    """Move the last day of exceptions that go on (a zero-use run, a gap; set-based), with
+    one audit row on the import listing each exception's last day before and after."""
     if extended.height == 0:
         return
     changed = update_from_frame(
@@ -833,7 +871,11 @@ def _write_rejections(reading_import: ReadingImport, rejected: pl.DataFrame) -> 
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["line", "reason", "detail", "raw"])
-        writer.writerows(ordered.select("line_no", "reason", "detail", "raw").iter_rows())
+        writer.writerows(
+            ordered.select(
+                "line_no", "reason", text_cell_expr(pl.col("detail")), text_cell_expr(pl.col("raw"))
+            ).iter_rows()
+        )
     if ordered.height == 0:
         return
     frame = ordered.select(
@@ -996,8 +1038,9 @@ def _validate_suspect_readings(
 
 def _estimate_exception(exc: ReadingException) -> int:
     """Insert estimated readings for the missing days of ``exc`` (interpolated between the
-    valid reads around the gap, or profile-based when one side is missing; a suspect
-    reading is not one to estimate from)."""
+    valid reads around the gap — across a rollover of the meter's register too — or
+    profile-based when one side is missing; a suspect reading is not one to estimate
+    from)."""
     start = exc.day_from - dt.timedelta(days=60)
     end = exc.day_to + dt.timedelta(days=60)
     rows = list(
@@ -1016,7 +1059,8 @@ def _estimate_exception(exc: ReadingException) -> int:
         },
         schema={**_READING_SCHEMA, "is_new": pl.Boolean},
     )
-    estimates = estimate_missing(series, exc.meter_id, exc.register, exc.day_from, exc.day_to)
+    digits = Meter.objects.values_list("digits", flat=True).get(pk=exc.meter_id)
+    estimates = estimate_missing(series, exc.meter_id, exc.register, exc.day_from, exc.day_to, digits=digits)
     if estimates.height == 0:
         raise ValidationFailed(MSG_CANNOT_ESTIMATE.format(id=exc.pk), field="action")
     return _insert_estimates(exc.reading_import, estimates)

@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridcare.metering.engine.estimate import estimate_missing, interpolate, interpolate_gaps
+from gridcare.metering.engine.estimate import (
+    estimate_missing,
+    interpolate,
+    interpolate_gaps,
+    is_rollover,
+    register_range,
+)
 
 D0 = dt.date(2026, 1, 1)
 
@@ -221,6 +227,87 @@ def test_estimate_across_a_backward_step_extends_the_previous_value():
     result = estimate_missing(series, 1, "total", day(3), day(4))
 
     assert result["value_milli"].to_list() == [103_000, 104_000]
+
+
+def test_estimate_across_a_rollover_interpolates_on_the_unwrapped_register():
+    # given a 6-digit register at 999,950 on day 10 and 10 after rolling over on day 16
+    series = readings(1, "total", {9: 999_930_000, 10: 999_950_000, 16: 10_000})
+
+    # when days 11–15 are estimated
+    result = estimate_missing(series, 1, "total", day(11), day(15), digits=6)
+
+    # then 60 kWh over 6 days, 10 a day, wrapping at 10**6
+    assert result["value_milli"].to_list() == [999_960_000, 999_970_000, 999_980_000, 999_990_000, 0]
+
+
+def test_estimate_across_a_backward_step_that_is_no_rollover_extends_and_wraps():
+    # given 20 kWh a day up to 999,990 and then a reading far below (a bad read, not a rollover)
+    series = readings(1, "total", {0: 999_970_000, 1: 999_990_000, 4: 500_000_000})
+
+    result = estimate_missing(series, 1, "total", day(2), day(3), digits=6)
+
+    # then the register goes on at its own rate and reads 0 again after 999,999.999
+    assert result["value_milli"].to_list() == [10_000, 30_000]
+
+
+def test_estimate_after_the_last_reading_wraps_at_the_register_range():
+    series = readings(1, "total", {0: 9_980_000, 1: 9_990_000})
+
+    result = estimate_missing(series, 1, "total", day(2), day(3), digits=4)
+
+    assert result["value_milli"].to_list() == [0, 10_000]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    digits=st.integers(min_value=4, max_value=10),
+    prev_per_mille=st.integers(min_value=900, max_value=999),
+    next_per_mille=st.integers(min_value=0, max_value=100),
+    span=st.integers(min_value=2, max_value=30),
+)
+def test_estimate_action_across_a_rollover_equals_the_automatic_interpolation(
+    digits, prev_per_mille, next_per_mille, span
+):
+    # given a reading at 90–99.9 % of the range and one after a rollover (at most 10 %)
+    modulus = register_range(digits)
+    prev_milli = modulus * prev_per_mille // 1000
+    next_milli = modulus * next_per_mille // 1000
+    assert is_rollover(prev_milli, next_milli, modulus)
+    series = readings(1, "total", {0: prev_milli, span: next_milli})
+
+    # when the clerk estimates the days between them
+    result = estimate_missing(series, 1, "total", day(1), day(span - 1), digits=digits)
+
+    # then the values are VEE's own interpolation across the rollover, inside the range
+    gaps = pl.DataFrame(
+        {
+            "meter_id": [1],
+            "register": ["total"],
+            "prev_day": [day(0)],
+            "prev_milli": [prev_milli],
+            "next_day": [day(span)],
+            "next_milli": [next_milli + modulus],
+            "modulus": [modulus],
+        }
+    )
+    assert result["value_milli"].to_list() == interpolate_gaps(gaps)["value_milli"].to_list()
+    assert all(0 <= v < modulus for v in result["value_milli"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    digits=st.integers(min_value=1, max_value=10),
+    previous=st.integers(min_value=0, max_value=10**13),
+    value=st.integers(min_value=0, max_value=10**13),
+)
+def test_rollover_rule_is_the_same_on_integers_and_on_expressions(digits, previous, value):
+    modulus = register_range(digits)
+    previous, value = previous % modulus, value % modulus
+
+    as_expr = pl.select(is_rollover(pl.lit(previous), pl.lit(value), pl.lit(modulus))).item()
+
+    assert is_rollover(previous, value, modulus) == as_expr
+    assert as_expr == (value < previous and previous * 10 >= modulus * 9 and value * 10 <= modulus)
 
 
 def test_estimate_only_looks_at_its_own_meter_and_register():

@@ -174,6 +174,87 @@ def test_decreasing_among_context_rows_is_not_reported_again():
     assert result.quality.rows() == [(1, "total", day(2), "valid")]
 
 
+def test_backfill_above_the_next_stored_reading_is_decreasing_on_the_new_row():
+    # given stored days 10 and 12 (day 11 was estimated) and a back-filled day 11 above day 12
+    rows = series(
+        (1, "total", 10, kwh("100"), False),
+        (1, "total", 11, kwh("111"), False),  # the estimate the back-fill replaces
+        (1, "total", 11, kwh("125"), True),
+        (1, "total", 12, kwh("120"), False),
+    )
+
+    # when validated
+    result = vee_validate(rows, meters(1), PARAMS)
+
+    # then the series goes backwards after the new row: it broke the series and is suspect
+    assert exceptions(result) == [
+        (1, "total", "decreasing", day(11), day(11), {"value": "125.000", "next": "120.000"})
+    ]
+    assert suspects(result) == [(1, "total", day(11))]
+
+
+def test_new_row_below_the_day_before_and_above_the_day_after_opens_one_exception():
+    rows = series(
+        (1, "total", 0, kwh("100"), False),
+        (1, "total", 1, kwh("95"), True),
+        (1, "total", 2, kwh("90"), False),
+    )
+
+    result = vee_validate(rows, meters(1), PARAMS)
+
+    assert exceptions(result) == [
+        (1, "total", "decreasing", day(1), day(1), {"previous": "100.000", "value": "95.000"})
+    ]
+    assert suspects(result) == [(1, "total", day(1))]
+
+
+@pytest.mark.parametrize(
+    ("next_value", "stored_suspect", "reported"),
+    [
+        ("3", False, False),  # a rollover after the back-filled day
+        ("999996", False, False),  # the register goes on
+        ("500000", True, False),  # the next reading is a bad read already on record
+        ("500000", False, True),
+    ],
+)
+def test_backfill_before_a_rollover_or_a_suspect_reading_is_not_blamed(next_value, stored_suspect, reported):
+    rows = series(
+        (1, "total", 0, kwh("999990"), False),
+        (1, "total", 1, kwh("999995"), True),
+        (1, "total", 2, kwh(next_value), False),
+    ).with_columns(suspect=pl.Series([False, False, stored_suspect]))
+
+    result = vee_validate(rows, meters(1, digits=6), PARAMS)
+
+    assert [e[2:4] for e in exceptions(result)] == ([("decreasing", day(1))] if reported else [])
+    assert suspects(result) == ([(1, "total", day(1))] if reported else [])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    values=st.lists(st.integers(0, 999), min_size=2, max_size=12),
+    new=st.lists(st.booleans(), min_size=12, max_size=12),
+)
+def test_every_decrease_touching_a_new_row_blames_exactly_one_new_row(values, new):
+    # given a 3-digit register read daily (values in whole kWh), some rows new
+    rows = [(1, "total", i, v * 1000, new[i]) for i, v in enumerate(values)]
+
+    result = vee_validate(series(*rows), meters(1, digits=3), PARAMS)
+
+    # then each decrease that is no rollover, between a new row and the one before it or a
+    # new row and the stored one after it, makes the new row (the later one if both are
+    # new) suspect with a decreasing exception on its day; nothing else is decreasing
+    blamed = set()
+    for (_, _, d0, v0, n0), (_, _, d1, v1, n1) in zip(rows, rows[1:], strict=False):
+        rollover = v1 < v0 and v0 >= 900_000 and v1 <= 100_000
+        if v1 < v0 and not rollover and (n0 or n1):
+            blamed.add(d1 if n1 else d0)
+    decreasing = [e for e in exceptions(result) if e[2] == "decreasing"]
+    assert sorted(e[3] for e in decreasing) == sorted(day(d) for d in blamed)
+    assert all(e[3] == e[4] for e in decreasing)
+    assert {d for _, _, d in suspects(result)} >= {day(d) for d in blamed}
+
+
 # tou_mismatch ---------------------------------------------------------------------------
 
 

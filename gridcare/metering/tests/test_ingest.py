@@ -321,6 +321,33 @@ def test_read_value_replaces_an_estimate_and_a_second_import_changes_nothing(tmp
     assert AuditEvent.objects.filter(action="reading_import.replace_estimates").count() == 1
 
 
+def test_backfill_above_the_next_reading_is_decreasing_and_suspect(tmp_path):
+    from gridcare.inspection.services.consumption import accounts_daily_kwh
+
+    # given day 11 estimated at import between day 10 (100) and day 12 (120)
+    meter = installed_meter("M1")
+    values: list[str | None] = steady(20)
+    values[10] = None
+    import_lines(tmp_path, series_lines("M1", d(1), values), name="a.csv")
+    assert stored(meter)[d(11)][2] == ReadingQuality.ESTIMATED
+
+    # when the back-fill of day 11 reads 125, above day 12's 120 (100 → 125 → 120)
+    job = import_lines(tmp_path, [f"M1,total,{d(11)},125"], name="b.csv")
+
+    # then the series goes backwards after it: the back-filled reading is suspect, on a
+    # decreasing exception of its day, and billing and line loss leave it out
+    rows = stored(meter)
+    assert rows[d(11)] == (Decimal("125.000"), ReadingSource.AMI, ReadingQuality.SUSPECT)
+    assert rows[d(12)][2] == ReadingQuality.VALID
+    assert rules(meter) == [(VeeRule.DECREASING, d(11), d(11))]
+    assert ReadingException.objects.get(meter=meter).detail == {"value": "125.000", "next": "120.000"}
+    assert job.exceptions_opened == 1
+    account = meter.installations.get().account
+    assert list(accounts_held_from_billing()) == [account]
+    daily = accounts_daily_kwh(start=d(9), end=d(12), account_ids=[account.pk])
+    assert daily["day"].to_list() == [d(9), d(12)]
+
+
 def test_only_an_estimate_is_replaced_never_a_read_edited_or_suspect_reading(tmp_path):
     meter = installed_meter("M1")
     values = steady(12)

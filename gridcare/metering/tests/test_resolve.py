@@ -254,6 +254,30 @@ def test_estimate_does_not_extend_a_gap_from_a_suspect_reading(tmp_path, clerk):
     assert [(r.day, r.value) for r in estimates] == [(d(21), Decimal("210.000")), (d(22), Decimal("220.000"))]
 
 
+def test_estimate_across_a_rollover_interpolates_and_wraps_at_the_register_range(tmp_path, clerk):
+    # given a 6-digit meter using 20 kWh a day up to 999,950 on day 10, days 11–15 missing
+    # and 10 on day 16 after rolling over (60 kWh in 6 days)
+    meter = installed_meter("R1", initial={"total": "999750"})
+    values: list[str | None] = [str(999750 + 20 * (i + 1)) for i in range(10)] + [None] * 5 + ["10"]
+    import_lines(tmp_path, series_lines("R1", d(1), values))
+    exc = ReadingException.objects.get(meter=meter, rule=VeeRule.MISSING)
+
+    reading_exceptions_resolve(actor=clerk, exception_ids=[exc.pk], action="estimate")
+
+    # then the days are interpolated on the unwrapped register and read 0 again at 10**6
+    estimates = Reading.objects.filter(meter=meter, quality=ReadingQuality.ESTIMATED).order_by("day")
+    assert [(r.day, r.value) for r in estimates] == [
+        (d(11), Decimal("999960.000")),
+        (d(12), Decimal("999970.000")),
+        (d(13), Decimal("999980.000")),
+        (d(14), Decimal("999990.000")),
+        (d(15), Decimal("0.000")),
+    ]
+    assert dict(meter_daily_consumption(meter_id=meter.pk, start=d(10), end=d(15))) == {
+        d(n): Decimal("10.000") for n in range(10, 16)
+    }
+
+
 def test_only_missing_days_can_be_estimated(decreasing, clerk):
     meter, exc = decreasing
 
@@ -312,3 +336,30 @@ def test_daily_consumption_uses_the_multiplier(tmp_path):
         (d(1), Decimal("100.000")),
         (d(2), Decimal("300.000")),
     ]
+
+
+def test_daily_consumption_counts_a_rollover_through(tmp_path):
+    meter = installed_meter("R1", digits=4, initial={"total": "9900"})
+    import_lines(tmp_path, series_lines("R1", d(1), ["9980", "5", "25"]))
+
+    assert meter_daily_consumption(meter_id=meter.pk, start=d(1), end=d(2)) == [
+        (d(1), Decimal("25.000")),
+        (d(2), Decimal("20.000")),
+    ]
+
+
+def test_daily_consumption_leaves_out_suspect_readings_and_decreases_that_are_no_rollover(tmp_path, clerk):
+    # given a mistyped 4990 after 5000 on day 12 (suspect) and 5020 on day 13
+    meter = installed_meter("M1")
+    values = [str(4900 + 10 * i) for i in range(11)] + ["4990", "5020"]
+    import_lines(tmp_path, series_lines("M1", d(1), values))
+    exc = ReadingException.objects.get(meter=meter, rule=VeeRule.DECREASING)
+
+    # then days 11 and 12 have no bar while the reading is suspect…
+    chart = dict(meter_daily_consumption(meter_id=meter.pk, start=d(10), end=d(12)))
+    assert chart == {d(10): Decimal("10.000")}
+
+    # …nor once a clerk accepted it: a decrease that is no rollover is no consumption
+    reading_exceptions_resolve(actor=clerk, exception_ids=[exc.pk], action="accept")
+    chart = dict(meter_daily_consumption(meter_id=meter.pk, start=d(10), end=d(12)))
+    assert chart == {d(10): Decimal("10.000"), d(12): Decimal("30.000")}

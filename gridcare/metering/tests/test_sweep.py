@@ -8,9 +8,10 @@ import io
 import pytest
 from django.core.management import call_command
 
+from gridcare.core.models import AuditEvent
 from gridcare.metering.models import Reading, ReadingException
-from gridcare.metering.services.readings import reading_missing_sweep
-from gridcare.metering.tests.readings_fixtures import installed_meter
+from gridcare.metering.services.readings import reading_exceptions_resolve, reading_missing_sweep
+from gridcare.metering.tests.readings_fixtures import import_lines, installed_meter, series_lines
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +51,39 @@ def test_the_next_sweep_extends_the_open_exception_instead_of_opening_another() 
     counts = reading_missing_sweep(as_of=dt.date(2026, 3, 21))
     assert counts == {"opened": 0, "extended": 1}
     assert ReadingException.objects.get().day_to == dt.date(2026, 3, 21)
+
+
+def test_an_import_after_a_longer_silence_extends_the_sweeps_exception(tmp_path) -> None:
+    # given a meter read up to 03-11 and the sweep of 03-15 (missing 03-12 … 03-15)
+    meter = installed_meter("3110000000907", installed_on=INSTALLED)
+    _read(meter, "total", range(1, 11))
+    reading_missing_sweep(as_of=dt.date(2026, 3, 15))
+    (sweep,) = ReadingException.objects.all()
+
+    # when the meter comes back with readings from 03-21 on (nothing between)
+    job = import_lines(tmp_path, series_lines("3110000000907", dt.date(2026, 3, 21), ["20", "21", "22"]))
+
+    # then the sweep's exception, still open, covers the whole gap up to 03-20 and is audited
+    (exc,) = ReadingException.objects.all()
+    assert (exc.pk, exc.status, exc.day_from, exc.day_to) == (
+        sweep.pk,
+        "open",
+        dt.date(2026, 3, 12),
+        dt.date(2026, 3, 20),
+    )
+    assert exc.detail == {"days": 9}
+    assert job.exceptions_opened == 0
+    event = AuditEvent.objects.get(action="reading_import.extend_exceptions")
+    assert (event.object_id, event.before, event.after) == (
+        str(job.pk),
+        {str(exc.pk): {"day_to": "2026-03-15"}},
+        {str(exc.pk): {"day_to": "2026-03-20"}},
+    )
+
+    # and estimating it fills every missing day
+    reading_exceptions_resolve(actor="test", exception_ids=[exc.pk], action="estimate")
+    days = set(Reading.objects.filter(meter=meter, day__range=(exc.day_from, exc.day_to)).values_list("day"))
+    assert len(days) == 9
 
 
 def test_short_gaps_and_removed_or_inactive_meters_open_nothing() -> None:
