@@ -3,9 +3,10 @@
 * :func:`accounts_daily_kwh` — each account's daily kWh from its meters' total-register
   daily frozen readings (日冻结). A reading dated D is the register frozen at 00:00 of D (as
   the AMI head-end and the demo deliver it), so the use *of* day D is
-  (reading of D+1 − reading of D) × multiplier (倍率), a decrease counting as a rollover at
-  ``10 ** digits``; the 台区总表 curve of day D (its 96 quarter hours) measures the same
-  day. Only readings of quality valid, estimated or
+  (reading of D+1 − reading of D) × multiplier (倍率), a rollover at ``10 ** digits``
+  counted through (``metering.engine.estimate.is_rollover``, the rule VEE applies) and any
+  other decrease — a bad read a clerk accepted — leaving the day missing; the 台区总表
+  curve of day D (its 96 quarter hours) measures the same day. Only readings of quality valid, estimated or
   edited count (a suspect reading is waiting for a clerk). A day is counted only when both
   readings are 00:00 values of the same meter while it was installed for the account: the
   readings taken at an installation or removal during the day (stored dated that day,
@@ -36,6 +37,7 @@ from django.utils import timezone
 from gridcare.core.bulk import query_frame, sql_milli
 from gridcare.customers.models import Account
 from gridcare.metering.choices import ReadingQuality, ReadingSource, Register
+from gridcare.metering.engine.estimate import is_rollover
 from gridcare.metering.interval import SLOTS_PER_DAY, transformer_curves_read
 from gridcare.metering.models import Installation
 
@@ -151,14 +153,18 @@ def accounts_daily_kwh(
         pl.col("meter_id") == pl.col("meter_id").shift(-1)
     )
     consecutive = (pl.col("day").shift(-1) - pl.col("day")) == pl.duration(days=1)
-    delta = pl.col("value_milli").shift(-1) - pl.col("value_milli")
-    rollover = pl.lit(10, dtype=pl.Int64).pow(pl.col("digits")) * 1000
+    following = pl.col("value_milli").shift(-1)
+    delta = following - pl.col("value_milli")
+    modulus = pl.lit(10, dtype=pl.Int64).pow(pl.col("digits")) * 1000  # estimate.register_range
     return (
         joined.with_columns(
             ok=same & consecutive,
-            delta=pl.when(delta < 0).then(delta + rollover).otherwise(delta),
+            delta=pl.when(delta >= 0)
+            .then(delta)
+            .when(is_rollover(pl.col("value_milli"), following, modulus))
+            .then(delta + modulus),  # any other decrease: no figure for the day
         )
-        .filter(pl.col("ok") & (pl.col("day") <= end))
+        .filter(pl.col("ok") & pl.col("delta").is_not_null() & (pl.col("day") <= end))
         .select(
             "account_id",
             "day",

@@ -42,6 +42,20 @@ def test_gap_leaves_the_day_missing_and_rollover_counts() -> None:
     assert kwh_b == pytest.approx([8.0, 9.0])  # 9990 → 9998 → 7 (rollover at 10^4)
 
 
+def test_a_decrease_that_is_no_rollover_leaves_the_day_missing(tmp_path) -> None:
+    # 5000 → 4990 on a 6-digit meter is a bad read (accepted by a clerk, so valid), not a
+    # rollover of 999,990 kWh: the day has no figure; a real rollover still counts through.
+    meter = installed_meter("DEC1")
+    account = Installation.objects.get(meter=meter).account
+    lines = [f"DEC1,total,{day(n)},{v}" for n, v in enumerate([5000, 5010, 4990, 5000], start=1)]
+    import_lines(tmp_path, lines, name="dec.csv")
+    from gridcare.metering.models import Reading
+
+    Reading.objects.filter(meter=meter).update(quality="valid")  # as after "accept"
+    frame = accounts_daily_kwh(start=day(1), end=day(3), account_ids=[account.id])
+    assert dict(frame.select("day", "kwh").iter_rows()) == {day(1): 10.0, day(3): 10.0}
+
+
 def day(n: int) -> dt.date:
     return DAY0 + dt.timedelta(days=n)
 
