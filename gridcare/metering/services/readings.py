@@ -125,6 +125,7 @@ _READING_SCHEMA = {"meter_id": pl.Int64, "register": pl.String, "day": pl.Date, 
 _CONTEXT_SCHEMA = {**_READING_SCHEMA, "quality": pl.String}
 _KEYS = ["meter_id", "register", "day"]
 _IMPORT_ACTOR = "gridcare readings import"
+_SWEEP_ACTOR = "gridcare readings sweep"
 
 MSG_MISSING_COLUMNS = _("The file has no column(s): {columns}.")
 MSG_UNREADABLE = _("The file could not be read: {error}")
@@ -1126,14 +1127,24 @@ def reading_missing_sweep(*, as_of: dt.date | None = None) -> dict[str, int]:
         )
         gaps = {(meter_id, register, day_from) for meter_id, _a, register, day_from, _d in rows}
         stale = [
-            pk
-            for pk, meter_id, register, day_from in ReadingException.objects.filter(
+            exc
+            for exc in ReadingException.objects.filter(
                 meter_id__in={g[0] for g in gaps},
                 rule=VeeRule.MISSING,
                 status__in=OPEN_EXCEPTION_STATUSES,
                 day_to__lt=as_of,
-            ).values_list("pk", "meter_id", "register", "day_from")
-            if (meter_id, register, day_from) in gaps
+            )
+            if (exc.meter_id, exc.register, exc.day_from) in gaps
         ]
-        extended = ReadingException.objects.filter(pk__in=stale).update(day_to=as_of) if stale else 0
+        extended = (
+            ReadingException.objects.filter(pk__in=[e.pk for e in stale]).update(day_to=as_of) if stale else 0
+        )
+        for exc in stale:  # the silence goes on: each extension on the exception's record
+            audit_record(
+                actor=_SWEEP_ACTOR,
+                obj=exc,
+                action="reading_exception.extend",
+                before={"day_to": exc.day_to.isoformat()},
+                after={"day_to": as_of.isoformat()},
+            )
     return {"opened": opened, "extended": extended}

@@ -50,7 +50,10 @@ def test_the_next_sweep_extends_the_open_exception_instead_of_opening_another() 
     reading_missing_sweep(as_of=dt.date(2026, 3, 20))
     counts = reading_missing_sweep(as_of=dt.date(2026, 3, 21))
     assert counts == {"opened": 0, "extended": 1}
-    assert ReadingException.objects.get().day_to == dt.date(2026, 3, 21)
+    exc = ReadingException.objects.get()
+    assert exc.day_to == dt.date(2026, 3, 21)
+    event = AuditEvent.objects.get(action="reading_exception.extend", object_id=str(exc.pk))
+    assert (event.before, event.after) == ({"day_to": "2026-03-20"}, {"day_to": "2026-03-21"})
 
 
 def test_an_import_after_a_longer_silence_extends_the_sweeps_exception(tmp_path) -> None:
