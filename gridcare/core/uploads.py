@@ -1,7 +1,9 @@
 """Checking an uploaded attachment (work-order attachments, inspection photos): one rule for
-what may be attached and how big, and the file name kept."""
+what may be attached and how big, the file name kept, and the name it is stored under."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
@@ -31,6 +33,11 @@ _EXTENSIONS = {
     "text/plain": {"txt", "text", "log", "csv"},
 }
 ALLOWED_ATTACHMENT_TYPES = tuple(_EXTENSIONS)
+
+#: The most UTF-8 bytes of the uploaded name kept in the stored file's name. A file name may
+#: have 255 bytes on Linux and a Chinese character takes 3: with the timestamp in front and
+#: the few characters storage adds to keep a name unique, this stays well under it.
+STORED_NAME_BYTES = 150
 
 
 def _looks_like(content_type: str, head: bytes) -> bool:
@@ -84,3 +91,16 @@ def upload_checked(upload: UploadedFile) -> tuple[str, str, int]:
     if (extension and extension not in _EXTENSIONS[content_type]) or not _looks_like(content_type, head):
         raise ValidationFailed(_("The file's name or contents do not match its type."), field="file")
     return name, content_type, upload.size
+
+
+def stored_file_name(name: str, at: dt.datetime) -> str:
+    """The name an upload is stored under: ``<YYYYmmddHHMMSS>-<name>``, the name cut to
+    :data:`STORED_NAME_BYTES` UTF-8 bytes, never inside a character, its extension kept.
+    The full name (as :func:`upload_checked` gives it) stays on the record, for display."""
+    stem, dot, extension = name.rpartition(".")
+    if not dot or not stem:
+        stem, extension = name, ""
+    tail = f".{extension}" if extension else ""
+    room = STORED_NAME_BYTES - len(tail.encode())
+    cut = stem.encode()[: max(room, 0)].decode("utf-8", "ignore") or "file"
+    return f"{at:%Y%m%d%H%M%S}-{cut}{tail}"

@@ -1,5 +1,7 @@
 """Excel export of a work-order list (工单导出): the filtered list of the order list page as an
-.xlsx, one row per order with its contact and SLA status.
+.xlsx, one row per order with its contact and SLA status; the accepted, replied and closed
+times are Excel date cells in Beijing time (``yyyy-mm-dd hh:mm``), so they filter and sort as
+dates.
 
 A report's contact is the mask (``selectors.confidentiality.contact_for``): the reporter is
 never exported. Rows are fetched in chunks and flushed as written (xlsxwriter's
@@ -9,6 +11,7 @@ sits in memory; past Excel's row limit the rows continue on a new sheet.
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
@@ -28,6 +31,8 @@ from gridcare.workorders.selectors.orders import SLA_LABELS
 FETCH_CHUNK = 2000
 EXCEL_MAX_ROWS = 1_048_576
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: The Excel number format of the accepted / replied / closed columns (Beijing time).
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 
 
 def _columns() -> list[tuple[str, int]]:
@@ -66,8 +71,10 @@ def _sheets(workbook: Any, title: str, columns: list[tuple[str, int]], header: A
         n += 1
 
 
-def _when(value: Any) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+def _when(value: dt.datetime | None) -> dt.datetime | None:
+    """An aware time as the naive Beijing (``TIME_ZONE``) time Excel stores: a real date cell
+    that a clerk can filter and compute with."""
+    return timezone.localtime(value).replace(tzinfo=None) if value else None
 
 
 def work_orders_xlsx(orders: QuerySet[WorkOrder], out: IO[bytes]) -> int:
@@ -87,6 +94,7 @@ def work_orders_xlsx(orders: QuerySet[WorkOrder], out: IO[bytes]) -> int:
     count = 0
     try:
         header = workbook.add_format({"bold": True, "bg_color": "#E8F1F0", "border": 1})
+        when = workbook.add_format({"num_format": DATETIME_FORMAT})
         sheets = _sheets(workbook, _("Work orders"), _columns(), header)
         sheet = next(sheets)
         row = 0
@@ -124,7 +132,10 @@ def work_orders_xlsx(orders: QuerySet[WorkOrder], out: IO[bytes]) -> int:
                 _when(order.closed_at),
             ]
             for col, value in enumerate(values):
-                sheet.write_string(row, col, str(value))
+                if isinstance(value, dt.datetime):
+                    sheet.write_datetime(row, col, value, when)
+                elif value is not None:
+                    sheet.write_string(row, col, str(value))
             count += 1
     finally:
         workbook.close()

@@ -5,6 +5,7 @@ shown on the field they name (:func:`add_service_error`)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -34,6 +35,11 @@ def add_service_error(form: forms.Form, exc: GridCareError) -> None:
     if name is not None and name not in form.fields:
         name = None
     form.add_error(name, str(exc.message))
+
+
+def new_intake_key() -> str:
+    """A fresh one-time intake key for a blank intake form (a random UUID)."""
+    return uuid.uuid4().hex
 
 
 def category_choices() -> list[tuple[str, list[tuple[str, str]]]]:
@@ -105,9 +111,15 @@ class IntakeForm(forms.Form):
         help_text=_("An inquiry answered on this call is accepted and answered in one go."),
     )
     kb_article = forms.CharField(label=_("Knowledge article code"), max_length=30, required=False)
+    # One-time intake key, new with each blank form: the same form sent twice (a double
+    # click, a resend after a timeout) files one order (``work_order_create``'s
+    # ``idempotency_key``).
+    intake_key = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("intake_key", new_intake_key())
         category = cast(forms.ChoiceField, self.fields["category"])
         team = cast(forms.ChoiceField, self.fields["team"])
         category.choices = [("", "—"), *category_choices()]
@@ -182,4 +194,6 @@ class IntakeForm(forms.Form):
             kwargs["contact_phone"] = data.get("contact_phone") or ""
         if data.get("kind") == WorkOrderKind.INQUIRY:
             kwargs["answer"] = data.get("answer") or ""
+        if data.get("intake_key"):
+            kwargs["idempotency_key"] = f"workbench:{data['intake_key']}"
         return kwargs

@@ -32,7 +32,7 @@ from gridcare.core.audit import actor_label, audit_record, snapshot
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.ids import next_number
 from gridcare.core.roles import INSPECTOR, is_staff_user, require_actor_perm, staff_has_perm
-from gridcare.core.uploads import upload_checked
+from gridcare.core.uploads import stored_file_name, upload_checked
 from gridcare.customers.choices import AccountStatus
 from gridcare.customers.models import Account
 from gridcare.inspection.choices import (
@@ -458,7 +458,7 @@ def finding_photo_add(*, actor: Actor, finding_id: int, upload: UploadedFile) ->
         uploaded_by=actor_label(actor)[:150],
         uploaded_at=now,
     )
-    photo.file.save(f"{now:%Y%m%d%H%M%S}-{name}", upload, save=False)
+    photo.file.save(stored_file_name(name, now), upload, save=False)
     photo.save()
     audit_record(
         actor=actor,

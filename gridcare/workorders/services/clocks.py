@@ -1,7 +1,8 @@
 """SLA clocks (服务时限): start, stop, pause and resume an order's clocks, answer "when is this
 due" (``gridcare sla deadline``), and the periodic tick (``gridcare sla tick``) that warns at
-75 % of the allowed time and, at 100 %, records the breach and escalates to the team
-supervisor. The deadline arithmetic is the pure ``engine/sla.py``; the standards are
+75 % of the allowed time and, at 100 %, records the breach, alerts the assignee and escalates
+to the team supervisor (an inactive one counts as none: the service managers instead). The
+deadline arithmetic is the pure ``engine/sla.py``; the standards are
 ``quality.ServiceStandard`` rows.
 """
 
@@ -26,7 +27,7 @@ from gridcare.quality.models import ServiceStandard, SlaBreach
 from gridcare.workorders.choices import AlertKind, Channel, EventType, Grade, SlaStage, WorkOrderKind
 from gridcare.workorders.engine import sla as sla_engine
 from gridcare.workorders.engine.sla import StandardRow
-from gridcare.workorders.models import Category, SlaClock, StaffAlert, WorkOrder, WorkOrderEvent
+from gridcare.workorders.models import Category, SlaClock, StaffAlert, Team, WorkOrder, WorkOrderEvent
 
 TICK_BATCH = 1000
 SYSTEM_ACTOR = "SLA clock"
@@ -264,6 +265,21 @@ def service_managers() -> QuerySet[Any]:
     return get_user_model().objects.filter(groups__name=SERVICE_MANAGER, is_active=True)
 
 
+def active_supervisor(team: Team | None) -> Any:
+    """The team's supervisor (班长), or None when the team has none or their account is
+    deactivated: an inactive supervisor counts as no supervisor, so what would reach them
+    goes to the service managers instead."""
+    if team is None or team.supervisor_id is None:
+        return None
+    supervisor = team.supervisor
+    return supervisor if supervisor is not None and supervisor.is_active else None
+
+
+def _active(user: Any) -> Any:
+    """``user`` if their account is active, else None (an alert to them would reach no one)."""
+    return user if user is not None and user.is_active else None
+
+
 def _order_label(order: WorkOrder) -> str:
     return f"{order.number} {order.get_kind_display()} {order.subject[:60]}"
 
@@ -358,7 +374,7 @@ def sla_tick(*, now: dt.datetime | None = None) -> TickResult:
                     )
                 )
                 events.append(_clock_event(clock, EventType.SLA_BREACH, now))
-                supervisor = order.team.supervisor if order.team and order.team.supervisor_id else None
+                supervisor = active_supervisor(order.team)
                 if supervisor is not None:
                     targets = [supervisor]
                 else:
@@ -369,6 +385,11 @@ def sla_tick(*, now: dt.datetime | None = None) -> TickResult:
                 alerts.extend(
                     _clock_alert(clock, target, AlertKind.ESCALATION, missed, now) for target in targets
                 )
+                # The assignee hears of it too, once per missed deadline (unless escalated to
+                # them already): the clock is breached once, so a later tick sends nothing.
+                assignee = _active(order.assignee)
+                if assignee is not None and all(assignee.pk != t.pk for t in targets):
+                    alerts.append(_clock_alert(clock, assignee, AlertKind.SLA_BREACH, missed, now))
                 if order.escalated_at is None and targets and order.pk not in escalate:
                     escalate[order.pk] = (order, targets[0], clock.stage)
             # An order is escalated once: two of its clocks may breach in one batch (each
@@ -415,7 +436,7 @@ def sla_tick(*, now: dt.datetime | None = None) -> TickResult:
                 order = clock.order
                 clock.warned_at = now
                 events.append(_clock_event(clock, EventType.SLA_WARNING, now))
-                warned_user: Any = order.assignee or (order.team.supervisor if order.team else None)
+                warned_user: Any = _active(order.assignee) or active_supervisor(order.team)
                 if warned_user is not None:
                     near = _("Near deadline: %(order)s, stage %(stage)s, due %(due)s")
                     alerts.append(_clock_alert(clock, warned_user, AlertKind.SLA_WARNING, near, now))

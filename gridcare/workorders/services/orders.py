@@ -30,7 +30,7 @@ from gridcare.core.errors import Conflict, NotFound, PermissionDenied, Validatio
 from gridcare.core.ids import next_number
 from gridcare.core.refcache import RefCache
 from gridcare.core.roles import is_staff_user, require_actor_perm, user_roles
-from gridcare.core.uploads import upload_checked
+from gridcare.core.uploads import stored_file_name, upload_checked
 from gridcare.customers.models import Account, Customer
 from gridcare.workorders.choices import (
     AlertKind,
@@ -60,6 +60,7 @@ from gridcare.workorders.models import (
 from gridcare.workorders.registry import workflow_for
 from gridcare.workorders.selectors.confidentiality import masked_reporter
 from gridcare.workorders.services.clocks import (
+    active_supervisor,
     category_chain,
     clocks_pause,
     clocks_resume,
@@ -74,6 +75,12 @@ NUMBER_SEQUENCE = "work_order"
 NUMBER_PREFIX = "GD"
 NUMBER_BLOCK = 50
 INTAKE_KEY_HOURS = 24
+TEXT_MAX = 4000
+# The step texts kept whole on the timeline and the improvement action (refused when longer).
+TEXT_TOO_LONG = {
+    "note": _("The note is longer than 4000 characters."),
+    "action": _("The improvement action is longer than 4000 characters."),
+}
 PHONE_RE = re.compile(r"^\+?[0-9][0-9-]{5,19}$")
 AUDITED = (
     "state",
@@ -237,6 +244,7 @@ def work_order_create(
     answer: str = "",
     at: dt.datetime | None = None,
     idempotency_key: str = "",
+    key_owner: Any = None,
 ) -> WorkOrder:
     """受理: accept a work order of any kind and start its clocks.
 
@@ -250,11 +258,14 @@ def work_order_create(
     concurrent intake never queues on the number sequence; a refused order leaves a gap.
 
     ``idempotency_key`` (a channel's ``Idempotency-Key``): the same key from the same user
-    within ``INTAKE_KEY_HOURS`` returns the order the first call filed, without a second.
+    within ``INTAKE_KEY_HOURS`` returns the order the first call filed, without a second (the
+    console forms send a one-time intake key, so a double click or a resend files one order).
+    The key belongs to the signed-in actor, or to ``key_owner`` when a system actor files for
+    a signed-in user (the portal's customer).
     """
     require_actor_perm(actor, "workorders.add_workorder")
     key = (idempotency_key or "").strip()
-    user = _user_or_none(actor)
+    user = _user_or_none(key_owner if key_owner is not None else actor)
     if key:
         if user is None:
             raise ValidationFailed(_("An idempotency key needs a signed-in user."), field="idempotency_key")
@@ -479,8 +490,9 @@ def _create(
         )
     if grade == Grade.MAJOR:
         recipients = list(service_managers())
-        if assigned_team is not None and assigned_team.supervisor is not None:
-            recipients.append(assigned_team.supervisor)
+        supervisor = active_supervisor(assigned_team)
+        if supervisor is not None:
+            recipients.append(supervisor)
         recipients = list({u.pk: u for u in recipients}.values())
         sent = _alert(
             recipients=recipients,
@@ -531,8 +543,15 @@ def _lock(number: str) -> WorkOrder:
         raise NotFound() from None
 
 
+#: The timeline rows of the changes that raise an order's version (a step, a contact, a
+#: knowledge-article link): notes, attachments and the SLA clock's warnings, breaches and
+#: escalations leave the version alone.
+VERSION_EVENTS = (EventType.TRANSITION, EventType.CONTACT, EventType.KB_LINK)
+
+
 def _last_changed_by(order: WorkOrder) -> str:
-    last = order.events.exclude(event_type__in=[EventType.NOTE]).order_by("-at", "-id").first()
+    """Who made the order's latest versioned change: the colleague a ``Conflict`` names."""
+    last = order.events.filter(event_type__in=VERSION_EVENTS).order_by("-at", "-id").first()
     return last.actor_label if last else ""
 
 
@@ -607,6 +626,9 @@ def _transition(
         )
     except WorkflowError as exc:
         raise _map_workflow_error(exc) from None
+    for name, too_long in TEXT_TOO_LONG.items():  # kept whole: a longer text is refused, never cut
+        if name in clean and len(str(clean[name])) > TEXT_MAX:
+            raise ValidationFailed(too_long, field=name)
     before = snapshot(order, AUDITED)
     user = _user_or_none(actor)
     label = actor_label(actor)[:150]
@@ -651,16 +673,11 @@ def _transition(
         cause = RootCause.objects.filter(code=clean.get("root_cause")).first()
         if cause is None:
             raise ValidationFailed(_("Choose a root cause."), field="root_cause")
-        due = clean.get("due_date") or None
-        if isinstance(due, str):
-            try:
-                due = dt.date.fromisoformat(due)
-            except ValueError:
-                raise ValidationFailed(_("Enter a date as YYYY-MM-DD."), field="due_date") from None
+        due = _due_date(clean.get("due_date"))
         ImprovementAction.objects.create(
             order=order,
             root_cause=cause,
-            action=str(clean.get("action", ""))[:4000],
+            action=str(clean.get("action", "")),
             owner_team=order.team,
             due_date=due,
             created_by=user,
@@ -695,8 +712,8 @@ def _transition(
     if plan.reopen:
         order.reopen_count += 1
         order.replied_at = None
-        people = [order.assignee, order.team.supervisor if order.team else None]
-        for person in {p.pk: p for p in people if p is not None}.values():
+        people = [order.assignee, active_supervisor(order.team)]
+        for person in {p.pk: p for p in people if p is not None and p.is_active}.values():
             notify.append(
                 (
                     person,
@@ -720,7 +737,7 @@ def _transition(
         transition=transition,
         from_state=plan.from_state,
         to_state=plan.to_state,
-        note=str(clean.get("note", ""))[:4000],
+        note=str(clean.get("note", "")),
         data=data,
     )
     for person, kind, message in notify:
@@ -734,6 +751,20 @@ def _transition(
         reason=str(clean.get("note", ""))[:500],
     )
     return order
+
+
+def _due_date(value: Any) -> dt.date | None:
+    """An improvement action's due date: a date, or its ISO text (YYYY-MM-DD); blank is none."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ValidationFailed(_("Enter a date as YYYY-MM-DD."), field="due_date")
 
 
 def plan_fields(workflow: Any, transition: str) -> set[str]:
@@ -752,8 +783,8 @@ def work_order_comment(
     note = (note or "").strip()
     if not note:
         raise ValidationFailed(_("Write a note."), field="note")
-    if len(note) > 4000:
-        raise ValidationFailed(_("The note is longer than 4000 characters."), field="note")
+    if len(note) > TEXT_MAX:
+        raise ValidationFailed(TEXT_TOO_LONG["note"], field="note")
     order = WorkOrder.objects.filter(number=number).first()
     if order is None:
         raise NotFound()
@@ -789,7 +820,7 @@ def work_order_attach(
         uploaded_by=_user_or_none(actor),
         uploaded_at=at,
     )
-    attachment.file.save(f"{at:%Y%m%d%H%M%S}-{name}", upload, save=False)
+    attachment.file.save(stored_file_name(name, at), upload, save=False)
     attachment.save()
     WorkOrderEvent.objects.create(
         order=order,

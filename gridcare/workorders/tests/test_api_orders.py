@@ -266,6 +266,35 @@ def test_transition_invalid_state_is_409_and_missing_field_422(staff_client: Any
     assert unknown.json()["field"] == "transition"
 
 
+def test_transition_field_errors_are_422_like_the_console(staff_client: Any) -> None:
+    """A due date that is not a date, or a reply longer than 4000 characters, is 422 naming
+    the field: not a 500, and never cut short."""
+    client = staff_client(roles=["service_manager"])
+    TeamFactory(code="KF01", members=[client.user])
+    order = accept()
+    url = f"{BASE}/orders/{order.number}/transitions"
+    assert (
+        post(client, url, {"transition": "assign", "version": 1, "fields": {"team": "KF01"}}).status_code
+        == 200
+    )
+    long_reply = post(client, url, {"transition": "reply", "version": 2, "fields": {"note": "答" * 4001}})
+    assert long_reply.status_code == 422
+    assert long_reply.json()["field"] == "note"
+    assert (
+        post(client, url, {"transition": "reply", "version": 2, "fields": {"note": "已答复"}}).status_code
+        == 200
+    )
+    visit = {"method": "phone", "satisfaction": "satisfied"}
+    assert post(client, url, {"transition": "follow_up", "version": 3, "fields": visit}).status_code == 200
+    improve = {"root_cause": "staff_skill", "action": "培训", "due_date": 20261201}
+    number_date = post(client, url, {"transition": "improve", "version": 4, "fields": improve})
+    assert number_date.status_code == 422
+    assert number_date.json()["field"] == "due_date"
+    order.refresh_from_db()
+    assert order.version == 4
+    assert WorkOrderEvent.objects.get(order=order, transition="reply").note == "已答复"
+
+
 def test_transition_role_not_allowed_is_403(staff_client: Any) -> None:
     client = staff_client(roles=["hotline_agent"])
     order = accept()

@@ -91,7 +91,7 @@ def test_workflow_is_consistent(kind):
 def test_service_request_sub_types_start_their_own_clocks():
     wf = WORKFLOWS["service_request"]
     assert wf.stages_at_acceptance(["sr_reconnect", "sr"]) == ("restore",)
-    assert wf.stages_at_acceptance(["sr_appliance"]) == ("onsite",)
+    assert wf.stages_at_acceptance(["sr_appliance"]) == ("onsite", "reply")
     assert wf.stages_at_acceptance(["sr_meter_fault"]) == ("reply",)
     assert WORKFLOWS["complaint"].stages_at_acceptance(["cmp_business_tariff"]) == (
         "review",

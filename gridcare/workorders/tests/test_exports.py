@@ -157,3 +157,25 @@ def test_a_chinese_assignee_is_written_family_name_first(agent, make_user):
         html = client.get(page).content.decode()
         assert "刘芳" in html
         assert "芳 刘" not in html
+
+
+def test_times_are_excel_dates_in_beijing_time(agent):
+    """Accepted / replied / closed are date cells (a number with a date format), in Beijing
+    time, so a clerk can filter and sort by date; a time not yet reached is a blank cell."""
+    accept(actor=agent)  # 2026-11-02 09:00 Beijing (01:00 UTC)
+    out = io.BytesIO()
+    work_orders_xlsx(work_order_search(user=agent), out)
+    with zipfile.ZipFile(io.BytesIO(out.getvalue())) as book:
+        sheet = ElementTree.fromstring(book.read("xl/worksheets/sheet1.xml"))  # noqa: S314 - our own file
+        styles = book.read("xl/styles.xml").decode()
+    cells = {c.get("r"): c for c in sheet.iter(f"{{{NS['m']}}}c")}
+    accepted = cells["P2"]
+    assert accepted.get("t") is None  # a number, not a string
+    serial = float(accepted.find("m:v", NS).text)
+    # An Excel time carries no zone: compared as wall-clock times (UTC only to stay aware).
+    excel_epoch = dt.datetime(1899, 12, 30, tzinfo=dt.UTC)
+    assert excel_epoch + dt.timedelta(days=serial) == dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+    assert accepted.get("s") not in (None, "0")
+    assert 'formatCode="yyyy-mm-dd hh:mm"' in styles
+    assert "Q2" not in cells  # not replied yet
+    assert "R2" not in cells  # not closed

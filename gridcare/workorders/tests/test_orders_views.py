@@ -421,6 +421,23 @@ def test_attachment_upload_and_refusals(agent, order, settings):
     assert "/media/" not in page  # never a public URL
 
 
+def test_attachment_with_a_long_chinese_name_is_stored(agent, order):
+    """90 Chinese characters are 270 UTF-8 bytes, more than a file name may have: the stored
+    file's name is cut, the attachment keeps the whole name for display."""
+    name = ("关于城东台区用户反映电压偏低问题的现场核查情况说明及整改措施" * 3)[:90] + ".pdf"
+    response = login(agent).post(
+        reverse("workorders:order_attach", args=[order.number]),
+        {"file": SimpleUploadedFile(name, b"%PDF-1.4\n%...", content_type="application/pdf")},
+    )
+    assert response.status_code == 302
+    attachment = Attachment.objects.get(order=order)
+    assert attachment.name == name
+    stored = attachment.file.name.rsplit("/", 1)[-1]
+    assert stored.endswith(".pdf")
+    assert len(stored.encode()) < 255
+    assert attachment.file.read() == b"%PDF-1.4\n%..."
+
+
 def test_attachment_of_unknown_id_is_404(agent):
     assert login(agent).get(reverse("workorders:attachment", args=[999999])).status_code == 404
 

@@ -252,6 +252,25 @@ def test_every_portal_kind_can_be_filed(customer_client: Any, kind: str, categor
     assert order.customer_id == customer_client.customer.pk
 
 
+def test_portal_form_sent_twice_files_one_order(customer_client: Any) -> None:
+    """The form's one-time key: a double click files one order and shows it both times."""
+    url = reverse("portal:workorder_new")
+    key = customer_client.get(url).context["form"].initial["intake_key"]
+    data = {
+        "kind": "complaint",
+        "category": "cmp_business_tariff",
+        "account": customer_client.account.number,
+        "subject": "电费比上月高",
+        "intake_key": key,
+    }
+    first = customer_client.post(url, data)
+    again = customer_client.post(url, data)
+    order = WorkOrder.objects.get()
+    assert order.duplicate_of is None
+    assert first["Location"] == again["Location"] == reverse("portal:workorder", args=[order.number])
+    assert customer_client.get(url).context["form"].initial["intake_key"] != key
+
+
 def test_form_errors_name_the_field_and_write_nothing(customer_client: Any) -> None:
     url = reverse("portal:workorder_new")
     base = {

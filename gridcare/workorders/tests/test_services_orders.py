@@ -19,6 +19,7 @@ from gridcare.workorders.models import (
     WorkOrder,
     WorkOrderEvent,
 )
+from gridcare.workorders.services.clocks import sla_tick
 from gridcare.workorders.services.orders import work_order_comment, work_order_create, work_order_transition
 from gridcare.workorders.tests.factories import BEIJING, TeamFactory, accept
 
@@ -248,3 +249,134 @@ def test_service_request_reconnect_reply_clock_starts_at_restoration(make_user):
     )
     reply = SlaClock.objects.get(order=order, stage="reply")
     assert reply.due_at == dt.datetime(2026, 11, 3, 23, 59, 59, tzinfo=BEIJING)
+
+
+def test_appliance_damage_keeps_its_reply_clock_after_arrival(agent, make_user):
+    """电器损坏: on site within 24 h, and the reply clock (SR-REPLY) runs from acceptance, so
+    arriving leaves a deadline running until the order is handled and replied."""
+    crew = make_user(roles=["repair_crew"])
+    order = accept(
+        actor=agent, at=T0, kind="service_request", category="sr_appliance", subject="雷雨后电器损坏"
+    )
+    clocks = {c.stage: c for c in SlaClock.objects.filter(order=order)}
+    assert set(clocks) == {"onsite", "reply"}
+    assert clocks["onsite"].due_at == T0 + dt.timedelta(hours=24)
+    assert clocks["reply"].standard.code == "SR-REPLY"
+    assert clocks["reply"].due_at == dt.datetime(2026, 11, 9, 23, 59, 59, tzinfo=BEIJING)  # 5 working days
+    order = step(crew, order, "arrive", T0 + dt.timedelta(hours=2))
+    running = SlaClock.objects.filter(order=order, stopped_at__isnull=True)
+    assert list(running.values_list("stage", flat=True)) == ["reply"]
+    step(crew, order, "complete", T0 + dt.timedelta(days=1), note="已核实并赔偿")
+    assert not SlaClock.objects.filter(order=order, stopped_at__isnull=True).exists()
+
+
+def test_conflict_names_the_colleague_not_the_sla_clock(agent, manager):
+    """The 409 names who raised the version: an SLA warning or a note since then (neither
+    changes the version) does not take their place."""
+
+    team = TeamFactory(code="KF", supervisor=manager, members=[agent])
+    order = accept(actor=agent, at=T0)
+    step(manager, order, "assign", T0 + dt.timedelta(hours=1), team=team.code)
+    work_order_comment(
+        actor=agent, number=order.number, note="客户要求下午回电", at=T0 + dt.timedelta(hours=2)
+    )
+    assert sla_tick(now=T0 + dt.timedelta(hours=20)).warned == 1
+    with pytest.raises(Conflict) as exc:
+        work_order_transition(
+            actor=agent,
+            number=order.number,
+            transition="contact",
+            expected_version=1,
+            fields={"method": "phone", "outcome": "reached"},
+            at=T0 + dt.timedelta(hours=21),
+        )
+    message = str(exc.value.message)
+    assert message.split()[0] == "manager1", message
+
+
+def test_major_complaint_skips_an_inactive_supervisor(agent, manager, make_user):
+    gone = make_user(roles=["service_manager"], username="gone", is_active=False)
+    team = TeamFactory(code="KF", supervisor=gone, members=[agent])
+    order = accept(actor=agent, personal_injury=True, team=team.code)
+    recipients = set(
+        StaffAlert.objects.filter(order=order, kind=AlertKind.MAJOR).values_list("recipient", flat=True)
+    )
+    assert recipients == {manager.pk}
+
+
+def _improving(agent, manager):
+    team = TeamFactory(code="KF", supervisor=manager, members=[agent])
+    order = accept(actor=agent, at=T0)
+    order = step(agent, order, "assign", T0 + dt.timedelta(hours=1), team=team.code)
+    order = step(agent, order, "reply", T0 + dt.timedelta(hours=2), note="已答复")
+    return step(
+        agent, order, "follow_up", T0 + dt.timedelta(hours=3), method="phone", satisfaction="satisfied"
+    )
+
+
+@pytest.mark.parametrize("due", [20261201, "2026-13-01", "next week", ["2026-12-01"]])
+def test_improvement_due_date_not_a_date_is_refused(agent, manager, due):
+    order = _improving(agent, manager)
+    with pytest.raises(ValidationFailed) as exc:
+        step(
+            manager,
+            order,
+            "improve",
+            T0 + dt.timedelta(days=1),
+            root_cause="staff_skill",
+            action="培训",
+            due_date=due,
+        )
+    assert exc.value.field == "due_date"
+    assert not ImprovementAction.objects.exists()
+    order.refresh_from_db()
+    assert order.version == 4
+
+
+def test_improvement_due_date_as_date_or_iso_text(agent, manager):
+    order = _improving(agent, manager)
+    step(
+        manager,
+        order,
+        "improve",
+        T0 + dt.timedelta(days=1),
+        root_cause="staff_skill",
+        action="培训",
+        due_date=dt.date(2026, 12, 1),
+    )
+    step(
+        manager,
+        order,
+        "improve",
+        T0 + dt.timedelta(days=1),
+        root_cause="staff_skill",
+        action="复训",
+        due_date="2026-12-15",
+    )
+    dues = sorted(ImprovementAction.objects.values_list("due_date", flat=True))
+    assert dues == [dt.date(2026, 12, 1), dt.date(2026, 12, 15)]
+
+
+def test_step_texts_longer_than_4000_are_refused_not_cut(agent, manager):
+    order = _improving(agent, manager)
+    events = WorkOrderEvent.objects.count()
+    with pytest.raises(ValidationFailed) as exc:
+        step(
+            manager, order, "improve", T0 + dt.timedelta(days=1), root_cause="staff_skill", action="训" * 4001
+        )
+    assert exc.value.field == "action"
+    with pytest.raises(ValidationFailed) as exc:
+        step(
+            manager,
+            order,
+            "improve",
+            T0 + dt.timedelta(days=1),
+            root_cause="staff_skill",
+            action="培训",
+            note="注" * 4001,
+        )
+    assert exc.value.field == "note"
+    assert not ImprovementAction.objects.exists()
+    assert WorkOrderEvent.objects.count() == events
+    step(manager, order, "improve", T0 + dt.timedelta(days=1), root_cause="staff_skill", action="训" * 4000)
+    assert len(ImprovementAction.objects.get().action) == 4000

@@ -347,6 +347,65 @@ def test_breach_without_a_supervisor_alerts_the_service_managers(agent, make_use
     assert SlaBreach.objects.get().team == bare
 
 
+def test_breach_alerts_the_assignee_once(agent, supervisor, team):
+    """The assignee gets *Deadline missed (超时)* when their order's deadline is missed, once
+    per missed deadline: a second tick sends nothing more."""
+    order = accept(actor=agent, at=T0)
+    step(agent, order, "assign", T0 + SECOND, team=team.code, assignee=agent.username)
+    due = clocks(order)["contact"].due_at
+    assert sla_tick(now=due).breached == 1
+    alert = StaffAlert.objects.get(kind=AlertKind.SLA_BREACH)
+    assert alert.recipient == agent
+    assert order.number in alert.message
+    assert sla_tick(now=due + HOUR).breached == 0
+    assert StaffAlert.objects.filter(kind=AlertKind.SLA_BREACH).count() == 1
+    assert StaffAlert.objects.filter(kind=AlertKind.ESCALATION, recipient=supervisor).count() == 1
+
+
+def test_breach_of_the_supervisors_own_order_sends_one_alert(agent, supervisor, team):
+    """Assigned to the supervisor: the escalation reaches them, no second 超时 alert."""
+    team.members.add(supervisor)
+    order = accept(actor=agent, at=T0)
+    step(agent, order, "assign", T0 + SECOND, team=team.code, assignee=supervisor.username)
+    assert sla_tick(now=clocks(order)["contact"].due_at).breached == 1
+    kinds = list(StaffAlert.objects.filter(recipient=supervisor).values_list("kind", flat=True))
+    assert sorted(kinds) == [AlertKind.ASSIGNED, AlertKind.ESCALATION]
+
+
+def test_an_inactive_supervisor_counts_as_none(agent, supervisor, team, make_user):
+    """A deactivated supervisor gets nothing: the breach escalates to the active service
+    managers, and an unassigned order's warning reaches no one rather than a closed account."""
+    make_user(roles=["service_manager"], username="mgr_a")
+    order = accept(actor=agent, at=T0, team=team.code)
+    supervisor.is_active = False
+    supervisor.save()
+    contact = clocks(order)["contact"]
+    assert sla_tick(now=contact.warn_at).warned == 1
+    assert not StaffAlert.objects.filter(recipient=supervisor).exists()
+    assert sla_tick(now=contact.due_at).breached == 1
+    order.refresh_from_db()
+    assert order.escalated_to.username == "mgr_a"
+    recipients = set(
+        StaffAlert.objects.filter(kind=AlertKind.ESCALATION).values_list("recipient__username", flat=True)
+    )
+    assert recipients == {"mgr_a"}
+    assert not StaffAlert.objects.filter(recipient=supervisor).exists()
+
+
+def test_an_inactive_assignee_is_not_warned(agent, supervisor, team):
+    """The assignee's account was closed: the warning goes to the team supervisor instead, and
+    no 超时 alert is written for the closed account."""
+    order = accept(actor=agent, at=T0)
+    step(agent, order, "assign", T0 + SECOND, team=team.code, assignee=agent.username)
+    agent.is_active = False
+    agent.save()
+    contact = clocks(order)["contact"]
+    sla_tick(now=contact.warn_at)
+    assert StaffAlert.objects.get(kind=AlertKind.SLA_WARNING).recipient == supervisor
+    sla_tick(now=contact.due_at)
+    assert not StaffAlert.objects.filter(recipient=agent).exclude(kind=AlertKind.ASSIGNED).exists()
+
+
 def test_a_stopped_clock_never_warns_or_breaches(agent):
     order = accept(actor=agent, at=T0)
     step(agent, order, "contact", T0 + HOUR, method="phone", outcome="reached")

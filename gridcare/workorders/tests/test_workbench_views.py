@@ -322,6 +322,36 @@ def test_intake_inquiry_answered_at_first_contact(staff_client, caller):
     assert f"Inquiry {order.number} answered at first contact." in page
 
 
+def test_intake_sent_twice_files_one_order(staff_client):
+    """A double click or a resend of the same intake form (its one-time key) files one order
+    and goes to it, rather than a second order linked as a 重复投诉 of the first."""
+    client = staff_client(roles=["hotline_agent"])
+    page = client.get(reverse("workorders:workbench"))
+    key = page.context["form"].initial["intake_key"]
+    assert f'name="intake_key" value="{key}"' in page.content.decode()
+    first = client.post(reverse("workorders:workbench"), intake(intake_key=key))
+    again = client.post(reverse("workorders:workbench"), intake(intake_key=key))
+    order = WorkOrder.objects.get()
+    assert order.duplicate_of is None
+    assert first["Location"] == again["Location"] == reverse("workorders:order", args=[order.number])
+    assert "This form was already sent: it filed work order" in client.get(again["Location"]).content.decode()
+    # a new blank form carries a new key: the next call files its own order
+    fresh = client.get(reverse("workorders:workbench")).context["form"].initial["intake_key"]
+    assert fresh != key
+    client.post(reverse("workorders:workbench"), intake(intake_key=fresh, subject="另一个问题"))
+    assert WorkOrder.objects.count() == 2
+
+
+def test_intake_refused_keeps_its_key_for_the_corrected_send(staff_client):
+    """A refused intake files nothing, so the corrected form sent with the same key files it."""
+    client = staff_client(roles=["hotline_agent"])
+    refused = client.post(reverse("workorders:workbench"), intake(intake_key="k1", contact_phone="call me"))
+    assert refused.status_code == 422
+    assert 'name="intake_key" value="k1"' in refused.content.decode()
+    assert client.post(reverse("workorders:workbench"), intake(intake_key="k1")).status_code == 302
+    assert WorkOrder.objects.count() == 1
+
+
 def test_intake_error_keeps_the_input_and_names_the_field(staff_client):
     client = staff_client(roles=["hotline_agent"])
     response = client.post(

@@ -36,6 +36,7 @@ from gridcare.customers.forms import add_service_error
 from gridcare.customers.models import Customer
 from gridcare.portal.selectors import my_accounts, my_customer
 from gridcare.workorders.choices import Channel, EventType, WorkOrderKind
+from gridcare.workorders.forms import new_intake_key
 from gridcare.workorders.models import Category, WorkOrder, WorkOrderEvent
 from gridcare.workorders.registry import label_of, workflow_for
 from gridcare.workorders.services.orders import work_order_create
@@ -183,10 +184,14 @@ class PortalOrderForm(forms.Form):
         label=_("Phone to call you back"), max_length=20, required=False, help_text=_("Your mobile if empty.")
     )
     wants_reply = forms.BooleanField(label=_("Tell me the outcome (reports)"), required=False, initial=True)
+    # One-time intake key: the form sent twice files one order.
+    intake_key = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, customer: Customer, account_numbers: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.customer = customer
+        if not self.is_bound:
+            self.initial.setdefault("intake_key", new_intake_key())
         cast(forms.ChoiceField, self.fields["category"]).choices = [("", "—"), *_category_choices()]
         cast(forms.ChoiceField, self.fields["account"]).choices = [
             ("", "—"),
@@ -204,13 +209,17 @@ class PortalOrderForm(forms.Form):
         return data
 
 
-def _create_from_portal(*, customer: Customer, data: dict[str, Any]) -> WorkOrder:
+def _create_from_portal(*, user: Any, customer: Customer, data: dict[str, Any]) -> WorkOrder:
     """File the order through the one acceptance service under the portal's system actor.
-    The account was checked to be the customer's by the form's choices."""
+    The account was checked to be the customer's by the form's choices; the form's intake
+    key is the signed-in customer's, so the form sent twice files one order."""
     kind = data["kind"]
     phone = (data.get("contact_phone") or "").strip() or customer.mobile
+    key = data.get("intake_key") or ""
     common = {
         "actor": PORTAL_ACTOR,
+        "idempotency_key": f"portal:{key}" if key else "",
+        "key_owner": user,
         "kind": kind,
         "channel": Channel.WEB,
         "category": data["category"],
@@ -287,7 +296,7 @@ def workorder_new_view(request: HttpRequest) -> HttpResponse:
     form = PortalOrderForm(request.POST or None, initial=initial, customer=customer, account_numbers=numbers)
     if request.method == "POST" and form.is_valid():
         try:
-            order = _create_from_portal(customer=customer, data=form.cleaned_data)
+            order = _create_from_portal(user=request.user, customer=customer, data=form.cleaned_data)
         except GridCareError as exc:
             add_service_error(form, exc, {"reporter.phone": "contact_phone", "account_number": "account"})
         else:

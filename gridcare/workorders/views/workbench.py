@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from gridcare.core.errors import GridCareError, NotFound
 from gridcare.core.pagination import paginate
@@ -40,6 +41,8 @@ ADD = "workorders.add_workorder"
 VIEW = "workorders.view_workorder"
 CHANGE = "workorders.change_workorder"
 BOARD = "quality.view_slabreach"
+#: The message when the intake form is sent again (its one-time key filed an order before).
+RESENT = gettext_noop("This form was already sent: it filed work order %(number)s; nothing new was filed.")
 
 
 def _lookup(request: HttpRequest, params: Any) -> dict[str, Any]:
@@ -175,12 +178,15 @@ def workbench_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = IntakeForm(request.POST)
         if form.is_valid():
+            sent_at = timezone.now()
             try:
                 order = work_order_create(actor=request.user, **form.service_kwargs())
             except GridCareError as exc:
                 add_service_error(form, exc)
             else:
-                if order.answered_first_contact:
+                if order.created_at < sent_at:  # this form was sent before: the order it filed
+                    messages.info(request, _(RESENT) % {"number": order.number})
+                elif order.answered_first_contact:
                     messages.success(
                         request, _("Inquiry %(number)s answered at first contact.") % {"number": order.number}
                     )
