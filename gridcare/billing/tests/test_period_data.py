@@ -145,7 +145,9 @@ def test_closed_account_is_measured_to_the_day_after_closing_not_to_the_month_en
         final_readings={"total": "1200"},
         reason="销户拆表",
     )
-    type(removed_late).objects.filter(pk=removed_late.pk).update(status="closed", closed_on=dt.date(2026, 10, 10))
+    type(removed_late).objects.filter(pk=removed_late.pk).update(
+        status="closed", closed_on=dt.date(2026, 10, 10)
+    )
     put_reading(late_meter, "total", dt.date(2026, 10, 11), "1070")
     missing, _ = billable_account(status="closed", closed_on=dt.date(2026, 10, 10))
     data = _data()
@@ -158,7 +160,11 @@ def test_closed_account_is_measured_to_the_day_after_closing_not_to_the_month_en
 def test_meter_removed_before_closing_ends_at_its_final_readings():
     acct, meter = billable_account(end=None)
     meter_remove(
-        actor="test", meter=meter, removed_at=at(dt.date(2026, 10, 5)), final_readings={"total": "1030"}, reason="拆表"
+        actor="test",
+        meter=meter,
+        removed_at=at(dt.date(2026, 10, 5)),
+        final_readings={"total": "1030"},
+        reason="拆表",
     )
     type(acct).objects.filter(pk=acct.pk).update(status="closed", closed_on=dt.date(2026, 10, 10))
     assert _row(_data(), acct)["total_wh"] == 30_000
