@@ -514,6 +514,25 @@ class PaymentAllocation(models.Model):
     )
     amount = models.DecimalField(_("principal"), max_digits=14, decimal_places=2)
     late_fee = models.DecimalField(_("late fee"), default=0, max_digits=14, decimal_places=2)
+    late_fee_waived = models.DecimalField(
+        _("late fee waived"),
+        default=0,
+        max_digits=14,
+        decimal_places=2,
+        help_text=_("The late fee on this part an approved waiver covered (not collected)."),
+    )
+    late_fee_topup = models.DecimalField(
+        _("late fee beyond accrued"),
+        default=0,
+        max_digits=14,
+        decimal_places=2,
+        help_text=_(
+            "Late fee charged or waived on this part minus the fee the part accrued itself: "
+            "the top-up to the minimum (> 0), or a top-up collected earlier on the bill used "
+            "up by this part's fee (< 0). Its sum over a bill's live parts is what later parts' "
+            "fees are reduced by, so the minimum is charged once per bill."
+        ),
+    )
     created_at = models.DateTimeField(_("created"))
     reversed = models.BooleanField(_("reversed"), default=False)
 
@@ -525,6 +544,7 @@ class PaymentAllocation(models.Model):
             models.CheckConstraint(
                 condition=Q(amount__gte=0) & Q(late_fee__gte=0), name="allocation_nonnegative"
             ),
+            models.CheckConstraint(condition=Q(late_fee_waived__gte=0), name="allocation_waived_nonnegative"),
         ]
 
     def __str__(self) -> str:

@@ -13,14 +13,19 @@ principal with its fee is taken as late fee (it counts towards the bill's minimu
 
 Fees come from :mod:`gridcare.billing.engine.late_fee`: ``weighted`` is the bill's
 ``rate_days`` as of the payment day, ``minimum_fen`` what is left of the minimum fee after
-fees already collected on the bill, ``waiver_fen`` the approved waiver still unused.
+fees already collected (or waived) on the bill, ``credit_fen`` the part of those fees beyond
+what the parts paid so far accrued (the minimum's top-up: a later part's own fee uses it up
+first, so a bill paid in parts is charged max(Σ accrued, minimum) in all, as if paid at
+once), ``waiver_fen`` the approved waiver still unused. Each allocation reports the fee its
+part accrued (``accrued_fen``, before the minimum and credit) so the caller can keep the
+bill's credit: it grows by ``late_fee_fen + waived_fen − accrued_fen``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gridcare.billing.engine.late_fee import fee_on
+from gridcare.billing.engine.late_fee import accrued_fee, fee_on
 
 
 @dataclass(frozen=True)
@@ -31,8 +36,9 @@ class OpenBill:
     period_ordinal: int  # the period's date as an ordinal (older = smaller)
     outstanding_fen: int  # principal still owed (> 0)
     weighted: int = 0  # rate-days in 0.01 ‰ units as of the payment day (0: not overdue)
-    minimum_fen: int = 0  # the part of the minimum late fee not yet collected on this bill
+    minimum_fen: int = 0  # the part of the minimum late fee not yet collected (or waived)
     waiver_fen: int = 0  # approved late-fee waiver still to use on this bill
+    credit_fen: int = 0  # fee collected (or waived) on this bill beyond what its paid parts accrued
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class Allocation:
     principal_fen: int
     late_fee_fen: int
     waived_fen: int  # the late fee the waiver covered on this part
+    accrued_fen: int  # the fee this part accrued itself (before the minimum and the credit)
 
 
 @dataclass(frozen=True)
@@ -50,7 +57,11 @@ class AllocationResult:
 
 
 def _gross_fee(bill: OpenBill, principal: int) -> int:
-    return int(fee_on(principal, bill.weighted, minimum_fen=bill.minimum_fen))
+    return int(fee_on(principal, bill.weighted, minimum_fen=bill.minimum_fen, credit_fen=bill.credit_fen))
+
+
+def _accrued(bill: OpenBill, principal: int) -> int:
+    return int(accrued_fee(principal, bill.weighted))
 
 
 def _net_fee(bill: OpenBill, principal: int) -> tuple[int, int]:
@@ -72,7 +83,11 @@ def allocate(*, amount_fen: int, bills: list[OpenBill]) -> AllocationResult:
             continue
         fee, waived = _net_fee(bill, bill.outstanding_fen)
         if remaining >= bill.outstanding_fen + fee:
-            out.append(Allocation(bill.bill_id, bill.outstanding_fen, fee, waived))
+            out.append(
+                Allocation(
+                    bill.bill_id, bill.outstanding_fen, fee, waived, _accrued(bill, bill.outstanding_fen)
+                )
+            )
             remaining -= bill.outstanding_fen + fee
             continue
         # Partial: the largest x with x + fee(x) ≤ remaining (x + net fee is increasing).
@@ -85,10 +100,10 @@ def allocate(*, amount_fen: int, bills: list[OpenBill]) -> AllocationResult:
                 hi = mid - 1
         x = lo
         if x == 0:
-            out.append(Allocation(bill.bill_id, 0, remaining, 0))
+            out.append(Allocation(bill.bill_id, 0, remaining, 0, 0))
         else:
             fee, waived = _net_fee(bill, x)
             principal = min(bill.outstanding_fen, remaining - fee)
-            out.append(Allocation(bill.bill_id, principal, fee, waived))
+            out.append(Allocation(bill.bill_id, principal, fee, waived, _accrued(bill, x)))
         remaining = 0
     return AllocationResult(allocations=tuple(out), balance_fen=remaining)

@@ -12,8 +12,12 @@ Rule (供电营业规则 1996 第九十八条; domain-rules §3; the rates and t
   (跨年度欠费). Our reading of "跨年度": arrears become cross-year on the 1 January after the
   due date — the days before stay at the current-year rate (the rule is applied day by day);
 - the fee is rounded half-up to the fen; a fee that accrued but totals less than the
-  minimum is charged as the minimum (``minimum_fen``; per bill, the caller passes what is
-  left of it after fees already collected on the bill).
+  minimum is charged as the minimum. The minimum holds **per bill**: a bill paid in parts
+  is charged in all max(Σ fee accrued on each part, minimum). So the caller passes, per
+  bill, ``minimum_fen`` (what is left of the minimum after the late fee already collected
+  or waived on the bill) and ``credit_fen`` (that fee beyond what the parts paid so far
+  accrued — the minimum's top-up — which a later part's own fee uses up first; negative
+  when a reversal took back the part that carried the top-up a later part used).
 
 Rates come in as ‰ with at most 2 decimals; inside they are integers in units of 0.01 ‰
 (1e-5), so ``fee = principal_fen × Σ(days × rate_units) / 100000`` exactly, in integers.
@@ -88,25 +92,36 @@ def rate_days(
     return np.where(is_res, days * res_u, non_res).astype(np.int64)
 
 
-def fee_on(
-    principal_fen: npt.ArrayLike,
-    weighted: npt.ArrayLike,
-    *,
-    minimum_fen: npt.ArrayLike = 0,
-) -> IntArray:
-    """The late fee in fen on ``principal_fen`` given :func:`rate_days` ``weighted``:
-    half-up to the fen; raised to ``minimum_fen`` when any fee accrued (principal > 0 and
-    at least one day at a non-zero rate)."""
+def _product(principal_fen: npt.ArrayLike, weighted: npt.ArrayLike) -> IntArray:
     principal = np.asarray(principal_fen, dtype=np.int64)
     w = np.asarray(weighted, dtype=np.int64)
     if np.any(principal < 0) or np.any(w < 0):
         raise ValueError("principal and rate-days must not be negative")
     if np.any(principal > MAX_PRINCIPAL_FEN):
         raise ValueError("principal too large")
-    product = principal * w
-    fee = (2 * product + RATE_SCALE) // (2 * RATE_SCALE)  # half-up, all values ≥ 0
-    accrued = product > 0
-    minimum = np.asarray(minimum_fen, dtype=np.int64)
+    return principal * w
+
+
+def accrued_fee(principal_fen: npt.ArrayLike, weighted: npt.ArrayLike) -> IntArray:
+    """The fee accrued on ``principal_fen`` given :func:`rate_days` ``weighted``, half-up
+    to the fen, before the minimum."""
+    product = _product(principal_fen, weighted)
+    return ((2 * product + RATE_SCALE) // (2 * RATE_SCALE)).astype(np.int64)  # half-up, ≥ 0
+
+
+def fee_on(
+    principal_fen: npt.ArrayLike,
+    weighted: npt.ArrayLike,
+    *,
+    minimum_fen: npt.ArrayLike = 0,
+    credit_fen: npt.ArrayLike = 0,
+) -> IntArray:
+    """The late fee in fen on ``principal_fen`` given :func:`rate_days` ``weighted``: the
+    :func:`accrued_fee` less ``credit_fen``, raised to ``minimum_fen`` (and never below 0),
+    when any fee accrued (principal > 0 and at least one day at a non-zero rate); else 0."""
+    accrued = _product(principal_fen, weighted) > 0
+    fee = accrued_fee(principal_fen, weighted) - np.asarray(credit_fen, dtype=np.int64)
+    minimum = np.maximum(np.asarray(minimum_fen, dtype=np.int64), 0)
     return np.where(accrued, np.maximum(fee, minimum), 0).astype(np.int64)
 
 
@@ -118,13 +133,17 @@ def late_fees(
     residential: npt.ArrayLike,
     rates: LateFeeRates,
     minimum_fen: npt.ArrayLike | None = None,
+    credit_fen: npt.ArrayLike = 0,
 ) -> IntArray:
     """The late fee in fen per bill on its unpaid principal, accrued up to ``as_of``.
-    ``minimum_fen`` defaults to the rates' minimum (pass per-bill remainders to account for
-    fees already collected)."""
+    ``minimum_fen`` defaults to the rates' minimum; pass per-bill remainders and credits
+    (:func:`fee_on`) to account for fees already collected on earlier parts."""
     weighted = rate_days(due=due, as_of=as_of, residential=residential, rates=rates)
     return fee_on(
-        principal_fen, weighted, minimum_fen=rates.minimum_fen if minimum_fen is None else minimum_fen
+        principal_fen,
+        weighted,
+        minimum_fen=rates.minimum_fen if minimum_fen is None else minimum_fen,
+        credit_fen=credit_fen,
     )
 
 

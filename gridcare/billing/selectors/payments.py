@@ -145,7 +145,9 @@ class OpenBillRow:
     due_date: dt.date
     amount_fen: int
     outstanding_fen: int
-    fee_paid_fen: int
+    fee_paid_fen: int  # late fee collected on the bill so far
+    fee_waived_fen: int  # late fee waivers covered on the bill's parts paid so far
+    fee_credit_fen: int  # fee collected or waived beyond what those parts accrued (engine credit)
     residential: bool
     waiver_fen: int  # approved waivers not yet used by a later payment
     late_fee_fen: int  # the late fee on the whole outstanding as of ``as_of``, net of waiver
@@ -177,13 +179,19 @@ def _unused_waivers(bill_ids: list[int]) -> dict[int, int]:
 
 def open_bills(*, account_ids: Iterable[int], as_of: dt.date) -> list[OpenBillRow]:
     """Every unpaid issued bill of ``account_ids`` (oldest first) with its late fee to
-    ``as_of`` (the minimum counts fees already collected; approved waivers subtracted).
+    ``as_of`` (the minimum counts fees already collected or waived, and a top-up to the
+    minimum collected on earlier parts is used up first; approved waivers subtracted).
     Three queries whatever the number of accounts; the fee is one vectorised engine call."""
     ids = list(account_ids)
     if not ids:
         return []
-    rows = list(
-        unpaid_bills(Bill.objects.filter(account_id__in=ids))  # type: ignore[misc]  # annotations
+    live = PaymentAllocation.objects.filter(bill=OuterRef("pk"), reversed=False)
+    rows: list[tuple[Any, ...]] = list(
+        unpaid_bills(Bill.objects.filter(account_id__in=ids))
+        .annotate(
+            fee_waived=Coalesce(_sum_subquery(live, "late_fee_waived"), Value(ZERO), output_field=MONEY),
+            fee_credit=Coalesce(_sum_subquery(live, "late_fee_topup"), Value(ZERO), output_field=MONEY),
+        )
         .order_by("period", "pk")
         .values_list(
             "pk",
@@ -195,6 +203,8 @@ def open_bills(*, account_ids: Iterable[int], as_of: dt.date) -> list[OpenBillRo
             "outstanding",
             "fee_paid",
             "account__customer_class",
+            "fee_waived",
+            "fee_credit",
         )
     )
     if not rows:
@@ -203,6 +213,8 @@ def open_bills(*, account_ids: Iterable[int], as_of: dt.date) -> list[OpenBillRo
     waivers = _unused_waivers([r[0] for r in rows])
     outstanding = np.array([yuan_to_fen(r[6]) for r in rows], dtype=np.int64)
     fee_paid = np.array([yuan_to_fen(r[7]) for r in rows], dtype=np.int64)
+    fee_waived = np.array([yuan_to_fen(r[9]) for r in rows], dtype=np.int64)
+    fee_credit = np.array([yuan_to_fen(r[10]) for r in rows], dtype=np.int64)
     residential = np.array([r[8] in RESIDENTIAL_CLASSES for r in rows], dtype=bool)
     fees = late_fees(
         principal_fen=outstanding,
@@ -210,7 +222,8 @@ def open_bills(*, account_ids: Iterable[int], as_of: dt.date) -> list[OpenBillRo
         as_of=np.datetime64(as_of, "D"),
         residential=residential,
         rates=rates,
-        minimum_fen=np.maximum(rates.minimum_fen - fee_paid, 0),
+        minimum_fen=np.maximum(rates.minimum_fen - fee_paid - fee_waived, 0),
+        credit_fen=fee_credit,
     )
     out = []
     for i, r in enumerate(rows):
@@ -225,6 +238,8 @@ def open_bills(*, account_ids: Iterable[int], as_of: dt.date) -> list[OpenBillRo
                 amount_fen=yuan_to_fen(r[5]),
                 outstanding_fen=int(outstanding[i]),
                 fee_paid_fen=int(fee_paid[i]),
+                fee_waived_fen=int(fee_waived[i]),
+                fee_credit_fen=int(fee_credit[i]),
                 residential=bool(residential[i]),
                 waiver_fen=waiver,
                 late_fee_fen=max(0, int(fees[i]) - waiver),

@@ -490,12 +490,15 @@ def _credit_over_settlement(*, actor: Actor, bill: Bill, refund: BillAdjustment,
             continue
         allocation.reversed = True
         allocation.save(update_fields=["reversed"])
-        if allocation.amount - take > 0 or allocation.late_fee > 0:
+        fee_parts = (allocation.late_fee, allocation.late_fee_waived, allocation.late_fee_topup)
+        if allocation.amount - take > 0 or any(fee_parts):  # the late fee stays with the bill
             PaymentAllocation.objects.create(
                 payment_id=allocation.payment_id,
                 bill=bill,
                 amount=allocation.amount - take,
                 late_fee=allocation.late_fee,
+                late_fee_waived=allocation.late_fee_waived,
+                late_fee_topup=allocation.late_fee_topup,
                 created_at=now,
             )
         moved.append({"payment_id": allocation.payment_id, "amount": str(take)})

@@ -12,7 +12,8 @@ naming the package. Pure-ASCII values (numbers, amounts, dates) are set in Helve
 Excel: xlsxwriter in ``constant_memory`` mode (rows are flushed as they are written, so a
 run of a million bills streams in constant memory) into a temporary file; one sheet of
 bills and one of lines (continued on "lines (2)", … past Excel's 1,048,576 rows); money
-as numbers with the ``0.00`` format, energy with ``0.000``.
+as numbers with the ``0.00`` format, energy with ``0.000``; dates as Excel dates
+(``yyyy-mm-dd``, the month ``yyyy-mm``, the issue time ``yyyy-mm-dd hh:mm`` in Asia/Shanghai).
 """
 
 from __future__ import annotations
@@ -401,21 +402,18 @@ def run_export_xlsx(*, run_id: int, out: IO[bytes] | str | os.PathLike[str]) -> 
     run = BillingRun.objects.filter(pk=run_id).first()
     if run is None:
         raise NotFound()
-    # Labels and dates formatted once (a run's bills share their month, dates and issue time).
     status_labels = {value: str(label) for value, label in BillStatus.choices}
     kind_labels = {value: str(label) for value, label in BillLineKind.choices}
-    texts: dict[Any, str] = {}
+    # Issue times as naive Asia/Shanghai datetimes (Excel has no time zone), converted once
+    # per value: a run's bills share a few issue times.
+    local_times: dict[dt.datetime, dt.datetime] = {}
 
-    def text(value: Any, fmt: str) -> str:
-        if value is None:
-            return ""
-        key = (value, fmt)
-        found = texts.get(key)
+    def local(value: dt.datetime) -> dt.datetime:
+        found = local_times.get(value)
         if found is None:
-            local = timezone.localtime(value) if isinstance(value, dt.datetime) else value
-            found = texts[key] = format(local, fmt)
-            if len(texts) > 10_000:
-                texts.clear()
+            found = local_times[value] = timezone.make_naive(value, timezone.get_default_timezone())
+            if len(local_times) > 10_000:
+                local_times.clear()
         return found
 
     workbook = xlsxwriter.Workbook(out, {"constant_memory": True, "in_memory": False})
@@ -424,6 +422,9 @@ def run_export_xlsx(*, run_id: int, out: IO[bytes] | str | os.PathLike[str]) -> 
         money = workbook.add_format({"num_format": "0.00"})
         energy = workbook.add_format({"num_format": "0.000"})
         price = workbook.add_format({"num_format": "0.000000"})
+        month = workbook.add_format({"num_format": "yyyy-mm"})
+        day = workbook.add_format({"num_format": "yyyy-mm-dd"})
+        minute = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm"})
         bills = (
             Bill.objects.filter(run_id=run.pk)
             .order_by("number")
@@ -466,15 +467,17 @@ def run_export_xlsx(*, run_id: int, out: IO[bytes] | str | os.PathLike[str]) -> 
             sheet.write_string(row, 0, number)
             sheet.write_string(row, 1, acct)
             sheet.write_string(row, 2, name)
-            sheet.write_string(row, 3, text(period, "%Y-%m"))
-            sheet.write_string(row, 4, text(start, "%Y-%m-%d"))
-            sheet.write_string(row, 5, text(end, "%Y-%m-%d"))
+            sheet.write_datetime(row, 3, period, month)
+            sheet.write_datetime(row, 4, start, day)
+            sheet.write_datetime(row, 5, end, day)
             sheet.write_string(row, 6, tariff)
             sheet.write_number(row, 7, kwh, energy)
             sheet.write_number(row, 8, amount, money)
             sheet.write_string(row, 9, status_labels.get(status, status))
-            sheet.write_string(row, 10, text(issued, "%Y-%m-%d %H:%M"))
-            sheet.write_string(row, 11, text(due, "%Y-%m-%d"))
+            if issued is not None:  # a draft has no issue time or due date: blank cells
+                sheet.write_datetime(row, 10, local(issued), minute)
+            if due is not None:
+                sheet.write_datetime(row, 11, due, day)
             count += 1
         lines = (
             BillLine.objects.filter(bill__run_id=run.pk)
@@ -519,15 +522,28 @@ def export_download_name(run: BillingRun) -> str:
 
 def run_export_path(run: BillingRun) -> tuple[Path, int]:
     """Where the worker keeps the run's workbook and how many bills the run has. The name
-    carries the run's status, bill count and newest bill, so a re-rated draft run gets a
-    new file and an issued run (immutable bills) keeps its one."""
-    from django.db.models import Count, Max
+    carries the run's status, bill count, newest bill, and how many bills are issued or
+    void and the latest issue time, so a re-rated draft run or a run issued again (held
+    bills issued after their review) gets a new file, and a run whose bills no longer
+    change keeps its one."""
+    from django.db.models import Count, Max, Q
 
     stats = Bill.objects.filter(run_id=run.pk).aggregate(
-        n=Count("id"), newest=Max("created_at"), top=Max("id")
+        n=Count("id"),
+        newest=Max("created_at"),
+        top=Max("id"),
+        issued=Count("id", filter=Q(status=BillStatus.ISSUED)),
+        void=Count("id", filter=Q(status=BillStatus.VOID)),
+        last_issue=Max("issued_at"),
     )
-    newest = stats["newest"].strftime("%Y%m%d%H%M%S%f") if stats["newest"] else "0"
-    name = f"run-{run.pk}-{run.status}-{stats['n']}-{stats['top'] or 0}-{newest}.xlsx"
+
+    def stamp(value: dt.datetime | None) -> str:
+        return value.strftime("%Y%m%d%H%M%S%f") if value else "0"
+
+    name = (
+        f"run-{run.pk}-{run.status}-{stats['n']}-{stats['top'] or 0}-{stamp(stats['newest'])}"
+        f"-{stats['issued']}-{stats['void']}-{stamp(stats['last_issue'])}.xlsx"
+    )
     return Path(settings.VAR_DIR) / "exports" / name, int(stats["n"])
 
 

@@ -37,7 +37,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from gridcare.billing.choices import BillStatus, PaymentChannel, PaymentStatus
-from gridcare.billing.engine.allocation import AllocationResult, OpenBill, allocate
+from gridcare.billing.engine.allocation import Allocation, AllocationResult, OpenBill, allocate
 from gridcare.billing.engine.late_fee import LateFeeRates, rate_days
 from gridcare.billing.models import AccountBalance, Payment, PaymentAllocation, PaymentCallbackLog
 from gridcare.billing.selectors.payments import open_bills, policy_in_force, rates_from_policy
@@ -113,7 +113,8 @@ class _BillState:
     due_date: dt.date
     residential: bool
     outstanding_fen: int
-    fee_paid_fen: int
+    fee_gross_fen: int  # late fee collected or waived on the bill so far
+    fee_credit_fen: int  # of which beyond what the parts paid accrued (the minimum's top-up)
     waiver_fen: int
 
 
@@ -132,7 +133,8 @@ class _Ledger:
                     due_date=row.due_date,
                     residential=row.residential,
                     outstanding_fen=row.outstanding_fen,
-                    fee_paid_fen=row.fee_paid_fen,
+                    fee_gross_fen=row.fee_paid_fen + row.fee_waived_fen,
+                    fee_credit_fen=row.fee_credit_fen,
                     waiver_fen=row.waiver_fen,
                 )
             )
@@ -163,8 +165,9 @@ class _Ledger:
                     period_ordinal=b.period_ordinal,
                     outstanding_fen=b.outstanding_fen,
                     weighted=int(weighted[i]),
-                    minimum_fen=max(0, rates.minimum_fen - b.fee_paid_fen),
+                    minimum_fen=max(0, rates.minimum_fen - b.fee_gross_fen),
                     waiver_fen=b.waiver_fen,
+                    credit_fen=b.fee_credit_fen,
                 )
                 for i, b in enumerate(states)
             ],
@@ -173,9 +176,15 @@ class _Ledger:
         for a in result.allocations:
             state = by_id[a.bill_id]
             state.outstanding_fen -= a.principal_fen
-            state.fee_paid_fen += a.late_fee_fen
+            state.fee_gross_fen += a.late_fee_fen + a.waived_fen
+            state.fee_credit_fen += _topup_fen(a)
             state.waiver_fen = 0  # a waiver serves the next payment on its bill only
         return result
+
+
+def _topup_fen(a: Allocation) -> int:
+    """The fee charged or waived on a part beyond the fee the part accrued itself."""
+    return a.late_fee_fen + a.waived_fen - a.accrued_fen
 
 
 def _allocation_rows(payment_id: int, result: AllocationResult, now: dt.datetime) -> list[PaymentAllocation]:
@@ -185,6 +194,8 @@ def _allocation_rows(payment_id: int, result: AllocationResult, now: dt.datetime
             bill_id=a.bill_id,
             amount=fen_to_yuan(a.principal_fen),
             late_fee=fen_to_yuan(a.late_fee_fen),
+            late_fee_waived=fen_to_yuan(a.waived_fen),
+            late_fee_topup=fen_to_yuan(_topup_fen(a)),
             created_at=now,
         )
         for a in result.allocations

@@ -3,9 +3,10 @@
 Export (``gridcare billing withholding export --bank CODE --out FILE``) — CSV, UTF-8, header
 ``line,account,name,amount``: one line per non-prepaid account with unpaid issued bills;
 ``amount`` is what it owes today (outstanding + late fee to date − credit balance), yuan
-with 2 decimals. A :class:`WithholdingBatch` records the batch number, line count and total;
-the lines themselves are kept on the batch's export audit row so the result can be checked
-against them.
+with 2 decimals. Accounts on a line of a batch still *exported* (no result imported yet)
+are left out: the bank may still debit them. A :class:`WithholdingBatch` records the batch
+number, line count and total; the lines themselves are kept on the batch's export audit
+row so the result can be checked against them.
 
 Result (``gridcare billing withholding import --batch NUMBER FILE``) — CSV, UTF-8, header
 ``line,account,amount,result,bank_ref``; ``result`` is ``success`` or ``fail``. Each success
@@ -13,6 +14,7 @@ is posted as a bank-withholding payment with the idempotency key ``wh:{batch}:{l
 re-import posts nothing twice). A line is rejected, with its reason, when its number is not
 in the batch or repeats, its account differs from the exported line, its amount is not a
 positive amount with 2 decimals or exceeds the exported amount, or its result is unknown.
+The batch's succeeded/failed counts cover every result file imported for it.
 """
 
 from __future__ import annotations
@@ -53,33 +55,43 @@ def withholding_export(*, actor: Any, bank: str) -> tuple[WithholdingBatch, str]
     if not bank or len(bank) > 50:
         raise ValidationFailed(_("Give the bank code (at most 50 characters)."), field="bank")
     today = timezone.localdate()
-    account_ids = list(
-        unpaid_bills()
-        .filter(account__is_prepaid=False)
-        .order_by()
-        .values_list("account_id", flat=True)
-        .distinct()
-    )
-    owed: dict[int, int] = {}
-    for row in open_bills(account_ids=account_ids, as_of=today):
-        owed[row.account_id] = owed.get(row.account_id, 0) + row.outstanding_fen + row.late_fee_fen
-    balances = dict(AccountBalance.objects.filter(account_id__in=owed).values_list("account_id", "amount"))
-    for account_id, bal in balances.items():
-        owed[account_id] -= yuan_to_fen(bal)
-    accounts = dict(Account.objects.filter(pk__in=owed).values_list("pk", "number"))
-    names = dict(Account.objects.filter(pk__in=owed).values_list("pk", "customer__name"))
-    lines: list[tuple[int, str, str, str]] = []
-    for account_id in sorted(owed, key=lambda a: accounts[a]):
-        if owed[account_id] > 0:
-            lines.append(
-                (len(lines) + 1, accounts[account_id], names[account_id], str(fen_to_yuan(owed[account_id])))
-            )
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EXPORT_HEADER)
-    writer.writerows(lines)
     with transaction.atomic():
+        # The sequence row stays locked until this transaction ends: concurrent exports run
+        # one after the other, and each sees the batches the ones before it created.
         number = next_number("billing.withholding")
+        awaiting = _accounts_awaiting_result()
+        account_ids = list(
+            unpaid_bills()
+            .filter(account__is_prepaid=False)
+            .order_by()
+            .values_list("account_id", flat=True)
+            .distinct()
+        )
+        owed: dict[int, int] = {}
+        for row in open_bills(account_ids=account_ids, as_of=today):
+            owed[row.account_id] = owed.get(row.account_id, 0) + row.outstanding_fen + row.late_fee_fen
+        balances = dict(
+            AccountBalance.objects.filter(account_id__in=owed).values_list("account_id", "amount")
+        )
+        for account_id, bal in balances.items():
+            owed[account_id] -= yuan_to_fen(bal)
+        accounts = dict(Account.objects.filter(pk__in=owed).values_list("pk", "number"))
+        names = dict(Account.objects.filter(pk__in=owed).values_list("pk", "customer__name"))
+        lines: list[tuple[int, str, str, str]] = []
+        for account_id in sorted(owed, key=lambda a: accounts[a]):
+            if owed[account_id] > 0 and accounts[account_id] not in awaiting:
+                lines.append(
+                    (
+                        len(lines) + 1,
+                        accounts[account_id],
+                        names[account_id],
+                        str(fen_to_yuan(owed[account_id])),
+                    )
+                )
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(EXPORT_HEADER)
+        writer.writerows(lines)
         batch = WithholdingBatch.objects.create(
             number=f"WH{number:08d}",
             bank=bank,
@@ -104,6 +116,17 @@ class WithholdingResult:
     repeats: int = 0
     failed: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (file line, reason)
+
+
+def _accounts_awaiting_result() -> set[str]:
+    """Account numbers on the lines of batches still *Sent to the bank* (no result file
+    imported yet): the bank may still debit them, so a new batch must not ask again."""
+    awaiting = WithholdingBatch.objects.filter(status=WithholdingStatus.EXPORTED)
+    open_ids = [str(pk) for pk in awaiting.values_list("pk", flat=True)]
+    rows = AuditEvent.objects.filter(
+        object_type="billing.withholdingbatch", object_id__in=open_ids, action="withholding.export"
+    ).values_list("after", flat=True)
+    return {str(line[1]) for after in rows for line in (after or {}).get("lines", [])}
 
 
 def _exported_lines(batch: WithholdingBatch) -> dict[int, tuple[str, Decimal]]:
@@ -133,6 +156,7 @@ def withholding_import(*, actor: Any, batch_number: str, content: str) -> Withho
     exported = _exported_lines(batch)
     result = WithholdingResult(batch=batch)
     seen: set[int] = set()
+    failed_lines: set[int] = set()
     pending: list[tuple[int, PaymentItem]] = []
     received_at = timezone.now()
     accounts = dict(
@@ -166,6 +190,7 @@ def withholding_import(*, actor: Any, batch_number: str, content: str) -> Withho
             continue
         if bank_result == "fail":
             result.failed += 1
+            failed_lines.add(line)
             continue
         try:
             amount = parse_amount(raw_amount)
@@ -202,8 +227,19 @@ def withholding_import(*, actor: Any, batch_number: str, content: str) -> Withho
     with transaction.atomic():
         batch = WithholdingBatch.objects.select_for_update().get(pk=batch.pk)
         before = {"status": batch.status, "succeeded": batch.succeeded, "failed": batch.failed}
-        batch.succeeded = Payment.objects.filter(idempotency_key__startswith=f"wh:{batch.number}:").count()
-        batch.failed = result.failed
+        # Both counts cover every result file imported for the batch (a bank may answer in
+        # several files): lines posted so far, and lines reported ``fail`` and not since posted.
+        keys = Payment.objects.filter(idempotency_key__startswith=f"wh:{batch.number}:").values_list(
+            "idempotency_key", flat=True
+        )
+        succeeded_lines = {int(key.rsplit(":", 1)[1]) for key in keys}
+        earlier = AuditEvent.objects.filter(
+            object_type="billing.withholdingbatch", object_id=str(batch.pk), action="withholding.import"
+        ).values_list("after", flat=True)
+        for after in earlier:
+            failed_lines.update(int(n) for n in (after or {}).get("failed_lines", []))
+        batch.succeeded = len(succeeded_lines)
+        batch.failed = len(failed_lines - succeeded_lines)
         batch.status = WithholdingStatus.POSTED
         batch.posted_at = timezone.now()
         batch.save(update_fields=["succeeded", "failed", "status", "posted_at"])
@@ -219,6 +255,7 @@ def withholding_import(*, actor: Any, batch_number: str, content: str) -> Withho
                 "posted": result.posted,
                 "repeats": result.repeats,
                 "rejected": result.rejected[:1000],
+                "failed_lines": sorted(failed_lines),
             },
         )
     result.batch = batch

@@ -126,6 +126,46 @@ def test_run_export_has_bills_and_lines_sheets_with_numeric_money(tmp_path):
     assert 'formatCode="0.00"' in book.read("xl/styles.xml").decode()
 
 
+def cell_format(book: zipfile.ZipFile, sheet: str, ref: str) -> str:
+    """The number format code of cell ``ref`` ("General" when it has none)."""
+    found = re.search(rf'<c r="{ref}" s="(\d+)"', book.read(sheet).decode())
+    if found is None:
+        return "General"
+    styles = book.read("xl/styles.xml").decode()
+    codes = dict(re.findall(r'<numFmt numFmtId="(\d+)" formatCode="([^"]*)"', styles))
+    xfs = re.findall(r"<xf [^>]*>", re.search(r"<cellXfs[^>]*>(.*?)</cellXfs>", styles, re.S).group(1))
+    fmt_id = re.search(r'numFmtId="(\d+)"', xfs[int(found.group(1))]).group(1)
+    return codes.get(fmt_id, "General")
+
+
+def excel_serial(day: dt.date) -> Decimal:
+    """Excel's 1900 date system: days since 1899-12-30."""
+    return Decimal(day.toordinal() - dt.date(1899, 12, 30).toordinal())
+
+
+def test_run_export_writes_dates_as_excel_dates(tmp_path):
+    run = BillingRun.objects.create(period=dt.date(2026, 10, 1), status="issued", created_by="t")
+    issued = notice_bill(run=run, due_date=dt.date(2026, 11, 20))  # issued 2026-11-05 09:00 Beijing
+    draft = notice_bill(run=run, status="draft")
+    path = tmp_path / "run.xlsx"
+    run_export_xlsx(run_id=run.pk, out=str(path))
+    book = zipfile.ZipFile(path)
+    sheet = "xl/worksheets/sheet1.xml"
+    rows = {row[0]: row for row in sheet_rows(book, sheet)[1:]}
+    row = rows[issued.number]
+    assert [Decimal(v) for v in row[3:6]] == [
+        excel_serial(dt.date(2026, 10, 1)),
+        excel_serial(dt.date(2026, 10, 1)),
+        excel_serial(dt.date(2026, 10, 31)),
+    ]
+    assert Decimal(row[10]) == excel_serial(dt.date(2026, 11, 5)) + Decimal("0.375")  # 09:00 Beijing
+    assert Decimal(row[11]) == excel_serial(dt.date(2026, 11, 20))
+    line = 2 if issued.number < draft.number else 3
+    formats = [cell_format(book, sheet, f"{col}{line}") for col in "DEFKL"]
+    assert formats == ["yyyy-mm", "yyyy-mm-dd", "yyyy-mm-dd", "yyyy-mm-dd hh:mm", "yyyy-mm-dd"]
+    assert len(rows[draft.number]) == 10  # no issue time, no due date
+
+
 def test_notice_readings_of_an_exchanged_meter_are_listed_per_meter():
     bill = notice_bill(
         readings={
@@ -173,3 +213,34 @@ def test_a_large_run_is_exported_by_the_worker(staff_client, monkeypatch, django
     assert ready.status_code == 200
     assert ready["Content-Disposition"] == 'attachment; filename="run-2026-10.xlsx"'
     assert b"".join(ready.streaming_content) == path.read_bytes()
+
+
+def test_a_run_issued_again_gets_a_new_worker_export(monkeypatch):
+    from gridcare.billing.choices import BillStatus, ReviewStatus
+    from gridcare.billing.models import BillReview
+    from gridcare.billing.services import bills as documents
+    from gridcare.billing.services.runs import bill_review_decide, billing_run_issue
+    from gridcare.billing.tests.factories_payments import ensure_policy
+
+    ensure_policy()
+    monkeypatch.setattr(documents, "EXPORT_INLINE_LIMIT", 0)  # a large run: the worker's file
+    run = BillingRun.objects.create(
+        period=dt.date(2026, 10, 1), status="review", created_by="t", review_flags=1
+    )
+    notice_bill(run=run, status=BillStatus.DRAFT)
+    held = notice_bill(run=run, status=BillStatus.DRAFT, amount="999.00")
+    review = BillReview.objects.create(bill=held, rule="high", detail="Amount high", status=ReviewStatus.OPEN)
+    billing_run_issue(run_id=run.pk, actor="t")  # the held bill stays draft
+    first = documents.run_export_build(run_id=run.pk)
+    statuses = {row[0]: row[9] for row in sheet_rows(zipfile.ZipFile(first), "xl/worksheets/sheet1.xml")[1:]}
+    assert statuses[held.number] == str(BillStatus.DRAFT.label)
+
+    bill_review_decide(review_id=review.pk, actor="t", decision="approve")
+    billing_run_issue(run_id=run.pk, actor="t")
+
+    second, _count = documents.run_export_path(BillingRun.objects.get(pk=run.pk))
+    assert second != first
+    assert documents.run_export_request(run_id=run.pk).queued  # not the old file
+    built = documents.run_export_build(run_id=run.pk)
+    statuses = {row[0]: row[9] for row in sheet_rows(zipfile.ZipFile(built), "xl/worksheets/sheet1.xml")[1:]}
+    assert statuses[held.number] == str(BillStatus.ISSUED.label)

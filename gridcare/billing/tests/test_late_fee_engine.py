@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridcare.billing.engine.late_fee import LateFeeRates, fee_on, late_fee, late_fees, rate_days
+from gridcare.billing.engine.late_fee import (
+    LateFeeRates,
+    accrued_fee,
+    fee_on,
+    late_fee,
+    late_fees,
+    rate_days,
+)
 
 RATES = LateFeeRates(
     residential_permille=Decimal("1.00"),
@@ -96,6 +103,16 @@ def test_minimum_one_yuan_only_when_a_fee_accrued() -> None:
         )
         == 0
     )
+
+
+def test_credit_from_an_earlier_top_up_is_used_before_the_minimum() -> None:
+    # 43.00 yuan × 3 days × 1‰ = 0.129 → 0.13 accrued on this part
+    assert int(accrued_fee(4300, 300)) == 13
+    assert int(fee_on(4300, 300, minimum_fen=0, credit_fen=97)) == 0  # 0.97 top-up covers it
+    assert int(fee_on(4300, 300, minimum_fen=0, credit_fen=10)) == 3
+    assert int(fee_on(4300, 300, minimum_fen=50, credit_fen=97)) == 50  # what is left of the minimum
+    assert int(fee_on(4300, 300, credit_fen=-5)) == 18  # a reversed top-up: the part's fee owed again
+    assert int(fee_on(4300, 0, minimum_fen=100, credit_fen=-5)) == 0  # nothing accrued: no fee
 
 
 def test_half_up_rounding_to_the_fen() -> None:

@@ -61,6 +61,31 @@ def test_two_payments_of_one_account_in_a_batch_allocate_in_turn() -> None:
     assert first.number != second.number
 
 
+def test_a_bill_paid_in_two_parts_of_one_batch_is_charged_the_minimum_once() -> None:
+    # 52.00 × 3 days × 1‰ = 0.156 → the 1.00 minimum, once for the bill
+    account = AccountFactory()
+    bill = overdue_bill(
+        account=account, period=dt.date(2026, 10, 1), amount="52.00", due_date=dt.date(2026, 11, 22)
+    )
+    items = [
+        payment_item(
+            account_id=account.pk,
+            amount=amount,
+            channel="bank_withholding",
+            idempotency_key=k,
+            received_at=PAID,
+        )
+        for k, amount in (("m1", "10.00"), ("m2", "43.00"))
+    ]
+    payments_post_many(actor="t", items=items)
+    rows = PaymentAllocation.objects.filter(bill=bill).order_by("pk")
+    assert [(a.amount, a.late_fee) for a in rows] == [
+        (Decimal("9.00"), Decimal("1.00")),
+        (Decimal("43.00"), Decimal("0.00")),
+    ]
+    assert bill_outstanding(bill) == Decimal("0.00")
+
+
 def test_batch_repeat_and_conflict_per_item() -> None:
     a, b = AccountFactory(), AccountFactory()
     done = payment_post(actor="t", account_id=a.pk, amount="5.00", channel="wechat", idempotency_key="k1")

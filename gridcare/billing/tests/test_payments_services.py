@@ -278,10 +278,11 @@ def test_one_yuan_minimum(clerk: Any) -> None:
 
 
 def test_minimum_counts_fees_already_collected(clerk: Any) -> None:
-    # Two partial payments: the first collects the 1.00 minimum; the second only its own fee.
+    # Two partial payments: the first is charged the 1.00 minimum on its 0.10 fee (a 0.90
+    # top-up); a later part's own fee is charged only beyond that top-up.
     account = AccountFactory()
     bill = overdue_bill(
-        account=account, period=dt.date(2026, 10, 1), amount="100.00", due_date=dt.date(2026, 11, 20)
+        account=account, period=dt.date(2026, 9, 1), amount="100.00", due_date=dt.date(2026, 10, 20)
     )
     first = payment_post(
         actor=clerk,
@@ -289,19 +290,65 @@ def test_minimum_counts_fees_already_collected(clerk: Any) -> None:
         amount="51.00",
         channel=PaymentChannel.COUNTER_CASH,
         idempotency_key="p1",
-        received_at=at(dt.date(2026, 11, 22)),
+        received_at=at(dt.date(2026, 10, 22)),
     )
     assert allocations(first) == [(bill.number, Decimal("50.00"), Decimal("1.00"))]
     second = payment_post(
         actor=clerk,
         account_id=account.pk,
-        amount="50.20",
+        amount="50.10",
         channel=PaymentChannel.COUNTER_CASH,
         idempotency_key="p2",
-        received_at=at(dt.date(2026, 11, 24)),
+        received_at=at(dt.date(2026, 11, 9)),
     )
-    # 50.00 × 4 days × 1‰ = 0.20
-    assert allocations(second) == [(bill.number, Decimal("50.00"), Decimal("0.20"))]
+    # 50.00 × 20 days × 1‰ = 1.00, less the 0.90 top-up: 0.10 (in all 1.10 = 0.10 + 1.00 accrued)
+    assert allocations(second) == [(bill.number, Decimal("50.00"), Decimal("0.10"))]
+
+
+def _pay(clerk: Any, account: Any, amount: str, key: str, day: dt.date) -> Payment:
+    return payment_post(
+        actor=clerk,
+        account_id=account.pk,
+        amount=amount,
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key=key,
+        received_at=at(day),
+    )
+
+
+def test_a_bill_paid_in_two_parts_on_one_day_is_charged_the_minimum_once(clerk: Any) -> None:
+    # 52.00 × 3 days × 1‰ = 0.156: paid at once, the fee is the 1.00 minimum; in two parts too.
+    account = AccountFactory()
+    bill = overdue_bill(
+        account=account, period=dt.date(2026, 10, 1), amount="52.00", due_date=dt.date(2026, 11, 20)
+    )
+    first = _pay(clerk, account, "10.00", "s1", dt.date(2026, 11, 23))
+    assert allocations(first) == [(bill.number, Decimal("9.00"), Decimal("1.00"))]
+    row = first.allocations.get()
+    assert (row.late_fee_topup, row.late_fee_waived) == (Decimal("0.97"), Decimal("0.00"))  # 0.03 accrued
+    second = _pay(clerk, account, "43.00", "s2", dt.date(2026, 11, 23))
+    assert allocations(second) == [(bill.number, Decimal("43.00"), Decimal("0.00"))]
+    assert second.allocations.get().late_fee_topup == Decimal("-0.13")  # its 0.13 used the top-up
+    assert bill_outstanding(bill) == Decimal("0.00")
+    assert balance_of(account) == Decimal("0.00")
+
+
+def test_after_reversing_the_part_that_paid_the_minimum_it_is_charged_again(
+    clerk: Any, make_user: Any
+) -> None:
+    account = AccountFactory()
+    bill = overdue_bill(
+        account=account, period=dt.date(2026, 10, 1), amount="52.00", due_date=dt.date(2026, 11, 20)
+    )
+    first = _pay(clerk, account, "10.00", "s1", dt.date(2026, 11, 23))
+    _pay(clerk, account, "43.00", "s2", dt.date(2026, 11, 23))
+    payment_reverse(actor=make_user(roles=["service_manager"]), payment_id=first.pk, reason="假币")
+    assert bill_outstanding(bill) == Decimal("9.00")
+    # the fee collected on the bill is 0 again: the 9.00 pays the minimum, less nothing
+    again = _pay(clerk, account, "10.00", "s3", dt.date(2026, 11, 23))
+    assert allocations(again) == [(bill.number, Decimal("9.00"), Decimal("1.00"))]
+    live = PaymentAllocation.objects.filter(bill=bill, reversed=False)
+    assert sum(a.late_fee for a in live) == Decimal("1.00")
 
 
 def test_late_fee_rates_come_from_the_policy_in_force(clerk: Any) -> None:

@@ -200,6 +200,20 @@ def test_aging_page_chart_and_excel(staff_client: Any) -> None:
     assert strings.count("<si>") == 11  # title, 9 headers, one row label
 
 
+def test_aging_excel_writes_a_label_starting_with_equals_as_text(staff_client: Any) -> None:
+    client = staff_client(roles=["billing_clerk"])
+    account = AccountFactory(service_point__transformer__code='=HYPERLINK("x")')
+    overdue_bill(account=account, period=dt.date(2026, 5, 1), amount="12.34", due_date=dt.date(2026, 5, 20))
+    resp = client.get(
+        reverse("billing:payments_aging"), {"as_of": "2026-11-26", "by": "transformer", "format": "xlsx"}
+    )
+    with zipfile.ZipFile(io.BytesIO(resp.content)) as book:
+        sheet = book.read("xl/worksheets/sheet1.xml").decode()
+        strings = book.read("xl/sharedStrings.xml").decode()
+    assert "<f>" not in sheet  # no formula cell
+    assert '<t>=HYPERLINK("x")</t>' in strings
+
+
 def test_waiver_pages(staff_client: Any) -> None:
     bill = overdue_bill(
         account=AccountFactory(), period=dt.date(2026, 10, 1), amount="52.00", due_date=dt.date(2026, 11, 20)

@@ -153,3 +153,46 @@ def test_cli_round_trip(accounts: dict[str, Any], tmp_path: Path, capsys: pytest
         call_command(
             "billing", "withholding", "export", "--bank", "ICBC", "--out", str(out), "--user", "ghost"
         )
+
+
+def test_account_awaiting_a_bank_result_is_not_asked_for_again(accounts: dict[str, Any]) -> None:
+    # given a batch sent to the bank and not yet answered
+    first, _ = withholding_export(actor="cli", bank="ICBC")
+    c = AccountFactory(number="0500000005", customer=CustomerFactory(name="王芳"))
+    overdue_bill(account=c, period=dt.date(2026, 10, 1), amount="20.00", due_date=FUTURE_DUE)
+    # when a second file is exported, then only the account not in the first batch is on it
+    second, text = withholding_export(actor="cli", bank="CCB")
+    assert text.splitlines() == ["line,account,name,amount", "1,0500000005,王芳,20.00"]
+    assert (second.lines, second.total) == (1, Decimal("20.00"))
+    # when the first batch's result comes back (one success, one fail)
+    withholding_import(
+        actor="cli",
+        batch_number=first.number,
+        content="line,account,amount,result,bank_ref\n1,0500000001,150.00,success,B1\n2,0500000002,50.00,fail,B2\n",
+    )
+    withholding_import(
+        actor="cli",
+        batch_number=second.number,
+        content="line,account,amount,result,bank_ref\n1,0500000005,20.00,success,B3\n",
+    )
+    # then the next file asks again for what is still owed, once
+    _third, text = withholding_export(actor="cli", bank="ICBC")
+    assert text.splitlines() == ["line,account,name,amount", "1,0500000002,李娜,50.00"]
+    assert AccountBalance.objects.get(account=accounts["a"]).amount == Decimal("0.00")
+
+
+def test_batch_counts_cover_every_result_file(accounts: dict[str, Any]) -> None:
+    batch, _ = withholding_export(actor="cli", bank="ICBC")
+
+    def answer(line: str) -> None:
+        content = f"line,account,amount,result,bank_ref\n{line}\n"
+        withholding_import(actor="cli", batch_number=batch.number, content=content)
+
+    answer("2,0500000002,50.00,fail,B2")
+    answer("1,0500000001,150.00,success,B1")
+    batch.refresh_from_db()
+    assert (batch.succeeded, batch.failed) == (1, 1)
+    # the bank retries line 2 and it succeeds: no longer failed
+    answer("2,0500000002,50.00,success,B3")
+    batch.refresh_from_db()
+    assert (batch.succeeded, batch.failed) == (2, 0)

@@ -236,21 +236,24 @@ def _xlsx(report: dict[str, Any]) -> HttpResponse:
     sheet = book.add_worksheet(_("Arrears aging")[:31])
     bold = book.add_format({"bold": True})
     money = book.add_format({"num_format": "#,##0.00"})
-    sheet.write(
+    # Text cells through write_string: a label such as a transformer code starting with "="
+    # stays text (xlsxwriter's write() would store it as a live formula).
+    sheet.write_string(
         0, 0, _("Arrears aging (欠费账龄) as of %(day)s") % {"day": f"{report['as_of']:%Y-%m-%d}"}, bold
     )
     header = [str(dict(AGING_BY)[report["by"]]), *[str(BUCKET_LABELS[k]) for k in report["buckets"]]]
     header += [_("Total"), _("Bills")]
-    sheet.write_row(2, 0, header, bold)
+    for col, title in enumerate(header):
+        sheet.write_string(2, col, title, bold)
     row = 3
     for entry in report["rows"]:
-        sheet.write(row, 0, entry["label"])
+        sheet.write_string(row, 0, str(entry["label"]))
         for col, amount in enumerate(entry["amounts"], start=1):
             sheet.write_number(row, col, float(amount), money)  # Excel cells are binary floats
         sheet.write_number(row, len(entry["amounts"]) + 1, float(entry["total"]), money)
         sheet.write_number(row, len(entry["amounts"]) + 2, entry["bills"])
         row += 1
-    sheet.write(row, 0, _("Total"), bold)
+    sheet.write_string(row, 0, _("Total"), bold)
     for col, amount in enumerate(report["totals"], start=1):
         sheet.write_number(row, col, float(amount), money)
     sheet.write_number(row, len(report["totals"]) + 1, float(report["grand_total"]), money)
