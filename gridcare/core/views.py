@@ -36,6 +36,7 @@ from gridcare.core.services import (
     login_success_record,
     login_throttle_check,
 )
+from gridcare.core.workdays import calendar_gaps
 
 BAD_LOGIN = _("The user name or password is not correct.")
 
@@ -116,6 +117,7 @@ def _home(request: HttpRequest) -> HttpResponse:
     context = {
         "figures": dashboard_figures() if show_figures else None,
         "areas": SERVICE_AREAS,
+        "calendar_gaps": calendar_gaps(),
     }
     return render(request, "core/home.html", context)
 

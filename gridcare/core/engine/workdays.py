@@ -44,6 +44,19 @@ def package_years() -> tuple[int, int]:
     return years[0], years[-1]
 
 
+def unknown_years(start: dt.date, end: dt.date, overrides: Mapping[dt.date, bool]) -> list[int]:
+    """The years of ``start``..``end`` the calendar only guesses: outside the package's years
+    and without a single override row (their holidays not entered yet: Monday to Friday
+    would count as working days, the statutory holidays included)."""
+    first, last = package_years()
+    entered = {day.year for day in overrides}
+    return [
+        year
+        for year in range(start.year, end.year + 1)
+        if (year < first or year > last) and year not in entered
+    ]
+
+
 @dataclass(frozen=True)
 class WorkdayCalendar:
     """A working-day calendar: overrides first, then the package, then plain weekends."""

@@ -283,3 +283,51 @@ def test_calendar_day_set_changes_an_existing_override() -> None:
         (D(2027, 1, 1), True, "更正")
     ]
     assert add_working_days(D(2026, 12, 31), 1) == D(2027, 1, 1)
+
+
+def test_unknown_years_are_those_outside_the_package_without_an_override() -> None:
+    from gridcare.core.engine.workdays import unknown_years
+
+    first, last = package_years()
+    assert unknown_years(D(last, 11, 1), D(last, 12, 31), {}) == []
+    assert unknown_years(D(last, 12, 1), D(last + 1, 1, 15), {}) == [last + 1]
+    # one entered day of the year counts as the year being entered
+    assert unknown_years(D(last, 12, 1), D(last + 1, 1, 15), {D(last + 1, 1, 1): False}) == []
+    assert unknown_years(D(first - 1, 12, 1), D(first, 1, 5), {}) == [first - 1]
+
+
+@pytest.mark.django_db
+def test_the_dashboard_and_the_command_warn_of_a_year_not_entered(client, make_user) -> None:
+    import io
+
+    from django.core.management import call_command
+
+    from gridcare.core.services import calendar_day_set
+    from gridcare.core.workdays import calendar_gaps
+
+    _first, last = package_years()
+    december = D(last, 12, 20)
+    assert calendar_gaps(D(last, 10, 1)) == []
+    assert calendar_gaps(december) == [last + 1]
+
+    client.force_login(make_user(roles=["hotline_agent"]))
+    from unittest import mock
+
+    with mock.patch("django.utils.timezone.localdate", return_value=december):
+        page = client.get("/").content.decode()
+        err = io.StringIO()
+        call_command("calendar", "add", "2026-12-30", "1", stdout=io.StringIO(), stderr=err)
+    assert "message--warning" in page
+    assert str(last + 1) in page
+    assert f"the holidays of {last + 1} are not known yet" in err.getvalue()
+
+    calendar_day_set(actor="test", date=D(last + 1, 1, 1), is_workday=False, name="元旦")
+    assert calendar_gaps(december) == []
+
+
+@pytest.mark.django_db
+def test_calendar_show_refuses_a_month_that_does_not_exist() -> None:
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="YYYY-MM"):
+        call_command("calendar", "show", "2026-13")

@@ -16,7 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from gridcare.core.services import calendar_day_set
-from gridcare.core.workdays import working_calendar
+from gridcare.core.workdays import calendar_gaps, working_calendar
 
 
 def _date(text: str) -> dt.date:
@@ -50,12 +50,20 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
         cal = working_calendar()
+        for year in calendar_gaps():
+            self.stderr.write(
+                self.style.WARNING(
+                    f"warning: the holidays of {year} are not known yet (not in the chinesecalendar package, "
+                    "no override entered): Monday to Friday count as working days. "
+                    "Enter the year's arrangement: gridcare calendar set … (docs/calendar.md)"
+                )
+            )
         if action == "show":
             try:
                 year, month = (int(p) for p in options["month"].split("-"))
-            except ValueError as exc:
+                days = stdlib_calendar.monthrange(year, month)[1]
+            except (ValueError, stdlib_calendar.IllegalMonthError) as exc:
                 raise CommandError("month must be YYYY-MM") from exc
-            days = stdlib_calendar.monthrange(year, month)[1]
             for d in range(1, days + 1):
                 day = dt.date(year, month, d)
                 mark = "workday" if cal.is_workday(day) else "off"
