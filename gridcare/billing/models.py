@@ -420,6 +420,15 @@ class BillAdjustment(models.Model):
         blank=True,
         verbose_name=_("meter verification 退补"),
     )
+    corrects_consumption = models.BooleanField(
+        _("corrects the bill's consumption"),
+        default=True,
+        help_text=_(
+            "No for a charge the bill only carries (a 窃电/违约用电 case's back charge and "
+            "penalty): it counts in what the customer owes, not in the bill's consumption or "
+            "its refund ceilings."
+        ),
+    )
     status = models.CharField(
         _("status"), max_length=10, choices=DocumentStatus.choices, default=DocumentStatus.PENDING
     )

@@ -11,7 +11,12 @@ from gridcare.customers.models import Account
 from gridcare.inspection.choices import CaseKind, CaseStatus, PenaltyKey, TheftMethod, UserType, ViolationKind
 
 ALL = ("", _("All"))
-NUMBER = {"max_digits": 16, "decimal_places": 4, "min_value": 0}
+# Numbers take 4 decimal places; prices 6, the catalogue's precision (代理购电 prices are
+# published with 6 and ``catalogue_price`` pre-fills them unrounded); the engine rounds the
+# money to the fen.
+MAX_DIGITS = 16
+PLACES = 4
+PRICE_PLACES = 6
 
 # The engine's inputs as form fields, grouped as the page shows them.
 INPUT_GROUPS: list[tuple[Any, list[str]]] = [
@@ -36,8 +41,17 @@ BOOLEAN_INPUTS = ("period_known", "two_part", "residential")
 INPUT_NAMES = [name for _title, names in INPUT_GROUPS for name in names]
 
 
-def _decimal(label: Any, help_text: Any = "") -> forms.DecimalField:
-    return forms.DecimalField(label=label, required=False, help_text=help_text, **NUMBER)  # type: ignore[arg-type]
+def _decimal(label: Any, help_text: Any = "", *, price: bool = False) -> forms.DecimalField:
+    """An optional number ≥ 0: 4 decimal places, or 6 for a price (yuan per unit)."""
+    places = PRICE_PLACES if price else PLACES
+    return forms.DecimalField(
+        label=label,
+        required=False,
+        help_text=help_text,
+        max_digits=MAX_DIGITS - PLACES + places,
+        decimal_places=places,
+        min_value=0,
+    )
 
 
 class CaseFilterForm(forms.Form):
@@ -66,16 +80,16 @@ class CaseInputsForm(forms.Form):
     hours_per_day = _decimal(_("Hours a day (known period)"))
     days = _decimal(_("Days (known period)"))
     measured_kwh = _decimal(_("Measured stolen energy (kWh), instead of capacity × hours"))
-    price = _decimal(_("Catalogue price (yuan/kWh)"))
+    price = _decimal(_("Catalogue price (yuan/kWh)"), price=True)
     agreed_multiple = _decimal(
         _("Multiple agreed in the contract"),
         _("Only under a ceiling rule (2024: 不高于); empty = the ceiling."),
     )
-    price_difference = _decimal(_("Price difference (yuan/kWh)"))
+    price_difference = _decimal(_("Price difference (yuan/kWh)"), price=True)
     energy_kwh = _decimal(_("Energy of the actual period (kWh)"))
     monthly_kwh = _decimal(_("Monthly energy (kWh), when the period is unknown"))
     two_part = forms.BooleanField(label=_("Two-part tariff user (两部制)"), required=False)
-    basic_price = _decimal(_("Basic charge price (yuan/kVA·month)"))
+    basic_price = _decimal(_("Basic charge price (yuan/kVA·month)"), price=True)
     added_kva = _decimal(_("Capacity added (kVA), two-part"))
     added_kw = _decimal(_("Capacity added (kW), other users"))
     capacity_kva = _decimal(_("Sealed equipment capacity (kVA), two-part"))

@@ -28,14 +28,23 @@ applied to the part of the bill inside the period (``W = billed kWh × overlap d
 bill days``). ``e > 0`` (fast) gives ΔW > 0: a refund; ``e < 0`` (slow) gives ΔW < 0: a
 back-billing of |ΔW|. ΔW is rounded half-up to 0.001 kWh; the amount comes from
 re-rating.
+
+**Charges the bill only carries.** A 窃电/违约用电 case (``inspection``) is posted as a
+back-billing with ``corrects_consumption=False``: its amount counts in what the customer
+owes once approved, but its kWh (the stolen energy) and money stay out of the bill's
+standing consumption and refund ceilings (:func:`_corrections`), so a later re-rated
+correction of the bill is priced as without the case. When billing rejects such a document,
+the app that asked for it hears it (:data:`REJECTION_HOOKS`) and reopens its record.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from django.apps import apps
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import Sum
@@ -59,6 +68,11 @@ OPEN_OR_APPROVED = (DocumentStatus.PENDING, DocumentStatus.APPROVED)
 KWH = Decimal("0.001")
 CENT = Decimal("0.01")
 AUDIT_FIELDS = ("number", "bill_id", "kind", "kwh", "amount", "status", "requested_by", "decided_by")
+# Apps that request a correction for a record of their own (app, module, function) and hear
+# here when billing rejects it, in the decision's transaction, so that the record can be
+# posted again. Billing imports them only then and only when installed (as payments call the
+# prepaid hook): it keeps no import of them.
+REJECTION_HOOKS = (("gridcare.inspection", "gridcare.inspection.services.cases", "case_billing_rejected"),)
 METER_RULE = (
     "验表退补 (1996 供电营业规则 第八十条): ΔW = 结算电量 × 重叠天数/计费天数 × e/(100+e), e = 实测误差 %"
 )
@@ -265,6 +279,7 @@ def _create(
     reason: str,
     lines: list[Any],
     meter_adjustment_id: int | None = None,
+    corrects_consumption: bool = True,
 ) -> BillAdjustment:
     now = timezone.now()
     adjustment = BillAdjustment.objects.create(
@@ -276,6 +291,7 @@ def _create(
         reason=reason,
         lines=lines,
         meter_adjustment_id=meter_adjustment_id,
+        corrects_consumption=corrects_consumption,
         status=DocumentStatus.PENDING,
         requested_by=_who(actor),
         requested_at=now,
@@ -300,10 +316,13 @@ def _locked_issued_bill(bill_id: int) -> Bill:
 
 
 def _corrections(bill_id: int, statuses: tuple[str, ...]) -> tuple[Decimal, Decimal]:
-    """The kWh and money of the bill's corrections in ``statuses`` (signed: refunds < 0)."""
-    totals = BillAdjustment.objects.filter(bill_id=bill_id, status__in=statuses).aggregate(
-        kwh=Sum("kwh"), amount=Sum("amount")
-    )
+    """The kWh and money of the bill's corrections of its consumption in ``statuses``
+    (signed: refunds < 0): what re-rating starts from and what a refund may take back. A
+    charge the bill only carries (``corrects_consumption=False``, a 窃电/违约用电 case) is
+    left out."""
+    totals = BillAdjustment.objects.filter(
+        bill_id=bill_id, status__in=statuses, corrects_consumption=True
+    ).aggregate(kwh=Sum("kwh"), amount=Sum("amount"))
     return totals["kwh"] or Decimal("0.000"), totals["amount"] or Decimal("0.00")
 
 
@@ -337,13 +356,16 @@ def bill_adjustment_request(
     amount: Decimal | str | int | None = None,
     reason: str,
     lines: list[Any] | None = None,
+    corrects_consumption: bool = True,
 ) -> BillAdjustment:
     """申请退补: a refund or back-billing document for an issued bill, pending approval.
 
     ``kwh`` is the energy corrected, as a magnitude (a refund takes it off the billed
     consumption, a back-billing adds it); ``amount`` is the money, as a magnitude or signed
     the way ``kind`` goes. Without ``amount`` the amount comes from re-rating the bill's
-    period (module docstring). A user actor needs ``billing.add_billadjustment``.
+    period (module docstring). ``corrects_consumption=False`` is a charge the bill only
+    carries (a 窃电/违约用电 case): a back-billing with its amount given, outside the bill's
+    consumption and refund ceilings. A user actor needs ``billing.add_billadjustment``.
     """
     require_actor_perm(actor, "billing.add_billadjustment")
     if kind not in AdjustmentKind.values:
@@ -370,6 +392,10 @@ def bill_adjustment_request(
         money = abs(money)
     if money is None and energy == 0:
         raise ValidationFailed(_("Give the energy to correct or the amount."), field="amount")
+    if not corrects_consumption and (sign < 0 or money is None):
+        raise ValidationFailed(
+            _("A charge the bill only carries is a back-billing with its amount given."), field="amount"
+        )
     with transaction.atomic():
         bill = _locked_issued_bill(bill_id)  # the bill's lock serialises its corrections
         computed_lines = list(lines or [])
@@ -401,6 +427,7 @@ def bill_adjustment_request(
             amount=to_yuan(sign * money),
             reason=reason,
             lines=computed_lines,
+            corrects_consumption=corrects_consumption,
         )
 
 
@@ -462,7 +489,18 @@ def bill_adjustment_decide(
         )
         if approve and adjustment.amount < 0:
             _credit_over_settlement(actor=actor, bill=bill, refund=adjustment, balance=balance)
+        if not approve:
+            _after_rejection(actor=actor, adjustment=adjustment, note=note)
     return adjustment
+
+
+def _after_rejection(*, actor: Actor, adjustment: BillAdjustment, note: str) -> None:
+    """Tell the installed apps of :data:`REJECTION_HOOKS` that billing rejected
+    ``adjustment`` (each does nothing for a document none of its records links)."""
+    for app, module_name, function in REJECTION_HOOKS:
+        if apps.is_installed(app):
+            hook = getattr(importlib.import_module(module_name), function)
+            hook(actor=actor, adjustment_id=adjustment.pk, note=note)
 
 
 def _credit_over_settlement(*, actor: Actor, bill: Bill, refund: BillAdjustment, balance: Any) -> None:

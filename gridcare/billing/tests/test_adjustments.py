@@ -117,6 +117,63 @@ def test_staff_without_the_permission_cannot_request(make_user):
         request_refund(make_user(roles=["hotline_agent"]), bill)
 
 
+def test_a_charge_the_bill_only_carries_stays_out_of_its_consumption_and_ceilings(clerk, manager):
+    """A 窃电 case's 3,240 kWh / 6,739.20 posted onto a 100 kWh / 52.00 bill
+    (``corrects_consumption=False``): owed once approved, but a 10 kWh reading correction is
+    still rated from the bill's 100 kWh (10 × 0.52 = 5.20, not 10 × 0.82 above 280 kWh), and
+    refunds are still bounded by the bill's own 100 kWh and 52.00."""
+    bill = notice_bill(kwh="100.000", amount="52.00")
+    carried = bill_adjustment_request(
+        actor=clerk,
+        bill_id=bill.pk,
+        kind=AdjustmentKind.BACKBILL,
+        kwh="3240",
+        amount="6739.20",
+        reason="窃电案件 AJ2026000001",
+        lines=[{"kind": "back_charge", "item": "追补电费", "kwh": "3240.000", "amount": "1684.80"}],
+        corrects_consumption=False,
+    )
+    bill_adjustment_decide(actor=manager, adjustment_id=carried.pk, approve=True)
+    carried.refresh_from_db()
+    assert (carried.kwh, carried.amount, carried.corrects_consumption) == (
+        Decimal("3240.000"),
+        Decimal("6739.20"),
+        False,
+    )
+    assert carried.lines == [
+        {"kind": "back_charge", "item": "追补电费", "kwh": "3240.000", "amount": "1684.80"}
+    ]
+    assert bill_outstanding(bill) == Decimal("6791.20")
+    backbill = bill_adjustment_request(
+        actor=clerk, bill_id=bill.pk, kind=AdjustmentKind.BACKBILL, kwh="10", reason="漏抄"
+    )
+    assert backbill.amount == Decimal("5.20")
+    with pytest.raises(ValidationFailed) as info:
+        request_refund(clerk, bill, kwh="110.001")  # 100 billed + 10 pending
+    assert "110.000" in str(info.value.message)
+    with pytest.raises(ValidationFailed) as info:
+        request_refund(clerk, bill, kwh="0", amount="57.21")  # 52.00 billed + 5.20 pending
+    assert info.value.field == "amount"
+    assert BillAdjustment.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"kind": AdjustmentKind.BACKBILL, "kwh": "10"},  # no amount: nothing to re-rate
+        {"kind": AdjustmentKind.REFUND, "kwh": "10", "amount": "5.20"},
+    ],
+)
+def test_a_charge_the_bill_only_carries_is_a_back_billing_with_its_amount(clerk, fields):
+    bill = notice_bill()
+    with pytest.raises(ValidationFailed) as info:
+        bill_adjustment_request(
+            actor=clerk, bill_id=bill.pk, reason="窃电案件", corrects_consumption=False, **fields
+        )
+    assert info.value.field == "amount"
+    assert not BillAdjustment.objects.exists()
+
+
 # --- decide -----------------------------------------------------------------------------------
 
 

@@ -527,8 +527,9 @@ def _group(number: int) -> str:
 
 
 def rmb_capital(amount: Decimal) -> str:
-    """An amount in Chinese capital numerals as on a financial document:
-    1872.00 → 壹仟捌佰柒拾贰元整, 10010.05 → 壹万零壹拾元零伍分."""
+    """An amount in Chinese capital numerals as on a financial document (会计基础工作规范
+    第五十二条: an amount ending at 元 or 角 takes 整 after it, one with 分 does not):
+    1872.00 → 壹仟捌佰柒拾贰元整, 1.50 → 壹元伍角整, 10010.05 → 壹万零壹拾元零伍分."""
     value = Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
     if value < 0:
         return "负" + rmb_capital(-value)
@@ -561,5 +562,5 @@ def rmb_capital(amount: Decimal) -> str:
     elif yuan:
         words += "零"
     if fen:
-        words += _DIGITS[fen] + "分"
-    return words
+        return words + _DIGITS[fen] + "分"
+    return words + "整"

@@ -25,7 +25,17 @@ STATUS_BADGES: dict[str, str] = {
     CaseStatus.WITHDRAWN: "danger",
 }
 
-__all__ = ["CaseFilters", "case_actions", "case_audit", "case_get", "case_search", "cases_visible_to"]
+__all__ = [
+    "CaseFilters",
+    "case_actions",
+    "case_audit",
+    "case_authored_by",
+    "case_get",
+    "case_search",
+    "cases_visible_to",
+]
+# The audit actions that enter or hand in a case's content (四眼原则).
+AUTHOR_ACTIONS = ("inspection.case.create", "inspection.case.update", "inspection.case.submit")
 
 
 def cases_visible_to(user: Any) -> QuerySet[Case]:
@@ -84,19 +94,30 @@ def case_audit(case: Case) -> QuerySet[AuditEvent]:
     )
 
 
+def case_authored_by(user: Any, case: Case) -> bool:
+    """Whether ``user`` created, changed or submitted ``case`` in any round (its creator,
+    its submitter, or an author in its audit trail): such a person can neither approve nor
+    reject it (四眼原则), so that the amounts approved were never entered by the approver."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if user.get_username() in (case.created_by, case.submitted_by):
+        return True
+    return case_audit(case).filter(actor_id=user.pk, action__in=AUTHOR_ACTIONS).exists()
+
+
 def case_actions(user: Any, case: Case) -> list[str]:
     """What ``user`` may do to ``case`` now (the services check the same again):
-    ``edit``/``submit`` a draft, ``approve``/``reject`` a submitted case (an approver other than
-    its creator and submitter), ``notify`` an approved case, ``post`` an approved or notified
-    one to billing, ``withdraw`` one not yet posted (approved/notified: approvers only)."""
+    ``edit``/``submit`` a draft, ``approve``/``reject`` a submitted case (an approver who never
+    authored it: :func:`case_authored_by`), ``notify`` an approved case, ``post`` an approved
+    or notified one to billing, ``withdraw`` one not yet posted (approved/notified: approvers
+    only)."""
     change = staff_has_perm(user, "inspection.change_case")
     approve = staff_has_perm(user, "inspection.approve_case")
-    name = user.get_username() if getattr(user, "is_authenticated", False) else ""
     status = case.status
     actions: list[str] = []
     if status == CaseStatus.DRAFT and change:
         actions += ["edit", "submit"]
-    if status == CaseStatus.SUBMITTED and approve and name not in (case.created_by, case.submitted_by):
+    if status == CaseStatus.SUBMITTED and approve and not case_authored_by(user, case):
         actions += ["approve", "reject"]
     if status == CaseStatus.APPROVED and change:
         actions.append("notify")

@@ -3,8 +3,9 @@
 Workflow (``choices.CaseStatus``)::
 
     draft ──submit──▶ submitted ──approve──▶ approved ──notify──▶ notified
-      ▲                  │                      │                    │
-      └────reject────────┘                      └──post to billing───┴──▶ settled
+      ▲                  │                      │   ▲                │   ▲
+      └────reject────────┘                      └───┼─post to billing┴───┼──▶ settled
+                                                    └─billing rejects────┴─────┘
     draft/submitted/approved/notified ──withdraw──▶ withdrawn
 
 - create/update/submit/notify/post need ``inspection.add_case`` / ``inspection.change_case``
@@ -18,7 +19,11 @@ Amounts come from ``engine.penalty`` with the rules in force on ``occurred_on``
 every change writes an audit row (``inspection.case.<action>``). Posting to billing creates a
 *pending* back-billing ``billing.BillAdjustment`` for the case total on the account's latest
 issued bill, through ``billing.services.adjustments.bill_adjustment_request`` with the
-explicit amount and the case number in the reason; billing's own second person approves it.
+explicit amount and the case number in the reason, as a charge the bill only carries
+(``corrects_consumption=False``: the stolen energy stays out of the bill's consumption and
+refund ceilings); billing's own second person approves it. When billing rejects it, billing
+calls :func:`case_billing_rejected`: the case returns to approved or notified, unlinked, and
+can be posted again or withdrawn.
 """
 
 from __future__ import annotations
@@ -35,7 +40,6 @@ from django.utils.translation import gettext_lazy as _
 from gridcare.core.audit import audit_record, snapshot
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.ids import next_number
-from gridcare.core.models import AuditEvent
 from gridcare.core.roles import staff_has_perm
 from gridcare.customers.choices import RESIDENTIAL_CLASSES, ContractStatus
 from gridcare.customers.models import Account, Contract
@@ -49,6 +53,7 @@ from gridcare.inspection.choices import (
 )
 from gridcare.inspection.engine.penalty import Charges, PenaltyInputError, case_charges
 from gridcare.inspection.models import Case, Finding, InspectionTask
+from gridcare.inspection.selectors.cases import case_authored_by
 from gridcare.inspection.services.penalty_rules import penalty_rules_at
 
 ADD = "inspection.add_case"
@@ -106,6 +111,7 @@ MAX_FACTS = 5000
 WITHDRAWABLE = (CaseStatus.DRAFT, CaseStatus.SUBMITTED, CaseStatus.APPROVED, CaseStatus.NOTIFIED)
 
 __all__ = [
+    "case_billing_rejected",
     "case_compute",
     "case_create",
     "case_decide",
@@ -613,17 +619,6 @@ def case_submit(*, actor: Any, case_id: int, version: int | None = None) -> Case
     )
 
 
-def _wrote(actor: Any, case: Case) -> bool:
-    """Whether ``actor`` ever created, changed or submitted ``case`` (any round: its audit
-    trail), so that the amounts approved were never entered by the approver."""
-    return AuditEvent.objects.filter(
-        object_type=Case._meta.label_lower,
-        object_id=str(case.pk),
-        actor_id=actor.pk,
-        action__in=["inspection.case.create", "inspection.case.update", "inspection.case.submit"],
-    ).exists()
-
-
 def case_decide(
     *, actor: Any, case_id: int, approve: bool, note: str = "", version: int | None = None
 ) -> Case:
@@ -640,7 +635,7 @@ def case_decide(
 
     def change(case: Case) -> None:
         # checked under the row lock: a concurrent resubmission cannot slip past it
-        if who in (case.created_by, case.submitted_by) or _wrote(actor, case):
+        if case_authored_by(actor, case):
             raise PermissionDenied(
                 _("The person who drafted, changed or submitted a case cannot approve or reject it."),
                 field="actor",
@@ -723,7 +718,10 @@ def case_post_to_billing(*, actor: Any, case_id: int, version: int | None = None
     """转电费: a pending back-billing document (``billing.BillAdjustment``) for the case total
     on the account's latest issued bill, the case number in its reason; the case becomes
     settled and links the document. Refused (nothing written) when the account has no
-    issued bill yet: the amounts stay on the case.
+    issued bill yet: the amounts stay on the case. The document is a charge the bill only
+    carries (``corrects_consumption=False``): the stolen energy and the case's money never
+    count in the bill's own consumption or refund ceilings. Should billing reject it,
+    :func:`case_billing_rejected` reopens the case.
 
     The billing document is requested in the poster's name (its user name is the
     ``requested_by`` billing compares for its own four-eyes approval). A poster who holds
@@ -774,6 +772,7 @@ def case_post_to_billing(*, actor: Any, case_id: int, version: int | None = None
                 },
                 {"kind": "penalty", "item": "违约使用电费", "kwh": "0.000", "amount": str(case.penalty)},
             ],
+            corrects_consumption=False,
         )
         case.bill_adjustment = adjustment
         case.status = CaseStatus.SETTLED
@@ -786,6 +785,39 @@ def case_post_to_billing(*, actor: Any, case_id: int, version: int | None = None
             before=before,
             after=snapshot(case, AUDIT_FIELDS),
             reason=f"{adjustment.number} on bill {bill.number}",
+        )
+    return case
+
+
+def case_billing_rejected(*, actor: Any, adjustment_id: int, note: str = "") -> Case | None:
+    """Billing rejected the back-billing a case was posted as: called by
+    ``billing.services.adjustments.bill_adjustment_decide`` in its transaction (``actor`` is
+    billing's decider, already checked there). The case returns to the state it was posted
+    from (notified when its notice was served, else approved), drops the link and writes
+    ``inspection.case.billing_rejected`` with billing's note, so it can be posted again
+    (billing's four-eyes rule applies to the new document) or withdrawn. Its amounts and
+    approval stay. ``None`` when no settled case links the document."""
+    with transaction.atomic():
+        case = (
+            Case.objects.select_for_update()
+            .filter(bill_adjustment_id=adjustment_id, status=CaseStatus.SETTLED)
+            .first()
+        )
+        if case is None:
+            return None
+        number = case.bill_adjustment.number if case.bill_adjustment else str(adjustment_id)
+        before = snapshot(case, AUDIT_FIELDS)
+        case.status = CaseStatus.NOTIFIED if case.notified_at else CaseStatus.APPROVED
+        case.bill_adjustment = None
+        case.version += 1
+        case.save()
+        audit_record(
+            actor=actor,
+            obj=case,
+            action="inspection.case.billing_rejected",
+            before=before,
+            after=snapshot(case, AUDIT_FIELDS),
+            reason=f"{number}: {note}" if note else number,
         )
     return case
 

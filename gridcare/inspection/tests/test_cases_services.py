@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from gridcare.billing.choices import AdjustmentKind, DocumentStatus
 from gridcare.billing.models import BillAdjustment
-from gridcare.billing.services.adjustments import bill_adjustment_decide
+from gridcare.billing.selectors.bills import bill_outstanding
+from gridcare.billing.services.adjustments import bill_adjustment_decide, bill_adjustment_request
 from gridcare.billing.tests.factories import issued_bill
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.models import AuditEvent
@@ -372,6 +373,118 @@ def test_notify_then_post_to_billing_creates_a_pending_backbilling(inspector, ma
         case_post_to_billing(actor=inspector, case_id=case.pk)
     assert BillAdjustment.objects.count() == 1
     assert AuditEvent.objects.filter(action="inspection.case.post", object_id=str(case.pk)).count() == 1
+
+
+@pytest.mark.parametrize("served", [False, True])
+def test_a_case_rejected_by_billing_returns_to_where_it_was_posted_from(
+    inspector, manager, make_user, served
+):
+    """Billing's second person rejects the posted document: the case is not left settled for
+    nothing but goes back to approved (or notified), unlinked and audited, and can be
+    posted again (a new document, billing's four-eyes rule again) or withdrawn."""
+    account = account_with_contract()
+    case = approved_case(inspector, manager, account)
+    if served:
+        case_notify(actor=inspector, case_id=case.pk)
+    bill = issued_bill(account=account, period=dt.date(2026, 10, 1))
+    poster = make_user(roles=["inspector", "service_manager"], username="poster")
+    billboss = make_user(roles=["service_manager"], username="billboss")
+    posted = case_post_to_billing(actor=poster, case_id=case.pk)
+    first = posted.bill_adjustment
+    # when billing rejects the document
+    bill_adjustment_decide(actor=billboss, adjustment_id=first.pk, approve=False, note="金额有误, 退回")
+    # then the case is back where it was posted from, unlinked
+    case.refresh_from_db()
+    expected = CaseStatus.NOTIFIED if served else CaseStatus.APPROVED
+    assert (case.status, case.bill_adjustment_id, case.version) == (expected, None, posted.version + 1)
+    assert (case.total, case.decided_by) == (D("2496.00"), "manager1")  # amounts and approval stay
+    event = AuditEvent.objects.get(action="inspection.case.billing_rejected", object_id=str(case.pk))
+    assert (event.actor_label, event.reason) == ("billboss", f"{first.number}: 金额有误, 退回")
+    assert (event.before["status"], event.after["status"]) == ("settled", expected)
+    assert (event.before["bill_adjustment_id"], event.after["bill_adjustment_id"]) == (first.pk, None)
+    # and it can be posted again: a second pending document on the bill
+    again = case_post_to_billing(actor=poster, case_id=case.pk)
+    second = BillAdjustment.objects.exclude(pk=first.pk).get()
+    assert (again.status, again.bill_adjustment_id) == (CaseStatus.SETTLED, second.pk)
+    assert (second.bill_id, second.amount, second.status) == (bill.pk, D("2496.00"), DocumentStatus.PENDING)
+    # or withdrawn (by an approver) after a second rejection
+    bill_adjustment_decide(actor=billboss, adjustment_id=second.pk, approve=False, note="客户异议成立")
+    withdrawn = case_withdraw(actor=manager, case_id=case.pk, reason="客户异议成立")
+    assert withdrawn.status == CaseStatus.WITHDRAWN
+
+
+def test_billing_rejecting_an_ordinary_correction_leaves_the_cases_alone(inspector, manager, make_user):
+    account = account_with_contract()
+    case = approved_case(inspector, manager, account)
+    bill = issued_bill(account=account, period=dt.date(2026, 10, 1))
+    case_post_to_billing(actor=make_user(roles=["inspector"], username="poster"), case_id=case.pk)
+    clerk = make_user(roles=["billing_clerk"], username="clerk")
+    other = bill_adjustment_request(
+        actor=clerk, bill_id=bill.pk, kind=AdjustmentKind.BACKBILL, kwh="10", reason="抄表差错"
+    )
+    bill_adjustment_decide(actor=manager, adjustment_id=other.pk, approve=False, note="无差错")
+    case.refresh_from_db()
+    assert (case.status, case.bill_adjustment_id) == (
+        CaseStatus.SETTLED,
+        BillAdjustment.objects.get(status=DocumentStatus.PENDING).pk,
+    )
+    assert not AuditEvent.objects.filter(action="inspection.case.billing_rejected").exists()
+
+
+def test_a_theft_case_on_a_bill_changes_neither_its_later_corrections_nor_its_refund_ceilings(
+    inspector, manager, make_user
+):
+    """A 3,240 kWh theft (3 kW × 6 h × 180 days at 0.52) posted onto a 100 kWh / 52.00
+    residential bill: the same 10 kWh reading correction still costs 10 × 0.52 = 5.20 (not
+    the tier-2 price the stolen energy would reach), and a refund still cannot take back
+    more than the bill's own 100 kWh or 52.00. The customer still owes the case."""
+    account = account_with_contract()
+    bill = issued_bill(account=account, period=dt.date(2026, 10, 1))
+    assert (bill.kwh, bill.amount) == (D("100.000"), D("52.00"))
+    clerk = make_user(roles=["billing_clerk"], username="clerk")
+    billboss = make_user(roles=["service_manager"], username="billboss")
+
+    def correction(kind: str, **fields: Any) -> BillAdjustment:
+        return bill_adjustment_request(actor=clerk, bill_id=bill.pk, kind=kind, reason="抄表差错", **fields)
+
+    before = correction(AdjustmentKind.BACKBILL, kwh="10")
+    assert before.amount == D("5.20")
+    bill_adjustment_decide(actor=billboss, adjustment_id=before.pk, approve=False, note="重复")
+    case = case_create(
+        actor=inspector,
+        kind="theft",
+        account_id=account.pk,
+        occurred_on=dt.date(2026, 10, 15),
+        theft_method="bypass",
+        inputs={"capacity_kw": "3", "price": "0.52"},
+    )
+    case_submit(actor=inspector, case_id=case.pk)
+    case_decide(actor=manager, case_id=case.pk, approve=True)
+    case = case_post_to_billing(actor=make_user(roles=["inspector"], username="poster"), case_id=case.pk)
+    document = case.bill_adjustment
+    bill_adjustment_decide(actor=billboss, adjustment_id=document.pk, approve=True)
+    assert bill_outstanding(bill) == D("6791.20")  # 52.00 + the case
+    # the same correction costs the same
+    assert correction(AdjustmentKind.BACKBILL, kwh="10").amount == D("5.20")
+    # the refund ceilings are the bill's own (less that pending back-billing of 10 kWh / 5.20)
+    with pytest.raises(ValidationFailed) as exc:
+        correction(AdjustmentKind.REFUND, kwh="110.001")
+    assert exc.value.field == "kwh"
+    with pytest.raises(ValidationFailed) as exc:
+        correction(AdjustmentKind.REFUND, kwh="0", amount="57.21")
+    assert exc.value.field == "amount"
+    assert BillAdjustment.objects.count() == 3
+    # the case's document keeps its energy, lines and totals, outside the bill's consumption
+    document.refresh_from_db()
+    assert (document.kwh, document.amount, document.corrects_consumption) == (
+        D("3240.000"),
+        D("6739.20"),
+        False,
+    )
+    assert [(line["kind"], line["kwh"], line["amount"]) for line in document.lines] == [
+        ("back_charge", "3240.000", "1684.80"),
+        ("penalty", "0.000", "5054.40"),
+    ]
 
 
 def test_withdraw(inspector, manager):

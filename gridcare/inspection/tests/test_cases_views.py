@@ -9,13 +9,16 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from gridcare.billing.models import AgencyPurchasePrice
 from gridcare.billing.tests.test_documents import pdf_text
 from gridcare.customers.choices import CustomerClass
 from gridcare.inspection.models import Case
+from gridcare.inspection.services.cases import case_decide, case_submit, case_update, catalogue_price
 from gridcare.inspection.tests.test_cases_services import (
     KNOWN,
     account_with_contract,
@@ -191,6 +194,44 @@ def test_new_case_errors_stay_on_the_form(staff_client):
     assert client.get(url, {"finding": 999999}).status_code == 404
 
 
+def test_new_case_accepts_the_six_decimal_catalogue_price_it_prefills(staff_client):
+    # given an agency purchase price (代理购电) published with 6 decimals
+    AgencyPurchasePrice.objects.filter(price_group="GIC-LV").update(
+        purchase_price=F("purchase_price") + Decimal("0.000375")
+    )
+    today = timezone.localdate()
+    shop = account_with_contract(customer_class=CustomerClass.GENERAL_IC, tariff="HEBS-GIC-LV")
+    quoted = catalogue_price("HEBS-GIC-LV", today)
+    assert quoted is not None
+    price = str(quoted["price"])
+    assert len(price.split(".")[1]) == 6
+    client = staff_client(roles=["inspector"])
+    url = reverse("inspection:case_new")
+    # when the page pre-fills it
+    form = client.get(url, {"account": shop.pk}).content.decode()
+    assert re.findall(r'<input[^>]*name="price"[^>]*value="([^"]*)"', form) == [price]
+    assert re.search(r'<input[^>]*name="price"[^>]*step="0.000001"', form)
+    # then saving exactly that price is accepted, the money rounded to the fen
+    post = {
+        "kind": "theft",
+        "theft_method": "bypass",
+        "user_type": "power",
+        "account": shop.number,
+        "occurred_on": today.isoformat(),
+        "capacity_kw": "10",
+        "price": price,
+        "action": "save",
+    }
+    response = client.post(url, post)
+    assert response.status_code == 302
+    case = Case.objects.get()
+    assert case.inputs["price"] == price
+    assert case.back_charge == (Decimal("21600") * Decimal(price)).quantize(Decimal("0.01"))
+    # a seventh decimal is still refused
+    assert client.post(url, {**post, "price": price + "1"}).status_code == 200
+    assert Case.objects.count() == 1
+
+
 def test_detail_actions_follow_role_and_status(case, maker, staff_client, make_user):
     url = reverse("inspection:case_detail", args=[case.pk])
     client = staff_client(roles=["inspector"], username="maker")
@@ -239,6 +280,31 @@ def test_detail_actions_follow_role_and_status(case, maker, staff_client, make_u
     assert boss.post(url, {"action": "approve", "version": case.version}).status_code == 302
     case.refresh_from_db()
     assert (case.status, case.decided_by) == ("approved", "boss")
+
+
+def test_no_approval_buttons_for_a_manager_who_changed_the_case_in_an_earlier_round(
+    maker, make_user, staff_client
+):
+    """四眼原则 across rounds: the manager sent the case back and rewrote it; the inspector
+    resubmitted it. The service refuses that manager's decision, so the page offers none."""
+    case = theft_case(maker, account_with_contract())
+    manager = make_user(roles=["marketing_manager"], username="rewriter")
+    case = case_submit(actor=maker, case_id=case.pk)
+    case = case_decide(actor=manager, case_id=case.pk, approve=False, note="核实电价")
+    case = case_update(
+        actor=manager, case_id=case.pk, version=case.version, inputs={**KNOWN, "price": "5.20"}
+    )
+    case = case_submit(actor=maker, case_id=case.pk)
+    url = reverse("inspection:case_detail", args=[case.pk])
+    client = Client()
+    client.force_login(manager)
+    body = client.get(url).content.decode()
+    assert 'value="approve"' not in body
+    assert 'value="reject"' not in body
+    assert (
+        'value="approve"'
+        in staff_client(roles=["service_manager"], username="other").get(url).content.decode()
+    )
 
 
 def test_post_without_an_issued_bill_is_refused_with_a_message(maker, make_user, staff_client):
