@@ -15,7 +15,7 @@ import contextlib
 import datetime as dt
 import io
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import polars as pl
@@ -261,6 +261,71 @@ def insert_new_rows(*, table: str, frame: pl.DataFrame, batch_rows: int = 200_00
             placeholders = ", ".join(["%s"] * len(columns))
             _executemany(f"INSERT INTO {_ident(table)} ({', '.join(columns)}) VALUES ({placeholders})", chunk)
     return ids
+
+
+_LOCK_BITS = 6  # each level of the id tree groups 64 ids of the level below
+_LOCK_LEVELS = 4  # levels 0 (one id) to 3 (262,144 ids)
+
+
+def id_lock_keys(ids: Iterable[int] | pl.Series, *, namespace: int) -> list[tuple[int, bool]]:
+    """The advisory locks :func:`lock_ids` takes for ``ids``, in the order it takes them:
+    ``(key, exclusive)`` pairs.
+
+    The ids are covered by the nodes of a tree over the id space (level 0: one id; each
+    level above: 64 nodes of the one below). A node inside ``min(ids)``–``max(ids)`` is
+    locked exclusively as a whole; a node reaching past either end is locked shared and
+    its nodes below that hold ids are covered in turn (only the two ends go down, so a
+    chunk of 125,000 meters needs a few hundred locks, not one per meter). Two id sets
+    that share an id always meet on one node, exclusively on at least one side; two sets
+    whose ranges do not overlap (the chunks of one import) never do. The locks are taken
+    in one order for everybody (by the node's first id, larger nodes first), so
+    transactions that wait for each other never deadlock."""
+    series = ids if isinstance(ids, pl.Series) else pl.Series(list(ids), dtype=pl.Int64)
+    ordered = series.cast(pl.Int64).unique().sort().to_numpy()
+    if not ordered.size:
+        return []
+    lo, hi = int(ordered[0]), int(ordered[-1])
+    if namespace < 0 or namespace >= 1 << 15 or lo < 0 or hi >= 1 << 44:
+        raise ValueError("id_lock_keys: namespace in 0..32767 and ids in 0..2**44-1")
+    nodes: list[tuple[int, int, int, bool]] = []  # first id, -level, key, exclusive
+
+    def cover(begin: int, end: int, level: int) -> None:  # the nodes of ordered[begin:end]
+        shift = level * _LOCK_BITS
+        while begin < end:
+            node = int(ordered[begin]) >> shift
+            first, last = node << shift, ((node + 1) << shift) - 1
+            after = begin + int(ordered[begin:end].searchsorted(last, side="right"))
+            whole = lo <= first and last <= hi
+            nodes.append((first, -level, (namespace << 48) | (level << 44) | node, whole))
+            if not whole:
+                cover(begin, after, level - 1)
+            begin = after
+
+    cover(0, len(ordered), _LOCK_LEVELS - 1)
+    nodes.sort()
+    return [(key, exclusive) for _first, _level, key, exclusive in nodes]
+
+
+def lock_ids(*, namespace: int, ids: Iterable[int] | pl.Series) -> None:
+    """Serialise the transactions writing rows of the same ``ids`` (e.g. the meters of an
+    import chunk) until they end: PostgreSQL transaction-level advisory locks from
+    :func:`id_lock_keys`, taken in one statement in its order. A transaction whose ids
+    overlap waits for the other to commit; transactions with disjoint id ranges go on side
+    by side. Call first thing inside ``transaction.atomic()``, before any row is written.
+    SQLite runs one writer at a time anyway: nothing to do."""
+    if connection.vendor != "postgresql":
+        return
+    keys = id_lock_keys(ids, namespace=namespace)
+    if not keys:
+        return
+    with connection.cursor() as cursor:
+        # ORDER BY the position: PostgreSQL evaluates volatile output expressions after the sort
+        cursor.execute(
+            "SELECT CASE WHEN x THEN pg_advisory_xact_lock(k) ELSE pg_advisory_xact_lock_shared(k) END "
+            "FROM unnest(%s::bigint[], %s::boolean[]) WITH ORDINALITY AS t(k, x, n) ORDER BY n",
+            [[k for k, _x in keys], [x for _k, x in keys]],
+        )
+        cursor.fetchall()
 
 
 def db_datetime(value: Any) -> str | None:

@@ -35,7 +35,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gridcare.core.audit import audit_record, snapshot
-from gridcare.core.bulk import decimal_from_units, decimal_text, insert_ignoring_conflicts, update_from_frame
+from gridcare.core.bulk import (
+    decimal_from_units,
+    decimal_text,
+    insert_ignoring_conflicts,
+    lock_ids,
+    update_from_frame,
+)
 from gridcare.core.engine.cells import text_cell_expr
 from gridcare.core.errors import Conflict, NotFound, ValidationFailed
 from gridcare.customers.choices import AccountStatus
@@ -124,6 +130,7 @@ _DEFAULT_PARAMS = VeeParams(
 _READING_SCHEMA = {"meter_id": pl.Int64, "register": pl.String, "day": pl.Date, "value_milli": pl.Int64}
 _CONTEXT_SCHEMA = {**_READING_SCHEMA, "quality": pl.String}
 _KEYS = ["meter_id", "register", "day"]
+_WRITE_LOCKS = 0x4D52  # advisory-lock namespace of the chunk writes (``core.bulk.lock_ids``)
 _IMPORT_ACTOR = "gridcare readings import"
 _SWEEP_ACTOR = "gridcare readings sweep"
 
@@ -347,7 +354,8 @@ def _write_in_parallel(
     """Write chunks on ``WRITERS`` threads, each with its own database connection and one
     transaction per chunk, while this thread computes the next chunk.
 
-    Chunks hold disjoint meters, so concurrent writes never touch the same keys; at most
+    Chunks hold disjoint meter ranges, so concurrent writes never touch the same keys nor
+    wait for each other's write locks (``_lock_chunk_meters``); at most
     ``WRITERS`` computed chunks wait in memory. The first failure is raised after the
     running writes finish (chunks already committed stay, as in the sequential path)."""
     from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -562,14 +570,24 @@ def _compute_chunk(new: pl.DataFrame, info: _MeterInfo, params: VeeParams) -> _C
 def _write_chunk(reading_import: ReadingImport, work: _ChunkWork, installs: pl.DataFrame) -> None:
     """One transaction for the chunk's readings (new ones inserted, estimates replaced),
     estimates and exceptions; then the counters (so a progress bar polling the job sees
-    them). A reading that replaced an estimate counts as stored."""
+    them). A reading that replaced an estimate counts as stored.
+
+    Another import writing some of the same meters at the same time waits for this chunk
+    to commit (or this one for it: :func:`_lock_chunk_meters`); its readings were checked
+    against the stored ones before that, so a reading it stored meanwhile makes one of ours
+    a duplicate, and an estimate it stored meanwhile is replaced by our real reading."""
     inserted = opened = 0
     if work.readings is not None:
         now = _db_now()
         replaces = pl.col("estimate_milli").is_not_null()
         with transaction.atomic():
-            inserted = _insert_readings(reading_import, work.readings.filter(~replaces))
-            inserted += _replace_estimates(reading_import, work.readings.filter(replaces))
+            _lock_chunk_meters(work)
+            new = work.readings.filter(~replaces)
+            inserted = _insert_readings(reading_import, new)
+            replacing = work.readings.filter(replaces)
+            if inserted < new.height:  # someone stored some of these days since the chunk looked
+                replacing = pl.concat([replacing, _estimated_meanwhile(new).select(replacing.columns)])
+            inserted += _replace_estimates(reading_import, replacing)
             if work.estimates is not None:
                 _insert_estimates(reading_import, work.estimates)
             if work.exceptions is not None:
@@ -580,6 +598,32 @@ def _write_chunk(reading_import: ReadingImport, work: _ChunkWork, installs: pl.D
         inserted_rows=F("inserted_rows") + inserted,
         duplicate_rows=F("duplicate_rows") + work.duplicates + (fresh - inserted),
         exceptions_opened=F("exceptions_opened") + opened,
+    )
+
+
+def _lock_chunk_meters(work: _ChunkWork) -> None:
+    """Take the write locks of the chunk's meters (``core.bulk.lock_ids``; PostgreSQL):
+    two imports writing the same meters then write one after the other instead of
+    deadlocking on each other's rows, while the import's own chunks (disjoint meter
+    ranges) still go side by side."""
+    frames = [f for f in (work.readings, work.estimates, work.exceptions) if f is not None and f.height]
+    lock_ids(namespace=_WRITE_LOCKS, ids=pl.concat([f.get_column("meter_id").cast(pl.Int64) for f in frames]))
+
+
+def _estimated_meanwhile(readings: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``readings`` (expected new) whose day now holds an estimate: stored by a
+    concurrent import after this chunk loaded its context. Each with the stored estimate
+    as ``estimate_milli``, to be replaced like the ones the context showed."""
+    meters = readings.get_column("meter_id")
+    days = readings.get_column("day")
+    stored = _load_context(
+        int(meters.min()),  # type: ignore[arg-type]
+        int(meters.max()),  # type: ignore[arg-type]
+        days.min(),  # type: ignore[arg-type]
+        days.max(),  # type: ignore[arg-type]
+    ).filter(pl.col("quality") == ReadingQuality.ESTIMATED.value)
+    return readings.drop("estimate_milli").join(
+        stored.select(*_KEYS, pl.col("value_milli").alias("estimate_milli")), on=_KEYS, how="inner"
     )
 
 
@@ -723,7 +767,8 @@ def _insert_readings(reading_import: ReadingImport, readings: pl.DataFrame) -> i
         reading_import_id=pl.lit(reading_import.pk, dtype=pl.Int64),
     )
     # The chunk left out every reading already stored in its context window, so the rows
-    # are expected to be new: COPY straight in (a concurrent import falls back safely).
+    # are expected to be new: COPY straight in (rows a concurrent import stored meanwhile
+    # are skipped here; ``_write_chunk`` then replaces the estimates among them).
     return insert_ignoring_conflicts(
         table=Reading._meta.db_table,
         frame=frame,
