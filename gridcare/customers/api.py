@@ -82,6 +82,8 @@ class AccountOut(Schema):
     is_prepaid: bool
     opened_on: dt.date
     closed_on: dt.date | None
+    suspended_on: dt.date | None
+    billing_mode_since: dt.date | None
     address: str
     topology: TopologyPath
     contracts: list[ContractOut]
@@ -156,6 +158,8 @@ def _account_out(account: Account) -> dict[str, Any]:
         "is_prepaid": account.is_prepaid,
         "opened_on": account.opened_on,
         "closed_on": account.closed_on,
+        "suspended_on": account.suspended_on,
+        "billing_mode_since": account.billing_mode_since,
         "address": account.service_point.address,
         "topology": {
             "substation_code": substation.code,

@@ -528,6 +528,7 @@ class AccountRow:
     opened_on: dt.date
     closed_on: dt.date | None
     number_rank: int = 0
+    suspended_on: dt.date | None = None
 
 
 @dataclass(slots=True)
@@ -1155,12 +1156,14 @@ def generate_county(customers: int, seed: int) -> County:
                 acc_opened = opened if a == 0 else _opened_on(rng, area, None)
                 acc_opened = max(acc_opened, opened)
                 roll = rng.random()
-                status, closed = "active", None
+                status, closed, suspended = "active", None, None
                 if roll < 0.012:
                     status = "closed"
                     closed = dt.date.fromordinal(rng.randint(acc_opened.toordinal(), LAST_OPENED.toordinal()))
                 elif roll < 0.017:
                     status = "suspended"
+                    # no extra draw (the county stays as it was): halfway to the last opening
+                    suspended = dt.date.fromordinal((acc_opened.toordinal() + LAST_OPENED.toordinal()) // 2)
                 account_i = len(county.accounts)
                 county.accounts.append(
                     AccountRow(
@@ -1174,6 +1177,7 @@ def generate_county(customers: int, seed: int) -> County:
                         is_prepaid=prepaid_ok and rng.random() < 0.15,
                         opened_on=acc_opened,
                         closed_on=closed,
+                        suspended_on=suspended,
                     )
                 )
                 if cls in RESIDENTIAL:

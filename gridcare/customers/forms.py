@@ -106,10 +106,25 @@ class CustomerCreateForm(_IdentityMixin, forms.Form):
     voltage_level = forms.ChoiceField(
         label=_("Voltage level"), choices=[("", "—"), *VoltageLevel.choices], required=False
     )
+    suspended_on = forms.DateField(
+        label=_("Suspended on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Only for a suspended account: the last day of supply; today when left empty."),
+    )
     importance = forms.ChoiceField(
         label=_("Important user level"), choices=ImportanceLevel.choices, required=False
     )
     is_prepaid = forms.BooleanField(label=_("Prepaid (费控)"), required=False)
+    billing_mode_since = forms.DateField(
+        label=_("New billing mode from"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_(
+            "Only when the prepaid flag changes: the first day billed in the new mode, after the last "
+            "day already billed or charged; today when left empty."
+        ),
+    )
 
     customer_fields = (
         "kind",
@@ -209,7 +224,8 @@ class CustomerEditForm(_IdentityMixin, forms.Form):
 
 
 class AccountEditForm(forms.Form):
-    """修改用电户: class, voltage, tariff code, status (销户 needs a date), 重要用户, 费控."""
+    """修改用电户: class, voltage, tariff code, status (销户 and 暂停 take their date), 重要用户,
+    费控 (switching it takes the first day in the new mode)."""
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
     customer_class = forms.ChoiceField(label=_("Customer class"), choices=CustomerClass.choices)
@@ -227,10 +243,25 @@ class AccountEditForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text=_("Only for a closed account; today when left empty."),
     )
+    suspended_on = forms.DateField(
+        label=_("Suspended on"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Only for a suspended account: the last day of supply; today when left empty."),
+    )
     importance = forms.ChoiceField(
         label=_("Important user level"), choices=ImportanceLevel.choices, required=False
     )
     is_prepaid = forms.BooleanField(label=_("Prepaid (费控)"), required=False)
+    billing_mode_since = forms.DateField(
+        label=_("New billing mode from"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_(
+            "Only when the prepaid flag changes: the first day billed in the new mode, after the last "
+            "day already billed or charged; today when left empty."
+        ),
+    )
 
     def __init__(self, *args: Any, account: Account, **kwargs: Any) -> None:
         self.account = account
@@ -243,6 +274,7 @@ class AccountEditForm(forms.Form):
                 "tariff_code": account.tariff_code,
                 "status": account.status,
                 "closed_on": account.closed_on,
+                "suspended_on": account.suspended_on,
                 "importance": account.importance,
                 "is_prepaid": account.is_prepaid,
             },
@@ -255,4 +287,8 @@ class AccountEditForm(forms.Form):
         data["importance"] = data.get("importance") or ""
         if data["status"] != AccountStatus.CLOSED:
             data.pop("closed_on", None)
+        if data["status"] != AccountStatus.SUSPENDED:
+            data.pop("suspended_on", None)
+        if data["is_prepaid"] == self.account.is_prepaid:
+            data.pop("billing_mode_since", None)
         return data

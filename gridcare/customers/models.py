@@ -228,6 +228,21 @@ class Account(models.Model):
     is_prepaid = models.BooleanField(_("prepaid (费控)"), default=False)
     opened_on = models.DateField(_("opened on"))
     closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    suspended_on = models.DateField(
+        _("suspended on"),
+        null=True,
+        blank=True,
+        help_text=_("暂停: the last day of supply before the suspension (kept when the account is closed)."),
+    )
+    billing_mode_since = models.DateField(
+        _("billing mode since"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The first day of the current billing mode (prepaid or postpaid); before it the account "
+            "was in the other mode. Empty: always in this mode."
+        ),
+    )
     version = models.PositiveIntegerField(_("version"), default=1)
 
     class Meta:
@@ -243,6 +258,21 @@ class Account(models.Model):
             models.CheckConstraint(
                 condition=Q(closed_on__isnull=True) | Q(closed_on__gte=models.F("opened_on")),
                 name="account_closed_after_opened",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=AccountStatus.SUSPENDED, suspended_on__isnull=False)
+                | Q(status=AccountStatus.ACTIVE, suspended_on__isnull=True)
+                | Q(status=AccountStatus.CLOSED),
+                name="account_suspended_has_date",
+            ),
+            models.CheckConstraint(
+                condition=Q(suspended_on__isnull=True) | Q(suspended_on__gte=models.F("opened_on")),
+                name="account_suspended_after_opened",
+            ),
+            models.CheckConstraint(
+                condition=Q(billing_mode_since__isnull=True)
+                | Q(billing_mode_since__gt=models.F("opened_on")),
+                name="account_billing_mode_after_opened",
             ),
             models.CheckConstraint(condition=Q(status__in=AccountStatus.values), name="account_status_valid"),
             models.CheckConstraint(

@@ -65,6 +65,8 @@ ACCOUNT_EDITABLE = (
     "importance",
     "is_prepaid",
     "closed_on",
+    "suspended_on",
+    "billing_mode_since",
 )
 
 
@@ -415,7 +417,11 @@ def account_open(
 def account_update(*, actor: Actor, account_id: int, version: int, **changes: Any) -> Account:
     """修改用电户 (class, voltage, tariff, status, 重要用户, 费控) with optimistic locking.
 
-    Closing (销户) needs ``closed_on``; reopening clears it.
+    The dates billing reads (docs/billing-runs.md "Which accounts are billed") go with the
+    changes: closing (销户) records ``closed_on`` and suspending (暂停) ``suspended_on``, the
+    last day of supply (today when not given); making the account active clears both.
+    Switching ``is_prepaid`` records ``billing_mode_since``, the first day in the new mode
+    (today when not given). See :func:`_effective_dates` for what each date may be.
     """
     unknown = set(changes) - set(ACCOUNT_EDITABLE)
     if unknown:
@@ -427,21 +433,20 @@ def account_update(*, actor: Actor, account_id: int, version: int, **changes: An
         if account.version != version:
             raise Conflict()
         before = snapshot(account, ACCOUNT_EDITABLE)
+        was = Account(
+            status=account.status,
+            is_prepaid=account.is_prepaid,
+            closed_on=account.closed_on,
+            suspended_on=account.suspended_on,
+            billing_mode_since=account.billing_mode_since,
+        )
         for name, value in changes.items():
             setattr(account, name, value)
         _require_choice(account.customer_class, CustomerClass, "customer_class")
         _require_choice(account.voltage_level, VoltageLevel, "voltage_level")
         _require_choice(account.status, AccountStatus, "status")
         _require_choice(account.importance, ImportanceLevel, "importance")
-        if account.status == AccountStatus.CLOSED:
-            if account.closed_on is None:
-                account.closed_on = timezone.localdate()
-            if account.closed_on < account.opened_on:
-                raise ValidationFailed(_("The closing date is before the opening date."), field="closed_on")
-            if account.closed_on > timezone.localdate():  # 销户 records a closure that happened
-                raise ValidationFailed(_("The closing date cannot be in the future."), field="closed_on")
-        else:
-            account.closed_on = None
+        _effective_dates(account, was=was, given=changes)
         account.tariff_code = (account.tariff_code or "").strip()
         account.version = F("version") + 1
         account.save()
@@ -450,6 +455,106 @@ def account_update(*, actor: Actor, account_id: int, version: int, **changes: An
         if new:
             audit_record(actor=actor, obj=account, action="account.update", before=old, after=new)
     return account
+
+
+def _effective_dates(account: Account, *, was: Account, given: dict[str, Any]) -> None:
+    """Set and check the dates of a status or billing-mode change on ``account`` (``was``:
+    the values before the edit; ``given``: the caller's changes).
+
+    Every new date is today or an earlier day, never before the opening day, and never
+    inside what is already settled (a bill that is not void, or a daily prepaid charge —
+    ``billing.selectors.prepaid.account_settled_through``): the last day of supply of a
+    closing or suspension is not before the last settled day, and a new billing mode starts
+    after the last day settled in the old one. Dates not changed by the edit are not
+    checked again."""
+    from gridcare.billing.selectors.prepaid import account_settled_through
+
+    today = timezone.localdate()
+    settled: list[tuple[dt.date | None, dt.date | None]] = []
+
+    def settled_through() -> tuple[dt.date | None, dt.date | None]:
+        if not settled:
+            settled.append(account_settled_through(account_id=account.pk))
+        return settled[0]
+
+    def check_day(day: dt.date, field: str) -> None:
+        if day > today:
+            raise ValidationFailed(_("The date cannot be in the future."), field=field)
+        if day < account.opened_on:
+            raise ValidationFailed(
+                _("The date is before the opening date (%(day)s).") % {"day": account.opened_on}, field=field
+            )
+
+    def check_end_of_supply(day: dt.date, field: str) -> None:
+        check_day(day, field)
+        last = max((d for d in settled_through() if d is not None), default=None)
+        if last is not None and day < last:
+            raise ValidationFailed(
+                _(
+                    "The account is already billed or charged up to %(day)s: its last day of supply "
+                    "cannot be earlier."
+                )
+                % {"day": last},
+                field=field,
+            )
+
+    if (
+        given.get("suspended_on") not in (None, was.suspended_on)
+        and account.status != AccountStatus.SUSPENDED
+    ):
+        raise ValidationFailed(_("Only a suspension takes a suspension date."), field="suspended_on")
+    if account.status == AccountStatus.CLOSED:
+        if account.closed_on is None:
+            account.closed_on = today
+        if account.closed_on < account.opened_on:
+            raise ValidationFailed(_("The closing date is before the opening date."), field="closed_on")
+        if account.closed_on > today:  # 销户 records a closure that happened
+            raise ValidationFailed(_("The closing date cannot be in the future."), field="closed_on")
+        if account.closed_on != was.closed_on:
+            check_end_of_supply(account.closed_on, "closed_on")
+        account.suspended_on = was.suspended_on  # a suspension before the closing still ended supply
+    elif account.status == AccountStatus.SUSPENDED:
+        account.closed_on = None
+        if account.suspended_on is None:
+            account.suspended_on = today
+        if account.suspended_on != was.suspended_on or was.status != AccountStatus.SUSPENDED:
+            check_end_of_supply(account.suspended_on, "suspended_on")
+    else:
+        account.closed_on = None
+        account.suspended_on = None
+    if account.is_prepaid != was.is_prepaid:
+        since = given.get("billing_mode_since") or today
+        check_day(since, "billing_mode_since")
+        if was.billing_mode_since is not None and since < was.billing_mode_since:
+            raise ValidationFailed(
+                _("The account has been in its current billing mode only since %(day)s.")
+                % {"day": was.billing_mode_since},
+                field="billing_mode_since",
+            )
+        billed, charged = settled_through()
+        last = charged if was.is_prepaid else billed
+        if last is not None and since <= last:
+            if was.is_prepaid:
+                message = _(
+                    "The account is charged daily up to %(day)s: postpaid billing can start on %(next)s "
+                    "at the earliest."
+                )
+            else:
+                message = _(
+                    "The account is billed up to %(day)s: prepaid (费控) can start on %(next)s "
+                    "at the earliest."
+                )
+            raise ValidationFailed(
+                message % {"day": last, "next": last + dt.timedelta(days=1)}, field="billing_mode_since"
+            )
+        # From the opening day, or undoing a switch on its own first day: always in this mode.
+        account.billing_mode_since = None if since in (account.opened_on, was.billing_mode_since) else since
+    elif given.get("billing_mode_since") not in (None, was.billing_mode_since):
+        raise ValidationFailed(
+            _("The billing-mode date changes only with the prepaid flag."), field="billing_mode_since"
+        )
+    else:
+        account.billing_mode_since = was.billing_mode_since
 
 
 # --- contracts ----------------------------------------------------------------------------

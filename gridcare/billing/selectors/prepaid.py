@@ -16,6 +16,7 @@ from django.db.models import (
     Case,
     DecimalField,
     IntegerField,
+    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -27,8 +28,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from gridcare.billing.choices import RemoteOrderKind, RemoteOrderStatus
-from gridcare.billing.models import AccountBalance, PrepaidCharge, PrepaidNotice, RemoteOrder
+from gridcare.billing.choices import BillStatus, RemoteOrderKind, RemoteOrderStatus
+from gridcare.billing.models import AccountBalance, Bill, PrepaidCharge, PrepaidNotice, RemoteOrder
 from gridcare.billing.selectors.policy import billing_policy_at
 from gridcare.core.errors import NotFound, PermissionDenied
 from gridcare.core.roles import staff_has_perm
@@ -197,3 +198,17 @@ def my_prepaid_account(*, user: Any, number: str) -> dict[str, Any]:
     if account is None:
         raise NotFound()
     return _detail(account, charges=30, orders=False)
+
+
+def account_settled_through(*, account_id: int) -> tuple[dt.date | None, dt.date | None]:
+    """The last day of an account already settled, per path: (the end of its latest bill
+    that is not void, the latest day charged daily) — ``None`` when there is none. The
+    archive refuses a status or billing-mode change dated on a day already settled in the
+    old mode (docs/customers.md)."""
+    billed = (
+        Bill.objects.filter(account_id=account_id)
+        .exclude(status=BillStatus.VOID)
+        .aggregate(last=Max("period_end"))["last"]
+    )
+    charged = PrepaidCharge.objects.filter(account_id=account_id).aggregate(last=Max("day"))["last"]
+    return billed, charged

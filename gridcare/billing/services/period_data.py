@@ -5,18 +5,25 @@ never a query per account.
 
 Rules (docs/billing-runs.md):
 
-* Billable: status active, or closed on or after the period's first day; opened on or
-  before its last day; a tariff code; not prepaid (费控 accounts are settled daily by the
-  prepaid module); a meter installed at some time in the period.
+* Billable: a tariff code, a meter installed at some time in the period, and at least one
+  day of the period on which the account was supplied AND postpaid (``_accounts_sql``,
+  ``_billed_days``): from the latest of the period's first day, ``opened_on`` and — an
+  account that left prepaid (费控) — ``billing_mode_since``, to the earliest of the period's
+  last day, ``closed_on``, ``suspended_on`` and — an account that became prepaid — the day
+  before ``billing_mode_since``. Its prepaid days are charged daily by the prepaid module
+  (``prepaid_days_q``, the same rule for the other mode), so each day is settled once; a
+  day charged daily is never billed again even where the account's record would call it
+  postpaid (the span starts after such a charge).
 * Consumption per register = the reading on the first day after the period − the reading
   on its first day (a reading dated D is frozen at 00:00 of D: ``reading_days``; quality
   valid / estimated / edited). A meter installed inside
   the period starts at its installation's initial readings; a meter removed inside the
   period ends at its final readings (the exchange readings), so an exchange sums both
   meters' parts. A decrease is a rollover at ``10 ** digits``; the meter's multiplier
-  (倍率) is applied. An account opened (closed) within the month is measured from the
-  reading of its opening day (to the reading of the day after its closing day), whatever
-  its meter's installation says beyond those days.
+  (倍率) is applied. An account billed for part of the month (opened, closed, suspended or
+  switched between prepaid and postpaid within it) is measured from the reading of the
+  first day billed to the reading of the day after the last, whatever its meter's
+  installation says beyond those days.
 * Held (not rated): an open reading exception (open or sent for re-read) touching the
   period (unless a clerk released the account's hold), or a reading the account needs
   is missing.
@@ -33,6 +40,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 from django.db import connection
+from django.db.models import Q
 
 from gridcare.core.bulk import db_datetime, query_frame, sql_milli
 from gridcare.metering.choices import OPEN_EXCEPTION_STATUSES, ReadingQuality
@@ -113,9 +121,15 @@ def billable_account_ids(period: dt.date) -> list[int]:
 def _accounts_sql(
     start: dt.date, end: dt.date, lo: int | None, hi: int | None, *, columns: str
 ) -> tuple[str, list[Any]]:
+    """The accounts with a day in ``start``–``end`` billed by the run: supplied (opened,
+    not closed nor suspended before it) and postpaid on that day. The SQL form of
+    :func:`_billed_days` (its span non-empty), so that a partition reads only them."""
     params: list[Any] = [
         end.isoformat(),
         start.isoformat(),
+        start.isoformat(),
+        start.isoformat(),
+        end.isoformat(),
         _midnight(end + dt.timedelta(days=1)),
         _midnight(start),
     ]
@@ -126,12 +140,67 @@ def _accounts_sql(
     sql = (
         f"SELECT {columns} FROM customers_account a "  # noqa: S608 - columns are literals
         "LEFT JOIN billing_tariff t ON t.code = a.tariff_code "
-        "WHERE a.tariff_code <> '' AND NOT a.is_prepaid AND a.opened_on <= %s "
-        "AND (a.status = 'active' OR (a.status = 'closed' AND a.closed_on >= %s)) "
+        "WHERE a.tariff_code <> '' AND a.opened_on <= %s "
+        "AND (a.closed_on IS NULL OR a.closed_on >= %s) "
+        "AND (a.suspended_on IS NULL OR a.suspended_on >= %s) "
+        # prepaid now: postpaid before billing_mode_since (after opened_on: a constraint);
+        # postpaid now: since billing_mode_since, which must fall in the supplied days.
+        "AND (CASE WHEN a.is_prepaid THEN a.billing_mode_since > %s "
+        "ELSE a.billing_mode_since IS NULL OR (a.billing_mode_since <= %s "
+        "AND (a.closed_on IS NULL OR a.billing_mode_since <= a.closed_on) "
+        "AND (a.suspended_on IS NULL OR a.billing_mode_since <= a.suspended_on)) END) "
         "AND EXISTS (SELECT 1 FROM metering_installation i WHERE i.account_id = a.id "
         "AND i.installed_at < %s AND (i.removed_at IS NULL OR i.removed_at >= %s))" + where
     )
     return sql, params
+
+
+def _billed_days(start: dt.date, end: dt.date) -> list[pl.Expr]:
+    """The first and last day the run bills an account for (columns ``first_day``,
+    ``last_day``; empty when first > last): its supplied, postpaid days of ``start``–``end``.
+
+    From the latest of ``start``, ``opened_on``, ``billing_mode_since`` of an account that
+    is postpaid now, and the day after ``charged_to`` (its latest daily prepaid charge on a
+    day its record calls postpaid: the history of an earlier switch); to the earliest of
+    ``end``, ``closed_on``, ``suspended_on`` and, for an account that is prepaid now, the
+    day before ``billing_mode_since``."""
+    prepaid = pl.col("is_prepaid")
+    since = pl.col("billing_mode_since")
+    return [
+        pl.max_horizontal(
+            pl.lit(start),
+            pl.col("opened_on"),
+            pl.when(~prepaid).then(since),
+            pl.col("charged_to") + dt.timedelta(days=1),
+        ).alias("first_day"),
+        pl.min_horizontal(
+            pl.lit(end),
+            pl.col("closed_on"),
+            pl.col("suspended_on"),
+            pl.when(prepaid).then(since - dt.timedelta(days=1)),
+        ).alias("last_day"),
+    ]
+
+
+def prepaid_days_q(day: dt.date, prefix: str = "") -> Q:
+    """Accounts the prepaid daily charge charges for ``day`` (``prefix``: the lookup path to
+    the account, e.g. ``"account__"``): supplied on ``day`` (opened; not closed or suspended
+    before it) and prepaid on it (prepaid since ``billing_mode_since`` or always, or
+    postpaid only from a later day). The other side of :func:`_billed_days`: a day of
+    supply is in exactly one of the two."""
+
+    def q(**lookups: Any) -> Q:
+        return Q(**{prefix + name: value for name, value in lookups.items()})
+
+    supplied = (
+        q(opened_on__lte=day)
+        & (q(closed_on__isnull=True) | q(closed_on__gte=day))
+        & (q(suspended_on__isnull=True) | q(suspended_on__gte=day))
+    )
+    prepaid = (q(is_prepaid=True) & (q(billing_mode_since__isnull=True) | q(billing_mode_since__lte=day))) | (
+        q(is_prepaid=False) & q(billing_mode_since__gt=day)
+    )
+    return supplied & prepaid
 
 
 _READINGS_SCHEMA: dict[str, Any] = {
@@ -142,31 +211,28 @@ _READINGS_SCHEMA: dict[str, Any] = {
 }
 
 
-def _own_days(start: dt.date, end: dt.date) -> list[pl.Expr]:
+def _own_days() -> list[pl.Expr]:
     """An account's opening and closing reading days (columns ``open_day``, ``close_day``):
-    the month's, or from the day it was opened and to the day after it was closed."""
+    the reading of its first day billed and of the day after its last (``_billed_days``)."""
     return [
-        pl.max_horizontal(pl.col("opened_on").fill_null(start), pl.lit(start)).alias("open_day"),
-        (pl.min_horizontal(pl.col("closed_on").fill_null(end), pl.lit(end)) + dt.timedelta(days=1)).alias(
-            "close_day"
-        ),
+        pl.col("first_day").alias("open_day"),
+        (pl.col("last_day") + dt.timedelta(days=1)).alias("close_day"),
     ]
 
 
-def _part_month(
-    part: pl.DataFrame, installs: pl.DataFrame, start: dt.date, end: dt.date
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The installations and readings of accounts opened or closed within the month.
+def _part_month(part: pl.DataFrame, installs: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The installations and readings of accounts billed for part of the month (opened,
+    closed, suspended or switched between prepaid and postpaid within it).
 
-    Such an account is billed for its own days only: energy from the reading of the day it
-    was opened (or its meter's initial readings, when the meter was installed on or after
-    that day) to the reading of the day after it was closed (or the meter's final readings,
+    Such an account is billed for its own days only: energy from the reading of its first
+    day billed (or its meter's initial readings, when the meter was installed on or after
+    that day) to the reading of the day after its last (or the meter's final readings,
     when it was removed before that). A meter still recorded as installed after the account
     was closed does not bill the energy used after closing, and an installation wholly
     outside the account's days bills nothing."""
     from gridcare.metering.models import Installation, Reading
 
-    days = part.with_columns(_own_days(start, end))
+    days = part.with_columns(_own_days())
     own = {
         row["account_id"]: (_midnight_aware(row["open_day"]), _midnight_aware(row["close_day"]))
         for row in days.iter_rows(named=True)
@@ -253,7 +319,8 @@ def period_data(
         end,
         account_lo,
         account_hi,
-        columns="a.id, a.tariff_code, COALESCE(t.kind, ''), a.status, a.opened_on, a.closed_on",
+        columns="a.id, a.tariff_code, COALESCE(t.kind, ''), a.status, a.opened_on, a.closed_on, "
+        "a.suspended_on, CASE WHEN a.is_prepaid THEN 1 ELSE 0 END, a.billing_mode_since",
     )
     accounts = query_frame(
         sql,
@@ -265,11 +332,31 @@ def period_data(
             "status": pl.String,
             "opened_on": pl.Date,
             "closed_on": pl.Date,
+            "suspended_on": pl.Date,
+            "is_prepaid": pl.Int64,
+            "billing_mode_since": pl.Date,
         },
-    )
+    ).with_columns(pl.col("is_prepaid").cast(pl.Boolean))  # selected as 0/1 (query_frame)
     skip_ids = pl.Series("account_id", list(skip), dtype=pl.Int64)
     if skip_ids.len():
         accounts = accounts.filter(~pl.col("account_id").is_in(skip_ids.implode()))
+    # Daily prepaid charges on days the account's record calls postpaid (it switched more
+    # than once): those days are settled already, the bill starts after them.
+    charged = query_frame(
+        "SELECT c.account_id, MAX(c.day) FROM billing_prepaidcharge c "
+        "JOIN customers_account a ON a.id = c.account_id "
+        "WHERE c.account_id BETWEEN %s AND %s AND c.day >= %s AND c.day <= %s "
+        "AND (CASE WHEN a.is_prepaid THEN c.day < a.billing_mode_since "
+        "ELSE a.billing_mode_since IS NULL OR c.day >= a.billing_mode_since END) "
+        "GROUP BY c.account_id",
+        [account_lo, account_hi, start.isoformat(), end.isoformat()],
+        {"account_id": pl.Int64, "charged_to": pl.Date},
+    )
+    accounts = (
+        accounts.join(charged, on="account_id", how="left")
+        .with_columns(_billed_days(start, end))
+        .filter(pl.col("first_day") <= pl.col("last_day"))
+    )
 
     overlap = (
         "i.account_id BETWEEN %s AND %s AND i.installed_at < %s "
@@ -305,12 +392,12 @@ def period_data(
         [*overlap_params, opening.isoformat(), closing.isoformat()],
         _READINGS_SCHEMA,
     )
-    # Accounts opened or closed within the month have their own first and last reading days.
-    part = accounts.filter(
-        (pl.col("opened_on") > start) | (pl.col("closed_on").fill_null(end) < end)
-    ).select("account_id", "opened_on", "closed_on")
+    # Accounts billed for part of the month have their own first and last reading days.
+    part = accounts.filter((pl.col("first_day") > start) | (pl.col("last_day") < end)).select(
+        "account_id", "first_day", "last_day"
+    )
     if part.height:
-        installs, part_readings = _part_month(part, installs, start, end)
+        installs, part_readings = _part_month(part, installs)
         readings = pl.concat([readings, part_readings])
     readings = readings.unique(["meter_id", "register", "day"])
     statuses = ", ".join(f"'{s.value}'" for s in OPEN_EXCEPTION_STATUSES)
@@ -343,7 +430,8 @@ def period_data(
         f"SELECT account_id, CAST(SUM(wh) AS BIGINT) FROM ("  # noqa: S608 - literals only
         f"SELECT b.account_id, {sql_milli('b.kwh')} AS wh FROM billing_bill b WHERE {year_bills} "
         f"UNION ALL SELECT b.account_id, {sql_milli('a.kwh')} AS wh FROM billing_billadjustment a "
-        f"JOIN billing_bill b ON b.id = a.bill_id WHERE {year_bills} AND a.status = 'approved'"
+        f"JOIN billing_bill b ON b.id = a.bill_id WHERE {year_bills} AND a.status = 'approved' "
+        "AND a.corrects_consumption"  # not a theft case's charge the bill only carries
         ") t GROUP BY account_id",
         [*year_params, *year_params],
         {"account_id": pl.Int64, "ytd_wh_before": pl.Int64},
@@ -373,7 +461,8 @@ def build_period_data(
     ytd: pl.DataFrame,
     released: Iterable[int] = (),
 ) -> PeriodData:
-    """The frame arithmetic of :func:`period_data` (no database)."""
+    """The frame arithmetic of :func:`period_data` (no database). ``accounts`` carries each
+    account's ``first_day`` and ``last_day`` billed (:func:`_billed_days`)."""
     segments = (
         installs.with_columns(
             pl.col("registers_json").str.json_decode(pl.List(pl.String)).alias("register"),
@@ -409,7 +498,7 @@ def build_period_data(
     end_reads = readings.select(
         "meter_id", "register", pl.col("day").alias("close_day"), pl.col("value_milli").alias("read_end")
     )
-    own_days = accounts.select("account_id", *_own_days(start, end))
+    own_days = accounts.select("account_id", *_own_days())
     segments = (
         segments.join(own_days, on="account_id", how="inner")
         .join(start_reads, on=["meter_id", "register", "open_day"], how="left")
@@ -493,10 +582,10 @@ def build_period_data(
         .join(demand, on="account_id", how="left")
         .join(ytd, on="account_id", how="left")
         .with_columns(
-            # An account opened (closed) within the month is billed from (to) that day: the
-            # engine then pro-rates monthly tier bounds and the basic charge by the days.
-            pl.max_horizontal(pl.col("opened_on").fill_null(first), first).alias("period_start"),
-            pl.min_horizontal(pl.col("closed_on").fill_null(last), last).alias("period_end"),
+            # An account billed for part of the month is billed for its own days: the engine
+            # then pro-rates monthly tier bounds and the basic charge by the days.
+            pl.col("first_day").alias("period_start"),
+            pl.col("last_day").alias("period_end"),
             pl.lit(None, dtype=pl.Int64).alias("deep_valley_wh"),
             pl.when(pl.col("basic_charge_by") == "demand")
             .then(pl.coalesce("curve_demand_w", "contracted_demand_w"))
@@ -508,14 +597,8 @@ def build_period_data(
             .otherwise(None)
             .alias("basic_charge_by"),
             pl.col("ytd_wh_before").fill_null(0),
-            pl.when((pl.col("opened_on") > first) | (pl.col("closed_on").fill_null(last) < last))
-            .then(
-                (
-                    pl.min_horizontal(pl.col("closed_on").fill_null(last), last)
-                    - pl.max_horizontal(pl.col("opened_on"), first)
-                ).dt.total_days()
-                + 1
-            )
+            pl.when((pl.col("first_day") > first) | (pl.col("last_day") < last))
+            .then((pl.col("last_day") - pl.col("first_day")).dt.total_days() + 1)
             .otherwise(None)
             .cast(pl.Int64)
             .alias("service_days"),

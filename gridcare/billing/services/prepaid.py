@@ -3,8 +3,10 @@ disconnect/reconnect orders (远程停复电) — docs/billing-prepaid.md.
 
 The daily cycle (``gridcare worker`` runs it; ``gridcare billing prepaid …`` by hand):
 
-1. :func:`prepaid_daily_charges` — for day D, every active prepaid account with an installed
-   meter: the energy used on D from the daily frozen readings (frozen at 00:00: reading(D+1)
+1. :func:`prepaid_daily_charges` — for day D, every account prepaid and supplied on D
+   (``period_data.prepaid_days_q``: a closed or suspended account up to its last day of
+   supply, an account that switched mode only for its prepaid days) with a meter installed
+   at the end of D: the energy used on D from the daily frozen readings (frozen at 00:00: reading(D+1)
    − reading(D), or − an earlier reading after a gap), rated with the rating engine on the
    days it covers, deducted from the balance. One ``PrepaidCharge`` per account and day of
    use; re-running a day charges nothing twice.
@@ -46,7 +48,7 @@ from gridcare.billing.models import (
 )
 from gridcare.billing.notifications import sms_send
 from gridcare.billing.selectors.policy import billing_policy_at
-from gridcare.billing.services.period_data import month_bounds, reading_days
+from gridcare.billing.services.period_data import month_bounds, prepaid_days_q, reading_days
 from gridcare.core.audit import actor_label, audit_record, person_name, snapshot
 from gridcare.core.bulk import db_datetime, decimal_text, insert_ignoring_conflicts
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -110,6 +112,7 @@ class _Meter:
     installed_on: dt.date
     initial: dict[str, Any]
     tariff_code: str
+    first_day: dt.date  # the account's first prepaid day with supply: no reading before it counts
 
 
 def _to_wh(value: Any) -> int:
@@ -155,7 +158,9 @@ def _consumption(meters: list[_Meter], day: dt.date) -> tuple[pl.DataFrame, list
     loss date them), so the use of ``day`` is reading(day + 1) − reading(day). When
     reading(day) is missing, the previous reading (look-back, or the initial readings of a
     meter installed since) is taken and the charge covers every day from that reading's day
-    (``from_day``) to ``day``."""
+    (``from_day``) to ``day``. No reading before the account's first prepaid day with
+    supply (``first_day``) is taken: the days before it were billed monthly (or had no
+    supply)."""
     by_meter = {m.meter_id: m for m in meters}
     ids = list(by_meter)
     opening, closing = reading_days(day, day)  # billing's rule: (day, day + 1)
@@ -172,7 +177,16 @@ def _consumption(meters: list[_Meter], day: dt.date) -> tuple[pl.DataFrame, list
         )
         frame = pl.concat([frame, older])
     cur = frame.filter(pl.col("day") == closing)
-    before = frame.filter(pl.col("day") < closing)
+    first_days = pl.DataFrame(
+        {"meter_id": ids, "first_day": [by_meter[m].first_day for m in ids]},
+        schema={"meter_id": pl.Int64, "first_day": pl.Date},
+    )
+    before = (
+        frame.filter(pl.col("day") < closing)
+        .join(first_days, on="meter_id")
+        .filter(pl.col("day") >= pl.col("first_day"))
+        .drop("first_day")
+    )
     from_day = (
         before.filter(pl.col("register") == Register.TOTAL)
         .group_by("meter_id")
@@ -185,7 +199,7 @@ def _consumption(meters: list[_Meter], day: dt.date) -> tuple[pl.DataFrame, list
     for meter in meters:
         if meter.meter_id in has_prev or meter.installed_on > day:
             continue
-        if meter.installed_on < day - dt.timedelta(days=LOOKBACK_DAYS):
+        if meter.installed_on < max(day - dt.timedelta(days=LOOKBACK_DAYS), meter.first_day):
             continue
         for register, value in (meter.initial or {}).items():
             if register in ENERGY_REGISTERS and value not in (None, ""):
@@ -261,6 +275,7 @@ def _periods(
     mtd_wh: dict[int, int],
     mtd_fen: dict[int, int],
     earlier_months: dict[int, tuple[int, int]],
+    first_days: dict[int, dt.date],
 ) -> pl.DataFrame:
     """The rating periods of each account, with ``minus_fen``: what the account's charge
     subtracts from that period's rating.
@@ -270,16 +285,18 @@ def _periods(
       tier crossing lands on the day it happens (the engine splits a gap over 1 January);
     - monthly tiers: the month so far (1st … day) with the month-to-date energy including
       today, minus the month's earlier charges (the sum of a month's daily charges then
-      equals the rating of the month's energy). A gap that began in an earlier month
+      equals the rating of the month's energy) — from the account's first prepaid day
+      when it became prepaid within the month (the days before are on its monthly bill).
+      A gap that began in an earlier month
       (``from_day`` before the 1st) has its energy spread evenly over its days, as VEE's
       estimates would, and each month's share is rated in its own month: the earlier month
       completed (its charges so far added, then subtracted: ``earlier_months``), any month
       in between whole, this month from the 1st.
     """
     rows = []
-    month_start = day.replace(day=1)
     for rec in usage.iter_rows(named=True):
         account_id = rec["account_id"]
+        month_start = max(day.replace(day=1), first_days[account_id])
         code = tariffs[account_id]
         monthly = basis.get(code) == "monthly"
         base = {
@@ -440,7 +457,8 @@ def _year_and_month_so_far(
 
 
 def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
-    """费控日结 for ``day``: charge every active prepaid account with an installed meter.
+    """费控日结 for ``day``: charge every account prepaid and supplied on ``day``
+    (``prepaid_days_q``) with a meter installed at the end of it.
 
     The charge is the energy used on ``day``: reading(day + 1) − reading(day) (see
     ``_consumption``), so ``day`` can be charged once the next day's 00:00 reading is in —
@@ -460,10 +478,9 @@ def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
     end_of_day = timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
     rows = (
         Installation.objects.filter(
-            removed_at__isnull=True,
+            Q(removed_at__isnull=True) | Q(removed_at__gte=end_of_day),
+            prepaid_days_q(day, prefix="account__"),
             installed_at__lt=end_of_day,
-            account__is_prepaid=True,
-            account__status=AccountStatus.ACTIVE,
         )
         .order_by("account_id")
         .values_list(
@@ -474,11 +491,23 @@ def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
             "installed_at",
             "initial_readings",
             "account__tariff_code",
+            "account__opened_on",
+            "account__is_prepaid",
+            "account__billing_mode_since",
         )
     )
     meters = [
-        _Meter(a, m, int(d), int(Decimal(mult) * 100), _local_date(at), init or {}, code or "")
-        for a, m, d, mult, at, init, code in rows
+        _Meter(
+            a,
+            m,
+            int(d),
+            int(Decimal(mult) * 100),
+            _local_date(at),
+            init or {},
+            code or "",
+            max(opened, since) if prepaid and since else opened,
+        )
+        for a, m, d, mult, at, init, code, opened, prepaid, since in rows
     ]
     summary: dict[str, Any] = {
         "day": day.isoformat(),
@@ -565,6 +594,7 @@ def _charge_batch(
             mtd_wh=mtd_wh,
             mtd_fen=mtd_fen,
             earlier_months=_earlier_month_charges(usage, day),
+            first_days={m.account_id: m.first_day for m in todo},
         )
         rating = _rate(periods.drop("minus_fen"))
         not_rated: dict[int, str] = {}

@@ -57,7 +57,7 @@ def billable_account(
     """An account on ``tariff_code`` with a meter installed on ``installed_on`` and its
     total-register readings on 1 October (``start``) and 1 November (``end``), October's
     opening and closing readings."""
-    later = {k: account.pop(k) for k in ("status", "closed_on") if k in account}
+    later = {k: account.pop(k) for k in ("status", "closed_on", "suspended_on") if k in account}
     acct = AccountFactory(tariff_code=tariff_code, **account)
     meter = new_meter(registers=registers, digits=digits, multiplier=multiplier)
     meter_install(

@@ -102,7 +102,7 @@ def test_selection():
     billed, _ = billable_account()
     billable_account(is_prepaid=True)
     billable_account(tariff_code="")
-    billable_account(status="suspended")
+    billable_account(status="suspended", suspended_on=dt.date(2026, 9, 30))
     billable_account(status="closed", closed_on=dt.date(2026, 9, 30))
     closing, closing_meter = billable_account(status="closed", closed_on=dt.date(2026, 10, 10))
     put_reading(closing_meter, "total", dt.date(2026, 10, 11), "1040")
@@ -261,8 +261,9 @@ def test_year_to_date_and_contract():
 
     from gridcare.billing.models import Bill, BillAdjustment
 
-    def correction(bill_number: str, kwh: str, status: str) -> None:
+    def correction(bill_number: str, kwh: str, status: str, *, corrects_consumption: bool = True) -> None:
         BillAdjustment.objects.create(
+            corrects_consumption=corrects_consumption,
             number=f"TB{BillAdjustment.objects.count() + 1}",
             bill=Bill.objects.get(number=bill_number),
             kind="refund" if Decimal(kwh) < 0 else "backbill",
@@ -277,6 +278,8 @@ def test_year_to_date_and_contract():
     correction("Y1", "-20.500", "approved")
     correction("Y1", "5", "pending")
     correction("Y3", "7", "approved")
+    # a theft case's charge the bill only carries moves no tier position
+    correction("Y1", "3240", "approved", corrects_consumption=False)
     assert _row(_data(), acct)["ytd_wh_before"] == 80_000
     assert row["basic_charge_by"] == "demand"
     assert row["max_demand_w"] == 200_000  # no interval curve: the contracted demand
@@ -304,3 +307,69 @@ def test_max_demand_from_the_interval_curve(settings, tmp_path):
         )
     )
     assert _row(_data(), acct)["max_demand_w"] == 180_000  # 45 kWh in 15 min; November not counted
+
+
+def test_suspended_and_switched_accounts_are_billed_for_their_supplied_postpaid_days():
+    """Supplied AND postpaid: suspended on 15 October → 1–15 October (to the 16 October
+    reading); suspended after the month → the whole month; prepaid from 11 October → 1–10
+    October; postpaid from 11 October (prepaid before) → 11–31 October; prepaid from before
+    the month, or postpaid only from November → not billed."""
+    suspended, suspended_meter = billable_account(status="suspended", suspended_on=dt.date(2026, 10, 15))
+    put_reading(suspended_meter, "total", dt.date(2026, 10, 16), "1060")
+    suspended_later, _ = billable_account(status="suspended", suspended_on=dt.date(2026, 11, 3))
+    to_prepaid, to_prepaid_meter = billable_account(is_prepaid=True, billing_mode_since=dt.date(2026, 10, 11))
+    put_reading(to_prepaid_meter, "total", dt.date(2026, 10, 11), "1030")
+    to_postpaid, to_postpaid_meter = billable_account(billing_mode_since=dt.date(2026, 10, 11))
+    put_reading(to_postpaid_meter, "total", dt.date(2026, 10, 11), "1030")
+    billable_account(is_prepaid=True, billing_mode_since=dt.date(2026, 10, 1), opened_on=dt.date(2026, 1, 1))
+    billable_account(billing_mode_since=dt.date(2026, 11, 1), opened_on=dt.date(2026, 1, 1))
+
+    data = _data()
+
+    assert sorted(data.periods["account_id"].to_list()) == sorted(
+        [suspended.pk, suspended_later.pk, to_prepaid.pk, to_postpaid.pk]
+    )
+    spans = {
+        pk: (_row(data, acct)["period_start"], _row(data, acct)["period_end"], _row(data, acct)["total_wh"])
+        for pk, acct in [(a.pk, a) for a in (suspended, suspended_later, to_prepaid, to_postpaid)]
+    }
+    assert spans == {
+        suspended.pk: (dt.date(2026, 10, 1), dt.date(2026, 10, 15), 60_000),
+        suspended_later.pk: (OCT, OCT31, 150_000),
+        to_prepaid.pk: (dt.date(2026, 10, 1), dt.date(2026, 10, 10), 30_000),
+        to_postpaid.pk: (dt.date(2026, 10, 11), OCT31, 120_000),
+    }
+    assert _row(data, suspended)["service_days"] == 15
+    assert _row(data, to_postpaid)["service_days"] == 21
+
+
+def test_days_charged_daily_are_not_billed_again():
+    """An account switched twice keeps only its latest switch: prepaid in October, postpaid
+    from 2 November, prepaid again from 1 December reads as "postpaid before 1 December".
+    Its October was charged daily (to 31 October): a later October run bills none of it,
+    and a charge to 20 October only leaves 21–31 October to the bill."""
+    from gridcare.billing.models import PrepaidCharge
+
+    def charged(account, last):
+        PrepaidCharge.objects.bulk_create(
+            PrepaidCharge(
+                account=account,
+                day=OCT + dt.timedelta(days=i),
+                kwh=Decimal("5"),
+                amount=Decimal("2.60"),
+                balance_after=Decimal("0"),
+                created_at=at(OCT),
+            )
+            for i in range((last - OCT).days + 1)
+        )
+
+    whole, _ = billable_account(is_prepaid=True, billing_mode_since=dt.date(2026, 12, 1))
+    charged(whole, OCT31)
+    part, part_meter = billable_account(is_prepaid=True, billing_mode_since=dt.date(2026, 12, 1))
+    charged(part, dt.date(2026, 10, 20))
+    put_reading(part_meter, "total", dt.date(2026, 10, 21), "1100")
+
+    data = _data()
+
+    assert data.periods["account_id"].to_list() == [part.pk]
+    assert (_row(data, part)["period_start"], _row(data, part)["total_wh"]) == (dt.date(2026, 10, 21), 50_000)

@@ -123,6 +123,12 @@ def test_generator_is_deterministic_valid_and_realistic() -> None:
             assert account.closed_on >= account.opened_on
         else:
             assert account.closed_on is None
+        if account.status == "suspended":  # the last day of supply, as billing reads it
+            assert account.suspended_on is not None
+            assert account.opened_on <= account.suspended_on <= demo.LAST_OPENED
+        else:
+            assert account.suspended_on is None
+    assert any(a.status == "suspended" for a in county.accounts)
     assert len(county.contracts) == len(county.accounts)
     for contract in county.contracts:
         account = county.accounts[contract.account]

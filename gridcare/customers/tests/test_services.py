@@ -427,3 +427,212 @@ def test_contract_create_validates_and_audits() -> None:
             end_date=dt.date(2024, 2, 1),
         )
     assert exc_info.value.field == "end_date"
+
+
+# --- effective dates of a status or billing-mode change ----------------------------------------
+
+
+def _given_bill(account: Account, *, period_end: dt.date, status: str = "draft") -> None:
+    """A bill of the account's month ending ``period_end`` (given state)."""
+    from gridcare.billing.tests.factories import BillFactory
+
+    BillFactory(account=account, period=period_end.replace(day=1), period_end=period_end, status=status)
+
+
+def _given_charge(account: Account, day: dt.date) -> None:
+    """A daily prepaid charge of ``day`` (given state)."""
+    from decimal import Decimal
+
+    from gridcare.billing.models import PrepaidCharge
+
+    PrepaidCharge.objects.create(
+        account=account,
+        day=day,
+        kwh=Decimal("5"),
+        amount=Decimal("2.60"),
+        balance_after=Decimal("10"),
+        created_at=timezone.now(),
+    )
+
+
+def _last_event(account: Account) -> AuditEvent:
+    event = (
+        AuditEvent.objects.filter(object_type="customers.account", object_id=str(account.pk))
+        .order_by("-id")
+        .first()
+    )
+    assert event is not None
+    return event
+
+
+@pytest.mark.django_db
+def test_suspension_records_the_last_day_of_supply_and_reactivation_clears_it() -> None:
+    account = make_account(make_person(), opened_on=dt.date(2024, 1, 2))
+
+    suspended = services.account_update(
+        actor="a",
+        account_id=account.pk,
+        version=1,
+        status=AccountStatus.SUSPENDED,
+        suspended_on=dt.date(2026, 10, 15),
+    )
+
+    assert (suspended.status, suspended.suspended_on) == (AccountStatus.SUSPENDED, dt.date(2026, 10, 15))
+    event = _last_event(account)
+    assert event.before == {"status": "active", "suspended_on": None}
+    assert event.after == {"status": "suspended", "suspended_on": "2026-10-15"}
+    active = services.account_update(actor="a", account_id=account.pk, version=2, status=AccountStatus.ACTIVE)
+    assert active.suspended_on is None
+
+
+@pytest.mark.django_db
+def test_suspension_is_dated_today_by_default_and_kept_when_the_account_is_closed() -> None:
+    account = make_account(make_person(), opened_on=dt.date(2024, 1, 2))
+    suspended = services.account_update(
+        actor="a", account_id=account.pk, version=1, status=AccountStatus.SUSPENDED
+    )
+    assert suspended.suspended_on == timezone.localdate()
+
+    closed = services.account_update(actor="a", account_id=account.pk, version=2, status=AccountStatus.CLOSED)
+
+    assert (closed.closed_on, closed.suspended_on) == (timezone.localdate(), timezone.localdate())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("day", "message"),
+    [
+        (dt.date(2024, 4, 30), "before the opening date (2024-05-01)"),
+        (None, "in the future"),
+        (dt.date(2026, 10, 30), "billed or charged up to 2026-10-31"),
+    ],
+)
+def test_a_suspension_date_outside_the_unsettled_past_is_refused_and_nothing_changes(
+    day: dt.date | None, message: str
+) -> None:
+    account = make_account(make_person(), opened_on=dt.date(2024, 5, 1))
+    _given_bill(account, period_end=dt.date(2026, 10, 31))
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.account_update(
+            actor="a",
+            account_id=account.pk,
+            version=1,
+            status=AccountStatus.SUSPENDED,
+            suspended_on=day or timezone.localdate() + dt.timedelta(days=1),
+        )
+    assert exc_info.value.field == "suspended_on"
+    assert message in str(exc_info.value.message)
+    account.refresh_from_db()
+    assert (account.status, account.suspended_on, account.version) == (AccountStatus.ACTIVE, None, 1)
+
+
+@pytest.mark.django_db
+def test_closing_before_a_day_already_charged_is_refused_and_on_it_accepted() -> None:
+    account = make_account(make_person(), opened_on=dt.date(2024, 5, 1), is_prepaid=True)
+    _given_charge(account, dt.date(2026, 10, 20))
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.account_update(
+            actor="a",
+            account_id=account.pk,
+            version=1,
+            status=AccountStatus.CLOSED,
+            closed_on=dt.date(2026, 10, 19),
+        )
+    assert exc_info.value.field == "closed_on"
+    assert "2026-10-20" in str(exc_info.value.message)
+
+    closed = services.account_update(
+        actor="a",
+        account_id=account.pk,
+        version=1,
+        status=AccountStatus.CLOSED,
+        closed_on=dt.date(2026, 10, 20),
+    )
+    assert closed.closed_on == dt.date(2026, 10, 20)
+
+
+@pytest.mark.django_db
+def test_switching_to_prepaid_records_the_first_prepaid_day_after_the_last_bill() -> None:
+    account = make_account(make_person(), opened_on=dt.date(2024, 5, 1))
+    _given_bill(account, period_end=dt.date(2026, 10, 31))
+    _given_bill(account, period_end=dt.date(2026, 11, 30), status="void")  # a void bill settles nothing
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.account_update(
+            actor="a",
+            account_id=account.pk,
+            version=1,
+            is_prepaid=True,
+            billing_mode_since=dt.date(2026, 10, 31),
+        )
+    assert exc_info.value.field == "billing_mode_since"
+    assert str(exc_info.value.message) == (
+        "The account is billed up to 2026-10-31: prepaid (费控) can start on 2026-11-01 at the earliest."
+    )
+
+    switched = services.account_update(
+        actor="a", account_id=account.pk, version=1, is_prepaid=True, billing_mode_since=dt.date(2026, 11, 1)
+    )
+
+    assert (switched.is_prepaid, switched.billing_mode_since) == (True, dt.date(2026, 11, 1))
+    event = _last_event(account)
+    assert event.before == {"is_prepaid": False, "billing_mode_since": None}
+    assert event.after == {"is_prepaid": True, "billing_mode_since": "2026-11-01"}
+
+
+@pytest.mark.django_db
+def test_leaving_prepaid_starts_after_the_last_day_charged_today_by_default() -> None:
+    account = make_account(make_person(), opened_on=dt.date(2024, 5, 1), is_prepaid=True)
+    _given_charge(account, dt.date(2026, 11, 1))
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.account_update(
+            actor="a",
+            account_id=account.pk,
+            version=1,
+            is_prepaid=False,
+            billing_mode_since=dt.date(2026, 11, 1),
+        )
+    assert "charged daily up to 2026-11-01" in str(exc_info.value.message)
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.account_update(
+            actor="a",
+            account_id=account.pk,
+            version=1,
+            is_prepaid=False,
+            billing_mode_since=timezone.localdate() + dt.timedelta(days=1),
+        )
+    assert exc_info.value.field == "billing_mode_since"
+    account.refresh_from_db()
+    assert (account.is_prepaid, account.billing_mode_since, account.version) == (True, None, 1)
+
+    switched = services.account_update(actor="a", account_id=account.pk, version=1, is_prepaid=False)
+
+    assert (switched.is_prepaid, switched.billing_mode_since) == (False, timezone.localdate())
+
+
+@pytest.mark.django_db
+def test_a_switch_from_the_opening_day_or_undone_on_its_first_day_leaves_no_date() -> None:
+    opened = timezone.localdate() - dt.timedelta(days=10)
+    account = make_account(make_person(), opened_on=opened)
+    from_opening = services.account_update(
+        actor="a", account_id=account.pk, version=1, is_prepaid=True, billing_mode_since=opened
+    )
+    assert (from_opening.is_prepaid, from_opening.billing_mode_since) == (True, None)
+    switched = services.account_update(actor="a", account_id=account.pk, version=2, is_prepaid=False)
+    assert switched.billing_mode_since == timezone.localdate()
+
+    undone = services.account_update(actor="a", account_id=account.pk, version=3, is_prepaid=True)
+
+    assert (undone.is_prepaid, undone.billing_mode_since) == (True, None)
+
+
+@pytest.mark.django_db
+def test_dates_given_without_their_change_are_refused() -> None:
+    account = make_account(make_person(), opened_on=dt.date(2024, 5, 1))
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.account_update(
+            actor="a", account_id=account.pk, version=1, billing_mode_since=dt.date(2026, 1, 1)
+        )
+    assert exc_info.value.field == "billing_mode_since"
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.account_update(actor="a", account_id=account.pk, version=1, suspended_on=dt.date(2026, 1, 1))
+    assert exc_info.value.field == "suspended_on"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -492,6 +493,68 @@ def test_account_edit_closes_the_account(data: dict[str, Any]) -> None:
     assert account.status == "closed"
     assert account.closed_on is not None
     assert account.tariff_code == "RES-T1"
+
+
+def test_account_edit_switches_to_prepaid_from_a_day_after_the_last_bill(data: dict[str, Any]) -> None:
+    from gridcare.billing.tests.factories import BillFactory
+
+    account = data["account"]
+    Account.objects.filter(pk=account.pk).update(opened_on=dt.date(2024, 1, 2))  # given: opened long ago
+    BillFactory(account=account)  # October 2026, to 31 October
+    form = {
+        "version": 1,
+        "customer_class": "urban_res",
+        "voltage_level": "220v",
+        "tariff_code": "",
+        "status": "active",
+        "closed_on": "",
+        "suspended_on": "",
+        "importance": "",
+        "is_prepaid": "on",
+        "billing_mode_since": "2026-10-15",
+    }
+    client = client_for("counter_clerk")
+
+    refused = client.post(url_for("customers:account_edit", data), form)
+
+    assert refused.status_code == 200
+    assert refused.context["form"].errors["billing_mode_since"] == [
+        "The account is billed up to 2026-10-31: prepaid (费控) can start on 2026-11-01 at the earliest."
+    ]
+    account.refresh_from_db()
+    assert (account.is_prepaid, account.version) == (False, 1)
+
+    saved = client.post(url_for("customers:account_edit", data), {**form, "billing_mode_since": "2026-11-01"})
+
+    assert saved.status_code == 302
+    account.refresh_from_db()
+    assert (account.is_prepaid, account.billing_mode_since) == (True, dt.date(2026, 11, 1))
+
+
+def test_account_edit_suspends_with_the_last_day_of_supply(data: dict[str, Any]) -> None:
+    account = data["account"]
+    Account.objects.filter(pk=account.pk).update(opened_on=dt.date(2024, 1, 2))
+    response = client_for("counter_clerk").post(
+        url_for("customers:account_edit", data),
+        {
+            "version": 1,
+            "customer_class": "urban_res",
+            "voltage_level": "220v",
+            "tariff_code": "",
+            "status": "suspended",
+            "closed_on": "",
+            "suspended_on": "2026-10-15",
+            "importance": "",
+            "billing_mode_since": "2026-10-01",  # ignored: the prepaid flag does not change
+        },
+    )
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert (account.status, account.suspended_on, account.billing_mode_since) == (
+        "suspended",
+        dt.date(2026, 10, 15),
+        None,
+    )
 
 
 def test_account_edit_stale_version_conflict(data: dict[str, Any]) -> None:

@@ -374,6 +374,7 @@ def write_county(
             is_prepaid=r.is_prepaid,
             opened_on=r.opened_on,
             closed_on=r.closed_on,
+            suspended_on=r.suspended_on,
         ),
         label="accounts",
         batch_size=batch_size,
