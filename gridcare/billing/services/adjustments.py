@@ -497,6 +497,7 @@ def bill_adjustment_decide(
 def _after_rejection(*, actor: Actor, adjustment: BillAdjustment, note: str) -> None:
     """Tell the installed apps of :data:`REJECTION_HOOKS` that billing rejected
     ``adjustment`` (each does nothing for a document none of its records links)."""
+    _meter_adjustment_after_rejection(actor=actor, adjustment=adjustment, note=note)
     for app, module_name, function in REJECTION_HOOKS:
         if apps.is_installed(app):
             hook = getattr(importlib.import_module(module_name), function)
@@ -571,6 +572,23 @@ def correction_energy(
         raise ValueError("an error of -100 % or less is not a meter reading")
     value = billed_kwh * Decimal(overlap_days) * error_pct / (Decimal(bill_days) * (Decimal(100) + error_pct))
     return value.quantize(KWH, rounding=ROUND_HALF_UP)
+
+
+def _meter_adjustment_after_rejection(*, actor: Actor, adjustment: BillAdjustment, note: str) -> None:
+    """A document made from a meter 退补 record was rejected: when none of the record's
+    documents is still pending or approved, the record is open again so it can be settled
+    anew (a record whose other bills' documents stand stays settled)."""
+    from gridcare.metering.services.verification import meter_adjustment_reopen
+
+    record_id = adjustment.meter_adjustment_id
+    if record_id is None:
+        return
+    standing = BillAdjustment.objects.filter(
+        meter_adjustment_id=record_id,
+        status__in=[DocumentStatus.PENDING, DocumentStatus.APPROVED],
+    ).exists()
+    if not standing:
+        meter_adjustment_reopen(actor=actor, adjustment_id=record_id, note=note)
 
 
 def _meter_adjustment_settle(*, actor: Actor, meter_adjustment: Any) -> None:

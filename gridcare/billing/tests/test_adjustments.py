@@ -336,6 +336,27 @@ def test_fast_meter_refunds_each_overlapping_bill_by_its_share(clerk):
         bill_adjustments_from_meter_adjustment(actor=clerk, meter_adjustment_id=record.pk)
 
 
+def test_a_meter_record_whose_documents_billing_all_rejected_is_open_again(clerk, manager):
+    account = AccountFactory()
+    notice_bill(account=account, period=dt.date(2026, 10, 1), kwh="100.000", amount="52.00")
+    notice_bill(account=account, period=dt.date(2026, 11, 1), kwh="90.000", amount="46.80")
+    record = meter_adjustment(
+        account, error_pct="5.00", start=dt.date(2026, 10, 16), end=dt.date(2026, 11, 15)
+    )
+    first, second = bill_adjustments_from_meter_adjustment(actor=clerk, meter_adjustment_id=record.pk)
+
+    bill_adjustment_decide(actor=manager, adjustment_id=first.pk, approve=False, note="读数有误")
+    record.refresh_from_db()
+    assert record.status == AdjustmentStatus.SETTLED  # the other bill's document still stands
+
+    bill_adjustment_decide(actor=manager, adjustment_id=second.pk, approve=False, note="读数有误")
+    record.refresh_from_db()
+    assert record.status == AdjustmentStatus.OPEN  # nothing stands: it can be settled again
+    event = AuditEvent.objects.get(action="adjustment.reopen", object_id=str(record.pk))
+    assert event.reason == "读数有误"
+    assert len(bill_adjustments_from_meter_adjustment(actor=clerk, meter_adjustment_id=record.pk)) == 2
+
+
 def test_slow_meter_back_bills(clerk):
     account = AccountFactory()
     bill = notice_bill(account=account, period=dt.date(2026, 10, 1), kwh="100.000", amount="52.00")

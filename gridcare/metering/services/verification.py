@@ -300,3 +300,26 @@ def meter_adjustment_settle(*, actor: Actor, adjustment_id: int) -> Adjustment:
             after={"status": AdjustmentStatus.SETTLED},
         )
     return adjustment
+
+
+def meter_adjustment_reopen(*, actor: Actor, adjustment_id: int, note: str) -> Adjustment:
+    """Open a settled meter 退补 record again (awaiting billing): billing rejected every
+    correction document made from it, so it is to be settled anew. Call it inside the
+    transaction that rejected the last document."""
+    with transaction.atomic():
+        adjustment = Adjustment.objects.select_for_update().filter(pk=adjustment_id).first()
+        if adjustment is None:
+            raise NotFound(field="adjustment_id")
+        if adjustment.status != AdjustmentStatus.SETTLED:
+            raise Conflict(_("This meter 退补 record is not settled."), field="meter_adjustment")
+        adjustment.status = AdjustmentStatus.OPEN
+        adjustment.save(update_fields=["status"])
+        audit_record(
+            actor=actor,
+            obj=adjustment,
+            action="adjustment.reopen",
+            before={"status": AdjustmentStatus.SETTLED},
+            after={"status": AdjustmentStatus.OPEN},
+            reason=note,
+        )
+    return adjustment
