@@ -13,7 +13,7 @@ from typing import Any
 import factory
 import pytest
 from django.contrib.auth.models import Group, User
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from gridcare.core.engine.ids import id_check_char, uscc_check_char
 from gridcare.core.errors import Conflict, NotFound, ValidationFailed
@@ -512,7 +512,7 @@ def test_a_suspension_date_outside_the_unsettled_past_is_refused_and_nothing_cha
 ) -> None:
     account = make_account(make_person(), opened_on=dt.date(2024, 5, 1))
     _given_bill(account, period_end=dt.date(2026, 10, 31))
-    with pytest.raises(ValidationFailed) as exc_info:
+    with translation.override("en"), pytest.raises(ValidationFailed) as exc_info:
         services.account_update(
             actor="a",
             account_id=account.pk,
