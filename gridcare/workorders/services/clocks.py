@@ -321,22 +321,41 @@ class TickResult:
         return {"warned": self.warned, "breached": self.breached, "escalated": self.escalated}
 
 
-def _claim(qs: QuerySet[SlaClock]) -> list[SlaClock]:
-    qs = qs.select_related("order__team__supervisor", "order__assignee").order_by("id")
+def _claim(due: QuerySet[SlaClock], skipped: set[int]) -> list[SlaClock] | None:
+    """The next batch of ``due`` clocks, locked with their orders; None when none is left.
+
+    Locks are taken as a step takes them (``orders._lock``, then ``clocks_stop`` and the
+    like): the orders first, in id order, then their clocks, so a tick and an agent's step
+    never deadlock. An order a step or another tick holds is skipped (SKIP LOCKED on
+    PostgreSQL), not waited for: it is added to ``skipped`` and the next tick takes it. The
+    clocks are read again under the order lock, so a deadline met meanwhile is left alone.
+    """
+    candidates = due.order_by("order_id").values_list("order_id", flat=True).distinct()
+    if skipped:
+        candidates = candidates.exclude(order_id__in=skipped)
+    order_ids = list(candidates[:TICK_BATCH])
+    if not order_ids:
+        return None
+    orders = WorkOrder.objects.filter(pk__in=order_ids).order_by("pk")
     if transaction.get_connection().features.has_select_for_update_skip_locked:
-        qs = qs.select_for_update(skip_locked=True, of=("self",))
-    return list(qs[:TICK_BATCH])
+        orders = orders.select_for_update(skip_locked=True, of=("self",))
+    locked = set(orders.values_list("pk", flat=True))
+    skipped.update(set(order_ids) - locked)
+    qs = due.filter(order_id__in=locked).select_related("order__team__supervisor", "order__assignee")
+    return list(qs.order_by("id").select_for_update(of=("self",)))
 
 
 def sla_tick(*, now: dt.datetime | None = None) -> TickResult:
     """Warn the clocks past their warning time, breach and escalate those past their deadline.
 
     Batched (no per-clock queries beyond the bulk writes); safe to run from several workers at
-    once (rows are claimed with SKIP LOCKED on PostgreSQL, and a clock has one breach row).
+    once and beside agents' steps (orders are claimed with SKIP LOCKED on PostgreSQL, see
+    ``_claim``, and a clock has one breach row).
     """
     now = now or timezone.now()
     result = TickResult()
     managers: list[Any] | None = None
+    skipped: set[int] = set()
     while True:
         with transaction.atomic():
             clocks = _claim(
@@ -345,9 +364,10 @@ def sla_tick(*, now: dt.datetime | None = None) -> TickResult:
                     paused_since__isnull=True,
                     breached_at__isnull=True,
                     due_at__lte=now,
-                )
+                ),
+                skipped,
             )
-            if not clocks:
+            if clocks is None:
                 break
             events: list[WorkOrderEvent] = []
             alerts: list[StaffAlert] = []
@@ -393,8 +413,7 @@ def sla_tick(*, now: dt.datetime | None = None) -> TickResult:
                 if order.escalated_at is None and targets and order.pk not in escalate:
                     escalate[order.pk] = (order, targets[0], clock.stage)
             # An order is escalated once: two of its clocks may breach in one batch (each
-            # carries its own copy of the order) or in two workers' batches at once (clocks are
-            # claimed, orders are not), so the write is conditional and taken in key order.
+            # carries its own copy of the order), so the write is conditional.
             escalated = 0
             for pk in sorted(escalate):
                 order, target, stage = escalate[pk]
@@ -419,6 +438,7 @@ def sla_tick(*, now: dt.datetime | None = None) -> TickResult:
             StaffAlert.objects.bulk_create(alerts)
             result.breached += len(clocks)
             result.escalated += escalated
+    skipped = set()
     while True:
         with transaction.atomic():
             clocks = _claim(
@@ -427,9 +447,10 @@ def sla_tick(*, now: dt.datetime | None = None) -> TickResult:
                     paused_since__isnull=True,
                     warned_at__isnull=True,
                     warn_at__lte=now,
-                )
+                ),
+                skipped,
             )
-            if not clocks:
+            if clocks is None:
                 break
             events, alerts = [], []
             for clock in clocks:

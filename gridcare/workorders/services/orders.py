@@ -303,7 +303,9 @@ def work_order_create(
                 at=at,
             )
             if key:
-                IntakeKey.objects.filter(user=user, key=key).delete()  # an expired key is reused
+                # An expired key is reused; a live one stays: if another call filed under it
+                # since our check, the insert below fails and that call's order is returned.
+                IntakeKey.objects.filter(user=user, key=key, created_at__lt=_key_since()).delete()
                 IntakeKey.objects.create(user=user, key=key, order=order, created_at=timezone.now())
             return order
     except IntegrityError:
@@ -314,10 +316,16 @@ def work_order_create(
         return earlier
 
 
+def _key_since() -> dt.datetime:
+    """Keys created before this moment have expired."""
+    return timezone.now() - dt.timedelta(hours=INTAKE_KEY_HOURS)
+
+
 def _order_for_key(user: Any, key: str) -> WorkOrder | None:
-    since = timezone.now() - dt.timedelta(hours=INTAKE_KEY_HOURS)
     found = (
-        IntakeKey.objects.filter(user=user, key=key, created_at__gte=since).select_related("order").first()
+        IntakeKey.objects.filter(user=user, key=key, created_at__gte=_key_since())
+        .select_related("order")
+        .first()
     )
     return found.order if found is not None else None
 

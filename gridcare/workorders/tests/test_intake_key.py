@@ -68,3 +68,25 @@ def test_api_header_makes_a_retry_safe(staff_client):
     third = client.post("/api/workorders/orders", data=json.dumps(BODY), content_type="application/json")
     assert third.status_code == 201
     assert WorkOrder.objects.count() == 2
+
+
+def test_a_retry_that_checked_before_the_first_call_committed_returns_the_first_order(make_user, monkeypatch):
+    """The retry looked the key up before the first call committed (it saw nothing); by the time
+    it stores the key the first call's key is there and live: it must not be replaced."""
+    from gridcare.workorders.services import orders as orders_mod
+
+    agent = make_user(roles=["hotline_agent"])
+    first = accept(actor=agent, idempotency_key="call-7")
+    real_lookup = orders_mod._order_for_key
+    lookups: list[str] = []
+
+    def lookup(user, key):
+        lookups.append(key)
+        return None if len(lookups) == 1 else real_lookup(user, key)  # the first check came too early
+
+    monkeypatch.setattr(orders_mod, "_order_for_key", lookup)
+    again = accept(actor=agent, idempotency_key="call-7")
+    assert again.pk == first.pk
+    assert lookups == ["call-7", "call-7"]
+    assert WorkOrder.objects.count() == 1
+    assert IntakeKey.objects.get(user=agent, key="call-7").order_id == first.pk
