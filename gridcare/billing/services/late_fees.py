@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gridcare.billing.choices import BillStatus, DocumentStatus
 from gridcare.billing.models import Bill, LateFeeWaiver
-from gridcare.billing.services.payments import parse_amount
+from gridcare.billing.services.payments import lock_balance, parse_amount
 from gridcare.core.audit import audit_record, person_name, snapshot
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.models import AuditEvent
@@ -53,7 +53,14 @@ def late_fee_waiver_decide(*, actor: Any, waiver_id: int, approve: bool, note: s
     and must not be the requester (four eyes)."""
     if not staff_has_perm(actor, "billing.change_latefeewaiver"):
         raise PermissionDenied()
+    account_id = LateFeeWaiver.objects.filter(pk=waiver_id).values_list("bill__account_id", flat=True).first()
+    if account_id is None:
+        raise NotFound()
     with transaction.atomic():
+        # Locks in the payments' order: the account's balance, then the document. A payment on
+        # the bill is thus wholly before or wholly after the decision, and a waiver counts as
+        # unused while it was decided after the bill's last allocation (open_bills).
+        lock_balance(account_id)
         waiver = LateFeeWaiver.objects.select_for_update().filter(pk=waiver_id).first()
         if waiver is None:
             raise NotFound()

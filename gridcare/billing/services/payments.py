@@ -31,12 +31,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Sum
+from django.db.models import Max, QuerySet, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
-from gridcare.billing.choices import BillStatus, PaymentChannel, PaymentStatus
+from gridcare.billing.choices import PaymentChannel, PaymentStatus
 from gridcare.billing.engine.allocation import Allocation, AllocationResult, OpenBill, allocate
 from gridcare.billing.engine.late_fee import LateFeeRates, rate_days
 from gridcare.billing.models import AccountBalance, Payment, PaymentAllocation, PaymentCallbackLog
@@ -351,8 +351,10 @@ def payments_post_many(*, actor: Any, items: list[PaymentItem]) -> list[tuple[Pa
     label = actor_label(actor)[:150]
     with transaction.atomic():
         balances = _lock_balances(i.account_id for i in items)
-        # The time of the allocations is taken once the accounts are locked: a waiver
-        # approved while this waited is read below and must count as used by it.
+        # The time of the allocations is taken once the accounts are locked: a waiver's
+        # decision takes the account lock too, so one approved before is read below and
+        # counts as used by these allocations (decided before them), and one approved after
+        # waits for this commit and stays for the next payment.
         now = timezone.now()
         # Keys committed before we got the locks are repeats.
         existing = {p.idempotency_key: p for p in Payment.objects.filter(idempotency_key__in=keys)}
@@ -422,6 +424,9 @@ def payments_post_many(*, actor: Any, items: list[PaymentItem]) -> list[tuple[Pa
         for account_id in changed:
             balances[account_id].updated_at = now
         AccountBalance.objects.bulk_update([balances[a] for a in changed], ["amount", "updated_at"])
+        # A credit where there was none: a run issued meanwhile may not have seen it.
+        credited = [a for a, was in changed.items() if a not in prepaid and was <= 0 < balances[a].amount]
+        _apply_after_commit(credited, actor)
         for payment, after in audits:
             audit_record(actor=actor, obj=payment, action="payment.post", after=after)
         for account_id in sorted({i.account_id for i in new} & prepaid):
@@ -499,45 +504,77 @@ def balance_settle(*, account_id: int, actor: Any) -> None:
         transaction.on_commit(functools.partial(_after_prepaid_payment, account_id, actor))
     else:
         balances_apply(account_ids=[account_id], actor=actor)
+        _apply_after_commit([account_id], actor)  # bills issued meanwhile (see there)
 
 
-def balances_apply(*, account_ids: Iterable[int], actor: Any) -> int:
+#: Accounts with a credit per transaction of :func:`balances_apply` (their rows stay locked
+#: until it commits), and balance rows per UPDATE (Django's bulk update is one CASE over
+#: the rows given: its cost grows with the square of their number).
+APPLY_CHUNK = 1000
+UPDATE_BATCH = 200
+#: Ids per statement when ``balances_apply`` is given a list of them.
+SCOPE_CHUNK = 10_000
+
+
+def balances_apply(*, account_ids: Iterable[int] | QuerySet[Any], actor: Any) -> int:
     """Apply credit balances (预收) to unpaid issued bills of ``account_ids`` — called after a
-    run issues bills. Set-based: one query finds the accounts with a credit and unpaid
-    bills, one locks their balance rows, a few load their bills; allocations and balances
-    are written in bulk (one audit row per account changed). Each account's allocations
-    belong to its latest posted payment (a reversal of that payment takes them back).
-    Prepaid accounts are skipped (the prepaid service settles them). Returns the number of
-    allocations written."""
-    ids = sorted({int(i) for i in account_ids})
-    if not ids:
-        return 0
-    candidates = list(
-        AccountBalance.objects.filter(account_id__in=ids, amount__gt=0, account__is_prepaid=False)
-        .filter(account__bills__status=BillStatus.ISSUED)
-        .order_by("account_id")
-        .values_list("account_id", flat=True)
-        .distinct()
+    run issues bills, after a payment left a credit, after a reversal or a refund. Set-based:
+    ``account_ids`` is a few ids or a query of them (a run's accounts: one statement then
+    finds those with a credit among a million); the accounts with a credit are then taken
+    ``APPLY_CHUNK`` at a time, each chunk one transaction: one statement locks their balance
+    rows (in account order), a few load their bills; allocations and balances are written in
+    bulk (one audit row per account changed). Each account's allocations belong to its
+    latest posted payment (a reversal of that payment takes them back). Prepaid accounts are
+    skipped (the prepaid service settles them). Returns the number of allocations written."""
+    if isinstance(account_ids, QuerySet):
+        scopes: list[Any] = [account_ids]
+    else:
+        ids = sorted({int(i) for i in account_ids})
+        scopes = [ids[n : n + SCOPE_CHUNK] for n in range(0, len(ids), SCOPE_CHUNK)]
+    credit = sorted(
+        account_id
+        for scope in scopes
+        for account_id in _with_credit(account_id__in=scope).values_list("account_id", flat=True)
     )
-    if not candidates:
-        return 0
+    chunks = (credit[n : n + APPLY_CHUNK] for n in range(0, len(credit), APPLY_CHUNK))
+    return sum(_balances_apply(chunk, actor) for chunk in chunks)
+
+
+def _with_credit(**scope: Any) -> QuerySet[AccountBalance]:
+    return AccountBalance.objects.filter(amount__gt=0, account__is_prepaid=False, **scope)
+
+
+def _balances_apply(ids: list[int], actor: Any) -> int:
     with transaction.atomic():
-        balances = _lock_balances(candidates)
+        # Lock, then read: a row a payment holds is waited for, and PostgreSQL checks
+        # ``amount > 0`` again on the row as that payment committed it (a credit used
+        # meanwhile drops out). A credit a payment adds to a row at zero (or a new row) is
+        # not seen here: that payment applies it itself once committed (_apply_after_commit).
+        balances = {
+            b.account_id: b
+            for b in _with_credit(account_id__in=ids).select_for_update(of=("self",)).order_by("account_id")
+        }
+        if not balances:
+            return 0
+        candidates = list(balances)
         today = timezone.localdate()
         now = timezone.now()  # after the locks, as in payments_post_many
+        ledger = _Ledger(candidates, today)
+        billed = [a for a in candidates if ledger.bills.get(a)]
+        if not billed:
+            return 0
         latest = dict(
-            Payment.objects.filter(account_id__in=candidates, status=PaymentStatus.POSTED)
+            Payment.objects.filter(account_id__in=billed, status=PaymentStatus.POSTED)
             .order_by()
             .values_list("account_id")
             .annotate(last=Max("pk"))
         )
-        ledger = _Ledger(candidates, today)
         rows: list[PaymentAllocation] = []
         changed: list[tuple[AccountBalance, Decimal, list[int]]] = []
-        for account_id in candidates:
+        for account_id in billed:
             balance = balances[account_id]
             payment_id = latest.get(account_id)
-            if payment_id is None or balance.amount <= 0 or not ledger.bills.get(account_id):
+            if payment_id is None:
                 continue
             result = ledger.allocate(account_id, yuan_to_fen(balance.amount), today)
             if not result.allocations:
@@ -547,7 +584,9 @@ def balances_apply(*, account_ids: Iterable[int], actor: Any) -> int:
             balance.amount = fen_to_yuan(result.balance_fen)
             balance.updated_at = now
         PaymentAllocation.objects.bulk_create(rows)
-        AccountBalance.objects.bulk_update([c[0] for c in changed], ["amount", "updated_at"])
+        AccountBalance.objects.bulk_update(
+            [c[0] for c in changed], ["amount", "updated_at"], batch_size=UPDATE_BATCH
+        )
         for balance, before, bills in changed:
             audit_record(
                 actor=actor,
@@ -557,6 +596,19 @@ def balances_apply(*, account_ids: Iterable[int], actor: Any) -> int:
                 after={"amount": str(balance.amount), "bills": bills},
             )
     return len(rows)
+
+
+def _apply_after_commit(account_ids: Iterable[int], actor: Any) -> None:
+    """Once the transaction commits, let the credit of ``account_ids`` pay bills issued
+    meanwhile. A run's issue and a payment on one account do not see each other's
+    uncommitted rows: the payment may read the ledger before the issue commits (and keep
+    its money as credit) while the issue's :func:`balances_apply`, after the issue's
+    commit, runs before the payment commits (and sees no credit). Each applying after its
+    own commit, the later of the two sees both. A failure here is logged: the payment
+    stands."""
+    ids = sorted(set(account_ids))
+    if ids:
+        transaction.on_commit(functools.partial(balances_apply, account_ids=ids, actor=actor), robust=True)
 
 
 # --- the online-payment callback ------------------------------------------------------------

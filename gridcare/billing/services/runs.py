@@ -26,7 +26,7 @@ from typing import Any
 
 import polars as pl
 from django.db import connection, connections, transaction
-from django.db.models import Count, Exists, F, OuterRef, Sum
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -791,7 +791,6 @@ def billing_run_issue(*, run_id: int, actor: Any, issued_at: dt.datetime | None 
             bill=OuterRef("pk"), status__in=[ReviewStatus.OPEN, ReviewStatus.SENT_BACK]
         )
         drafts = Bill.objects.filter(run=run, status=BillStatus.DRAFT).exclude(Exists(blocked))
-        account_ids = list(drafts.values_list("account_id", flat=True))
         issued = drafts.update(status=BillStatus.ISSUED, issued_at=now, due_date=due)
         before = {"status": run.status}
         run.status = RunStatus.ISSUED
@@ -805,18 +804,22 @@ def billing_run_issue(*, run_id: int, actor: Any, issued_at: dt.datetime | None 
             before=before,
             after={"status": run.status, "bills_issued": issued, "due_date": due.isoformat()},
         )
-    _apply_balances(account_ids, actor)
+    if issued:
+        # After the commit (a payment posted meanwhile applies its own credit after its
+        # commit): the accounts as a query, so a million-bill run sends no list of ids.
+        accounts = Bill.objects.filter(run=run, status=BillStatus.ISSUED, issued_at=now).values("account_id")
+        _apply_balances(accounts, actor)
     return issued
 
 
-def _apply_balances(account_ids: list[int], actor: Any) -> None:
+def _apply_balances(account_ids: QuerySet[Any], actor: Any) -> None:
     """Let credit balances pay the new bills, when the payments module offers it."""
     try:
         from gridcare.billing.services import payments
     except ImportError:
         return
     apply = getattr(payments, "balances_apply", None)
-    if apply is not None and account_ids:
+    if apply is not None:
         apply(account_ids=account_ids, actor=actor)
 
 

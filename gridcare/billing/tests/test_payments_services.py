@@ -659,6 +659,8 @@ def test_a_waiver_approved_while_a_payment_waits_for_the_account_is_used_once(
     original = payments_service._lock_balances
 
     def approval_commits_while_waiting(ids: Any) -> Any:
+        # (the decision takes the account lock too: through the original)
+        monkeypatch.setattr(payments_service, "_lock_balances", original)
         late_fee_waiver_decide(actor=manager, waiver_id=waiver.pk, approve=True)
         return original(ids)
 
