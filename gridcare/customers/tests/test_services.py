@@ -13,7 +13,7 @@ from typing import Any
 import factory
 import pytest
 from django.contrib.auth.models import Group, User
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from gridcare.core.engine.ids import id_check_char, uscc_check_char
 from gridcare.core.errors import Conflict, NotFound, ValidationFailed
@@ -502,9 +502,9 @@ def test_suspension_is_dated_today_by_default_and_kept_when_the_account_is_close
 @pytest.mark.parametrize(
     ("day", "message"),
     [
-        (dt.date(2024, 4, 30), "before the opening date (2024-05-01)"),
-        (None, "in the future"),
-        (dt.date(2026, 10, 30), "billed or charged up to 2026-10-31"),
+        (dt.date(2024, 4, 30), "早于立户日期（2024-05-01）"),  # the console's language
+        (None, "不能晚于今天"),
+        (dt.date(2026, 10, 30), "已出账或扣费至 2026-10-31"),
     ],
 )
 def test_a_suspension_date_outside_the_unsettled_past_is_refused_and_nothing_changes(
@@ -512,7 +512,7 @@ def test_a_suspension_date_outside_the_unsettled_past_is_refused_and_nothing_cha
 ) -> None:
     account = make_account(make_person(), opened_on=dt.date(2024, 5, 1))
     _given_bill(account, period_end=dt.date(2026, 10, 31))
-    with translation.override("en"), pytest.raises(ValidationFailed) as exc_info:
+    with pytest.raises(ValidationFailed) as exc_info:
         services.account_update(
             actor="a",
             account_id=account.pk,
@@ -565,9 +565,7 @@ def test_switching_to_prepaid_records_the_first_prepaid_day_after_the_last_bill(
             billing_mode_since=dt.date(2026, 10, 31),
         )
     assert exc_info.value.field == "billing_mode_since"
-    assert str(exc_info.value.message) == (
-        "The account is billed up to 2026-10-31: prepaid (费控) can start on 2026-11-01 at the earliest."
-    )
+    assert str(exc_info.value.message) == "该户已出账至 2026-10-31：费控最早从 2026-11-01 开始。"
 
     switched = services.account_update(
         actor="a", account_id=account.pk, version=1, is_prepaid=True, billing_mode_since=dt.date(2026, 11, 1)
@@ -591,7 +589,7 @@ def test_leaving_prepaid_starts_after_the_last_day_charged_today_by_default() ->
             is_prepaid=False,
             billing_mode_since=dt.date(2026, 11, 1),
         )
-    assert "charged daily up to 2026-11-01" in str(exc_info.value.message)
+    assert "已按日扣费至 2026-11-01" in str(exc_info.value.message)
     with pytest.raises(ValidationFailed) as exc_info:
         services.account_update(
             actor="a",

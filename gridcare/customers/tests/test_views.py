@@ -519,7 +519,7 @@ def test_account_edit_switches_to_prepaid_from_a_day_after_the_last_bill(data: d
 
     assert refused.status_code == 200
     assert refused.context["form"].errors["billing_mode_since"] == [
-        "The account is billed up to 2026-10-31: prepaid (费控) can start on 2026-11-01 at the earliest."
+        "该户已出账至 2026-10-31：费控最早从 2026-11-01 开始。"
     ]
     account.refresh_from_db()
     assert (account.is_prepaid, account.version) == (False, 1)
