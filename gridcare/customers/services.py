@@ -547,6 +547,26 @@ def _effective_dates(account: Account, *, was: Account, given: dict[str, Any]) -
             raise ValidationFailed(
                 message % {"day": last, "next": last + dt.timedelta(days=1)}, field="billing_mode_since"
             )
+        earlier = was.billing_mode_since
+        if (
+            was.is_prepaid
+            and earlier is not None
+            and since != earlier
+            and (billed is None or billed < earlier - dt.timedelta(days=1))
+        ):
+            # Only the latest switch is kept: switching back to postpaid would leave the
+            # postpaid days before the earlier switch to prepaid to neither path.
+            raise ValidationFailed(
+                _(
+                    "The account was postpaid until %(day)s and is not billed up to that day yet: "
+                    "run and issue the bill of %(period)s first, then switch back to postpaid."
+                )
+                % {
+                    "day": earlier - dt.timedelta(days=1),
+                    "period": f"{earlier - dt.timedelta(days=1):%Y-%m}",
+                },
+                field="billing_mode_since",
+            )
         # From the opening day, or undoing a switch on its own first day: always in this mode.
         account.billing_mode_since = None if since in (account.opened_on, was.billing_mode_since) else since
     elif given.get("billing_mode_since") not in (None, was.billing_mode_since):

@@ -6,9 +6,10 @@ The daily cycle (``gridcare worker`` runs it; ``gridcare billing prepaid …`` b
 1. :func:`prepaid_daily_charges` — for day D, every account prepaid and supplied on D
    (``period_data.prepaid_days_q``: a closed or suspended account up to its last day of
    supply, an account that switched mode only for its prepaid days) with a meter installed
-   at the end of D: the energy used on D from the daily frozen readings (frozen at 00:00: reading(D+1)
-   − reading(D), or − an earlier reading after a gap), rated with the rating engine on the
-   days it covers, deducted from the balance. One ``PrepaidCharge`` per account and day of
+   during D: the energy used on D from the daily frozen readings (frozen at 00:00: reading(D+1)
+   − reading(D), or − an earlier reading after a gap or a skipped run; a meter exchanged on
+   D adds its final readings' part), rated with the rating engine on the days it covers,
+   deducted from the balance. One ``PrepaidCharge`` per account and day of
    use; re-running a day charges nothing twice.
 2. :func:`prepaid_check_balances` — reminders at the thresholds of the ``BillingPolicy`` in
    force (low → zero + disconnection notice → after the notice days a disconnect order), and
@@ -37,9 +38,17 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext
 
-from gridcare.billing.choices import PrepaidNoticeLevel, RemoteOrderKind, RemoteOrderStatus
+from gridcare.billing.choices import (
+    BillStatus,
+    DocumentStatus,
+    PrepaidNoticeLevel,
+    RemoteOrderKind,
+    RemoteOrderStatus,
+)
 from gridcare.billing.models import (
     AccountBalance,
+    Bill,
+    BillAdjustment,
     BillingPolicy,
     PrepaidCharge,
     PrepaidNotice,
@@ -113,6 +122,7 @@ class _Meter:
     initial: dict[str, Any]
     tariff_code: str
     first_day: dt.date  # the account's first prepaid day with supply: no reading before it counts
+    final: dict[str, Any] | None = None  # a meter removed during the day: its final readings
 
 
 def _to_wh(value: Any) -> int:
@@ -149,7 +159,9 @@ def usage_wh_expr() -> pl.Expr:
     return ((raw * pl.col("mult_centi") + 50) // 100).alias("used_wh")
 
 
-def _consumption(meters: list[_Meter], day: dt.date) -> tuple[pl.DataFrame, list[int]]:
+def _consumption(
+    meters: list[_Meter], day: dt.date, last_charged: dict[int, dt.date] | None = None
+) -> tuple[pl.DataFrame, list[int]]:
     """Per account: ``account_id, from_day, <register>_wh``: the Wh used on ``day`` (and on
     the days of a gap before it), rollover by digit count, × multiplier; and the accounts
     without a reading to charge from (missing).
@@ -160,26 +172,59 @@ def _consumption(meters: list[_Meter], day: dt.date) -> tuple[pl.DataFrame, list
     meter installed since) is taken and the charge covers every day from that reading's day
     (``from_day``) to ``day``. No reading before the account's first prepaid day with
     supply (``first_day``) is taken: the days before it were billed monthly (or had no
-    supply)."""
+    supply).
+
+    An account whose last charge (``last_charged``, within the look-back) is for a day
+    before ``day − 1`` — a night the daily run was missed — resumes from the reading at the
+    end of that charged day (the first reading from the day after it): the charge covers
+    the skipped days too, as after a gap in the readings."""
     by_meter = {m.meter_id: m for m in meters}
     ids = list(by_meter)
     opening, closing = reading_days(day, day)  # billing's rule: (day, day + 1)
+    last_charged = last_charged or {}
+    resume = {
+        m: max(by_meter[m].first_day, last_charged[by_meter[m].account_id] + dt.timedelta(days=1))
+        for m in ids
+        if by_meter[m].account_id in last_charged
+        and last_charged[by_meter[m].account_id] + dt.timedelta(days=1) < opening
+    }
     frame = _register_values(ids, [opening, closing])
     have_prev = set(
         frame.filter((pl.col("day") == opening) & (pl.col("register") == Register.TOTAL))[
             "meter_id"
         ].to_list()
     )
-    gap = [m for m in ids if m not in have_prev]
+    gap = [m for m in ids if m not in have_prev or m in resume]
     if gap:
         older = _register_values(
             gap, (opening - dt.timedelta(days=LOOKBACK_DAYS), opening - dt.timedelta(days=1))
         )
         frame = pl.concat([frame, older])
-    cur = frame.filter(pl.col("day") == closing)
+    # The closing values: reading(day + 1), or the final readings of a meter removed
+    # during the day (a meter exchange: the account's charge sums both meters' parts).
+    removed = {m.meter_id for m in meters if m.final is not None}
+    final_rows = [
+        (m.meter_id, str(register), closing, _to_wh(value))
+        for m in meters
+        if m.final is not None
+        for register, value in m.final.items()
+        if register in ENERGY_REGISTERS and value not in (None, "")
+    ]
+    cur = pl.concat(
+        [
+            frame.filter((pl.col("day") == closing) & ~pl.col("meter_id").is_in(list(removed))),
+            pl.DataFrame(final_rows, schema=frame.schema, orient="row"),
+        ]
+    )
+    # The earliest reading a charge may start from; a resumed account starts from the
+    # first one on or after it, any other from the latest one (a gap in the readings).
     first_days = pl.DataFrame(
-        {"meter_id": ids, "first_day": [by_meter[m].first_day for m in ids]},
-        schema={"meter_id": pl.Int64, "first_day": pl.Date},
+        {
+            "meter_id": ids,
+            "first_day": [resume.get(m, by_meter[m].first_day) for m in ids],
+            "resume": [m in resume for m in ids],
+        },
+        schema={"meter_id": pl.Int64, "first_day": pl.Date, "resume": pl.Boolean},
     )
     before = (
         frame.filter(pl.col("day") < closing)
@@ -190,8 +235,14 @@ def _consumption(meters: list[_Meter], day: dt.date) -> tuple[pl.DataFrame, list
     from_day = (
         before.filter(pl.col("register") == Register.TOTAL)
         .group_by("meter_id")
-        .agg(pl.col("day").max().alias("from_day"))
+        .agg(
+            pl.when(pl.col("resume").first())
+            .then(pl.col("day").min())
+            .otherwise(pl.col("day").max())
+            .alias("from_day")
+        )
     )
+    before = before.drop("resume")
     prev = before.join(from_day, on="meter_id").filter(pl.col("day") == pl.col("from_day")).drop("day")
     # A meter installed within the look-back with no reading since: its initial readings.
     has_prev = set(from_day["meter_id"].to_list())
@@ -199,7 +250,8 @@ def _consumption(meters: list[_Meter], day: dt.date) -> tuple[pl.DataFrame, list
     for meter in meters:
         if meter.meter_id in has_prev or meter.installed_on > day:
             continue
-        if meter.installed_on < max(day - dt.timedelta(days=LOOKBACK_DAYS), meter.first_day):
+        earliest = resume.get(meter.meter_id, meter.first_day)
+        if meter.installed_on < max(day - dt.timedelta(days=LOOKBACK_DAYS), earliest):
             continue
         for register, value in (meter.initial or {}).items():
             if register in ENERGY_REGISTERS and value not in (None, ""):
@@ -234,7 +286,30 @@ def _consumption(meters: list[_Meter], day: dt.date) -> tuple[pl.DataFrame, list
         .join(params, on="meter_id")
         .with_columns(used_wh=usage_wh_expr())
     )
-    wide = used.pivot(on="register", index=["account_id", "from_day"], values="used_wh")
+    # An account is charged only when each of its meters of the day has its total.
+    meters_per_account = (
+        pl.DataFrame(
+            {"account_id": [m.account_id for m in meters], "meter_id": [m.meter_id for m in meters]},
+            schema={"account_id": pl.Int64, "meter_id": pl.Int64},
+        )
+        .group_by("account_id")
+        .agg(pl.len().alias("meters"))
+    )
+    complete = (
+        used.filter(pl.col("register") == Register.TOTAL)
+        .group_by("account_id")
+        .agg(pl.len().alias("with_total"))
+        .join(meters_per_account, on="account_id")
+        .filter(pl.col("with_total") == pl.col("meters"))
+        .select("account_id")
+    )
+    summed = (
+        used.join(complete, on="account_id")
+        .with_columns(pl.col("from_day").min().over("account_id"))
+        .group_by("account_id", "from_day", "register")
+        .agg(pl.col("used_wh").sum())
+    )
+    wide = summed.pivot(on="register", index=["account_id", "from_day"], values="used_wh")
     for register in ENERGY_REGISTERS:
         if register.value not in wide.columns:
             wide = wide.with_columns(pl.lit(None, dtype=pl.Int64).alias(register.value))
@@ -291,7 +366,8 @@ def _periods(
       (``from_day`` before the 1st) has its energy spread evenly over its days, as VEE's
       estimates would, and each month's share is rated in its own month: the earlier month
       completed (its charges so far added, then subtracted: ``earlier_months``), any month
-      in between whole, this month from the 1st.
+      in between whole, this month from the 1st — each from the account's first prepaid
+      day when that falls within it.
     """
     rows = []
     for rec in usage.iter_rows(named=True):
@@ -337,7 +413,7 @@ def _periods(
             rows.append(
                 {
                     **base,
-                    "period_start": first.replace(day=1),
+                    "period_start": max(first.replace(day=1), first_days[account_id]),
                     "period_end": last,
                     "total_wh": wh + (before_wh if opening else 0),
                     "minus_fen": before_fen if opening else 0,
@@ -425,7 +501,9 @@ def _year_and_month_so_far(
 ) -> tuple[dict[int, int], dict[int, int], dict[int, int]]:
     """This year's and this month's earlier charges per account, before ``day``: year Wh,
     month Wh, month fen — one query over the batch's id range (sorted ids, so no long
-    ``IN`` list), keeping only the batch's accounts."""
+    ``IN`` list), keeping only the batch's accounts. The year's Wh also counts this year's
+    bills of days before ``day`` (with their approved corrections of the consumption): an
+    account that became prepaid this year keeps its position in the annual tiers."""
     wanted = set(account_ids)
     month = day.replace(day=1)
     rows = (
@@ -453,12 +531,41 @@ def _year_and_month_so_far(
         if month_kwh is not None:
             mtd_wh[account_id] = int(Decimal(month_kwh) * 1000)
             mtd_fen[account_id] = int(Decimal(month_amount) * 100)
+    # Each day is settled by one path: the days billed monthly before the switch.
+    year_bills = {
+        "account_id__gte": account_ids[0],
+        "account_id__lte": account_ids[-1],
+        "period__gte": day.replace(month=1, day=1),
+        "period_end__lt": day,
+    }
+    billed = (
+        Bill.objects.filter(**year_bills)
+        .exclude(status=BillStatus.VOID)
+        .values("account_id")
+        .annotate(kwh=Sum("kwh"))
+        .values_list("account_id", "kwh")
+    )
+    corrected = (
+        BillAdjustment.objects.filter(
+            status=DocumentStatus.APPROVED,
+            corrects_consumption=True,
+            **{f"bill__{k}": v for k, v in year_bills.items()},
+        )
+        .exclude(bill__status=BillStatus.VOID)
+        .values("bill__account_id")
+        .annotate(kwh=Sum("kwh"))
+        .values_list("bill__account_id", "kwh")
+    )
+    for account_id, kwh in [*billed, *corrected]:
+        if account_id in wanted and kwh is not None:
+            ytd[account_id] = ytd.get(account_id, 0) + int(Decimal(kwh) * 1000)
     return ytd, mtd_wh, mtd_fen
 
 
 def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
     """费控日结 for ``day``: charge every account prepaid and supplied on ``day``
-    (``prepaid_days_q``) with a meter installed at the end of it.
+    (``prepaid_days_q``) with a meter installed during it (both meters on the day of an
+    exchange: the old one's part ends at its final readings).
 
     The charge is the energy used on ``day``: reading(day + 1) − reading(day) (see
     ``_consumption``), so ``day`` can be charged once the next day's 00:00 reading is in —
@@ -475,14 +582,15 @@ def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
             gettext("The day is not over yet: its charge needs the next day's 00:00 frozen reading."),
             field="day",
         )
+    start_of_day = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
     end_of_day = timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
     rows = (
         Installation.objects.filter(
-            Q(removed_at__isnull=True) | Q(removed_at__gte=end_of_day),
+            Q(removed_at__isnull=True) | Q(removed_at__gt=start_of_day),
             prepaid_days_q(day, prefix="account__"),
             installed_at__lt=end_of_day,
         )
-        .order_by("account_id")
+        .order_by("account_id", "installed_at")
         .values_list(
             "account_id",
             "meter_id",
@@ -494,6 +602,8 @@ def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
             "account__opened_on",
             "account__is_prepaid",
             "account__billing_mode_since",
+            "removed_at",
+            "final_readings",
         )
     )
     meters = [
@@ -506,12 +616,22 @@ def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
             init or {},
             code or "",
             max(opened, since) if prepaid and since else opened,
+            # A meter exchanged (or removed) during the day: its part ends at its final readings.
+            (final or {}) if removed is not None and removed < end_of_day else None,
         )
-        for a, m, d, mult, at, init, code, opened, prepaid, since in rows
+        for a, m, d, mult, at, init, code, opened, prepaid, since, removed, final in rows
     ]
+    # Batches of whole accounts (an account has two meters on the day of an exchange).
+    batches: list[list[_Meter]] = []
+    for meter in meters:
+        if not batches or (
+            len(batches[-1]) >= BATCH_ACCOUNTS and batches[-1][-1].account_id != meter.account_id
+        ):
+            batches.append([])
+        batches[-1].append(meter)
     summary: dict[str, Any] = {
         "day": day.isoformat(),
-        "accounts": len(meters),
+        "accounts": len({m.account_id for m in meters}),
         "charged": 0,
         "kwh": Decimal("0.000"),
         "amount": Decimal("0.00"),
@@ -520,10 +640,8 @@ def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
         "not_rated": [],
     }
     basis = _tier_basis({m.tariff_code for m in meters}, day)
-    for offset in range(0, len(meters), BATCH_ACCOUNTS):
-        _charge_batch(
-            meters[offset : offset + BATCH_ACCOUNTS], day=day, basis=basis, actor=actor, summary=summary
-        )
+    for batch in batches:
+        _charge_batch(batch, day=day, basis=basis, actor=actor, summary=summary)
     # Counts of all, account numbers of the first REPORT_ROWS (an AMI outage can leave a
     # whole county without readings: the summary stays one readable line).
     summary["missing_count"] = len(summary["missing"])
@@ -556,7 +674,7 @@ def _charge_batch(
     """One transaction: lock the batch's balances, skip accounts charged for ``day`` or a
     later day, rate the rest, insert their charges and update their balances."""
     now = timezone.now()
-    ids = [m.account_id for m in meters]
+    ids = sorted({m.account_id for m in meters})
     with transaction.atomic():
         balances = _lock_balances(ids)
         missing_rows = [a for a in ids if a not in balances]
@@ -577,7 +695,22 @@ def _charge_batch(
         todo = [m for m in meters if m.account_id not in done]
         if not todo:
             return
-        usage, missing = _consumption(todo, day)
+        # Each account's last charge within the look-back: a skipped day is charged with
+        # this one (the charge resumes from the end of the last charged day).
+        last_charged = {
+            a: last
+            for a, last in PrepaidCharge.objects.filter(
+                account_id__gte=ids[0],
+                account_id__lte=ids[-1],
+                day__gte=day - dt.timedelta(days=LOOKBACK_DAYS),
+                day__lt=day,
+            )
+            .values("account_id")
+            .annotate(last=Max("day"))
+            .values_list("account_id", "last")
+            if a in wanted
+        }
+        usage, missing = _consumption(todo, day, last_charged)
         summary["missing"].extend(missing)
         if usage.height == 0:
             return

@@ -35,7 +35,8 @@ from gridcare.core.errors import Conflict, PermissionDenied, ValidationFailed
 from gridcare.core.models import AuditEvent
 from gridcare.customers.tests.factories import AccountFactory
 from gridcare.metering.models import Reading
-from gridcare.metering.tests.readings_fixtures import installed_meter
+from gridcare.metering.services.assets import meter_exchange
+from gridcare.metering.tests.readings_fixtures import installed_meter, stock_meter
 
 pytestmark = pytest.mark.django_db
 
@@ -219,6 +220,74 @@ def test_missing_reading_no_charge_then_the_gap_is_caught_up() -> None:
         Decimal("10.40"),
     )
     assert (charge.days, charge.first_day) == (2, D)  # shown as covering D and D + 1
+
+
+def test_a_skipped_night_is_charged_with_the_next_day_charged() -> None:
+    """The run of one night is missed (cron charges yesterday only): every reading is in,
+    and the next charge resumes from the end of the last charged day, so the skipped day's
+    use is in it (shown as 2 days) and the skipped day cannot be charged again."""
+    account, meter = prepaid("PP0041")
+    readings(meter, {D + dt.timedelta(days=k): f"{1000 + 10 * k}.000" for k in range(4)})
+    prepaid_daily_charges(day=D, actor="test")
+    prepaid_daily_charges(day=D + dt.timedelta(days=2), actor="test")  # D + 1 skipped
+    late = prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    assert late["already"] == 1
+    charges = list(PrepaidCharge.objects.filter(account=account).order_by("day"))
+    assert [(c.day, c.days, c.kwh) for c in charges] == [
+        (D, 1, Decimal("10.000")),
+        (D + dt.timedelta(days=2), 2, Decimal("20.000")),
+    ]
+    assert charges[-1].first_day == D + dt.timedelta(days=1)
+
+
+def test_a_meter_exchange_day_charges_both_meters_parts() -> None:
+    """换表 on D at 10:00: the old meter went 1000 → 1004 (its final reading), the new one
+    0 → 6 by 00:00 of D + 1: D's charge is 10 kWh, as the monthly bill would sum it."""
+    account, old = prepaid("PP0051")
+    readings(old, {D - dt.timedelta(days=1): "990.000", D: "1000.000"})
+    new = stock_meter("PP0052")
+    meter_exchange(
+        actor="test",
+        account=account,
+        new_meter=new,
+        at=at(D, 10),
+        old_final_readings={"total": "1004"},
+        new_initial_readings={"total": "0"},
+        reason="exchange",
+    )
+    readings(new, {D + dt.timedelta(days=1): "6.000"})
+    prepaid_daily_charges(day=D - dt.timedelta(days=1), actor="test")
+    summary = prepaid_daily_charges(day=D, actor="test")
+    assert (summary["accounts"], summary["charged"]) == (1, 1)
+    charges = PrepaidCharge.objects.filter(account=account).order_by("day")
+    assert [(c.day, c.days, c.kwh) for c in charges] == [
+        (D - dt.timedelta(days=1), 1, Decimal("10.000")),
+        (D, 1, Decimal("10.000")),
+    ]
+    # The day after, only the new meter is in place.
+    readings(new, {D + dt.timedelta(days=2): "9.000"})
+    prepaid_daily_charges(day=D + dt.timedelta(days=1), actor="test")
+    assert PrepaidCharge.objects.get(account=account, day=D + dt.timedelta(days=1)).kwh == Decimal("3.000")
+
+
+def test_a_meter_exchange_day_without_the_new_meters_reading_is_missing() -> None:
+    """Both meters' parts or nothing: without the new meter's closing reading the exchange
+    day is missing, never charged for the old meter's part alone."""
+    account, old = prepaid("PP0053")
+    readings(old, {D: "1000.000"})
+    new = stock_meter("PP0054")
+    meter_exchange(
+        actor="test",
+        account=account,
+        new_meter=new,
+        at=at(D, 10),
+        old_final_readings={"total": "1004"},
+        new_initial_readings={"total": "0"},
+        reason="exchange",
+    )
+    summary = prepaid_daily_charges(day=D, actor="test")
+    assert summary["missing"] == [account.number]
+    assert not PrepaidCharge.objects.filter(account=account).exists()
 
 
 def test_estimated_readings_count_and_others_are_left_alone() -> None:
@@ -612,6 +681,26 @@ def test_sms_without_a_mobile_is_still_recorded(settings: Any) -> None:
     sms_send(mobile="", text="余额不足", at=at(D), ref="prepaid:x:low")
     line = json.loads((settings.DATA_DIR / "sms" / "outbox.log").read_text(encoding="utf-8"))
     assert (line["no_number"], line["text"]) == (True, "余额不足")
+
+
+def test_monthly_tiers_a_gap_over_the_first_after_becoming_prepaid_mid_month() -> None:
+    """Prepaid since 20 October on monthly tiers, 10 kWh a day; one account misses the
+    readings of 31 October and 1 November. October's share of the gap is rated from 20
+    October (the tier bounds pro-rated to the prepaid days), as the other account's
+    October was: both pay the same."""
+    since = dt.date(2026, 10, 20)
+    full, full_meter = prepaid("PP6111", tariff="HEBS-RES-LV-M", billing_mode_since=since)
+    gap, gap_meter = prepaid("PP6112", tariff="HEBS-RES-LV-M", billing_mode_since=since)
+    values = {since + dt.timedelta(days=k): f"{1000 + 10 * k}.000" for k in range(15)}
+    readings(full_meter, values)
+    skipped = {dt.date(2026, 10, 31), dt.date(2026, 11, 1)}
+    readings(gap_meter, {d: v for d, v in values.items() if d not in skipped})
+    for k in range(13):  # 20 October .. 1 November
+        prepaid_daily_charges(day=since + dt.timedelta(days=k), actor="test")
+    full_rows = PrepaidCharge.objects.filter(account=full)
+    gap_rows = PrepaidCharge.objects.filter(account=gap)
+    assert sum(r.kwh for r in gap_rows) == sum(r.kwh for r in full_rows) == Decimal("130.000")
+    assert sum(r.amount for r in gap_rows) == sum(r.amount for r in full_rows)
 
 
 def test_a_gap_over_new_year_rates_each_year_from_its_own_position() -> None:

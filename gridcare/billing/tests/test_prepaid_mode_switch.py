@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,6 +21,7 @@ from gridcare.billing.models import Bill, BillingHold, PrepaidCharge
 from gridcare.billing.services.period_data import period_data
 from gridcare.billing.services.prepaid import prepaid_daily_charges
 from gridcare.billing.services.runs import billing_run
+from gridcare.billing.tests.factories_bills import notice_bill
 from gridcare.billing.tests.runs_fixtures import OCT, OCT31, billable_account, put_reading
 from gridcare.core.errors import ValidationFailed
 from gridcare.customers import services
@@ -117,6 +119,61 @@ def test_switched_to_prepaid_mid_october_is_billed_to_the_day_before_and_charged
 
     assert bill == (OCT, dt.date(2026, 10, 15), sum(range(1, 16)) * 1000)
     assert _settled(account, bill) == (OCTOBER, sum(range(1, 32)) * 1000)
+
+
+def test_switching_back_to_postpaid_waits_for_the_bill_of_the_postpaid_days_before() -> None:
+    """Postpaid, prepaid from 20 October, back to postpaid from 1 November: only the latest
+    switch is kept, so 1–19 October must be billed before the switch back — refused until
+    the October run has billed them; then every day is settled once."""
+    account = _account([5] * 31)
+    _update(account, is_prepaid=True, billing_mode_since=dt.date(2026, 10, 20))
+    _charge(OCTOBER)
+    with pytest.raises(ValidationFailed) as exc_info:
+        _update(account, is_prepaid=False, billing_mode_since=NOV)
+    assert exc_info.value.field == "billing_mode_since"
+    assert "bill of 2026-10" in str(exc_info.value.message)
+
+    bill = _run_october(account)
+    _update(account, is_prepaid=False, billing_mode_since=NOV)
+
+    assert bill == (OCT, dt.date(2026, 10, 19), 95_000)
+    assert _settled(account, bill) == (OCTOBER, 155_000)
+    assert _run_october(account) == bill  # the switch back does not bill October again
+
+
+def test_annual_tier_position_counts_the_years_bills_after_switching_to_prepaid() -> None:
+    """Postpaid to October with 2,150 kWh billed in 2026, prepaid from 1 November: the
+    daily charge starts at 2,150 kWh in the year — 30 kWh on 1 November cross 2,160 kWh:
+    10 × 0.52 + 20 × 0.57 = 16.60 yuan, not 30 × 0.52 as if the year started again."""
+    account, meter = billable_account(start=None, end=None)
+    notice_bill(account=account, period=OCT, kwh="2150.000", amount="1118.00", tariff_code="HEBS-RES-LV")
+    _update(account, is_prepaid=True, billing_mode_since=NOV)
+    put_reading(meter, "total", NOV, "5000")
+    put_reading(meter, "total", NOV + dt.timedelta(days=1), "5030")
+
+    summary = prepaid_daily_charges(day=NOV, actor="ops")
+
+    assert (summary["charged"], summary["amount"]) == (1, "16.60")
+
+
+@pytest.mark.parametrize("since", [NOV, dt.date(2026, 11, 11)])
+def test_annual_tier_position_counts_the_years_daily_charges_after_switching_to_postpaid(
+    since: dt.date,
+) -> None:
+    """Prepaid with 2,150 kWh charged daily in 2026 (the last 10 on the day before the
+    switch), postpaid from ``since``: the November bill starts at 2,150 kWh in the year."""
+    account, meter = billable_account(start=None, end=None, is_prepaid=True)
+    for day, kwh in ((dt.date(2026, 10, 20), "2140"), (since - dt.timedelta(days=1), "10")):
+        PrepaidCharge.objects.create(
+            account=account, day=day, kwh=kwh, amount="0", balance_after="0", created_at=timezone.now()
+        )
+    _update(account, is_prepaid=False, billing_mode_since=since)
+    put_reading(meter, "total", since, "5000")
+    put_reading(meter, "total", dt.date(2026, 12, 1), "5100")
+
+    data = period_data(period=NOV, account_lo=account.pk, account_hi=account.pk)
+
+    assert [r["ytd_wh_before"] for r in data.periods.to_dicts()] == [2_150_000]
 
 
 def test_suspended_on_3_november_is_billed_for_the_whole_of_october() -> None:

@@ -634,3 +634,35 @@ def test_dates_given_without_their_change_are_refused() -> None:
     with pytest.raises(ValidationFailed) as exc_info:
         services.account_update(actor="a", account_id=account.pk, version=1, suspended_on=dt.date(2026, 1, 1))
     assert exc_info.value.field == "suspended_on"
+
+
+@pytest.mark.django_db
+def test_switching_back_to_postpaid_needs_the_postpaid_days_before_the_earlier_switch_billed() -> None:
+    """Only the latest switch is kept: back to postpaid, 1–19 October (postpaid before the
+    switch to prepaid on 20 October) would be settled by neither path unless billed first."""
+    account = make_account(make_person(), opened_on=dt.date(2024, 5, 1))
+    _given_bill(account, period_end=dt.date(2026, 9, 30))
+    prepaid = services.account_update(
+        actor="a", account_id=account.pk, version=1, is_prepaid=True, billing_mode_since=dt.date(2026, 10, 20)
+    )
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.account_update(
+            actor="a",
+            account_id=account.pk,
+            version=prepaid.version,
+            is_prepaid=False,
+            billing_mode_since=dt.date(2026, 11, 1),
+        )
+    assert exc_info.value.field == "billing_mode_since"
+    assert "2026-10-19" in str(exc_info.value.message)
+    _given_bill(account, period_end=dt.date(2026, 10, 19))  # October's bill: 1–19 October
+
+    back = services.account_update(
+        actor="a",
+        account_id=account.pk,
+        version=prepaid.version,
+        is_prepaid=False,
+        billing_mode_since=dt.date(2026, 11, 1),
+    )
+
+    assert (back.is_prepaid, back.billing_mode_since) == (False, dt.date(2026, 11, 1))
