@@ -6,8 +6,9 @@ price months.
 :class:`~gridcare.billing.engine.catalogue.Catalogue`.
 
 Versions and agency prices are only ever added: a version is in force from its date until
-the next one, and a date on or before an issued bill of that tariff is refused (correct an
-issued bill with a 退补 document instead).
+the next one, and a date on or before the end of an issued bill of that tariff is refused
+(correct an issued bill with a 退补 document instead), as is one on or before the end of a
+draft bill (issuing it would make the old prices final).
 """
 
 from __future__ import annotations
@@ -82,10 +83,9 @@ def parse_params(text: str | dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def _issued_after(tariff_code: str, day: dt.date) -> bool:
-    return Bill.objects.filter(
-        tariff_code=tariff_code, status=BillStatus.ISSUED, period_end__gte=day
-    ).exists()
+def _billed_after(tariff_code: str, day: dt.date, status: BillStatus) -> bool:
+    """Bills of ``tariff_code`` in ``status`` for a period ending on or after ``day``."""
+    return Bill.objects.filter(tariff_code=tariff_code, status=status, period_end__gte=day).exists()
 
 
 @transaction.atomic
@@ -111,11 +111,22 @@ def tariff_version_add(
             % {"date": latest.effective_from},
             field="effective_from",
         )
-    if _issued_after(tariff.code, effective_from):
+    if _billed_after(tariff.code, effective_from, BillStatus.ISSUED):
         raise Conflict(
             _(
                 "Bills of %(code)s issued for periods on or after %(date)s exist; "
                 "correct them with a 退补 document."
+            )
+            % {"code": tariff.code, "date": effective_from},
+            field="effective_from",
+        )
+    if _billed_after(tariff.code, effective_from, BillStatus.DRAFT):
+        # Issuing those drafts would make the old prices final over the new version's days.
+        raise Conflict(
+            _(
+                "Draft bills of %(code)s for periods on or after %(date)s exist and were rated "
+                "with the old prices; add the version before the run of those periods, or issue "
+                "the run and correct its bills with a 退补 document."
             )
             % {"code": tariff.code, "date": effective_from},
             field="effective_from",

@@ -422,18 +422,36 @@ def period_data(
             "start_date": pl.Date,
         },
     )
-    # This year's kWh billed before the period: the bills' kWh with their approved
-    # corrections (a refund of 100 kWh in March moves the later months' tier position).
+    # This year's kWh settled before the period: the bills' kWh with their approved
+    # corrections (a refund of 100 kWh in March moves the later months' tier position), and
+    # the daily prepaid charges of the days before it — before the period, or before the
+    # first postpaid day of an account that left prepaid within it (each day is settled by
+    # one path, so an account that switched mode keeps its position in the year).
     year_bills = "b.account_id BETWEEN %s AND %s AND b.period >= %s AND b.period < %s AND b.status <> 'void'"
     year_params = [account_lo, account_hi, start.replace(month=1).isoformat(), start.isoformat()]
+    charges_params = [
+        account_lo,
+        account_hi,
+        start.replace(month=1).isoformat(),
+        start.isoformat(),
+        start.isoformat(),
+        False,
+        start.isoformat(),
+        end.isoformat(),
+    ]
     ytd = query_frame(
         f"SELECT account_id, CAST(SUM(wh) AS BIGINT) FROM ("  # noqa: S608 - literals only
         f"SELECT b.account_id, {sql_milli('b.kwh')} AS wh FROM billing_bill b WHERE {year_bills} "
         f"UNION ALL SELECT b.account_id, {sql_milli('a.kwh')} AS wh FROM billing_billadjustment a "
         f"JOIN billing_bill b ON b.id = a.bill_id WHERE {year_bills} AND a.status = 'approved' "
-        "AND a.corrects_consumption"  # not a theft case's charge the bill only carries
+        "AND a.corrects_consumption "  # not a theft case's charge the bill only carries
+        f"UNION ALL SELECT c.account_id, {sql_milli('c.kwh')} AS wh FROM billing_prepaidcharge c "
+        "JOIN customers_account ac ON ac.id = c.account_id "
+        "WHERE c.account_id BETWEEN %s AND %s AND c.day >= %s AND (c.day < %s "
+        "OR (c.day >= %s AND ac.is_prepaid = %s AND ac.billing_mode_since > %s "
+        "AND ac.billing_mode_since <= %s AND c.day < ac.billing_mode_since))"
         ") t GROUP BY account_id",
-        [*year_params, *year_params],
+        [*year_params, *year_params, *charges_params],
         {"account_id": pl.Int64, "ytd_wh_before": pl.Int64},
     )
     return build_period_data(
@@ -558,7 +576,7 @@ def build_period_data(
     held = holds.select("account_id")
 
     usage = segments.join(held, on="account_id", how="anti")
-    per_register = usage.group_by("account_id", "register").agg(pl.col("wh").sum())
+    per_register = _register_sums(usage)
     wide = per_register.pivot(on="register", index="account_id", values="wh") if per_register.height else None
     columns = {"total": "total_wh", "sharp": "sharp_wh", "peak": "peak_wh", "flat": "flat_wh"}
     columns |= {"valley": "valley_wh", "reactive": "reactive_varh"}
@@ -647,6 +665,111 @@ def build_period_data(
         holds=holds.select([pl.col(k).cast(v) for k, v in HOLD_SCHEMA.items()]),
         accounts=accounts.select("account_id", "status"),
         readings=json_rows,
+    )
+
+
+def _register_sums(usage: pl.DataFrame) -> pl.DataFrame:
+    """Each account's energy per register (``account_id``, ``register``, ``wh``): the sum of
+    its meters' parts (an exchange adds them), with two rules for an exchange between meters
+    with different registers (docs/billing-runs.md, "Meter exchange"):
+
+    * A part measured by the total register only, on an account another part of which has
+      time-of-use registers, is billed by period like the rest: its energy counts as flat
+      (平段) for the general I&C and two-part tariffs (the price of a total-only meter), and
+      for the residential peak/valley tariff is split between peak and valley in the
+      proportion of the TOU parts (all valley when they recorded none). So the TOU registers
+      add up to the total of all parts, which the engine rates.
+    * Power factor: where only some parts have the reactive register, the power factor is
+      that of the parts that have it. ``reactive_varh`` then carries their reactive energy
+      scaled to the account's whole active energy (the engine's power factor is the ratio
+      of the two); it is absent, so no adjustment, when those parts used no active energy."""
+    parts = usage.group_by("account_id", "install_id", "register").agg(
+        pl.col("kind").first(), pl.col("wh").sum()
+    )
+    is_tou = pl.col("register").is_in(TOU_REGISTERS)
+    part = parts.group_by("account_id", "install_id").agg(
+        pl.col("kind").first(),
+        is_tou.any().alias("has_tou"),
+        (pl.col("register") == "reactive").any().alias("has_reactive"),
+        pl.col("wh").filter(pl.col("register") == "total").sum().alias("total"),
+        pl.col("wh").filter(is_tou).sum().alias("tou"),
+        pl.col("wh").filter(pl.col("register") == "peak").sum().alias("peak"),
+        pl.col("wh").filter(pl.col("register") == "valley").sum().alias("valley"),
+    )
+    part = part.with_columns(
+        pl.when(pl.col("has_tou")).then(pl.col("tou")).otherwise(pl.col("total")).alias("active"),
+        pl.col("has_tou").any().over("account_id").alias("account_tou"),
+        pl.col("has_reactive").any().over("account_id").alias("account_reactive"),
+        pl.col("has_reactive").all().over("account_id").alias("all_reactive"),
+    )
+    sums = parts.group_by("account_id", "register").agg(pl.col("wh").sum())
+    # Total-only parts of accounts billed by period.
+    fill = (
+        part.filter(pl.col("account_tou"))
+        .group_by("account_id")
+        .agg(
+            pl.col("kind").first(),
+            pl.col("total").filter(~pl.col("has_tou")).sum().alias("fill"),
+            pl.col("peak").filter(pl.col("has_tou")).sum().alias("peak"),
+            pl.col("valley").filter(pl.col("has_tou")).sum().alias("valley"),
+        )
+        .filter(pl.col("fill") != 0)
+    )
+    pv = pl.col("peak") + pl.col("valley")
+    to_peak = (
+        pl.when((pl.col("kind") == "res_tou") & (pv > 0))
+        .then((pl.col("fill") * pl.col("peak") * 2 + pv) // (pv * 2))  # half up
+        .otherwise(0)
+    )
+    fill = fill.with_columns(to_peak.alias("to_peak")).select(
+        "account_id",
+        pl.when(pl.col("kind") == "res_tou").then(pl.lit("peak")).otherwise(pl.lit("flat")).alias("a"),
+        pl.when(pl.col("kind") == "res_tou").then(pl.col("to_peak")).otherwise(pl.col("fill")).alias("a_wh"),
+        pl.when(pl.col("kind") == "res_tou").then(pl.lit("valley")).otherwise(None).alias("b"),
+        (pl.col("fill") - pl.col("to_peak")).alias("b_wh"),
+    )
+    extra = pl.concat(
+        [
+            fill.select("account_id", pl.col("a").alias("register"), pl.col("a_wh").alias("wh")),
+            fill.filter(pl.col("b").is_not_null()).select(
+                "account_id", pl.col("b").alias("register"), pl.col("b_wh").alias("wh")
+            ),
+        ]
+    )
+    sums = (
+        pl.concat([sums, extra.cast(sums.schema)]).group_by("account_id", "register").agg(pl.col("wh").sum())
+    )
+    # Reactive energy of accounts where only some parts have the register.
+    mixed = (
+        part.filter(pl.col("account_reactive") & ~pl.col("all_reactive"))
+        .group_by("account_id")
+        .agg(
+            pl.col("active").sum().alias("active_all"),
+            pl.col("active").filter(pl.col("has_reactive")).sum().alias("active_with"),
+        )
+    )
+    scaled = (
+        sums.filter(pl.col("register") == "reactive")
+        .join(mixed, on="account_id", how="inner")
+        .filter(pl.col("active_with") > 0)
+        .select(
+            "account_id",
+            "register",
+            # in floating point: the product of two large energies overflows 64 bits
+            (pl.col("wh") * (pl.col("active_all") / pl.col("active_with")))
+            .round(0)
+            .cast(pl.Int64)
+            .alias("wh"),
+        )
+    )
+    return pl.concat(
+        [
+            sums.join(mixed.select("account_id"), on="account_id", how="anti"),
+            sums.join(mixed.select("account_id"), on="account_id", how="semi").filter(
+                pl.col("register") != "reactive"
+            ),
+            scaled,
+        ]
     )
 
 

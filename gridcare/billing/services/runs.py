@@ -379,9 +379,15 @@ def _partitions_read(
 
 def _read_partition(run: BillingRun, part: BillingRunPartition) -> PeriodData:
     lo, hi = part.account_lo, part.account_hi
-    released = BillingHold.objects.filter(
-        run=run, status=HoldStatus.RELEASED, account_id__gte=lo, account_id__lte=hi
-    ).values_list("account_id", flat=True)
+    # Only a clerk's release overrides an open exception, not the run's own release of an
+    # account it billed (released by SYSTEM_ACTOR): a bill sent back and re-held stays held.
+    released = (
+        BillingHold.objects.filter(
+            run=run, status=HoldStatus.RELEASED, account_id__gte=lo, account_id__lte=hi
+        )
+        .exclude(released_by=SYSTEM_ACTOR)
+        .values_list("account_id", flat=True)
+    )
     billed = Bill.objects.filter(period=run.period, account_id__gte=lo, account_id__lte=hi).values_list(
         "account_id", flat=True
     )

@@ -178,6 +178,37 @@ def test_version_add_refuses_a_date_inside_issued_bills() -> None:
         )
 
 
+@pytest.mark.django_db
+def test_version_add_refuses_a_date_inside_draft_bills_but_not_void_ones() -> None:
+    # given a draft October bill of the tariff (rated with the old prices) and a void one
+    BillFactory(tariff_code="HEBS-RES-LV", status=BillStatus.DRAFT)
+    BillFactory(
+        tariff_code="HEBS-RES-LV",
+        status=BillStatus.VOID,
+        period=dt.date(2026, 11, 1),
+        period_start=dt.date(2026, 11, 1),
+        period_end=dt.date(2026, 11, 30),
+    )
+    before = TariffVersion.objects.count()
+
+    def add(day: dt.date) -> TariffVersion:
+        return tariff_version_add(
+            actor="test",
+            tariff_code="HEBS-RES-LV",
+            effective_from=day,
+            params=_params("HEBS-RES-LV"),
+            source="test",
+        )
+
+    # when a version takes effect inside the draft's period, then it is refused
+    with pytest.raises(Conflict) as caught:
+        add(dt.date(2026, 10, 16))
+    assert "Draft bills of HEBS-RES-LV" in str(caught.value.message)
+    assert TariffVersion.objects.count() == before
+    # and after it (inside only the void bill's period) it is accepted
+    assert add(dt.date(2026, 11, 1)).effective_from == dt.date(2026, 11, 1)
+
+
 # --- adding an agency price month -----------------------------------------------------------------
 
 PRICES = {

@@ -373,3 +373,72 @@ def test_days_charged_daily_are_not_billed_again():
 
     assert data.periods["account_id"].to_list() == [part.pk]
     assert (_row(data, part)["period_start"], _row(data, part)["total_wh"]) == (dt.date(2026, 10, 21), 50_000)
+
+
+def _exchange(acct, *, old_final, new_registers, new_closing):
+    """Exchange ``acct``'s meter on 15 October for a new one with ``new_registers`` (initial
+    readings 0) and its 1 November readings ``new_closing``."""
+    new = new_meter(registers=new_registers)
+    meter_exchange(
+        actor="test",
+        account=acct,
+        new_meter=new,
+        at=at(dt.date(2026, 10, 15)),
+        old_final_readings=old_final,
+        new_initial_readings=dict.fromkeys(new_registers, "0"),
+        reason="upgrade",
+    )
+    for reg, value in new_closing.items():
+        put_reading(new, reg, CLOSING, value)
+    return new
+
+
+def test_exchange_from_a_total_only_meter_to_a_tou_meter_bills_the_old_part_as_flat():
+    # given a general I&C account whose total-only meter read 100 kWh before its exchange
+    acct, _old = billable_account(tariff_code="HEBS-GIC-LV", start="200", end=None)
+    _exchange(
+        acct,
+        old_final={"total": "300"},
+        new_registers=("total", "peak", "flat", "valley"),
+        new_closing={"total": "60", "peak": "30", "flat": "20", "valley": "10"},
+    )
+    # when / then: the TOU registers carry both parts, the old one at the flat price
+    row = _row(_data(), acct)
+    assert (row["total_wh"], row["peak_wh"], row["flat_wh"], row["valley_wh"]) == (
+        160_000,
+        30_000,
+        120_000,
+        10_000,
+    )
+
+
+def test_exchange_to_a_peak_valley_meter_splits_the_old_part_in_the_new_meters_proportion():
+    acct, _old = billable_account(tariff_code="HEBS-RES-LV-TOU", start="200", end=None)
+    _exchange(
+        acct,
+        old_final={"total": "300"},
+        new_registers=("total", "peak", "valley"),
+        new_closing={"total": "60", "peak": "40", "valley": "20"},
+    )
+    row = _row(_data(), acct)
+    # 100 kWh split 2:1 (66.667 peak, 33.333 valley) + the new meter's 40 / 20
+    assert (row["total_wh"], row["peak_wh"], row["valley_wh"]) == (160_000, 106_667, 53_333)
+
+
+def test_exchange_to_a_meter_without_reactive_register_keeps_the_old_parts_power_factor():
+    # given a two-part account whose old meter had a reactive register (100 kWh, 75 kvarh:
+    # power factor 0.80) and whose new meter has none (60 kWh)
+    registers = ("total", "peak", "flat", "valley", "reactive")
+    acct, old = billable_account(tariff_code="HEBS-LI-10KV", registers=registers, start="200", end=None)
+    for reg in ("peak", "flat", "valley", "reactive"):
+        put_reading(old, reg, OPENING, "0")
+    _exchange(
+        acct,
+        old_final={"total": "300", "peak": "50", "flat": "30", "valley": "20", "reactive": "75"},
+        new_registers=("total", "peak", "flat", "valley"),
+        new_closing={"total": "60", "peak": "30", "flat": "20", "valley": "10"},
+    )
+    row = _row(_data(), acct)
+    # then the reactive energy is scaled to the 160 kWh billed: the same ratio, 0.80
+    assert (row["peak_wh"], row["flat_wh"], row["valley_wh"]) == (80_000, 50_000, 30_000)
+    assert row["reactive_varh"] == 120_000

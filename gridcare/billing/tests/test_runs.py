@@ -292,6 +292,28 @@ def test_dask_local_cluster_gives_the_same_bills_as_in_process():
     assert len(local[0]) == 5
 
 
+def test_the_runs_own_release_does_not_override_a_reopened_exception():
+    # given an account held for an exception, billed by the run once it was resolved
+    held, meter = billable_account(start="1000", end="1000")  # zero energy: reviewed
+    open_exception(held, meter, day_from=dt.date(2026, 10, 3), day_to=dt.date(2026, 10, 4))
+    run = billing_run(period="2026-10", actor="clerk")
+    held.reading_exceptions.update(status="accepted")
+    billing_run(period="2026-10", actor="clerk")
+    hold = BillingHold.objects.get(run=run, account=held)
+    assert (hold.status, hold.released_by) == (HoldStatus.RELEASED, runs.SYSTEM_ACTOR)
+    # when its bill is sent back and the meter is sent for re-read
+    review = BillReview.objects.get(bill__account=held)
+    bill_review_decide(review_id=review.pk, actor="clerk", decision="send_back", note="re-read")
+    open_exception(held, meter, day_from=dt.date(2026, 10, 20), day_to=dt.date(2026, 10, 31), status="reread")
+    run = billing_run(period="2026-10", actor="clerk")
+    # then the next run holds it again rather than billing over the open exception
+    assert not _bills()
+    hold.refresh_from_db()
+    assert (hold.status, hold.released_by) == (HoldStatus.HELD, "")
+    assert hold.reason == "Open reading exception (spike) in the period"
+    assert run.accounts_held == 1
+
+
 def test_released_hold_of_a_missing_reading_is_held_again():
     missing, _ = billable_account(end=None)
     run = billing_run(period="2026-10", actor="clerk")
