@@ -22,7 +22,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from gridcare.core.context_processors import SERVICE_AREAS
+from gridcare.core.context_processors import areas_for
 from gridcare.core.engine.ids import mask_id_number
 from gridcare.core.errors import LoginThrottled
 from gridcare.core.forms import AuditSearchForm, LoginForm
@@ -116,7 +116,7 @@ def _home(request: HttpRequest) -> HttpResponse:
     show_figures = request.user.has_perm("customers.view_account")
     context = {
         "figures": dashboard_figures() if show_figures else None,
-        "areas": SERVICE_AREAS,
+        "areas": areas_for(request.user),
         "calendar_gaps": calendar_gaps(),
     }
     return render(request, "core/home.html", context)

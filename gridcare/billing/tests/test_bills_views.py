@@ -408,3 +408,20 @@ def test_api_adjustment_list_and_detail(customer_client, staff_client, bill):
     assert [a["id"] for a in client.get("/api/billing/adjustments?status=approved").json()] == [approved.pk]
     assert client.get(f"/api/billing/adjustments/{approved.pk}").json()["amount"] == "-2.00"
     assert client.get("/api/billing/adjustments/999999").status_code == 404
+
+
+@pytest.mark.parametrize("role", ["inspector", "metering_tech"])
+def test_the_bill_page_links_its_run_only_for_roles_that_may_open_it(staff_client, role):
+    run = BillingRun.objects.create(period=dt.date(2026, 10, 1), status="issued", created_by="t")
+    bill = notice_bill(run=run)
+    run_page = reverse("billing:run", args=[run.pk])
+    page = staff_client(roles=[role]).get(reverse("billing:bill", args=[bill.pk]))
+    assert f'href="{run_page}"' not in page.content.decode()
+    clerk_page = staff_client(roles=["billing_clerk"]).get(reverse("billing:bill", args=[bill.pk]))
+    assert f'href="{run_page}"' in clerk_page.content.decode()
+
+
+def test_a_huge_run_filter_is_a_form_error_not_a_server_error(staff_client):
+    client = staff_client(roles=["billing_clerk"])
+    response = client.get(reverse("billing:bills"), {"run": "99999999999999999999"})
+    assert response.status_code == 200

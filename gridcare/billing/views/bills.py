@@ -46,9 +46,10 @@ DOC_BADGES: dict[str, str] = {
 }
 
 
-def run_url(run_id: int | None) -> str | None:
-    """The run page (views/runs.py, URL name ``billing:run``) when it exists."""
-    if run_id is None:
+def run_url(run_id: int | None, user: Any) -> str | None:
+    """The run page (views/runs.py, URL name ``billing:run``) when it exists and ``user``
+    may open it (a meter technician or inspector sees bills but not runs)."""
+    if run_id is None or not user.has_perm("billing.view_billingrun"):
         return None
     try:
         return reverse("billing:run", args=[run_id])
@@ -68,7 +69,7 @@ class BillSearchForm(forms.Form):
     status = forms.ChoiceField(
         label=gettext_lazy("Status"), required=False, choices=[("", gettext_lazy("All")), *BillStatus.choices]
     )
-    run = forms.IntegerField(label=gettext_lazy("Run"), required=False, min_value=1)
+    run = forms.IntegerField(label=gettext_lazy("Run"), required=False, min_value=1, max_value=2**63 - 1)
 
     def clean_period(self) -> dt.date | None:
         value = (self.cleaned_data.get("period") or "").strip()
@@ -142,7 +143,7 @@ def bill_view(request: HttpRequest, pk: int) -> HttpResponse:
             "badge": BILL_BADGES.get(bill.status, "muted"),
             "all_adjustments": [(a, DOC_BADGES.get(a.status, "muted")) for a in bill.adjustments.all()],
             "allocations": list(bill.allocations.all()),
-            "run_url": run_url(bill.run_id),
+            "run_url": run_url(bill.run_id, request.user),
             "can_adjust": bill.status == BillStatus.ISSUED and user.has_perm("billing.add_billadjustment"),
             "can_view_customer": user.has_perm("customers.view_customer"),
         },
@@ -194,7 +195,7 @@ def run_export_view(request: HttpRequest, run_id: int) -> HttpResponse | FileRes
         response = render(
             request,
             "billing/bills_export_wait.html",
-            {"outcome": outcome, "run_id": run_id, "run_url": run_url(run_id)},
+            {"outcome": outcome, "run_id": run_id, "run_url": run_url(run_id, request.user)},
             status=202,
         )
         response["Refresh"] = "15"

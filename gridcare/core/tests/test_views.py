@@ -394,3 +394,32 @@ def test_audit_page_query_count_does_not_grow_with_rows(django_assert_num_querie
     with django_assert_num_queries(7):
         response = client.get(reverse("core:audit"))
     assert len(response.context["rows"]) == 25
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "role",
+    ["counter_clerk", "hotline_agent", "billing_clerk", "metering_tech", "inspector", "repair_dispatcher"],
+)
+def test_the_dashboard_links_only_pages_the_role_may_open(staff_client: Any, role: str) -> None:
+    # The sidebar and the "Service areas" card linked every built area whatever the role:
+    # a meter technician got 403 on 抄表收费 (runs) and 用电检查 (risk list).
+    import re
+
+    client = staff_client(roles=[role])
+    html = client.get(reverse("core:home")).content.decode()
+    hrefs = sorted(set(re.findall(r'href="(/[^"#?]*)', html)))
+    forbidden = [
+        href
+        for href in hrefs
+        if not href.startswith(("/static/", "/logout", "/i18n/")) and client.get(href).status_code == 403
+    ]
+    assert forbidden == []
+
+
+@pytest.mark.django_db
+def test_an_area_links_the_page_the_role_may_open_or_says_no_access(staff_client: Any) -> None:
+    html = staff_client(roles=["metering_tech"]).get(reverse("core:home")).content.decode()
+    assert f'href="{reverse("billing:bills")}"' in html  # bills, not the runs it may not open
+    assert f'href="{reverse("billing:runs")}"' not in html
+    assert "no access" in html or "无权限" in html
