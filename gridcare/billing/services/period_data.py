@@ -670,6 +670,24 @@ def build_period_data(
 
 def _register_sums(usage: pl.DataFrame) -> pl.DataFrame:
     """Each account's energy per register (``account_id``, ``register``, ``wh``): the sum of
+    its meters' parts, by :func:`_mixed_register_sums` for the few accounts with more than
+    one installation in the period (an exchange); the others — nearly every account of a
+    run — by one group-by."""
+    plain = usage.group_by("account_id", "register").agg(pl.col("wh").sum())
+    if usage.get_column("install_id").n_unique() == usage.get_column("account_id").n_unique():
+        return plain  # one installation per account (an installation has one account)
+    several = (
+        usage.group_by("account_id")
+        .agg(pl.col("install_id").n_unique().alias("parts"))
+        .filter(pl.col("parts") > 1)
+        .select("account_id")
+    )
+    mixed = _mixed_register_sums(usage.join(several, on="account_id", how="semi"))
+    return pl.concat([plain.join(several, on="account_id", how="anti"), mixed.cast(plain.schema)])
+
+
+def _mixed_register_sums(usage: pl.DataFrame) -> pl.DataFrame:
+    """Each account's energy per register (``account_id``, ``register``, ``wh``): the sum of
     its meters' parts (an exchange adds them), with two rules for an exchange between meters
     with different registers (docs/billing-runs.md, "Meter exchange"):
 
