@@ -284,42 +284,57 @@ def meter_adjustment_settle(*, actor: Actor, adjustment_id: int) -> Adjustment:
     """结算: mark a meter-verification 退补 record settled once billing has turned it into
     correction documents. Only an open record can be settled (a second call is a Conflict);
     call it inside the transaction that writes the corrections."""
-    with transaction.atomic():
-        adjustment = Adjustment.objects.select_for_update().filter(pk=adjustment_id).first()
-        if adjustment is None:
-            raise NotFound(field="adjustment_id")
-        if adjustment.status != AdjustmentStatus.OPEN:
-            raise Conflict(_("This meter 退补 record has already been settled."), field="meter_adjustment")
-        adjustment.status = AdjustmentStatus.SETTLED
-        adjustment.save(update_fields=["status"])
-        audit_record(
-            actor=actor,
-            obj=adjustment,
-            action="adjustment.settle",
-            before={"status": AdjustmentStatus.OPEN},
-            after={"status": AdjustmentStatus.SETTLED},
-        )
-    return adjustment
+    return _adjustment_move(
+        actor=actor,
+        adjustment_id=adjustment_id,
+        source=AdjustmentStatus.OPEN,
+        target=AdjustmentStatus.SETTLED,
+        action="adjustment.settle",
+        refused=_("This meter 退补 record has already been settled."),
+    )
 
 
 def meter_adjustment_reopen(*, actor: Actor, adjustment_id: int, note: str) -> Adjustment:
     """Open a settled meter 退补 record again (awaiting billing): billing rejected every
     correction document made from it, so it is to be settled anew. Call it inside the
     transaction that rejected the last document."""
+    return _adjustment_move(
+        actor=actor,
+        adjustment_id=adjustment_id,
+        source=AdjustmentStatus.SETTLED,
+        target=AdjustmentStatus.OPEN,
+        action="adjustment.reopen",
+        refused=_("This meter 退补 record is not settled."),
+        reason=note,
+    )
+
+
+def _adjustment_move(
+    *,
+    actor: Actor,
+    adjustment_id: int,
+    source: str,
+    target: str,
+    action: str,
+    refused: Any,  # a message, lazily translated (core.errors takes Any)
+    reason: str = "",
+) -> Adjustment:
+    """Move a 退补 record from ``source`` to ``target`` under its row lock, audited; any other
+    status is a Conflict with the message ``refused``."""
     with transaction.atomic():
         adjustment = Adjustment.objects.select_for_update().filter(pk=adjustment_id).first()
         if adjustment is None:
             raise NotFound(field="adjustment_id")
-        if adjustment.status != AdjustmentStatus.SETTLED:
-            raise Conflict(_("This meter 退补 record is not settled."), field="meter_adjustment")
-        adjustment.status = AdjustmentStatus.OPEN
+        if adjustment.status != source:
+            raise Conflict(refused, field="meter_adjustment")
+        adjustment.status = target
         adjustment.save(update_fields=["status"])
         audit_record(
             actor=actor,
             obj=adjustment,
-            action="adjustment.reopen",
-            before={"status": AdjustmentStatus.SETTLED},
-            after={"status": AdjustmentStatus.OPEN},
-            reason=note,
+            action=action,
+            before={"status": source},
+            after={"status": target},
+            reason=reason,
         )
     return adjustment
