@@ -40,3 +40,48 @@ def test_bench_readings_imports_compares_and_cleans_up():
     # without --keep the bench leaves no readings or import job behind
     assert not Reading.objects.exists()
     assert not ReadingImport.objects.exists()
+
+
+def test_wait_for_quiet_polls_until_no_autovacuum_worker(monkeypatch):
+    from gridcare.core.management.commands import bench
+
+    busy = iter([2, 1, 0])
+    monkeypatch.setattr(bench, "_autovacuum_workers", lambda: next(busy))
+    monkeypatch.setattr(bench.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(bench, "connection", type("C", (), {"vendor": "postgresql"})())
+    waited, quiet = bench._wait_for_quiet(limit=60)
+    assert quiet is True
+    assert next(busy, "drained") == "drained"  # asked until the server said 0
+
+
+def test_wait_for_quiet_gives_up_after_the_limit_and_says_so(monkeypatch):
+    from gridcare.core.management.commands import bench
+
+    monkeypatch.setattr(bench, "_autovacuum_workers", lambda: 1)
+    monkeypatch.setattr(bench.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(bench, "connection", type("C", (), {"vendor": "postgresql"})())
+    waited, quiet = bench._wait_for_quiet(limit=0.0)
+    assert quiet is False
+    out = io.StringIO()
+    bench._quiet_note(type("Cmd", (), {"stdout": out})(), "a raw COPY", waited, quiet)
+    assert "autovacuum still running" in out.getvalue()
+    assert "a raw COPY is timed beside it" in out.getvalue()
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_vacuum_readings_runs_outside_a_transaction_only():
+    from django.db import transaction
+
+    from gridcare.core.management.commands import bench
+
+    assert bench._autovacuum_workers() >= 0  # the query itself works on this server
+    with transaction.atomic():
+        assert bench._vacuum_readings() is False  # VACUUM cannot run in a transaction
+    assert bench._vacuum_readings() is True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables WHERE relname = %s",
+            [Reading._meta.db_table],
+        )
+        assert cursor.fetchone()[0] is True
