@@ -17,13 +17,21 @@ The daily cycle (``gridcare worker`` runs it; ``gridcare billing prepaid …`` b
    (重要用户) disconnect is never automatic: it is created ``NEEDS_PERSON``.
 3. :func:`remote_orders_dispatch` — pending orders go to the AMI head-end through the
    adapter (:class:`FileOutboxHeadEnd` by default: there is no real head-end here).
+
+A reconnect does not wait for the cycle: the check that creates it — the daily one, or
+:func:`prepaid_after_payment` as soon as a payment commits — sends it once its own
+transaction commits (a failed send leaves it pending for the next dispatch). A disconnect
+goes only to an account that is still active and prepaid: one made before the account was
+switched to postpaid, suspended or closed is cancelled, not sent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import functools
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -91,6 +99,8 @@ ENERGY_REGISTERS = (Register.TOTAL, *TOU_REGISTERS)
 OPEN_STATUSES = (RemoteOrderStatus.PENDING, RemoteOrderStatus.SENT, RemoteOrderStatus.NEEDS_PERSON)
 PERM_ACT = "billing.change_remoteorder"
 
+logger = logging.getLogger(__name__)
+
 
 # --- policy ------------------------------------------------------------------------------------
 
@@ -107,6 +117,34 @@ def policy_in_force(day: dt.date) -> BillingPolicy:
 
 def _local_date(value: dt.datetime) -> dt.date:
     return timezone.localtime(value).date()
+
+
+def _active_prepaid_q(prefix: str = "") -> Q:
+    """The accounts that get reminders and remote disconnects: prepaid and active (not
+    suspended or closed). The archive dates every mode switch, suspension and closure today
+    or earlier (customers ``account_update``), so the flags say what holds now."""
+    return Q(**{f"{prefix}is_prepaid": True, f"{prefix}status": AccountStatus.ACTIVE})
+
+
+def _not_active_prepaid(account: Account) -> str:
+    """Why a disconnect for a prepaid balance no longer applies to ``account`` (the audit
+    reason of its cancellation); "" while the account is active and prepaid."""
+    if account.status == AccountStatus.CLOSED:
+        return gettext(
+            "The account was closed (销户) on %(day)s: a prepaid disconnection no longer applies."
+        ) % {"day": account.closed_on}
+    if account.status == AccountStatus.SUSPENDED:
+        return gettext(
+            "The account is suspended (暂停; last day of supply %(day)s): a prepaid disconnection "
+            "no longer applies."
+        ) % {"day": account.suspended_on}
+    if not account.is_prepaid:
+        if account.billing_mode_since is None:
+            return gettext("The account is postpaid: a prepaid disconnection no longer applies.")
+        return gettext(
+            "The account is postpaid since %(day)s: a prepaid disconnection no longer applies."
+        ) % {"day": account.billing_mode_since}
+    return ""
 
 
 # --- 1. the daily charge -----------------------------------------------------------------------
@@ -909,10 +947,12 @@ def _last_day_started_at_or_above(
 
 def _check_accounts(
     ids: list[int], *, now: dt.datetime, policy: BillingPolicy, actor: Any, counts: dict[str, int]
-) -> None:
+) -> list[int]:
     """Decide and act for the accounts ``ids`` (one transaction; balances locked so a
-    payment posting at the same time is seen before or after, never half)."""
+    payment posting at the same time is seen before or after, never half). Returns the ids
+    of the reconnect orders created (to send once this transaction commits)."""
     low = policy.prepaid_low_balance
+    reconnect_ids: list[int] = []
     with transaction.atomic():
         balances = dict(
             AccountBalance.objects.select_for_update()
@@ -1035,7 +1075,7 @@ def _check_accounts(
             if executed:
                 latest = executed[-1]
                 if not any(o.pk > latest.pk and o.status != RemoteOrderStatus.CANCELLED for o in reconnects):
-                    _create_order(
+                    reconnect = _create_order(
                         account=acct,
                         kind=RemoteOrderKind.RECONNECT,
                         status=RemoteOrderStatus.PENDING,
@@ -1046,6 +1086,7 @@ def _check_accounts(
                         due=now + dt.timedelta(hours=policy.reconnect_hours),
                         actor=actor,
                     )
+                    reconnect_ids.append(reconnect.pk)
                     counts["reconnect_orders"] += 1
             if balance < low and armed(account_id, PrepaidNoticeLevel.LOW, armed_low_day):
                 notices.append(
@@ -1056,6 +1097,7 @@ def _check_accounts(
                 counts["notices_low"] += 1
         if notices:
             PrepaidNotice.objects.bulk_create(notices, batch_size=1000)
+    return reconnect_ids
 
 
 def _new_counts() -> dict[str, int]:
@@ -1068,9 +1110,70 @@ def _new_counts() -> dict[str, int]:
             "disconnect_needs_person",
             "disconnect_cancelled",
             "reconnect_orders",
+            "reconnect_sent",
+            "reconnect_send_failed",
         ),
         0,
     )
+
+
+def _send_reconnects(order_ids: list[int], *, actor: Any, counts: dict[str, int]) -> None:
+    """Send the reconnect orders ``order_ids`` just created, each through the path "send"
+    takes (:func:`_order_send`: the same checks and audit rows). The customer is promised
+    supply within ``reconnect_hours`` of paying, so a reconnect does not wait for the next
+    dispatch. A send that fails (head-end down, no meter installed, …) is logged and the
+    order stays pending for the next dispatch; it never fails the caller (a payment is
+    already committed)."""
+    for pk in order_ids:
+        try:
+            order = _order_send(actor=actor, order_id=pk)
+        except Exception:
+            logger.exception("reconnect order %s: not sent, left pending for the next dispatch", pk)
+            counts["reconnect_send_failed"] += 1
+        else:
+            if order.status == RemoteOrderStatus.SENT:
+                counts["reconnect_sent"] += 1
+
+
+def _send_reconnects_on_commit(order_ids: list[int], *, actor: Any, counts: dict[str, int]) -> None:
+    """:func:`_send_reconnects` once the current transaction commits (at once outside one):
+    never before the order (and the payment that led to it) is committed."""
+    if order_ids:
+        transaction.on_commit(functools.partial(_send_reconnects, order_ids, actor=actor, counts=counts))
+
+
+def _cancel_disconnects_not_prepaid(*, actor: Any, counts: dict[str, int]) -> None:
+    """Cancel the disconnects not sent yet (pending, or waiting for a person) of accounts
+    that are no longer active prepaid ones — switched to postpaid, suspended or closed
+    after the order was made — so they do not wait in the queue for a send that would
+    cancel them anyway."""
+    stale = list(
+        RemoteOrder.objects.filter(
+            kind=RemoteOrderKind.DISCONNECT,
+            status__in=(RemoteOrderStatus.PENDING, RemoteOrderStatus.NEEDS_PERSON),
+        )
+        .exclude(_active_prepaid_q("account__"))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for pk in stale:
+        with transaction.atomic():
+            order = _order_for_update(pk)
+            if order.kind != RemoteOrderKind.DISCONNECT or order.status not in (
+                RemoteOrderStatus.PENDING,
+                RemoteOrderStatus.NEEDS_PERSON,
+            ):
+                continue  # sent or decided meanwhile
+            reason = _not_active_prepaid(order.account)
+            if reason:
+                _set_status(
+                    order,
+                    status=RemoteOrderStatus.CANCELLED,
+                    actor=actor,
+                    action="remote_order_cancel",
+                    reason=reason,
+                )
+                counts["disconnect_cancelled"] += 1
 
 
 def prepaid_check_balances(*, now: dt.datetime, actor: Any) -> dict[str, Any]:
@@ -1082,40 +1185,45 @@ def prepaid_check_balances(*, now: dt.datetime, actor: Any) -> dict[str, Any]:
     - still < 0 ``prepaid_notice_days`` after that notice: a disconnect order, PENDING — or
       NEEDS_PERSON for an important customer (a person decides; never automatic);
     - balance ≥ 0: a pending/needs-person disconnect is cancelled; a sent or executed one gets
-      a reconnect order due within ``reconnect_hours``.
+      a reconnect order due within ``reconnect_hours``, sent at once (once the check's
+      transaction commits; one that cannot go out stays pending for the next dispatch).
+
+    A disconnect not sent yet of an account that is no longer active prepaid (postpaid,
+    suspended, closed) is cancelled.
     """
     if timezone.is_naive(now):
         raise ValidationFailed(gettext("The time must carry its time zone."), field="now")
     policy = policy_in_force(_local_date(now))
-    ids = list(
-        Account.objects.filter(is_prepaid=True, status=AccountStatus.ACTIVE)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    ids = list(Account.objects.filter(_active_prepaid_q()).order_by("pk").values_list("pk", flat=True))
     counts = _new_counts()
     counts["accounts"] = len(ids)
+    _cancel_disconnects_not_prepaid(actor=actor, counts=counts)
+    reconnect_ids: list[int] = []
     for offset in range(0, len(ids), BATCH_ACCOUNTS):
-        _check_accounts(
+        reconnect_ids += _check_accounts(
             ids[offset : offset + BATCH_ACCOUNTS], now=now, policy=policy, actor=actor, counts=counts
         )
+    _send_reconnects_on_commit(reconnect_ids, actor=actor, counts=counts)
     return {"at": timezone.localtime(now).isoformat(), **counts}
 
 
 def prepaid_after_payment(*, account_id: int, actor: Any) -> dict[str, Any]:
     """Called after a payment to an account commits: re-check it at once, so a disconnect not
     yet executed is cancelled and an executed one gets a reconnect order due now +
-    ``reconnect_hours``. Not a prepaid account: nothing to do."""
-    account = Account.objects.filter(pk=account_id).values("is_prepaid", "status").first()
-    if account is None:
+    ``reconnect_hours``, sent to the head-end at once (once this check commits; if it cannot
+    go out it stays pending for the next dispatch, and the payment is not affected). Not an
+    active prepaid account: nothing to do."""
+    if not Account.objects.filter(pk=account_id).exists():
         raise NotFound(field="account_id")
     counts = _new_counts()
-    if not account["is_prepaid"] or account["status"] != AccountStatus.ACTIVE:
+    if not Account.objects.filter(_active_prepaid_q(), pk=account_id).exists():
         return counts
     now = timezone.now()
     counts["accounts"] = 1
-    _check_accounts(
+    reconnect_ids = _check_accounts(
         [account_id], now=now, policy=policy_in_force(_local_date(now)), actor=actor, counts=counts
     )
+    _send_reconnects_on_commit(reconnect_ids, actor=actor, counts=counts)
     return counts
 
 
@@ -1183,11 +1291,18 @@ def _require_perm(actor: Any) -> None:
 
 
 def remote_order_send(*, actor: Any, order_id: Any) -> RemoteOrder:
-    """PENDING → SENT through the head-end adapter. A disconnect is re-checked first: a
-    balance back at or above zero cancels it instead; an important customer's disconnect
-    goes out only after a person approved it (``decided_by``) — without that it is handed
-    to a person (NEEDS_PERSON) and not sent."""
+    """PENDING → SENT through the head-end adapter. A disconnect is re-checked first: an
+    account no longer active prepaid (switched to postpaid, suspended or closed since the
+    order was made) or a balance back at or above zero cancels it instead; an important
+    customer's disconnect goes out only after a person approved it (``decided_by``) —
+    without that it is handed to a person (NEEDS_PERSON) and not sent."""
     _require_perm(actor)
+    return _order_send(actor=actor, order_id=order_id)
+
+
+def _order_send(*, actor: Any, order_id: Any) -> RemoteOrder:
+    """:func:`remote_order_send` without the actor's permission check: also used for the
+    reconnect a payment leads to, which the policy orders whoever posted the payment."""
     now = timezone.now()
     with transaction.atomic():
         order = _order_for_update(order_id)
@@ -1198,6 +1313,16 @@ def remote_order_send(*, actor: Any, order_id: Any) -> RemoteOrder:
                 field="status",
             )
         if order.kind == RemoteOrderKind.DISCONNECT:
+            not_prepaid = _not_active_prepaid(order.account)
+            if not_prepaid:
+                _set_status(
+                    order,
+                    status=RemoteOrderStatus.CANCELLED,
+                    actor=actor,
+                    action="remote_order_cancel",
+                    reason=not_prepaid,
+                )
+                return order
             if order.account.is_important and not order.decided_by:
                 # e.g. the account was marked important after the order was made: never send
                 # it; hand it to a person instead.

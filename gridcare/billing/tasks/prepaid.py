@@ -30,7 +30,8 @@ def prepaid_daily_charge_task(day: str | None = None) -> dict[str, Any]:
 
 @task()
 def prepaid_check_task() -> dict[str, Any]:
-    """Balance thresholds → notices and remote orders, then send the pending orders."""
+    """Balance thresholds → notices and remote orders (a reconnect is sent by the check at
+    once), then send the pending orders."""
     from gridcare.billing.services.prepaid import prepaid_check_balances, remote_orders_dispatch
 
     summary = prepaid_check_balances(now=timezone.now(), actor=ACTOR)
@@ -64,9 +65,9 @@ def prepaid_daily_cycle_task(day: str | None = None) -> dict[str, Any]:
 
 @task()
 def prepaid_after_payment_task(account_id: int) -> dict[str, Any]:
-    """Re-check one account after a payment (when the caller prefers the queue to a direct call)."""
-    from gridcare.billing.services.prepaid import prepaid_after_payment, remote_orders_dispatch
+    """Re-check one account after a payment (when the caller prefers the queue to a direct
+    call); a reconnect it leads to is sent by the check itself. Other accounts' pending
+    orders are left to the daily dispatch."""
+    from gridcare.billing.services.prepaid import prepaid_after_payment
 
-    summary = prepaid_after_payment(account_id=account_id, actor=ACTOR)
-    summary["dispatch"] = remote_orders_dispatch(actor=ACTOR)
-    return summary
+    return prepaid_after_payment(account_id=account_id, actor=ACTOR)

@@ -540,9 +540,9 @@ def test_console_sms_backend_and_cli(settings: Any, capsys: Any) -> None:
 def test_payment_through_payment_post_reconnects_and_a_reversal_starts_a_new_cycle(
     make_user: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    """The payments service calls ``prepaid_after_payment`` on commit; a payment reversed
-    after the reconnect leaves the account below zero again: a new ZERO notice and notice
-    period (the old notice does not disconnect at once)."""
+    """The payments service calls ``prepaid_after_payment`` on commit, which sends the
+    reconnect at once; a payment reversed after the reconnect leaves the account below zero
+    again: a new ZERO notice and notice period (the old notice does not disconnect at once)."""
     from gridcare.billing.services.payments import payment_post, payment_reverse
 
     account, _meter = prepaid("PP5001")
@@ -560,7 +560,7 @@ def test_payment_through_payment_post_reconnects_and_a_reversal_starts_a_new_cyc
         )
     assert balance(account) == Decimal("95.00")
     reconnect = RemoteOrder.objects.get(account=account, kind=RemoteOrderKind.RECONNECT)
-    assert reconnect.status == RemoteOrderStatus.PENDING
+    assert reconnect.status == RemoteOrderStatus.SENT
     assert reconnect.due_at <= timezone.now() + dt.timedelta(hours=24)
     with django_capture_on_commit_callbacks(execute=True):
         payment_reverse(actor=clerk, payment_id=payment.pk, reason="bank returned the transfer")
