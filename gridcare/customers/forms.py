@@ -9,7 +9,7 @@ the field before anything is written. The services stay the authority: the views
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -23,7 +23,7 @@ from gridcare.customers.choices import (
     VoltageLevel,
 )
 from gridcare.customers.models import Account, Customer, Transformer
-from gridcare.customers.services import customer_identity_clean
+from gridcare.customers.services import ACCOUNT_CLOSED_IS_FINAL, customer_identity_clean
 
 
 def add_service_error(
@@ -225,7 +225,10 @@ class CustomerEditForm(_IdentityMixin, forms.Form):
 
 class AccountEditForm(forms.Form):
     """修改用电户: class, voltage, tariff code, status (销户 and 暂停 take their date), 重要用户,
-    费控 (switching it takes the first day in the new mode)."""
+    费控 (switching it takes the first day in the new mode).
+
+    A closed account's status is shown but not offered: 销户 is final (the service refuses
+    it too); its closing date can still be corrected."""
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
     customer_class = forms.ChoiceField(label=_("Customer class"), choices=CustomerClass.choices)
@@ -280,6 +283,11 @@ class AccountEditForm(forms.Form):
             },
         )
         super().__init__(*args, **kwargs)
+        if account.status == AccountStatus.CLOSED:
+            status = cast(forms.ChoiceField, self.fields["status"])
+            status.choices = [(AccountStatus.CLOSED, AccountStatus.CLOSED.label)]
+            status.disabled = True  # the submitted value is ignored: the account stays closed
+            status.help_text = ACCOUNT_CLOSED_IS_FINAL
 
     def changes(self) -> dict[str, Any]:
         """Keyword arguments for ``services.account_update`` (without version)."""

@@ -108,20 +108,35 @@ def customer_list_page(qs: QuerySet[Customer]) -> QuerySet[Customer]:
     )
 
 
-def customer_get(*, user: Any, customer_id: int) -> Customer:
-    """One customer with everything the 360 view shows; NotFound if not visible."""
-    qs = customers_visible_to(user).prefetch_related(
-        Prefetch(
-            "accounts",
-            queryset=Account.objects.select_related("service_point__transformer__feeder__substation")
-            .prefetch_related(Prefetch("contracts", queryset=Contract.objects.order_by("-start_date")))
-            .order_by("number"),
-        )
+def _with_topology(accounts: QuerySet[Account]) -> QuerySet[Account]:
+    """``accounts`` with their topology path and contracts, by 户号 (what the 360 view shows)."""
+    return (
+        accounts.select_related("service_point__transformer__feeder__substation")
+        .prefetch_related(Prefetch("contracts", queryset=Contract.objects.order_by("-start_date")))
+        .order_by("number")
     )
+
+
+def customer_get(*, user: Any, customer_id: int, with_accounts: bool = True) -> Customer:
+    """One customer; NotFound if not visible.
+
+    ``with_accounts`` prefetches every account with its topology path and contracts (the
+    API's customer 360); pages that list the accounts page them with
+    :func:`customer_accounts` instead.
+    """
+    qs = customers_visible_to(user)
+    if with_accounts:
+        qs = qs.prefetch_related(Prefetch("accounts", queryset=_with_topology(Account.objects.all())))
     customer = qs.filter(pk=customer_id).first()
     if customer is None:
         raise NotFound()
     return customer
+
+
+def customer_accounts(*, user: Any, customer: Customer) -> QuerySet[Account]:
+    """The accounts of ``customer`` that ``user`` may see, with topology path and contracts,
+    by 户号 (the customer 360's account list, to be paginated)."""
+    return _with_topology(accounts_visible_to(user).filter(customer=customer))
 
 
 def account_get(*, user: Any, number: str) -> Account:

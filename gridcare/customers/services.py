@@ -69,6 +69,12 @@ ACCOUNT_EDITABLE = (
     "billing_mode_since",
 )
 
+# 销户 is final: later use of supply is a new connection (新装) with a new account.
+ACCOUNT_CLOSED_IS_FINAL = _(
+    "A closed account (销户) cannot be reopened: supply again needs a new connection (新装) "
+    "with a new account."
+)
+
 
 # --- formatting of numbers ---------------------------------------------------------------
 
@@ -422,6 +428,9 @@ def account_update(*, actor: Actor, account_id: int, version: int, **changes: An
     last day of supply (today when not given); making the account active clears both.
     Switching ``is_prepaid`` records ``billing_mode_since``, the first day in the new mode
     (today when not given). See :func:`_effective_dates` for what each date may be.
+
+    销户 is final: a closed account stays closed (supply at that address again is a new
+    connection, 新装, under a new account); only its closing date can still be corrected.
     """
     unknown = set(changes) - set(ACCOUNT_EDITABLE)
     if unknown:
@@ -445,6 +454,8 @@ def account_update(*, actor: Actor, account_id: int, version: int, **changes: An
         _require_choice(account.customer_class, CustomerClass, "customer_class")
         _require_choice(account.voltage_level, VoltageLevel, "voltage_level")
         _require_choice(account.status, AccountStatus, "status")
+        if was.status == AccountStatus.CLOSED and account.status != AccountStatus.CLOSED:
+            raise ValidationFailed(ACCOUNT_CLOSED_IS_FINAL, field="status")
         _require_choice(account.importance, ImportanceLevel, "importance")
         _effective_dates(account, was=was, given=changes)
         account.tariff_code = (account.tariff_code or "").strip()

@@ -93,15 +93,21 @@ def _audit_row(event: AuditEvent, *, show_identity: bool) -> dict[str, Any]:
 
 @staff_required("customers.view_customer")
 def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """客户360视图: identity, accounts with topology path and contracts, recent changes."""
+    """客户360视图: identity, accounts with topology path and contracts (paginated: an
+    organisation may hold hundreds), recent changes. The bills and inspection panels cover
+    every account of the customer, not only the page's; the meters card follows the page."""
     try:
-        customer = selectors.customer_get(user=request.user, customer_id=pk)
+        customer = selectors.customer_get(user=request.user, customer_id=pk, with_accounts=False)
     except NotFound as exc:
         raise Http404 from exc
     user = request.user
+    accounts = selectors.customer_accounts(user=user, customer=customer)
+    page = paginate(request, accounts)
+    page_accounts = list(page.object_list)
+    all_account_ids = list(accounts.values_list("pk", flat=True))
     can_change_customer = user.has_perm("customers.change_customer")
     recent_changes = None
-    panel = bills_panel(user=user, account_ids=[a.pk for a in customer.accounts.all()])
+    panel = bills_panel(user=user, account_ids=all_account_ids)
     if user.has_perm("core.view_auditevent"):
         events = AuditEvent.objects.filter(object_type="customers.customer", object_id=str(pk)).order_by(
             "-at", "-id"
@@ -112,16 +118,15 @@ def customer_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         "customers/detail.html",
         {
             "customer": customer,
-            "accounts": list(customer.accounts.all()),
+            "page": page,
+            "accounts": page_accounts,
             "can_change_customer": can_change_customer,
             "can_change_account": user.has_perm("customers.change_account"),
             "recent_changes": recent_changes,
-            "metering": metering_for_accounts(user=user, account_ids=[a.pk for a in customer.accounts.all()]),
+            "metering": metering_for_accounts(user=user, account_ids=[a.pk for a in page_accounts]),
             "bills_panel": panel,
             "workorders_panel": customer_work_orders_panel(user=user, customer_id=customer.pk),
-            "inspection_panel": customer_inspection_panel(
-                user=user, account_ids=[a.pk for a in customer.accounts.all()]
-            ),
+            "inspection_panel": customer_inspection_panel(user=user, account_ids=all_account_ids),
             "bills_chart": {**panel["chart"], "kwh_name": _("kWh"), "amount_name": _("Amount (yuan)")}
             if panel
             else None,
@@ -174,7 +179,7 @@ def customer_create_view(request: HttpRequest) -> HttpResponse:
 def customer_edit_view(request: HttpRequest, pk: int) -> HttpResponse:
     """修改客户档案 with optimistic locking (the hidden ``version``)."""
     try:
-        customer = selectors.customer_get(user=request.user, customer_id=pk)
+        customer = selectors.customer_get(user=request.user, customer_id=pk, with_accounts=False)
     except NotFound as exc:
         raise Http404 from exc
     form = CustomerEditForm(request.POST or None, customer=customer)

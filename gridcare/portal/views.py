@@ -26,9 +26,11 @@ from gridcare.portal.selectors import my_accounts, my_customer
 
 @customer_required
 def home(request: HttpRequest) -> HttpResponse:
-    """我的账户: the customer's accounts, with the services still to come as placeholders."""
-    accounts = list(my_accounts(user=request.user))
-    return render(request, "portal/home.html", {"accounts": accounts})
+    """我的账户: the customer's accounts (paginated: an organisation may hold hundreds), with
+    the services still to come as placeholders. Only the customer's own accounts are paged,
+    whatever ``page`` asks for."""
+    page = paginate(request, my_accounts(user=request.user))
+    return render(request, "portal/home.html", {"page": page})
 
 
 @customer_required

@@ -350,7 +350,7 @@ def test_account_open_rejects_unknown_class_and_writes_nothing() -> None:
 
 
 @pytest.mark.django_db
-def test_account_close_sets_closed_on_and_reopen_clears_it() -> None:
+def test_account_close_sets_closed_on_and_audits() -> None:
     account = make_account(make_person(), opened_on=dt.date(2024, 1, 2))
 
     closed = services.account_update(actor="a", account_id=account.pk, version=1, status=AccountStatus.CLOSED)
@@ -368,10 +368,60 @@ def test_account_close_sets_closed_on_and_reopen_clears_it() -> None:
     assert event.before == {"status": "active", "closed_on": None}
     assert event.after == {"status": "closed", "closed_on": closed.closed_on.isoformat()}
 
-    reopened = services.account_update(
-        actor="a", account_id=account.pk, version=2, status=AccountStatus.ACTIVE
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [AccountStatus.ACTIVE, AccountStatus.SUSPENDED])
+def test_a_closed_account_cannot_be_reopened_and_nothing_changes(status: str) -> None:
+    # 销户 is final: supply again is a new connection (新装) with a new account.
+    account = make_account(make_person(), opened_on=dt.date(2024, 1, 2))
+    closed = services.account_update(
+        actor="a",
+        account_id=account.pk,
+        version=1,
+        status=AccountStatus.CLOSED,
+        closed_on=dt.date(2026, 10, 20),
     )
-    assert reopened.closed_on is None
+    events = AuditEvent.objects.count()
+
+    with pytest.raises(ValidationFailed) as exc_info:
+        services.account_update(
+            actor="a", account_id=account.pk, version=closed.version, status=status, tariff_code="X"
+        )
+
+    assert exc_info.value.field == "status"
+    assert "新装" in str(exc_info.value.message)
+    account.refresh_from_db()
+    assert (account.status, account.closed_on, account.tariff_code, account.version) == (
+        AccountStatus.CLOSED,
+        dt.date(2026, 10, 20),
+        "",
+        closed.version,
+    )
+    assert AuditEvent.objects.count() == events
+
+
+@pytest.mark.django_db
+def test_a_closed_accounts_wrongly_entered_closing_date_can_be_corrected() -> None:
+    account = make_account(make_person(), opened_on=dt.date(2024, 1, 2))
+    services.account_update(
+        actor="a",
+        account_id=account.pk,
+        version=1,
+        status=AccountStatus.CLOSED,
+        closed_on=dt.date(2026, 10, 20),
+    )
+
+    corrected = services.account_update(
+        actor="a",
+        account_id=account.pk,
+        version=2,
+        status=AccountStatus.CLOSED,
+        closed_on=dt.date(2026, 10, 10),
+    )
+
+    assert (corrected.status, corrected.closed_on) == (AccountStatus.CLOSED, dt.date(2026, 10, 10))
+    event = _last_event(account)
+    assert (event.before, event.after) == ({"closed_on": "2026-10-20"}, {"closed_on": "2026-10-10"})
 
 
 @pytest.mark.django_db

@@ -231,14 +231,52 @@ def test_detail_shows_recent_changes_to_auditors_with_masked_id(data: dict[str, 
 
 
 def test_detail_query_count_is_fixed(data: dict[str, Any], django_assert_max_num_queries: Any) -> None:
-    for n in range(5):
+    for n in range(30):  # more than one page
         make_account(data["zhang"], transformer=data["transformer"], address=f"北街{n}号")
     client = client_for("counter_clerk")
-    # session, user, roles, permissions ×2, customer, accounts with topology, contracts, audit,
+    # session, user, permissions ×2, customer, account count, the page's accounts with
+    # topology, their contracts, all account ids (bills and inspection panels), bills,
     # installations with meters, open reading exceptions, the work-order panel's rows and its
     # open count
-    with django_assert_max_num_queries(13):
+    with django_assert_max_num_queries(14):
         assert client.get(url_for("customers:detail", data)).status_code == 200
+
+
+def test_detail_pages_the_accounts_and_the_bills_panel_covers_all_of_them(data: dict[str, Any]) -> None:
+    from gridcare.billing.tests.factories_bills import notice_bill
+
+    # given: an organisation with 30 accounts, billed on its first and its last one
+    org = make_organisation(name="城关机械厂")
+    accounts = [make_account(org, transformer=data["transformer"], address=f"工业路{n}号") for n in range(30)]
+    notice_bill(account=accounts[0], amount="52.00")
+    notice_bill(account=accounts[-1], amount="48.00")
+    client = client_for("counter_clerk")
+    url = reverse("customers:detail", args=[org.pk])
+
+    first = client.get(url)
+    second = client.get(url, {"page": 2})
+
+    numbers = [a.number for a in accounts]
+    assert [a.number for a in first.context["accounts"]] == numbers[:25]
+    assert [a.number for a in second.context["accounts"]] == numbers[25:]
+    assert first.context["page"].paginator.count == second.context["page"].paginator.count == 30
+    assert "page=2" in first.content.decode()
+    assert "工业路29号" not in first.content.decode()
+    for response in (first, second):  # the bills panel sums every account, not only the page's
+        panel = response.context["bills_panel"]
+        assert [b.account.number for b in panel["bills"]] == [numbers[-1], numbers[0]]
+        assert panel["chart"]["amount"] == ["100.00"]
+
+
+@pytest.mark.parametrize("page", ["99", "0", "abc"])
+def test_detail_page_numbers_out_of_range_show_a_page(data: dict[str, Any], page: str) -> None:
+    for n in range(30):
+        make_account(data["zhang"], transformer=data["transformer"], address=f"北街{n}号")
+
+    response = client_for("hotline_agent").get(url_for("customers:detail", data), {"page": page})
+
+    assert response.status_code == 200
+    assert len(response.context["accounts"]) in (25, 6)  # the first or the last page
 
 
 # --- create -----------------------------------------------------------------------------------
@@ -493,6 +531,45 @@ def test_account_edit_closes_the_account(data: dict[str, Any]) -> None:
     assert account.status == "closed"
     assert account.closed_on is not None
     assert account.tariff_code == "RES-T1"
+
+
+def test_account_edit_of_a_closed_account_does_not_offer_reopening(data: dict[str, Any]) -> None:
+    account = data["account"]
+    Account.objects.filter(pk=account.pk).update(opened_on=dt.date(2024, 1, 2))  # given: opened long ago
+    services.account_update(
+        actor="test",
+        account_id=account.pk,
+        version=1,
+        status="closed",
+        closed_on=dt.date(2026, 10, 20),
+    )
+    client = client_for("counter_clerk")
+
+    shown = client.get(url_for("customers:account_edit", data))
+
+    status = shown.context["form"]["status"]
+    assert status.field.disabled
+    assert [value for value, _label in status.field.choices] == ["closed"]
+    assert "新装" in shown.content.decode()
+
+    # a submitted status is ignored; a wrongly entered closing date can still be corrected
+    saved = client.post(
+        url_for("customers:account_edit", data),
+        {
+            "version": 2,
+            "customer_class": "urban_res",
+            "voltage_level": "220v",
+            "tariff_code": "",
+            "status": "active",
+            "closed_on": "2026-10-10",
+            "suspended_on": "",
+            "importance": "",
+        },
+    )
+
+    assert saved.status_code == 302
+    account.refresh_from_db()
+    assert (account.status, account.closed_on, account.version) == ("closed", dt.date(2026, 10, 10), 3)
 
 
 def test_account_edit_switches_to_prepaid_from_a_day_after_the_last_bill(data: dict[str, Any]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -184,8 +186,57 @@ def test_every_portal_page_renders_in_both_languages(customer_a, language: str) 
 def test_home_query_count_does_not_grow_with_accounts(transformer, django_assert_num_queries) -> None:
     from gridcare.portal.tests.conftest import make_customer
 
-    customer, _ = make_customer(name="赵六", username="zhaoliu", transformer=transformer, accounts=8)
+    customer, _ = make_customer(name="赵六", username="zhaoliu", transformer=transformer, accounts=30)
     client = _client_for(customer.user)
-    with django_assert_num_queries(3):  # session, user with its roles, accounts
+    with django_assert_num_queries(4):  # session, user with its roles, account count, the page's accounts
         response = client.get(reverse("portal:home"))
     assert response.status_code == 200
+
+
+# --- pagination of my accounts ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def organisation_with_many_accounts(transformer) -> tuple[Any, list[str], list[str]]:
+    """A customer with 30 accounts numbered between two other customers' accounts: (the
+    customer, its 户号, the others' 户号)."""
+    from gridcare.portal.tests.conftest import make_customer
+
+    _, before = make_customer(name="李四", username="lisi", transformer=transformer, accounts=2)
+    mine, accounts = make_customer(name="城关机械厂", username="jixie", transformer=transformer, accounts=30)
+    _, after = make_customer(name="王五", username="wangwu", transformer=transformer, accounts=2)
+    return mine, [a.number for a in accounts], [a.number for a in before + after]
+
+
+def test_home_pages_my_accounts(organisation_with_many_accounts) -> None:
+    customer, mine, _ = organisation_with_many_accounts
+    client = _client_for(customer.user)
+
+    first = client.get(reverse("portal:home"))
+    second = client.get(reverse("portal:home"), {"page": 2})
+
+    assert [a.number for a in first.context["page"].object_list] == mine[:25]
+    assert [a.number for a in second.context["page"].object_list] == mine[25:]
+    assert first.context["page"].paginator.count == 30
+    assert "page=2" in first.content.decode()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"page": "1"}, {"page": "2"}, {"page": "999"}, {"page": "0"}, {"page": "-1"}, {"page": "x"}]
+    + [{"per_page": "200"}, {"page": "3", "per_page": "10"}, {"customer": "1"}],
+)
+def test_home_never_shows_another_customers_account_whatever_the_parameters(
+    organisation_with_many_accounts, params: dict[str, str]
+) -> None:
+    customer, mine, others = organisation_with_many_accounts
+
+    response = _client_for(customer.user).get(reverse("portal:home"), params)
+
+    assert response.status_code == 200  # a page number out of range shows the first or last page
+    shown = [a.number for a in response.context["page"].object_list]
+    assert shown
+    assert set(shown) <= set(mine)
+    html = response.content.decode()
+    for number in others:
+        assert number not in html
