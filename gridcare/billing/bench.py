@@ -120,8 +120,8 @@ def _existing() -> int:
         return int(cursor.fetchone()[0])
 
 
-def _service_point() -> int:
-    from gridcare.customers.models import Feeder, ServicePoint, Substation, Transformer
+def _transformer() -> int:
+    from gridcare.customers.models import Feeder, Substation, Transformer
 
     sub, _ = Substation.objects.get_or_create(code="BENCH-BDZ", defaults={"name": "基准测试变电站"})
     feeder, _ = Feeder.objects.get_or_create(
@@ -131,10 +131,7 @@ def _service_point() -> int:
         code="BENCH-TQ",
         defaults={"name": "基准测试台区", "feeder": feeder, "capacity_kva": 400, "area_type": "urban"},
     )
-    point = ServicePoint.objects.filter(transformer=transformer).first()
-    if point is None:
-        point = ServicePoint.objects.create(address="基准测试地址", transformer=transformer)
-    return int(point.pk)
+    return int(transformer.pk)
 
 
 def generate(n: int, period: dt.date, *, out: Any = None) -> int:
@@ -144,13 +141,20 @@ def generate(n: int, period: dt.date, *, out: Any = None) -> int:
     if have >= n:
         return 0
     opening, closing = reading_days(*month_bounds(period))
-    point = _service_point()
+    transformer = _transformer()
     now = str(db_datetime(timezone.now()))
     chunk = 250_000
     for lo in range(have, n, chunk):
         hi = min(lo + chunk, n)
         i = pl.select(pl.int_range(lo, hi, dtype=pl.Int64).alias("i"))
         with transaction.atomic():
+            # One service point per account: a service point has one meter at a time.
+            points = i.select(
+                pl.concat_str([pl.lit("基准测试地址"), pl.col("i").cast(pl.String)]).alias("address"),
+                pl.lit(transformer).alias("transformer_id"),
+            )
+            point_ids = insert_new_rows(table="customers_servicepoint", frame=points)
+            points_col = pl.Series("service_point_id", point_ids, dtype=pl.Int64)
             customers = i.select(
                 pl.lit("person").alias("kind"),
                 pl.concat_str([pl.lit("基准用户"), pl.col("i").cast(pl.String)]).alias("name"),
@@ -165,7 +169,8 @@ def generate(n: int, period: dt.date, *, out: Any = None) -> int:
                 pl.lit(1).alias("version"),
             )
             customer_ids = insert_new_rows(table="customers_customer", frame=customers)
-            accounts = i.with_columns(pl.Series("customer_id", customer_ids, dtype=pl.Int64)).select(
+            owners = pl.Series("customer_id", customer_ids, dtype=pl.Int64)
+            accounts = i.with_columns(owners, points_col).select(
                 pl.concat_str([pl.lit(PREFIX), pl.col("i").cast(pl.String).str.zfill(10)]).alias("number"),
                 pl.lit("urban_res").alias("customer_class"),
                 pl.lit("220v").alias("voltage_level"),
@@ -176,7 +181,7 @@ def generate(n: int, period: dt.date, *, out: Any = None) -> int:
                 pl.lit(dt.date(2020, 1, 1)).alias("opened_on"),
                 pl.lit(1).alias("version"),
                 "customer_id",
-                pl.lit(point).alias("service_point_id"),
+                "service_point_id",
             )
             account_ids = insert_new_rows(table="customers_account", frame=accounts)
             regs = {code: list(r) for code, _s, r in MIX}
@@ -207,6 +212,7 @@ def generate(n: int, period: dt.date, *, out: Any = None) -> int:
                     "i": i["i"],
                     "account_id": pl.Series(account_ids, dtype=pl.Int64),
                     "meter_id": pl.Series(meter_ids, dtype=pl.Int64),
+                    "service_point_id": points_col,
                     "regs": meters["regs"],
                 }
             )
@@ -219,7 +225,7 @@ def generate(n: int, period: dt.date, *, out: Any = None) -> int:
                     ).alias("initial_readings"),
                     pl.lit("").alias("reason"),
                     "account_id",
-                    pl.lit(point).alias("service_point_id"),
+                    "service_point_id",
                     "meter_id",
                 ),
             )

@@ -72,7 +72,8 @@ class Meter(models.Model):
 class Installation(models.Model):
     """装表记录: one meter at one service point (and the account billed there) over a span
     of time. The open installation has ``removed_at`` empty; the readings at both ends are
-    kept per register so consumption across a meter exchange (换表) is exact."""
+    kept per register so consumption across a meter exchange (换表) is exact. The spans at
+    one service point do not overlap (one meter per 计量点; an end may touch the next start)."""
 
     meter = models.ForeignKey(
         to="metering.Meter", on_delete=models.PROTECT, related_name="installations", verbose_name=_("meter")
@@ -107,6 +108,13 @@ class Installation(models.Model):
                 fields=["account"],
                 condition=Q(removed_at__isnull=True),
                 name="installation_one_open_per_account",
+            ),
+            # A service point is one metering point (计量点): one meter installed there at a
+            # time, whatever the account (the service refuses back-dated overlaps as well).
+            models.UniqueConstraint(
+                fields=["service_point"],
+                condition=Q(removed_at__isnull=True),
+                name="installation_one_open_per_service_point",
             ),
             models.CheckConstraint(
                 condition=Q(removed_at__isnull=True) | Q(removed_at__gte=models.F("installed_at")),

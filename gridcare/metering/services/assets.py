@@ -4,8 +4,8 @@
 The asset lifecycle is data (``METER_TRANSITIONS``) executed by one function
 (``_meter_transition``): in stock → installed → removed → (installed again | scrapped);
 a meter in stock may also be scrapped. Input problems raise ``ValidationFailed`` naming the
-field; a clash with the current state (wrong lifecycle step, an account that already has a
-meter) raises ``Conflict``.
+field; a clash with the current state (wrong lifecycle step, an account or a service point
+that already has a meter) raises ``Conflict``.
 
 Services lock the rows they change (``select_for_update``) and return fresh objects; the
 instances passed in are not updated: reload them (``refresh_from_db``) if you keep them.
@@ -336,6 +336,40 @@ def meter_scrap(*, actor: Actor, meter: Meter, reason: str) -> Meter:
 # --- installation, removal, exchange -----------------------------------------------------
 
 
+def _service_point_free(account: Account, installed_at: dt.datetime) -> None:
+    """One meter at a service point (计量点) at a time, whatever account it is billed to:
+    refuse an installation there from ``installed_at`` on while another meter is installed
+    (``Conflict``), or when another meter's installation there ran past ``installed_at``
+    (``ValidationFailed``), since its use would then be counted twice. An installation that
+    ends at the very instant the new one starts (换表, 过户) does not overlap it."""
+    at_point = Installation.objects.filter(service_point_id=account.service_point_id).select_related(
+        "meter", "account"
+    )
+    current = at_point.filter(removed_at__isnull=True).first()
+    if current is not None:
+        raise Conflict(
+            _(
+                "Meter %(meter)s is still installed at this service point (account %(account)s): "
+                "remove or exchange it first."
+            )
+            % {"meter": current.meter.asset_no, "account": current.account.number},
+            field="account",
+        )
+    earlier = at_point.filter(removed_at__gt=installed_at).order_by("-removed_at").first()
+    if earlier is not None and earlier.removed_at is not None:
+        raise ValidationFailed(
+            _(
+                "Meter %(meter)s was installed at this service point until %(until)s; "
+                "a meter installed there starts at that time or later."
+            )
+            % {
+                "meter": earlier.meter.asset_no,
+                "until": timezone.localtime(earlier.removed_at).strftime("%Y-%m-%d %H:%M"),
+            },
+            field="installed_at",
+        )
+
+
 def meter_install(
     *,
     actor: Actor,
@@ -345,7 +379,9 @@ def meter_install(
     initial_readings: Mapping[str, Decimal | int | str],
     reason: str = "",
 ) -> Installation:
-    """装表: install a meter (in stock or removed) for an active account without a meter.
+    """装表: install a meter (in stock or removed) for an active account without a meter, at
+    a service point no other meter covers from ``installed_at`` on (see
+    :func:`_service_point_free`).
 
     Records the installation at the account's service point with the initial reading of
     every register, and stores those readings as that day's readings (source "exchange")
@@ -361,11 +397,14 @@ def meter_install(
                 % {"status": MeterStatus(locked.status).label},
                 field="meter",
             )
+        # Locks the account and, on PostgreSQL, its service point row too (FOR UPDATE covers
+        # the joined row), so two installs at one service point run one after the other.
         acct = Account.objects.select_for_update().select_related("service_point").get(pk=account.pk)
         if acct.status != AccountStatus.ACTIVE:
             raise Conflict(_("Meters are installed only for active accounts."), field="account")
         if Installation.objects.filter(account=acct, removed_at__isnull=True).exists():
             raise Conflict(_("This account already has a meter installed."), field="account")
+        _service_point_free(acct, installed_at)
         if Installation.objects.filter(meter=locked, removed_at__gt=installed_at).exists():
             raise ValidationFailed(
                 _("The meter was still installed elsewhere at that time."), field="installed_at"

@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from gridcare.core.errors import Conflict, NotFound, ValidationFailed
 from gridcare.core.models import AuditEvent
@@ -636,6 +637,97 @@ def test_exchange_refusals_change_nothing(case: str, error: type[Exception], fie
     assert counts() == before
     assert statuses(old, new) == meter_statuses
     assert Installation.objects.get(meter=old).removed_at is None
+
+
+# --- one meter per service point (计量点) ------------------------------------------------
+
+
+def account_at_same_point(account: Account) -> Account:
+    """A second active account (another customer, e.g. after 过户) at ``account``'s service point."""
+    n = next(_serial)
+    customer = customer_services.customer_create(
+        actor="test",
+        kind=CustomerKind.PERSON,
+        name=f"新户主{n}",
+        id_number=valid_id_number(8000 + n),
+        mobile=valid_mobile(8000 + n),
+    )
+    return customer_services.account_open(
+        actor="test",
+        customer=customer,
+        service_point=account.service_point,
+        customer_class=CustomerClass.URBAN_RESIDENTIAL,
+        voltage_level=VoltageLevel.V220,
+        opened_on=dt.date(2019, 1, 1),
+    )
+
+
+def test_install_refuses_a_second_meter_at_a_service_point_that_has_one() -> None:
+    # given a meter installed for one account, and a second account at the same service point
+    first = make_account()
+    on_site = make_meter()
+    install(on_site, first, at(2024, 1, 1, 9))
+    second = account_at_same_point(first)
+    meter = make_meter()
+    before = counts()
+    # when another meter is installed for the second account
+    with pytest.raises(Conflict) as err:
+        install(meter, second, at(2024, 2, 1, 9))
+    # then it is refused, naming the meter still there, and nothing changed
+    assert err.value.field == "account"
+    assert on_site.asset_no in str(err.value)
+    assert counts() == before
+    assert statuses(meter) == ["in_stock"]
+
+
+def test_install_refuses_a_start_inside_another_meters_time_at_the_service_point() -> None:
+    # given a meter at a service point from January to June, then removed (销户拆表)
+    first = make_account()
+    old = make_meter()
+    install(old, first, at(2024, 1, 1, 9))
+    meter_remove(
+        actor="test",
+        meter=old,
+        removed_at=at(2024, 6, 1, 9),
+        final_readings=readings_for(old, "100"),
+        reason="销户拆表",
+    )
+    second = account_at_same_point(first)
+    meter = make_meter()
+    before = counts()
+    # when a new meter there is back-dated into March
+    with pytest.raises(ValidationFailed) as err:
+        install(meter, second, at(2024, 3, 1, 9))
+    # then it is refused on the installation time and nothing changed
+    assert err.value.field == "installed_at"
+    assert old.asset_no in str(err.value)
+    assert "2024-06-01 09:00" in str(err.value)
+    assert counts() == before
+    # and from the removal on it is accepted: the two spans touch, they do not overlap
+    installation = install(meter, second, at(2024, 6, 1, 9))
+    assert installation.service_point_id == first.service_point_id
+    spans = Installation.objects.filter(service_point=first.service_point).order_by("installed_at")
+    assert [(i.installed_at, i.removed_at) for i in spans] == [
+        (at(2024, 1, 1, 9), at(2024, 6, 1, 9)),
+        (at(2024, 6, 1, 9), None),
+    ]
+
+
+def test_the_database_keeps_one_open_installation_per_service_point() -> None:
+    # given a meter installed at a service point
+    first = make_account()
+    install(make_meter(), first, at(2024, 1, 1, 9))
+    second, meter = account_at_same_point(first), make_meter()
+    # when a second open installation is written there past the service
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Installation.objects.create(
+            meter=meter,
+            service_point=first.service_point,
+            account=second,
+            installed_at=at(2024, 2, 1, 9),
+        )
+    # then the partial unique index refuses it
+    assert Installation.objects.filter(service_point=first.service_point).count() == 1
 
 
 # --- selectors: search and detail -------------------------------------------------------

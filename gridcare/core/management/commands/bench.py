@@ -132,7 +132,8 @@ BENCH_METER_PREFIX = "BM"
 def _bench_accounts(command: BaseCommand, wanted: int) -> None:
     """Make sure ``wanted`` active accounts have no meter: the demo seed installs a meter for
     every account, so the bench adds its own customers and accounts (bulk, ``BENCH…``
-    numbers) on existing service points when too few are free."""
+    numbers), each on a new service point of an existing transformer area (a service point
+    has one meter at a time), when too few are free."""
     import datetime as dt
 
     from django.db.models import Exists, OuterRef
@@ -146,8 +147,8 @@ def _bench_accounts(command: BaseCommand, wanted: int) -> None:
         .count()
     )
     missing = wanted - free
-    points = list(ServicePoint.objects.order_by("pk").values_list("pk", flat=True)[:5000])
-    if missing <= 0 or not points:
+    areas = list(ServicePoint.objects.order_by("pk").values_list("transformer_id", flat=True)[:5000])
+    if missing <= 0 or not areas:
         return
     command.stdout.write(f"  creating {missing} bench customers and accounts (every account has a meter)")
     start = Customer.objects.filter(credit_code__startswith="BENCH").count()
@@ -165,12 +166,19 @@ def _bench_accounts(command: BaseCommand, wanted: int) -> None:
         ],
         batch_size=2000,
     )
+    points = ServicePoint.objects.bulk_create(
+        [
+            ServicePoint(address=f"压测地址{start + i}", transformer_id=areas[i % len(areas)])
+            for i in range(missing)
+        ],
+        batch_size=2000,
+    )
     Account.objects.bulk_create(
         [
             Account(
                 number=f"BA{start + i:014d}",
                 customer=customer,
-                service_point_id=points[i % len(points)],
+                service_point=points[i],
                 customer_class="urban_res",
                 voltage_level="220v",
                 opened_on=dt.date(2020, 1, 1),
