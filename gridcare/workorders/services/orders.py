@@ -29,7 +29,7 @@ from gridcare.core.audit import actor_label, audit_record, snapshot
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.ids import next_number
 from gridcare.core.refcache import RefCache
-from gridcare.core.roles import is_staff_user, require_actor_perm, user_roles
+from gridcare.core.roles import is_customer_user, is_staff_user, require_actor_perm, user_roles
 from gridcare.core.uploads import stored_file_name, upload_checked
 from gridcare.customers.models import Account, Customer
 from gridcare.workorders.choices import (
@@ -71,6 +71,17 @@ from gridcare.workorders.services.clocks import (
 
 Actor = AbstractBaseUser | AnonymousUser | str | None
 
+#: The system actor of reports customers file on the portal (a report never names its reporter).
+PORTAL_ACTOR = "网上国网 portal"
+#: Kinds a customer files on the portal (网上国网).
+CUSTOMER_KINDS = (
+    WorkOrderKind.COMPLAINT,
+    WorkOrderKind.REPORT,
+    WorkOrderKind.OPINION,
+    WorkOrderKind.SUGGESTION,
+    WorkOrderKind.INQUIRY,
+    WorkOrderKind.SERVICE_REQUEST,
+)
 NUMBER_SEQUENCE = "work_order"
 NUMBER_PREFIX = "GD"
 NUMBER_BLOCK = 50
@@ -262,8 +273,134 @@ def work_order_create(
     console forms send a one-time intake key, so a double click or a resend files one order).
     The key belongs to the signed-in actor, or to ``key_owner`` when a system actor files for
     a signed-in user (the portal's customer).
+
+    Customers file through :func:`work_order_file_by_customer`, not here.
     """
     require_actor_perm(actor, "workorders.add_workorder")
+    return _accept(
+        actor=actor,
+        idempotency_key=idempotency_key,
+        key_owner=key_owner,
+        fields={
+            "kind": kind,
+            "channel": channel,
+            "category": category,
+            "subject": subject,
+            "description": description,
+            "grade": grade,
+            "customer_id": customer_id,
+            "account_number": account_number,
+            "contact_name": contact_name,
+            "contact_phone": contact_phone,
+            "address": address,
+            "reporter": reporter,
+            "personal_injury": personal_injury,
+            "media_attention": media_attention,
+            "team": team,
+            "external_ref": external_ref,
+            "kb_article": kb_article,
+            "answer": answer,
+            "at": at,
+        },
+    )
+
+
+def work_order_file_by_customer(
+    *,
+    user: Any,
+    kind: str,
+    category: str,
+    subject: str,
+    description: str = "",
+    account_number: str = "",
+    address: str = "",
+    contact_phone: str = "",
+    wants_reply: bool = True,
+    idempotency_key: str = "",
+) -> WorkOrder:
+    """网上国网: a signed-in customer files an order for themselves, on channel ``web``.
+
+    The one thing a customer may do with work orders besides following their own: ``user``
+    must be a portal customer (``customer`` role) with a customer record, and holds no staff
+    permission for it. Only the portal kinds, no grade, team, answer or other intake field
+    a clerk sets; the contact is the customer (their mobile when ``contact_phone`` is empty).
+
+    * A complaint, opinion, suggestion, inquiry or service request is about one of the
+      customer's own accounts (``account_number``). The customer's user is the actor: the
+      order's ``created_by``, its first timeline row and its audit row name them.
+    * A report is filed without an account (the customer is the reporter, not the reported
+      party): the customer is stored as its confidential reporter, and the order is accepted
+      under the system actor ``PORTAL_ACTOR``, because a report's timeline and audit trail
+      never name its reporter (为举报人保密).
+
+    ``idempotency_key`` is the customer's: the form sent twice files one order.
+    """
+    customer = Customer.objects.filter(user=user).first() if is_customer_user(user) else None
+    if customer is None or is_staff_user(user):
+        raise PermissionDenied()
+    if kind not in CUSTOMER_KINDS:
+        raise ValidationFailed(_("Unknown work order kind."), field="kind")
+    number = (account_number or "").strip()
+    phone = (contact_phone or "").strip() or customer.mobile
+    # Everything a clerk sets at intake keeps its default: a customer cannot set it.
+    fields: dict[str, Any] = {
+        "kind": kind,
+        "channel": Channel.WEB,
+        "category": category,
+        "subject": subject,
+        "description": description,
+        "grade": Grade.NORMAL,
+        "customer_id": None,
+        "account_number": "",
+        "contact_name": "",
+        "contact_phone": "",
+        "address": address,
+        "reporter": None,
+        "personal_injury": False,
+        "media_attention": False,
+        "team": "",
+        "external_ref": "",
+        "kb_article": "",
+        "answer": "",
+        "at": None,
+    }
+    if kind == WorkOrderKind.REPORT:
+        if number:
+            raise ValidationFailed(
+                _("A report is not filed on your own account; leave it empty."), field="account_number"
+            )
+        reporter = {
+            "name": customer.name,
+            "phone": phone,
+            "customer_id": customer.pk,
+            "wants_reply": wants_reply,
+        }
+        return _accept(
+            actor=PORTAL_ACTOR,
+            idempotency_key=idempotency_key,
+            key_owner=user,
+            fields={**fields, "reporter": reporter},
+        )
+    if not number:
+        raise ValidationFailed(_("Choose the account it concerns."), field="account_number")
+    if not Account.objects.filter(customer=customer, number=number).exists():
+        raise ValidationFailed(_("Choose one of your accounts."), field="account_number")
+    return _accept(
+        actor=user,
+        idempotency_key=idempotency_key,
+        key_owner=None,
+        fields={
+            **fields,
+            "customer_id": customer.pk,
+            "account_number": number,
+            "contact_name": customer.name,
+            "contact_phone": phone,
+        },
+    )
+
+
+def _accept(*, actor: Actor, idempotency_key: str, key_owner: Any, fields: dict[str, Any]) -> WorkOrder:
+    """Acceptance once the caller is authorised: the idempotency key, then :func:`_create`."""
     key = (idempotency_key or "").strip()
     user = _user_or_none(key_owner if key_owner is not None else actor)
     if key:
@@ -279,29 +416,7 @@ def work_order_create(
     serial = _numbers.take()
     try:
         with transaction.atomic():
-            order = _create(
-                actor=actor,
-                serial=serial,
-                kind=kind,
-                channel=channel,
-                category=category,
-                subject=subject,
-                description=description,
-                grade=grade,
-                customer_id=customer_id,
-                account_number=account_number,
-                contact_name=contact_name,
-                contact_phone=contact_phone,
-                address=address,
-                reporter=reporter,
-                personal_injury=personal_injury,
-                media_attention=media_attention,
-                team=team,
-                external_ref=external_ref,
-                kb_article=kb_article,
-                answer=answer,
-                at=at,
-            )
+            order = _create(actor=actor, serial=serial, **fields)
             if key:
                 # An expired key is reused; a live one stays: if another call filed under it
                 # since our check, the insert below fails and that call's order is returned.

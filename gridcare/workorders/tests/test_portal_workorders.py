@@ -1,6 +1,7 @@
 """Portal work-order pages (我的工单): permission matrix, my list, the public timeline, filing
-through the portal (channel web, system actor, ownership checked), and IDOR: customer A can
-neither see, list nor guess customer B's orders through any portal URL or API endpoint."""
+through the portal (channel web, the customer's own user as actor, ownership checked), and
+IDOR: customer A can neither see, list nor guess customer B's orders through any portal URL
+or API endpoint."""
 
 from __future__ import annotations
 
@@ -10,12 +11,20 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from gridcare.core.audit import person_name
+from gridcare.core.errors import PermissionDenied, ValidationFailed
 from gridcare.core.models import AuditEvent
 from gridcare.customers.tests.factories import AccountFactory, CustomerFactory
 from gridcare.workorders.models import ReporterIdentity, WorkOrder
-from gridcare.workorders.services.orders import work_order_comment, work_order_transition
+from gridcare.workorders.services.orders import (
+    PORTAL_ACTOR,
+    work_order_comment,
+    work_order_create,
+    work_order_file_by_customer,
+    work_order_transition,
+)
 from gridcare.workorders.tests.factories import BEIJING, TeamFactory, accept
-from gridcare.workorders.views.portal import PORTAL_ACTOR
+from gridcare.workorders.views.portal import YOU_LABEL
 
 pytestmark = pytest.mark.django_db
 
@@ -213,17 +222,59 @@ def test_file_a_complaint_through_the_portal(customer_client: Any) -> None:
     assert order.account_id == customer_client.account.pk
     assert order.contact_name == customer.name
     assert order.contact_phone == customer.mobile
-    assert order.created_by is None
-    assert order.events.get(event_type="created").actor_label == PORTAL_ACTOR
-    assert AuditEvent.objects.filter(
-        object_id=str(order.pk), action="workorder.create", actor_label=PORTAL_ACTOR
-    ).exists()
     assert order.clocks.filter(stage="reply").exists()
     page = customer_client.get(response["Location"]).content.decode()
     assert order.number in page
     assert "本月电费异常" in page
     assert "网上国网" in page
     assert order.number in customer_client.get(reverse("portal:workorders")).content.decode()
+
+
+def test_a_portal_order_is_filed_by_the_customers_own_user(customer_client: Any) -> None:
+    """The timeline, the audit trail and "accepted by" name the customer, not a system actor."""
+    user = customer_client.user
+    response = customer_client.post(
+        reverse("portal:workorder_new"),
+        {
+            "kind": "complaint",
+            "category": "cmp_business_tariff",
+            "account": customer_client.account.number,
+            "subject": "抄表员未上门",
+        },
+    )
+    assert response.status_code == 302
+    order = WorkOrder.objects.get(subject="抄表员未上门")
+    assert order.created_by == user
+    first = order.events.order_by("at", "id").first()
+    assert first is not None
+    assert (first.event_type, first.actor, first.actor_label) == ("created", user, person_name(user))
+    audit = AuditEvent.objects.get(object_id=str(order.pk), action="workorder.create")
+    assert (audit.actor, audit.actor_label) == (user, person_name(user))
+    # On the portal my own filing shows as "You", not as staff.
+    timeline = customer_client.get(response["Location"]).context["timeline"]
+    assert str(timeline[0].by) == str(YOU_LABEL)
+
+
+def test_a_customer_files_only_for_themselves_and_holds_no_staff_permission(
+    customer_client: Any, customer_b: Any, make_user: Any
+) -> None:
+    user = customer_client.user
+    filing: dict[str, Any] = {"kind": "complaint", "category": "cmp_business_tariff", "subject": "测试"}
+    # not on someone else's account, not without an account, not a kind of the console only
+    with pytest.raises(ValidationFailed) as theirs:
+        work_order_file_by_customer(user=user, account_number=customer_b.account.number, **filing)
+    assert theirs.value.field == "account_number"
+    with pytest.raises(ValidationFailed) as none:
+        work_order_file_by_customer(user=user, **filing)
+    assert none.value.field == "account_number"
+    # the console's acceptance stays closed to a customer, and the portal path to staff
+    with pytest.raises(PermissionDenied):
+        work_order_create(actor=user, channel="web", account_number=customer_client.account.number, **filing)
+    with pytest.raises(PermissionDenied):
+        work_order_file_by_customer(
+            user=make_user(roles=["hotline_agent"]), account_number=customer_client.account.number, **filing
+        )
+    assert WorkOrder.objects.count() == 0
 
 
 @pytest.mark.parametrize(
@@ -309,6 +360,10 @@ def test_portal_report_records_me_as_confidential_reporter(customer_client: Any,
     assert order.customer_id is None
     assert order.contact_name == ""
     assert order.contact_phone == ""
+    # The report never names its reporter: accepted under the portal's system actor.
+    assert order.created_by is None
+    assert order.events.get(event_type="created").actor_label == PORTAL_ACTOR
+    assert not AuditEvent.objects.filter(actor=customer_client.user).exists()
     identity = ReporterIdentity.objects.get(order=order)
     assert identity.customer_id == me.pk
     assert identity.name == me.name

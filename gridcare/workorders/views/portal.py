@@ -8,11 +8,12 @@
   notes, contact details, assignments, SLA and alert rows are not shown; staff appear only as
   "客服人员". Any other number (someone else's order, a report about me, a guess) is 404.
 * ``portal:workorder_new`` — file a complaint, report, opinion, suggestion, inquiry or service
-  request through channel ``web``. Customers do not hold ``workorders.add_workorder``: the
-  view checks the account is mine and calls ``work_order_create`` with the system actor
-  ``PORTAL_ACTOR``, recording me as the order's customer. A report records me as the
-  reporter (``ReporterIdentity`` with my customer id, kept confidential), never as the
-  order's customer.
+  request through channel ``web`` with ``work_order_file_by_customer`` (customers do not hold
+  ``workorders.add_workorder``; that service lets a customer file for themselves only, on one
+  of their own accounts). I am the order's customer and its actor: the timeline and the
+  audit trail name me. A report records me as the reporter (``ReporterIdentity`` with my
+  customer id, kept confidential), never as the order's customer, and is accepted under
+  the system actor ``PORTAL_ACTOR`` so that nothing on it names me.
 """
 
 from __future__ import annotations
@@ -35,25 +36,16 @@ from gridcare.core.permissions import customer_required
 from gridcare.customers.forms import add_service_error
 from gridcare.customers.models import Customer
 from gridcare.portal.selectors import my_accounts, my_customer
-from gridcare.workorders.choices import Channel, EventType, WorkOrderKind
+from gridcare.workorders.choices import EventType, WorkOrderKind
 from gridcare.workorders.forms import new_intake_key
 from gridcare.workorders.models import Category, WorkOrder, WorkOrderEvent
 from gridcare.workorders.registry import label_of, workflow_for
-from gridcare.workorders.services.orders import work_order_create
+from gridcare.workorders.services.orders import CUSTOMER_KINDS, PORTAL_ACTOR, work_order_file_by_customer
 
 __all__ = ["PORTAL_ACTOR", "portal_urlpatterns"]
 
-#: The system actor of orders customers file on the portal (the customer is the order's customer).
-PORTAL_ACTOR = "网上国网 portal"
 #: Kinds a customer may file on the portal.
-PORTAL_KINDS = (
-    WorkOrderKind.COMPLAINT,
-    WorkOrderKind.REPORT,
-    WorkOrderKind.OPINION,
-    WorkOrderKind.SUGGESTION,
-    WorkOrderKind.INQUIRY,
-    WorkOrderKind.SERVICE_REQUEST,
-)
+PORTAL_KINDS = CUSTOMER_KINDS
 #: Steps whose note is the text addressed to the customer (答复 / 解答 / 处理完成并答复).
 PUBLIC_NOTE_STEPS = frozenset({"reply", "answer", "complete"})
 #: Timeline rows a customer sees; notes, attachments, SLA, alerts, links are internal.
@@ -129,9 +121,11 @@ class PublicEvent:
     text: str
 
 
-def public_timeline(order: WorkOrder) -> list[PublicEvent]:
-    """The order's timeline as its customer may see it: no internal notes, no step fields
-    (teams, assignees, outcomes), no staff names."""
+def public_timeline(order: WorkOrder, *, me: Any = None) -> list[PublicEvent]:
+    """The order's timeline as its customer ``me`` (their user) may see it: no internal notes,
+    no step fields (teams, assignees, outcomes), no staff names. What ``me`` did, and a report
+    I filed (accepted under ``PORTAL_ACTOR``), shows as "You"."""
+    my_id = getattr(me, "pk", None)
     workflow = workflow_for(order.kind)
     rows: list[PublicEvent] = []
     events = WorkOrderEvent.objects.filter(order=order, event_type__in=PUBLIC_EVENTS).order_by("at", "id")
@@ -142,13 +136,15 @@ def public_timeline(order: WorkOrder) -> list[PublicEvent]:
             step = workflow.transitions.get(event.transition)
             what = label_of(step) if step is not None else str(event.get_event_type_display())
         state = workflow.states.get(event.to_state)
-        by_portal = event.actor_id is None and event.actor_label == PORTAL_ACTOR
+        by_me = (event.actor_id is None and event.actor_label == PORTAL_ACTOR) or (
+            my_id is not None and event.actor_id == my_id
+        )
         rows.append(
             PublicEvent(
                 at=event.at,
                 what=what,
                 state=label_of(state) if state is not None and event.to_state != event.from_state else "",
-                by=str(YOU_LABEL if by_portal else STAFF_LABEL),
+                by=str(YOU_LABEL if by_me else STAFF_LABEL),
                 text=event.note if event.transition in PUBLIC_NOTE_STEPS else "",
             )
         )
@@ -209,40 +205,22 @@ class PortalOrderForm(forms.Form):
         return data
 
 
-def _create_from_portal(*, user: Any, customer: Customer, data: dict[str, Any]) -> WorkOrder:
-    """File the order through the one acceptance service under the portal's system actor.
-    The account was checked to be the customer's by the form's choices; the form's intake
-    key is the signed-in customer's, so the form sent twice files one order."""
-    kind = data["kind"]
-    phone = (data.get("contact_phone") or "").strip() or customer.mobile
+def _create_from_portal(*, user: Any, data: dict[str, Any]) -> WorkOrder:
+    """File the order through ``work_order_file_by_customer``, which checks again that the
+    account is the customer's (the form only offers theirs). The form's intake key is the
+    signed-in customer's, so the form sent twice files one order."""
     key = data.get("intake_key") or ""
-    common = {
-        "actor": PORTAL_ACTOR,
-        "idempotency_key": f"portal:{key}" if key else "",
-        "key_owner": user,
-        "kind": kind,
-        "channel": Channel.WEB,
-        "category": data["category"],
-        "subject": data["subject"],
-        "description": data.get("description", ""),
-        "address": data.get("address", ""),
-    }
-    if kind == WorkOrderKind.REPORT:
-        return work_order_create(
-            **common,
-            reporter={
-                "name": customer.name,
-                "phone": phone,
-                "customer_id": customer.pk,
-                "wants_reply": bool(data.get("wants_reply")),
-            },
-        )
-    return work_order_create(
-        **common,
-        customer_id=customer.pk,
-        account_number=data["account"],
-        contact_name=customer.name,
-        contact_phone=phone,
+    return work_order_file_by_customer(
+        user=user,
+        kind=data["kind"],
+        category=data["category"],
+        subject=data["subject"],
+        description=data.get("description", ""),
+        account_number=data.get("account") or "",
+        address=data.get("address", ""),
+        contact_phone=data.get("contact_phone") or "",
+        wants_reply=bool(data.get("wants_reply")),
+        idempotency_key=f"portal:{key}" if key else "",
     )
 
 
@@ -277,7 +255,7 @@ def workorder_view(request: HttpRequest, number: str) -> HttpResponse:
         {
             "order": order,
             "progress": progress_of(order),
-            "timeline": public_timeline(order),
+            "timeline": public_timeline(order, me=request.user),
             "is_report": order.kind == WorkOrderKind.REPORT,
             "portal_section": "workorders",
         },
@@ -296,7 +274,7 @@ def workorder_new_view(request: HttpRequest) -> HttpResponse:
     form = PortalOrderForm(request.POST or None, initial=initial, customer=customer, account_numbers=numbers)
     if request.method == "POST" and form.is_valid():
         try:
-            order = _create_from_portal(user=request.user, customer=customer, data=form.cleaned_data)
+            order = _create_from_portal(user=request.user, data=form.cleaned_data)
         except GridCareError as exc:
             add_service_error(form, exc, {"reporter.phone": "contact_phone", "account_number": "account"})
         else:
