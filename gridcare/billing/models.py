@@ -396,7 +396,9 @@ class BillReview(models.Model):
 class BillAdjustment(models.Model):
     """退补单: a refund or back-billing referencing an issued bill (a wrong reading, a meter
     verified out of tolerance — ``meter_adjustment`` — or a tariff error). Approved by a
-    second person; the approved amount counts in the account's arrears."""
+    second person; the approved amount counts in the account's arrears. An approved
+    back-billing has its own ``due_date`` (its approval date plus the bill's payment term):
+    its late fee counts from then, not from the bill's due date."""
 
     number = models.CharField(_("number"), max_length=20, unique=True)
     bill = models.ForeignKey(
@@ -436,6 +438,15 @@ class BillAdjustment(models.Model):
     requested_at = models.DateTimeField(_("requested"))
     decided_by = models.CharField(_("decided by"), max_length=150, blank=True)
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    due_date = models.DateField(
+        _("due date"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "An approved back-billing: the day it must be paid by (the approval date plus the "
+            "bill's payment term); its late fee counts from the day after."
+        ),
+    )
 
     class Meta:
         verbose_name = _("bill adjustment")
@@ -446,6 +457,11 @@ class BillAdjustment(models.Model):
                 condition=(Q(kind=AdjustmentKind.REFUND) & Q(amount__lte=0))
                 | (Q(kind=AdjustmentKind.BACKBILL) & Q(amount__gte=0)),
                 name="bill_adjustment_sign",
+            ),
+            models.CheckConstraint(
+                condition=Q(due_date__isnull=False)
+                | ~Q(status=DocumentStatus.APPROVED, kind=AdjustmentKind.BACKBILL, amount__gt=0),
+                name="bill_adjustment_backbill_due",
             ),
         ]
 

@@ -11,21 +11,26 @@ A partial payment on an overdue bill pays the largest principal part ``x`` such 
 principal, so the fee is never over-charged. A payment too small to pay even one fen of
 principal with its fee is taken as late fee (it counts towards the bill's minimum fee).
 
+A bill that owes in parts with their own due dates (its own amount, then approved
+back-billings, each due later: ``late_fee.outstanding_parts``) gives them as ``parts``,
+earliest due first: the principal paid settles the earliest part first, and its fee is what
+the share of each part accrued from that part's own due date, summed and rounded once.
+
 Fees come from :mod:`gridcare.billing.engine.late_fee`: ``weighted`` is the bill's
-``rate_days`` as of the payment day, ``minimum_fen`` what is left of the minimum fee after
-fees already collected (or waived) on the bill, ``credit_fen`` the part of those fees beyond
-what the parts paid so far accrued (the minimum's top-up: a later part's own fee uses it up
-first, so a bill paid in parts is charged max(Σ accrued, minimum) in all, as if paid at
-once), ``waiver_fen`` the approved waiver still unused. Each allocation reports the fee its
-part accrued (``accrued_fen``, before the minimum and credit) so the caller can keep the
-bill's credit: it grows by ``late_fee_fen + waived_fen − accrued_fen``.
+``rate_days`` as of the payment day (each part's own), ``minimum_fen`` what is left of the
+minimum fee after fees already collected (or waived) on the bill, ``credit_fen`` the part of
+those fees beyond what the parts paid so far accrued (the minimum's top-up: a later part's
+own fee uses it up first, so a bill paid in parts is charged max(Σ accrued, minimum) in
+all, as if paid at once), ``waiver_fen`` the approved waiver still unused. Each allocation
+reports the fee its part accrued (``accrued_fen``, before the minimum and credit) so the
+caller can keep the bill's credit: it grows by ``late_fee_fen + waived_fen − accrued_fen``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gridcare.billing.engine.late_fee import accrued_fee, fee_on
+from gridcare.billing.engine.late_fee import accrued_from_product, fee_from_product
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,26 @@ class OpenBill:
     minimum_fen: int = 0  # the part of the minimum late fee not yet collected (or waived)
     waiver_fen: int = 0  # approved late-fee waiver still to use on this bill
     credit_fen: int = 0  # fee collected (or waived) on this bill beyond what its paid parts accrued
+    # (principal fen, weighted) per part with its own due date, earliest due first; they sum
+    # to ``outstanding_fen``. Empty: one part, ``outstanding_fen`` at ``weighted``.
+    parts: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.parts and sum(fen for fen, _ in self.parts) != self.outstanding_fen:
+            raise ValueError("a bill's parts must sum to its outstanding principal")
+
+    def product(self, principal: int) -> int:
+        """Σ(principal × rate-days) over the first ``principal`` fen of the bill's parts."""
+        if not self.parts:
+            return principal * self.weighted
+        total, left = 0, principal
+        for fen, weighted in self.parts:
+            take = min(left, fen)
+            total += take * weighted
+            left -= take
+            if left <= 0:
+                break
+        return total
 
 
 @dataclass(frozen=True)
@@ -57,11 +82,12 @@ class AllocationResult:
 
 
 def _gross_fee(bill: OpenBill, principal: int) -> int:
-    return int(fee_on(principal, bill.weighted, minimum_fen=bill.minimum_fen, credit_fen=bill.credit_fen))
+    product = bill.product(principal)
+    return int(fee_from_product(product, minimum_fen=bill.minimum_fen, credit_fen=bill.credit_fen))
 
 
 def _accrued(bill: OpenBill, principal: int) -> int:
-    return int(accrued_fee(principal, bill.weighted))
+    return int(accrued_from_product(bill.product(principal)))
 
 
 def _net_fee(bill: OpenBill, principal: int) -> tuple[int, int]:

@@ -19,6 +19,13 @@ Rule (供电营业规则 1996 第九十八条; domain-rules §3; the rates and t
   accrued — the minimum's top-up — which a later part's own fee uses up first; negative
   when a reversal took back the part that carried the top-up a later part used).
 
+A bill can owe in **parts with their own due dates**: its own amount is due on the bill's due
+date, each approved back-billing (补收) on the date it was approved plus the bill's payment
+term (``services.adjustments``). :func:`outstanding_parts` splits what is still owed into
+those parts — payments and refunds settle the earliest due first — and
+:func:`late_fees_by_part` sums the fee accrued on each part from the day after its own due
+date (the 当年/跨年度 split counted from that part's due date), rounded once per bill.
+
 Rates come in as ‰ with at most 2 decimals; inside they are integers in units of 0.01 ‰
 (1e-5), so ``fee = principal_fen × Σ(days × rate_units) / 100000`` exactly, in integers.
 Worked example (docs/billing-payments.md): non-residential, 10,000.00 yuan due 2025-12-20,
@@ -28,6 +35,7 @@ paid 2026-01-10: 11 days × 2‰ + 10 days × 3‰ = 52‰ → 520.00 yuan.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -102,11 +110,29 @@ def _product(principal_fen: npt.ArrayLike, weighted: npt.ArrayLike) -> IntArray:
     return principal * w
 
 
+def accrued_from_product(product: npt.ArrayLike) -> IntArray:
+    """The fee accrued given Σ(principal fen × :func:`rate_days`) (``product``), half-up to
+    the fen, before the minimum."""
+    value = np.asarray(product, dtype=np.int64)
+    return ((2 * value + RATE_SCALE) // (2 * RATE_SCALE)).astype(np.int64)  # half-up, ≥ 0
+
+
+def fee_from_product(
+    product: npt.ArrayLike, *, minimum_fen: npt.ArrayLike = 0, credit_fen: npt.ArrayLike = 0
+) -> IntArray:
+    """The late fee in fen given Σ(principal fen × :func:`rate_days`) (``product``): the
+    :func:`accrued_from_product` less ``credit_fen``, raised to ``minimum_fen`` (and never
+    below 0), when any fee accrued (``product`` > 0); else 0."""
+    value = np.asarray(product, dtype=np.int64)
+    fee = accrued_from_product(value) - np.asarray(credit_fen, dtype=np.int64)
+    minimum = np.maximum(np.asarray(minimum_fen, dtype=np.int64), 0)
+    return np.where(value > 0, np.maximum(fee, minimum), 0).astype(np.int64)
+
+
 def accrued_fee(principal_fen: npt.ArrayLike, weighted: npt.ArrayLike) -> IntArray:
     """The fee accrued on ``principal_fen`` given :func:`rate_days` ``weighted``, half-up
     to the fen, before the minimum."""
-    product = _product(principal_fen, weighted)
-    return ((2 * product + RATE_SCALE) // (2 * RATE_SCALE)).astype(np.int64)  # half-up, ≥ 0
+    return accrued_from_product(_product(principal_fen, weighted))
 
 
 def fee_on(
@@ -119,10 +145,64 @@ def fee_on(
     """The late fee in fen on ``principal_fen`` given :func:`rate_days` ``weighted``: the
     :func:`accrued_fee` less ``credit_fen``, raised to ``minimum_fen`` (and never below 0),
     when any fee accrued (principal > 0 and at least one day at a non-zero rate); else 0."""
-    accrued = _product(principal_fen, weighted) > 0
-    fee = accrued_fee(principal_fen, weighted) - np.asarray(credit_fen, dtype=np.int64)
-    minimum = np.maximum(np.asarray(minimum_fen, dtype=np.int64), 0)
-    return np.where(accrued, np.maximum(fee, minimum), 0).astype(np.int64)
+    return fee_from_product(_product(principal_fen, weighted), minimum_fen=minimum_fen, credit_fen=credit_fen)
+
+
+def outstanding_parts(
+    charges: Sequence[tuple[dt.date, int]], outstanding_fen: int
+) -> list[tuple[dt.date, int]]:
+    """What a bill still owes, split by due date: ``charges`` are its own amount and its
+    approved back-billings as ``(due date, fen)``; everything that took the bill's charge
+    down to ``outstanding_fen`` (payments, refunds) settled the **earliest due first** (the
+    bill's own amount, then the back-billings by due date). Returns the parts still owed,
+    earliest due first, each > 0; they sum to ``outstanding_fen`` (when ``outstanding_fen``
+    exceeds the charges, the excess is added to the earliest part)."""
+    ordered = sorted(((due, int(fen)) for due, fen in charges if fen > 0), key=lambda c: c[0])
+    if outstanding_fen <= 0:
+        return []
+    if not ordered:
+        raise ValueError("a bill that owes money has at least one charge")
+    settled = sum(fen for _, fen in ordered) - outstanding_fen
+    if settled < 0:
+        ordered[0] = (ordered[0][0], ordered[0][1] - settled)
+        settled = 0
+    out = []
+    for due, fen in ordered:
+        take = min(fen, settled)
+        settled -= take
+        if fen - take > 0:
+            out.append((due, fen - take))
+    return out
+
+
+def late_fees_by_part(
+    *,
+    principal_fen: npt.ArrayLike,
+    due: Dates,
+    bill: npt.ArrayLike,
+    bills: int,
+    as_of: Dates,
+    residential: npt.ArrayLike,
+    rates: LateFeeRates,
+    minimum_fen: npt.ArrayLike | None = None,
+    credit_fen: npt.ArrayLike = 0,
+) -> IntArray:
+    """The late fee in fen per bill when bills owe in parts with their own due dates
+    (:func:`outstanding_parts`). ``principal_fen``, ``due`` and ``bill`` (the index of the
+    part's bill, ``0 … bills − 1``) are per part; ``as_of`` is one date; ``residential``,
+    ``minimum_fen`` and ``credit_fen`` are per bill (or one value). Each part accrues from
+    the day after its own due date; a bill's parts are summed exactly and rounded once, and
+    the minimum and credit apply once per bill as in :func:`late_fees`."""
+    index = np.asarray(bill, dtype=np.int64)
+    per_bill = np.broadcast_to(np.asarray(residential, dtype=bool), (bills,))
+    weighted = rate_days(due=due, as_of=as_of, residential=per_bill[index], rates=rates)
+    product = np.zeros(bills, dtype=np.int64)
+    np.add.at(product, index, _product(principal_fen, weighted))
+    return fee_from_product(
+        product,
+        minimum_fen=rates.minimum_fen if minimum_fen is None else minimum_fen,
+        credit_fen=credit_fen,
+    )
 
 
 def late_fees(

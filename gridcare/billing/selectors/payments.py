@@ -7,7 +7,9 @@ What a bill's customer still owes is the one rule shared with ``selectors/bills.
                   PaymentAllocation.amount
 
 computed here in bulk (set-based subqueries). The late fee is separate (``late_fee`` on
-the allocations collects it).
+the allocations collects it). What a bill owes is in parts with their own due dates — its
+own amount from the bill's due date, each approved back-billing from its own
+(``engine.late_fee.outstanding_parts``) — and each part's late fee counts from its own.
 
 Visibility: staff holding the view permission named on each function; portal customers
 see only their own accounts through :func:`payments_visible_to`; others nothing.
@@ -26,6 +28,7 @@ from django.db.models import (
     Case,
     Count,
     DecimalField,
+    Exists,
     F,
     Max,
     OuterRef,
@@ -39,7 +42,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from gridcare.billing.choices import BillStatus, DocumentStatus
-from gridcare.billing.engine.late_fee import LateFeeRates, late_fees
+from gridcare.billing.engine.late_fee import LateFeeRates, late_fees_by_part, outstanding_parts
 from gridcare.billing.models import (
     AccountBalance,
     Bill,
@@ -142,7 +145,7 @@ class OpenBillRow:
     account_id: int
     number: str
     period: dt.date
-    due_date: dt.date
+    due_date: dt.date  # of the earliest part still owed (the bill's own, or a back-billing's)
     amount_fen: int
     outstanding_fen: int
     fee_paid_fen: int  # late fee collected on the bill so far
@@ -151,6 +154,8 @@ class OpenBillRow:
     residential: bool
     waiver_fen: int  # approved waivers not yet used by a later payment
     late_fee_fen: int  # the late fee on the whole outstanding as of ``as_of``, net of waiver
+    # (due date, fen) of each part still owed, earliest due first; they sum to outstanding_fen
+    parts: tuple[tuple[dt.date, int], ...] = ()
 
 
 def _unused_waivers(bill_ids: list[int]) -> dict[int, int]:
@@ -177,20 +182,42 @@ def _unused_waivers(bill_ids: list[int]) -> dict[int, int]:
     return {bill_id: yuan_to_fen(total) for bill_id, total in rows}
 
 
+def _backbill_charges(bill_ids: list[int]) -> dict[int, list[tuple[dt.date, int]]]:
+    """The approved back-billings of ``bill_ids`` as (own due date, fen), by due date."""
+    out: dict[int, list[tuple[dt.date, int]]] = {}
+    if not bill_ids:
+        return out
+    rows = (
+        BillAdjustment.objects.filter(bill_id__in=bill_ids, status=DocumentStatus.APPROVED, amount__gt=0)
+        .order_by("due_date", "pk")
+        .values_list("bill_id", "due_date", "amount")
+    )
+    for bill_id, due, amount in rows:
+        if due is not None:  # always (constraint bill_adjustment_backbill_due)
+            out.setdefault(bill_id, []).append((due, yuan_to_fen(amount)))
+    return out
+
+
 def open_bills(*, account_ids: Iterable[int], as_of: dt.date) -> list[OpenBillRow]:
     """Every unpaid issued bill of ``account_ids`` (oldest first) with its late fee to
-    ``as_of`` (the minimum counts fees already collected or waived, and a top-up to the
+    ``as_of`` (each part owed from its own due date: the bill's, or an approved
+    back-billing's; the minimum counts fees already collected or waived, and a top-up to the
     minimum collected on earlier parts is used up first; approved waivers subtracted).
-    Three queries whatever the number of accounts; the fee is one vectorised engine call."""
+    Three queries whatever the number of accounts (a fourth when a bill has an approved
+    back-billing); the fee is one vectorised engine call."""
     ids = list(account_ids)
     if not ids:
         return []
     live = PaymentAllocation.objects.filter(bill=OuterRef("pk"), reversed=False)
+    backbilled = BillAdjustment.objects.filter(
+        bill=OuterRef("pk"), status=DocumentStatus.APPROVED, amount__gt=0
+    )
     rows: list[tuple[Any, ...]] = list(
         unpaid_bills(Bill.objects.filter(account_id__in=ids))
         .annotate(
             fee_waived=Coalesce(_sum_subquery(live, "late_fee_waived"), Value(ZERO), output_field=MONEY),
             fee_credit=Coalesce(_sum_subquery(live, "late_fee_topup"), Value(ZERO), output_field=MONEY),
+            backbilled=Exists(backbilled),
         )
         .order_by("period", "pk")
         .values_list(
@@ -205,20 +232,33 @@ def open_bills(*, account_ids: Iterable[int], as_of: dt.date) -> list[OpenBillRo
             "account__customer_class",
             "fee_waived",
             "fee_credit",
+            "backbilled",
         )
     )
     if not rows:
         return []
     rates = rates_from_policy(policy_in_force(as_of))
     waivers = _unused_waivers([r[0] for r in rows])
+    backbills = _backbill_charges([r[0] for r in rows if r[11]])
     outstanding = np.array([yuan_to_fen(r[6]) for r in rows], dtype=np.int64)
     fee_paid = np.array([yuan_to_fen(r[7]) for r in rows], dtype=np.int64)
     fee_waived = np.array([yuan_to_fen(r[9]) for r in rows], dtype=np.int64)
     fee_credit = np.array([yuan_to_fen(r[10]) for r in rows], dtype=np.int64)
     residential = np.array([r[8] in RESIDENTIAL_CLASSES for r in rows], dtype=bool)
-    fees = late_fees(
-        principal_fen=outstanding,
-        due=np.array([r[4] for r in rows], dtype="datetime64[D]"),
+    parts = [
+        tuple(
+            outstanding_parts([(r[4], yuan_to_fen(r[5])), *backbills[r[0]]], int(outstanding[i]))
+            if r[0] in backbills
+            else [(r[4], int(outstanding[i]))]
+        )
+        for i, r in enumerate(rows)
+    ]
+    part_bill = [i for i, bill_parts in enumerate(parts) for _ in bill_parts]
+    fees = late_fees_by_part(
+        principal_fen=np.array([fen for bill_parts in parts for _, fen in bill_parts], dtype=np.int64),
+        due=np.array([due for bill_parts in parts for due, _ in bill_parts], dtype="datetime64[D]"),
+        bill=np.array(part_bill, dtype=np.int64),
+        bills=len(rows),
         as_of=np.datetime64(as_of, "D"),
         residential=residential,
         rates=rates,
@@ -234,7 +274,7 @@ def open_bills(*, account_ids: Iterable[int], as_of: dt.date) -> list[OpenBillRo
                 account_id=r[1],
                 number=r[2],
                 period=r[3],
-                due_date=r[4],
+                due_date=parts[i][0][0],
                 amount_fen=yuan_to_fen(r[5]),
                 outstanding_fen=int(outstanding[i]),
                 fee_paid_fen=int(fee_paid[i]),
@@ -243,6 +283,7 @@ def open_bills(*, account_ids: Iterable[int], as_of: dt.date) -> list[OpenBillRo
                 residential=bool(residential[i]),
                 waiver_fen=waiver,
                 late_fee_fen=max(0, int(fees[i]) - waiver),
+                parts=parts[i],
             )
         )
     return out

@@ -35,6 +35,13 @@ owes once approved, but its kWh (the stolen energy) and money stay out of the bi
 standing consumption and refund ceilings (:func:`_corrections`), so a later re-rated
 correction of the bill is priced as without the case. When billing rejects such a document,
 the app that asked for it hears it (:data:`REJECTION_HOOKS`) and reopens its record.
+
+**Due date of a back-billing.** The customer learns of a back-billing when it is approved,
+so an approved back-billing gets its own ``due_date`` (:func:`backbill_due_date`): the
+approval date plus the payment term its bill had (the bill's due date less its issue date),
+never before the bill's own due date. Its late fee counts from the day after (domain-rules
+§3, 电费违约金 "from the day after the due date"), not from the bill's due date
+(``engine.late_fee.outstanding_parts``). A refund has no due date.
 """
 
 from __future__ import annotations
@@ -67,7 +74,17 @@ ADJUSTMENT_PREFIX = "TB"
 OPEN_OR_APPROVED = (DocumentStatus.PENDING, DocumentStatus.APPROVED)
 KWH = Decimal("0.001")
 CENT = Decimal("0.01")
-AUDIT_FIELDS = ("number", "bill_id", "kind", "kwh", "amount", "status", "requested_by", "decided_by")
+AUDIT_FIELDS = (
+    "number",
+    "bill_id",
+    "kind",
+    "kwh",
+    "amount",
+    "status",
+    "requested_by",
+    "decided_by",
+    "due_date",
+)
 # Apps that request a correction for a record of their own (app, module, function) and hear
 # here when billing rejects it, in the decision's transaction, so that the record can be
 # posted again. Billing imports them only then and only when installed (as payments call the
@@ -78,6 +95,7 @@ METER_RULE = (
 )
 
 __all__ = [
+    "backbill_due_date",
     "bill_adjustment_decide",
     "bill_adjustment_request",
     "bill_adjustments_from_meter_adjustment",
@@ -431,6 +449,16 @@ def bill_adjustment_request(
         )
 
 
+def backbill_due_date(*, bill: Bill, approved_on: dt.date) -> dt.date:
+    """缴费截止日 of a back-billing approved on ``approved_on``: that day plus the payment
+    term the bill had (its due date less its issue date, local time), never before the
+    bill's own due date."""
+    if bill.due_date is None or bill.issued_at is None:  # an issued bill has both
+        raise Conflict(_("Only an issued bill can be corrected; a draft is re-rated instead."), field="bill")
+    term = bill.due_date - timezone.localdate(bill.issued_at)
+    return max(bill.due_date, approved_on + term)
+
+
 def bill_adjustment_decide(
     *, actor: Actor, adjustment_id: int, approve: bool, note: str = ""
 ) -> BillAdjustment:
@@ -468,7 +496,11 @@ def bill_adjustment_decide(
         adjustment.status = DocumentStatus.APPROVED if approve else DocumentStatus.REJECTED
         adjustment.decided_by = who
         adjustment.decided_at = timezone.now()
-        adjustment.save(update_fields=["status", "decided_by", "decided_at"])
+        if approve and adjustment.kind == AdjustmentKind.BACKBILL:
+            adjustment.due_date = backbill_due_date(
+                bill=bill, approved_on=timezone.localdate(adjustment.decided_at)
+            )
+        adjustment.save(update_fields=["status", "decided_by", "decided_at", "due_date"])
         if approve and adjustment.amount < 0:
             try:  # a back-billing approved earlier may since have been rejected
                 _refund_within_the_bill(

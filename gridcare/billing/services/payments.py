@@ -38,7 +38,7 @@ from django.utils.translation import gettext_lazy as _
 
 from gridcare.billing.choices import PaymentChannel, PaymentStatus
 from gridcare.billing.engine.allocation import Allocation, AllocationResult, OpenBill, allocate
-from gridcare.billing.engine.late_fee import LateFeeRates, rate_days
+from gridcare.billing.engine.late_fee import LateFeeRates, outstanding_parts, rate_days
 from gridcare.billing.models import AccountBalance, Payment, PaymentAllocation, PaymentCallbackLog
 from gridcare.billing.selectors.payments import open_bills, policy_in_force, rates_from_policy
 from gridcare.core.audit import actor_label, audit_record, snapshot
@@ -110,7 +110,7 @@ class _BillState:
 
     bill_id: int
     period_ordinal: int
-    due_date: dt.date
+    parts: list[tuple[dt.date, int]]  # (due date, fen) still owed, earliest due first
     residential: bool
     outstanding_fen: int
     fee_gross_fen: int  # late fee collected or waived on the bill so far
@@ -130,7 +130,7 @@ class _Ledger:
                 _BillState(
                     bill_id=row.bill_id,
                     period_ordinal=row.period.toordinal(),
-                    due_date=row.due_date,
+                    parts=list(row.parts),
                     residential=row.residential,
                     outstanding_fen=row.outstanding_fen,
                     fee_gross_fen=row.fee_paid_fen + row.fee_waived_fen,
@@ -151,11 +151,14 @@ class _Ledger:
         if not states:
             return AllocationResult(allocations=(), balance_fen=amount_fen)
         rates = self._rates_on(as_of)
-        weighted = rate_days(
-            due=[b.due_date for b in states],
-            as_of=as_of,
-            residential=[b.residential for b in states],
-            rates=rates,
+        # Each part of a bill (its own amount, approved back-billings) from its own due date.
+        weighted = iter(
+            rate_days(
+                due=[due for b in states for due, _ in b.parts],
+                as_of=as_of,
+                residential=[b.residential for b in states for _ in b.parts],
+                rates=rates,
+            ).tolist()
         )
         result = allocate(
             amount_fen=amount_fen,
@@ -164,22 +167,29 @@ class _Ledger:
                     bill_id=b.bill_id,
                     period_ordinal=b.period_ordinal,
                     outstanding_fen=b.outstanding_fen,
-                    weighted=int(weighted[i]),
                     minimum_fen=max(0, rates.minimum_fen - b.fee_gross_fen),
                     waiver_fen=b.waiver_fen,
                     credit_fen=b.fee_credit_fen,
+                    parts=tuple((fen, next(weighted)) for _, fen in b.parts),
                 )
-                for i, b in enumerate(states)
+                for b in states
             ],
         )
         by_id = {b.bill_id: b for b in states}
         for a in result.allocations:
             state = by_id[a.bill_id]
             state.outstanding_fen -= a.principal_fen
+            state.parts = _settle_parts(state.parts, a.principal_fen)
             state.fee_gross_fen += a.late_fee_fen + a.waived_fen
             state.fee_credit_fen += _topup_fen(a)
             state.waiver_fen = 0  # a waiver serves the next payment on its bill only
         return result
+
+
+def _settle_parts(parts: list[tuple[dt.date, int]], principal_fen: int) -> list[tuple[dt.date, int]]:
+    """``parts`` after ``principal_fen`` was paid: the earliest due settled first (as
+    ``engine.late_fee.outstanding_parts`` reads the bill next time)."""
+    return outstanding_parts(parts, sum(fen for _, fen in parts) - principal_fen)
 
 
 def _topup_fen(a: Allocation) -> int:

@@ -122,10 +122,15 @@ def allocate(
     )
 
 
-def decided_adjustment(bill: Bill, amount: str, *, status: str = DocumentStatus.APPROVED) -> BillAdjustment:
-    """A 退补 document of ``amount`` (negative: refund) already decided."""
+def decided_adjustment(
+    bill: Bill, amount: str, *, status: str = DocumentStatus.APPROVED, due_date: dt.date | None = None
+) -> BillAdjustment:
+    """A 退补 document of ``amount`` (negative: refund) already decided; an approved
+    back-billing is due on ``due_date`` (default: the bill's due date)."""
     n = next(_seq)
     value = Decimal(amount)
+    if due_date is None and status == DocumentStatus.APPROVED and value > 0:
+        due_date = bill.due_date
     return BillAdjustment.objects.create(
         number=f"TBF{n:08d}",
         bill=bill,
@@ -137,6 +142,7 @@ def decided_adjustment(bill: Bill, amount: str, *, status: str = DocumentStatus.
         requested_at=timezone.now(),
         decided_by="b" if status != DocumentStatus.PENDING else "",
         decided_at=timezone.now() if status != DocumentStatus.PENDING else None,
+        due_date=due_date,
     )
 
 

@@ -5,28 +5,33 @@ against hand computation (HEBS-RES-LV-M: 0–180 kWh at 0.52, 181–280 at 0.57,
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridcare.billing.choices import AdjustmentKind, BillStatus, DocumentStatus
+from gridcare.billing.choices import AdjustmentKind, BillStatus, DocumentStatus, PaymentChannel
 from gridcare.billing.models import BillAdjustment
 from gridcare.billing.selectors.bills import bill_outstanding
+from gridcare.billing.selectors.payments import account_arrears
 from gridcare.billing.services.adjustments import (
     bill_adjustment_decide,
     bill_adjustment_request,
     bill_adjustments_from_meter_adjustment,
     correction_energy,
 )
+from gridcare.billing.services.payments import payment_post
 from gridcare.billing.tests.factories_bills import meter_adjustment, notice_bill
+from gridcare.billing.tests.factories_payments import business_account, ensure_policy
 from gridcare.core.errors import Conflict, PermissionDenied, ValidationFailed
 from gridcare.core.models import AuditEvent
 from gridcare.customers.tests.factories import AccountFactory
 from gridcare.metering.choices import AdjustmentStatus
 
 pytestmark = pytest.mark.django_db
+TZ = dt.timezone(dt.timedelta(hours=8))
 
 
 @pytest.fixture
@@ -188,6 +193,65 @@ def test_second_person_approves_and_it_counts_in_outstanding(clerk, manager):
     assert event.before["status"] == "pending"
     assert event.after["status"] == "approved"
     assert event.reason == "核实无误"
+
+
+def test_an_approved_back_billing_is_due_its_bills_payment_term_after_approval(clerk, manager):
+    # The bill was issued 2025-02-05 and due 2025-02-20 (15 days); a back-billing approved
+    # today is due 15 days from today; a refund has no due date.
+    bill = notice_bill(
+        period=dt.date(2025, 1, 1), kwh="200.000", amount="105.00", due_date=dt.date(2025, 2, 20)
+    )
+    backbill = bill_adjustment_request(
+        actor=clerk, bill_id=bill.pk, kind=AdjustmentKind.BACKBILL, kwh="100", reason="漏抄"
+    )
+    refund = request_refund(clerk, bill, kwh="10")
+    assert backbill.due_date is None  # pending: not yet billed to the customer
+    bill_adjustment_decide(actor=manager, adjustment_id=backbill.pk, approve=True)
+    bill_adjustment_decide(actor=manager, adjustment_id=refund.pk, approve=True)
+    backbill.refresh_from_db()
+    refund.refresh_from_db()
+    assert backbill.due_date == timezone.localdate() + dt.timedelta(days=15)
+    assert refund.due_date is None
+    event = AuditEvent.objects.get(action="bill_adjustment.approve", object_id=str(backbill.pk))
+    assert event.after["due_date"] == backbill.due_date.isoformat()
+
+
+def test_a_back_billing_owes_no_late_fee_before_its_own_due_date(clerk, manager):
+    """A bill paid on time, back-billed long after: the late fee on the back-billed 62.00
+    counts from the day after the back-billing's due date, not the bill's (2025-02-20)."""
+    ensure_policy()
+    account = business_account()
+    bill = notice_bill(
+        account=account,
+        period=dt.date(2025, 1, 1),
+        kwh="200.000",
+        amount="105.00",
+        due_date=dt.date(2025, 2, 20),
+    )
+    payment_post(
+        actor=manager,
+        account_id=account.pk,
+        amount="105.00",
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="on-time",
+        received_at=dt.datetime(2025, 2, 10, 10, tzinfo=TZ),
+    )
+    adj = bill_adjustment_request(
+        actor=clerk, bill_id=bill.pk, kind=AdjustmentKind.BACKBILL, kwh="100", reason="漏抄"
+    )
+    bill_adjustment_decide(actor=manager, adjustment_id=adj.pk, approve=True)
+    assert adj.amount == Decimal("62.00")
+    due = timezone.localdate() + dt.timedelta(days=15)
+
+    today = account_arrears(user=clerk, account_number=account.number, as_of=timezone.localdate())
+    assert (today.outstanding, today.late_fee) == (Decimal("62.00"), Decimal("0.00"))
+    assert [b.due_date for b in today.bills] == [due]
+    # 10 days after its own due date, non-residential: 2‰ a day in the due date's year, 3‰
+    # from 1 January (62.00 × 20‰ = 1.24 when the year does not turn).
+    current = min(10, (dt.date(due.year, 12, 31) - due).days)
+    permille = current * 2 + (10 - current) * 3
+    later = account_arrears(user=clerk, account_number=account.number, as_of=due + dt.timedelta(days=10))
+    assert later.late_fee == (Decimal("62.00") * permille / 1000).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
 def test_refunds_together_never_exceed_the_bill(clerk, manager):

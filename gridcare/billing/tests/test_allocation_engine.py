@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -136,3 +137,21 @@ def test_a_bill_paid_in_parts_is_charged_the_minimum_once(
         accrued += a.accrued_fen
         waiver_left = 0
     assert gross == (max(accrued, minimum) if weighted else 0)
+
+
+def test_a_bill_in_parts_pays_the_earliest_due_part_first() -> None:
+    """The bill's own 100.00 has 61 days × 2‰ (12,200 units), a back-billing of 1,000.00
+    due later 10 days × 2‰ (2,000 units). 112.20 pays the bill's own part and its fee
+    (12.20), the rest waits; the whole costs 100.00 + 12.20 + 1,000.00 + 20.00."""
+    bill = OpenBill(1, 1, 110_000, minimum_fen=100, parts=((10_000, 12_200), (100_000, 2_000)))
+    result = allocate(amount_fen=11_220, bills=[bill])
+    assert result.allocations == (Allocation(1, 10_000, 1_220, 0, 1_220),)
+    assert result.balance_fen == 0
+    whole = allocate(amount_fen=200_000, bills=[bill])
+    assert whole.allocations == (Allocation(1, 110_000, 3_220, 0, 3_220),)
+    assert whole.balance_fen == 200_000 - 113_220
+
+
+def test_parts_must_sum_to_the_outstanding() -> None:
+    with pytest.raises(ValueError, match="sum"):
+        OpenBill(1, 1, 100, parts=((50, 0), (40, 0)))

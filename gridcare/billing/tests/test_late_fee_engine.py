@@ -16,6 +16,8 @@ from gridcare.billing.engine.late_fee import (
     fee_on,
     late_fee,
     late_fees,
+    late_fees_by_part,
+    outstanding_parts,
     rate_days,
 )
 
@@ -192,3 +194,71 @@ def test_non_residential_bounded_by_pure_rates(principal: int, due: dt.date, day
     high = max(100, (principal * days * 3 * 2 + 1000) // 2000)
     assert low <= fee <= high
     assert np.int64(fee) >= 100
+
+
+# --- parts with their own due dates (a back-billing added to a bill) ------------------------
+
+
+def test_outstanding_parts_settle_the_earliest_due_first() -> None:
+    # Bill 100.00 due 02-20 and back-billings 50.00 due 08-15, 30.00 due 06-01; 120.00 of the
+    # 180.00 charged was paid or refunded: the 02-20 part and 20.00 of the 06-01 part.
+    charges = [(dt.date(2025, 2, 20), 10_000), (dt.date(2025, 8, 15), 5_000), (dt.date(2025, 6, 1), 3_000)]
+    assert outstanding_parts(charges, 6_000) == [(dt.date(2025, 6, 1), 1_000), (dt.date(2025, 8, 15), 5_000)]
+    assert outstanding_parts(charges, 18_000) == [
+        (dt.date(2025, 2, 20), 10_000),
+        (dt.date(2025, 6, 1), 3_000),
+        (dt.date(2025, 8, 15), 5_000),
+    ]
+    assert outstanding_parts(charges, 0) == []
+
+
+def test_a_back_billed_part_accrues_from_its_own_due_date() -> None:
+    """Bill 100.00 due 2025-02-20 paid on time; 1,000.00 back-billed, due 2025-12-20; as of
+    2026-01-10 (non-residential): 11 days × 2‰ + 10 days × 3‰ = 52‰ of 1,000.00 = 52.00 —
+    the 当年/跨年度 split counts from the part's own due date, not from 2025-02-20."""
+    parts = outstanding_parts([(dt.date(2025, 2, 20), 10_000), (dt.date(2025, 12, 20), 100_000)], 100_000)
+    assert parts == [(dt.date(2025, 12, 20), 100_000)]
+    fees = late_fees_by_part(
+        principal_fen=[fen for _, fen in parts],
+        due=[due for due, _ in parts],
+        bill=[0],
+        bills=1,
+        as_of=dt.date(2026, 1, 10),
+        residential=False,
+        rates=RATES,
+    )
+    assert fees.tolist() == [5_200]
+
+
+def test_fee_by_part_sums_the_parts_and_rounds_once_per_bill() -> None:
+    # Bill 0 (residential): 0.50 due 11-20 (3 days: 0.0015) + 0.50 due 11-21 (2 days: 0.0010)
+    # = 0.0025 → 0.00 accrued → the 1.00 minimum once. Bill 1: one part, not yet due → 0.
+    fees = late_fees_by_part(
+        principal_fen=[50, 50, 5_200],
+        due=[dt.date(2026, 11, 20), dt.date(2026, 11, 21), dt.date(2026, 11, 30)],
+        bill=[0, 0, 1],
+        bills=2,
+        as_of=dt.date(2026, 11, 23),
+        residential=[True, True],
+        rates=RATES,
+    )
+    assert fees.tolist() == [100, 0]
+    # One part per bill is the same as late_fees.
+    due, as_of = [dt.date(2025, 12, 20)], dt.date(2026, 1, 10)
+    by_part = late_fees_by_part(
+        principal_fen=[1_000_000], due=due, bill=[0], bills=1, as_of=as_of, residential=[False], rates=RATES
+    )
+    whole = late_fees(principal_fen=[1_000_000], due=due, as_of=as_of, residential=[False], rates=RATES)
+    assert by_part.tolist() == whole.tolist() == [52_000]
+
+
+@given(
+    charges=st.lists(st.tuples(dates, st.integers(1, 10**8)), min_size=1, max_size=5),
+    settled=st.integers(0, 10**9),
+)
+def test_outstanding_parts_sum_to_what_is_owed(charges: list[tuple[dt.date, int]], settled: int) -> None:
+    owed = max(0, sum(fen for _, fen in charges) - settled)
+    parts = outstanding_parts(charges, owed)
+    assert sum(fen for _, fen in parts) == owed
+    assert all(fen > 0 for _, fen in parts)
+    assert [due for due, _ in parts] == sorted(due for due, _ in parts)

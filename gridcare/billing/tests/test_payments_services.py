@@ -20,15 +20,19 @@ from gridcare.billing.models import (
     PaymentCallbackLog,
 )
 from gridcare.billing.selectors.bills import bill_outstanding
+from gridcare.billing.selectors.payments import account_arrears
 from gridcare.billing.services import payments as payments_service
 from gridcare.billing.services.late_fees import late_fee_waiver_decide, late_fee_waiver_request
 from gridcare.billing.services.payments import (
     balances_apply,
     payment_callback_receive,
+    payment_item,
     payment_post,
     payment_reverse,
+    payments_post_many,
     sign_callback,
 )
+from gridcare.billing.tests.factories_bills import decided_adjustment
 from gridcare.billing.tests.factories_payments import business_account, ensure_policy, overdue_bill
 from gridcare.core.errors import Conflict, PermissionDenied, ValidationFailed
 from gridcare.core.models import AuditEvent
@@ -349,6 +353,54 @@ def test_after_reversing_the_part_that_paid_the_minimum_it_is_charged_again(
     assert allocations(again) == [(bill.number, Decimal("9.00"), Decimal("1.00"))]
     live = PaymentAllocation.objects.filter(bill=bill, reversed=False)
     assert sum(a.late_fee for a in live) == Decimal("1.00")
+
+
+def test_a_back_billing_accrues_late_fee_from_its_own_due_date(clerk: Any) -> None:
+    """Given a 100.00 bill due 2026-09-20 and a 1,000.00 back-billing on it due 2026-11-10,
+    paid 2026-11-20 (non-residential, 2‰ a day): the bill's own part has 61 days (12.20),
+    the back-billed part 10 days (20.00) — not 61 days (122.00). Money pays the earliest due
+    part first; both payments in one batch allocate as posted one by one."""
+    account = business_account()
+    bill = overdue_bill(
+        account=account, period=dt.date(2026, 8, 1), amount="100.00", due_date=dt.date(2026, 9, 20)
+    )
+    decided_adjustment(bill, "1000.00", due_date=dt.date(2026, 11, 10))
+    before = account_arrears(user=clerk, account_number=account.number, as_of=dt.date(2026, 11, 20))
+    assert (before.outstanding, before.late_fee) == (Decimal("1100.00"), Decimal("32.20"))
+    assert [(b.due_date, b.parts) for b in before.bills] == [
+        (dt.date(2026, 9, 20), ((dt.date(2026, 9, 20), 10_000), (dt.date(2026, 11, 10), 100_000)))
+    ]
+    items = [
+        payment_item(
+            account_id=account.pk,
+            amount=amount,
+            channel=PaymentChannel.COUNTER_CASH,
+            idempotency_key=key,
+            received_at=at(dt.date(2026, 11, 20)),
+        )
+        for amount, key in (("112.20", "bb1"), ("1020.00", "bb2"))
+    ]
+    (first, _), (second, _) = payments_post_many(actor=clerk, items=items)
+    assert allocations(first) == [(bill.number, Decimal("100.00"), Decimal("12.20"))]
+    assert allocations(second) == [(bill.number, Decimal("1000.00"), Decimal("20.00"))]
+    assert bill_outstanding(bill) == Decimal("0.00")
+    assert balance_of(account) == Decimal("0.00")
+
+
+def test_after_the_bills_own_part_is_paid_the_back_billing_is_what_is_overdue(clerk: Any) -> None:
+    account = business_account()
+    bill = overdue_bill(
+        account=account, period=dt.date(2026, 8, 1), amount="100.00", due_date=dt.date(2026, 9, 20)
+    )
+    _pay(clerk, account, "100.00", "on-time", dt.date(2026, 9, 15))
+    decided_adjustment(bill, "1000.00", due_date=dt.date(2026, 11, 10))
+    arrears = account_arrears(user=clerk, account_number=account.number, as_of=dt.date(2026, 11, 20))
+    assert [(b.due_date, b.outstanding_fen, b.late_fee_fen) for b in arrears.bills] == [
+        (dt.date(2026, 11, 10), 100_000, 2_000)
+    ]
+    # not yet due: nothing, and no minimum either
+    early = account_arrears(user=clerk, account_number=account.number, as_of=dt.date(2026, 11, 10))
+    assert early.late_fee == Decimal("0.00")
 
 
 def test_late_fee_rates_come_from_the_policy_in_force(clerk: Any) -> None:
