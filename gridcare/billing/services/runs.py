@@ -1,11 +1,13 @@
 """Billing runs (计费): start a run for a month, execute it partition by partition (each a
 checkpoint written in one transaction with its bills), hold accounts with open reading
-exceptions or missing readings, flag bills for review, and issue the reviewed run.
+exceptions or missing readings (or an earlier month still without a bill: months are billed
+in order), flag bills for review, and issue the reviewed run.
 
 * Idempotent: a bill is unique per (account, period); a partition skips accounts already
   billed for the period, so running a period again bills only what is not billed yet.
 * Resumable: a partition is marked done in the transaction that writes its bills; a run
-  that died midway resumes at its first pending partition.
+  that died midway resumes at its first pending partition. Two executions of one run share
+  its partitions; the run's status moves only from the status expected (``_run_move``).
 * In-process by default, or on a Dask distributed cluster (``scheduler``): the driver reads
   each partition's PERIOD frame and writes its bills; the workers only rate (pure
   engine), so the database is never touched from a worker and the next partition is read
@@ -26,7 +28,7 @@ from typing import Any
 
 import polars as pl
 from django.db import connection, connections, transaction
-from django.db.models import Count, Exists, F, OuterRef, QuerySet, Sum
+from django.db.models import Count, Exists, F, Min, OuterRef, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -61,6 +63,8 @@ from gridcare.core.ids import next_number
 
 PARTITION_SIZE = 50_000
 SYSTEM_ACTOR = "billing run"
+#: The code of the Conflict an execution raises for a run that is not (or no longer) running.
+RUN_NOT_RUNNING = "billing_run_not_running"
 
 Progress = Callable[[int, int], None]
 
@@ -162,15 +166,29 @@ def _refresh_counters(run: BillingRun) -> None:
 def billing_run_execute(
     *, run_id: int, scheduler: str | None = None, progress: Progress | None = None
 ) -> BillingRun:
-    """Rate and write every pending partition of the run, then put it in review."""
+    """Rate and write every pending partition of the run, then put it in review.
+
+    The run's status moves only from the status this execution expects (``_run_move``, a
+    conditional UPDATE; the run's row is locked while the execution takes the run). A second
+    execution of the same run (a job retried while the first still runs, two workers)
+    shares the partitions safely (each is locked and written once) and, when the other one
+    finished the run first — or the run was issued or started again meanwhile — stops with
+    ``Conflict`` instead of moving the run back to review."""
     from gridcare.billing.services.catalogue import catalogue_load
 
-    run = BillingRun.objects.filter(pk=run_id).first()
-    if run is None:
-        raise NotFound(field="run_id")
-    if run.status not in (RunStatus.RUNNING, RunStatus.FAILED):
-        raise Conflict(_("Start the run first (it is {status}).").format(status=run.get_status_display()))
-    policy = billing_policy_for(run.period)
+    with transaction.atomic():
+        run = BillingRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            raise NotFound(field="run_id")
+        if run.status not in (RunStatus.RUNNING, RunStatus.FAILED):
+            raise Conflict(
+                _("Start the run first (it is {status}).").format(status=run.get_status_display()),
+                code=RUN_NOT_RUNNING,
+            )
+        policy = billing_policy_for(run.period)
+        # This start of the run: every later move of its status checks it is still the same.
+        started_at = run.started_at
+        _run_move(run, RunStatus.RUNNING, before=(RunStatus.FAILED,), started_at=started_at)
     pending = list(run.partitions.filter(status=PartitionStatus.PENDING).order_by("number"))
     total = run.partitions_total
     done = total - len(pending)
@@ -178,7 +196,6 @@ def billing_run_execute(
         progress(done, total)
     try:
         catalogue = catalogue_load()
-        BillingRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)
         if scheduler:
             _execute_dask(run, pending, catalogue, policy, scheduler, progress, done, total)
         elif _writer_threads() == 0:
@@ -191,13 +208,37 @@ def billing_run_execute(
         else:
             _execute_threaded(run, pending, catalogue, policy, progress, done, total)
     except Exception as exc:
-        BillingRun.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, error=str(exc)[:2000])
+        _run_move(run, RunStatus.FAILED, started_at=started_at, error=str(exc)[:2000])
         raise
-    BillingRun.objects.filter(pk=run.pk).update(status=RunStatus.REVIEW, finished_at=timezone.now())
+    if not _run_move(run, RunStatus.REVIEW, started_at=started_at, finished_at=timezone.now()):
+        run.refresh_from_db()
+        raise Conflict(
+            _(
+                "Another execution finished this run, or it was started again (it is {status}): "
+                "this execution stops without changing it."
+            ).format(status=run.get_status_display()),
+            code=RUN_NOT_RUNNING,
+        )
     # The counters were recounted when the run (re)started and moved on by every partition
     # since; an execution that stopped midway is recounted when it is started again.
     run.refresh_from_db()
     return run
+
+
+def _run_move(
+    run: BillingRun,
+    status: RunStatus,
+    *,
+    before: tuple[RunStatus, ...] = (RunStatus.RUNNING,),
+    started_at: dt.datetime | None,
+    **fields: Any,
+) -> bool:
+    """Move the run to ``status`` only if it is still in one of the ``before`` statuses and
+    still the same start of the run (``started_at``): one conditional UPDATE, so two
+    executions cannot both make the move and none undoes an issue or a restart. False when
+    the run was not in that state (nothing changed)."""
+    rows = BillingRun.objects.filter(pk=run.pk, status__in=before, started_at=started_at)
+    return rows.update(status=status, **fields) == 1
 
 
 def billing_run(
@@ -391,8 +432,50 @@ def _read_partition(run: BillingRun, part: BillingRunPartition) -> PeriodData:
     billed = Bill.objects.filter(period=run.period, account_id__gte=lo, account_id__lte=hi).values_list(
         "account_id", flat=True
     )
-    return period_data(
+    data = period_data(
         period=run.period, account_lo=lo, account_hi=hi, released=list(released), skip=list(billed)
+    )
+    return _hold_after_unbilled_months(data, earlier_months_unbilled(period=run.period, lo=lo, hi=hi))
+
+
+#: The reason of a hold for an earlier month without a bill (shown before the month's own).
+EARLIER_MONTH_HELD = "Earlier month not billed"
+
+
+def earlier_months_unbilled(*, period: dt.date, lo: int, hi: int) -> pl.DataFrame:
+    """Accounts ``lo``–``hi`` that a run of a month before ``period`` selected but that
+    have no bill for that month (held, released but not billed yet, sent back at review):
+    account_id and the hold's reason, naming the first such month. Months are billed in
+    order — the kWh of the earlier month count in this month's year-to-date position
+    (annual tiers) — so such an account is held until that month is billed."""
+    billed = Bill.objects.filter(account_id=OuterRef("account_id"), period=OuterRef("run__period"))
+    rows = (
+        BillingHold.objects.order_by()
+        .filter(run__period__lt=period, account_id__gte=lo, account_id__lte=hi)
+        .exclude(Exists(billed))
+        .values("account_id")
+        .annotate(first=Min("run__period"))
+        .values_list("account_id", "first")
+    )
+    return pl.DataFrame(
+        [(account_id, f"{EARLIER_MONTH_HELD} ({first:%Y-%m})") for account_id, first in rows],
+        schema={"account_id": pl.Int64, "reason": pl.String},
+        orient="row",
+    )
+
+
+def _hold_after_unbilled_months(data: PeriodData, earlier: pl.DataFrame) -> PeriodData:
+    """The partition's data with the selected accounts of ``earlier`` held, for that reason
+    first (the month's own reasons show once the earlier month is billed)."""
+    earlier = earlier.join(data.accounts.select("account_id"), on="account_id", how="semi")
+    if earlier.height == 0:
+        return data
+    later = ~pl.col("account_id").is_in(earlier["account_id"].implode())
+    return PeriodData(
+        periods=data.periods.filter(later),
+        holds=pl.concat([earlier, data.holds.filter(later)]).sort("account_id"),
+        accounts=data.accounts,
+        readings=data.readings.filter(later),
     )
 
 
@@ -430,9 +513,9 @@ def _write_partition(
             # wait for the WAL flush.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        locked = BillingRunPartition.objects.select_for_update().get(pk=part.pk)
-        if locked.status == PartitionStatus.DONE:
-            return
+        locked = BillingRunPartition.objects.select_for_update().filter(pk=part.pk).first()
+        if locked is None or locked.status == PartitionStatus.DONE:
+            return  # written by another execution, or replaced by a new start of the run
         now = timezone.now()
         billed_now = pl.Series(
             "account_id",
@@ -700,8 +783,9 @@ def _yuan(expr: pl.Expr) -> pl.Expr:
 
 def bill_review_decide(*, review_id: int, actor: Any, decision: str, note: str = "") -> BillReview:
     """A billing clerk approves a review flag, or sends the bill back: the draft bill (its
-    lines and flags) is removed, so a later run of the period re-rates the account once
-    its readings are fixed. Returns the review (unsaved after a send-back)."""
+    lines and flags) is removed and the account held in the run ("Sent back at review:
+    <note>"), so a later run of the period re-rates the account once its readings are
+    fixed, and later months wait for it. Returns the review (unsaved after a send-back)."""
     if decision not in ("approve", "send_back"):
         raise ValidationFailed(_("Decide approve or send_back."), field="decision")
     if decision == "send_back" and not note.strip():
@@ -736,25 +820,48 @@ def bill_review_decide(*, review_id: int, actor: Any, decision: str, note: str =
                 obj=review,
                 action="bill_review.send_back",
                 before={"status": ReviewStatus.OPEN, "bill": bill.number, "amount": bill.amount},
-                after={"status": review.status, "bill_removed": True},
+                after={
+                    "status": review.status,
+                    "bill_removed": True,
+                    "account_held": bill.run_id is not None,
+                },
                 reason=review.note,
             )
             run = bill.run
             bill.delete()
             if run is not None:
+                # Held until a run of the month bills it again: later months wait for it.
+                BillingHold.objects.update_or_create(
+                    run=run,
+                    account_id=bill.account_id,
+                    defaults={
+                        "reason": f"Sent back at review: {review.note}"[:300],
+                        "status": HoldStatus.HELD,
+                        "released_by": "",
+                        "released_at": None,
+                    },
+                )
                 _refresh_counters(run)
     return review
 
 
 def billing_hold_release(*, hold_id: int, actor: Any, note: str = "") -> BillingHold:
     """Release a held account: the next run of the period bills it even if a reading
-    exception is still open (a clerk checked it). A missing reading still holds it."""
+    exception is still open (a clerk checked it). A missing reading still holds it. A hold
+    for an earlier month not billed cannot be released: that month is billed first."""
     with transaction.atomic():
         hold = BillingHold.objects.select_for_update().filter(pk=hold_id).first()
         if hold is None:
             raise NotFound(field="hold_id")
         if hold.status != HoldStatus.HELD:
             raise Conflict(_("This account is not held."))
+        if hold.reason.startswith(EARLIER_MONTH_HELD):
+            raise Conflict(
+                _(
+                    "This account waits for the bill of an earlier month: bill that month, "
+                    "then run this one again."
+                )
+            )
         hold.status = HoldStatus.RELEASED
         hold.released_by = actor_label(actor)[:150]
         hold.released_at = timezone.now()
@@ -841,13 +948,16 @@ def run_blocked_reviews(run: BillingRun) -> int:
 
 
 __all__ = [
+    "EARLIER_MONTH_HELD",
     "PARTITION_SIZE",
+    "RUN_NOT_RUNNING",
     "bill_review_decide",
     "billing_hold_release",
     "billing_run",
     "billing_run_execute",
     "billing_run_issue",
     "billing_run_start",
+    "earlier_months_unbilled",
     "parse_period",
     "rate_frame",
     "bill_lines",

@@ -1,0 +1,135 @@
+"""Months are billed in order: an account whose earlier month is still without a bill (held,
+released but not re-run, sent back at review) is held in the later months' runs, so the
+year-to-date kWh of annual tiers (年阶梯) always include the earlier month."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from gridcare.billing.choices import HoldStatus, RunStatus
+from gridcare.billing.models import Bill, BillingHold, BillReview
+from gridcare.billing.services import runs
+from gridcare.billing.services.runs import (
+    bill_review_decide,
+    billing_hold_release,
+    billing_run,
+    billing_run_issue,
+)
+from gridcare.billing.tests.runs_fixtures import OCT, billable_account, open_exception, put_reading
+from gridcare.core.errors import Conflict
+from gridcare.customers.models import Account
+from gridcare.metering.models import Meter
+
+pytestmark = pytest.mark.django_db
+
+SEP = dt.date(2026, 9, 1)
+EARLIER = "Earlier month not billed (2026-09)"
+
+
+def two_months(*, tariff_code: str, sep: str, oct: str, nov: str) -> tuple[Account, Meter]:  # noqa: A002
+    """An account with its readings of 1 September, 1 October and 1 November."""
+    acct, meter = billable_account(tariff_code=tariff_code, start=oct, end=nov)
+    put_reading(meter, "total", SEP, sep)
+    return acct, meter
+
+
+def amounts(account: Account) -> dict[dt.date, Decimal]:
+    return dict(Bill.objects.filter(account=account).values_list("period", "amount"))
+
+
+def test_a_held_month_holds_the_later_months_until_it_is_billed() -> None:
+    # given annual- and monthly-tier accounts held in September, and their twins without
+    # an exception, billed September then October as usual
+    annual, annual_meter = two_months(tariff_code="HEBS-RES-LV", sep="0", oct="2000", nov="2300")
+    monthly, monthly_meter = two_months(tariff_code="HEBS-RES-LV-M", sep="0", oct="200", nov="500")
+    annual_twin, _ = two_months(tariff_code="HEBS-RES-LV", sep="0", oct="2000", nov="2300")
+    monthly_twin, _ = two_months(tariff_code="HEBS-RES-LV-M", sep="0", oct="200", nov="500")
+    for acct, meter in ((annual, annual_meter), (monthly, monthly_meter)):
+        open_exception(acct, meter, day_from=dt.date(2026, 9, 3), day_to=dt.date(2026, 9, 4))
+    sep_run = billing_run(period="2026-09", actor="clerk")
+    billing_run_issue(run_id=sep_run.pk, actor="clerk")
+
+    # when October is run while September is still held
+    oct_run = billing_run(period="2026-10", actor="clerk")
+
+    # then October waits for September
+    assert set(Bill.objects.filter(period=OCT).values_list("account_id", flat=True)) == {
+        annual_twin.pk,
+        monthly_twin.pk,
+    }
+    holds = dict(BillingHold.objects.filter(run=oct_run).values_list("account_id", "reason"))
+    assert holds == {annual.pk: EARLIER, monthly.pk: EARLIER}
+    assert oct_run.accounts_held == 2
+    billing_run_issue(run_id=oct_run.pk, actor="clerk")
+
+    # when September's holds are released and September, then October, are run again
+    for hold in BillingHold.objects.filter(run=sep_run):
+        billing_hold_release(hold_id=hold.pk, actor="clerk", note="checked on site")
+    sep_run = billing_run(period="2026-09", actor="clerk")
+    assert sep_run.status == RunStatus.REVIEW  # an issued month runs again for the catch-up
+    billing_run_issue(run_id=sep_run.pk, actor="clerk")
+    oct_run = billing_run(period="2026-10", actor="clerk")
+
+    # then each account is billed as its twin, billed in order: October's annual tiers
+    # count September's 2,000 kWh (160 kWh at 0.52, 140 at 0.57)
+    assert amounts(annual) == amounts(annual_twin) == {SEP: Decimal("1040.00"), OCT: Decimal("163.00")}
+    assert amounts(monthly) == amounts(monthly_twin) == {SEP: Decimal("105.00"), OCT: Decimal("167.00")}
+    assert oct_run.accounts_held == 0
+    for hold in BillingHold.objects.filter(run=oct_run):
+        assert (hold.status, hold.released_by) == (HoldStatus.RELEASED, runs.SYSTEM_ACTOR)
+
+
+def test_a_month_sent_back_at_review_holds_the_next_month() -> None:
+    # given September billed at zero (a wrong 1 October reading), flagged and sent back
+    acct, meter = two_months(tariff_code="HEBS-RES-LV", sep="0", oct="0", nov="2300")
+    sep_run = billing_run(period="2026-09", actor="clerk")
+    review = BillReview.objects.get(bill__account=acct)
+    bill_review_decide(review_id=review.pk, actor="clerk", decision="send_back", note="re-read")
+    hold = BillingHold.objects.get(run=sep_run, account=acct)
+    assert (hold.status, hold.reason) == (HoldStatus.HELD, "Sent back at review: re-read")
+    sep_run.refresh_from_db()
+    assert sep_run.accounts_held == 1
+
+    # when October is run before September is billed again
+    put_reading(meter, "total", OCT, "2000", quality="edited")
+    oct_run = billing_run(period="2026-10", actor="clerk")
+
+    # then October is held; once September is billed, October counts its kWh
+    assert not Bill.objects.filter(account=acct, period=OCT).exists()
+    assert BillingHold.objects.get(run=oct_run, account=acct).reason == EARLIER
+    billing_run(period="2026-09", actor="clerk")
+    billing_run(period="2026-10", actor="clerk")
+    assert amounts(acct) == {SEP: Decimal("1040.00"), OCT: Decimal("163.00")}
+
+
+def test_the_hold_of_an_earlier_month_cannot_be_released() -> None:
+    acct, meter = two_months(tariff_code="HEBS-RES-LV", sep="0", oct="2000", nov="2300")
+    open_exception(acct, meter, day_from=dt.date(2026, 9, 3), day_to=dt.date(2026, 9, 4))
+    billing_run(period="2026-09", actor="clerk")
+    oct_run = billing_run(period="2026-10", actor="clerk")
+    hold = BillingHold.objects.get(run=oct_run, account=acct)
+
+    with pytest.raises(Conflict, match="earlier month"):
+        billing_hold_release(hold_id=hold.pk, actor="clerk")
+
+    hold.refresh_from_db()
+    assert (hold.status, hold.released_by) == (HoldStatus.HELD, "")
+    assert not Bill.objects.filter(account=acct).exists()
+
+
+def test_an_account_billed_in_the_earlier_month_is_not_held() -> None:
+    # given September held, then billed once its exception was accepted
+    acct, meter = two_months(tariff_code="HEBS-RES-LV", sep="0", oct="2000", nov="2300")
+    open_exception(acct, meter, day_from=dt.date(2026, 9, 3), day_to=dt.date(2026, 9, 4))
+    billing_run(period="2026-09", actor="clerk")
+    acct.reading_exceptions.update(status="accepted")
+    billing_run(period="2026-09", actor="clerk")
+
+    # when October is run, then it is billed at once
+    oct_run = billing_run(period="2026-10", actor="clerk")
+
+    assert amounts(acct) == {SEP: Decimal("1040.00"), OCT: Decimal("163.00")}
+    assert not BillingHold.objects.filter(run=oct_run).exists()
