@@ -37,5 +37,7 @@ index, so one frame may hold several periods of an account; ``seq`` runs 1…n p
 lines are not sorted: order by ``row, seq``); lines carry ``line_from``/``line_to`` (null
 when the line covers the whole period), ``qty``/``days``/``month_days`` on basic-charge
 lines and ``pf_centi``/``pf_percent_centi`` on power-factor lines; totals carry the period
-dates. The rules behind each line are in docs/billing-tariffs.md.
+dates. ``periods`` may carry ``basic_parts`` (``rating.BASIC_PARTS``, null on nearly
+every row): the contracts of a two-part period whose contract changes, each billed its
+basic charge for its own days. The rules behind each line are in docs/billing-tariffs.md.
 """

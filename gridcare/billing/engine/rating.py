@@ -21,7 +21,8 @@ How a period is rated
    segment's peak and valley registers (cumulative floor, so they sum exactly).
 4. Lines of the same item, price and version are merged over a period's segments, then each
    line's amount is ``wh × unit price`` rounded half-up to the fen. Basic-charge lines stay
-   one per month piece (each has its own days ÷ month days).
+   one per month piece (each has its own days ÷ month days), and one per contract part of
+   a period whose contract changes (``basic_parts``, the same rule for the part's days).
 5. Power factor (versions with ``pf_standard``): pf = A/√(A²+R²) rounded half-up to 2
    places over the whole period, looked up in the standard's table, applied to the basic,
    energy and unfloated-part lines (not the government funds) of that version.
@@ -61,6 +62,17 @@ PERIOD_SCHEMA: dict[str, Any] = {
     "ytd_wh_before": pl.Int64,
     "service_days": pl.Int64,
 }
+#: Optional input column ``basic_parts`` (an addition to the contract): the two-part basic
+#: charge of a period over which the contract changes (减容, a new contract from the 16th …).
+#: Null on nearly every row: the row's ``basic_charge_by``/``capacity_va``/``max_demand_w``
+#: then apply to the whole period. Otherwise each part applies from its ``from`` day to the
+#: day before the next part's (the last: to the period end) and gets its own basic-charge
+#: lines; the row's own basis columns are not used for the basic charge, and days before
+#: the first part's ``from`` pay none.
+BASIC_PART: Any = pl.Struct(
+    {"from": pl.Date, "basic_charge_by": pl.String, "capacity_va": pl.Int64, "max_demand_w": pl.Int64}
+)
+BASIC_PARTS: Any = pl.List(BASIC_PART)
 
 LINE_SCHEMA: dict[str, Any] = {
     "account_id": pl.Int64,
@@ -114,12 +126,13 @@ class Rating:
 
 
 def periods_frame(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
-    """Build a PERIOD_SCHEMA frame from dicts (missing keys null; ``ytd_wh_before`` 0)."""
-    data = {
-        name: [row.get(name, 0 if name == "ytd_wh_before" else None) for row in rows]
-        for name in PERIOD_SCHEMA
-    }
-    return pl.DataFrame(data, schema=PERIOD_SCHEMA)
+    """Build a PERIOD_SCHEMA frame from dicts (missing keys null; ``ytd_wh_before`` 0), with
+    ``basic_parts`` when a row has it."""
+    schema = dict(PERIOD_SCHEMA)
+    if any("basic_parts" in row for row in rows):
+        schema["basic_parts"] = BASIC_PARTS
+    data = {name: [row.get(name, 0 if name == "ytd_wh_before" else None) for row in rows] for name in schema}
+    return pl.DataFrame(data, schema=schema)
 
 
 # --- item codes --------------------------------------------------------------------------------
@@ -310,10 +323,17 @@ def _chunk(acc: _Acc, keep: np.ndarray | None, arrays: dict[str, np.ndarray], co
     acc.single.append(_uniform(pl.DataFrame(arrays), consts, acc.items))
 
 
+BASIC_ARRAYS = ("code", "price", "qty", "days", "month_days", "amount")
+
+
 def _finish_block(
-    acc: _Acc, block: _Block, basic: dict[str, np.ndarray] | None, pf: dict[str, Any] | None
+    acc: _Acc, block: _Block, basics: list[dict[str, np.ndarray]], pf: dict[str, Any] | None
 ) -> None:
-    """Price a block; a single-segment partition gets final lines, a multi one goes to the merge."""
+    """Price a block; a single-segment partition gets final lines, a multi one goes to the merge.
+
+    ``basics``: basic-charge pieces, in line order. A piece without ``i`` has arrays per row
+    of the partition (a line where ``days`` > 0); one with ``i`` (partition rows, each at
+    most once) has arrays per listed row and ``line_from``/``line_to`` (a contract's part)."""
     part = block.part
     n = part.r.size
     vid = part.version.id
@@ -321,27 +341,35 @@ def _finish_block(
         count = np.zeros(n, dtype=np.int64)
         total = np.zeros(n, dtype=np.int64)
         base = np.zeros(n, dtype=np.int64)
-        if basic is not None:
+        for basic in basics:
+            arrays = {
+                "_code": basic["code"].astype(np.int32),
+                "unit_price_micro": basic["price"],
+                "amount_fen": basic["amount"],
+                "qty": basic["qty"],
+                "days": basic["days"],
+                "month_days": basic["month_days"],
+            }
+            if "i" in basic:
+                i = basic["i"]
+                count[i] += 1
+                total[i] += basic["amount"]
+                base[i] += basic["amount"]
+                arrays |= {
+                    "_r": part.r[i],
+                    "seq": count[i].astype(np.int32),
+                    "line_from": basic["line_from"].astype(np.int32),
+                    "line_to": basic["line_to"].astype(np.int32),
+                }
+                _chunk(acc, None, arrays, {"tariff_version_id": vid})
+                continue
             keep = basic["days"] > 0
             count += keep
             amount = np.where(keep, basic["amount"], 0)
             total += amount
             base += amount
-            _chunk(
-                acc,
-                keep,
-                {
-                    "_r": part.r,
-                    "seq": count.astype(np.int32),
-                    "_code": basic["code"].astype(np.int32),
-                    "unit_price_micro": basic["price"],
-                    "amount_fen": basic["amount"],
-                    "qty": basic["qty"],
-                    "days": basic["days"],
-                    "month_days": basic["month_days"],
-                },
-                {"tariff_version_id": vid},
-            )
+            arrays |= {"_r": part.r, "seq": count.astype(np.int32)}
+            _chunk(acc, keep, arrays, {"tariff_version_id": vid})
         for wh, price, code, info, in_base in zip(
             block.wh, block.price, block.codes, block.is_info, block.pf_base, strict=True
         ):
@@ -414,12 +442,14 @@ def _finish_block(
                     mt=part.mt[idx],
                 )
             )
-    if basic is not None:
-        keep = basic["days"] > 0
-        arrays = {
-            name: basic[name][keep] for name in ("code", "price", "qty", "days", "month_days", "amount")
-        }
-        arrays.update(r=part.r[keep], mf=part.mf[keep], mt=part.mt[keep])
+    for basic in basics:
+        if "i" in basic:
+            arrays = {name: basic[name] for name in BASIC_ARRAYS}
+            arrays.update(r=part.r[basic["i"]], mf=basic["line_from"], mt=basic["line_to"])
+        else:
+            keep = basic["days"] > 0
+            arrays = {name: basic[name][keep] for name in BASIC_ARRAYS}
+            arrays.update(r=part.r[keep], mf=part.mf[keep], mt=part.mt[keep])
         acc.multi_basic.append((month, vidx, arrays))
     if pf is not None:
         acc.multi_pf.append(
@@ -523,7 +553,7 @@ def _residential(acc: _Acc, part: _Part) -> None:
             )
     for i, (name, price) in enumerate(v.included_funds):
         block.add(acc.items.code(f"fund_{name}", "info", i), w, price, info=True)
-    _finish_block(acc, block, None, None)
+    _finish_block(acc, block, [], None)
 
 
 # --- agency purchase (general I&C TOU and two-part) --------------------------------------------
@@ -550,22 +580,36 @@ def _agency(acc: _Acc, part: _Part, catalogue: Catalogue, pf_arrays: dict[str, n
     acc.error(part.r[neg], "negative consumption")
     bad = bad | neg
     basic_price = None
+    split: dict[str, np.ndarray] | None = None  # the parts of rows with basic_parts
     if v.kind == "two_part":
         by = f["basic_charge_by"]
         by_cap = (by == "capacity").fill_null(False).to_numpy()
         by_dem = (by == "demand").fill_null(False).to_numpy()
         cap, cap_null = _col(f, "capacity_va")
         dem, dem_null = _col(f, "max_demand_w")
-        no_by = ~bad & ~by_cap & ~by_dem
+        has_parts = np.zeros(by_cap.size, dtype=bool)
+        split_errors: dict[str, np.ndarray] = {}
+        if "basic_parts" in f.columns and f["basic_parts"].null_count() < f.height:
+            has_parts = f["basic_parts"].list.len().fill_null(0).to_numpy() > 0
+            split, split_errors = _basic_parts(f, has_parts)
+            split_errors = {reason: split["i"][flags] for reason, flags in split_errors.items()}
+        # a row with basic_parts: its parts are checked, not its own basis columns
+        rows = ~bad & ~has_parts
+        no_by = rows & ~by_cap & ~by_dem
         acc.error(part.r[no_by], "two-part tariff needs basic_charge_by (capacity or demand)")
-        no_cap = ~bad & by_cap & cap_null
+        no_cap = rows & by_cap & cap_null
         acc.error(part.r[no_cap], "basic charge by capacity needs capacity_va")
-        no_dem = ~bad & by_dem & dem_null
+        no_dem = rows & by_dem & dem_null
         acc.error(part.r[no_dem], "basic charge by demand needs max_demand_w")
-        neg_q = ~bad & ((by_cap & (cap < 0)) | (by_dem & (dem < 0)))
+        neg_q = rows & ((by_cap & (cap < 0)) | (by_dem & (dem < 0)))
         acc.error(part.r[neg_q], "negative capacity or demand")
         bad = bad | no_by | no_cap | no_dem | neg_q
-        basic_price = (by_cap, cap, dem)
+        for reason, failed_rows in split_errors.items():  # a row fails with any of its parts
+            failed = np.zeros_like(bad)
+            failed[failed_rows] = True
+            acc.error(part.r[failed & ~bad], reason)
+            bad = bad | failed
+        basic_price = (by_cap, cap, dem, has_parts)
     ok = ~bad
     if not ok.all():
         part = part.take(ok)
@@ -573,6 +617,10 @@ def _agency(acc: _Acc, part: _Part, catalogue: Catalogue, pf_arrays: dict[str, n
         regs = {k: a[ok] for k, a in regs.items()}
         if basic_price is not None:
             basic_price = tuple(a[ok] for a in basic_price)
+        if split is not None:
+            kept = ok[split["i"]]
+            split = {k: a[kept] for k, a in split.items()}
+            split["i"] = (np.cumsum(ok) - 1)[split["i"]]
     if part.r.size == 0:
         return
     W = regs["sharp"] + regs["peak"] + regs["flat"] + regs["valley"] + regs["deep_valley"]
@@ -604,9 +652,9 @@ def _agency(acc: _Acc, part: _Part, catalogue: Catalogue, pf_arrays: dict[str, n
     for i, (item, key) in enumerate(PASS_PARTS):
         block.add(acc.items.code(item, "pass", i), w, price_row[key])
     block.add(acc.items.code("fund", "fund", 0), w, price_row["fund"], pf_base=False)
-    basic = None
+    basics: list[dict[str, np.ndarray]] = []
     if basic_price is not None:
-        by_cap, cap, dem = basic_price
+        by_cap, cap, dem, has_parts = basic_price
         sd_vals, sd_null = _col(f, "service_days")
         D = part.D
         # service_days: the account was in service for the LAST n days of the period
@@ -614,19 +662,24 @@ def _agency(acc: _Acc, part: _Part, catalogue: Catalogue, pf_arrays: dict[str, n
         c0 = part.mf - part.s
         c1 = part.mt - part.s + 1
         days = np.maximum(c1 - np.maximum(c0, off), 0)
-        month_days = (_ord(_month_end(part.month)) - _ord(part.month) + 1) * np.ones_like(days)
-        qty = np.where(by_cap, cap, dem)
-        unit = np.where(by_cap, v.capacity_price or 0, v.demand_price or 0).astype(np.int64)
-        code_cap = acc.items.code("basic_capacity", "basic", 0)
-        code_dem = acc.items.code("basic_demand", "basic", 1)
-        basic = {
-            "code": np.where(by_cap, code_cap, code_dem).astype(np.int64),
-            "price": unit,
-            "qty": qty,
-            "days": days,
-            "month_days": month_days,
-            "amount": _half_up_nonneg(qty * unit * days, month_days * WH_MICRO_PER_FEN),
-        }
+        month_days = _ord(_month_end(part.month)) - _ord(part.month) + 1
+        basics.append(_basic_lines(acc, v, by_cap, cap, dem, np.where(has_parts, 0, days), month_days))
+        if split is not None and split["i"].size:
+            # each part: its own days of the segment, in service (one rule: days ÷ month days)
+            pi = split["i"]
+            line_from = np.maximum(part.mf[pi], split["from"])
+            line_to = np.minimum(part.mt[pi], split["to"])
+            first = np.maximum(line_from, part.s[pi] + off[pi])
+            part_days = np.maximum(line_to - first + 1, 0)
+            lines = _basic_lines(acc, v, split["by_cap"], split["cap"], split["dem"], part_days, month_days)
+            lines |= {"i": pi, "line_from": line_from, "line_to": line_to}
+            billed = part_days > 0
+            lines = {k: a[billed] for k, a in lines.items()}
+            # one piece per rank of the part within its row, so a piece lists a row once
+            rank = _rank_in_row(lines["i"])
+            for k in range(int(rank.max()) + 1 if rank.size else 0):
+                at = rank == k
+                basics.append({name: a[at] for name, a in lines.items()})
     pf = None
     if v.pf_standard is not None:
         table = catalogue.pf_arrays[v.pf_standard]
@@ -641,7 +694,83 @@ def _agency(acc: _Acc, part: _Part, catalogue: Catalogue, pf_arrays: dict[str, n
             "centi": centi,
             "percent": np.where(has, table[np.clip(centi, 0, 100)], 0),
         }
-    _finish_block(acc, block, basic, pf)
+    _finish_block(acc, block, basics, pf)
+
+
+def _basic_lines(
+    acc: _Acc,
+    v: CompiledVersion,
+    by_cap: np.ndarray,
+    cap: np.ndarray,
+    dem: np.ndarray,
+    days: np.ndarray,
+    month_days: int,
+) -> dict[str, np.ndarray]:
+    """Basic-charge lines: capacity (VA) or demand (W) × the monthly price × days ÷ days of
+    the month, half-up to the fen (``basic_proration: calendar_days``)."""
+    qty = np.where(by_cap, cap, dem)
+    unit = np.where(by_cap, v.capacity_price or 0, v.demand_price or 0).astype(np.int64)
+    code_cap = acc.items.code("basic_capacity", "basic", 0)
+    code_dem = acc.items.code("basic_demand", "basic", 1)
+    return {
+        "code": np.where(by_cap, code_cap, code_dem).astype(np.int64),
+        "price": unit,
+        "qty": qty,
+        "days": days,
+        "month_days": np.full(days.size, month_days, dtype=np.int64),
+        "amount": _half_up_nonneg(qty * unit * days, month_days * WH_MICRO_PER_FEN),
+    }
+
+
+def _basic_parts(
+    f: pl.DataFrame, has_parts: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The ``basic_parts`` of the rows ``has_parts`` (few: a contract changed in the period),
+    one entry per part ordered by row and ``from``: ``i`` (the row in ``f``), ``from`` and
+    ``to`` (days since 1970-01-01; ``to`` the day before the row's next part, else the
+    period end), ``by_cap``, ``cap``, ``dem``; and the errors: reason → flags per part."""
+    idx = np.flatnonzero(has_parts)
+    parts = (
+        pl.DataFrame(
+            {
+                "_i": idx,
+                "_end": f["period_end"].filter(pl.Series(has_parts)),
+                "_p": f["basic_parts"].filter(pl.Series(has_parts)),
+            }
+        )
+        .explode("_p")
+        .unnest("_p")
+        .sort("_i", "from", nulls_last=True)
+    )
+    i = parts["_i"].to_numpy().astype(np.int64)
+    start, start_null = _col(parts.select(pl.col("from").cast(pl.Int32).cast(pl.Int64)), "from")
+    end = parts["_end"].cast(pl.Int32).to_numpy().astype(np.int64)
+    last = np.ones(i.size, dtype=bool)
+    last[:-1] = i[1:] != i[:-1]
+    to = end.copy()
+    to[:-1] = np.where(last[:-1], end[:-1], start[1:] - 1)
+    by = parts["basic_charge_by"]
+    by_cap = (by == "capacity").fill_null(False).to_numpy()
+    by_dem = (by == "demand").fill_null(False).to_numpy()
+    cap, cap_null = _col(parts, "capacity_va")
+    dem, dem_null = _col(parts, "max_demand_w")
+    errors = {
+        "basic_parts: a part needs its from date": start_null,
+        "two-part tariff needs basic_charge_by (capacity or demand)": ~by_cap & ~by_dem,
+        "basic charge by capacity needs capacity_va": by_cap & cap_null,
+        "basic charge by demand needs max_demand_w": by_dem & dem_null,
+        "negative capacity or demand": (by_cap & (cap < 0)) | (by_dem & (dem < 0)),
+    }
+    return {"i": i, "from": start, "to": to, "by_cap": by_cap, "cap": cap, "dem": dem}, errors
+
+
+def _rank_in_row(i: np.ndarray) -> np.ndarray:
+    """0, 1, … along each run of equal values of the sorted ``i``."""
+    if i.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, i[1:] != i[:-1]])
+    lengths = np.diff(np.r_[starts, i.size])
+    return np.arange(i.size) - np.repeat(starts, lengths)
 
 
 # --- power factor ------------------------------------------------------------------------------
@@ -920,6 +1049,8 @@ def _normalise(periods: pl.DataFrame) -> pl.DataFrame:
             cols.append(pl.lit(0, dtype=dtype).alias(name))
         else:
             cols.append(pl.lit(None, dtype=dtype).alias(name))
+    if "basic_parts" in periods.columns:  # optional: carried only when given
+        cols.append(pl.col("basic_parts").cast(BASIC_PARTS))
     return periods.select(cols).with_row_index("_r").with_columns(pl.col("_r").cast(pl.Int64))
 
 
@@ -954,6 +1085,8 @@ def _partitions(
         month_index = key % 100_000 - 1
         month = dt.date(month_index // 12, month_index % 12 + 1, 1)
         cols = ["_r", "period_start", "period_end", "m_from", "m_to", *NEEDED[version.kind]]
+        if version.kind == "two_part" and "basic_parts" in frame.columns:
+            cols.append("basic_parts")
         narrow = frame.select(cols)
         sub = narrow if len(keys) == 1 else narrow.filter(frame["_key"] == key)
         out.append((version, month, sub))
@@ -1050,6 +1183,8 @@ def _assemble(p: pl.DataFrame, acc: _Acc, parts: list[pl.DataFrame], failed: np.
 
 
 __all__ = [
+    "BASIC_PART",
+    "BASIC_PARTS",
     "ERROR_SCHEMA",
     "LINE_SCHEMA",
     "PERIOD_SCHEMA",

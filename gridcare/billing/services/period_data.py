@@ -24,6 +24,9 @@ Rules (docs/billing-runs.md):
   switched between prepaid and postpaid within it) is measured from the reading of the
   first day billed to the reading of the day after the last, whatever its meter's
   installation says beyond those days.
+* Two-part basic charge (``_contract_parts``): the contracts in force on the account's own
+  days; a contract changed inside them gives ``basic_parts`` (each contract for its days),
+  and a demand is the highest of those days only.
 * Held (not rated): an open reading exception (open or sent for re-read) touching the
   period (unless a clerk released the account's hold), or a reading the account needs
   is missing.
@@ -42,6 +45,7 @@ import polars as pl
 from django.db import connection
 from django.db.models import Q
 
+from gridcare.billing.engine.rating import BASIC_PARTS
 from gridcare.core.bulk import db_datetime, query_frame, sql_milli
 from gridcare.metering.choices import OPEN_EXCEPTION_STATUSES, ReadingQuality
 from gridcare.metering.interval import curves_read
@@ -67,6 +71,9 @@ PERIOD_SCHEMA: dict[str, Any] = {
     "ytd_wh_before": pl.Int64,
     "service_days": pl.Int64,
 }
+#: The frame a run rates: the contract's columns and the optional ``basic_parts`` (the
+#: contracts of an account whose contract changed in its days billed).
+RUN_PERIOD_SCHEMA: dict[str, Any] = PERIOD_SCHEMA | {"basic_parts": BASIC_PARTS}
 HOLD_SCHEMA: dict[str, Any] = {"account_id": pl.Int64, "reason": pl.String}
 
 BILLABLE_QUALITIES = (ReadingQuality.VALID, ReadingQuality.ESTIMATED, ReadingQuality.EDITED)
@@ -82,7 +89,7 @@ _READINGS_STRUCT = pl.Struct(dict.fromkeys(REGISTERS, pl.String))
 class PeriodData:
     """What a partition's accounts need for rating and for writing their bills."""
 
-    periods: pl.DataFrame  # PERIOD_SCHEMA, accounts to rate
+    periods: pl.DataFrame  # RUN_PERIOD_SCHEMA, accounts to rate
     holds: pl.DataFrame  # HOLD_SCHEMA, accounts not rated and why
     accounts: pl.DataFrame  # account_id, status (every selected account)
     readings: pl.DataFrame  # account_id, readings_json (the bill's readings, as JSON text)
@@ -410,7 +417,7 @@ def period_data(
     )
     contracts = query_frame(
         f"SELECT c.account_id, {sql_milli('c.capacity_kva')}, c.basic_charge_by, "  # noqa: S608
-        f"{sql_milli('c.contracted_demand_kw')}, c.start_date FROM customers_contract c "
+        f"{sql_milli('c.contracted_demand_kw')}, c.start_date, c.id FROM customers_contract c "
         "WHERE c.account_id BETWEEN %s AND %s AND c.status = 'active' AND c.start_date <= %s "
         "AND (c.end_date IS NULL OR c.end_date >= %s)",
         [account_lo, account_hi, end.isoformat(), start.isoformat()],
@@ -420,6 +427,7 @@ def period_data(
             "basic_charge_by": pl.String,
             "contracted_demand_w": pl.Int64,
             "start_date": pl.Date,
+            "contract_id": pl.Int64,
         },
     )
     # This year's kWh settled before the period: the bills' kWh with their approved
@@ -589,15 +597,12 @@ def build_period_data(
         for reg, name in columns.items()
     ).select("account_id", *columns.values())
 
-    contract = contracts.sort("account_id", "start_date").unique("account_id", keep="last")
-    demand_ids = contract.filter(pl.col("basic_charge_by") == "demand")["account_id"].to_list()
-    demand = _max_demand(demand_ids, start, end)
+    basis = _contract_parts(contracts, accounts.join(held, on="account_id", how="anti"), start, end)
     first, last = pl.lit(start), pl.lit(end)
     periods = (
         accounts.join(held, on="account_id", how="anti")
         .join(wide, on="account_id", how="inner")
-        .join(contract, on="account_id", how="left")
-        .join(demand, on="account_id", how="left")
+        .join(basis, on="account_id", how="left")
         .join(ytd, on="account_id", how="left")
         .with_columns(
             # An account billed for part of the month is billed for its own days: the engine
@@ -605,15 +610,6 @@ def build_period_data(
             pl.col("first_day").alias("period_start"),
             pl.col("last_day").alias("period_end"),
             pl.lit(None, dtype=pl.Int64).alias("deep_valley_wh"),
-            pl.when(pl.col("basic_charge_by") == "demand")
-            .then(pl.coalesce("curve_demand_w", "contracted_demand_w"))
-            .otherwise(None)
-            .cast(pl.Int64)
-            .alias("max_demand_w"),
-            pl.when(pl.col("basic_charge_by").is_in(["capacity", "demand"]))
-            .then(pl.col("basic_charge_by"))
-            .otherwise(None)
-            .alias("basic_charge_by"),
             pl.col("ytd_wh_before").fill_null(0),
             pl.when((pl.col("first_day") > first) | (pl.col("last_day") < last))
             .then((pl.col("last_day") - pl.col("first_day")).dt.total_days() + 1)
@@ -621,7 +617,7 @@ def build_period_data(
             .cast(pl.Int64)
             .alias("service_days"),
         )
-        .select([pl.col(k).cast(v) for k, v in PERIOD_SCHEMA.items()])
+        .select([pl.col(k).cast(v) for k, v in RUN_PERIOD_SCHEMA.items()])
         .sort("account_id")
     )
     json_rows = usage.join(periods.select("account_id"), on="account_id", how="semi")
@@ -791,18 +787,116 @@ def _mixed_register_sums(usage: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _max_demand(account_ids: list[int], start: dt.date, end: dt.date) -> pl.DataFrame:
-    """最大需量 of demand-billed accounts: the largest 15-minute average power in the period
-    from the interval curves (Wh in a quarter hour × 4 = W); absent when there is no curve
-    (the contracted demand is billed then)."""
-    empty = pl.DataFrame(schema={"account_id": pl.Int64, "curve_demand_w": pl.Int64})
-    if not account_ids:
+def _contract_parts(
+    contracts: pl.DataFrame, accounts: pl.DataFrame, start: dt.date, end: dt.date
+) -> pl.DataFrame:
+    """Each account's basic-charge basis (``account_id``, ``basic_charge_by``,
+    ``capacity_va``, ``max_demand_w``, ``basic_parts``) from its contracts in force on its
+    own days billed (``first_day``–``last_day``).
+
+    A contract is in force from its start date until the next contract of the account
+    starts (a 减容 or a new contract from the 16th supersedes the old one from that day,
+    whatever the old one's end date); the account's first contract in the month also covers
+    the days before it starts. Consecutive contracts with the same basis, capacity and
+    contracted demand are one part (a renewal on the same terms bills like a full month).
+    One part: its basis fills the row. Several: ``basic_parts`` lists them (the engine bills
+    each for its days) and the row carries the last. A part billed by demand bills the
+    highest demand of its own days (:func:`_max_demand`)."""
+    terms = ["basic_charge_by", "capacity_va", "contracted_demand_w"]
+    account = pl.col("account_id")
+    # on a frame sorted by account: the row before (after) is the same account's
+    prev_same = (account == account.shift(1)).fill_null(False)
+    next_same = (account == account.shift(-1)).fill_null(False)
+    rows = (
+        contracts.join(accounts.select("account_id", "first_day", "last_day"), on="account_id", how="inner")
+        .sort("account_id", "start_date", "contract_id")
+        .with_columns(
+            pl.when(prev_same)
+            .then(pl.max_horizontal("start_date", "first_day"))
+            .otherwise(pl.col("first_day"))
+            .alias("part_from"),
+            pl.when(next_same)
+            .then(pl.min_horizontal("last_day", pl.col("start_date").shift(-1) - dt.timedelta(days=1)))
+            .otherwise(pl.col("last_day"))
+            .alias("part_to"),
+            pl.when(pl.col("basic_charge_by").is_in(["capacity", "demand"]))
+            .then(pl.col("basic_charge_by"))
+            .otherwise(None)
+            .alias("basic_charge_by"),
+        )
+        .filter(pl.col("part_from") <= pl.col("part_to"))
+    )
+    # Nearly every account has one contract on its days; only the others are merged.
+    new_part = ~prev_same | pl.any_horizontal(pl.col(t).ne_missing(pl.col(t).shift(1)) for t in terms)
+    rows = rows.with_columns(
+        new_part.cum_sum().cast(pl.Int64).alias("part"), (prev_same | next_same).alias("multi")
+    )
+    columns = ["account_id", "part", "part_from", "part_to", "multi", *terms]
+    parts = pl.concat(
+        [
+            rows.filter(~pl.col("multi")).select(columns),
+            rows.filter(pl.col("multi"))
+            .group_by("account_id", "part")
+            .agg(
+                pl.col("part_from").min(),
+                pl.col("part_to").max(),
+                pl.col("multi").first(),
+                *(pl.col(t).first() for t in terms),
+            )
+            .select(columns),
+        ]
+    )
+    demand = _max_demand(parts.filter(pl.col("basic_charge_by") == "demand"), start, end)
+    demand_w = pl.col("contracted_demand_w")
+    if demand.height:
+        parts = parts.join(demand, on=["account_id", "part"], how="left")
+        demand_w = pl.coalesce("curve_demand_w", "contracted_demand_w")
+    basis = ["account_id", "basic_charge_by", "capacity_va", "max_demand_w"]
+    parts = parts.with_columns(
+        pl.when(pl.col("basic_charge_by") == "demand")
+        .then(demand_w)
+        .otherwise(None)
+        .cast(pl.Int64)
+        .alias("max_demand_w")
+    )
+    several = parts.filter(pl.col("multi")).sort("account_id", "part_from")
+    listed = (
+        several.group_by("account_id", maintain_order=True)
+        .agg(
+            pl.struct(pl.col("part_from").alias("from"), *basis[1:]).alias("basic_parts"),
+            *(pl.col(c).last() for c in basis[1:]),  # the row carries the part in force at the end
+        )
+        .with_columns(
+            pl.when(pl.col("basic_parts").list.len() > 1).then(pl.col("basic_parts")).cast(BASIC_PARTS)
+        )
+    )
+    return pl.concat(
+        [
+            parts.filter(~pl.col("multi")).select(
+                *basis, pl.lit(None, dtype=BASIC_PARTS).alias("basic_parts")
+            ),
+            listed.select(*basis, "basic_parts"),
+        ]
+    )
+
+
+def _max_demand(parts: pl.DataFrame, start: dt.date, end: dt.date) -> pl.DataFrame:
+    """最大需量 of the demand-billed ``parts`` (``account_id``, ``part``, ``part_from``,
+    ``part_to``: an account's own days billed under one contract): the largest 15-minute
+    average power on those days from the interval curves (Wh in a quarter hour × 4 = W),
+    not on the month's other days (before an account opened, after it closed, while it
+    was prepaid); absent when there is no curve on them (the contracted demand is billed
+    then)."""
+    empty = pl.DataFrame(schema={"account_id": pl.Int64, "part": pl.Int64, "curve_demand_w": pl.Int64})
+    if parts.height == 0:
         return empty
-    curves = curves_read(keys=account_ids, start=start, end=end)
+    curves = curves_read(keys=parts["account_id"].unique().to_list(), start=start, end=end)
     if curves.height == 0:
         return empty
     return (
-        curves.group_by("key")
+        curves.rename({"key": "account_id"})
+        .join(parts.select("account_id", "part", "part_from", "part_to"), on="account_id", how="inner")
+        .filter(pl.col("day").is_between(pl.col("part_from"), pl.col("part_to")))
+        .group_by("account_id", "part")
         .agg((pl.col("wh").max() * 4).alias("curve_demand_w"))
-        .rename({"key": "account_id"})
     )

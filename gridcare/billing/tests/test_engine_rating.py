@@ -363,6 +363,124 @@ def test_two_part_basic_charge_partial_month_and_demand() -> None:
     ]
 
 
+def _capacity(day: dt.date, kva: int) -> dict[str, Any]:
+    return {"from": day, "basic_charge_by": "capacity", "capacity_va": kva * 1000, "max_demand_w": None}
+
+
+def basic_lines(by: dict[str, list[dict[str, Any]]]) -> list[tuple[Any, ...]]:
+    lines = sorted(by.get("basic_capacity", []) + by.get("basic_demand", []), key=lambda line: line["seq"])
+    return [
+        (
+            line["item"],
+            line["qty"],
+            line["days"],
+            line["month_days"],
+            line["amount_fen"],
+            line["line_from"],
+            line["line_to"],
+        )
+        for line in lines
+    ]
+
+
+def test_two_part_contract_change_inside_the_month_bills_each_contract_for_its_days() -> None:
+    # 减容 1,000 → 500 kVA from 16 October: 1,000 × 23.3 × 15/31 = 11,274.19 and
+    # 500 × 23.3 × 16/31 = 6,012.90 → 17,287.09 (not 500 × 23.3 = 11,650.00 for the month).
+    # The row's own basis is the contract in force at the end, as the run gives it.
+    by, total, lines = rate_one(
+        tariff_code="HEBS-LI-10KV",
+        **OCT,
+        flat_wh=1_000_000,
+        reactive_varh=reactive_for(Decimal("0.80"), 1_000_000),
+        capacity_va=500_000,
+        basic_charge_by="capacity",
+        basic_parts=[_capacity(D(2026, 10, 1), 1000), _capacity(D(2026, 10, 16), 500)],
+    )
+    assert basic_lines(by) == [
+        ("basic_capacity", 1_000_000, 15, 31, 1_127_419, D(2026, 10, 1), D(2026, 10, 15)),
+        ("basic_capacity", 500_000, 16, 31, 601_290, D(2026, 10, 16), D(2026, 10, 31)),
+    ]
+    assert [line["seq"] for line in by["basic_capacity"]] == [1, 2]
+    # the power-factor adjustment (pf 0.80: +5 %) covers both basic lines
+    base = 1_127_419 + 601_290 + 38_700 + 2_130 + 12_160 + 1_480
+    assert by["pf_adjustment"][0]["amount_fen"] == (base * 500 + 5_000) // 10_000
+    assert total == base + 2_740 + by["pf_adjustment"][0]["amount_fen"]
+
+
+def test_two_part_contract_parts_across_months_basis_switch_and_partial_service() -> None:
+    # 10 October … 20 November; 800 kVA until 4 November (a part starting before the
+    # period counts from the period start), then 300 kW by demand: 800 × 23.3 × 22/31 =
+    # 13,228.387 → 13,228.39; × 4/30 = 2,485.333 → 2,485.33; 300 × 35 × 16/30 = 5,600.00.
+    demand = {
+        "from": D(2026, 11, 5),
+        "basic_charge_by": "demand",
+        "capacity_va": None,
+        "max_demand_w": 300_000,
+    }
+    by, _, _ = rate_one(
+        tariff_code="HEBS-LI-10KV",
+        period_start=D(2026, 10, 10),
+        period_end=D(2026, 11, 20),
+        flat_wh=0,
+        basic_parts=[demand, _capacity(D(2026, 9, 1), 800)],  # in any order
+    )
+    assert basic_lines(by) == [
+        ("basic_capacity", 800_000, 22, 31, 1_322_839, D(2026, 10, 10), D(2026, 10, 31)),
+        ("basic_capacity", 800_000, 4, 30, 248_533, D(2026, 11, 1), D(2026, 11, 4)),
+        ("basic_demand", 300_000, 16, 30, 560_000, D(2026, 11, 5), D(2026, 11, 20)),
+    ]
+    # in service the last 10 days of October only: the first part's days before them pay
+    # nothing (16–21 October at 1,000 kVA: 6 days; 22–31 at 500 kVA: 10 days)
+    by, _, _ = rate_one(
+        tariff_code="HEBS-LI-10KV",
+        **OCT,
+        flat_wh=0,
+        service_days=16,
+        basic_parts=[_capacity(D(2026, 10, 1), 1000), _capacity(D(2026, 10, 22), 500)],
+    )
+    assert [(line[1], line[2], line[4]) for line in basic_lines(by)] == [
+        (1_000_000, 6, 450_968),  # 23,300 × 6/31 = 4,509.677 → 4,509.68
+        (500_000, 10, 375_806),  # 11,650 × 10/31 = 3,758.064 → 3,758.06
+    ]
+    # one part for the whole period: exactly the row's own basic charge
+    whole, _, _ = rate_one(
+        tariff_code="HEBS-LI-10KV", **OCT, flat_wh=0, basic_parts=[_capacity(D(2026, 1, 1), 800)]
+    )
+    assert [line[1:5] for line in basic_lines(whole)] == [(800_000, 31, 31, 1_864_000)]
+
+
+def test_two_part_contract_parts_are_checked_like_the_row() -> None:
+    rating = rate(
+        periods_frame(
+            [
+                {
+                    "account_id": 1,
+                    "tariff_code": "HEBS-LI-10KV",
+                    **OCT,
+                    "flat_wh": 0,
+                    "basic_parts": [
+                        _capacity(D(2026, 10, 1), 800),
+                        {**_capacity(D(2026, 10, 16), 0), "capacity_va": None},
+                    ],
+                },
+                {
+                    "account_id": 2,
+                    "tariff_code": "HEBS-LI-10KV",
+                    **OCT,
+                    "flat_wh": 0,
+                    "capacity_va": 800_000,
+                    "basic_charge_by": "capacity",
+                },
+            ]
+        ),
+        CAT,
+    )
+    assert rating.errors.select("account_id", "reason").to_dicts() == [
+        {"account_id": 1, "reason": "basic charge by capacity needs capacity_va"}
+    ]
+    assert rating.totals["account_id"].to_list() == [2]
+
+
 # --- power factor -----------------------------------------------------------------------------------
 
 # Base of the adjustment for the cases below: 100 kW × 35 = 3,500.00 basic; 1,000 kWh flat in

@@ -10,7 +10,7 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
-from gridcare.billing.services.period_data import PERIOD_SCHEMA, month_bounds, period_data
+from gridcare.billing.services.period_data import RUN_PERIOD_SCHEMA, month_bounds, period_data
 from gridcare.billing.tests.factories import BillFactory
 from gridcare.billing.tests.runs_fixtures import (
     CLOSING,
@@ -48,7 +48,7 @@ def test_month_bounds():
 def test_consumption_is_end_minus_start_with_the_contract_schema():
     acct, _meter = billable_account(start="1000.250", end="1150.750")
     data = _data()
-    assert dict(data.periods.schema) == PERIOD_SCHEMA
+    assert dict(data.periods.schema) == RUN_PERIOD_SCHEMA
     row = _row(data, acct)
     assert row["total_wh"] == 150_500
     assert row["period_start"] == OCT
@@ -56,6 +56,7 @@ def test_consumption_is_end_minus_start_with_the_contract_schema():
     assert row["tariff_code"] == "HEBS-RES-LV"
     assert row["ytd_wh_before"] == 0
     assert row["service_days"] is None
+    assert row["basic_parts"] is None  # one contract (or none) in the period
     assert row["peak_wh"] is None
     assert row["reactive_varh"] is None
     readings = json.loads(data.readings.filter(data.readings["account_id"] == acct.pk)["readings_json"][0])
@@ -307,6 +308,112 @@ def test_max_demand_from_the_interval_curve(settings, tmp_path):
         )
     )
     assert _row(_data(), acct)["max_demand_w"] == 180_000  # 45 kWh in 15 min; November not counted
+
+
+def _curve(account, points):
+    """Write an account's interval curve: ``points`` are (day, slot, Wh in the quarter hour)."""
+    curves_write(
+        pl.DataFrame(
+            {
+                "kind": ["account"] * len(points),
+                "key": [account.pk] * len(points),
+                "day": [day for day, _slot, _wh in points],
+                "slot": [slot for _day, slot, _wh in points],
+                "wh": [wh for _day, _slot, wh in points],
+            },
+            schema={"kind": pl.String, "key": pl.Int64, "day": pl.Date, "slot": pl.Int8, "wh": pl.Int64},
+        )
+    )
+
+
+def test_max_demand_of_a_part_month_account_is_taken_over_its_own_days(settings, tmp_path):
+    """Opened on 16 October: the 300 kW of 5 October (before it opened) is not its demand,
+    the 160 kW of 20 October is."""
+    settings.DATA_DIR = tmp_path
+    acct, meter = billable_account(tariff_code="HEBS-LI-10KV", opened_on=dt.date(2026, 10, 16))
+    put_reading(meter, "total", dt.date(2026, 10, 16), "1100")
+    ContractFactory(account=acct, capacity_kva=Decimal("315"), basic_charge_by="demand")
+    _curve(acct, [(dt.date(2026, 10, 5), 40, 75_000), (dt.date(2026, 10, 20), 40, 40_000)])
+    row = _row(_data(), acct)
+    assert (row["period_start"], row["service_days"]) == (dt.date(2026, 10, 16), 16)
+    assert row["max_demand_w"] == 160_000
+
+
+def test_contract_change_inside_the_month_lists_each_contracts_part(settings, tmp_path):
+    """减容 from 1,000 to 500 kVA on 16 October: each contract for its own days (the old
+    one's end date or not, the new one supersedes it from its start); a renewal on the
+    same terms is no change; a contract switched to demand bills the demand of its days."""
+    settings.DATA_DIR = tmp_path
+    reduced, _ = billable_account(tariff_code="HEBS-LI-10KV")
+    ContractFactory(
+        account=reduced,
+        capacity_kva=Decimal("1000"),
+        basic_charge_by="capacity",
+        start_date=dt.date(2020, 1, 1),
+        end_date=dt.date(2026, 10, 15),
+    )
+    ContractFactory(
+        account=reduced,
+        capacity_kva=Decimal("500"),
+        basic_charge_by="capacity",
+        start_date=dt.date(2026, 10, 16),
+    )
+    renewed, _ = billable_account(tariff_code="HEBS-LI-10KV")
+    ContractFactory(
+        account=renewed,
+        capacity_kva=Decimal("800"),
+        basic_charge_by="capacity",
+        start_date=dt.date(2020, 1, 1),
+    )
+    ContractFactory(
+        account=renewed,
+        capacity_kva=Decimal("800"),
+        basic_charge_by="capacity",
+        start_date=dt.date(2026, 10, 10),
+    )
+    switched, _ = billable_account(tariff_code="HEBS-LI-10KV")
+    ContractFactory(
+        account=switched,
+        capacity_kva=Decimal("800"),
+        basic_charge_by="capacity",
+        start_date=dt.date(2020, 1, 1),
+    )
+    ContractFactory(
+        account=switched,
+        capacity_kva=Decimal("800"),
+        basic_charge_by="demand",
+        contracted_demand_kw=Decimal("500"),
+        start_date=dt.date(2026, 10, 21),
+    )
+    # 400 kW on 5 October (billed by capacity then), 240 kW on 25 October
+    _curve(switched, [(dt.date(2026, 10, 5), 1, 100_000), (dt.date(2026, 10, 25), 1, 60_000)])
+    data = _data()
+
+    row = _row(data, reduced)
+    assert row["basic_parts"] == [
+        {"from": OCT, "basic_charge_by": "capacity", "capacity_va": 1_000_000, "max_demand_w": None},
+        {
+            "from": dt.date(2026, 10, 16),
+            "basic_charge_by": "capacity",
+            "capacity_va": 500_000,
+            "max_demand_w": None,
+        },
+    ]
+    assert (row["basic_charge_by"], row["capacity_va"]) == ("capacity", 500_000)  # in force at the end
+    row = _row(data, renewed)
+    assert row["basic_parts"] is None
+    assert (row["basic_charge_by"], row["capacity_va"]) == ("capacity", 800_000)
+    row = _row(data, switched)
+    assert row["basic_parts"] == [
+        {"from": OCT, "basic_charge_by": "capacity", "capacity_va": 800_000, "max_demand_w": None},
+        {
+            "from": dt.date(2026, 10, 21),
+            "basic_charge_by": "demand",
+            "capacity_va": 800_000,
+            "max_demand_w": 240_000,
+        },
+    ]
+    assert (row["basic_charge_by"], row["max_demand_w"]) == ("demand", 240_000)
 
 
 def test_suspended_and_switched_accounts_are_billed_for_their_supplied_postpaid_days():
