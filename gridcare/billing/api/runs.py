@@ -13,9 +13,10 @@ from typing import Any, Literal
 
 from django.db import transaction
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from gridcare.billing.models import BillingHold, BillingRun, BillReview
+from gridcare.billing.reasons import reason_text
 from gridcare.billing.selectors.runs import billing_run_get, billing_runs, run_holds, run_reviews
 from gridcare.billing.services.runs import (
     bill_review_decide,
@@ -62,7 +63,8 @@ class IssueOut(Schema):
 class HoldOut(Schema):
     id: int
     account_number: str
-    reason: str
+    reason: str = Field(..., description="The reason as stored (English, stable: match on this).")
+    reason_label: str = Field(..., description="The reason as shown, in the request's language.")
     status: str
 
 
@@ -73,7 +75,8 @@ class ReviewOut(Schema):
     amount: Decimal
     kwh: Decimal
     rule: str
-    detail: str
+    detail: str = Field(..., description="The detail as stored (English, stable).")
+    detail_label: str = Field(..., description="The detail as shown, in the request's language.")
     status: str
 
 
@@ -98,6 +101,7 @@ def _hold_out(hold: BillingHold) -> dict[str, Any]:
         "id": hold.pk,
         "account_number": hold.account.number,
         "reason": hold.reason,
+        "reason_label": reason_text(hold.reason),
         "status": hold.status,
     }
 
@@ -112,6 +116,7 @@ def _review_out(review: BillReview) -> dict[str, Any]:
         "kwh": bill.kwh,
         "rule": review.rule,
         "detail": review.detail,
+        "detail_label": reason_text(review.detail),
         "status": review.status,
     }
 

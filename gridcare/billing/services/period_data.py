@@ -46,6 +46,7 @@ from django.db import connection
 from django.db.models import Q
 
 from gridcare.billing.engine.rating import BASIC_PARTS
+from gridcare.billing.reasons import MISSING_READING, OPEN_EXCEPTION
 from gridcare.core.bulk import db_datetime, query_frame, sql_milli
 from gridcare.metering.choices import OPEN_EXCEPTION_STATUSES, ReadingQuality
 from gridcare.metering.interval import curves_read
@@ -116,10 +117,11 @@ def _midnight(day: dt.date) -> Any:
     return db_datetime(dt.datetime.combine(day, dt.time(0), tzinfo=TZ))
 
 
-def billable_account_ids(period: dt.date) -> list[int]:
-    """Ids of the accounts a run for ``period`` selects (sorted), for partitioning."""
+def billable_account_ids(period: dt.date, *, lo: int | None = None, hi: int | None = None) -> list[int]:
+    """Ids of the accounts a run for ``period`` selects (sorted), for partitioning; only
+    ids ``lo``–``hi`` when both are given."""
     start, end = month_bounds(period)
-    sql, params = _accounts_sql(start, end, None, None, columns="a.id")
+    sql, params = _accounts_sql(start, end, lo, hi, columns="a.id")
     with connection.cursor() as cursor:
         cursor.execute(sql + " ORDER BY a.id", params)
         return [int(row[0]) for row in cursor.fetchall()]
@@ -552,17 +554,12 @@ def build_period_data(
     missing = (
         segments.filter(pl.col("start_milli").is_null() | pl.col("end_milli").is_null())
         .with_columns(
-            pl.concat_str(
-                [
-                    pl.lit("Missing reading: meter "),
-                    pl.col("asset_no"),
-                    pl.lit(" register "),
-                    pl.col("register"),
-                    pl.lit(" on "),
-                    pl.when(pl.col("start_milli").is_null())
-                    .then(pl.col("open_day").cast(pl.String))
-                    .otherwise(pl.col("close_day").cast(pl.String)),
-                ]
+            MISSING_READING.expr(
+                meter=pl.col("asset_no"),
+                register=pl.col("register"),
+                day=pl.when(pl.col("start_milli").is_null())
+                .then(pl.col("open_day"))
+                .otherwise(pl.col("close_day")),
             ).alias("reason")
         )
         .group_by("account_id")
@@ -571,9 +568,7 @@ def build_period_data(
     released_ids = pl.Series("account_id", list(released), dtype=pl.Int64)
     open_exc = exceptions.filter(~pl.col("account_id").is_in(released_ids.implode())).select(
         "account_id",
-        pl.concat_str([pl.lit("Open reading exception ("), pl.col("rule"), pl.lit(") in the period")]).alias(
-            "reason"
-        ),
+        OPEN_EXCEPTION.expr(rule=pl.col("rule")).alias("reason"),
     )
     holds = (
         pl.concat([open_exc, missing.select("account_id", "reason")], how="vertical_relaxed")

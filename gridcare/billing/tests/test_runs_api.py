@@ -6,11 +6,15 @@ import datetime as dt
 import json
 
 import pytest
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from gridcare.billing.choices import BillStatus, HoldStatus, RunStatus
 from gridcare.billing.models import Bill, BillingHold, BillingRun, BillReview
 from gridcare.billing.services.runs import billing_run
 from gridcare.billing.tests.runs_fixtures import billable_account, open_exception
+from gridcare.metering.choices import VeeRule
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +104,29 @@ def test_clerk_calls(staff_client, rated_run, django_capture_on_commit_callbacks
     bad_period = _call(client, "post", "/api/billing/runs", {"period": "11/2026"})
     assert bad_period.status_code == 422
     assert bad_period.json()["field"] == "period"
+
+
+def test_holds_and_flags_carry_the_stored_text_and_a_label_in_the_callers_language(staff_client, rated_run):
+    # given a run with a hold for an open spike exception, a zero-consumption flag, and a
+    # hold whose stored reason is of no known kind
+    other, _meter = billable_account()
+    BillingHold.objects.create(run=rated_run, account=other, reason="Checked by phone")
+    client = staff_client(roles=["billing_clerk"])
+    base = f"/api/billing/runs/{rated_run.pk}"
+    for language in ("zh-hans", "en"):
+        # when the clerk reads holds and flags in that language
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+        holds = client.get(f"{base}/holds").json()
+        reviews = client.get(f"{base}/reviews").json()
+        with translation.override(language):
+            spike = _("Open reading exception in the period: %(rule)s") % {"rule": VeeRule.SPIKE.label}
+            zero = _("Zero consumption on an active account")
+        # then ``reason`` / ``detail`` stay as stored and the labels are in the language
+        assert sorted((h["reason"], h["reason_label"]) for h in holds) == [
+            ("Checked by phone", "Checked by phone"),
+            ("Open reading exception (spike) in the period", spike),
+        ], language
+        assert [(r["detail"], r["detail_label"]) for r in reviews] == [
+            ("Zero consumption on an active account", zero)
+        ], language
+        assert ("Consumption spike" in spike) == (language == "en")

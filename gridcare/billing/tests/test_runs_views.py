@@ -6,7 +6,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
+from django.utils import translation
+from django.utils.html import escape
+from django.utils.translation import gettext as _
 
 from gridcare.billing.choices import BillStatus, HoldStatus, ReviewStatus, RunStatus
 from gridcare.billing.models import Bill, BillingHold, BillingRun, BillReview
@@ -16,6 +20,7 @@ from gridcare.billing.tests.runs_fixtures import (
     billable_account,
     open_exception,
 )
+from gridcare.metering.choices import VeeRule
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +139,32 @@ def test_unknown_ids_are_404(staff_client, rated_run):
     assert client.get(reverse("billing:run", args=[rated_run.pk + 99])).status_code == 404
     assert client.post(reverse("billing:run_hold_release", args=[rated_run.pk, 999999])).status_code == 404
     assert client.post(reverse("billing:run_review_decide", args=[rated_run.pk, 999999])).status_code == 404
+
+
+def _job_page(client, run, language):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    return client.get(reverse("billing:run", args=[run.pk])).content.decode()
+
+
+def test_job_page_shows_reasons_in_the_readers_language(staff_client, rated_run):
+    # given a hold for an open spike exception, a zero-consumption flag, and a hold whose
+    # stored reason is of no known kind
+    other, _meter = billable_account()
+    BillingHold.objects.create(run=rated_run, account=other, reason="Checked by phone <ok>")
+    client = staff_client(roles=["billing_clerk"])
+    # when a clerk reads the job page in Chinese
+    page = _job_page(client, rated_run, "zh-hans")
+    # then the reasons are in Chinese, the unknown one as stored
+    with translation.override("zh-hans"):
+        hold = _("Open reading exception in the period: %(rule)s") % {"rule": VeeRule.SPIKE.label}
+        flag = _("Zero consumption on an active account")
+    assert escape(hold) in page
+    assert "电量突增" in page
+    assert "Open reading exception (spike) in the period" not in page  # the stored English
+    assert escape(flag) in page
+    assert escape("Checked by phone <ok>") in page
+    # and in English when the clerk switches
+    page = _job_page(client, rated_run, "en")
+    assert escape("Open reading exception in the period: Consumption spike (电量突增)") in page
+    assert "Zero consumption on an active account" in page
+    assert escape("Checked by phone <ok>") in page

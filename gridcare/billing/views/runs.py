@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from gridcare.billing.choices import RunStatus
 from gridcare.billing.models import BillingRun
+from gridcare.billing.reasons import reason_text
 from gridcare.billing.selectors.runs import billing_run_get, billing_runs, run_holds, run_reviews
 from gridcare.billing.services.runs import (
     bill_review_decide,
@@ -107,7 +108,7 @@ def run_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The job page of a run."""
     run = _run(request, pk)
     holds = paginate(request, run_holds(user=request.user, run=run))
-    reviews = list(run_reviews(user=request.user, run=run)[:500])
+    reviews = run_reviews(user=request.user, run=run)[:500]
     return render(
         request,
         "billing/runs_detail.html",
@@ -116,7 +117,9 @@ def run_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
             "badge": RUN_BADGES.get(run.status, "muted"),
             "progress": _progress(run),
             "holds": holds,
-            "reviews": reviews,
+            # reasons and details as stored, in the reader's language
+            "hold_rows": [(hold, reason_text(hold.reason)) for hold in holds.object_list],
+            "reviews": [(review, reason_text(review.detail)) for review in reviews],
             "can_issue": request.user.has_perm("billing.change_billingrun")
             and run.status in (RunStatus.REVIEW, RunStatus.ISSUED),
             "can_resume": request.user.has_perm("billing.add_billingrun") and run.status == RunStatus.FAILED,
