@@ -28,7 +28,7 @@ from typing import Any
 
 import polars as pl
 from django.db import connection, connections, transaction
-from django.db.models import Count, Exists, F, Min, OuterRef, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -47,6 +47,14 @@ from gridcare.billing.models import (
     BillingRun,
     BillingRunPartition,
     BillReview,
+)
+from gridcare.billing.reasons import (
+    EARLIER_MONTH,
+    HIGH_AMOUNT,
+    NEGATIVE_AMOUNT,
+    NOT_RATED,
+    SENT_BACK,
+    ZERO_CONSUMPTION,
 )
 from gridcare.billing.selectors.policy import billing_policy_at
 from gridcare.billing.services.period_data import (
@@ -438,8 +446,9 @@ def _read_partition(run: BillingRun, part: BillingRunPartition) -> PeriodData:
     return _hold_after_unbilled_months(data, earlier_months_unbilled(period=run.period, lo=lo, hi=hi))
 
 
-#: The reason of a hold for an earlier month without a bill (shown before the month's own).
-EARLIER_MONTH_HELD = "Earlier month not billed"
+#: How the reason of a hold for an earlier month without a bill starts (that reason comes
+#: before the month's own; such a hold cannot be released).
+EARLIER_MONTH_HELD = EARLIER_MONTH.prefix
 
 
 def earlier_months_unbilled(*, period: dt.date, lo: int, hi: int) -> pl.DataFrame:
@@ -447,18 +456,32 @@ def earlier_months_unbilled(*, period: dt.date, lo: int, hi: int) -> pl.DataFram
     have no bill for that month (held, released but not billed yet, sent back at review):
     account_id and the hold's reason, naming the first such month. Months are billed in
     order — the kWh of the earlier month count in this month's year-to-date position
-    (annual tiers) — so such an account is held until that month is billed."""
+    (annual tiers) — so such an account is held until that month is billed.
+
+    Only months whose run would still select the account count: an account recorded
+    since as prepaid, suspended or closed for that whole month has nothing left to bill
+    there (its hold is history), and holding it for that month would hold it for ever.
+    One query for the holds, one per earlier month that has some."""
     billed = Bill.objects.filter(account_id=OuterRef("account_id"), period=OuterRef("run__period"))
-    rows = (
+    pairs = (
         BillingHold.objects.order_by()
         .filter(run__period__lt=period, account_id__gte=lo, account_id__lte=hi)
         .exclude(Exists(billed))
-        .values("account_id")
-        .annotate(first=Min("run__period"))
-        .values_list("account_id", "first")
+        .values_list("run__period", "account_id")
+        .distinct()
     )
+    by_month: dict[dt.date, set[int]] = {}
+    for month, account_id in pairs:
+        by_month.setdefault(month, set()).add(account_id)
+    first: dict[int, dt.date] = {}
+    for month in sorted(by_month):
+        held = by_month[month] - first.keys()
+        if not held:
+            continue
+        still = set(billable_account_ids(month, lo=min(held), hi=max(held))) & held
+        first.update(dict.fromkeys(still, month))
     return pl.DataFrame(
-        [(account_id, f"{EARLIER_MONTH_HELD} ({first:%Y-%m})") for account_id, first in rows],
+        [(account, EARLIER_MONTH.text(month=f"{month:%Y-%m}")) for account, month in sorted(first.items())],
         schema={"account_id": pl.Int64, "reason": pl.String},
         orient="row",
     )
@@ -492,7 +515,7 @@ def _write_partition(
     lo, hi = part.account_lo, part.account_hi
     errors = rated.errors.select(
         pl.col("account_id").cast(pl.Int64),
-        pl.concat_str([pl.lit("Not rated: "), pl.col("reason")]).alias("reason"),
+        NOT_RATED.expr(reason=pl.col("reason")).alias("reason"),
     )
     candidates = (
         data.periods.select("account_id", "tariff_code", "period_start", "period_end")
@@ -738,27 +761,23 @@ def review_flags(bills: pl.DataFrame, period: dt.date, policy: BillingPolicy) ->
     negative = frame.filter(pl.col("total_fen") < 0).select(
         "bill_id",
         pl.lit(ReviewRule.NEGATIVE.value).alias("rule"),
-        pl.concat_str([pl.lit("Amount "), money(pl.col("total_fen")), pl.lit(" is negative")]).alias(
-            "detail"
-        ),
+        NEGATIVE_AMOUNT.expr(amount=money(pl.col("total_fen"))).alias("detail"),
     )
     zero = frame.filter((pl.col("wh") == 0) & (pl.col("account_status") == "active")).select(
         "bill_id",
         pl.lit(ReviewRule.ZERO.value).alias("rule"),
-        pl.lit("Zero consumption on an active account").alias("detail"),
+        pl.lit(ZERO_CONSUMPTION.text()).alias("detail"),
     )
     high = frame.filter(
         (pl.col("sum_fen") > 0) & (pl.col("total_fen") * 100 * pl.col("n") > pl.col("sum_fen") * k_centi)
     ).select(
         "bill_id",
         pl.lit(ReviewRule.HIGH.value).alias("rule"),
-        pl.concat_str(
-            [
-                pl.lit("Amount "),
-                money(pl.col("total_fen")),
-                pl.lit(f" above {policy.review_high_factor} × the {months}-month average "),
-                money(pl.col("sum_fen") // pl.col("n")),
-            ]
+        HIGH_AMOUNT.expr(
+            amount=money(pl.col("total_fen")),
+            factor=pl.lit(str(policy.review_high_factor)),
+            months=pl.lit(str(months)),
+            average=money(pl.col("sum_fen") // pl.col("n")),
         ).alias("detail"),
     )
     return pl.concat([negative, zero, high], how="vertical_relaxed")
@@ -835,7 +854,7 @@ def bill_review_decide(*, review_id: int, actor: Any, decision: str, note: str =
                     run=run,
                     account_id=bill.account_id,
                     defaults={
-                        "reason": f"Sent back at review: {review.note}"[:300],
+                        "reason": SENT_BACK.text(note=review.note)[:300],
                         "status": HoldStatus.HELD,
                         "released_by": "",
                         "released_at": None,

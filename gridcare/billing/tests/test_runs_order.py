@@ -21,6 +21,7 @@ from gridcare.billing.services.runs import (
 from gridcare.billing.tests.runs_fixtures import OCT, billable_account, open_exception, put_reading
 from gridcare.core.errors import Conflict
 from gridcare.customers.models import Account
+from gridcare.customers.services import account_update
 from gridcare.metering.models import Meter
 
 pytestmark = pytest.mark.django_db
@@ -133,3 +134,34 @@ def test_an_account_billed_in_the_earlier_month_is_not_held() -> None:
 
     assert amounts(acct) == {SEP: Decimal("1040.00"), OCT: Decimal("163.00")}
     assert not BillingHold.objects.filter(run=oct_run).exists()
+
+
+def test_a_month_that_no_longer_bills_the_account_does_not_hold_the_later_months() -> None:
+    # given an account billed in August and held in September
+    aug = dt.date(2026, 8, 1)
+    acct, meter = billable_account(tariff_code="HEBS-RES-LV-M", start="200", end="500")
+    put_reading(meter, "total", aug, "0")
+    put_reading(meter, "total", SEP, "100")
+    billing_run_issue(run_id=billing_run(period="2026-08", actor="clerk").pk, actor="clerk")
+    open_exception(acct, meter, day_from=dt.date(2026, 9, 3), day_to=dt.date(2026, 9, 4))
+    billing_run(period="2026-09", actor="clerk")
+    # when the clerk records it as 费控 (prepaid) for all of September and postpaid again
+    # from October: September has nothing left to bill, its hold is history
+    for is_prepaid, since in ((True, SEP), (False, OCT)):
+        acct.refresh_from_db()
+        account_update(
+            actor="clerk",
+            account_id=acct.pk,
+            version=acct.version,
+            is_prepaid=is_prepaid,
+            billing_mode_since=since,
+        )
+    acct.reading_exceptions.update(status="accepted")
+    billing_run(period="2026-09", actor="clerk")
+    assert not Bill.objects.filter(account=acct, period=SEP).exists()
+
+    # then October bills it (before: held with "Earlier month not billed", release refused,
+    # and so every month after)
+    oct_run = billing_run(period="2026-10", actor="clerk")
+    assert not BillingHold.objects.filter(run=oct_run, account=acct, status=HoldStatus.HELD).exists()
+    assert Bill.objects.filter(account=acct, period=OCT).exists()
