@@ -2,7 +2,9 @@
 
 Staff only: portal customers use ``/api/portal``. Every endpoint checks the role itself and
 answers with typed schemas, never the raw model. Errors use the one format
-``{"code", "message", "field"}`` (see :mod:`gridcare.api`).
+``{"code", "message", "field"}`` (see :mod:`gridcare.api`). Lists are paged with
+:func:`gridcare.core.pagination.paginate` (``page``, ``per_page`` at most 200; a page past the
+end gives the last page).
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from django.conf import settings
+from django.core.paginator import Paginator
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from gridcare.core.engine.ids import mask_id_number, mask_mobile
-from gridcare.core.pagination import paginate
+from gridcare.core.pagination import DEFAULT_PER_PAGE, paginate
 from gridcare.core.roles import require_staff_perm
 from gridcare.customers import selectors, services
 from gridcare.customers.models import Account, Contract, Customer
@@ -89,8 +92,29 @@ class AccountOut(Schema):
     contracts: list[ContractOut]
 
 
+class AccountPage(Schema):
+    """One page of a customer's accounts, by 户号."""
+
+    items: list[AccountOut]
+    page: int
+    pages: int
+    total: int
+    per_page: int
+
+
+class AccountPageQuery(Schema):
+    """Declared for the OpenAPI schema and validation; :func:`paginate` reads them."""
+
+    page: int = Field(1, description="Page number, from 1 (past the end: the last page).")
+    per_page: int = Field(DEFAULT_PER_PAGE, description="Accounts per page (at most 200).")
+
+
 class CustomerOut(Schema):
-    """The customer 360 data. ``id_number`` is masked unless the caller may change customers."""
+    """The customer 360 data. ``id_number`` is masked unless the caller may change customers.
+
+    ``accounts`` holds the first 25 accounts by 户号 (an organisation may hold hundreds);
+    ``accounts_total`` counts them all, and ``GET /api/customers/{id}/accounts`` pages them.
+    """
 
     id: int
     kind: str
@@ -102,7 +126,8 @@ class CustomerOut(Schema):
     email: str
     postal_address: str
     version: int
-    accounts: list[AccountOut]
+    accounts: list[AccountOut] = Field(..., description="The first 25 accounts, by 户号.")
+    accounts_total: int = Field(..., description="How many accounts the customer has.")
 
 
 class AccountCustomer(Schema):
@@ -175,10 +200,12 @@ def _account_out(account: Account) -> dict[str, Any]:
     }
 
 
-def _customer_out(customer: Customer, *, show_identity: bool) -> dict[str, Any]:
+def _customer_out(customer: Customer, *, user: Any) -> dict[str, Any]:
+    """The 360 data with the first page of the customer's accounts and their number."""
     id_number = customer.id_number
-    if id_number and not show_identity:
+    if id_number and not user.has_perm("customers.change_customer"):
         id_number = mask_id_number(id_number)
+    first = Paginator(selectors.customer_accounts(user=user, customer=customer), DEFAULT_PER_PAGE).page(1)
     return {
         "id": customer.pk,
         "kind": customer.kind,
@@ -190,7 +217,8 @@ def _customer_out(customer: Customer, *, show_identity: bool) -> dict[str, Any]:
         "email": customer.email,
         "postal_address": customer.postal_address,
         "version": customer.version,
-        "accounts": [_account_out(a) for a in customer.accounts.all()],
+        "accounts": [_account_out(a) for a in first.object_list],
+        "accounts_total": first.paginator.count,
     }
 
 
@@ -240,9 +268,8 @@ def customer_create(request: HttpRequest, payload: CustomerIn) -> dict[str, Any]
     """
     require_staff_perm(request.user, "customers.view_customer", "customers.add_customer")
     customer = services.customer_create(actor=request.user, **payload.model_dump())
-    customer = selectors.customer_get(user=request.user, customer_id=customer.pk)
-    show = request.user.has_perm("customers.change_customer")
-    return _customer_out(customer, show_identity=show)  # the one response code: 201
+    customer = selectors.customer_get(user=request.user, customer_id=customer.pk, with_accounts=False)
+    return _customer_out(customer, user=request.user)  # the one response code: 201
 
 
 @router.get(
@@ -264,8 +291,30 @@ def account_detail(request: HttpRequest, number: str) -> dict[str, Any]:
 
 @router.get("/{int:customer_id}", response=CustomerOut, summary="Customer 360 (客户360视图)")
 def customer_detail(request: HttpRequest, customer_id: int) -> dict[str, Any]:
-    """Customer, accounts, each account's topology path and contracts."""
+    """Customer, its first 25 accounts by 户号 with their topology path and contracts, and
+    the number of accounts (``accounts_total``); ``/{id}/accounts`` pages through them all."""
     require_staff_perm(request.user, "customers.view_customer")
-    customer = selectors.customer_get(user=request.user, customer_id=customer_id)
-    show = request.user.has_perm("customers.change_customer")
-    return _customer_out(customer, show_identity=show)
+    customer = selectors.customer_get(user=request.user, customer_id=customer_id, with_accounts=False)
+    return _customer_out(customer, user=request.user)
+
+
+@router.get(
+    "/{int:customer_id}/accounts",
+    response=AccountPage,
+    summary="A customer's accounts, a page at a time (客户360 户号列表)",
+)
+def customer_account_list(
+    request: HttpRequest, customer_id: int, paging: Query[AccountPageQuery]
+) -> dict[str, Any]:
+    """The customer's accounts by 户号 with their topology path and contracts; ``page`` and
+    ``per_page`` (at most 200) as every list; a page past the end gives the last page."""
+    require_staff_perm(request.user, "customers.view_customer")
+    customer = selectors.customer_get(user=request.user, customer_id=customer_id, with_accounts=False)
+    page = paginate(request, selectors.customer_accounts(user=request.user, customer=customer))
+    return {
+        "items": [_account_out(a) for a in page.object_list],
+        "page": page.number,
+        "pages": page.paginator.num_pages,
+        "total": page.paginator.count,
+        "per_page": page.paginator.per_page,
+    }

@@ -120,9 +120,9 @@ def _with_topology(accounts: QuerySet[Account]) -> QuerySet[Account]:
 def customer_get(*, user: Any, customer_id: int, with_accounts: bool = True) -> Customer:
     """One customer; NotFound if not visible.
 
-    ``with_accounts`` prefetches every account with its topology path and contracts (the
-    API's customer 360); pages that list the accounts page them with
-    :func:`customer_accounts` instead.
+    ``with_accounts`` prefetches every account with its topology path and contracts; the
+    360 page and the API page the accounts with :func:`customer_accounts`
+    instead (an organisation may hold hundreds) and pass ``with_accounts=False``.
     """
     qs = customers_visible_to(user)
     if with_accounts:

@@ -1,7 +1,10 @@
 """Portal HTTP API (``/api/portal``): the logged-in customer's own profile and accounts.
 
 Staff and other non-customers get 403; an account number that is not the caller's is a
-404 with the same body as a number that does not exist.
+404 with the same body as a number that does not exist. The account list is paged with
+:func:`gridcare.core.pagination.paginate` (an organisation may hold hundreds). The schemas
+are named ``My…`` so that the OpenAPI components do not collide with the archive's
+``AccountOut`` and ``ContractOut``.
 """
 
 from __future__ import annotations
@@ -10,12 +13,13 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Query, Router, Schema
 
 from gridcare.billing.api.bills import BillDetailOut, BillOut, bill_detail_out, bill_out
 from gridcare.billing.selectors.bills import bill_get, bills_visible_to, with_outstanding
 from gridcare.core.engine.ids import mask_id_number
 from gridcare.core.errors import PermissionDenied
+from gridcare.core.pagination import DEFAULT_PER_PAGE, paginate
 from gridcare.core.roles import is_customer_user
 from gridcare.customers.models import Account, Customer
 from gridcare.customers.selectors import account_get
@@ -42,7 +46,7 @@ class MeOut(Schema):
     version: int
 
 
-class AccountOut(Schema):
+class MyAccountOut(Schema):
     """One of the caller's accounts (户号)."""
 
     number: str
@@ -57,7 +61,24 @@ class AccountOut(Schema):
     closed_on: dt.date | None
 
 
-class ContractOut(Schema):
+class MyAccountPage(Schema):
+    """One page of the caller's accounts, by 户号."""
+
+    items: list[MyAccountOut]
+    page: int
+    pages: int
+    total: int
+    per_page: int
+
+
+class MyAccountPageQuery(Schema):
+    """Declared for the OpenAPI schema and validation; :func:`paginate` reads them."""
+
+    page: int = Field(1, description="Page number, from 1 (past the end: the last page).")
+    per_page: int = Field(DEFAULT_PER_PAGE, description="Accounts per page (at most 200).")
+
+
+class MyContractOut(Schema):
     number: str
     kind: str
     capacity_kva: str
@@ -66,13 +87,13 @@ class ContractOut(Schema):
     status: str
 
 
-class AccountDetailOut(AccountOut):
+class MyAccountDetailOut(MyAccountOut):
     """An account with its supply path and contracts."""
 
     transformer: str
     feeder: str
     substation: str
-    contracts: list[ContractOut]
+    contracts: list[MyContractOut]
 
 
 def _customer_user(request: HttpRequest) -> Any:
@@ -116,24 +137,32 @@ def me(request: HttpRequest) -> MeOut:
     return _me(my_customer(user=_customer_user(request)))
 
 
-@router.get("/accounts", response={200: list[AccountOut], 403: ErrorOut})
-def accounts(request: HttpRequest) -> list[AccountOut]:
-    """My accounts, by number."""
-    return [AccountOut(**_account_fields(a)) for a in my_accounts(user=_customer_user(request))]
+@router.get("/accounts", response={200: MyAccountPage, 403: ErrorOut})
+def accounts(request: HttpRequest, paging: Query[MyAccountPageQuery]) -> dict[str, Any]:
+    """My accounts by number, a page at a time (``per_page`` at most 200; a page past the end
+    gives the last page). Only my own, whatever the parameters."""
+    page = paginate(request, my_accounts(user=_customer_user(request)))
+    return {
+        "items": [MyAccountOut(**_account_fields(a)) for a in page.object_list],
+        "page": page.number,
+        "pages": page.paginator.num_pages,
+        "total": page.paginator.count,
+        "per_page": page.paginator.per_page,
+    }
 
 
-@router.get("/accounts/{number}", response={200: AccountDetailOut, 403: ErrorOut, 404: ErrorOut})
-def account_detail(request: HttpRequest, number: str) -> AccountDetailOut:
+@router.get("/accounts/{number}", response={200: MyAccountDetailOut, 403: ErrorOut, 404: ErrorOut})
+def account_detail(request: HttpRequest, number: str) -> MyAccountDetailOut:
     """One of my accounts; someone else's number is 404 ``not_found``."""
     account = account_get(user=_customer_user(request), number=number)
     transformer = account.service_point.transformer
-    return AccountDetailOut(
+    return MyAccountDetailOut(
         **_account_fields(account),
         transformer=transformer.name,
         feeder=transformer.feeder.name,
         substation=transformer.feeder.substation.name,
         contracts=[
-            ContractOut(
+            MyContractOut(
                 number=c.number,
                 kind=c.kind,
                 capacity_kva=str(c.capacity_kva),

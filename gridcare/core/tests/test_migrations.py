@@ -119,4 +119,4 @@ def test_customer_client_sees_only_its_own_account(customer_client) -> None:
     AccountFactory()  # another customer's account
     response = customer_client.get("/api/portal/accounts")
     assert response.status_code == 200
-    assert [a["number"] for a in response.json()] == [customer_client.account.number]
+    assert [a["number"] for a in response.json()["items"]] == [customer_client.account.number]

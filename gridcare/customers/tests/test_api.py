@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
 from gridcare.core.errors import PermissionDenied
@@ -14,6 +14,7 @@ from gridcare.customers import services
 from gridcare.customers.models import Customer
 from gridcare.customers.tests.test_services import (
     make_account,
+    make_organisation,
     make_person,
     make_transformer,
     make_user,
@@ -64,7 +65,12 @@ def person_body(**changes: Any) -> dict[str, Any]:
 
 
 def read_urls(data: dict[str, Any]) -> list[str]:
-    return [f"{BASE}/", f"{BASE}/{data['zhang'].pk}", f"{BASE}/accounts/{data['account'].number}"]
+    return [
+        f"{BASE}/",
+        f"{BASE}/{data['zhang'].pk}",
+        f"{BASE}/{data['zhang'].pk}/accounts",
+        f"{BASE}/accounts/{data['account'].number}",
+    ]
 
 
 # --- permission matrix (house style 17) -----------------------------------------------------
@@ -111,6 +117,20 @@ def test_staff_without_archive_permission_gets_403(data: dict[str, Any]) -> None
         assert client.get(url).status_code == 403
 
 
+def test_staff_without_the_customer_permission_gets_403_on_the_account_pages(data: dict[str, Any]) -> None:
+    # given: a role that may read accounts but not customers
+    Group.objects.get(name="repair_crew").permissions.remove(
+        Permission.objects.get(content_type__app_label="customers", codename="view_customer")
+    )
+    client = client_for("repair_crew")
+
+    response = client.get(f"{BASE}/{data['zhang'].pk}/accounts")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+    assert client.get(f"{BASE}/accounts/{data['account'].number}").status_code == 200
+
+
 def test_hotline_agent_reads_but_cannot_create(data: dict[str, Any]) -> None:
     client = client_for("hotline_agent")
     for url in read_urls(data):
@@ -131,6 +151,7 @@ def test_unknown_ids_give_404(data: dict[str, Any]) -> None:
     assert client.get(f"{BASE}/99999").json()["code"] == "not_found"
     assert client.get(f"{BASE}/99999").status_code == 404
     assert client.get(f"{BASE}/accounts/0599999999").status_code == 404
+    assert client.get(f"{BASE}/99999/accounts").status_code == 404
 
 
 # --- list -------------------------------------------------------------------------------------
@@ -219,6 +240,103 @@ def test_detail_shows_full_id_to_those_who_may_change_customers(data: dict[str, 
     assert body["id_number"] == data["zhang"].id_number
 
 
+@pytest.fixture
+def organisation(data: dict[str, Any]) -> tuple[Customer, list[str], list[str]]:
+    """An organisation with 30 accounts numbered between two other customers' accounts: (the
+    organisation, its 户号, the others' 户号)."""
+    transformer = data["transformer"]
+    before = make_account(make_person(name="李四", mobile="13912345678"), transformer=transformer)
+    org = make_organisation(name="城关机械厂")
+    accounts = [make_account(org, transformer=transformer, address=f"工业路{n}号") for n in range(30)]
+    after = make_account(make_person(name="王五", mobile="13712345678"), transformer=transformer)
+    others = [data["account"].number, before.number, after.number]
+    return org, [a.number for a in accounts], others
+
+
+def test_detail_gives_the_first_page_of_accounts_and_their_number(organisation: Any) -> None:
+    org, numbers, _ = organisation
+
+    body = client_for("hotline_agent").get(f"{BASE}/{org.pk}", {"page": 2}).json()
+
+    assert [a["number"] for a in body["accounts"]] == numbers[:25]  # ``page`` is not a parameter here
+    assert body["accounts_total"] == 30
+
+
+def test_account_list_pages_the_customers_accounts(organisation: Any) -> None:
+    org, numbers, _ = organisation
+    client = client_for("hotline_agent")
+    url = f"{BASE}/{org.pk}/accounts"
+
+    first = client.get(url).json()
+    second = client.get(url, {"page": 2}).json()
+    third_of_ten = client.get(url, {"page": 3, "per_page": 10}).json()
+
+    assert [a["number"] for a in first["items"]] == numbers[:25]
+    assert {k: v for k, v in first.items() if k != "items"} == {
+        "page": 1,
+        "pages": 2,
+        "total": 30,
+        "per_page": 25,
+    }
+    assert [a["number"] for a in second["items"]] == numbers[25:]
+    assert second["page"] == 2
+    assert [a["number"] for a in third_of_ten["items"]] == numbers[20:]
+    assert (third_of_ten["page"], third_of_ten["pages"], third_of_ten["per_page"]) == (3, 3, 10)
+    row = second["items"][0]
+    assert row["address"] == "工业路25号"
+    assert row["topology"]["transformer_code"] == org.accounts.first().service_point.transformer.code
+    assert row["contracts"] == []
+
+
+@pytest.mark.parametrize(
+    ("params", "page", "per_page", "shown"),
+    [
+        ({"page": "99"}, 2, 25, slice(25, 30)),  # past the end: the last page
+        ({"page": "0"}, 2, 25, slice(25, 30)),
+        ({"page": "-1"}, 2, 25, slice(25, 30)),
+        ({"per_page": "-5"}, 1, 1, slice(0, 1)),  # clamped to 1 …
+        ({"per_page": "0"}, 1, 1, slice(0, 1)),
+        ({"per_page": "100000"}, 1, 200, slice(0, 30)),  # … and to 200
+        ({"customer": "1", "customer_id": "1"}, 1, 25, slice(0, 25)),
+    ],
+)
+def test_account_list_clamps_the_page_and_shows_only_that_customer(
+    organisation: Any, params: dict[str, str], page: int, per_page: int, shown: slice
+) -> None:
+    org, numbers, others = organisation
+
+    response = client_for("hotline_agent").get(f"{BASE}/{org.pk}/accounts", params)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert [a["number"] for a in body["items"]] == numbers[shown]
+    assert (body["page"], body["per_page"], body["total"]) == (page, per_page, 30)
+    assert not set(others) & {a["number"] for a in body["items"]}
+
+
+@pytest.mark.parametrize("param", ["page", "per_page"])
+def test_account_list_rejects_a_page_that_is_not_a_number(organisation: Any, param: str) -> None:
+    org, _, _ = organisation
+
+    response = client_for("hotline_agent").get(f"{BASE}/{org.pk}/accounts", {param: "x"})
+
+    assert response.status_code == 422
+    assert (response.json()["code"], response.json()["field"]) == ("validation_failed", param)
+
+
+def test_detail_and_account_list_query_counts_do_not_grow_with_accounts(
+    organisation: Any, django_assert_max_num_queries: Any
+) -> None:
+    org, _, _ = organisation
+    client = client_for("hotline_agent")
+    # session, user, permissions ×2, customer, account count, the page's accounts with their
+    # topology, their contracts
+    with django_assert_max_num_queries(8):
+        assert client.get(f"{BASE}/{org.pk}").status_code == 200
+    with django_assert_max_num_queries(8):
+        assert client.get(f"{BASE}/{org.pk}/accounts", {"per_page": 200}).status_code == 200
+
+
 def test_account_by_number(data: dict[str, Any]) -> None:
     account = data["account"]
     body = client_for("inspector").get(f"{BASE}/accounts/{account.number}").json()
@@ -238,6 +356,7 @@ def test_create_person_returns_201(data: dict[str, Any]) -> None:
     customer = Customer.objects.get(pk=body["id"])
     assert customer.name == "王五"
     assert body["accounts"] == []
+    assert body["accounts_total"] == 0
     assert body["version"] == 1
 
 
@@ -301,3 +420,21 @@ def test_create_schema_errors_are_422(data: dict[str, Any]) -> None:
     response = post_json(client_for("counter_clerk"), f"{BASE}/", {"kind": "robot"})
     assert response.status_code == 422
     assert response.json()["code"] == "validation_failed"
+
+
+# --- OpenAPI ------------------------------------------------------------------------------------
+
+
+def test_openapi_documents_the_paged_accounts_with_the_archive_schema(data: dict[str, Any]) -> None:
+    schema = client_for("hotline_agent").get("/api/openapi.json").json()
+    components = schema["components"]["schemas"]
+
+    listing = schema["paths"]["/api/customers/{customer_id}/accounts"]["get"]
+    assert {p["name"] for p in listing["parameters"]} == {"customer_id", "page", "per_page"}
+    page_ref = listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    page = components[page_ref.rsplit("/", 1)[-1]]
+    assert set(page["required"]) == {"items", "page", "pages", "total", "per_page"}
+    # the items are the archive's accounts (topology, contracts), not the portal's
+    account = components[page["properties"]["items"]["items"]["$ref"].rsplit("/", 1)[-1]]
+    assert {"topology", "contracts", "tariff_code"} <= set(account["properties"])
+    assert "accounts_total" in components["CustomerOut"]["required"]

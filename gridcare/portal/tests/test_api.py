@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -50,8 +52,10 @@ def test_accounts_lists_only_own(customer_a, customer_b) -> None:
     a, a_accounts = customer_a
     response = _client_for(a.user).get("/api/portal/accounts")
     assert response.status_code == 200
-    assert [row["number"] for row in response.json()] == sorted(x.number for x in a_accounts)
-    row = response.json()[0]
+    body = response.json()
+    assert [row["number"] for row in body["items"]] == sorted(x.number for x in a_accounts)
+    assert (body["page"], body["pages"], body["total"], body["per_page"]) == (1, 1, 2, 25)
+    row = body["items"][0]
     assert row["status"] == "active"
     assert row["customer_class"] == "urban_res"
     assert row["is_prepaid"] is False
@@ -74,3 +78,92 @@ def test_another_customers_account_is_404(customer_a, customer_b) -> None:
     response = _client_for(a.user).get(f"/api/portal/accounts/{b_accounts[0].number}")
     assert response.status_code == 404
     assert response.json() == {"code": "not_found", "message": str(NotFound.default_message), "field": None}
+
+
+# --- pagination of my accounts ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def organisation_with_many_accounts(transformer: Any) -> tuple[Any, list[str], list[str]]:
+    """A customer with 30 accounts numbered between two other customers' accounts: (the
+    customer, its 户号, the others' 户号)."""
+    from gridcare.portal.tests.conftest import make_customer
+
+    _, before = make_customer(name="李四", username="lisi", transformer=transformer, accounts=2)
+    mine, accounts = make_customer(name="城关机械厂", username="jixie", transformer=transformer, accounts=30)
+    _, after = make_customer(name="王五", username="wangwu", transformer=transformer, accounts=2)
+    return mine, [a.number for a in accounts], [a.number for a in before + after]
+
+
+def test_accounts_are_paged(organisation_with_many_accounts: Any) -> None:
+    customer, mine, _ = organisation_with_many_accounts
+    client = _client_for(customer.user)
+
+    first = client.get("/api/portal/accounts").json()
+    second = client.get("/api/portal/accounts", {"page": 2}).json()
+
+    assert [row["number"] for row in first["items"]] == mine[:25]
+    assert (first["page"], first["pages"], first["total"], first["per_page"]) == (1, 2, 30, 25)
+    assert [row["number"] for row in second["items"]] == mine[25:]
+    assert second["page"] == 2
+
+
+@pytest.mark.parametrize(
+    ("params", "page", "per_page", "shown"),
+    [
+        ({"page": "2"}, 2, 25, slice(25, 30)),
+        ({"page": "999"}, 2, 25, slice(25, 30)),  # past the end: the last page
+        ({"page": "0"}, 2, 25, slice(25, 30)),
+        ({"page": "-1"}, 2, 25, slice(25, 30)),
+        ({"per_page": "-5"}, 1, 1, slice(0, 1)),  # clamped to 1 …
+        ({"per_page": "1000000"}, 1, 200, slice(0, 30)),  # … and to 200
+        ({"page": "3", "per_page": "10"}, 3, 10, slice(20, 30)),
+        ({"customer": "1", "customer_id": "1", "user": "1"}, 1, 25, slice(0, 25)),
+    ],
+)
+def test_accounts_never_list_another_customers_account_whatever_the_parameters(
+    organisation_with_many_accounts: Any, params: dict[str, str], page: int, per_page: int, shown: slice
+) -> None:
+    customer, mine, others = organisation_with_many_accounts
+
+    response = _client_for(customer.user).get("/api/portal/accounts", params)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert [row["number"] for row in body["items"]] == mine[shown]
+    assert (body["page"], body["per_page"], body["total"]) == (page, per_page, 30)
+    for number in others:
+        assert number not in response.content.decode()
+
+
+@pytest.mark.parametrize("param", ["page", "per_page"])
+def test_accounts_reject_a_page_that_is_not_a_number(customer_a: Any, param: str) -> None:
+    a, _ = customer_a
+
+    response = _client_for(a.user).get("/api/portal/accounts", {param: "x"})
+
+    assert response.status_code == 422
+    assert (response.json()["code"], response.json()["field"]) == ("validation_failed", param)
+
+
+def test_accounts_query_count_does_not_grow_with_accounts(
+    organisation_with_many_accounts: Any, django_assert_num_queries: Any
+) -> None:
+    customer, _, _ = organisation_with_many_accounts
+    client = _client_for(customer.user)
+    with django_assert_num_queries(4):  # session, user with its roles, account count, the page's accounts
+        assert client.get("/api/portal/accounts", {"per_page": 200}).status_code == 200
+
+
+def test_openapi_documents_my_accounts_as_a_page(staff_user: Any) -> None:
+    schema = _client_for(staff_user).get("/api/openapi.json").json()
+    components = schema["components"]["schemas"]
+
+    listing = schema["paths"]["/api/portal/accounts"]["get"]
+    assert {p["name"] for p in listing["parameters"]} == {"page", "per_page"}
+    page_ref = listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    page = components[page_ref.rsplit("/", 1)[-1]]
+    assert set(page["required"]) == {"items", "page", "pages", "total", "per_page"}
+    account = components[page["properties"]["items"]["items"]["$ref"].rsplit("/", 1)[-1]]
+    assert "status_label" in account["properties"]
+    assert "topology" not in account["properties"]
