@@ -107,9 +107,20 @@ class PaymentChannel(models.TextChoices):
     WECHAT = "wechat", _("WeChat Pay (微信)")
     ALIPAY = "alipay", _("Alipay (支付宝)")
     WSGW = "wsgw", _("网上国网 (State Grid app)")
+    # Money paid back (销户退费): only on a refund row (``Payment.kind`` REFUND).
+    REFUND_BANK = "refund_bank", _("Refund by bank transfer (退费·银行转账)")
+    REFUND_CASH = "refund_cash", _("Refund in cash (退费·现金)")
 
 
 ONLINE_CHANNELS = (PaymentChannel.WECHAT, PaymentChannel.ALIPAY, PaymentChannel.WSGW)
+REFUND_CHANNELS = (PaymentChannel.REFUND_BANK, PaymentChannel.REFUND_CASH)
+
+
+class PaymentKind(models.TextChoices):
+    """Money in (实收) or a closed account's balance paid back (销户退费)."""
+
+    PAYMENT = "payment", _("Payment (缴费)")
+    REFUND = "refund", _("Balance refund (退费)")
 
 
 class PaymentStatus(models.TextChoices):

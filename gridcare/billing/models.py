@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from gridcare.billing.choices import (
+    REFUND_CHANNELS,
     AdjustmentKind,
     BillLineKind,
     BillStatus,
@@ -23,6 +24,7 @@ from gridcare.billing.choices import (
     HoldStatus,
     PartitionStatus,
     PaymentChannel,
+    PaymentKind,
     PaymentStatus,
     PfStandard,
     PrepaidNoticeLevel,
@@ -493,9 +495,16 @@ class AccountBalance(models.Model):
 class Payment(models.Model):
     """实收: money received for an account on a channel. ``idempotency_key`` makes a repeated
     callback or a double-clicked counter form post once. A reversal (冲正) keeps the row and
-    takes its allocations back."""
+    takes its allocations back.
+
+    A refund (``kind`` REFUND, 销户退费) is a closed account's balance paid back: the same row
+    with a negative amount, a refund channel (the method) and its reason, so every payment
+    history and account statement shows it where the payments are. It has no allocations."""
 
     number = models.CharField(_("receipt number"), max_length=20, unique=True)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=PaymentKind.choices, default=PaymentKind.PAYMENT
+    )
     account = models.ForeignKey(
         to="customers.Account", on_delete=models.PROTECT, related_name="payments", verbose_name=_("account")
     )
@@ -511,13 +520,19 @@ class Payment(models.Model):
     reversal_reason = models.CharField(_("reversal reason"), max_length=300, blank=True)
     reversed_by = models.CharField(_("reversed by"), max_length=150, blank=True)
     reversed_at = models.DateTimeField(_("reversed"), null=True, blank=True)
+    reason = models.CharField(_("refund reason"), max_length=300, blank=True)
 
     class Meta:
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
         ordering = ["-received_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            # Money in is > 0 on a payment channel; a refund is < 0 on a refund channel.
+            models.CheckConstraint(
+                condition=Q(kind=PaymentKind.PAYMENT, amount__gt=0) & ~Q(channel__in=REFUND_CHANNELS)
+                | Q(kind=PaymentKind.REFUND, amount__lt=0, channel__in=REFUND_CHANNELS),
+                name="payment_kind_amount_channel",
+            ),
             models.CheckConstraint(
                 condition=Q(channel__in=PaymentChannel.values), name="payment_channel_valid"
             ),

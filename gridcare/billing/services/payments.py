@@ -12,7 +12,11 @@ Rules:
   balance (预收). For a prepaid (费控) account the whole payment goes to the balance and the
   prepaid service is told on commit;
 - a reversal keeps the payment, marks its allocations reversed and takes its balance part
-  back (the balance may go negative: the customer owes it).
+  back (the balance may go negative: the customer owes it);
+- what a payment sets off after its commit (the credit applied, the prepaid check) is
+  logged when it fails and never fails the payment (:func:`_after_commit`);
+- a closed account's credit is paid back (销户退费, :func:`balance_refund`) as a refund row
+  of the payments: negative amount, a refund channel.
 """
 
 from __future__ import annotations
@@ -24,37 +28,42 @@ import hmac
 import importlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max, QuerySet, Sum
+from django.db.models import Count, Max, QuerySet, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
-from gridcare.billing.choices import PaymentChannel, PaymentStatus
+from gridcare.billing.choices import REFUND_CHANNELS, PaymentChannel, PaymentKind, PaymentStatus
 from gridcare.billing.engine.allocation import Allocation, AllocationResult, OpenBill, allocate
 from gridcare.billing.engine.late_fee import LateFeeRates, outstanding_parts, rate_days
-from gridcare.billing.models import AccountBalance, Payment, PaymentAllocation, PaymentCallbackLog
-from gridcare.billing.selectors.payments import open_bills, policy_in_force, rates_from_policy
+from gridcare.billing.models import AccountBalance, Bill, Payment, PaymentAllocation, PaymentCallbackLog
+from gridcare.billing.selectors.payments import open_bills, policy_in_force, rates_from_policy, unpaid_bills
 from gridcare.core.audit import actor_label, audit_record, snapshot
 from gridcare.core.errors import Conflict, NotFound, ValidationFailed
 from gridcare.core.ids import next_number
 from gridcare.core.money import fen_to_yuan, yuan_to_fen
+from gridcare.core.roles import require_actor_perm
+from gridcare.customers.choices import AccountStatus
 from gridcare.customers.models import Account
 
 logger = logging.getLogger("gridcare.billing.payments")
 
 RECEIPT_SEQUENCE = "billing.payment"
+REFUND_SEQUENCE = "billing.refund"
+PERM_REFUND = "billing.add_payment"  # the collection permission: the counter handles 销户
 ZERO = Decimal("0.00")
 MAX_AMOUNT = Decimal("999999999999.99")
 
 __all__ = [
     "PaymentItem",
+    "balance_refund",
     "balances_apply",
     "payment_item",
     "payments_post_many",
@@ -222,6 +231,35 @@ def _after_prepaid_payment(account_id: int, actor: Any) -> None:
         hook(account_id=account_id, actor=actor)
 
 
+def _after_commit(func: Callable[[], object], *, what: str, account_ids: Iterable[int], cause: str) -> None:
+    """Run ``func`` once the transaction commits (at once outside one). The payment (or
+    reversal) that queued it is committed by then: a failure is logged with the accounts and
+    the payments concerned and never reaches the caller — a clerk shown an error for a
+    payment that stands would post it again. What ``func`` did not do is done by the next
+    cycle (the daily prepaid check, the next ``balances_apply``)."""
+    accounts = sorted(set(account_ids))
+
+    def run() -> None:
+        try:
+            func()
+        except Exception:
+            logger.exception(
+                "%s after commit failed for account(s) %s (%s); the payment stands",
+                what,
+                accounts,
+                cause,
+            )
+
+    transaction.on_commit(run, robust=True)
+
+
+def _receipts(numbers: list[str], shown: int = 5) -> str:
+    """The payments a log line names: ``payment SK…, SK…`` (a batch: the first few and the count)."""
+    if len(numbers) <= shown:
+        return "payment " + ", ".join(numbers)
+    return f"{len(numbers)} payments " + ", ".join(numbers[:shown]) + ", …"
+
+
 # --- posting --------------------------------------------------------------------------------
 
 
@@ -254,7 +292,7 @@ def payment_item(
         raise ValidationFailed(
             _("The idempotency key is longer than 100 characters."), field="idempotency_key"
         )
-    if channel not in PaymentChannel.values:
+    if channel not in PaymentChannel.values or channel in REFUND_CHANNELS:
         raise ValidationFailed(_("Unknown payment channel."), field="channel")
     value = parse_amount(amount)
     if received_at is not None and timezone.is_naive(received_at):
@@ -435,12 +473,23 @@ def payments_post_many(*, actor: Any, items: list[PaymentItem]) -> list[tuple[Pa
             balances[account_id].updated_at = now
         AccountBalance.objects.bulk_update([balances[a] for a in changed], ["amount", "updated_at"])
         # A credit where there was none: a run issued meanwhile may not have seen it.
-        credited = [a for a, was in changed.items() if a not in prepaid and was <= 0 < balances[a].amount]
-        _apply_after_commit(credited, actor)
+        credited = {a for a, was in changed.items() if a not in prepaid and was <= 0 < balances[a].amount}
+        _apply_after_commit(
+            credited, actor, cause=_receipts([p.number for p in payments if p.account_id in credited])
+        )
         for payment, after in audits:
             audit_record(actor=actor, obj=payment, action="payment.post", after=after)
-        for account_id in sorted({i.account_id for i in new} & prepaid):
-            transaction.on_commit(functools.partial(_after_prepaid_payment, account_id, actor))
+        receipts: dict[int, list[str]] = {}
+        for payment in payments:
+            if payment.account_id in prepaid:
+                receipts.setdefault(payment.account_id, []).append(payment.number)
+        for account_id in sorted(receipts):
+            _after_commit(
+                functools.partial(_after_prepaid_payment, account_id, actor),
+                what="prepaid check",
+                account_ids=[account_id],
+                cause=_receipts(receipts[account_id]),
+            )
     posted = {p.idempotency_key: p for p in payments}
     out: list[tuple[Payment, bool] | Conflict] = []
     for item in items:
@@ -501,20 +550,144 @@ def payment_reverse(*, actor: Any, payment_id: int, reason: str) -> Payment:
             },
             reason=reason,
         )
-        balance_settle(account_id=account_id, actor=actor)
+        balance_settle(account_id=account_id, actor=actor, cause=f"reversal of payment {payment.number}")
     return payment
 
 
-def balance_settle(*, account_id: int, actor: Any) -> None:
+def balance_refund(
+    *,
+    actor: Any,
+    account_id: int,
+    channel: str,
+    reference: str,
+    reason: str,
+    idempotency_key: str,
+    amount: Decimal | str | None = None,
+) -> Payment:
+    """销户退费: pay a closed account's credit balance back to the customer. Recorded as a
+    refund row in the payments (``kind`` REFUND, the amount negative, ``channel`` the method:
+    bank transfer or cash, ``external_ref`` the transfer's or voucher's reference, and the
+    reason), so it shows in every payment history and in the account statement.
+
+    ``amount`` defaults to the whole balance and may not exceed it. Refused for an account
+    that is not closed (销户 is final, so the status read stays true), has no credit, or
+    still owes a bill (the balance pays the bills first: ``balances_apply`` does so for a
+    postpaid account after every issue, payment and 退补). One transaction under the account
+    lock (its balance row, as a payment takes it) — a payment or a second refund on the
+    account waits, then sees the lower balance. A repeated ``idempotency_key`` returns the
+    refund already recorded. Needs ``billing.add_payment`` (the counter's collection
+    permission); a wrong refund is reversed (冲正) like a payment, by a manager."""
+    require_actor_perm(actor, PERM_REFUND)
+    key = (idempotency_key or "").strip()
+    if not key:
+        raise ValidationFailed(_("An idempotency key is required."), field="idempotency_key")
+    if len(key) > 100:
+        raise ValidationFailed(
+            _("The idempotency key is longer than 100 characters."), field="idempotency_key"
+        )
+    if channel not in REFUND_CHANNELS:
+        raise ValidationFailed(_("Choose how the money is paid back."), field="channel")
+    reference = (reference or "").strip()
+    if not reference:
+        raise ValidationFailed(
+            _("Give the reference of the bank transfer or of the cash voucher."), field="reference"
+        )
+    if len(reference) > 100:
+        raise ValidationFailed(_("The reference is longer than 100 characters."), field="reference")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(_("Give the reason for the refund."), field="reason")
+    if len(reason) > 300:
+        raise ValidationFailed(_("The reason is longer than 300 characters."), field="reason")
+    wanted = None if amount in (None, "") else parse_amount(amount)
+    if not Account.objects.filter(pk=account_id).exists():
+        raise NotFound(_("No such account."), field="account")
+    try:
+        with transaction.atomic():
+            balance = lock_balance(account_id)
+            existing = Payment.objects.filter(idempotency_key=key).first()
+            if existing is not None:
+                if existing.account_id != account_id or existing.kind != PaymentKind.REFUND:
+                    raise Conflict(
+                        _("This idempotency key was already used for another payment."),
+                        field="idempotency_key",
+                    )
+                return existing
+            account = Account.objects.get(pk=account_id)
+            if account.status != AccountStatus.CLOSED:
+                raise Conflict(_("Only a closed account's balance (销户退费) is refunded."), field="account")
+            owed = unpaid_bills(Bill.objects.filter(account_id=account_id)).aggregate(
+                count=Count("pk"), amount=Sum("outstanding")
+            )
+            if owed["count"]:
+                raise Conflict(
+                    _("The account still owes %(count)s bill(s) (%(amount)s yuan): they are paid first.")
+                    % {"count": owed["count"], "amount": Decimal(owed["amount"]).quantize(ZERO)},
+                    field="account",
+                )
+            before = balance.amount
+            if before <= 0:
+                raise Conflict(_("The account has no balance to refund."), field="amount")
+            value = before if wanted is None else wanted
+            if value > before:
+                raise ValidationFailed(
+                    _("The refund cannot exceed the balance (%(balance)s yuan).") % {"balance": before},
+                    field="amount",
+                )
+            now = timezone.now()
+            refund = Payment.objects.create(
+                number=f"TF{next_number(REFUND_SEQUENCE):010d}",
+                kind=PaymentKind.REFUND,
+                account_id=account_id,
+                channel=channel,
+                amount=-value,
+                received_at=now,
+                idempotency_key=key,
+                external_ref=reference,
+                posted_by=actor_label(actor)[:150],
+                reason=reason,
+            )
+            balance.amount = before - value
+            balance.save(update_fields=["amount", "updated_at"])
+            audit_record(
+                actor=actor,
+                obj=refund,
+                action="balance.refund",
+                before={"balance": str(before)},
+                after={
+                    **snapshot(
+                        refund,
+                        ["number", "kind", "account_id", "channel", "amount", "received_at", "external_ref"],
+                    ),
+                    "balance": str(balance.amount),
+                },
+                reason=reason,
+            )
+    except IntegrityError:
+        # The same key committed meanwhile (a double-clicked form on two workers).
+        existing = Payment.objects.filter(idempotency_key=key).first()
+        if existing is None or existing.account_id != account_id or existing.kind != PaymentKind.REFUND:
+            raise
+        return existing
+    return refund
+
+
+def balance_settle(*, account_id: int, actor: Any, cause: str = "") -> None:
     """After an account's balance or bills changed outside a payment (a reversal, a refund
     credited): a prepaid account is re-checked by the prepaid service once the transaction
-    commits; any other account's credit balance pays its unpaid bills at once (rather than
-    the bills running late fees beside the customer's own money)."""
+    commits (a failure of that check is logged, the change stands); any other account's
+    credit balance pays its unpaid bills at once (rather than the bills running late fees
+    beside the customer's own money). ``cause`` names the change in those logs."""
     if Account.objects.filter(pk=account_id, is_prepaid=True).exists():
-        transaction.on_commit(functools.partial(_after_prepaid_payment, account_id, actor))
+        _after_commit(
+            functools.partial(_after_prepaid_payment, account_id, actor),
+            what="prepaid check",
+            account_ids=[account_id],
+            cause=cause,
+        )
     else:
         balances_apply(account_ids=[account_id], actor=actor)
-        _apply_after_commit([account_id], actor)  # bills issued meanwhile (see there)
+        _apply_after_commit([account_id], actor, cause=cause)  # bills issued meanwhile (see there)
 
 
 #: Accounts with a credit per transaction of :func:`balances_apply` (their rows stay locked
@@ -574,7 +747,9 @@ def _balances_apply(ids: list[int], actor: Any) -> int:
         if not billed:
             return 0
         latest = dict(
-            Payment.objects.filter(account_id__in=billed, status=PaymentStatus.POSTED)
+            Payment.objects.filter(
+                account_id__in=billed, kind=PaymentKind.PAYMENT, status=PaymentStatus.POSTED
+            )
             .order_by()
             .values_list("account_id")
             .annotate(last=Max("pk"))
@@ -608,7 +783,7 @@ def _balances_apply(ids: list[int], actor: Any) -> int:
     return len(rows)
 
 
-def _apply_after_commit(account_ids: Iterable[int], actor: Any) -> None:
+def _apply_after_commit(account_ids: Iterable[int], actor: Any, *, cause: str = "") -> None:
     """Once the transaction commits, let the credit of ``account_ids`` pay bills issued
     meanwhile. A run's issue and a payment on one account do not see each other's
     uncommitted rows: the payment may read the ledger before the issue commits (and keep
@@ -618,7 +793,12 @@ def _apply_after_commit(account_ids: Iterable[int], actor: Any) -> None:
     stands."""
     ids = sorted(set(account_ids))
     if ids:
-        transaction.on_commit(functools.partial(balances_apply, account_ids=ids, actor=actor), robust=True)
+        _after_commit(
+            functools.partial(balances_apply, account_ids=ids, actor=actor),
+            what="applying the credit",
+            account_ids=ids,
+            cause=cause,
+        )
 
 
 # --- the online-payment callback ------------------------------------------------------------

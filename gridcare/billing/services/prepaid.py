@@ -1406,8 +1406,11 @@ def remote_order_decide(*, actor: Any, order_id: Any, approve: bool, note: str) 
 
 
 def remote_orders_dispatch(*, actor: Any) -> dict[str, Any]:
-    """Send every pending order (reconnects first, by due time) through the adapter; an
-    order that cannot go out stays pending and is reported."""
+    """Send every pending order (reconnects first, by due time) through the adapter. Each
+    order is sent on its own: one that cannot go out — whatever the head-end adapter or the
+    checks raise — stays pending (its transaction rolled back), is logged and reported in
+    ``failed``, and the dispatch goes on with the rest."""
+    _require_perm(actor)
     pending = list(
         RemoteOrder.objects.filter(status=RemoteOrderStatus.PENDING)
         .order_by("-kind", F("due_at").asc(nulls_last=True), "pk")  # reconnect before disconnect
@@ -1417,9 +1420,17 @@ def remote_orders_dispatch(*, actor: Any) -> dict[str, Any]:
     failed: list[dict[str, Any]] = []
     for pk in pending:
         try:
-            order = remote_order_send(actor=actor, order_id=pk)
-        except (Conflict, OSError) as exc:
-            failed.append({"order": pk, "error": str(exc)})
+            order = _order_send(actor=actor, order_id=pk)
+        except Exception as exc:
+            expected = isinstance(exc, Conflict | OSError)  # no meter installed, the outbox: no traceback
+            logger.log(
+                logging.WARNING if expected else logging.ERROR,
+                "remote order %s: not sent (%s), left pending for the next dispatch",
+                pk,
+                exc,
+                exc_info=not expected,
+            )
+            failed.append({"order": pk, "error": str(exc) or type(exc).__name__})
             continue
         if order.status == RemoteOrderStatus.SENT:
             sent += 1

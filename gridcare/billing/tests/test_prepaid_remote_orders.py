@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.apps import apps
+from django.utils import timezone
 
 from gridcare.billing import seed_data
 from gridcare.billing.choices import RemoteOrderKind, RemoteOrderStatus
 from gridcare.billing.models import RemoteOrder
 from gridcare.billing.services.payments import payment_post
 from gridcare.billing.services.prepaid import (
+    FileOutboxHeadEnd,
     prepaid_check_balances,
     remote_order_confirm,
     remote_order_send,
@@ -32,6 +35,7 @@ from gridcare.billing.tests.test_prepaid import (
     set_balance,
 )
 from gridcare.billing.tests.test_prepaid_mode_switch import _update
+from gridcare.core.errors import PermissionDenied
 from gridcare.core.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +48,15 @@ class DownHeadEnd:
 
     def send(self, **kwargs: Any) -> str:
         raise RuntimeError("head-end returned 503")
+
+
+class PartlyDownHeadEnd:
+    """A head-end adapter that fails with an unexpected error for meter RO0201 only."""
+
+    def send(self, *, order: RemoteOrder, meter_asset_no: str, at: dt.datetime) -> str:
+        if meter_asset_no == "RO0201":
+            raise ValueError("unexpected reply from the head-end")
+        return FileOutboxHeadEnd().send(order=order, meter_asset_no=meter_asset_no, at=at)
 
 
 def _outbox(settings: Any) -> list[dict[str, Any]]:
@@ -237,3 +250,57 @@ def test_the_check_cancels_open_disconnects_of_accounts_no_longer_prepaid_and_ma
         assert list(RemoteOrder.objects.filter(account=account).values_list("status", flat=True)) == [
             RemoteOrderStatus.CANCELLED
         ]
+
+
+# --- one order failing does not stop the dispatch -------------------------------------------------
+
+
+def _pending_reconnect(account: Any) -> RemoteOrder:
+    return RemoteOrder.objects.create(
+        account=account,
+        kind=RemoteOrderKind.RECONNECT,
+        status=RemoteOrderStatus.PENDING,
+        reason="paid",
+        balance=Decimal("10.00"),
+        created_at=timezone.now(),
+        due_at=timezone.now(),
+    )
+
+
+def test_an_order_the_adapter_fails_on_stays_pending_and_the_others_go_out(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The adapter raises something other than Conflict/OSError for the first order: that
+    order stays pending, is logged and reported, and the next account's order is sent."""
+    first = _pending_reconnect(prepaid("RO0201")[0])
+    second = _pending_reconnect(prepaid("RO0202")[0])
+    settings.GRIDCARE_HEADEND_ADAPTER = f"{__name__}.PartlyDownHeadEnd"
+
+    with caplog.at_level(logging.ERROR, logger="gridcare.billing.services.prepaid"):
+        dispatched = remote_orders_dispatch(actor="test")
+
+    assert (dispatched["pending"], dispatched["sent"]) == (2, 1)
+    assert dispatched["failed"] == [{"order": first.pk, "error": "unexpected reply from the head-end"}]
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == (RemoteOrderStatus.PENDING, RemoteOrderStatus.SENT)
+    assert _actions(first) == []
+    assert [o["meter"] for o in _outbox(settings)] == ["RO0202"]
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == [
+        f"remote order {first.pk}: not sent (unexpected reply from the head-end), "
+        "left pending for the next dispatch"
+    ]
+
+    # The head-end is fixed: the next dispatch sends the order left pending.
+    settings.GRIDCARE_HEADEND_ADAPTER = ""
+    assert remote_orders_dispatch(actor="test")["sent"] == 1
+
+
+def test_the_dispatch_checks_a_person_s_permission_once_before_sending(make_user: Any) -> None:
+    order = _pending_reconnect(prepaid("RO0203")[0])
+
+    with pytest.raises(PermissionDenied):
+        remote_orders_dispatch(actor=make_user(roles=["counter_clerk"]))
+
+    order.refresh_from_db()
+    assert order.status == RemoteOrderStatus.PENDING

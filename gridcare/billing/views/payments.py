@@ -1,7 +1,8 @@
 """Billing console: collection (收费). The counter payment page (find the account → its
 unpaid bills with the late fee to date → amount prefilled → post → printable receipt), the
-payments list, reversal (冲正), the arrears aging report (chart and Excel), late-fee
-waivers (request and decide) and the bank withholding batches.
+payments list, reversal (冲正), the refund of a closed account's balance (销户退费), the
+arrears aging report (chart and Excel), late-fee waivers (request and decide) and the bank
+withholding batches.
 
 Every view checks its permission with ``staff_required``; actions that write check the write
 permission too. The counter form carries a hidden idempotency key, so a double-click (or a
@@ -26,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from gridcare.billing.choices import DocumentStatus, PaymentChannel, PaymentStatus
+from gridcare.billing.choices import REFUND_CHANNELS, DocumentStatus, PaymentChannel, PaymentStatus
 from gridcare.billing.models import Bill
 from gridcare.billing.selectors.payments import (
     AGING_BUCKETS,
@@ -38,11 +39,12 @@ from gridcare.billing.selectors.payments import (
     withholding_batches_visible_to,
 )
 from gridcare.billing.services.late_fees import late_fee_waiver_decide, late_fee_waiver_request
-from gridcare.billing.services.payments import payment_post, payment_reverse
+from gridcare.billing.services.payments import balance_refund, payment_post, payment_reverse
 from gridcare.core.errors import GridCareError, NotFound
 from gridcare.core.money import fen_to_yuan
 from gridcare.core.pagination import paginate
 from gridcare.core.permissions import staff_required
+from gridcare.customers.choices import AccountStatus
 from gridcare.customers.forms import add_service_error
 from gridcare.customers.models import Account
 
@@ -81,6 +83,22 @@ class ReverseForm(forms.Form):
         label=gettext_lazy("Reason for the reversal"),
         max_length=300,
         widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class RefundForm(forms.Form):
+    key = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    amount = forms.DecimalField(
+        label=gettext_lazy("Amount to refund (yuan)"), max_digits=14, decimal_places=2, min_value=0.01
+    )
+    channel = forms.ChoiceField(
+        label=gettext_lazy("Paid back by"), choices=[(c.value, c.label) for c in REFUND_CHANNELS]
+    )
+    reference = forms.CharField(
+        label=gettext_lazy("Reference (bank transfer serial or cash voucher number)"), max_length=100
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("Reason for the refund"), max_length=300, widget=forms.Textarea(attrs={"rows": 3})
     )
 
 
@@ -225,6 +243,49 @@ def reverse_view(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "billing/payments_reverse.html", {"payment": payment, "form": form})
 
 
+@staff_required("billing.view_payment", "billing.add_payment")
+@require_http_methods(["GET", "POST"])
+def refund_view(request: HttpRequest, number: str) -> HttpResponse:
+    """销户退费: pay a closed account's balance back (the amount prefilled with the balance);
+    the refund is a row of the payments, shown on its voucher."""
+    try:
+        context = _arrears_context(request, number)
+    except NotFound:
+        raise Http404 from None
+    arrears = context["arrears"]
+    form = RefundForm(
+        request.POST or None,
+        initial={
+            "key": uuid.uuid4().hex,
+            "amount": arrears.balance if arrears.balance > 0 else None,
+            "channel": PaymentChannel.REFUND_BANK,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            refund = balance_refund(
+                actor=request.user,
+                account_id=arrears.account.pk,
+                amount=form.cleaned_data["amount"],
+                channel=form.cleaned_data["channel"],
+                reference=form.cleaned_data["reference"],
+                reason=form.cleaned_data["reason"],
+                idempotency_key=f"refund:{form.cleaned_data['key']}",
+            )
+        except GridCareError as exc:
+            add_service_error(form, exc)
+        else:
+            messages.success(request, _("Refund %(number)s recorded.") % {"number": refund.number})
+            return redirect("billing:payments_receipt", pk=refund.pk)
+    context.update(
+        {
+            "form": form,
+            "closed": arrears.account.status == AccountStatus.CLOSED,
+        }
+    )
+    return render(request, "billing/payments_refund.html", context)
+
+
 # --- arrears aging --------------------------------------------------------------------------
 
 
@@ -363,6 +424,7 @@ urlpatterns: list[URLPattern] = [
     path("payments/counter/", counter_view, name="payments_counter"),
     path("payments/<int:pk>/", receipt_view, name="payments_receipt"),
     path("payments/<int:pk>/reverse/", reverse_view, name="payments_reverse"),
+    path("payments/refund/<str:number>/", refund_view, name="payments_refund"),
     path("payments/aging/", aging_view, name="payments_aging"),
     path("payments/waivers/", waivers_view, name="payments_waivers"),
     path("payments/waivers/<int:pk>/decide/", waiver_decide_view, name="payments_waiver_decide"),
