@@ -24,6 +24,7 @@ from gridcare.billing.selectors.bills import (
     with_outstanding,
 )
 from gridcare.billing.services.adjustments import bill_adjustment_decide, bill_adjustment_request
+from gridcare.billing.services.bills import backbill_due
 from gridcare.core.errors import NotFound, PermissionDenied
 from gridcare.core.roles import staff_has_perm
 from gridcare.customers.models import Account
@@ -61,6 +62,9 @@ class AdjustmentOut(Schema):
     requested_at: dt.datetime
     decided_by: str
     decided_at: dt.datetime | None
+    due_date: dt.date | None = Field(
+        None, description="缴费截止日 of an approved back-billing (补收); null for anything else"
+    )
     meter_adjustment: int | None
     lines: list[Any]
 
@@ -172,6 +176,7 @@ def adjustment_out(item: BillAdjustment) -> dict[str, Any]:
         "requested_at": item.requested_at,
         "decided_by": item.decided_by,
         "decided_at": item.decided_at,
+        "due_date": backbill_due(item),
         "meter_adjustment": item.meter_adjustment_id,
         "lines": item.lines or [],
     }

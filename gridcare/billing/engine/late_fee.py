@@ -22,7 +22,8 @@ Rule (供电营业规则 1996 第九十八条; domain-rules §3; the rates and t
 A bill can owe in **parts with their own due dates**: its own amount is due on the bill's due
 date, each approved back-billing (补收) on the date it was approved plus the bill's payment
 term (``services.adjustments``). :func:`outstanding_parts` splits what is still owed into
-those parts — payments and refunds settle the earliest due first — and
+those parts — refunds take back the latest charge before them
+(:func:`charges_net_of_refunds`), payments settle the earliest due first — and
 :func:`late_fees_by_part` sums the fee accrued on each part from the day after its own due
 date (the 当年/跨年度 split counted from that part's due date), rounded once per bill.
 
@@ -148,13 +149,47 @@ def fee_on(
     return fee_from_product(_product(principal_fen, weighted), minimum_fen=minimum_fen, credit_fen=credit_fen)
 
 
+def charges_net_of_refunds(
+    charges: Sequence[tuple[dt.datetime, dt.date, int]], refunds: Sequence[tuple[dt.datetime, int]]
+) -> list[tuple[dt.date, int]]:
+    """A bill's charges after its approved refunds (退费), for :func:`outstanding_parts`.
+
+    ``charges`` are ``(when charged, due date, fen)``: the bill's own amount at its issue,
+    each approved back-billing at its approval; ``refunds`` are ``(when approved, fen
+    refunded)``. A refund corrects what was charged **before** it, the latest-due charge
+    first: a refund that cancels a back-billing gives back the bill exactly as it was (its
+    own amount still overdue from its own due date), and a refund of an overcharge on the
+    bill approved before any back-billing reduces the bill's own amount. A refund larger than
+    what stood then takes the next charge back, and so on; beyond all of them it is credit
+    (not a part). Returns the charges still standing as ``(due date, fen)``, each > 0."""
+    standing: list[list[Any]] = []  # [due, fen, order charged]
+    events = sorted(
+        [(when, 0, n, due, int(fen)) for n, (when, due, fen) in enumerate(charges) if fen > 0]
+        + [(when, 1, n, None, int(fen)) for n, (when, fen) in enumerate(refunds) if fen > 0],
+        key=lambda e: (e[0], e[1], e[2]),
+    )  # at the same moment a charge comes before the refund that corrects it
+    for _when, is_refund, order, due, fen in events:
+        if not is_refund:
+            standing.append([due, fen, order])
+            continue
+        left = fen
+        for charge in sorted(standing, key=lambda c: (c[0], c[2]), reverse=True):
+            if left <= 0:
+                break
+            take = min(charge[1], left)
+            charge[1] -= take
+            left -= take
+    return [(due, fen) for due, fen, _order in standing if fen > 0]
+
+
 def outstanding_parts(
     charges: Sequence[tuple[dt.date, int]], outstanding_fen: int
 ) -> list[tuple[dt.date, int]]:
     """What a bill still owes, split by due date: ``charges`` are its own amount and its
-    approved back-billings as ``(due date, fen)``; everything that took the bill's charge
-    down to ``outstanding_fen`` (payments, refunds) settled the **earliest due first** (the
-    bill's own amount, then the back-billings by due date). Returns the parts still owed,
+    approved back-billings as ``(due date, fen)``, after its refunds
+    (:func:`charges_net_of_refunds`); the payments that took them down to
+    ``outstanding_fen`` settled the **earliest due first** (the bill's own amount, then the
+    back-billings by due date). Returns the parts still owed,
     earliest due first, each > 0; they sum to ``outstanding_fen`` (when ``outstanding_fen``
     exceeds the charges, the excess is added to the earliest part)."""
     ordered = sorted(((due, int(fen)) for due, fen in charges if fen > 0), key=lambda c: c[0])

@@ -42,7 +42,12 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from gridcare.billing.choices import BillStatus, DocumentStatus
-from gridcare.billing.engine.late_fee import LateFeeRates, late_fees_by_part, outstanding_parts
+from gridcare.billing.engine.late_fee import (
+    LateFeeRates,
+    charges_net_of_refunds,
+    late_fees_by_part,
+    outstanding_parts,
+)
 from gridcare.billing.models import (
     AccountBalance,
     Bill,
@@ -182,19 +187,34 @@ def _unused_waivers(bill_ids: list[int]) -> dict[int, int]:
     return {bill_id: yuan_to_fen(total) for bill_id, total in rows}
 
 
-def _backbill_charges(bill_ids: list[int]) -> dict[int, list[tuple[dt.date, int]]]:
-    """The approved back-billings of ``bill_ids`` as (own due date, fen), by due date."""
-    out: dict[int, list[tuple[dt.date, int]]] = {}
-    if not bill_ids:
-        return out
+def _owed_parts(bills: list[tuple[int, Any, dt.date, Decimal, int]]) -> dict[int, list[tuple[dt.date, int]]]:
+    """What each of ``bills`` — ``(id, issued_at, due date, own amount, outstanding fen)`` of
+    bills with an approved back-billing — still owes, by due date: its own amount and its
+    approved back-billings (补收, each from its own due date), less its approved refunds
+    (each taking back the latest charge before it: ``engine.late_fee.charges_net_of_refunds``),
+    less its payments (the earliest due first: ``engine.late_fee.outstanding_parts``). One
+    query for the documents; a loop over these bills only (back-billings are few)."""
+    if not bills:
+        return {}
+    documents: dict[int, tuple[list[Any], list[Any]]] = {bill_id: ([], []) for bill_id, *_ in bills}
     rows = (
-        BillAdjustment.objects.filter(bill_id__in=bill_ids, status=DocumentStatus.APPROVED, amount__gt=0)
-        .order_by("due_date", "pk")
-        .values_list("bill_id", "due_date", "amount")
+        BillAdjustment.objects.filter(bill_id__in=list(documents), status=DocumentStatus.APPROVED)
+        .exclude(amount=0)
+        .order_by("pk")
+        .values_list("bill_id", "decided_at", "requested_at", "due_date", "amount")
     )
-    for bill_id, due, amount in rows:
-        if due is not None:  # always (constraint bill_adjustment_backbill_due)
-            out.setdefault(bill_id, []).append((due, yuan_to_fen(amount)))
+    for bill_id, decided_at, requested_at, due, amount in rows:
+        charges, refunds = documents[bill_id]
+        when = decided_at or requested_at
+        if amount > 0 and due is not None:  # always (constraint bill_adjustment_backbill_due)
+            charges.append((when, due, yuan_to_fen(amount)))
+        elif amount < 0:
+            refunds.append((when, -yuan_to_fen(amount)))
+    out = {}
+    for bill_id, issued_at, due, own, outstanding_fen in bills:
+        charges, refunds = documents[bill_id]
+        standing = charges_net_of_refunds([(issued_at, due, yuan_to_fen(own)), *charges], refunds)
+        out[bill_id] = outstanding_parts(standing or [(due, 0)], outstanding_fen)
     return out
 
 
@@ -233,26 +253,22 @@ def open_bills(*, account_ids: Iterable[int], as_of: dt.date) -> list[OpenBillRo
             "fee_waived",
             "fee_credit",
             "backbilled",
+            "issued_at",
         )
     )
     if not rows:
         return []
     rates = rates_from_policy(policy_in_force(as_of))
     waivers = _unused_waivers([r[0] for r in rows])
-    backbills = _backbill_charges([r[0] for r in rows if r[11]])
     outstanding = np.array([yuan_to_fen(r[6]) for r in rows], dtype=np.int64)
+    owed_parts = _owed_parts(
+        [(r[0], r[12], r[4], r[5], int(outstanding[i])) for i, r in enumerate(rows) if r[11]]
+    )
     fee_paid = np.array([yuan_to_fen(r[7]) for r in rows], dtype=np.int64)
     fee_waived = np.array([yuan_to_fen(r[9]) for r in rows], dtype=np.int64)
     fee_credit = np.array([yuan_to_fen(r[10]) for r in rows], dtype=np.int64)
     residential = np.array([r[8] in RESIDENTIAL_CLASSES for r in rows], dtype=bool)
-    parts = [
-        tuple(
-            outstanding_parts([(r[4], yuan_to_fen(r[5])), *backbills[r[0]]], int(outstanding[i]))
-            if r[0] in backbills
-            else [(r[4], int(outstanding[i]))]
-        )
-        for i, r in enumerate(rows)
-    ]
+    parts = [tuple(owed_parts.get(r[0], [(r[4], int(outstanding[i]))])) for i, r in enumerate(rows)]
     part_bill = [i for i, bill_parts in enumerate(parts) for _ in bill_parts]
     fees = late_fees_by_part(
         principal_fen=np.array([fen for bill_parts in parts for _, fen in bill_parts], dtype=np.int64),
@@ -337,23 +353,39 @@ def account_arrears(*, user: Any, account_number: str, as_of: dt.date) -> Accoun
 # --- arrears aging (欠费账龄) ----------------------------------------------------------------
 
 
-def _bucket_case(as_of: dt.date) -> Case:
+def _bucket_case(as_of: dt.date, due_field: str = "due_date") -> Case:
+    """The AGING_BUCKETS key of ``due_field`` (a date) as of ``as_of``, in SQL."""
     whens = []
     for key, low, high in AGING_BUCKETS:
         cond = Q()
         if low is not None:
-            cond &= Q(due_date__lte=as_of - dt.timedelta(days=low))
+            cond &= Q(**{f"{due_field}__lte": as_of - dt.timedelta(days=low)})
         if high is not None:
-            cond &= Q(due_date__gte=as_of - dt.timedelta(days=high))
+            cond &= Q(**{f"{due_field}__gte": as_of - dt.timedelta(days=high)})
         whens.append(When(cond, then=Value(key)))
     return Case(*whens, default=Value("not_due"))
+
+
+def _bucket_of(due: dt.date, as_of: dt.date) -> str:
+    """The AGING_BUCKETS key of ``due`` as of ``as_of`` (``_bucket_case`` in Python)."""
+    overdue = (as_of - due).days
+    for key, low, high in AGING_BUCKETS:
+        if (low is None or overdue >= low) and (high is None or overdue <= high):
+            return key
+    return "not_due"
 
 
 def arrears_aging(*, user: Any, as_of: dt.date, by: str = "customer_class") -> dict[str, Any]:
     """欠费账龄: outstanding money and bill counts per bucket of days overdue (not yet due,
     1–30, 31–60, 61–90, 91–180, > 180) grouped by customer class or by transformer
-    (``by="transformer"``, with its area type). One grouped SQL query. Staff with
-    ``billing.view_payment`` only."""
+    (``by="transformer"``, with its area type). Each part a bill owes is aged by its own
+    due date (``engine.late_fee.outstanding_parts``): the bill's own amount by the bill's,
+    an approved back-billing (补收) by its own — a fresh back-billing on an old bill is not
+    "181+ days". The bills' outstanding by the bill's due date in one grouped SQL query;
+    then the unpaid bills with a back-billing (few) split into the parts they still owe
+    (``_owed_parts``, the same split as the late fee) and each part due on a date of its own
+    moved from its bill's bucket to its own; the buckets add up to the total outstanding.
+    Staff with ``billing.view_payment`` only."""
     if not staff_has_perm(user, "billing.view_payment"):
         raise PermissionDenied()
     group_field = {
@@ -369,6 +401,27 @@ def arrears_aging(*, user: Any, as_of: dt.date, by: str = "customer_class") -> d
         .values(group_field, "bucket")
         .annotate(total=Sum("outstanding"), bills=Count("pk"))
     )
+    backbilled = list(
+        unpaid_bills()
+        .filter(
+            Exists(
+                BillAdjustment.objects.filter(
+                    bill=OuterRef("pk"), status=DocumentStatus.APPROVED, amount__gt=0
+                )
+            )
+        )
+        .order_by()
+        .values_list("pk", "issued_at", "due_date", "amount", "outstanding", group_field)
+    )
+    parts = _owed_parts(
+        [(pk, issued, due, own, yuan_to_fen(owed)) for pk, issued, due, own, owed, _g in backbilled]
+    )
+    moved = [  # a part owed from a due date of its own: out of its bill's bucket, into its own
+        (group, _bucket_of(due, as_of), _bucket_of(part_due, as_of), fen_to_yuan(fen))
+        for pk, _issued, due, _own, _owed, group in backbilled
+        for part_due, fen in parts[pk]
+        if _bucket_of(part_due, as_of) != _bucket_of(due, as_of)
+    ]
     keys = [k for k, _, _ in AGING_BUCKETS]
     groups: dict[str, dict[str, Any]] = {}
     totals = dict.fromkeys(keys, ZERO)
@@ -379,6 +432,15 @@ def arrears_aging(*, user: Any, as_of: dt.date, by: str = "customer_class") -> d
         entry["bills"] += row["bills"]
         entry["total"] += row["total"]
         totals[row["bucket"]] += row["total"]
+    for group_key, from_bucket, to_bucket, amount in moved:
+        # (a bill paid between the two queries may be gone from the first: moves are zero-sum)
+        entry = groups.setdefault(
+            group_key or "—", {"amounts": dict.fromkeys(keys, ZERO), "bills": 0, "total": ZERO}
+        )
+        entry["amounts"][from_bucket] -= amount
+        entry["amounts"][to_bucket] += amount
+        totals[from_bucket] -= amount
+        totals[to_bucket] += amount
     labels = dict(CustomerClass.choices)
     ordered = [
         {

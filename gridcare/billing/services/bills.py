@@ -1,7 +1,10 @@
 """Bill documents: the 电费通知单 (HTML context and PDF) and the Excel export of a run.
 
 Nothing here writes to the database: a document is rendered from the issued bill, its
-lines (as the engine rated them), the approved 退补 and the payments allocated to it.
+lines (as the engine rated them), the approved 退补 and the payments allocated to it. An
+approved back-billing (补收) is printed with its own due date (缴费截止日, ``due_date``: the
+approval date plus the bill's payment term, ``services.adjustments.backbill_due_date``)
+beside the bill's own, since its late fee counts from the day after that date.
 
 PDF: reportlab with the WenQuanYi Micro Hei font (``fonts-wqy-microhei``, installed by
 ``scripts/system-packages.sh`` at ``/usr/share/fonts/truetype/wqy/wqy-microhei.ttc``),
@@ -31,7 +34,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from gridcare.billing.choices import BillLineKind, BillStatus, DocumentStatus
-from gridcare.billing.models import Bill, BillingRun, BillLine
+from gridcare.billing.models import Bill, BillAdjustment, BillingRun, BillLine
 from gridcare.core.errors import NotFound
 from gridcare.core.money import format_rmb
 from gridcare.core.pdf import NUMBER, a4_pdf, notice_styles
@@ -117,6 +120,23 @@ class NoticeReading:
     kwh: Any
 
 
+@dataclass(frozen=True)
+class NoticeBackbill:
+    """An approved back-billing (补收) on the bill, due on its own date."""
+
+    number: str
+    amount: Decimal
+    due_date: dt.date
+
+
+def backbill_due(adjustment: BillAdjustment) -> dt.date | None:
+    """The own due date of ``adjustment`` when it is an approved back-billing (补收, amount
+    > 0); ``None`` for a refund, a pending or rejected document (they owe nothing)."""
+    if adjustment.status == DocumentStatus.APPROVED and adjustment.amount > 0:
+        return adjustment.due_date
+    return None
+
+
 @dataclass
 class Notice:
     bill: Bill
@@ -124,6 +144,8 @@ class Notice:
     readings: list[NoticeReading] = field(default_factory=list)
     lines: list[NoticeLine] = field(default_factory=list)
     adjustments: list[Any] = field(default_factory=list)
+    # approved back-billings with their own due dates, earliest due first
+    backbills: list[NoticeBackbill] = field(default_factory=list)
     allocations: list[Any] = field(default_factory=list)
     adjusted: Decimal = Decimal("0.00")
     paid: Decimal = Decimal("0.00")
@@ -226,12 +248,21 @@ def bill_notice(bill: Bill) -> Notice:
     if outstanding is None:
         outstanding = bill.amount + adjusted - paid if bill.status == BillStatus.ISSUED else Decimal("0.00")
     outstanding = Decimal(outstanding).quantize(Decimal("0.01"))  # SQLite annotates in floating point
+    backbills = sorted(
+        (
+            NoticeBackbill(number=a.number, amount=a.amount, due_date=due)
+            for a in adjustments
+            if (due := backbill_due(a)) is not None
+        ),
+        key=lambda b: (b.due_date, b.number),
+    )
     return Notice(
         bill=bill,
         company=getattr(settings, "GRIDCARE_COMPANY_NAME", COMPANY),
         readings=_readings(bill.readings),
         lines=_bill_notice_lines(bill),
         adjustments=adjustments,
+        backbills=backbills,
         allocations=allocations,
         adjusted=adjusted,
         paid=paid,
@@ -289,6 +320,10 @@ def bill_notice_pdf(bill: Bill) -> bytes:
         ["电价", bill.tariff_code, "发行日期", _date(bill.issued_at)],
         ["结算电量 (kWh)", _num(bill.kwh, 3), "缴费截止日", _date(bill.due_date)],
     ]
+    # each approved back-billing with its own due date, next to the bill's
+    head_values += [
+        [f"补收 {b.number}", _num(b.amount), "补收缴费截止日", _date(b.due_date)] for b in notice.backbills
+    ]
     head = [[cell(value, plain=True) for value in row] for row in head_values]
     table = Table(head, colWidths=[28 * mm, 62 * mm, 28 * mm, 62 * mm])
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.grey)]))
@@ -331,7 +366,8 @@ def bill_notice_pdf(bill: Bill) -> bytes:
             "请在缴费截止日前缴清电费。逾期按日加收电费违约金: 居民用户每日千分之一; "
             "其他用户当年欠费每日千分之二, 跨年度欠费每日千分之三 (供电营业规则第九十八条)。"
             "对电费有疑问请拨打 95598 或到营业厅查询; "
-            "电能表误差超出允许范围的, 按实测误差退补 (第八十条)。",
+            "电能表误差超出允许范围的, 按实测误差退补 (第八十条)。"
+            + ("补收电费请在其补收缴费截止日前缴清, 违约金自该日次日起计算。" if notice.backbills else ""),
             styles.small,
         )
     )

@@ -425,3 +425,63 @@ def test_a_huge_run_filter_is_a_form_error_not_a_server_error(staff_client):
     client = staff_client(roles=["billing_clerk"])
     response = client.get(reverse("billing:bills"), {"run": "99999999999999999999"})
     assert response.status_code == 200
+
+
+# --- a back-billing's own due date (补收缴费截止日) ----------------------------------------------
+
+
+def with_back_billings(bill):
+    """The bill (due 2026-11-20) with a back-billing of 62.00 approved and due 2026-12-18,
+    a refund, and a pending back-billing (no due date shown for those two)."""
+    backbill = decided_adjustment(bill, "62.00", due_date=dt.date(2026, 12, 18))
+    refund = decided_adjustment(bill, "-2.00")
+    pending = decided_adjustment(bill, "9.00", status=DocumentStatus.PENDING)
+    return backbill, refund, pending
+
+
+def test_the_bill_page_and_notice_show_a_back_billings_own_due_date(staff_client, bill):
+    backbill, _refund, _pending = with_back_billings(bill)
+    client = staff_client(roles=["billing_clerk"])
+    for url in (reverse("billing:bill", args=[bill.pk]), reverse("billing:bill_notice", args=[bill.pk])):
+        html = client.get(url).content.decode()
+        assert "2026-11-20" in html  # the bill's own due date
+        assert "Back-billing (补收)" in html
+        assert backbill.number in html
+        assert "¥62.00, due 2026-12-18" in html
+        assert "¥9.00, due" not in html
+        assert "its own due date" in html
+    page = client.get(reverse("billing:bill_adjustment", args=[backbill.pk])).content.decode()
+    assert "2026-12-18" in page
+
+
+def test_a_bill_without_back_billing_shows_no_back_billing_due_date(staff_client, bill):
+    decided_adjustment(bill, "-2.00")
+    html = staff_client(roles=["billing_clerk"]).get(reverse("billing:bill", args=[bill.pk])).content.decode()
+    assert "Back-billing (补收)" not in html
+    assert "its own due date" not in html
+
+
+def test_the_portal_bill_page_shows_a_back_billings_own_due_date(customer_client):
+    own = notice_bill(account=customer_client.account)
+    with_back_billings(own)
+    html = customer_client.get(reverse("portal:bill", args=[own.pk])).content.decode()
+    assert "¥62.00, due 2026-12-18" in html
+    assert "¥9.00, due" not in html
+
+
+def test_the_api_gives_an_approved_back_billing_its_due_date(staff_client, customer_client):
+    own = notice_bill(account=customer_client.account)
+    backbill, refund, pending = with_back_billings(own)
+    portal = customer_client.get(f"/api/portal/bills/{own.pk}").json()
+    assert {(a["amount"], a["due_date"]) for a in portal["adjustments"]} == {
+        ("62.00", "2026-12-18"),
+        ("-2.00", None),
+    }
+    staff = staff_client(roles=["billing_clerk"])  # the same test client, logged in again
+    detail = staff.get(f"/api/billing/bills/{own.pk}").json()
+    assert {a["id"]: a["due_date"] for a in detail["adjustments"]} == {
+        backbill.pk: "2026-12-18",
+        refund.pk: None,
+        pending.pk: None,
+    }
+    assert staff.get(f"/api/billing/adjustments/{backbill.pk}").json()["due_date"] == "2026-12-18"

@@ -12,9 +12,11 @@ from decimal import Decimal
 import pytest
 from django.test import override_settings
 
+from gridcare.billing.choices import DocumentStatus
 from gridcare.billing.models import BillingRun
 from gridcare.billing.selectors.bills import bill_get
 from gridcare.billing.services.bills import (
+    NoticeBackbill,
     bill_notice,
     bill_notice_pdf,
     run_export_xlsx,
@@ -244,3 +246,27 @@ def test_a_run_issued_again_gets_a_new_worker_export(monkeypatch):
     built = documents.run_export_build(run_id=run.pk)
     statuses = {row[0]: row[9] for row in sheet_rows(zipfile.ZipFile(built), "xl/worksheets/sheet1.xml")[1:]}
     assert statuses[held.number] == str(BillStatus.ISSUED.label)
+
+
+def test_an_approved_back_billing_is_printed_with_its_own_due_date(make_user):
+    """Given a bill due 2026-11-20 with a back-billing of 62.00 approved and due 2026-12-18
+    (its own due date), a refund, and a pending and a rejected back-billing: the notice
+    and the PDF show the 62.00 due 2026-12-18 beside the bill's own due date, and nothing
+    of the others."""
+    bill = notice_bill(amount="52.00", kwh="100.000", due_date=dt.date(2026, 11, 20))
+    backbill = decided_adjustment(bill, "62.00", due_date=dt.date(2026, 12, 18))
+    decided_adjustment(bill, "-1.00")
+    decided_adjustment(bill, "9.00", status=DocumentStatus.PENDING)
+    decided_adjustment(bill, "7.00", status=DocumentStatus.REJECTED)
+    loaded = bill_get(user=make_user(roles=["billing_clerk"]), bill_id=bill.pk)
+    notice = bill_notice(loaded)
+    assert notice.backbills == [NoticeBackbill(backbill.number, Decimal("62.00"), dt.date(2026, 12, 18))]
+    text = pdf_text(bill_notice_pdf(loaded))
+    assert "2026-11-20" in text
+    assert "2026-12-18" in text
+    assert "62.00" in text
+    assert "9.00" not in text
+
+
+def test_a_notice_without_back_billing_prints_only_the_bills_due_date(bill):
+    assert bill_notice(bill).backbills == []

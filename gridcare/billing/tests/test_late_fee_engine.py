@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from gridcare.billing.engine.late_fee import (
     LateFeeRates,
     accrued_fee,
+    charges_net_of_refunds,
     fee_on,
     late_fee,
     late_fees,
@@ -262,3 +263,60 @@ def test_outstanding_parts_sum_to_what_is_owed(charges: list[tuple[dt.date, int]
     assert sum(fen for _, fen in parts) == owed
     assert all(fen > 0 for _, fen in parts)
     assert [due for due, _ in parts] == sorted(due for due, _ in parts)
+
+
+def _at(day: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(day + "T10:00:00+08:00")
+
+
+def test_a_refund_that_cancels_a_back_billing_gives_back_the_bill_as_it_was() -> None:
+    # 1,000.00 due 09-20; a 500.00 back-billing due 11-10, then refunded in full: the bill
+    # owes its own 1,000.00 from 09-20 again (not 500 from 09-20 and 500 from 11-10).
+    own = (_at("2026-09-05"), dt.date(2026, 9, 20), 100_000)
+    backbill = (_at("2026-10-27"), dt.date(2026, 11, 10), 50_000)
+    charges = charges_net_of_refunds([own, backbill], [(_at("2026-11-02"), 50_000)])
+    assert charges == [(dt.date(2026, 9, 20), 100_000)]
+    assert outstanding_parts(charges, 100_000) == [(dt.date(2026, 9, 20), 100_000)]
+
+
+def test_a_refund_before_the_back_billing_corrects_the_bills_own_amount() -> None:
+    own = (_at("2026-09-05"), dt.date(2026, 9, 20), 100_000)
+    refund = (_at("2026-09-10"), 20_000)  # an overcharge on the bill, refunded
+    backbill = (_at("2026-10-27"), dt.date(2026, 11, 10), 50_000)
+    assert charges_net_of_refunds([own, backbill], [refund]) == [
+        (dt.date(2026, 9, 20), 80_000),
+        (dt.date(2026, 11, 10), 50_000),
+    ]
+
+
+def test_a_refund_larger_than_the_latest_charge_takes_the_next_back_and_the_rest_is_credit() -> None:
+    own = (_at("2026-09-05"), dt.date(2026, 9, 20), 100_000)
+    backbill = (_at("2026-10-27"), dt.date(2026, 11, 10), 50_000)
+    assert charges_net_of_refunds([own, backbill], [(_at("2026-11-02"), 70_000)]) == [
+        (dt.date(2026, 9, 20), 80_000)
+    ]
+    assert charges_net_of_refunds([own, backbill], [(_at("2026-11-02"), 200_000)]) == []
+
+
+@given(
+    st.lists(st.integers(min_value=1, max_value=10**7), min_size=1, max_size=5),
+    st.lists(st.integers(min_value=1, max_value=10**7), max_size=4),
+)
+def test_refunds_take_back_exactly_their_amount_up_to_the_charges(
+    amounts: list[int], refunded: list[int]
+) -> None:
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    charges = [
+        (start + dt.timedelta(days=3 * i), dt.date(2026, 2, 1) + dt.timedelta(days=i), fen)
+        for i, fen in enumerate(amounts)
+    ]
+    refunds = [(start + dt.timedelta(days=3 * i + 1), fen) for i, fen in enumerate(refunded)]
+    left = charges_net_of_refunds(charges, refunds)
+    assert all(fen > 0 for _, fen in left)
+    # never more than charged, and exactly what was charged minus what the refunds could take
+    assert sum(fen for _, fen in left) <= sum(amounts)
+    standing = 0
+    events = sorted([(w, 0, f) for w, _d, f in charges] + [(w, 1, f) for w, f in refunds])
+    for _w, is_refund, fen in events:
+        standing = max(0, standing - fen) if is_refund else standing + fen
+    assert sum(fen for _, fen in left) == standing

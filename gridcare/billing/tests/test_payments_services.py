@@ -20,7 +20,7 @@ from gridcare.billing.models import (
     PaymentCallbackLog,
 )
 from gridcare.billing.selectors.bills import bill_outstanding
-from gridcare.billing.selectors.payments import account_arrears
+from gridcare.billing.selectors.payments import account_arrears, open_bills
 from gridcare.billing.services import payments as payments_service
 from gridcare.billing.services.late_fees import late_fee_waiver_decide, late_fee_waiver_request
 from gridcare.billing.services.payments import (
@@ -560,6 +560,40 @@ def test_prepaid_payment_goes_to_balance_and_tells_prepaid(
     assert calls == [account.pk, account.pk]
 
 
+def test_a_failing_credit_apply_after_the_commit_is_logged_and_the_payment_stands(
+    clerk: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A payment that leaves a credit applies it to bills issued meanwhile once it commits.
+    That step failing is logged with the account and the receipt; the payment stands."""
+    account = AccountFactory()
+
+    def broken(**kwargs: Any) -> int:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(payments_service, "balances_apply", broken)
+    with (
+        caplog.at_level(logging.ERROR, logger="gridcare.billing.payments"),
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+    ):
+        payment = payment_post(
+            actor=clerk,
+            account_id=account.pk,
+            amount="80.00",
+            channel=PaymentChannel.COUNTER_CASH,
+            idempotency_key="credit-hook",
+        )
+
+    assert len(callbacks) == 1
+    assert Payment.objects.filter(account=account).count() == 1
+    assert balance_of(account) == Decimal("80.00")
+    [record] = [r for r in caplog.records if r.name == "gridcare.billing.payments"]
+    assert str(account.pk) in record.getMessage()
+    assert payment.number in record.getMessage()
+
+
 # --- the callback -------------------------------------------------------------------------
 
 
@@ -729,3 +763,21 @@ def test_a_waiver_approved_while_a_payment_waits_for_the_account_is_used_once(
     used = payment.allocations.get()
     assert used.late_fee < used.amount * Decimal("0.052")  # the waiver lowered this fee
     assert open_bills(account_ids=[account.pk], as_of=dt.date(2026, 1, 10))[0].waiver_fen == 0
+
+
+def test_a_refund_cancelling_a_back_billing_leaves_the_bills_own_arrears_due_from_its_date() -> None:
+    """A 500.00 back-billing approved on a 1,000.00 bill due 09-20, found wrong and cancelled
+    by a refund: the bill owes its 1,000.00 from 09-20 again — 61 days × 2‰ = 122.00 on
+    11-20 (before: the refund paid off the bill's own part first, 500.00 counted from the
+    back-billing's 11-10, 71.00)."""
+    account = business_account()
+    bill = overdue_bill(
+        account=account, period=dt.date(2026, 8, 1), amount="1000.00", due_date=dt.date(2026, 9, 20)
+    )
+    decided_adjustment(bill, "500.00", due_date=dt.date(2026, 11, 10))
+    decided_adjustment(bill, "-500.00")
+    [row] = open_bills(account_ids=[account.pk], as_of=dt.date(2026, 11, 20))
+    assert row.outstanding_fen == 100_000
+    assert row.parts == ((dt.date(2026, 9, 20), 100_000),)
+    assert row.late_fee_fen == 12_200
+    assert row.due_date == dt.date(2026, 9, 20)
