@@ -52,6 +52,7 @@ def test_wait_for_quiet_polls_until_no_autovacuum_worker(monkeypatch):
     busy = iter([2, 1, 0])
     monkeypatch.setattr(bench, "_autovacuum_workers", lambda: next(busy))
     monkeypatch.setattr(bench.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(bench, "_flush_writes", lambda: None)
     monkeypatch.setattr(bench, "connection", type("C", (), {"vendor": "postgresql"})())
     waited, quiet = bench._wait_for_quiet(limit=60)
     assert quiet is True
@@ -63,6 +64,7 @@ def test_wait_for_quiet_gives_up_after_the_limit_and_says_so(monkeypatch):
 
     monkeypatch.setattr(bench, "_autovacuum_workers", lambda: 1)
     monkeypatch.setattr(bench.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(bench, "_flush_writes", lambda: None)
     monkeypatch.setattr(bench, "connection", type("C", (), {"vendor": "postgresql"})())
     waited, quiet = bench._wait_for_quiet(limit=0.0)
     assert quiet is False
@@ -83,6 +85,9 @@ def test_vacuum_readings_runs_outside_a_transaction_only():
     with transaction.atomic():
         assert bench._vacuum_readings() is False  # VACUUM cannot run in a transaction
     assert bench._vacuum_readings() is True
+    bench._flush_writes()  # CHECKPOINT (the test server's role may) and the page cache
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")  # the connection is usable afterwards
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables WHERE relname = %s",
