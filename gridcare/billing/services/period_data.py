@@ -417,18 +417,24 @@ def period_data(
         [account_lo, account_hi, closing.isoformat(), opening.isoformat()],
         {"account_id": pl.Int64, "rule": pl.String},
     )
+    # The active contracts that may be in force in the month: those overlapping it, and the
+    # last to end before it (its terms carry on until a new contract, _contract_parts).
     contracts = query_frame(
         f"SELECT c.account_id, {sql_milli('c.capacity_kva')}, c.basic_charge_by, "  # noqa: S608
-        f"{sql_milli('c.contracted_demand_kw')}, c.start_date, c.id FROM customers_contract c "
+        f"{sql_milli('c.contracted_demand_kw')}, c.start_date, c.end_date, c.id "
+        "FROM customers_contract c "
         "WHERE c.account_id BETWEEN %s AND %s AND c.status = 'active' AND c.start_date <= %s "
-        "AND (c.end_date IS NULL OR c.end_date >= %s)",
-        [account_lo, account_hi, end.isoformat(), start.isoformat()],
+        "AND (c.end_date IS NULL OR c.end_date >= %s OR NOT EXISTS (SELECT 1 FROM "
+        "customers_contract d WHERE d.account_id = c.account_id AND d.status = 'active' "
+        "AND d.end_date > c.end_date AND d.end_date < %s))",
+        [account_lo, account_hi, end.isoformat(), start.isoformat(), start.isoformat()],
         {
             "account_id": pl.Int64,
             "capacity_va": pl.Int64,
             "basic_charge_by": pl.String,
             "contracted_demand_w": pl.Int64,
             "start_date": pl.Date,
+            "end_date": pl.Date,
             "contract_id": pl.Int64,
         },
     )
@@ -789,14 +795,17 @@ def _contract_parts(
     ``capacity_va``, ``max_demand_w``, ``basic_parts``) from its contracts in force on its
     own days billed (``first_day``–``last_day``).
 
-    A contract is in force from its start date until the next contract of the account
-    starts (a 减容 or a new contract from the 16th supersedes the old one from that day,
-    whatever the old one's end date); the account's first contract in the month also covers
-    the days before it starts. Consecutive contracts with the same basis, capacity and
-    contracted demand are one part (a renewal on the same terms bills like a full month).
-    One part: its basis fills the row. Several: ``basic_parts`` lists them (the engine bills
-    each for its days) and the row carries the last. A part billed by demand bills the
-    highest demand of its own days (:func:`_max_demand`)."""
+    On each day the contract in force is the latest-starting active contract whose dates
+    cover the day (end date included; the later created of two starting the same day): a
+    减容 or a new contract supersedes the old one from its start, and a temporary one
+    (临时增容 from the 10th to the 20th) gives the days after it back to the contract still
+    in force. A day no contract covers keeps the contract in force before it (合同到期未续签:
+    the terms carry on until a new contract); days before any contract started are the first
+    one's. Consecutive days under the same basis, capacity and contracted demand are one
+    part (a renewal on the same terms bills like a full month). One part: its basis fills
+    the row. Several: ``basic_parts`` lists them (the engine bills each for its days) and
+    the row carries the last. A part billed by demand bills the highest demand of its own
+    days (:func:`_max_demand`)."""
     terms = ["basic_charge_by", "capacity_va", "contracted_demand_w"]
     account = pl.col("account_id")
     # on a frame sorted by account: the row before (after) is the same account's
@@ -806,40 +815,65 @@ def _contract_parts(
         contracts.join(accounts.select("account_id", "first_day", "last_day"), on="account_id", how="inner")
         .sort("account_id", "start_date", "contract_id")
         .with_columns(
-            pl.when(prev_same)
-            .then(pl.max_horizontal("start_date", "first_day"))
-            .otherwise(pl.col("first_day"))
-            .alias("part_from"),
-            pl.when(next_same)
-            .then(pl.min_horizontal("last_day", pl.col("start_date").shift(-1) - dt.timedelta(days=1)))
-            .otherwise(pl.col("last_day"))
-            .alias("part_to"),
             pl.when(pl.col("basic_charge_by").is_in(["capacity", "demand"]))
             .then(pl.col("basic_charge_by"))
             .otherwise(None)
             .alias("basic_charge_by"),
+            (prev_same | next_same).alias("multi"),
         )
-        .filter(pl.col("part_from") <= pl.col("part_to"))
     )
-    # Nearly every account has one contract on its days; only the others are merged.
+    # Nearly every account has one contract: it is in force on all the account's days.
+    single = rows.filter(~pl.col("multi")).with_columns(
+        pl.col("first_day").alias("part_from"), pl.col("last_day").alias("part_to")
+    )
+    changing = rows.filter(pl.col("multi"))
+    # The others: the contract in force can change only on a contract's start or the day
+    # after its end, and a day no contract covers keeps the contract of the last covered
+    # day (an end date): the account's first day billed and those days are enough.
+    day = pl.col("day")
+    days = (
+        changing.select(
+            "account_id",
+            "first_day",
+            "last_day",
+            pl.concat_list(
+                "first_day", "start_date", pl.col("end_date") + dt.timedelta(days=1), "end_date"
+            ).alias("day"),
+        )
+        .explode("day")
+        .drop_nulls("day")
+        .unique(["account_id", "day"])
+    )
+    covering = (
+        days.join(changing.select("account_id", "contract_id", "start_date", "end_date"), on="account_id")
+        .filter((pl.col("start_date") <= day) & (pl.col("end_date").is_null() | (pl.col("end_date") >= day)))
+        .sort("account_id", "day", "start_date", "contract_id")
+        .unique(["account_id", "day"], keep="last", maintain_order=True)
+        .select("account_id", "day", "contract_id")
+    )
+    timeline = (
+        days.join(covering, on=["account_id", "day"], how="left")
+        .sort("account_id", "day")
+        .with_columns(
+            pl.col("contract_id").forward_fill().backward_fill().over("account_id"),
+        )
+        .filter(day.is_between(pl.col("first_day"), pl.col("last_day")))
+        .join(changing.select("contract_id", *terms), on="contract_id", how="left")
+        .sort("account_id", "day")
+    )
     new_part = ~prev_same | pl.any_horizontal(pl.col(t).ne_missing(pl.col(t).shift(1)) for t in terms)
-    rows = rows.with_columns(
-        new_part.cum_sum().cast(pl.Int64).alias("part"), (prev_same | next_same).alias("multi")
+    timeline = timeline.with_columns(new_part.alias("new_part")).filter("new_part")
+    timeline = timeline.with_columns(
+        day.alias("part_from"),
+        pl.when(next_same)
+        .then(day.shift(-1) - dt.timedelta(days=1))
+        .otherwise(pl.col("last_day"))
+        .alias("part_to"),
+        pl.lit(True).alias("multi"),
     )
-    columns = ["account_id", "part", "part_from", "part_to", "multi", *terms]
-    parts = pl.concat(
-        [
-            rows.filter(~pl.col("multi")).select(columns),
-            rows.filter(pl.col("multi"))
-            .group_by("account_id", "part")
-            .agg(
-                pl.col("part_from").min(),
-                pl.col("part_to").max(),
-                pl.col("multi").first(),
-                *(pl.col(t).first() for t in terms),
-            )
-            .select(columns),
-        ]
+    columns = ["account_id", "part_from", "part_to", "multi", *terms]
+    parts = pl.concat([single.select(columns), timeline.select(columns)]).with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("part")
     )
     demand = _max_demand(parts.filter(pl.col("basic_charge_by") == "demand"), start, end)
     demand_w = pl.col("contracted_demand_w")

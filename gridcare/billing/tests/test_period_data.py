@@ -416,6 +416,82 @@ def test_contract_change_inside_the_month_lists_each_contracts_part(settings, tm
     assert (row["basic_charge_by"], row["max_demand_w"]) == ("demand", 240_000)
 
 
+def _contract(account, kva, start_date, end_date=None, **fields):
+    """A capacity-billed contract of ``kva`` in force from ``start_date`` to ``end_date``."""
+    fields.setdefault("basic_charge_by", "capacity")
+    return ContractFactory(
+        account=account, capacity_kva=Decimal(kva), start_date=start_date, end_date=end_date, **fields
+    )
+
+
+def _parts(row):
+    """``basic_parts`` as (from, kVA) pairs."""
+    return [(part["from"], part["capacity_va"] // 1000) for part in row["basic_parts"]]
+
+
+def test_a_temporary_contract_gives_the_days_after_it_back_to_the_one_still_in_force():
+    """临时增容 to 1,200 kVA from 10 to 20 October on top of 1,000 kVA in force until 2027:
+    1,000 again from the 21st (the latest-starting contract whose dates cover the day). A
+    temporary contract ending on 5 October: the 1,000 kVA from the 6th."""
+    temporary, _ = billable_account(tariff_code="HEBS-LI-10KV")
+    _contract(temporary, "1000", dt.date(2020, 1, 1), dt.date(2027, 12, 31))
+    _contract(temporary, "1200", dt.date(2026, 10, 10), dt.date(2026, 10, 20))
+    early, _ = billable_account(tariff_code="HEBS-LI-10KV")
+    _contract(early, "1000", dt.date(2020, 1, 1))
+    _contract(early, "1200", dt.date(2026, 9, 20), dt.date(2026, 10, 5))
+    data = _data()
+
+    row = _row(data, temporary)
+    assert _parts(row) == [(OCT, 1000), (dt.date(2026, 10, 10), 1200), (dt.date(2026, 10, 21), 1000)]
+    assert row["capacity_va"] == 1_000_000  # in force at the end
+    row = _row(data, early)
+    assert _parts(row) == [(OCT, 1200), (dt.date(2026, 10, 6), 1000)]
+    assert row["capacity_va"] == 1_000_000
+
+
+def test_a_contract_past_its_end_date_carries_on_until_a_new_one():
+    """合同到期未续签: supply goes on under the last contract's terms — for the rest of the
+    month it ends in, in the months after, and until a contract starting later takes over.
+    A contract an operator marked expired (到期) is not in force."""
+    in_month, _ = billable_account(tariff_code="HEBS-LI-10KV")
+    _contract(in_month, "800", dt.date(2020, 1, 1), dt.date(2026, 10, 15))
+    before, _ = billable_account(tariff_code="HEBS-LI-10KV")
+    _contract(before, "500", dt.date(2020, 1, 1), dt.date(2026, 8, 31))
+    _contract(before, "800", dt.date(2026, 9, 1), dt.date(2026, 9, 30))  # the last one in force
+    gap, _ = billable_account(tariff_code="HEBS-LI-10KV")
+    _contract(gap, "1000", dt.date(2020, 1, 1), dt.date(2026, 9, 30))
+    _contract(gap, "500", dt.date(2026, 10, 10))
+    marked, _ = billable_account(tariff_code="HEBS-LI-10KV")
+    _contract(marked, "800", dt.date(2020, 1, 1), dt.date(2026, 9, 30), status="expired")
+    data = _data()
+
+    for account in (in_month, before):
+        row = _row(data, account)
+        assert (row["basic_charge_by"], row["capacity_va"], row["basic_parts"]) == ("capacity", 800_000, None)
+    row = _row(data, gap)
+    assert _parts(row) == [(OCT, 1000), (dt.date(2026, 10, 10), 500)]
+    row = _row(data, marked)
+    assert (row["basic_charge_by"], row["capacity_va"]) == (None, None)
+
+
+def test_contracts_starting_the_same_day_the_one_created_later_is_in_force():
+    """Two contracts from 16 October: only the later-created one bills from that day, and
+    when they are the month's first contracts it also covers the days before (the other
+    contract is never billed)."""
+    changed, _ = billable_account(tariff_code="HEBS-LI-10KV")
+    _contract(changed, "1000", dt.date(2020, 1, 1))
+    _contract(changed, "500", dt.date(2026, 10, 16))
+    _contract(changed, "630", dt.date(2026, 10, 16))
+    new, _ = billable_account(tariff_code="HEBS-LI-10KV")
+    _contract(new, "500", dt.date(2026, 10, 16))
+    _contract(new, "630", dt.date(2026, 10, 16))
+    data = _data()
+
+    assert _parts(_row(data, changed)) == [(OCT, 1000), (dt.date(2026, 10, 16), 630)]
+    row = _row(data, new)
+    assert (row["capacity_va"], row["basic_parts"]) == (630_000, None)
+
+
 def test_suspended_and_switched_accounts_are_billed_for_their_supplied_postpaid_days():
     """Supplied AND postpaid: suspended on 15 October → 1–15 October (to the 16 October
     reading); suspended after the month → the whole month; prepaid from 11 October → 1–10

@@ -91,3 +91,51 @@ def test_demand_of_an_account_opened_mid_month_is_its_own_days_highest(settings,
     billing_run(period="2026-10", actor="clerk")
 
     assert _lines(acct)[0] == ("basic", "basic_demand", Decimal("2890.32"))
+
+
+def test_a_temporary_capacity_increase_bills_the_contract_still_in_force_after_it():
+    """临时增容: 1,200 kVA from 10 to 20 October on top of 1,000 kVA in force until 2027.
+    1,000 × 23.3 × 9/31 = 6,764.52 + 1,200 × 23.3 × 11/31 = 9,921.29 + 1,000 × 23.3 × 11/31
+    = 8,267.74 (not 1,200 kVA from the 10th to the end of the month: 19,842.58)."""
+    acct, _meter = billable_account(tariff_code="HEBS-LI-10KV", end="2000")
+    ContractFactory(
+        account=acct,
+        kind="hv",
+        capacity_kva=Decimal("1000"),
+        basic_charge_by="capacity",
+        start_date=dt.date(2020, 1, 1),
+        end_date=dt.date(2027, 12, 31),
+    )
+    ContractFactory(
+        account=acct,
+        kind="hv",
+        capacity_kva=Decimal("1200"),
+        basic_charge_by="capacity",
+        start_date=dt.date(2026, 10, 10),
+        end_date=dt.date(2026, 10, 20),
+    )
+    billing_run(period="2026-10", actor="clerk")
+
+    assert [line for line in _lines(acct) if line[0] == "basic"] == [
+        ("basic", "basic_capacity", Decimal("6764.52")),
+        ("basic", "basic_capacity", Decimal("9921.29")),
+        ("basic", "basic_capacity", Decimal("8267.74")),
+    ]
+
+
+def test_a_contract_past_its_end_date_is_still_billed_until_a_new_one():
+    """合同到期未续签: the 800 kVA contract ended on 30 September and the account is still
+    supplied: October's basic charge is 800 × 23.3 = 18,640.00 on its terms."""
+    acct, _meter = billable_account(tariff_code="HEBS-LI-10KV", end="2000")
+    ContractFactory(
+        account=acct,
+        kind="hv",
+        capacity_kva=Decimal("800"),
+        basic_charge_by="capacity",
+        start_date=dt.date(2020, 1, 1),
+        end_date=dt.date(2026, 9, 30),
+    )
+    billing_run(period="2026-10", actor="clerk")
+
+    assert Bill.objects.filter(account=acct, period=OCT).exists()
+    assert _lines(acct)[0] == ("basic", "basic_capacity", Decimal("18640.00"))
