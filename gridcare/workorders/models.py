@@ -589,10 +589,20 @@ class Article(models.Model):
 
 class IntakeKey(models.Model):
     """幂等键: a channel's ``Idempotency-Key`` on an intake, so a create retried after a
-    timeout returns the first order instead of filing a second (keys count for 24 hours)."""
+    timeout returns the first order instead of filing a second (keys count for 24 hours).
+
+    A key is stored under the user who sent it, except a key sent by the user a system actor
+    files for (a report a customer files on the portal, accepted under ``PORTAL_ACTOR``): that
+    row has no ``user`` and its ``key`` is an HMAC of the user and their key, so no row links
+    the reporter to the report (为举报人保密) while their own resend still finds it."""
 
     user = models.ForeignKey(
-        to=settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+        to=settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
     )
     key = models.CharField(_("key"), max_length=100)
     order = models.ForeignKey(
@@ -603,7 +613,13 @@ class IntakeKey(models.Model):
     class Meta:
         verbose_name = _("intake idempotency key")
         verbose_name_plural = _("intake idempotency keys")
-        constraints = [models.UniqueConstraint(fields=["user", "key"], name="intake_key_user_key_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="intake_key_user_key_unique"),
+            # The keys stored under no user (NULLs are distinct in the constraint above).
+            models.UniqueConstraint(
+                fields=["key"], condition=Q(user__isnull=True), name="intake_key_unowned_key_unique"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.key

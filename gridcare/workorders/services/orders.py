@@ -23,6 +23,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from gridcare.core.audit import actor_label, audit_record, snapshot
@@ -86,6 +87,8 @@ NUMBER_SEQUENCE = "work_order"
 NUMBER_PREFIX = "GD"
 NUMBER_BLOCK = 50
 INTAKE_KEY_HOURS = 24
+#: Salt of the keys stored under no user (:func:`_stored_key`); changing it forgets the live ones.
+INTAKE_KEY_SALT = "gridcare.workorders.intake_key"
 TEXT_MAX = 4000
 # The step texts kept whole on the timeline and the improvement action (refused when longer).
 TEXT_TOO_LONG = {
@@ -272,7 +275,9 @@ def work_order_create(
     within ``INTAKE_KEY_HOURS`` returns the order the first call filed, without a second (the
     console forms send a one-time intake key, so a double click or a resend files one order).
     The key belongs to the signed-in actor, or to ``key_owner`` when a system actor files for
-    a signed-in user (the portal's customer).
+    a signed-in user (the portal's customer filing a report): such a key is stored under no
+    user, as an HMAC of the owner and the key, so that nothing but the reporter identity links
+    the owner to the order (为举报人保密).
 
     Customers file through :func:`work_order_file_by_customer`, not here.
     """
@@ -333,7 +338,8 @@ def work_order_file_by_customer(
       under the system actor ``PORTAL_ACTOR``, because a report's timeline and audit trail
       never name its reporter (为举报人保密).
 
-    ``idempotency_key`` is the customer's: the form sent twice files one order.
+    ``idempotency_key`` is the customer's: the form sent twice files one order. A report's key
+    is stored without the customer's user (see :func:`work_order_create`'s ``key_owner``).
     """
     customer = Customer.objects.filter(user=user).first() if is_customer_user(user) else None
     if customer is None or is_staff_user(user):
@@ -410,6 +416,7 @@ def _accept(*, actor: Actor, idempotency_key: str, key_owner: Any, fields: dict[
             raise ValidationFailed(
                 _("The idempotency key is longer than 100 characters."), field="idempotency_key"
             )
+        user, key = _stored_key(user=user, key=key, unowned=key_owner is not None)
         earlier = _order_for_key(user, key)
         if earlier is not None:
             return earlier
@@ -429,6 +436,16 @@ def _accept(*, actor: Actor, idempotency_key: str, key_owner: Any, fields: dict[
         if earlier is None:
             raise
         return earlier
+
+
+def _stored_key(*, user: Any, key: str, unowned: bool) -> tuple[Any, str]:
+    """The user and the key an ``IntakeKey`` row stores. A key of the user a system actor files
+    for (``unowned``: the portal's customer filing a report under ``PORTAL_ACTOR``) is stored
+    under no user, as an HMAC of the user and the key: the row never names the reporter, and
+    only their own resend of the same key finds it again."""
+    if not unowned:
+        return user, key
+    return None, salted_hmac(INTAKE_KEY_SALT, f"{user.pk}:{key}", algorithm="sha256").hexdigest()
 
 
 def _key_since() -> dt.datetime:

@@ -17,6 +17,8 @@ import zipfile
 from typing import Any
 
 import pytest
+from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +26,7 @@ from hypothesis import strategies as st
 
 from gridcare.core.models import AuditEvent
 from gridcare.core.tests.factories import valid_id_number
+from gridcare.customers.models import Customer
 from gridcare.customers.tests.factories import AccountFactory, CustomerFactory
 from gridcare.workorders.models import StaffAlert, WorkOrder
 from gridcare.workorders.services.orders import work_order_comment, work_order_create, work_order_transition
@@ -265,6 +268,79 @@ def test_reported_customers_portal_never_shows_the_report(scene: Scene) -> None:
     home = client.get(reverse("portal:home"))
     assert scene.report.number not in text(home)
     assert_clean(text(home), where="portal home")
+
+
+# ---- a report filed on the portal ----------------------------------------------------------
+
+
+def rows_naming(order: WorkOrder, *, user: Any, customer: Customer) -> list[str]:
+    """Every stored row, in any table, that refers both to ``order`` and to ``user`` or
+    ``customer`` by a foreign key (the order's own row included)."""
+    found: list[str] = []
+    people = {get_user_model(): user, Customer: customer}
+    for model in apps.get_models():
+        fks = [f for f in model._meta.get_fields() if f.concrete and (f.many_to_one or f.one_to_one)]
+        if model is WorkOrder:
+            of_order: list[dict[str, Any]] = [{"pk": order.pk}]
+        else:
+            of_order = [{f.name: order} for f in fks if f.related_model is WorkOrder]
+        for fk in fks:
+            if fk.related_model not in people:
+                continue
+            for where in of_order:
+                if model._default_manager.filter(**where, **{fk.name: people[fk.related_model]}).exists():
+                    found.append(f"{model._meta.label}.{fk.name}")
+    return found
+
+
+def test_a_portal_report_is_linked_to_its_reporter_by_the_reporter_identity_only(
+    customer_client: Any,
+) -> None:
+    """Staff holding every permission but the reporter one can read any table (admin, API,
+    the database): only ``ReporterIdentity`` may tell which customer filed a portal report.
+    The intake key of the form, sent twice, still files one report."""
+    url = reverse("portal:workorder_new")
+    key = customer_client.get(url, {"kind": "report"}).context["form"].initial["intake_key"]
+    data = {"kind": "report", "category": "rpt_theft", "subject": "楼道有人私拉电线", "intake_key": key}
+    assert customer_client.post(url, data).status_code == 302
+    assert customer_client.post(url, data).status_code == 302
+    report = WorkOrder.objects.get()
+    links = rows_naming(report, user=customer_client.user, customer=customer_client.customer)
+    assert links == ["workorders.ReporterIdentity.customer"]
+    assert not AuditEvent.objects.filter(actor=customer_client.user).exists()
+
+
+def test_a_counter_report_is_linked_to_its_caller_by_the_reporter_identity_only(
+    make_user: Any, customer_client: Any
+) -> None:
+    """The caller found by the lookup files a report at the counter: the agent is the actor,
+    the caller is the reporter and nothing else (not the order's customer or account)."""
+    agent = make_user(roles=["counter_clerk"])
+    client = Client()
+    client.force_login(agent)
+    caller = customer_client.customer
+    form = client.get(reverse("workorders:workbench")).context["form"]
+    response = client.post(
+        reverse("workorders:workbench"),
+        {
+            "kind": "report",
+            "channel": "counter",
+            "category": "rpt_theft",
+            "grade": "normal",
+            "subject": "举报邻居窃电",
+            "customer_id": caller.pk,
+            "contact_name": caller.name,
+            "contact_phone": caller.mobile,
+            "account_number": customer_client.account.number,
+            "reporter_wants_reply": "on",
+            "intake_key": form.initial["intake_key"],
+        },
+    )
+    assert response.status_code == 302
+    report = WorkOrder.objects.get()
+    assert report.reporter.customer_id == caller.pk
+    links = rows_naming(report, user=customer_client.user, customer=caller)
+    assert links == ["workorders.ReporterIdentity.customer"]
 
 
 # ---- the reveal ----------------------------------------------------------------------------

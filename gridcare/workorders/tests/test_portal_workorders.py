@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from gridcare.core.audit import person_name
 from gridcare.core.errors import PermissionDenied, ValidationFailed
 from gridcare.core.models import AuditEvent
 from gridcare.customers.tests.factories import AccountFactory, CustomerFactory
-from gridcare.workorders.models import ReporterIdentity, WorkOrder
+from gridcare.workorders.models import IntakeKey, ReporterIdentity, WorkOrder
 from gridcare.workorders.services.orders import (
     PORTAL_ACTOR,
     work_order_comment,
@@ -376,6 +377,49 @@ def test_portal_report_records_me_as_confidential_reporter(customer_client: Any,
     assert me.mobile not in str(audit.after)
     # Another customer cannot open it.
     assert customer_b.get(reverse("portal:workorder", args=[order.number])).status_code == 404
+
+
+def test_portal_report_form_sent_twice_files_one_report_and_keeps_no_user_on_the_key(
+    customer_client: Any, customer_b: Any
+) -> None:
+    """A report's one-time key still stops a double click, but its row does not name the
+    customer (为举报人保密): it has no user and does not hold the key as sent."""
+    url = reverse("portal:workorder_new")
+    key = customer_client.get(url, {"kind": "report"}).context["form"].initial["intake_key"]
+    data = {"kind": "report", "category": "rpt_theft", "subject": "隔壁私接电线", "intake_key": key}
+    first = customer_client.post(url, data)
+    again = customer_client.post(url, data)
+    report = WorkOrder.objects.get()
+    assert first["Location"] == again["Location"] == reverse("portal:workorder", args=[report.number])
+    row = IntakeKey.objects.get()
+    assert row.order_id == report.pk
+    assert row.user_id is None
+    assert key not in row.key
+    assert not IntakeKey.objects.filter(user=customer_client.user).exists()
+    # The same key from another customer is theirs alone: it files their own report.
+    other = customer_b.post(url, {**data, "subject": "另一处私接电线"})
+    theirs = WorkOrder.objects.get(subject="另一处私接电线")
+    assert other["Location"] == reverse("portal:workorder", args=[theirs.number])
+    assert WorkOrder.objects.count() == 2
+    assert set(IntakeKey.objects.values_list("user_id", flat=True)) == {None}
+
+
+def test_a_portal_reports_key_expires_after_a_day(customer_client: Any) -> None:
+    def file() -> WorkOrder:
+        return work_order_file_by_customer(
+            user=customer_client.user,
+            kind="report",
+            category="rpt_theft",
+            subject="私接电线",
+            idempotency_key="portal:k1",
+        )
+
+    first = file()
+    assert file().pk == first.pk
+    IntakeKey.objects.update(created_at=timezone.now() - dt.timedelta(hours=25))
+    later = file()
+    assert later.pk != first.pk
+    assert IntakeKey.objects.get().order_id == later.pk
 
 
 def test_report_on_my_own_account_is_refused(customer_client: Any) -> None:

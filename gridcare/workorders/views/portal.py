@@ -208,7 +208,8 @@ class PortalOrderForm(forms.Form):
 def _create_from_portal(*, user: Any, data: dict[str, Any]) -> WorkOrder:
     """File the order through ``work_order_file_by_customer``, which checks again that the
     account is the customer's (the form only offers theirs). The form's intake key is the
-    signed-in customer's, so the form sent twice files one order."""
+    signed-in customer's, so the form sent twice files one order (a report's key is stored
+    without the customer's user: nothing but the reporter identity names them)."""
     key = data.get("intake_key") or ""
     return work_order_file_by_customer(
         user=user,
