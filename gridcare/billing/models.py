@@ -541,6 +541,14 @@ class Payment(models.Model):
     def __str__(self) -> str:
         return self.number
 
+    @property
+    def status_label(self) -> str:
+        """The status as shown to people: a refund that stands was paid back (已退款), not
+        "posted" (已入账) like money in; a reversed one reads as any reversal."""
+        if self.kind == PaymentKind.REFUND and self.status == PaymentStatus.POSTED:
+            return str(_("Refunded (已退款)"))
+        return str(self.get_status_display())
+
 
 class PaymentAllocation(models.Model):
     """销账: part of a payment applied to a bill (its charge, an approved back-billing, or the

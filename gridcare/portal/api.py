@@ -1,10 +1,10 @@
-"""Portal HTTP API (``/api/portal``): the logged-in customer's own profile and accounts.
+"""Portal HTTP API (``/api/portal``): the logged-in customer's own profile, accounts and bills.
 
 Staff and other non-customers get 403; an account number that is not the caller's is a
-404 with the same body as a number that does not exist. The account list is paged with
-:func:`gridcare.core.pagination.paginate` (an organisation may hold hundreds). The schemas
-are named ``My…`` so that the OpenAPI components do not collide with the archive's
-``AccountOut`` and ``ContractOut``.
+404 with the same body as a number that does not exist. The account and bill lists are paged
+with :func:`gridcare.core.pagination.paginate` (an organisation may hold hundreds of accounts
+and years of bills). The schemas are named ``My…`` so that the OpenAPI components do not
+collide with the archive's ``AccountOut`` and ``ContractOut``.
 """
 
 from __future__ import annotations
@@ -76,6 +76,24 @@ class MyAccountPageQuery(Schema):
 
     page: int = Field(1, description="Page number, from 1 (past the end: the last page).")
     per_page: int = Field(DEFAULT_PER_PAGE, description="Accounts per page (at most 200).")
+
+
+class MyBillPage(Schema):
+    """One page of the caller's issued bills, newest month first."""
+
+    items: list[BillOut]
+    page: int
+    pages: int
+    total: int
+    per_page: int
+
+
+class MyBillPageQuery(Schema):
+    """Declared for the OpenAPI schema and validation; :func:`paginate` reads the paging."""
+
+    account: str = Field("", description="Only this one of my accounts (户号).")
+    page: int = Field(1, description="Page number, from 1 (past the end: the last page).")
+    per_page: int = Field(DEFAULT_PER_PAGE, description="Bills per page (at most 200).")
 
 
 class MyContractOut(Schema):
@@ -175,13 +193,22 @@ def account_detail(request: HttpRequest, number: str) -> MyAccountDetailOut:
     )
 
 
-@router.get("/bills", response={200: list[BillOut], 403: ErrorOut})
-def bills(request: HttpRequest, account: str = "") -> list[dict[str, Any]]:
-    """My issued bills (optionally of one of my accounts), newest month first, at most 120."""
+@router.get("/bills", response={200: MyBillPage, 403: ErrorOut})
+def bills(request: HttpRequest, query: Query[MyBillPageQuery]) -> dict[str, Any]:
+    """My issued bills (optionally of one of my accounts), newest month first, a page at a time
+    (``per_page`` at most 200; a page past the end gives the last page). Only my own, whatever
+    the parameters."""
     found = with_outstanding(bills_visible_to(_customer_user(request)).select_related("account"))
-    if account:
-        found = found.filter(account__number=account)
-    return [bill_out(b) for b in found.order_by("-period", "account__number")[:120]]
+    if query.account.strip():
+        found = found.filter(account__number=query.account.strip())
+    page = paginate(request, found.order_by("-period", "account__number", "-pk"))
+    return {
+        "items": [bill_out(b) for b in page.object_list],
+        "page": page.number,
+        "pages": page.paginator.num_pages,
+        "total": page.paginator.count,
+        "per_page": page.paginator.per_page,
+    }
 
 
 @router.get("/bills/{bill_id}", response={200: BillDetailOut, 403: ErrorOut, 404: ErrorOut})

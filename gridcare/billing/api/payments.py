@@ -61,12 +61,19 @@ class AllocationOut(Schema):
 class PaymentOut(Schema):
     id: int
     number: str
+    kind: str = Field(
+        description="`payment` (money in) or `refund` (销户退费: money paid back, amount negative)"
+    )
+    kind_label: str = Field(description="The kind as shown, in the request's language")
     account: str
     channel: str
     amount: Decimal
     received_at: dt.datetime
     external_ref: str
     status: str
+    status_label: str = Field(
+        description="The status as shown, in the request's language (a refund that stands: 已退款)"
+    )
     posted_by: str = Field(description="Who posted it (empty for a customer: staff names stay inside)")
     reversal_reason: str
     reversed_at: dt.datetime | None
@@ -152,12 +159,15 @@ def _payment_out(payment: Payment, user: Any) -> dict[str, Any]:
     return {
         "id": payment.pk,
         "number": payment.number,
+        "kind": payment.kind,
+        "kind_label": str(payment.get_kind_display()),
         "account": payment.account.number,
         "channel": payment.channel,
         "amount": payment.amount,
         "received_at": payment.received_at,
         "external_ref": payment.external_ref,
         "status": payment.status,
+        "status_label": payment.status_label,
         "posted_by": payment.posted_by if staff_has_perm(user, "billing.view_payment") else "",
         "reversal_reason": payment.reversal_reason,
         "reversed_at": payment.reversed_at,

@@ -1,17 +1,20 @@
-"""Portal 我的缴费记录: my payments only, what each paid, my balance; staff and anonymous kept out."""
+"""Portal 我的缴费记录: my payments only, what each paid, my balance, a refund shown as one;
+staff and anonymous kept out."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from gridcare.billing.services.payments import payment_post, payment_reverse
+from gridcare.billing.services.payments import balance_refund, payment_post, payment_reverse
 from gridcare.billing.tests.factories_payments import ensure_policy, overdue_bill
+from gridcare.customers.choices import AccountStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +85,34 @@ def test_filter_by_account_and_access(customer_a, staff_user, client: Client) ->
     anonymous = client.get(url)
     assert anonymous.status_code == 302
     assert anonymous["Location"].startswith(reverse("portal:login"))
+
+
+def test_a_refund_shows_as_refunded_not_as_posted(customer_a: Any, clerk: Any) -> None:
+    """销户退费: the customer's balance paid back reads 退费 · 已退款, never 已入账 (money in)."""
+    ensure_policy()
+    a, accounts = customer_a
+    account = accounts[0]
+    account.status, account.closed_on = AccountStatus.CLOSED, timezone.localdate()
+    account.save()
+    paid = payment_post(
+        actor=clerk, account_id=account.pk, amount="35.00", channel="wechat", idempotency_key="in"
+    )
+    refund = balance_refund(
+        actor=clerk,
+        account_id=account.pk,
+        channel="refund_bank",
+        reference="BT20261101001",
+        reason="销户退还预收电费",
+        idempotency_key="tf",
+    )
+
+    html = _client_for(a.user).get(reverse("portal:payments")).content.decode()
+
+    refund_row = next(row for row in html.split("<tr>") if refund.number in row)
+    paid_row = next(row for row in html.split("<tr>") if paid.number in row)
+    assert "已退款" in refund_row
+    assert "已入账" not in refund_row
+    assert "退费</span>" in refund_row  # the kind, beside the refund channel
+    assert "-¥35.00" in refund_row
+    assert "已入账" in paid_row
+    assert "已退款" not in paid_row
