@@ -26,6 +26,7 @@ import functools
 import hashlib
 import hmac
 import importlib
+import itertools
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -35,7 +36,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
@@ -154,8 +155,12 @@ class _Ledger:
             self._rates[day] = rates_from_policy(policy_in_force(day))
         return self._rates[day]
 
-    def allocate(self, account_id: int, amount_fen: int, as_of: dt.date) -> AllocationResult:
-        """Allocate ``amount_fen`` paid on ``as_of`` to the account's bills and update them."""
+    def allocate(
+        self, account_id: int, amount_fen: int, as_of: dt.date, *, whole_bills: bool = False
+    ) -> AllocationResult:
+        """Allocate ``amount_fen`` paid on ``as_of`` to the account's bills and update them.
+        ``whole_bills``: only the bills it pays in full (with their late fee), oldest first,
+        up to the first it cannot; the rest stays as balance."""
         states = [b for b in self.bills.get(account_id, []) if b.outstanding_fen > 0]
         if not states:
             return AllocationResult(allocations=(), balance_fen=amount_fen)
@@ -185,6 +190,16 @@ class _Ledger:
             ],
         )
         by_id = {b.bill_id: b for b in states}
+        if whole_bills:
+            kept = tuple(
+                itertools.takewhile(
+                    lambda a: a.principal_fen == by_id[a.bill_id].outstanding_fen, result.allocations
+                )
+            )
+            result = AllocationResult(
+                allocations=kept,
+                balance_fen=amount_fen - sum(a.principal_fen + a.late_fee_fen for a in kept),
+            )
         for a in result.allocations:
             state = by_id[a.bill_id]
             state.outstanding_fen -= a.principal_fen
@@ -707,8 +722,16 @@ def balances_apply(*, account_ids: Iterable[int] | QuerySet[Any], actor: Any) ->
     ``APPLY_CHUNK`` at a time, each chunk one transaction: one statement locks their balance
     rows (in account order), a few load their bills; allocations and balances are written in
     bulk (one audit row per account changed). Each account's allocations belong to its
-    latest posted payment (a reversal of that payment takes them back). Prepaid accounts are
-    skipped (the prepaid service settles them). Returns the number of allocations written."""
+    latest posted payment (a reversal of that payment takes them back).
+
+    A prepaid (费控) account's balance pays its daily charges; it is taken here only when the
+    account owes a bill (one of its postpaid days, before or after a switch of mode), and
+    then pays only the bills it covers in full (with their late fee), oldest first — a bill
+    is not half-paid with the money the customer put by for their electricity. A closed
+    account's balance pays as far as it goes (nothing is left to prepay; the rest is
+    refunded, 销户退费). The prepaid service calls this for the prepaid accounts before its
+    checks, so reminders see the balance after the bills (``prepaid_check_balances``,
+    ``prepaid_after_payment``). Returns the number of allocations written."""
     if isinstance(account_ids, QuerySet):
         scopes: list[Any] = [account_ids]
     else:
@@ -724,7 +747,16 @@ def balances_apply(*, account_ids: Iterable[int] | QuerySet[Any], actor: Any) ->
 
 
 def _with_credit(**scope: Any) -> QuerySet[AccountBalance]:
-    return AccountBalance.objects.filter(amount__gt=0, account__is_prepaid=False, **scope)
+    """The balances with a credit that pays bills: a postpaid account's; a prepaid account's
+    only while it owes a bill (its balance otherwise pays its daily charges)."""
+    owes = Exists(unpaid_bills(Bill.objects.filter(account_id=OuterRef("account_id"))))
+    return AccountBalance.objects.filter(Q(account__is_prepaid=False) | owes, amount__gt=0, **scope)
+
+
+def _whole_bills_only(account: Account) -> bool:
+    """An open prepaid account's balance pays only the bills it covers in full: it is the
+    money put by for the daily charges (closed: nothing is left to prepay)."""
+    return account.is_prepaid and account.status != AccountStatus.CLOSED
 
 
 def _balances_apply(ids: list[int], actor: Any) -> int:
@@ -735,7 +767,10 @@ def _balances_apply(ids: list[int], actor: Any) -> int:
         # not seen here: that payment applies it itself once committed (_apply_after_commit).
         balances = {
             b.account_id: b
-            for b in _with_credit(account_id__in=ids).select_for_update(of=("self",)).order_by("account_id")
+            for b in _with_credit(account_id__in=ids)
+            .select_for_update(of=("self",))
+            .select_related("account")
+            .order_by("account_id")
         }
         if not balances:
             return 0
@@ -761,7 +796,9 @@ def _balances_apply(ids: list[int], actor: Any) -> int:
             payment_id = latest.get(account_id)
             if payment_id is None:
                 continue
-            result = ledger.allocate(account_id, yuan_to_fen(balance.amount), today)
+            result = ledger.allocate(
+                account_id, yuan_to_fen(balance.amount), today, whole_bills=_whole_bills_only(balance.account)
+            )
             if not result.allocations:
                 continue
             rows.extend(_allocation_rows(payment_id, result, now))

@@ -11,10 +11,12 @@ The daily cycle (``gridcare worker`` runs it; ``gridcare billing prepaid …`` b
    D adds its final readings' part), rated with the rating engine on the days it covers,
    deducted from the balance. One ``PrepaidCharge`` per account and day of
    use; re-running a day charges nothing twice.
-2. :func:`prepaid_check_balances` — reminders at the thresholds of the ``BillingPolicy`` in
-   force (low → zero + disconnection notice → after the notice days a disconnect order), and
-   cancel/reconnect when the balance is back at or above zero. An important customer's
-   (重要用户) disconnect is never automatic: it is created ``NEEDS_PERSON``.
+2. :func:`prepaid_check_balances` — first the balances pay the bills of postpaid days they
+   cover (payments ``balances_apply``, all prepaid accounts at once), then reminders at the
+   thresholds of the ``BillingPolicy`` in force (low → zero + disconnection notice → after
+   the notice days a disconnect order), and cancel/reconnect when the balance is back at or
+   above zero. An important customer's (重要用户) disconnect is never automatic: it is
+   created ``NEEDS_PERSON``.
 3. :func:`remote_orders_dispatch` — pending orders go to the AMI head-end through the
    adapter (:class:`FileOutboxHeadEnd` by default: there is no real head-end here).
 
@@ -64,7 +66,9 @@ from gridcare.billing.models import (
     TariffVersion,
 )
 from gridcare.billing.notifications import sms_send
+from gridcare.billing.reasons import engine_reason_text
 from gridcare.billing.selectors.policy import billing_policy_at
+from gridcare.billing.services.payments import balances_apply
 from gridcare.billing.services.period_data import month_bounds, prepaid_days_q, reading_days
 from gridcare.core.audit import actor_label, audit_record, person_name, snapshot
 from gridcare.core.bulk import db_datetime, decimal_text, insert_ignoring_conflicts
@@ -611,7 +615,8 @@ def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
 
     Returns counters and the account numbers not charged, by reason: ``missing`` (no reading
     of the next day, or none on or before the day within the look-back), ``not_rated`` (the
-    engine's reason) — the first 100 of each, with ``missing_count`` / ``not_rated_count`` —
+    engine's ``reason``, and ``reason_label``: the same in the current language) — the
+    first 100 of each, with ``missing_count`` / ``not_rated_count`` —
     and ``already`` (the day or a later day is charged already: re-runs are no-ops)."""
     if not isinstance(day, dt.date) or isinstance(day, dt.datetime):
         raise ValidationFailed(gettext("Give the day as a date."), field="day")
@@ -690,7 +695,11 @@ def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
         Account.objects.filter(pk__in=[*missing, *(a for a, _ in not_rated)]).values_list("pk", "number")
     )
     summary["missing"] = [numbers[a] for a in missing]
-    summary["not_rated"] = [{"account": numbers[a], "reason": r} for a, r in not_rated]
+    # The engine's reason as it said it (English, stable: match on this) and as a clerk
+    # reads it (the current language: the worker's and the command's is LANGUAGE_CODE).
+    summary["not_rated"] = [
+        {"account": numbers[a], "reason": r, "reason_label": engine_reason_text(r)} for a, r in not_rated
+    ]
     summary["kwh"] = str(summary["kwh"])
     summary["amount"] = str(summary["amount"])
     return summary
@@ -1112,6 +1121,7 @@ def _new_counts() -> dict[str, int]:
             "reconnect_orders",
             "reconnect_sent",
             "reconnect_send_failed",
+            "bills_paid",
         ),
         0,
     )
@@ -1177,7 +1187,9 @@ def _cancel_disconnects_not_prepaid(*, actor: Any, counts: dict[str, int]) -> No
 
 
 def prepaid_check_balances(*, now: dt.datetime, actor: Any) -> dict[str, Any]:
-    """Thresholds of the ``BillingPolicy`` in force for every active prepaid account.
+    """Thresholds of the ``BillingPolicy`` in force for every active prepaid account — after
+    the prepaid balances paid the bills of postpaid days they cover (``bills_paid``: the
+    allocations written; see payments ``balances_apply``), so the thresholds see what is left.
 
     - balance < ``prepaid_low_balance`` (and ≥ 0): a LOW notice, once per crossing;
     - balance < 0: a ZERO notice and a DISCONNECT_NOTICE (starting the notice period), once
@@ -1194,9 +1206,13 @@ def prepaid_check_balances(*, now: dt.datetime, actor: Any) -> dict[str, Any]:
     if timezone.is_naive(now):
         raise ValidationFailed(gettext("The time must carry its time zone."), field="now")
     policy = policy_in_force(_local_date(now))
+    # First the bills of prepaid accounts' postpaid days that their balances pay (set-based:
+    # those with a credit and a bill owed), so the thresholds below see the balance after them.
+    paid = balances_apply(account_ids=Account.objects.filter(is_prepaid=True).values("pk"), actor=actor)
     ids = list(Account.objects.filter(_active_prepaid_q()).order_by("pk").values_list("pk", flat=True))
     counts = _new_counts()
     counts["accounts"] = len(ids)
+    counts["bills_paid"] = paid
     _cancel_disconnects_not_prepaid(actor=actor, counts=counts)
     reconnect_ids: list[int] = []
     for offset in range(0, len(ids), BATCH_ACCOUNTS):
@@ -1211,12 +1227,19 @@ def prepaid_after_payment(*, account_id: int, actor: Any) -> dict[str, Any]:
     """Called after a payment to an account commits: re-check it at once, so a disconnect not
     yet executed is cancelled and an executed one gets a reconnect order due now +
     ``reconnect_hours``, sent to the head-end at once (once this check commits; if it cannot
-    go out it stays pending for the next dispatch, and the payment is not affected). Not an
-    active prepaid account: nothing to do."""
-    if not Account.objects.filter(pk=account_id).exists():
+    go out it stays pending for the next dispatch, and the payment is not affected). First
+    the balance pays a bill the account owes from its postpaid days, when it covers it
+    (``balances_apply``), so the check sees what is left. Not a prepaid account: nothing to
+    do; not an active one: no check."""
+    account = Account.objects.filter(pk=account_id).values_list("is_prepaid", "status").first()
+    if account is None:
         raise NotFound(field="account_id")
     counts = _new_counts()
-    if not Account.objects.filter(_active_prepaid_q(), pk=account_id).exists():
+    is_prepaid, status = account
+    if not is_prepaid:
+        return counts
+    counts["bills_paid"] = balances_apply(account_ids=[account_id], actor=actor)
+    if status != AccountStatus.ACTIVE:
         return counts
     now = timezone.now()
     counts["accounts"] = 1

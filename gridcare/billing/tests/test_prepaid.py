@@ -12,7 +12,8 @@ from typing import Any
 import polars as pl
 import pytest
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -310,6 +311,39 @@ def test_unknown_tariff_is_reported_not_charged() -> None:
     assert summary["charged"] == 0
     assert [r["account"] for r in summary["not_rated"]] == [account.number]
     assert not PrepaidCharge.objects.filter(account=account).exists()
+
+
+@pytest.mark.parametrize(
+    ("tariff", "stored", "pattern", "values"),
+    [
+        (
+            "NO-SUCH-TARIFF",
+            "unknown tariff NO-SUCH-TARIFF",
+            "Unknown tariff %(code)s",
+            {"code": "NO-SUCH-TARIFF"},
+        ),
+        (
+            "HEBS-RES-LV-TOU",
+            "residential TOU tariff needs the peak and valley registers",
+            "A residential TOU tariff needs the peak and valley registers",
+            {},
+        ),
+    ],
+)
+def test_not_rated_reasons_are_shown_in_the_clerks_language(
+    tariff: str, stored: str, pattern: str, values: dict[str, str]
+) -> None:
+    """The engine words its reasons in English (kept as ``reason``, stable to match on);
+    ``reason_label`` is what a clerk reads, in the current language."""
+    account, meter = prepaid("PP0008", tariff=tariff)
+    readings(meter, {D: "1.000", D + dt.timedelta(days=1): "2.000"})
+
+    with translation.override("zh-hans"):
+        summary = prepaid_daily_charges(day=D, actor="test")
+        expected = gettext(pattern) % values
+
+    assert summary["not_rated"] == [{"account": account.number, "reason": stored, "reason_label": expected}]
+    assert expected != pattern % values  # the catalogue has the Chinese
 
 
 def test_future_day_and_today_refused() -> None:
