@@ -586,8 +586,9 @@ def balance_refund(
 
     ``amount`` defaults to the whole balance and may not exceed it. Refused for an account
     that is not closed (销户 is final, so the status read stays true), has no credit, or
-    still owes a bill (the balance pays the bills first: ``balances_apply`` does so for a
-    postpaid account after every issue, payment and 退补). One transaction under the account
+    still owes a bill after its balance paid what it could (``balances_apply``, run here
+    for an account that owes: a closed prepaid account's bill is otherwise paid by the
+    nightly check). One transaction under the account
     lock (its balance row, as a payment takes it) — a payment or a second refund on the
     account waits, then sees the lower balance. A repeated ``idempotency_key`` returns the
     refund already recorded. Needs ``billing.add_payment`` (the counter's collection
@@ -634,6 +635,14 @@ def balance_refund(
             owed = unpaid_bills(Bill.objects.filter(account_id=account_id)).aggregate(
                 count=Count("pk"), amount=Sum("outstanding")
             )
+            if owed["count"] and balance.amount > 0:
+                # The balance pays the bills first, here and now (a closed prepaid account's
+                # bill would otherwise wait for the nightly check); the lock is already ours.
+                _balances_apply([account_id], actor)
+                balance = lock_balance(account_id)
+                owed = unpaid_bills(Bill.objects.filter(account_id=account_id)).aggregate(
+                    count=Count("pk"), amount=Sum("outstanding")
+                )
             if owed["count"]:
                 raise Conflict(
                     _("The account still owes %(count)s bill(s) (%(amount)s yuan): they are paid first.")

@@ -205,3 +205,23 @@ def test_the_bulk_apply_of_prepaid_accounts_costs_one_audit_row_more_per_account
             assert balances_apply(account_ids=[a.pk for a in accounts], actor="run") == n
         counts[n] = len(ctx.captured_queries)
     assert counts[4] - counts[2] == 2
+
+
+def test_a_closed_prepaid_accounts_refund_at_the_counter_pays_its_bill_first(make_user: Any) -> None:
+    """The same day, before any nightly check: the refund pays the bill from the balance,
+    then refunds the rest (before: refused, "the account still owes 1 bill")."""
+    account = prepaid_account("50.00", status=AccountStatus.CLOSED, closed_on=dt.date(2026, 10, 31))
+    bill = overdue_bill(account=account, period=OCT, amount="30.00", due_date=NOT_DUE)
+
+    refund = balance_refund(
+        actor=make_user(roles=["counter_clerk"]),
+        account_id=account.pk,
+        channel=PaymentChannel.REFUND_BANK,
+        reference="BT20261128002",
+        reason="销户退还预收电费",
+        idempotency_key="r2",
+    )
+
+    assert owed(bill) == Decimal("0.00")
+    assert refund.amount == Decimal("-20.00")
+    assert balance_of(account) == Decimal("0.00")

@@ -123,10 +123,12 @@ def test_refused_unless_closed_with_credit_and_nothing_owed(clerk: Any, case: st
     elif case == "no credit":
         account = AccountFactory(status=AccountStatus.CLOSED, closed_on=dt.date(2026, 10, 31))
     else:
-        # A prepaid account's payments go to its balance, not to the bill it still owes.
+        # A prepaid account's payments go to its balance, not to the bill it still owes;
+        # the refund lets the balance pay first (50.00 of 80.00 and its late fee): refused,
+        # and nothing of it is kept (one transaction).
         account = closed_with_credit("50.00", is_prepaid=True)
         overdue_bill(
-            account=account, period=dt.date(2026, 9, 1), amount="30.00", due_date=dt.date(2026, 10, 20)
+            account=account, period=dt.date(2026, 9, 1), amount="80.00", due_date=dt.date(2026, 10, 20)
         )
     before = AccountBalance.objects.filter(account=account).values_list("amount", flat=True).first()
     audits = AuditEvent.objects.count()
@@ -136,7 +138,9 @@ def test_refused_unless_closed_with_credit_and_nothing_owed(clerk: Any, case: st
 
     assert err.value.field == field
     if case == "owes a bill":
-        assert "1 bill(s) (30.00 yuan)" in str(err.value.message)
+        # what the balance left owed: 80.00 less the 48.12 principal its 50.00 paid beside
+        # the bill's 1.88 late fee
+        assert "1 bill(s) (31.88 yuan)" in str(err.value.message)
     assert not Payment.objects.filter(kind=PaymentKind.REFUND).exists()
     assert AccountBalance.objects.filter(account=account).values_list("amount", flat=True).first() == before
     assert AuditEvent.objects.count() == audits
