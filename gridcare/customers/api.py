@@ -19,7 +19,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from gridcare.core.engine.ids import mask_id_number, mask_mobile
-from gridcare.core.pagination import DEFAULT_PER_PAGE, paginate
+from gridcare.core.pagination import DEFAULT_PER_PAGE, page_body, paginate
 from gridcare.core.roles import require_staff_perm
 from gridcare.customers import selectors, services
 from gridcare.customers.models import Account, Contract, Customer
@@ -311,10 +311,4 @@ def customer_account_list(
     require_staff_perm(request.user, "customers.view_customer")
     customer = selectors.customer_get(user=request.user, customer_id=customer_id, with_accounts=False)
     page = paginate(request, selectors.customer_accounts(user=request.user, customer=customer))
-    return {
-        "items": [_account_out(a) for a in page.object_list],
-        "page": page.number,
-        "pages": page.paginator.num_pages,
-        "total": page.paginator.count,
-        "per_page": page.paginator.per_page,
-    }
+    return page_body(page, _account_out)

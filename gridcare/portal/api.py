@@ -19,7 +19,7 @@ from gridcare.billing.api.bills import BillDetailOut, BillOut, bill_detail_out, 
 from gridcare.billing.selectors.bills import bill_get, bills_visible_to, with_outstanding
 from gridcare.core.engine.ids import mask_id_number
 from gridcare.core.errors import PermissionDenied
-from gridcare.core.pagination import DEFAULT_PER_PAGE, paginate
+from gridcare.core.pagination import DEFAULT_PER_PAGE, page_body, paginate
 from gridcare.core.roles import is_customer_user
 from gridcare.customers.models import Account, Customer
 from gridcare.customers.selectors import account_get
@@ -160,13 +160,7 @@ def accounts(request: HttpRequest, paging: Query[MyAccountPageQuery]) -> dict[st
     """My accounts by number, a page at a time (``per_page`` at most 200; a page past the end
     gives the last page). Only my own, whatever the parameters."""
     page = paginate(request, my_accounts(user=_customer_user(request)))
-    return {
-        "items": [MyAccountOut(**_account_fields(a)) for a in page.object_list],
-        "page": page.number,
-        "pages": page.paginator.num_pages,
-        "total": page.paginator.count,
-        "per_page": page.paginator.per_page,
-    }
+    return page_body(page, lambda a: MyAccountOut(**_account_fields(a)))
 
 
 @router.get("/accounts/{number}", response={200: MyAccountDetailOut, 403: ErrorOut, 404: ErrorOut})
@@ -202,13 +196,7 @@ def bills(request: HttpRequest, query: Query[MyBillPageQuery]) -> dict[str, Any]
     if query.account.strip():
         found = found.filter(account__number=query.account.strip())
     page = paginate(request, found.order_by("-period", "account__number", "-pk"))
-    return {
-        "items": [bill_out(b) for b in page.object_list],
-        "page": page.number,
-        "pages": page.paginator.num_pages,
-        "total": page.paginator.count,
-        "per_page": page.paginator.per_page,
-    }
+    return page_body(page, bill_out)
 
 
 @router.get("/bills/{bill_id}", response={200: BillDetailOut, 403: ErrorOut, 404: ErrorOut})

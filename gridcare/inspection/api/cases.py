@@ -26,7 +26,7 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
 from gridcare.core.errors import Conflict
-from gridcare.core.pagination import paginate
+from gridcare.core.pagination import page_body, paginate
 from gridcare.core.roles import require_staff_perm
 from gridcare.inspection.engine.penalty import Charges
 from gridcare.inspection.models import Case
@@ -331,13 +331,7 @@ def cases_search(request: HttpRequest, filters: Query[CaseSearch]) -> Any:
     require_staff_perm(user, VIEW)
     qs = case_search(user, CaseFilters(**filters.dict(exclude={"page", "per_page"})))
     page = paginate(request, qs)
-    return {
-        "items": [case_out(c) for c in page.object_list],
-        "page": page.number,
-        "pages": page.paginator.num_pages,
-        "total": page.paginator.count,
-        "per_page": page.paginator.per_page,
-    }
+    return page_body(page, case_out)
 
 
 @router.get(

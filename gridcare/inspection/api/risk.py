@@ -22,7 +22,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from gridcare.core.pagination import paginate
+from gridcare.core.pagination import page_body, paginate
 from gridcare.core.roles import require_staff_perm
 from gridcare.inspection.labels import flag_reason_text
 from gridcare.inspection.models import AreaLoss, LineLossRun, RiskScore, ScoringRun
@@ -372,11 +372,7 @@ def risk_list(request: HttpRequest, filters: Query[RiskFilters]) -> Any:
     page = paginate(request, scores)
     return {
         "run": scoring_run_out(run),
-        "items": [risk_score_out(s, run.artefact.threshold) for s in page.object_list],
-        "page": page.number,
-        "pages": page.paginator.num_pages,
-        "total": page.paginator.count,
-        "per_page": page.paginator.per_page,
+        **page_body(page, lambda s: risk_score_out(s, run.artefact.threshold)),
     }
 
 
@@ -439,11 +435,7 @@ def line_loss_list(request: HttpRequest, filters: Query[AreaFilters]) -> Any:
     page = paginate(request, areas)
     return {
         "run": line_loss_run_out(run),
-        "items": [area_out(a) for a in page.object_list],
-        "page": page.number,
-        "pages": page.paginator.num_pages,
-        "total": page.paginator.count,
-        "per_page": page.paginator.per_page,
+        **page_body(page, area_out),
     }
 
 

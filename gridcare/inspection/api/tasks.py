@@ -22,7 +22,7 @@ from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from gridcare.core.errors import Conflict
-from gridcare.core.pagination import paginate
+from gridcare.core.pagination import page_body, paginate
 from gridcare.core.roles import require_staff_perm
 from gridcare.inspection.engine.checklist import label_of
 from gridcare.inspection.models import FindingPhoto, InspectionPlan, InspectionTask
@@ -351,13 +351,7 @@ def tasks_list(request: HttpRequest, filters: Query[TaskFilters]) -> Any:
         .order_by("due_on", "id")
     )
     page = paginate(request, qs)
-    return {
-        "items": [task_out(t) for t in page.object_list],
-        "page": page.number,
-        "pages": page.paginator.num_pages,
-        "total": page.paginator.count,
-        "per_page": page.paginator.per_page,
-    }
+    return page_body(page, task_out)
 
 
 @router.get("/tasks/{task_id}", response={200: TaskDetailOut, **ERRORS}, summary="One inspection task")

@@ -28,7 +28,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.errors import HttpError
 
 from gridcare.core.errors import Conflict
-from gridcare.core.pagination import paginate
+from gridcare.core.pagination import page_body, paginate
 from gridcare.core.roles import require_staff_perm, staff_has_perm, user_roles
 from gridcare.workorders.api.schemas import (
     AlertOut,
@@ -222,13 +222,7 @@ def orders_search(request: HttpRequest, filters: Query[SearchFilters]) -> Any:
         **filters.dict(exclude={"page", "per_page"}),
     ).select_related("duplicate_of", "kb_article")
     page = paginate(request, qs)
-    return {
-        "items": [order_out(o) for o in page.object_list],
-        "page": page.number,
-        "pages": page.paginator.num_pages,
-        "total": page.paginator.count,
-        "per_page": page.paginator.per_page,
-    }
+    return page_body(page, order_out)
 
 
 @router.get(
