@@ -290,6 +290,18 @@ class PaymentItem:
     external_ref: str = ""
 
 
+def _idempotency_key(value: str | None) -> str:
+    """A payment's or refund's idempotency key, stripped: required, at most 100 characters."""
+    key = (value or "").strip()
+    if not key:
+        raise ValidationFailed(_("An idempotency key is required."), field="idempotency_key")
+    if len(key) > 100:
+        raise ValidationFailed(
+            _("The idempotency key is longer than 100 characters."), field="idempotency_key"
+        )
+    return key
+
+
 def payment_item(
     *,
     account_id: int,
@@ -300,13 +312,7 @@ def payment_item(
     external_ref: str = "",
 ) -> PaymentItem:
     """Validate one payment's input (ValidationFailed naming the field)."""
-    key = (idempotency_key or "").strip()
-    if not key:
-        raise ValidationFailed(_("An idempotency key is required."), field="idempotency_key")
-    if len(key) > 100:
-        raise ValidationFailed(
-            _("The idempotency key is longer than 100 characters."), field="idempotency_key"
-        )
+    key = _idempotency_key(idempotency_key)
     if channel not in PaymentChannel.values or channel in REFUND_CHANNELS:
         raise ValidationFailed(_("Unknown payment channel."), field="channel")
     value = parse_amount(amount)
@@ -594,13 +600,7 @@ def balance_refund(
     refund already recorded. Needs ``billing.add_payment`` (the counter's collection
     permission); a wrong refund is reversed (冲正) like a payment, by a manager."""
     require_actor_perm(actor, PERM_REFUND)
-    key = (idempotency_key or "").strip()
-    if not key:
-        raise ValidationFailed(_("An idempotency key is required."), field="idempotency_key")
-    if len(key) > 100:
-        raise ValidationFailed(
-            _("The idempotency key is longer than 100 characters."), field="idempotency_key"
-        )
+    key = _idempotency_key(idempotency_key)
     if channel not in REFUND_CHANNELS:
         raise ValidationFailed(_("Choose how the money is paid back."), field="channel")
     reference = (reference or "").strip()
@@ -632,17 +632,14 @@ def balance_refund(
             account = Account.objects.get(pk=account_id)
             if account.status != AccountStatus.CLOSED:
                 raise Conflict(_("Only a closed account's balance (销户退费) is refunded."), field="account")
-            owed = unpaid_bills(Bill.objects.filter(account_id=account_id)).aggregate(
-                count=Count("pk"), amount=Sum("outstanding")
-            )
+            unpaid = unpaid_bills(Bill.objects.filter(account_id=account_id))
+            owed = unpaid.aggregate(count=Count("pk"), amount=Sum("outstanding"))
             if owed["count"] and balance.amount > 0:
                 # The balance pays the bills first, here and now (a closed prepaid account's
                 # bill would otherwise wait for the nightly check); the lock is already ours.
                 _balances_apply([account_id], actor)
                 balance = lock_balance(account_id)
-                owed = unpaid_bills(Bill.objects.filter(account_id=account_id)).aggregate(
-                    count=Count("pk"), amount=Sum("outstanding")
-                )
+                owed = unpaid.aggregate(count=Count("pk"), amount=Sum("outstanding"))
             if owed["count"]:
                 raise Conflict(
                     _("The account still owes %(count)s bill(s) (%(amount)s yuan): they are paid first.")
