@@ -151,6 +151,16 @@ def _not_active_prepaid(account: Account) -> str:
     return ""
 
 
+def _cancel_if_not_prepaid(order: RemoteOrder, actor: Any) -> bool:
+    """Cancel a disconnect order (locked by the caller) of an account that is no longer an
+    active prepaid one, audited with the reason why; whether it was cancelled."""
+    reason = _not_active_prepaid(order.account)
+    if reason:
+        cancelled = RemoteOrderStatus.CANCELLED
+        _set_status(order, status=cancelled, actor=actor, action="remote_order_cancel", reason=reason)
+    return bool(reason)
+
+
 # --- 1. the daily charge -----------------------------------------------------------------------
 
 
@@ -1174,15 +1184,7 @@ def _cancel_disconnects_not_prepaid(*, actor: Any, counts: dict[str, int]) -> No
                 RemoteOrderStatus.NEEDS_PERSON,
             ):
                 continue  # sent or decided meanwhile
-            reason = _not_active_prepaid(order.account)
-            if reason:
-                _set_status(
-                    order,
-                    status=RemoteOrderStatus.CANCELLED,
-                    actor=actor,
-                    action="remote_order_cancel",
-                    reason=reason,
-                )
+            if _cancel_if_not_prepaid(order, actor):
                 counts["disconnect_cancelled"] += 1
 
 
@@ -1336,15 +1338,7 @@ def _order_send(*, actor: Any, order_id: Any) -> RemoteOrder:
                 field="status",
             )
         if order.kind == RemoteOrderKind.DISCONNECT:
-            not_prepaid = _not_active_prepaid(order.account)
-            if not_prepaid:
-                _set_status(
-                    order,
-                    status=RemoteOrderStatus.CANCELLED,
-                    actor=actor,
-                    action="remote_order_cancel",
-                    reason=not_prepaid,
-                )
+            if _cancel_if_not_prepaid(order, actor):
                 return order
             if order.account.is_important and not order.decided_by:
                 # e.g. the account was marked important after the order was made: never send
