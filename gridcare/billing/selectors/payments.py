@@ -214,7 +214,7 @@ def _owed_parts(bills: list[tuple[int, Any, dt.date, Decimal, int]]) -> dict[int
     for bill_id, issued_at, due, own, outstanding_fen in bills:
         charges, refunds = documents[bill_id]
         standing = charges_net_of_refunds([(issued_at, due, yuan_to_fen(own)), *charges], refunds)
-        out[bill_id] = outstanding_parts(standing or [(due, 0)], outstanding_fen)
+        out[bill_id] = outstanding_parts(standing or [(due, outstanding_fen)], outstanding_fen)
     return out
 
 
