@@ -400,7 +400,8 @@ def _flush_writes() -> None:
 
 
 def _wait_for_quiet(limit: float = QUIET_WAIT_SECONDS) -> tuple[float, bool]:
-    """Wait until no autovacuum worker runs (PostgreSQL only; at most ``limit`` seconds).
+    """Flush dirty pages (:func:`_flush_writes`), then wait until no autovacuum worker runs
+    (PostgreSQL only; at most ``limit`` seconds).
 
     After a million inserted or deleted readings autovacuum visits the readings table for a
     second or more of CPU; on two cores a timed load running beside it is slowed by a third
