@@ -6,6 +6,7 @@ their own customer record and accounts; anyone else sees nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from typing import Any
@@ -14,6 +15,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 
 from gridcare.core.errors import NotFound
 from gridcare.core.roles import is_customer_user, is_staff_user
+from gridcare.customers.choices import ContractStatus
 from gridcare.customers.models import (
     Account,
     Contract,
@@ -151,6 +153,46 @@ def account_get(*, user: Any, number: str) -> Account:
     if account is None:
         raise NotFound()
     return account
+
+
+def contract_in_force(*, account_id: int, day: dt.date) -> Contract | None:
+    """The 供用电合同 in force for an account on ``day`` (``None``: it has no active contract).
+
+    The rule billing bills the basic charge by (``billing.services.period_data._contract_parts``,
+    docs/billing-runs.md; ``customers/tests/test_selectors.py`` checks that both agree):
+
+    - the latest-starting active contract whose dates cover the day (end date included; of
+      two starting the same day, the later created, i.e. the higher id): a 减容 or a new
+      contract takes over from its start, even before the old one's end date, and after a
+      temporary 临时增容 the contract still in force is back;
+    - a day no contract covers keeps the contract in force on the last covered day before it
+      (合同到期未续签: the terms carry on until a new contract starts);
+    - a day before any contract started takes the first one (the earliest-starting, the later
+      created of two).
+
+    One query when a contract covers the day, three otherwise.
+    """
+    active = Contract.objects.filter(account_id=account_id, status=ContractStatus.ACTIVE)
+
+    def covering(on: dt.date) -> Contract | None:
+        return (
+            active.filter(Q(end_date__isnull=True) | Q(end_date__gte=on), start_date__lte=on)
+            .order_by("-start_date", "-id")
+            .first()
+        )
+
+    contract = covering(day)
+    if contract is not None:
+        return contract
+    # Not covered: the last covered day before it is the latest end date before it (every
+    # contract covers its own end date; one covering a later day would cover this one).
+    lapsed_on = (
+        active.filter(end_date__lt=day).order_by("-end_date").values_list("end_date", flat=True).first()
+    )
+    if lapsed_on is not None:
+        return covering(lapsed_on)
+    # Not covered and nothing ended before it: every contract starts after the day.
+    return active.order_by("start_date", "-id").first()
 
 
 def substation_tree() -> QuerySet[Substation]:

@@ -1,15 +1,24 @@
-"""Selectors of the customer archive: search, role scoping, the 360 read and topology counts."""
+"""Selectors of the customer archive: search, role scoping, the 360 read, topology counts and
+the contract in force on a day (checked against billing's rule)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
+import polars as pl
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
+from gridcare.billing.services.period_data import _contract_parts
 from gridcare.core.errors import NotFound
 from gridcare.customers import selectors, services
-from gridcare.customers.models import Customer
+from gridcare.customers.choices import ContractKind, ContractStatus
+from gridcare.customers.models import Contract, Customer
+from gridcare.customers.tests.factories import AccountFactory, ContractFactory
 from gridcare.customers.tests.test_services import (
     make_account,
     make_organisation,
@@ -177,3 +186,151 @@ def test_topology_counts(archive: dict[str, Any]) -> None:
     accounts = list(selectors.accounts_of_transformer(transformer.pk))
     assert [a.customer.name for a in accounts] == ["张三", "张三", "李四"]
     assert Customer.objects.count() == 3
+
+
+# --- the contract in force on a day -----------------------------------------------------------
+
+
+def _contract(account: Any, capacity: str, start: dt.date, end: dt.date | None, **kw: Any) -> Contract:
+    return ContractFactory(
+        account=account,
+        kind=kw.pop("kind", ContractKind.HIGH_VOLTAGE),
+        capacity_kva=Decimal(capacity),
+        start_date=start,
+        end_date=end,
+        **kw,
+    )
+
+
+def test_contract_in_force_takes_the_latest_starting_contract_covering_the_day(
+    db: Any, django_assert_num_queries: Any
+) -> None:
+    # given 400 kVA, a 临时增容 to 630 kVA from 10 to 20 March and a 减容 to 250 kVA from April
+    account = AccountFactory()
+    base = _contract(account, "400.0", dt.date(2024, 1, 1), None)
+    temporary = _contract(
+        account, "630.0", dt.date(2026, 3, 10), dt.date(2026, 3, 20), kind=ContractKind.TEMPORARY
+    )
+    reduced = _contract(account, "250.0", dt.date(2026, 4, 1), None)
+    _contract(account, "800.0", dt.date(2026, 3, 1), None, status=ContractStatus.DRAFT)  # not signed
+
+    def in_force(day: dt.date) -> Contract | None:
+        return selectors.contract_in_force(account_id=account.pk, day=day)
+
+    # then each day has its own contract
+    assert in_force(dt.date(2026, 3, 9)) == base
+    assert in_force(dt.date(2026, 3, 10)) == temporary
+    assert in_force(dt.date(2026, 3, 20)) == temporary  # the end date is included
+    assert in_force(dt.date(2026, 3, 21)) == base  # the increase has ended
+    assert in_force(dt.date(2026, 3, 31)) == base  # the 减容 is not in force yet
+    assert in_force(dt.date(2026, 4, 1)) == reduced
+    assert in_force(dt.date(2023, 6, 1)) == base  # before any contract: the first one
+    with django_assert_num_queries(1):  # a covered day is one query
+        in_force(dt.date(2026, 3, 15))
+
+
+def test_contract_in_force_keeps_a_lapsed_contract_and_breaks_ties_by_creation(db: Any) -> None:
+    # given two contracts starting and ending the same days (the second created later), an
+    # earlier temporary increase, and a terminated contract after them
+    account = AccountFactory()
+    _contract(account, "400.0", dt.date(2020, 1, 1), dt.date(2025, 12, 31))
+    later = _contract(account, "315.0", dt.date(2020, 1, 1), dt.date(2025, 12, 31))
+    _contract(account, "630.0", dt.date(2025, 6, 1), dt.date(2025, 8, 31), kind=ContractKind.TEMPORARY)
+    _contract(account, "250.0", dt.date(2026, 2, 1), None, status=ContractStatus.TERMINATED)
+
+    def in_force(day: dt.date) -> Contract | None:
+        return selectors.contract_in_force(account_id=account.pk, day=day)
+
+    # then the later created wins the tie, and its terms carry on after it lapsed (合同到期未续签)
+    assert in_force(dt.date(2025, 1, 1)) == later
+    assert in_force(dt.date(2026, 6, 1)) == later
+    assert in_force(dt.date(2019, 1, 1)) == later  # before any contract: the first one
+    assert selectors.contract_in_force(account_id=AccountFactory().pk, day=dt.date(2026, 6, 1)) is None
+
+
+MONTH = dt.date(2026, 3, 1)
+STATUSES = [ContractStatus.ACTIVE] * 3 + [ContractStatus.TERMINATED, ContractStatus.DRAFT]
+# A contract: days from the 1st of MONTH to its start and to its end (None: open-ended; an
+# end before the start ends on the start day), its status. Often the same few days, so that
+# two start or end together.
+CONTRACT = st.tuples(
+    st.one_of(st.sampled_from([-30, 0, 10, 31]), st.integers(min_value=-60, max_value=60)),
+    st.one_of(st.none(), st.sampled_from([-1, 9, 20, 40]), st.integers(min_value=-60, max_value=100)),
+    st.sampled_from(STATUSES),
+)
+
+
+def _billed_contracts(
+    contracts: list[Contract], first_day: dt.date, last_day: dt.date
+) -> dict[dt.date, int | None]:
+    """The contract billing's ``_contract_parts`` bills on each of the account's days, from
+    frames in the shape ``period_data`` builds (active contracts; each contract's id as its
+    capacity, so each part names its contract)."""
+    days = [first_day + dt.timedelta(days=i) for i in range((last_day - first_day).days + 1)]
+    if not contracts:
+        return dict.fromkeys(days)
+    account_id = contracts[0].account_id
+    frame = pl.DataFrame(
+        {
+            "account_id": [account_id] * len(contracts),
+            "capacity_va": [c.pk for c in contracts],
+            "basic_charge_by": ["capacity"] * len(contracts),
+            "contracted_demand_w": [None] * len(contracts),
+            "start_date": [c.start_date for c in contracts],
+            "end_date": [c.end_date for c in contracts],
+            "contract_id": [c.pk for c in contracts],
+        },
+        schema={
+            "account_id": pl.Int64,
+            "capacity_va": pl.Int64,
+            "basic_charge_by": pl.String,
+            "contracted_demand_w": pl.Int64,
+            "start_date": pl.Date,
+            "end_date": pl.Date,
+            "contract_id": pl.Int64,
+        },
+    )
+    accounts = pl.DataFrame(
+        {"account_id": [account_id], "first_day": [first_day], "last_day": [last_day]},
+        schema={"account_id": pl.Int64, "first_day": pl.Date, "last_day": pl.Date},
+    )
+    [row] = _contract_parts(frame, accounts, MONTH, dt.date(2026, 3, 31)).to_dicts()
+    parts = row["basic_parts"] or [{"from": first_day, "capacity_va": row["capacity_va"]}]
+    return {day: [p for p in parts if p["from"] <= day][-1]["capacity_va"] for day in days}
+
+
+@pytest.mark.django_db
+@given(
+    specs=st.lists(CONTRACT, max_size=6),
+    first=st.integers(min_value=0, max_value=30),
+    length=st.integers(min_value=0, max_value=30),
+)
+# Two contracts lapse the same day, the later-starting created first: its terms carry on.
+@example(specs=[(0, 9, ContractStatus.ACTIVE), (-30, 9, ContractStatus.ACTIVE)], first=0, length=30)
+def test_contract_in_force_is_the_contract_billing_bills_on_every_day(
+    specs: list[tuple[int, int | None, str]], first: int, length: int
+) -> None:
+    """Property: for random contract sets of one account (overlapping, temporary, lapsed,
+    starting the same day, not active), on each of the account's days billed in a month the
+    selector returns the contract billing's ``_contract_parts`` bills that day."""
+    account = AccountFactory()
+    contracts = [
+        _contract(
+            account,
+            "100.0",
+            MONTH + dt.timedelta(days=start),
+            None if end is None else MONTH + dt.timedelta(days=max(start, end)),
+            status=status,
+        )
+        for start, end, status in specs
+    ]
+    first_day = MONTH + dt.timedelta(days=first)
+    last_day = min(first_day + dt.timedelta(days=length), dt.date(2026, 3, 31))
+
+    billed = _billed_contracts(
+        [c for c in contracts if c.status == ContractStatus.ACTIVE], first_day, last_day
+    )
+
+    for day, contract_id in billed.items():
+        found = selectors.contract_in_force(account_id=account.pk, day=day)
+        assert (found.pk if found else None, day) == (contract_id, day)

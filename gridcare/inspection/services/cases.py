@@ -41,8 +41,9 @@ from gridcare.core.audit import audit_record, snapshot
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.ids import next_number
 from gridcare.core.roles import staff_has_perm
-from gridcare.customers.choices import RESIDENTIAL_CLASSES, ContractStatus
-from gridcare.customers.models import Account, Contract
+from gridcare.customers.choices import RESIDENTIAL_CLASSES
+from gridcare.customers.models import Account
+from gridcare.customers.selectors import contract_in_force
 from gridcare.inspection.choices import (
     CaseKind,
     CaseStatus,
@@ -124,6 +125,12 @@ __all__ = [
     "catalogue_price",
     "user_type_for_class",
 ]
+
+
+def _plain(value: Decimal) -> str:
+    """A decimal as a form shows it: no trailing zeros, no exponent (400.0 kVA → "400", not
+    ``str(Decimal("400.0").normalize())`` = "4E+2")."""
+    return f"{value.normalize():f}"
 
 
 def _who(actor: Any) -> str:
@@ -332,9 +339,12 @@ def case_prefill(
 ) -> dict[str, Any]:
     """Initial values of a new case from a finding, a task or an account (read only):
     kind and method/kind from the finding, the account, the user type from the customer
-    class, the capacity from the active contract (kVA, counted as kW), whether the account
-    is two-part, and the catalogue price of the account's tariff on ``day``. Unknown or
-    hidden ids are NotFound."""
+    class, and, on the case's day (``occurred_on``: the day the finding was recorded,
+    else ``day``, else today), the capacity of the contract in force
+    (``customers.selectors.contract_in_force``, the rule billing bills by: not a 减容
+    agreed from a later day, not a temporary 增容 that has ended, a lapsed contract until a
+    new one starts; kVA, counted as kW) and whether it is two-part, and the catalogue
+    price of the account's tariff. Unknown or hidden ids are NotFound."""
     if not staff_has_perm(user, "inspection.view_case"):
         raise PermissionDenied()
     day = day or timezone.localdate()
@@ -375,22 +385,18 @@ def case_prefill(
     out["account"] = account
     out["user_type"] = user_type_for_class(account.customer_class)
     inputs: dict[str, Any] = {"residential": account.customer_class in RESIDENTIAL_CLASSES}
-    contract = (
-        Contract.objects.filter(account=account, status=ContractStatus.ACTIVE)
-        .order_by("-start_date", "-id")
-        .first()
-    )
+    contract = contract_in_force(account_id=account.pk, day=out["occurred_on"])
     if contract is not None:
-        inputs["capacity_kw"] = str(contract.capacity_kva.normalize())
+        inputs["capacity_kw"] = _plain(contract.capacity_kva)
         inputs["two_part"] = bool(contract.basic_charge_by)
     price = catalogue_price(account.tariff_code, out["occurred_on"])
     out["price_info"] = price
     if price is not None:
-        inputs["price"] = str(price["price"])
+        inputs["price"] = _plain(price["price"])
         if price["kind"] == "two_part":
             inputs["two_part"] = True
         if price["basic_price"] is not None:
-            inputs["basic_price"] = str(price["basic_price"].normalize())
+            inputs["basic_price"] = _plain(price["basic_price"])
     out["inputs"] = inputs
     return out
 

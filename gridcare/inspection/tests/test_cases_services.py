@@ -253,6 +253,77 @@ def test_prefill_price_from_the_catalogue(inspector):
         case_prefill(user=inspector, account_id=999999)
 
 
+def _industrial_account(*contracts: tuple[str, dt.date, dt.date | None, str]) -> Any:
+    """A 大工业 account (no tariff: the price stays empty) with ``(capacity, start, end,
+    basic_charge_by)`` active contracts, created in that order."""
+    account = AccountFactory(customer_class=CustomerClass.LARGE_INDUSTRIAL)
+    for capacity, start, end, basis in contracts:
+        ContractFactory(
+            account=account,
+            kind=ContractKind.HIGH_VOLTAGE,
+            capacity_kva=D(capacity),
+            start_date=start,
+            end_date=end,
+            basic_charge_by=basis,
+        )
+    return account
+
+
+def test_prefill_writes_a_round_capacity_without_an_exponent(inspector):
+    # given a 400 kVA contract (stored as 400.0)
+    account = _industrial_account(("400.0", dt.date(2024, 1, 1), None, "capacity"))
+    # when the case form is prefilled
+    data = case_prefill(user=inspector, account_id=account.pk, day=dt.date(2026, 10, 15))
+    # then the clerk sees 400, not "4E+2"
+    assert data["inputs"]["capacity_kw"] == "400"
+
+
+def test_prefill_ignores_a_reduction_that_starts_after_the_case_day(inspector):
+    # given 400 kVA in force and a 减容 to 250 kVA agreed from next month
+    account = _industrial_account(
+        ("400.0", dt.date(2024, 1, 1), None, "capacity"),
+        ("250.0", dt.date(2026, 11, 1), None, ""),
+    )
+    # when a case is opened for 15 October
+    data = case_prefill(user=inspector, account_id=account.pk, day=dt.date(2026, 10, 15))
+    # then the contract of that day fills the capacity, not next month's
+    assert data["inputs"] == {"residential": False, "capacity_kw": "400", "two_part": True}
+
+
+def test_prefill_ignores_a_temporary_increase_that_has_ended(inspector):
+    # given 400 kVA and a 临时增容 to 630 kVA from 10 to 20 September
+    account = _industrial_account(
+        ("400.0", dt.date(2024, 1, 1), None, "capacity"),
+        ("630.0", dt.date(2026, 9, 10), dt.date(2026, 9, 20), ""),
+    )
+    # when a case is opened for 15 October, after the increase ended
+    data = case_prefill(user=inspector, account_id=account.pk, day=dt.date(2026, 10, 15))
+    # then the contract still in force fills the capacity
+    assert data["inputs"] == {"residential": False, "capacity_kw": "400", "two_part": True}
+    # and a finding recorded during the increase takes the temporary contract (the case's day)
+    _task, finding = task_with_finding(account)
+    Finding.objects.filter(pk=finding.pk).update(
+        recorded_at=dt.datetime(2026, 9, 15, 10, 0, tzinfo=timezone.get_current_timezone())
+    )
+    data = case_prefill(user=inspector, finding_id=finding.pk, day=dt.date(2026, 10, 15))
+    assert data["occurred_on"] == dt.date(2026, 9, 15)
+    assert data["inputs"] == {"residential": False, "capacity_kw": "630", "two_part": False}
+
+
+def test_prefill_uses_a_lapsed_contract_with_no_successor_in_force(inspector):
+    # given a contract that ended on 31 December 2025 without renewal (合同到期未续签), an
+    # earlier temporary increase, and a new contract agreed from December 2026
+    account = _industrial_account(
+        ("400.0", dt.date(2020, 1, 1), dt.date(2025, 12, 31), "capacity"),
+        ("630.0", dt.date(2025, 6, 1), dt.date(2025, 8, 31), ""),
+        ("315.0", dt.date(2026, 12, 1), None, ""),
+    )
+    # when a case is opened for 15 October 2026
+    data = case_prefill(user=inspector, account_id=account.pk, day=dt.date(2026, 10, 15))
+    # then the lapsed contract's terms carry on (as billing bills them)
+    assert data["inputs"] == {"residential": False, "capacity_kw": "400", "two_part": True}
+
+
 # --- update and workflow ------------------------------------------------------------------------
 
 
