@@ -10,6 +10,10 @@ All values are cumulative register values in integer thousandths ("milli").
   interpolation when there are readings on both sides (across a rollover too), otherwise
   the last (or next) reading extended by the average daily consumption of the
   ``profile_days`` days next to the span.
+- ``estimate_runs`` / ``interpolate_runs``: after a real reading replaced the estimate of
+  one day of an estimated gap (a back-fill, 补召), the estimates still standing on either
+  side of it are estimated again from the readings now around them — the same straight
+  line, between good reads only.
 - ``register_range`` / ``is_rollover``: a register of ``digits`` integer digits counts
   modulo ``10**digits``; a decrease is a rollover when the previous value is at or above
   90 % of that range and the new one at or below 10 % (the one rule VEE, the estimate
@@ -29,11 +33,33 @@ ESTIMATE_SCHEMA: dict[str, pl.DataType] = {
     "day": pl.Date(),
     "value_milli": pl.Int64(),
 }
+RUN_SCHEMA: dict[str, pl.DataType] = {
+    "meter_id": pl.Int64(),
+    "register": pl.String(),
+    "day_from": pl.Date(),
+    "day_to": pl.Date(),
+    "prev_day": pl.Date(),
+    "prev_milli": pl.Int64(),
+    "prev_good": pl.Boolean(),
+    "next_day": pl.Date(),
+    "next_milli": pl.Int64(),
+    "next_good": pl.Boolean(),
+}
+ESTIMATED = "estimated"
+"""The quality of an estimated reading (``choices.ReadingQuality.ESTIMATED``)."""
+NOT_TO_ESTIMATE_FROM = frozenset({ESTIMATED, "suspect"})
+"""Qualities of a stored reading that is no read to estimate from: an estimate, a suspect read."""
 
 
 def register_range(digits: int) -> int:
     """A register's range in milli units: it reads 0 again after ``10**digits − 0.001``."""
     return 10**digits * 1000
+
+
+def register_ranges(digits: pl.Expr) -> pl.Expr:
+    """:func:`register_range` of a column of digits (null where the digits are unknown)."""
+    mapping = {d: register_range(d) for d in range(1, 16)}
+    return digits.replace_strict(mapping, default=None, return_dtype=pl.Int64)
 
 
 @overload
@@ -109,6 +135,115 @@ def interpolate_gaps(gaps: pl.DataFrame) -> pl.DataFrame:
         .otherwise(estimate)
         .alias("value_milli"),
     ).cast(ESTIMATE_SCHEMA)  # type: ignore[arg-type]
+
+
+def estimate_runs(readings: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
+    """The runs of estimates next to ``days``: after a real reading replaced the estimate of
+    each of those days (a back-fill inside an estimated gap), the estimates still standing
+    on either side of it.
+
+    ``readings``: meter_id, register, day, value_milli, quality (one row per meter, register
+    and day; ``"estimated"`` marks an estimate). ``days``: meter_id, register, day. A run is
+    a stretch of consecutive estimated days of one register; it ends at a day with another
+    reading or with none. Returns the runs whose day before or day after is one of
+    ``days``, in ``RUN_SCHEMA``: the run's first and last day and the readings on the day
+    before and the day after it (null when there is none that day), ``*_good`` telling
+    whether that reading is one to estimate from (not an estimate, not suspect)."""
+    if readings.is_empty() or days.is_empty():
+        return pl.DataFrame(schema=RUN_SCHEMA)
+    r = readings.select(
+        pl.col("meter_id").cast(pl.Int64),
+        pl.col("register").cast(pl.String),
+        pl.col("day").cast(pl.Date),
+        pl.col("value_milli").cast(pl.Int64),
+        (pl.col("quality") == ESTIMATED).alias("estimated"),
+        (~pl.col("quality").is_in(list(NOT_TO_ESTIMATE_FROM))).alias("good"),
+    ).sort("meter_id", "register", "day")
+    # the row before is the day before, on the same register
+    follows = (
+        (pl.col("meter_id") == pl.col("meter_id").shift(1))
+        & (pl.col("register") == pl.col("register").shift(1))
+        & ((pl.col("day") - pl.col("day").shift(1)).dt.total_days() == 1)
+    ).fill_null(False)
+    r = r.with_columns(follows.alias("follows"))
+    r = r.with_columns(
+        pl.when(pl.col("follows")).then(pl.col("day").shift(1)).alias("prev_day"),
+        pl.when(pl.col("follows")).then(pl.col("value_milli").shift(1)).alias("prev_milli"),
+        pl.when(pl.col("follows")).then(pl.col("good").shift(1)).alias("prev_good"),
+        pl.when(pl.col("follows").shift(-1)).then(pl.col("day").shift(-1)).alias("next_day"),
+        pl.when(pl.col("follows").shift(-1)).then(pl.col("value_milli").shift(-1)).alias("next_milli"),
+        pl.when(pl.col("follows").shift(-1)).then(pl.col("good").shift(-1)).alias("next_good"),
+        (pl.col("estimated") & ~(pl.col("follows") & pl.col("estimated").shift(1).fill_null(False)))
+        .cum_sum()
+        .alias("run"),
+    )
+    runs = (
+        r.filter(pl.col("estimated"))
+        .group_by("run")
+        .agg(
+            pl.col("meter_id").first(),
+            pl.col("register").first(),
+            pl.col("day").first().alias("day_from"),
+            pl.col("day").last().alias("day_to"),
+            pl.col("prev_day", "prev_milli", "prev_good").first(),
+            pl.col("next_day", "next_milli", "next_good").last(),
+        )
+        .with_columns(pl.col("prev_good", "next_good").fill_null(False))
+    )
+    anchors = days.select(pl.col("meter_id").cast(pl.Int64), pl.col("register").cast(pl.String), "day")
+    keys = ["meter_id", "register"]
+    after = runs.join(anchors.rename({"day": "prev_day"}), on=[*keys, "prev_day"], how="semi")
+    before = runs.join(anchors.rename({"day": "next_day"}), on=[*keys, "next_day"], how="semi")
+    return (
+        pl.concat([after, before])
+        .unique("run")
+        .sort("meter_id", "register", "day_from")
+        .select(list(RUN_SCHEMA))
+        .cast(RUN_SCHEMA)  # type: ignore[arg-type]
+    )
+
+
+def run_days(runs: pl.DataFrame) -> pl.DataFrame:
+    """Every day of ``runs`` (``RUN_SCHEMA``): meter_id, register, day."""
+    return (
+        runs.select("meter_id", "register", pl.date_ranges("day_from", "day_to").alias("day"))
+        .explode("day")
+        .cast({"meter_id": pl.Int64, "register": pl.String, "day": pl.Date})
+    )
+
+
+def interpolate_runs(runs: pl.DataFrame, meters: pl.DataFrame) -> pl.DataFrame:
+    """The days of ``runs`` (``RUN_SCHEMA``) estimated again: for a run with a good reading
+    on both sides, the straight line between them (:func:`interpolate_gaps`, the rule of
+    the first estimation; across a rollover of a register of the meter's ``digits``, on the
+    unwrapped register). A run without a good reading on one side, or whose register went
+    backwards across it without a rollover, is left out (its estimates stay). ``meters``:
+    meter_id, digits. Returns ``ESTIMATE_SCHEMA`` rows."""
+    both = runs.filter(pl.col("prev_good") & pl.col("next_good"))
+    if both.is_empty():
+        return pl.DataFrame(schema=ESTIMATE_SCHEMA)
+    ranges = meters.select(
+        pl.col("meter_id").cast(pl.Int64), register_ranges(pl.col("digits").cast(pl.Int64)).alias("range")
+    ).unique("meter_id")
+    both = both.join(ranges, on="meter_id", how="left")
+    rollover = is_rollover(pl.col("prev_milli"), pl.col("next_milli"), pl.col("range")).fill_null(False)
+    gaps = both.with_columns(rollover.alias("rollover")).filter(
+        (pl.col("next_milli") >= pl.col("prev_milli")) | pl.col("rollover")
+    )
+    return interpolate_gaps(
+        gaps.select(
+            "meter_id",
+            "register",
+            "prev_day",
+            "prev_milli",
+            "next_day",
+            pl.when(pl.col("rollover"))
+            .then(pl.col("next_milli") + pl.col("range"))
+            .otherwise(pl.col("next_milli"))
+            .alias("next_milli"),
+            pl.when(pl.col("rollover")).then(pl.col("range")).alias("modulus"),
+        )
+    ).sort("meter_id", "register", "day")
 
 
 def _average_daily_milli(history: pl.DataFrame) -> int:

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from gridcare.metering.engine.estimate import ESTIMATE_SCHEMA, interpolate_gaps, is_rollover, register_range
+from gridcare.metering.engine.estimate import ESTIMATE_SCHEMA, interpolate_gaps, is_rollover, register_ranges
 from gridcare.metering.engine.parse import REGISTER_CODES, reading_key
 
 TOTAL = "total"
@@ -121,12 +121,6 @@ def _empty(schema: dict[str, pl.DataType]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def _ranges(digits: pl.Expr) -> pl.Expr:
-    """A register's range in milli units, ``10**digits × 1000`` (null when digits unknown)."""
-    mapping = {d: register_range(d) for d in range(1, 16)}
-    return digits.replace_strict(mapping, default=None, return_dtype=pl.Int64)
-
-
 def median_of_days_before(frame: pl.DataFrame, days: int) -> pl.Series:
     """For every row of ``frame`` (``_key`` from ``reading_key``, sorted, unique, and
     ``daily_wh``), the median ``daily_wh`` of its register's rows in the ``days`` days
@@ -187,7 +181,7 @@ def vee_validate(series: pl.DataFrame, meters: pl.DataFrame, params: VeeParams) 
     s = s.filter((pl.col("_key") != pl.col("_key").shift(1)).fill_null(True))
     m = meters.select(
         pl.col("meter_id").cast(pl.Int64),
-        _ranges(pl.col("digits").cast(pl.Int64)).alias("range"),
+        register_ranges(pl.col("digits").cast(pl.Int64)).alias("range"),
         pl.col("multiplier_x100").cast(pl.Int64),
         pl.col("active").cast(pl.Boolean),
     ).unique("meter_id", keep="first")

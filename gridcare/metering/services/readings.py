@@ -53,7 +53,7 @@ from gridcare.metering.choices import (
     ReadingSource,
     VeeRule,
 )
-from gridcare.metering.engine.estimate import estimate_missing
+from gridcare.metering.engine.estimate import estimate_missing, estimate_runs, interpolate_runs, run_days
 from gridcare.metering.engine.parse import (
     SOURCE_COLUMN,
     HeaderError,
@@ -130,7 +130,9 @@ _DEFAULT_PARAMS = VeeParams(
 _READING_SCHEMA = {"meter_id": pl.Int64, "register": pl.String, "day": pl.Date, "value_milli": pl.Int64}
 _CONTEXT_SCHEMA = {**_READING_SCHEMA, "quality": pl.String}
 _KEYS = ["meter_id", "register", "day"]
-_WRITE_LOCKS = 0x4D52  # advisory-lock namespace of the chunk writes (``core.bulk.lock_ids``)
+_WRITE_LOCKS = 0x4D52  # advisory-lock namespace of every write of readings (``_lock_meters``)
+_AROUND_DAYS = 8  # first reach of ``_estimate_runs_around`` either side of a replaced day
+_AROUND_MAX_DAYS = 8 * 4**4  # how far it widens at most (a run of estimates longer: left as it is)
 _IMPORT_ACTOR = "gridcare readings import"
 _SWEEP_ACTOR = "gridcare readings sweep"
 
@@ -512,6 +514,7 @@ class _ChunkWork:
     readings: pl.DataFrame | None = None
     estimates: pl.DataFrame | None = None
     exceptions: pl.DataFrame | None = None
+    meters: pl.DataFrame | None = None  # the chunk's meters (meter_id, digits, …): re-estimation
 
 
 def _compute_chunk(new: pl.DataFrame, info: _MeterInfo, params: VeeParams) -> _ChunkWork:
@@ -542,6 +545,9 @@ def _compute_chunk(new: pl.DataFrame, info: _MeterInfo, params: VeeParams) -> _C
     work = _ChunkWork(rows=new.height, duplicates=new.height - fresh.height)
     if fresh.height == 0:
         return work
+    stale = None
+    if fresh.get_column("estimate_milli").is_not_null().any():
+        context, stale = _without_stale_estimates(context, fresh)
     series = pl.concat(
         [
             context.select(
@@ -564,13 +570,98 @@ def _compute_chunk(new: pl.DataFrame, info: _MeterInfo, params: VeeParams) -> _C
     )
     work.estimates = result.estimates
     work.exceptions = result.exceptions
+    work.meters = chunk_meters
+    if stale is not None:  # the stale estimates are estimated again, not missing days
+        work.estimates = work.estimates.join(run_days(stale), on=keys, how="anti")
+        work.exceptions = _without_gaps_in(work.exceptions, stale)
     return work
+
+
+def _without_stale_estimates(context: pl.DataFrame, fresh: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The chunk's context for VEE when some of its readings replace estimates (a back-fill
+    inside an estimated gap): the estimates still standing next to them (their runs,
+    :func:`engine.estimate.estimate_runs`) are about to be estimated again from the new
+    readings, so VEE judges the new readings against the reads around the gap instead (the
+    reading after the gap is added when the context does not reach it). Returns the context
+    and the runs."""
+    replacing = fresh.filter(pl.col("estimate_milli").is_not_null()).select(_KEYS)
+    overlay = fresh.select(*_KEYS, "value_milli", quality=pl.lit(ReadingQuality.VALID.value))
+    around, runs = _estimate_runs_around(replacing, overlay=overlay)
+    beyond = around.join(context.select(_KEYS), on=_KEYS, how="anti")
+    context = pl.concat([context, beyond.select(context.columns)]).join(run_days(runs), on=_KEYS, how="anti")
+    return context, runs
+
+
+def _without_gaps_in(exceptions: pl.DataFrame, runs: pl.DataFrame) -> pl.DataFrame:
+    """``exceptions`` less the missing-days ones lying within one of ``runs`` (days that hold
+    estimates: they are estimated again, not missing)."""
+    gaps = exceptions.filter(pl.col("rule") == VeeRule.MISSING.value).with_row_index("_gap")
+    inside = (
+        gaps.join(runs.select("meter_id", "register", "day_from", "day_to"), on=["meter_id", "register"])
+        .filter(
+            (pl.col("day_from_right") <= pl.col("day_from")) & (pl.col("day_to") <= pl.col("day_to_right"))
+        )
+        .get_column("_gap")
+    )
+    if inside.len() == 0:
+        return exceptions
+    kept = gaps.filter(~pl.col("_gap").is_in(inside.implode())).drop("_gap")
+    return pl.concat([exceptions.filter(pl.col("rule") != VeeRule.MISSING.value), kept]).sort(
+        "meter_id", "register", "rule", "day_from"
+    )
+
+
+def _estimate_runs_around(
+    keys: pl.DataFrame, *, overlay: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The stored readings around ``keys`` (meter_id, register, day: days whose estimate a
+    real reading replaces or replaced) and the runs of estimates next to those days
+    (:func:`engine.estimate.estimate_runs`), with the reading on each side of each run.
+
+    One ``_load_context`` over the keys' meters from ``_AROUND_DAYS`` before the first key
+    day to as many after the last; the registers with a run reaching the edge of what was
+    loaded are loaded again four times as wide (up to ``_AROUND_MAX_DAYS``). ``overlay``
+    (meter_id, register, day, value_milli, quality): rows standing over the stored ones
+    for finding the runs (the chunk's new readings, not yet written); the readings
+    returned are the stored ones."""
+    pending = keys.select(_KEYS).unique()
+    width = _AROUND_DAYS
+    loaded: list[pl.DataFrame] = []
+    found: list[pl.DataFrame] = []
+    while pending.height:
+        pairs = pending.select("meter_id", "register").unique()
+        meters = pending.get_column("meter_id")
+        first: dt.date = pending.get_column("day").min()  # type: ignore[assignment]
+        last: dt.date = pending.get_column("day").max()  # type: ignore[assignment]
+        start, end = first - dt.timedelta(days=width), last + dt.timedelta(days=width)
+        stored = _load_context(int(meters.min()), int(meters.max()), start, end)  # type: ignore[arg-type]
+        stored = stored.join(pairs, on=["meter_id", "register"], how="semi")
+        seen = stored
+        if overlay is not None:
+            over = overlay.join(pairs, on=["meter_id", "register"], how="semi").select(stored.columns)
+            over = over.cast(dict(stored.schema))  # type: ignore[arg-type]
+            seen = pl.concat([stored.join(over, on=_KEYS, how="anti"), over])
+        runs = estimate_runs(seen, pending)
+        at_edge = runs.filter(
+            (pl.col("prev_day").is_null() & (pl.col("day_from") == start))
+            | (pl.col("next_day").is_null() & (pl.col("day_to") == end))
+        ).select("meter_id", "register")
+        if width >= _AROUND_MAX_DAYS:
+            at_edge = at_edge.clear()
+        loaded.append(stored.join(at_edge, on=["meter_id", "register"], how="anti"))
+        found.append(runs.join(at_edge, on=["meter_id", "register"], how="anti"))
+        pending = pending.join(at_edge, on=["meter_id", "register"], how="semi")
+        width *= 4
+    return pl.concat(loaded), pl.concat(found)
 
 
 def _write_chunk(reading_import: ReadingImport, work: _ChunkWork, installs: pl.DataFrame) -> None:
     """One transaction for the chunk's readings (new ones inserted, estimates replaced),
     estimates and exceptions; then the counters (so a progress bar polling the job sees
     them). A reading that replaced an estimate counts as stored.
+
+    Where a reading replaced an estimate, the estimates still standing in its gap are
+    estimated again (:func:`_reestimate`); chunks that replaced none skip that.
 
     Another import writing some of the same meters at the same time waits for this chunk
     to commit (or this one for it: :func:`_lock_chunk_meters`); its readings were checked
@@ -587,7 +678,10 @@ def _write_chunk(reading_import: ReadingImport, work: _ChunkWork, installs: pl.D
             replacing = work.readings.filter(replaces)
             if inserted < new.height:  # someone stored some of these days since the chunk looked
                 replacing = pl.concat([replacing, _estimated_meanwhile(new).select(replacing.columns)])
-            inserted += _replace_estimates(reading_import, replacing)
+            replaced = _replace_estimates(reading_import, replacing)
+            inserted += replaced.height
+            if replaced.height:
+                _reestimate(reading_import, replaced, work.meters)
             if work.estimates is not None:
                 _insert_estimates(reading_import, work.estimates)
             if work.exceptions is not None:
@@ -601,13 +695,21 @@ def _write_chunk(reading_import: ReadingImport, work: _ChunkWork, installs: pl.D
     )
 
 
+def _lock_meters(meter_ids: Iterable[int] | pl.Series) -> None:
+    """Take the write locks of ``meter_ids`` (``core.bulk.lock_ids``, one namespace and one
+    global order; PostgreSQL) for the rest of the transaction. Every write of readings —
+    an import chunk, a clerk's edit, the exception queue's actions — calls this first,
+    before it touches a reading or an exception: two writers of the same meters then go
+    one after the other instead of locking rows in opposite orders and deadlocking."""
+    lock_ids(namespace=_WRITE_LOCKS, ids=meter_ids)
+
+
 def _lock_chunk_meters(work: _ChunkWork) -> None:
-    """Take the write locks of the chunk's meters (``core.bulk.lock_ids``; PostgreSQL):
-    two imports writing the same meters then write one after the other instead of
-    deadlocking on each other's rows, while the import's own chunks (disjoint meter
-    ranges) still go side by side."""
+    """Take the write locks of the chunk's meters (:func:`_lock_meters`): two imports
+    writing the same meters, or an import and a clerk, then write one after the other,
+    while the import's own chunks (disjoint meter ranges) still go side by side."""
     frames = [f for f in (work.readings, work.estimates, work.exceptions) if f is not None and f.height]
-    lock_ids(namespace=_WRITE_LOCKS, ids=pl.concat([f.get_column("meter_id").cast(pl.Int64) for f in frames]))
+    _lock_meters(pl.concat([f.get_column("meter_id").cast(pl.Int64) for f in frames]))
 
 
 def _estimated_meanwhile(readings: pl.DataFrame) -> pl.DataFrame:
@@ -637,12 +739,13 @@ def _reading_key() -> pl.Expr:
     return pl.format("{}/{}/{}", "meter_id", "register", pl.col("day").cast(pl.String))
 
 
-def _replace_estimates(reading_import: ReadingImport, readings: pl.DataFrame) -> int:
+def _replace_estimates(reading_import: ReadingImport, readings: pl.DataFrame) -> pl.DataFrame:
     """Store read values over the estimates of their days (set-based; a reading changed
     from its estimate since the chunk loaded it, e.g. edited, is left alone). One audit
-    row on the import lists every replaced reading with its value before and after."""
+    row on the import lists every replaced reading with its value before and after.
+    Returns the keys (meter_id, register, day) of the readings replaced."""
     if readings.height == 0:
-        return 0
+        return pl.DataFrame(schema={k: _READING_SCHEMA[k] for k in _KEYS})
     frame = readings.select(
         *_KEYS,
         decimal_from_units("value_milli", scale=3, alias="value"),
@@ -657,7 +760,7 @@ def _replace_estimates(reading_import: ReadingImport, readings: pl.DataFrame) ->
         only_if=f"t.quality = '{ReadingQuality.ESTIMATED.value}'",
     )
     if replaced.height == 0:
-        return 0
+        return replaced
     done = readings.join(replaced, on=_KEYS, how="semi").select(
         _reading_key().alias("key"),
         decimal_text("estimate_milli", scale=3, alias="before"),
@@ -682,7 +785,59 @@ def _replace_estimates(reading_import: ReadingImport, readings: pl.DataFrame) ->
             for key, value, source, quality in done.select("key", "after", "source", "quality").iter_rows()
         },
     )
-    return replaced.height
+    return replaced
+
+
+def _reestimate(reading_import: ReadingImport, replaced: pl.DataFrame, meters: pl.DataFrame | None) -> int:
+    """Estimate again the estimates still standing next to the ``replaced`` days (a real
+    reading just replaced their estimate): each run of them lying between two good reads
+    gets the straight line between those (``engine.estimate.interpolate_runs``, the rule of
+    the first estimation; a run next to a suspect reading or without a reading on one side
+    stays as it was). Set-based, in the chunk's transaction after the replacement; the
+    values stay source and quality ``estimated`` and name this import as theirs. One audit
+    row on the import lists each estimate changed with its value before and after. Returns
+    how many changed."""
+    around, runs = _estimate_runs_around(replaced)
+    no_meters = pl.DataFrame(schema={"meter_id": pl.Int64, "digits": pl.Int64})  # no rollover known
+    estimates = interpolate_runs(runs, meters if meters is not None else no_meters)
+    changes = estimates.join(
+        around.filter(pl.col("quality") == ReadingQuality.ESTIMATED.value).select(
+            *_KEYS, pl.col("value_milli").alias("before_milli")
+        ),
+        on=_KEYS,
+        how="inner",
+    ).filter(pl.col("value_milli") != pl.col("before_milli"))
+    if changes.height == 0:
+        return 0
+    changed = update_from_frame(
+        table=Reading._meta.db_table,
+        frame=changes.select(
+            *_KEYS,
+            decimal_from_units("value_milli", scale=3, alias="value"),
+            reading_import_id=pl.lit(reading_import.pk, dtype=pl.Int64),
+        ),
+        key_columns=_KEYS,
+        only_if=f"t.quality = '{ReadingQuality.ESTIMATED.value}'",
+    )
+    if changed.height == 0:
+        return 0
+    done = (
+        changes.join(changed, on=_KEYS, how="semi")
+        .sort(_KEYS)
+        .select(
+            _reading_key().alias("key"),
+            decimal_text("before_milli", scale=3, alias="before"),
+            decimal_text("value_milli", scale=3, alias="after"),
+        )
+    )
+    audit_record(
+        actor=_import_actor(reading_import),
+        obj=reading_import,
+        action="reading_import.reestimate",
+        before={key: {"value": value} for key, value in done.select("key", "before").iter_rows()},
+        after={key: {"value": value} for key, value in done.select("key", "after").iter_rows()},
+    )
+    return changed.height
 
 
 def _installation_rows(
@@ -943,7 +1098,8 @@ def reading_edit(
 ) -> Reading:
     """人工修改示数: replace one stored reading (named by its key: meter, register, day)
     with a new value; the reason is required and audited with the value before and after.
-    The reading becomes source and quality ``edited``."""
+    The reading becomes source and quality ``edited``. Takes the meter's write lock first
+    (:func:`_lock_meters`): an import writing the meter finishes its chunk before."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(MSG_REASON_REQUIRED, field="reason")
@@ -955,6 +1111,7 @@ def reading_edit(
         raise ValidationFailed(MSG_NEGATIVE, field="value")
     fields = ["value", "source", "quality"]
     with transaction.atomic():
+        _lock_meters([int(meter_id)])  # an import writing this meter first finishes its chunk
         try:
             reading = Reading.objects.select_for_update().get(meter_id=meter_id, register=register, day=day)
         except Reading.DoesNotExist as exc:
@@ -987,7 +1144,9 @@ def reading_exceptions_resolve(
     register, ``day_from``–``day_to``) valid, so that billing and line loss count them —
     except a reading another exception still open (or sent for re-read) covers too. Each
     such reading gets its own audit row (``reading.quality``: suspect → valid).
-    Returns the number of exceptions handled."""
+    The write locks of the exceptions' meters are taken first (:func:`_lock_meters`, as an
+    import chunk takes them), so an import writing those meters and the clerk go one after
+    the other. Returns the number of exceptions handled."""
     status = RESOLVE_ACTIONS.get(action)
     if status is None:
         raise ValidationFailed(MSG_BAD_ACTION.format(action=action), field="action")
@@ -996,6 +1155,9 @@ def reading_exceptions_resolve(
         raise ValidationFailed(MSG_NO_EXCEPTIONS, field="ids")
     note = (note or "").strip()[:300]
     with transaction.atomic():
+        # the write locks of the exceptions' meters first, as an import chunk takes them, and
+        # only then the exception rows (an import holding the locks may extend those rows)
+        _lock_meters(ReadingException.objects.filter(pk__in=ids).values_list("meter_id", flat=True))
         exceptions = list(ReadingException.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
         if len(exceptions) != len(ids):
             raise NotFound()
@@ -1086,14 +1248,16 @@ def _estimate_exception(exc: ReadingException) -> int:
     """Insert estimated readings for the missing days of ``exc`` (interpolated between the
     valid reads around the gap — across a rollover of the meter's register too — or
     profile-based when one side is missing; a suspect reading is not one to estimate
-    from)."""
+    from). A day of the gap read meanwhile (a back-fill, 补召) keeps its reading, and the
+    estimates next to it follow it as after a back-fill at import
+    (``engine.estimate.estimate_runs`` / ``interpolate_runs``)."""
     start = exc.day_from - dt.timedelta(days=60)
     end = exc.day_to + dt.timedelta(days=60)
     rows = list(
         Reading.objects.filter(meter_id=exc.meter_id, register=exc.register, day__range=(start, end))
         .exclude(quality=ReadingQuality.SUSPECT)
         .order_by("day")
-        .values_list("meter_id", "register", "day", "value")
+        .values_list("meter_id", "register", "day", "value", "quality")
     )
     series = pl.DataFrame(
         {
@@ -1101,14 +1265,29 @@ def _estimate_exception(exc: ReadingException) -> int:
             "register": [r[1] for r in rows],
             "day": [r[2] for r in rows],
             "value_milli": [int(Decimal(r[3]) * 1000) for r in rows],
-            "is_new": [False] * len(rows),
+            "quality": [r[4] for r in rows],
         },
-        schema={**_READING_SCHEMA, "is_new": pl.Boolean},
+        schema=_CONTEXT_SCHEMA,
     )
     digits = Meter.objects.values_list("digits", flat=True).get(pk=exc.meter_id)
     estimates = estimate_missing(series, exc.meter_id, exc.register, exc.day_from, exc.day_to, digits=digits)
     if estimates.height == 0:
         raise ValidationFailed(MSG_CANNOT_ESTIMATE.format(id=exc.pk), field="action")
+    read_inside = series.filter(
+        pl.col("day").is_between(exc.day_from, exc.day_to)
+        & (pl.col("quality") != ReadingQuality.ESTIMATED.value)
+    )
+    if read_inside.height:
+        missing = estimates.join(series, on=_KEYS, how="anti")
+        runs = estimate_runs(
+            pl.concat([series, missing.with_columns(quality=pl.lit(ReadingQuality.ESTIMATED.value))]),
+            read_inside.select(_KEYS),
+        )
+        meter = pl.DataFrame(
+            {"meter_id": [exc.meter_id], "digits": [digits]},
+            schema={"meter_id": pl.Int64, "digits": pl.Int64},
+        )
+        estimates = missing.update(interpolate_runs(runs, meter), on=_KEYS, how="left")
     return _insert_estimates(exc.reading_import, estimates)
 
 

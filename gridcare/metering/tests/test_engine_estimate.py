@@ -11,10 +11,13 @@ from hypothesis import strategies as st
 
 from gridcare.metering.engine.estimate import (
     estimate_missing,
+    estimate_runs,
     interpolate,
     interpolate_gaps,
+    interpolate_runs,
     is_rollover,
     register_range,
+    run_days,
 )
 
 D0 = dt.date(2026, 1, 1)
@@ -334,3 +337,146 @@ def test_estimate_without_any_reading_is_refused():
 def test_estimate_with_reversed_span_is_refused():
     with pytest.raises(ValueError, match="before day_from"):
         estimate_missing(readings(1, "total", {0: 1}), 1, "total", day(3), day(2))
+
+
+# estimate_runs / interpolate_runs: a back-fill inside an estimated gap ------------------------
+
+
+def stored_series(meter_id: int, values: dict[int, tuple[int, str]], register: str = "total") -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "meter_id": [meter_id] * len(values),
+            "register": [register] * len(values),
+            "day": [day(n) for n in values],
+            "value_milli": [v for v, _q in values.values()],
+            "quality": [q for _v, q in values.values()],
+        },
+        schema={
+            "meter_id": pl.Int64,
+            "register": pl.String,
+            "day": pl.Date,
+            "value_milli": pl.Int64,
+            "quality": pl.String,
+        },
+    )
+
+
+def keys(*days: int, meter_id: int = 1, register: str = "total") -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "meter_id": [meter_id] * len(days),
+            "register": [register] * len(days),
+            "day": [day(n) for n in days],
+        },
+        schema={"meter_id": pl.Int64, "register": pl.String, "day": pl.Date},
+    )
+
+
+def test_runs_next_to_a_replaced_day_stop_at_another_reading_or_a_day_without_one():
+    # given 1 read, 2–4 estimated, 5 back-filled, 6–7 estimated, 8 missing, 9 estimated,
+    # 10 read, 12–13 estimated (a gap elsewhere) and 14 read
+    series = stored_series(
+        1,
+        {
+            1: (100, "valid"),
+            2: (110, "estimated"),
+            3: (120, "estimated"),
+            4: (130, "estimated"),
+            5: (160, "valid"),
+            6: (150, "estimated"),
+            7: (160, "estimated"),
+            9: (180, "estimated"),
+            10: (190, "edited"),
+            12: (200, "estimated"),
+            13: (210, "estimated"),
+            14: (220, "valid"),
+        },
+    )
+
+    runs = estimate_runs(series, keys(5))
+
+    # then the two runs touching day 5, with the readings around them; day 8 ends the
+    # second one (no reading that day), and the run 12–13 is not next to day 5
+    assert runs.select("day_from", "day_to", "prev_day", "prev_milli", "prev_good").rows() == [
+        (day(2), day(4), day(1), 100, True),
+        (day(6), day(7), day(5), 160, True),
+    ]
+    assert runs.select("next_day", "next_milli", "next_good").rows() == [
+        (day(5), 160, True),
+        (None, None, False),
+    ]
+    assert run_days(runs)["day"].to_list() == [day(2), day(3), day(4), day(6), day(7)]
+
+
+def test_runs_only_on_the_replaced_days_register_and_meter():
+    series = pl.concat(
+        [
+            stored_series(1, {1: (10, "valid"), 2: (20, "estimated"), 3: (30, "valid")}),
+            stored_series(1, {1: (5, "valid"), 2: (6, "estimated"), 3: (7, "valid")}, register="peak"),
+            stored_series(2, {1: (10, "valid"), 2: (20, "estimated"), 3: (30, "valid")}),
+        ]
+    )
+
+    runs = estimate_runs(series, keys(3))
+
+    assert runs.select("meter_id", "register", "day_from").rows() == [(1, "total", day(2))]
+
+
+def test_a_run_is_re_estimated_between_good_reads_only():
+    # given a replaced day 5 = 160 between estimates, read 100 on day 1 and a suspect 300 on day 8
+    series = stored_series(
+        1,
+        {
+            1: (100_000, "valid"),
+            2: (110_000, "estimated"),
+            3: (120_000, "estimated"),
+            4: (130_000, "estimated"),
+            5: (160_000, "valid"),
+            6: (150_000, "estimated"),
+            7: (160_000, "estimated"),
+            8: (300_000, "suspect"),
+        },
+    )
+    runs = estimate_runs(series, keys(5))
+    assert runs.select("prev_good", "next_good").rows() == [(True, True), (True, False)]
+
+    estimates = interpolate_runs(runs, pl.DataFrame({"meter_id": [1], "digits": [6]}))
+
+    # then days 2–4 follow 100 → 160; days 6–7 are next to a suspect read: left out
+    assert estimates.select("day", "value_milli").rows() == [
+        (day(2), 115_000),
+        (day(3), 130_000),
+        (day(4), 145_000),
+    ]
+
+
+def test_a_run_is_re_estimated_across_a_rollover_and_not_across_a_backward_step():
+    # given a 6-digit register: 999,950 on day 1, estimates, 10 on day 4 (a rollover); and
+    # on meter 2 a drop from 500 to 400 that is no rollover
+    series = pl.concat(
+        [
+            stored_series(
+                1, {1: (999_950_000, "valid"), 2: (1, "estimated"), 3: (2, "estimated"), 4: (10_000, "ami")}
+            ),
+            stored_series(2, {1: (500_000, "valid"), 2: (450_000, "estimated"), 3: (400_000, "valid")}),
+        ]
+    )
+    anchors = pl.concat([keys(4), keys(3, meter_id=2)])
+
+    estimates = interpolate_runs(
+        estimate_runs(series, anchors), pl.DataFrame({"meter_id": [1, 2], "digits": [6, 6]})
+    )
+
+    # then 999,950 → 1,000,010 unwrapped (20 a day), wrapped back; meter 2 left as it is
+    assert estimates.select("meter_id", "day", "value_milli").rows() == [
+        (1, day(2), 999_970_000),
+        (1, day(3), 999_990_000),
+    ]
+
+
+def test_nothing_to_re_estimate():
+    empty = stored_series(1, {})
+    assert estimate_runs(empty, keys(1)).is_empty()
+    assert interpolate_runs(
+        estimate_runs(stored_series(1, {1: (1, "valid")}), keys(1)), pl.DataFrame()
+    ).is_empty()
