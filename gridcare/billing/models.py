@@ -339,7 +339,11 @@ class Bill(models.Model):
 
 class BillLine(models.Model):
     """One line of a bill, as the engine rated it: item code, kWh, unit price, amount.
-    ``INFO`` lines break a price down (funds inside a residential price) and add nothing."""
+    ``INFO`` lines break a price down (funds inside a residential price) and add nothing.
+    A basic-charge line (基本电费) that covers only some days of the bill's period — one
+    per contract when the contract changed inside the month (减容 from the 16th), one per
+    month or tariff version of a period over two — keeps its days (``period_from`` –
+    ``period_to``), so its lines do not look alike; every other line has none."""
 
     # The reference to the bill is checked by triggers once per statement instead of a
     # per-row foreign key checked at commit (a run writes millions of lines; migration
@@ -358,12 +362,26 @@ class BillLine(models.Model):
     kwh = models.DecimalField(_("kWh"), null=True, blank=True, max_digits=14, decimal_places=3)
     unit_price = models.DecimalField(_("unit price"), null=True, blank=True, max_digits=12, decimal_places=6)
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
+    period_from = models.DateField(
+        _("from"),
+        null=True,
+        blank=True,
+        help_text=_("First day of a line covering part of the bill's period only; empty: the whole period."),
+    )
+    period_to = models.DateField(_("to"), null=True, blank=True, help_text=_("Inclusive."))
 
     class Meta:
         verbose_name = _("bill line")
         verbose_name_plural = _("bill lines")
         ordering = ["bill", "seq"]
-        constraints = [models.UniqueConstraint(fields=["bill", "seq"], name="bill_line_unique_seq")]
+        constraints = [
+            models.UniqueConstraint(fields=["bill", "seq"], name="bill_line_unique_seq"),
+            models.CheckConstraint(
+                condition=Q(period_from__isnull=True, period_to__isnull=True)
+                | Q(period_from__isnull=False, period_to__isnull=False, period_from__lte=F("period_to")),
+                name="bill_line_period_valid",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.bill_id}#{self.seq} {self.item}"

@@ -47,6 +47,12 @@ class LineOut(Schema):
     kwh: Decimal | None
     unit_price: Decimal | None
     amount: Decimal
+    period_from: dt.date | None = Field(
+        None,
+        description="First day of a line that covers part of the bill's period only (a basic-charge "
+        "line per contract when the contract changed in the month); null: the whole period",
+    )
+    period_to: dt.date | None = Field(None, description="Last day (inclusive) of such a line; null otherwise")
 
 
 class AdjustmentOut(Schema):
@@ -199,6 +205,8 @@ def bill_detail_out(bill: Bill, *, adjustments: bool = True) -> dict[str, Any]:
                 "kwh": line.kwh,
                 "unit_price": line.unit_price,
                 "amount": line.amount,
+                "period_from": line.period_from,
+                "period_to": line.period_to,
             }
             for line in bill.lines.all()
         ],

@@ -102,13 +102,25 @@ def item_label(line: Any) -> str:
 
 @dataclass
 class NoticeLine:
-    """A printed line; ``info`` lines (其中) are indented under the line they break down."""
+    """A printed line; ``info`` lines (其中) are indented under the line they break down.
+    ``period_from``–``period_to``: the days of a line that covers part of the bill's period
+    only (a basic-charge line per contract when the contract changed in the month), printed
+    with its name; ``None`` on every other line."""
 
     label: str
     kwh: Decimal | None
     unit_price: Decimal | None
     amount: Decimal
     info: bool = False
+    period_from: dt.date | None = None
+    period_to: dt.date | None = None
+
+    @property
+    def days(self) -> str:
+        """``2026-10-01 ~ 2026-10-15``, or "" for a line of the whole period."""
+        if self.period_from is None or self.period_to is None:
+            return ""
+        return f"{self.period_from:%Y-%m-%d} ~ {self.period_to:%Y-%m-%d}"
 
 
 @dataclass
@@ -197,6 +209,8 @@ def notice_lines(
                 unit_price=line.unit_price,
                 amount=line.amount,
                 info=line.kind == BillLineKind.INFO,
+                period_from=line.period_from,
+                period_to=line.period_to,
             )
         )
         if line.item == FUNDS_INCLUDED_ITEM and included_funds and line.kwh is not None:
@@ -340,9 +354,11 @@ def bill_notice_pdf(bill: Bill) -> bytes:
     rows = [[cell("项目"), cell("电量 (kWh)"), cell("单价 (元)"), cell("金额 (元)")]]
     for line in notice.lines:
         label = f"其中: {line.label} (不另收)" if line.info else line.label
+        item = cell(label, indent=line.info)
         rows.append(
             [
-                cell(label, indent=line.info),
+                # a line of part of the period: its days under its name (they tell it apart)
+                [item, cell(line.days, plain=True)] if line.days else item,
                 cell(_num(line.kwh, 3)),
                 cell(_num(line.unit_price, 6)),
                 cell(_num(line.amount)),
@@ -413,6 +429,8 @@ LINE_COLUMNS = [
     ("电量 (kWh)", 14),
     ("单价 (元)", 12),
     ("金额 (元)", 14),
+    ("起", 11),  # the days of a line that covers part of the period only (else blank)
+    ("止", 11),
 ]
 
 
@@ -519,13 +537,22 @@ def run_export_xlsx(*, run_id: int, out: IO[bytes] | str | os.PathLike[str]) -> 
             BillLine.objects.filter(bill__run_id=run.pk)
             .order_by("bill__number", "seq")
             .values_list(
-                "bill__number", "bill__account__number", "seq", "kind", "item", "kwh", "unit_price", "amount"
+                "bill__number",
+                "bill__account__number",
+                "seq",
+                "kind",
+                "item",
+                "kwh",
+                "unit_price",
+                "amount",
+                "period_from",
+                "period_to",
             )
         )
         sheets = _sheets(workbook, "明细", LINE_COLUMNS, header)
         sheet = next(sheets)
         row = 0
-        for number, acct, seq, kind, item, line_kwh, unit_price, amount in lines.iterator(
+        for number, acct, seq, kind, item, line_kwh, unit_price, amount, line_from, line_to in lines.iterator(
             chunk_size=FETCH_CHUNK
         ):
             row += 1
@@ -541,6 +568,9 @@ def run_export_xlsx(*, run_id: int, out: IO[bytes] | str | os.PathLike[str]) -> 
             if unit_price is not None:
                 sheet.write_number(row, 6, unit_price, price)
             sheet.write_number(row, 7, amount, money)
+            if line_from is not None:
+                sheet.write_datetime(row, 8, line_from, day)
+                sheet.write_datetime(row, 9, line_to, day)
     finally:
         workbook.close()
     return count

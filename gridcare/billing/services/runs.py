@@ -1,7 +1,7 @@
 """Billing runs (计费): start a run for a month, execute it partition by partition (each a
 checkpoint written in one transaction with its bills), hold accounts with open reading
-exceptions or missing readings (or an earlier month still without a bill: months are billed
-in order), flag bills for review, and issue the reviewed run.
+exceptions or missing readings (or an earlier month still without an issued bill: months are
+billed in order), flag bills for review, and issue the reviewed run.
 
 * Idempotent: a bill is unique per (account, period); a partition skips accounts already
   billed for the period, so running a period again bills only what is not billed yet.
@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gridcare.billing.choices import (
+    BillLineKind,
     BillStatus,
     HoldStatus,
     PartitionStatus,
@@ -328,22 +329,11 @@ def _rate_local(periods: pl.DataFrame, catalogue: Any) -> Rated:
 
 def rate_frame(periods: pl.DataFrame, catalogue: Any) -> Rated:
     """The engine on one partition's frame (pure; what a Dask worker runs)."""
-    from gridcare.billing.engine.rating import rate
+    from gridcare.billing.engine.rating import LINE_SCHEMA, rate
 
     if periods.height == 0:
         return Rated(
-            lines=pl.DataFrame(
-                schema={
-                    "account_id": pl.Int64,
-                    "seq": pl.Int32,
-                    "kind": pl.String,
-                    "item": pl.String,
-                    "wh": pl.Int64,
-                    "unit_price_micro": pl.Int64,
-                    "amount_fen": pl.Int64,
-                    "tariff_version_id": pl.Int64,
-                }
-            ),
+            lines=pl.DataFrame(schema=LINE_SCHEMA),
             totals=pl.DataFrame(schema={"account_id": pl.Int64, "wh": pl.Int64, "total_fen": pl.Int64}),
             errors=pl.DataFrame(schema={"account_id": pl.Int64, "reason": pl.String}),
         )
@@ -453,23 +443,43 @@ EARLIER_MONTH_HELD = EARLIER_MONTH.prefix
 
 def earlier_months_unbilled(*, period: dt.date, lo: int, hi: int) -> pl.DataFrame:
     """Accounts ``lo``–``hi`` that a run of a month before ``period`` selected but that
-    have no bill for that month (held, released but not billed yet, sent back at review):
-    account_id and the hold's reason, naming the first such month. Months are billed in
-    order — the kWh of the earlier month count in this month's year-to-date position
-    (annual tiers) — so such an account is held until that month is billed.
+    have no *issued* bill for that month: held (or released but not billed yet, or sent
+    back at review), or billed only as a draft: account_id and the hold's reason, naming
+    the first such month. Months are billed in order — the kWh of the earlier month count
+    in this month's year-to-date position (annual tiers) — so such an account is held
+    until that month is billed.
+
+    Billed means issued (``BillStatus.ISSUED``): only an issued bill is final (a database
+    trigger keeps it as it is). A draft — flagged or not, its flag approved or not — is
+    not: until its run is issued, a flag may still send it back (the bill is removed and
+    re-rated with other kWh) and the run may be started again. A void bill (作废) bills
+    nothing either.
 
     Only months whose run would still select the account count: an account recorded
     since as prepaid, suspended or closed for that whole month has nothing left to bill
     there (its hold is history), and holding it for that month would hold it for ever.
-    One query for the holds, one per earlier month that has some."""
-    billed = Bill.objects.filter(account_id=OuterRef("account_id"), period=OuterRef("run__period"))
-    pairs = (
+    One query for the holds and the drafts, one per earlier month that has some."""
+    issued = Bill.objects.filter(
+        account_id=OuterRef("account_id"), period=OuterRef("run__period"), status=BillStatus.ISSUED
+    )
+    holds = (
         BillingHold.objects.order_by()
         .filter(run__period__lt=period, account_id__gte=lo, account_id__lte=hi)
-        .exclude(Exists(billed))
+        .exclude(Exists(issued))
         .values_list("run__period", "account_id")
-        .distinct()
     )
+    # By run and status: the (run, status) index finds the few drafts of the earlier runs.
+    drafts = (
+        Bill.objects.order_by()
+        .filter(
+            run__in=BillingRun.objects.filter(period__lt=period).values("pk"),
+            status=BillStatus.DRAFT,
+            account_id__gte=lo,
+            account_id__lte=hi,
+        )
+        .values_list("period", "account_id")
+    )
+    pairs = holds.union(drafts)  # UNION: each (month, account) once
     by_month: dict[dt.date, set[int]] = {}
     for month, account_id in pairs:
         by_month.setdefault(month, set()).add(account_id)
@@ -597,7 +607,9 @@ def _write_partition(
             )
             frame = frame.join(stored, on="account_id", how="inner")
             lines = bill_lines(rated.lines).join(
-                frame.select("account_id", "bill_id"), on="account_id", how="inner"
+                frame.select("account_id", "bill_id", "period_start", "period_end"),
+                on="account_id",
+                how="inner",
             )
             insert_ignoring_conflicts(
                 table="billing_billline",
@@ -609,6 +621,7 @@ def _write_partition(
                     decimal_text("wh", scale=3, alias="kwh"),
                     decimal_text("unit_price_micro", scale=6, alias="unit_price"),
                     decimal_text("amount_fen", scale=2, alias="amount"),
+                    *line_days(),
                 ),
                 conflict_columns=["bill_id", "seq"],
                 expect_new=True,
@@ -682,6 +695,25 @@ def bill_lines(lines: pl.DataFrame) -> pl.DataFrame:
 
 
 _LINE_MERGED = frozenset({"account_id", "seq", "kind", "item", "wh", "unit_price_micro", "amount_fen"})
+
+
+def line_days() -> tuple[pl.Expr, pl.Expr]:
+    """``period_from`` / ``period_to`` of the bill lines (over the engine's lines with the
+    bill's ``period_start``/``period_end``): the days of a basic-charge line (基本电费) that
+    covers part of the bill's period only — one per contract when the contract changed
+    inside the month, one per month or tariff version of a period over two — so its lines
+    do not print alike; null on every other line (nearly all: an energy line's kWh and
+    price already tell it apart, and a line without ``line_from`` covers the whole period)."""
+    start, end = pl.col("line_from"), pl.col("line_to")
+    partial = (
+        (pl.col("kind") == BillLineKind.BASIC.value)
+        & start.is_not_null()
+        & ((start > pl.col("period_start")) | (end < pl.col("period_end")))
+    )
+    return (
+        pl.when(partial).then(start).otherwise(None).alias("period_from"),
+        pl.when(partial).then(end).otherwise(None).alias("period_to"),
+    )
 
 
 def _write_holds(
@@ -980,5 +1012,6 @@ __all__ = [
     "parse_period",
     "rate_frame",
     "bill_lines",
+    "line_days",
     "review_flags",
 ]

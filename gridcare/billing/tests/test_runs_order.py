@@ -1,6 +1,7 @@
-"""Months are billed in order: an account whose earlier month is still without a bill (held,
-released but not re-run, sent back at review) is held in the later months' runs, so the
-year-to-date kWh of annual tiers (年阶梯) always include the earlier month."""
+"""Months are billed in order: an account whose earlier month is still without an issued bill
+(held, released but not re-run, sent back at review, or a draft whose run is not issued)
+is held in the later months' runs, so the year-to-date kWh of annual tiers (年阶梯) always
+include the earlier month as it was issued."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from gridcare.billing.choices import HoldStatus, RunStatus
+from gridcare.billing.choices import BillStatus, HoldStatus, RunStatus
 from gridcare.billing.models import Bill, BillingHold, BillReview
 from gridcare.billing.services import runs
 from gridcare.billing.services.runs import (
@@ -18,6 +19,7 @@ from gridcare.billing.services.runs import (
     billing_run,
     billing_run_issue,
 )
+from gridcare.billing.tests.factories import BillFactory
 from gridcare.billing.tests.runs_fixtures import OCT, billable_account, open_exception, put_reading
 from gridcare.core.errors import Conflict
 from gridcare.customers.models import Account
@@ -98,10 +100,10 @@ def test_a_month_sent_back_at_review_holds_the_next_month() -> None:
     put_reading(meter, "total", OCT, "2000", quality="edited")
     oct_run = billing_run(period="2026-10", actor="clerk")
 
-    # then October is held; once September is billed, October counts its kWh
+    # then October is held; once September is billed (and issued), October counts its kWh
     assert not Bill.objects.filter(account=acct, period=OCT).exists()
     assert BillingHold.objects.get(run=oct_run, account=acct).reason == EARLIER
-    billing_run(period="2026-09", actor="clerk")
+    billing_run_issue(run_id=billing_run(period="2026-09", actor="clerk").pk, actor="clerk")
     billing_run(period="2026-10", actor="clerk")
     assert amounts(acct) == {SEP: Decimal("1040.00"), OCT: Decimal("163.00")}
 
@@ -122,12 +124,12 @@ def test_the_hold_of_an_earlier_month_cannot_be_released() -> None:
 
 
 def test_an_account_billed_in_the_earlier_month_is_not_held() -> None:
-    # given September held, then billed once its exception was accepted
+    # given September held, then billed once its exception was accepted, and issued
     acct, meter = two_months(tariff_code="HEBS-RES-LV", sep="0", oct="2000", nov="2300")
     open_exception(acct, meter, day_from=dt.date(2026, 9, 3), day_to=dt.date(2026, 9, 4))
     billing_run(period="2026-09", actor="clerk")
     acct.reading_exceptions.update(status="accepted")
-    billing_run(period="2026-09", actor="clerk")
+    billing_run_issue(run_id=billing_run(period="2026-09", actor="clerk").pk, actor="clerk")
 
     # when October is run, then it is billed at once
     oct_run = billing_run(period="2026-10", actor="clerk")
@@ -165,3 +167,67 @@ def test_a_month_that_no_longer_bills_the_account_does_not_hold_the_later_months
     oct_run = billing_run(period="2026-10", actor="clerk")
     assert not BillingHold.objects.filter(run=oct_run, account=acct, status=HoldStatus.HELD).exists()
     assert Bill.objects.filter(account=acct, period=OCT).exists()
+
+
+def test_a_draft_bill_of_the_earlier_month_holds_the_next_month_until_it_is_issued() -> None:
+    # given September billed as a draft: its run is in review, not issued (the bill may
+    # still be sent back at review and re-rated with other kWh)
+    acct, _meter = two_months(tariff_code="HEBS-RES-LV", sep="0", oct="2000", nov="2300")
+    sep_run = billing_run(period="2026-09", actor="clerk")
+    assert sep_run.status == RunStatus.REVIEW
+    assert Bill.objects.get(account=acct, period=SEP).status == BillStatus.DRAFT
+
+    # when October is run before September is issued
+    oct_run = billing_run(period="2026-10", actor="clerk")
+
+    # then October waits for September
+    assert not Bill.objects.filter(account=acct, period=OCT).exists()
+    hold = BillingHold.objects.get(run=oct_run, account=acct)
+    assert (hold.status, hold.reason) == (HoldStatus.HELD, EARLIER)
+    assert oct_run.accounts_held == 1
+
+    # when September is issued and October run again
+    billing_run_issue(run_id=sep_run.pk, actor="clerk")
+    oct_run = billing_run(period="2026-10", actor="clerk")
+
+    # then October is billed, counting September's 2,000 kWh, and its hold is released
+    assert amounts(acct) == {SEP: Decimal("1040.00"), OCT: Decimal("163.00")}
+    hold.refresh_from_db()
+    assert (hold.status, hold.released_by) == (HoldStatus.RELEASED, runs.SYSTEM_ACTOR)
+    assert oct_run.accounts_held == 0
+
+
+def test_an_approved_draft_of_the_earlier_month_still_holds_the_next_month() -> None:
+    # given September's bill flagged (zero kWh on an active account) and the flag approved:
+    # still a draft until the run is issued
+    acct, _meter = two_months(tariff_code="HEBS-RES-LV", sep="0", oct="0", nov="300")
+    sep_run = billing_run(period="2026-09", actor="clerk")
+    review = BillReview.objects.get(bill__account=acct)
+    bill_review_decide(review_id=review.pk, actor="clerk", decision="approve")
+
+    # when October is run, then it waits for September's issue
+    oct_run = billing_run(period="2026-10", actor="clerk")
+    assert BillingHold.objects.get(run=oct_run, account=acct).reason == EARLIER
+
+    billing_run_issue(run_id=sep_run.pk, actor="clerk")
+    billing_run(period="2026-10", actor="clerk")
+    assert amounts(acct) == {SEP: Decimal("0.00"), OCT: Decimal("156.00")}
+
+
+def test_a_void_bill_does_not_bill_the_earlier_month() -> None:
+    # given an account held in September whose September bill is void (作废)
+    acct, meter = two_months(tariff_code="HEBS-RES-LV", sep="0", oct="2000", nov="2300")
+    open_exception(acct, meter, day_from=dt.date(2026, 9, 3), day_to=dt.date(2026, 9, 4))
+    sep_run = billing_run(period="2026-09", actor="clerk")
+    BillFactory(
+        account=acct,
+        run=sep_run,
+        period=SEP,
+        period_start=SEP,
+        period_end=dt.date(2026, 9, 30),
+        status=BillStatus.VOID,
+    )
+
+    # then October still counts September as not billed
+    earlier = runs.earlier_months_unbilled(period=OCT, lo=acct.pk, hi=acct.pk)
+    assert earlier.rows() == [(acct.pk, EARLIER)]

@@ -1,0 +1,90 @@
+"""Bill lines keep the days they cover when that is part of the bill's period only
+(``period_from`` – ``period_to``, both null on every other line): the basic-charge lines of
+a contract changed inside the month (减容 from the 16th: one line per contract), and of a
+period over two months or tariff versions. Lines written before stay without days.
+
+Both columns are nullable without a default: PostgreSQL adds them without rewriting the
+table. The check (both null, or both set and ``period_from`` ≤ ``period_to``) is checked
+over the existing lines once, when it is added.
+
+SQLite adds a check by rebuilding the table, which drops the table's triggers: the lines'
+issued-bill guards (0004) and bill-reference checks (0006) are dropped before the rebuild
+and created again after it.
+"""
+
+import importlib
+
+from django.db import migrations, models
+
+#: The SQLite triggers on billing_billline (the others are on billing_bill and stay).
+LINE_TRIGGERS = (
+    "billing_billline_issued_no_update",
+    "billing_billline_issued_no_delete",
+    "billing_billline_bill_fk_ins",
+    "billing_billline_bill_fk_upd",
+)
+
+
+def _line_triggers() -> list[str]:
+    """The CREATE statements of ``LINE_TRIGGERS``, as migrations 0004 and 0006 wrote them."""
+    statements = [
+        *importlib.import_module("gridcare.billing.migrations.0004_issued_bills_immutable").SQLITE_FORWARD,
+        *importlib.import_module("gridcare.billing.migrations.0006_lines_checked_by_trigger").SQLITE_FORWARD,
+    ]
+    return [sql for sql in statements if sql.split()[2] in LINE_TRIGGERS]
+
+
+def sqlite_line_triggers_off(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        for name in LINE_TRIGGERS:
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {name};")
+
+
+def sqlite_line_triggers_on(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        sqlite_line_triggers_off(apps, schema_editor)
+        for sql in _line_triggers():
+            schema_editor.execute(sql)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("billing", "0011_payment_refund"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="billline",
+            name="period_from",
+            field=models.DateField(
+                blank=True,
+                help_text=(
+                    "First day of a line covering part of the bill's period only; empty: the whole period."
+                ),
+                null=True,
+                verbose_name="from",
+            ),
+        ),
+        migrations.AddField(
+            model_name="billline",
+            name="period_to",
+            field=models.DateField(blank=True, help_text="Inclusive.", null=True, verbose_name="to"),
+        ),
+        migrations.RunPython(sqlite_line_triggers_off, sqlite_line_triggers_on),
+        migrations.AddConstraint(
+            model_name="billline",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("period_from__isnull", True), ("period_to__isnull", True)),
+                    models.Q(
+                        ("period_from__isnull", False),
+                        ("period_from__lte", models.F("period_to")),
+                        ("period_to__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="bill_line_period_valid",
+            ),
+        ),
+        migrations.RunPython(sqlite_line_triggers_on, sqlite_line_triggers_off),
+    ]
