@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from gridcare.billing.choices import (
@@ -517,7 +518,9 @@ class Payment(models.Model):
 
     A refund (``kind`` REFUND, 销户退费) is a closed account's balance paid back: the same row
     with a negative amount, a refund channel (the method) and its reason, so every payment
-    history and account statement shows it where the payments are. It has no allocations."""
+    history and account statement shows it where the payments are. It has no allocations.
+    It is written only when a second person approves a :class:`RefundRequest` (four eyes):
+    a refund row is money that left, never a request still waiting."""
 
     number = models.CharField(_("receipt number"), max_length=20, unique=True)
     kind = models.CharField(
@@ -565,6 +568,127 @@ class Payment(models.Model):
         "posted" (已入账) like money in; a reversed one reads as any reversal."""
         if self.kind == PaymentKind.REFUND and self.status == PaymentStatus.POSTED:
             return str(_("Refunded (已退款)"))
+        return str(self.get_status_display())
+
+
+class RefundRequest(models.Model):
+    """退费申请: a clerk's request to pay a closed account's balance back (销户退费), decided
+    by another person holding the approval permission (four eyes, as a late-fee waiver).
+
+    A request is not money: it is kept apart from the payments, so no sum of payments,
+    balance, statement or report ever counts a pending or rejected one. Approval executes
+    it — the refund row of the payments (``payment``) is written then, under the account
+    lock — and a rejection ends it with the approver's reason. The database refuses a
+    decision by the requester, a second pending request on one account, and a status
+    that does not match the decision and the refund row."""
+
+    account = models.ForeignKey(
+        to="customers.Account",
+        on_delete=models.PROTECT,
+        related_name="refund_requests",
+        verbose_name=_("account"),
+    )
+    amount = models.DecimalField(
+        _("amount to refund"),
+        max_digits=14,
+        decimal_places=2,
+        help_text=_("Positive: what is paid back (the refund row carries it negative)."),
+    )
+    channel = models.CharField(
+        _("paid back by"), max_length=20, choices=[(c.value, c.label) for c in REFUND_CHANNELS]
+    )
+    reference = models.CharField(
+        _("reference"),
+        max_length=100,
+        help_text=_("The bank transfer's serial number or the cash voucher's number."),
+    )
+    reason = models.CharField(_("refund reason"), max_length=300)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=DocumentStatus.choices, default=DocumentStatus.PENDING
+    )
+    requested_by = models.CharField(_("requested by"), max_length=150)
+    requested_by_user = models.ForeignKey(
+        to=settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="refund_requests_made",
+        verbose_name=_("requested by (user)"),
+    )
+    requested_at = models.DateTimeField(_("requested"))
+    decided_by = models.CharField(_("decided by"), max_length=150, blank=True)
+    decided_by_user = models.ForeignKey(
+        to=settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="refund_requests_decided",
+        null=True,
+        blank=True,
+        verbose_name=_("decided by (user)"),
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    decision_note = models.CharField(_("decision reason"), max_length=300, blank=True)
+    payment = models.OneToOneField(
+        to="billing.Payment",
+        on_delete=models.PROTECT,
+        related_name="refund_request",
+        null=True,
+        blank=True,
+        verbose_name=_("refund"),
+        help_text=_("The refund row written when the request was approved."),
+    )
+
+    class Meta:
+        verbose_name = _("refund request")
+        verbose_name_plural = _("refund requests")
+        ordering = ["-requested_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_request_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(channel__in=REFUND_CHANNELS), name="refund_request_refund_channel"
+            ),
+            # Four eyes: whoever decides is not who asked.
+            models.CheckConstraint(
+                condition=~Q(decided_by_user=F("requested_by_user")), name="refund_request_four_eyes"
+            ),
+            # Pending: undecided, no money moved; approved: decided, its refund row written;
+            # rejected: decided, no money moved.
+            models.CheckConstraint(
+                condition=Q(
+                    status=DocumentStatus.PENDING,
+                    decided_at__isnull=True,
+                    decided_by_user__isnull=True,
+                    payment__isnull=True,
+                )
+                | Q(
+                    status=DocumentStatus.APPROVED,
+                    decided_at__isnull=False,
+                    decided_by_user__isnull=False,
+                    payment__isnull=False,
+                )
+                | Q(
+                    status=DocumentStatus.REJECTED,
+                    decided_at__isnull=False,
+                    decided_by_user__isnull=False,
+                    payment__isnull=True,
+                ),
+                name="refund_request_status_matches",
+            ),
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(status=DocumentStatus.PENDING),
+                name="refund_request_one_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.amount}"
+
+    @property
+    def status_label(self) -> str:
+        """The status as shown to people: waiting (待审批), rejected (已驳回), or — once
+        approved, the money paid — the refund row's own label (已退款, or 已冲正 when it was
+        reversed because the money did not arrive)."""
+        if self.status == DocumentStatus.APPROVED and self.payment is not None:
+            return self.payment.status_label
         return str(self.get_status_display())
 
 

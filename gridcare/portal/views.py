@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from gridcare.billing.models import AccountBalance, PaymentAllocation
 from gridcare.billing.selectors.bills import bill_get, bills_visible_to, with_outstanding
 from gridcare.billing.selectors.payments import payments_visible_to
+from gridcare.billing.selectors.refunds import refund_requests_search
 from gridcare.billing.services.bills import bill_notice
 from gridcare.core.errors import Conflict, NotFound, ValidationFailed
 from gridcare.core.pagination import paginate
@@ -133,6 +134,8 @@ def payments(request: HttpRequest) -> HttpResponse:
         payment.to_balance = payment.amount - applied if paid else Decimal(0)
         payment.from_balance = -payment.to_balance  # credit applied with this payment (balances_apply)
     balances = AccountBalance.objects.filter(account__in=my_accounts(user=request.user), amount__gt=0)
+    # 销户退费 still waiting for approval: no money paid back yet (not a payment row).
+    refunds_waiting = refund_requests_search(user=request.user, status="pending", account=account_number)
     return render(
         request,
         "portal/payments.html",
@@ -141,5 +144,6 @@ def payments(request: HttpRequest) -> HttpResponse:
             "portal_section": "payments",
             "account_number": account_number,
             "balances": balances.select_related("account").order_by("account__number"),
+            "refunds_waiting": refunds_waiting,
         },
     )

@@ -9,6 +9,12 @@
 - ``GET /arrears/{account}`` — the account's unpaid bills with the late fee to date (staff
   with ``billing.view_payment`` or the owning customer); ``GET /arrears-aging`` — staff;
 - ``POST /late-fee-waivers`` / ``POST /late-fee-waivers/{id}/decide`` — request and decide;
+- ``POST /refund-requests`` — 销户退费: a clerk (``billing.add_refundrequest``, the
+  ``Idempotency-Key`` header) asks for a closed account's balance to be paid back; nothing
+  is paid until ``POST /refund-requests/{id}/decide`` by another person
+  (``billing.change_refundrequest``) approves it; ``GET /refund-requests`` and
+  ``GET /refund-requests/{id}`` — staff with ``billing.view_refundrequest``, or a portal
+  customer for their own accounts only;
 - ``POST /payments/callback/{channel}`` — no session, no CSRF: the body must be signed
   (header ``X-Signature``: hex HMAC-SHA256 of the raw body with the channel's secret).
 """
@@ -21,21 +27,29 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
 from gridcare.billing.choices import PaymentChannel
-from gridcare.billing.models import LateFeeWaiver, Payment
+from gridcare.billing.models import LateFeeWaiver, Payment, RefundRequest
 from gridcare.billing.selectors.payments import (
     account_arrears,
     arrears_aging,
     payment_get,
     payments_search,
 )
+from gridcare.billing.selectors.refunds import refund_request_get, refund_requests_search
 from gridcare.billing.services.late_fees import late_fee_waiver_decide, late_fee_waiver_request
-from gridcare.billing.services.payments import payment_callback_receive, payment_post, payment_reverse
+from gridcare.billing.services.payments import (
+    balance_refund_decide,
+    balance_refund_request,
+    payment_callback_receive,
+    payment_post,
+    payment_reverse,
+)
 from gridcare.core.errors import NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.money import fen_to_yuan
+from gridcare.core.pagination import page_body, paginate
 from gridcare.core.roles import is_customer_user, require_staff_perm, staff_has_perm
 from gridcare.customers.models import Account
 
@@ -154,6 +168,61 @@ class WaiverOut(Schema):
     decided_at: dt.datetime | None
 
 
+class RefundRequestIn(Schema):
+    account: str = Field(description="户号 of the closed account")
+    amount: str | None = Field(
+        None,
+        description="Yuan; default: what the balance leaves after the unpaid bills (they are paid first)",
+    )
+    channel: str = Field(description="`refund_bank` (bank transfer) or `refund_cash` (cash)")
+    reference: str = Field(description="The bank transfer's serial number or the cash voucher's number")
+    reason: str
+
+
+class RefundDecideIn(Schema):
+    approve: bool = Field(description="true: pay the money back now; false: reject (no money moves)")
+    note: str = Field(description="The reason for the decision (审批意见), required, at most 300 characters")
+
+
+class RefundRequestOut(Schema):
+    id: int
+    account: str
+    amount: Decimal = Field(description="What is (to be) paid back, positive")
+    channel: str
+    channel_label: str
+    reference: str
+    reason: str
+    status: str = Field(
+        description="`pending` (待审批: no money moved), `approved` (paid back) or `rejected`"
+    )
+    status_label: str = Field(
+        description="The status as shown, in the request's language: pending 待审批, rejected 已驳回, "
+        "approved the refund's own label (已退款, or 已冲正 once reversed)"
+    )
+    requested_by: str = Field(description="Empty for a customer: staff names stay inside")
+    requested_at: dt.datetime
+    decided_by: str = Field(description="Empty for a customer")
+    decided_at: dt.datetime | None
+    decision_note: str = Field(description="The approver's reason (empty for a customer)")
+    refund: str | None = Field(description="The refund voucher's number (TF…) once approved")
+    refund_id: int | None = Field(description="The refund row in /payments once approved")
+
+
+class RefundRequestPageOut(Schema):
+    items: list[RefundRequestOut]
+    page: int
+    pages: int
+    total: int
+    per_page: int
+
+
+class RefundRequestSearch(Schema):
+    status: str = Field("", description="pending, approved or rejected")
+    account: str = Field("", description="户号 (exact)")
+    page: int = Field(1, description="Page number, from 1")
+    per_page: int = Field(25, description="Requests per page (at most 200)")
+
+
 def _payment_out(payment: Payment, user: Any) -> dict[str, Any]:
     """A payment as the API gives it; a customer sees no staff names (as in the portal)."""
     return {
@@ -181,6 +250,29 @@ def _payment_out(payment: Payment, user: Any) -> dict[str, Any]:
             }
             for a in payment.allocations.select_related("bill").order_by("bill__period", "bill_id")
         ],
+    }
+
+
+def _refund_request_out(refund: RefundRequest, user: Any) -> dict[str, Any]:
+    """A refund request as the API gives it; a customer sees no staff names or notes."""
+    staff = staff_has_perm(user, "billing.view_refundrequest")
+    return {
+        "id": refund.pk,
+        "account": refund.account.number,
+        "amount": refund.amount,
+        "channel": refund.channel,
+        "channel_label": str(refund.get_channel_display()),
+        "reference": refund.reference,
+        "reason": refund.reason,
+        "status": refund.status,
+        "status_label": refund.status_label,
+        "requested_by": refund.requested_by if staff else "",
+        "requested_at": refund.requested_at,
+        "decided_by": refund.decided_by if staff else "",
+        "decided_at": refund.decided_at,
+        "decision_note": refund.decision_note if staff else "",
+        "refund": refund.payment.number if refund.payment is not None else None,
+        "refund_id": refund.payment_id,
     }
 
 
@@ -333,3 +425,75 @@ def waivers_decide(request: HttpRequest, waiver_id: int, payload: DecideIn) -> d
         actor=request.user, waiver_id=waiver_id, approve=payload.approve, note=payload.note
     )
     return _waiver_out(waiver)
+
+
+# --- balance refunds (销户退费), four eyes ----------------------------------------------------
+
+
+@router.post(
+    "/refund-requests",
+    response={200: RefundRequestOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Request a closed account's balance refund (销户退费申请)",
+)
+def refund_requests_post(request: HttpRequest, payload: RefundRequestIn) -> dict[str, Any]:
+    """Needs ``billing.add_refundrequest`` and the ``Idempotency-Key`` header (a repeat
+    returns the request already made). The request is pending: no money moves until
+    another person approves it."""
+    require_staff_perm(request.user, "billing.add_refundrequest")
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if not key:
+        raise ValidationFailed("The Idempotency-Key header is required.", field="Idempotency-Key")
+    account = Account.objects.filter(number=payload.account.strip()).first()
+    if account is None:
+        raise NotFound("No such account.", field="account")
+    refund = balance_refund_request(
+        actor=request.user,
+        account_id=account.pk,
+        amount=payload.amount,
+        channel=payload.channel,
+        reference=payload.reference,
+        reason=payload.reason,
+        idempotency_key=f"api:{key}",
+    )
+    return _refund_request_out(refund, request.user)
+
+
+@router.get(
+    "/refund-requests",
+    response={200: RefundRequestPageOut, 403: ErrorOut},
+    summary="Refund requests, pending first (staff: all; customer: own)",
+)
+def refund_requests_list(request: HttpRequest, filters: Query[RefundRequestSearch]) -> dict[str, Any]:
+    if not (staff_has_perm(request.user, "billing.view_refundrequest") or is_customer_user(request.user)):
+        raise PermissionDenied()
+    qs = refund_requests_search(user=request.user, status=filters.status, account=filters.account)
+    page = paginate(request, qs)
+    return page_body(page, lambda r: _refund_request_out(r, request.user))
+
+
+@router.get(
+    "/refund-requests/{int:refund_request_id}",
+    response={200: RefundRequestOut, 404: ErrorOut},
+    summary="One refund request",
+)
+def refund_requests_detail(request: HttpRequest, refund_request_id: int) -> dict[str, Any]:
+    refund = refund_request_get(user=request.user, refund_request_id=refund_request_id)
+    return _refund_request_out(refund, request.user)
+
+
+@router.post(
+    "/refund-requests/{int:refund_request_id}/decide",
+    response={200: RefundRequestOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Approve (pay back now) or reject a refund request — another person",
+)
+def refund_requests_decide(
+    request: HttpRequest, refund_request_id: int, payload: RefundDecideIn
+) -> dict[str, Any]:
+    """Needs ``billing.change_refundrequest``; never the requester (403). A request already
+    decided answers 409 (two approvals at once pay once); a refund the account no longer
+    allows answers 409 and the request stays pending."""
+    require_staff_perm(request.user, "billing.change_refundrequest")
+    refund = balance_refund_decide(
+        actor=request.user, refund_request_id=refund_request_id, approve=payload.approve, note=payload.note
+    )
+    return _refund_request_out(refund, request.user)

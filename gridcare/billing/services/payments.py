@@ -15,8 +15,10 @@ Rules:
   back (the balance may go negative: the customer owes it);
 - what a payment sets off after its commit (the credit applied, the prepaid check) is
   logged when it fails and never fails the payment (:func:`_after_commit`);
-- a closed account's credit is paid back (销户退费, :func:`balance_refund`) as a refund row
-  of the payments: negative amount, a refund channel.
+- a closed account's credit is paid back (销户退费) with four eyes: a clerk requests it
+  (:func:`balance_refund_request`, no money moves), another person approves or rejects it
+  (:func:`balance_refund_decide`); approval writes the refund row of the payments
+  (negative amount, a refund channel) under the account lock.
 """
 
 from __future__ import annotations
@@ -41,16 +43,29 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
-from gridcare.billing.choices import REFUND_CHANNELS, PaymentChannel, PaymentKind, PaymentStatus
+from gridcare.billing.choices import (
+    REFUND_CHANNELS,
+    DocumentStatus,
+    PaymentChannel,
+    PaymentKind,
+    PaymentStatus,
+)
 from gridcare.billing.engine.allocation import Allocation, AllocationResult, OpenBill, allocate
 from gridcare.billing.engine.late_fee import LateFeeRates, outstanding_parts, rate_days
-from gridcare.billing.models import AccountBalance, Bill, Payment, PaymentAllocation, PaymentCallbackLog
+from gridcare.billing.models import (
+    AccountBalance,
+    Bill,
+    Payment,
+    PaymentAllocation,
+    PaymentCallbackLog,
+    RefundRequest,
+)
 from gridcare.billing.selectors.payments import open_bills, policy_in_force, rates_from_policy, unpaid_bills
-from gridcare.core.audit import actor_label, audit_record, snapshot
-from gridcare.core.errors import Conflict, NotFound, ValidationFailed
+from gridcare.core.audit import actor_label, audit_record, person_name, snapshot
+from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from gridcare.core.ids import next_number
 from gridcare.core.money import fen_to_yuan, yuan_to_fen
-from gridcare.core.roles import require_actor_perm
+from gridcare.core.roles import require_staff_perm
 from gridcare.customers.choices import AccountStatus
 from gridcare.customers.models import Account
 
@@ -58,13 +73,16 @@ logger = logging.getLogger("gridcare.billing.payments")
 
 RECEIPT_SEQUENCE = "billing.payment"
 REFUND_SEQUENCE = "billing.refund"
-PERM_REFUND = "billing.add_payment"  # the collection permission: the counter handles 销户
+PERM_REFUND_REQUEST = "billing.add_refundrequest"  # the counter handles 销户: clerks ask
+PERM_REFUND_DECIDE = "billing.change_refundrequest"  # managers decide, as for waivers
+REFUND_NOTE_MAX = 300
 ZERO = Decimal("0.00")
 MAX_AMOUNT = Decimal("999999999999.99")
 
 __all__ = [
     "PaymentItem",
-    "balance_refund",
+    "balance_refund_decide",
+    "balance_refund_request",
     "balances_apply",
     "payment_item",
     "payments_post_many",
@@ -575,7 +593,27 @@ def payment_reverse(*, actor: Any, payment_id: int, reason: str) -> Payment:
     return payment
 
 
-def balance_refund(
+# --- balance refunds (销户退费), four eyes ----------------------------------------------------
+
+
+def _refund_text(value: str | None, *, field: str, missing: Any, too_long: Any, limit: int) -> str:
+    """A required free text of a refund, stripped: ValidationFailed naming ``field``."""
+    text = (value or "").strip()
+    if not text:
+        raise ValidationFailed(missing, field=field)
+    if len(text) > limit:
+        raise ValidationFailed(too_long, field=field)
+    return text
+
+
+def _refund_owed(account_id: int) -> tuple[int, Decimal]:
+    """The account's unpaid bills: how many, and what they owe today with their late fee
+    (an approved waiver subtracted) — what its balance pays before anything is refunded."""
+    rows = open_bills(account_ids=[account_id], as_of=timezone.localdate())
+    return len(rows), fen_to_yuan(sum(r.outstanding_fen + r.late_fee_fen for r in rows))
+
+
+def balance_refund_request(
     *,
     actor: Any,
     account_id: int,
@@ -584,112 +622,265 @@ def balance_refund(
     reason: str,
     idempotency_key: str,
     amount: Decimal | str | None = None,
-) -> Payment:
-    """销户退费: pay a closed account's credit balance back to the customer. Recorded as a
-    refund row in the payments (``kind`` REFUND, the amount negative, ``channel`` the method:
-    bank transfer or cash, ``external_ref`` the transfer's or voucher's reference, and the
-    reason), so it shows in every payment history and in the account statement.
+) -> RefundRequest:
+    """销户退费申请: ask for a closed account's credit balance to be paid back. The request
+    waits (待审批) for another person to decide it (:func:`balance_refund_decide`); it moves
+    no money and changes no balance, and no payment list, balance or statement counts it.
 
-    ``amount`` defaults to the whole balance and may not exceed it. Refused for an account
-    that is not closed (销户 is final, so the status read stays true), has no credit, or
-    still owes a bill after its balance paid what it could (``balances_apply``, run here
-    for an account that owes: a closed prepaid account's bill is otherwise paid by the
-    nightly check). One transaction under the account
-    lock (its balance row, as a payment takes it) — a payment or a second refund on the
-    account waits, then sees the lower balance. A repeated ``idempotency_key`` returns the
-    refund already recorded. Needs ``billing.add_payment`` (the counter's collection
-    permission); a wrong refund is reversed (冲正) like a payment, by a manager."""
-    require_actor_perm(actor, PERM_REFUND)
+    ``channel`` is the method (bank transfer or cash), ``reference`` the transfer's serial
+    or the cash voucher's number, ``reason`` why. ``amount`` defaults to what the balance
+    leaves after the account's unpaid bills and their late fee (they are paid first) and
+    may not exceed it. Refused for an account that is not closed, has no credit, owes more
+    than its balance, or already has a request waiting. Read under the account lock (its
+    balance row), in one transaction with its audit row (``refundrequest.request``). A
+    repeated ``idempotency_key`` returns the request already made. Needs a signed-in
+    person holding ``billing.add_refundrequest`` (counter and billing clerks)."""
+    require_staff_perm(actor, PERM_REFUND_REQUEST)
     key = _idempotency_key(idempotency_key)
     if channel not in REFUND_CHANNELS:
         raise ValidationFailed(_("Choose how the money is paid back."), field="channel")
-    reference = (reference or "").strip()
-    if not reference:
-        raise ValidationFailed(
-            _("Give the reference of the bank transfer or of the cash voucher."), field="reference"
-        )
-    if len(reference) > 100:
-        raise ValidationFailed(_("The reference is longer than 100 characters."), field="reference")
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationFailed(_("Give the reason for the refund."), field="reason")
-    if len(reason) > 300:
-        raise ValidationFailed(_("The reason is longer than 300 characters."), field="reason")
+    reference = _refund_text(
+        reference,
+        field="reference",
+        missing=_("Give the reference of the bank transfer or of the cash voucher."),
+        too_long=_("The reference is longer than 100 characters."),
+        limit=100,
+    )
+    reason = _refund_text(
+        reason,
+        field="reason",
+        missing=_("Give the reason for the refund."),
+        too_long=_("The reason is longer than 300 characters."),
+        limit=300,
+    )
     wanted = None if amount in (None, "") else parse_amount(amount)
     if not Account.objects.filter(pk=account_id).exists():
         raise NotFound(_("No such account."), field="account")
     try:
         with transaction.atomic():
             balance = lock_balance(account_id)
-            existing = Payment.objects.filter(idempotency_key=key).first()
+            existing = RefundRequest.objects.filter(idempotency_key=key).first()
             if existing is not None:
-                if existing.account_id != account_id or existing.kind != PaymentKind.REFUND:
-                    raise Conflict(
-                        _("This idempotency key was already used for another payment."),
-                        field="idempotency_key",
-                    )
-                return existing
+                return _same_refund_account(existing, account_id)
             account = Account.objects.get(pk=account_id)
             if account.status != AccountStatus.CLOSED:
                 raise Conflict(_("Only a closed account's balance (销户退费) is refunded."), field="account")
-            unpaid = unpaid_bills(Bill.objects.filter(account_id=account_id))
-            owed = unpaid.aggregate(count=Count("pk"), amount=Sum("outstanding"))
-            if owed["count"] and balance.amount > 0:
-                # The balance pays the bills first, here and now (a closed prepaid account's
-                # bill would otherwise wait for the nightly check); the lock is already ours.
-                _balances_apply([account_id], actor)
-                balance = lock_balance(account_id)
-                owed = unpaid.aggregate(count=Count("pk"), amount=Sum("outstanding"))
-            if owed["count"]:
+            if RefundRequest.objects.filter(account_id=account_id, status=DocumentStatus.PENDING).exists():
                 raise Conflict(
-                    _("The account still owes %(count)s bill(s) (%(amount)s yuan): they are paid first.")
-                    % {"count": owed["count"], "amount": Decimal(owed["amount"]).quantize(ZERO)},
+                    _("A refund of this account already waits for approval: it is decided first."),
                     field="account",
                 )
             before = balance.amount
             if before <= 0:
                 raise Conflict(_("The account has no balance to refund."), field="amount")
-            value = before if wanted is None else wanted
-            if value > before:
-                raise ValidationFailed(
-                    _("The refund cannot exceed the balance (%(balance)s yuan).") % {"balance": before},
-                    field="amount",
+            count, owed = _refund_owed(account_id)
+            available = before - owed
+            if available == 0:
+                raise Conflict(_("The account has no balance to refund."), field="amount")
+            if available < 0:
+                raise Conflict(
+                    _("The account still owes %(count)s bill(s) (%(amount)s yuan): they are paid first.")
+                    % {"count": count, "amount": owed - before},
+                    field="account",
                 )
-            now = timezone.now()
-            refund = Payment.objects.create(
-                number=f"TF{next_number(REFUND_SEQUENCE):010d}",
-                kind=PaymentKind.REFUND,
+            value = available if wanted is None else wanted
+            if value > available:
+                message = (
+                    _("The refund cannot exceed the balance (%(balance)s yuan).") % {"balance": before}
+                    if not count
+                    else _(
+                        "The refund cannot exceed what the balance leaves after the unpaid bills "
+                        "(%(amount)s yuan)."
+                    )
+                    % {"amount": available}
+                )
+                raise ValidationFailed(message, field="amount")
+            request = RefundRequest.objects.create(
                 account_id=account_id,
+                amount=value,
                 channel=channel,
-                amount=-value,
-                received_at=now,
-                idempotency_key=key,
-                external_ref=reference,
-                posted_by=actor_label(actor)[:150],
+                reference=reference,
                 reason=reason,
+                idempotency_key=key,
+                requested_by=person_name(actor)[:150],
+                requested_by_user=actor,
+                requested_at=timezone.now(),
             )
-            balance.amount = before - value
-            balance.save(update_fields=["amount", "updated_at"])
             audit_record(
                 actor=actor,
-                obj=refund,
-                action="balance.refund",
-                before={"balance": str(before)},
+                obj=request,
+                action="refundrequest.request",
                 after={
-                    **snapshot(
-                        refund,
-                        ["number", "kind", "account_id", "channel", "amount", "received_at", "external_ref"],
-                    ),
-                    "balance": str(balance.amount),
+                    **snapshot(request, ["account_id", "amount", "channel", "reference", "status"]),
+                    "balance": str(before),
+                    "owed": str(owed),
                 },
                 reason=reason,
             )
     except IntegrityError:
-        # The same key committed meanwhile (a double-clicked form on two workers).
-        existing = Payment.objects.filter(idempotency_key=key).first()
-        if existing is None or existing.account_id != account_id or existing.kind != PaymentKind.REFUND:
+        # The same key committed meanwhile on another account's lock (two workers).
+        existing = RefundRequest.objects.filter(idempotency_key=key).first()
+        if existing is None:
             raise
+        return _same_refund_account(existing, account_id)
+    return request
+
+
+def _same_refund_account(request: RefundRequest, account_id: int) -> RefundRequest:
+    if request.account_id != account_id:
+        raise Conflict(
+            _("This idempotency key was already used for another account."), field="idempotency_key"
+        )
+    return request
+
+
+def balance_refund_decide(*, actor: Any, refund_request_id: int, approve: bool, note: str) -> RefundRequest:
+    """Approve or reject a pending refund request with the reason (审批意见, required). The
+    decider holds ``billing.change_refundrequest`` (service and marketing managers, as for
+    late-fee waivers) and is never the requester — whatever roles the requester holds.
+
+    Approval pays the money back (:func:`_balance_refund_execute`): under the account lock
+    (the balance row, as a payment takes it), then the request's row, in one transaction
+    with the refund row, the balance and the audit rows (``refundrequest.approve``,
+    ``balance.refund``). A refund the account no longer allows (its balance fell below the
+    amount, a bill it cannot pay) is refused and nothing is kept: the request stays
+    pending, to be rejected. Two approvals at once execute once: the second waits for the
+    lock, then finds the request decided (Conflict). Rejection moves no money
+    (``refundrequest.reject``)."""
+    require_staff_perm(actor, PERM_REFUND_DECIDE)
+    note = _refund_text(
+        note,
+        field="note",
+        missing=_("Give the reason for the decision."),
+        too_long=_("The reason is longer than 300 characters."),
+        limit=REFUND_NOTE_MAX,
+    )
+    account_id = (
+        RefundRequest.objects.filter(pk=refund_request_id).values_list("account_id", flat=True).first()
+    )
+    if account_id is None:
+        raise NotFound(_("No such refund request."))
+    with transaction.atomic():
+        balance = lock_balance(account_id)
+        request = RefundRequest.objects.select_for_update().get(pk=refund_request_id)
+        if request.status != DocumentStatus.PENDING:
+            raise Conflict(_("This refund request has already been decided."))
+        if request.requested_by_user_id == actor.pk:
+            raise PermissionDenied(_("Another person must decide a refund you requested."))
+        fields = ["status", "decided_by", "decided_by_user_id", "decided_at", "decision_note", "payment_id"]
+        before = snapshot(request, fields)
+        now = timezone.now()
+        request.decided_by = person_name(actor)[:150]
+        request.decided_by_user = actor
+        request.decided_at = now
+        request.decision_note = note
+        if approve:
+            request.payment = _balance_refund_execute(actor=actor, request=request, balance=balance, now=now)
+            request.status = DocumentStatus.APPROVED
+        else:
+            request.status = DocumentStatus.REJECTED
+        request.save(
+            update_fields=[
+                "status",
+                "decided_by",
+                "decided_by_user",
+                "decided_at",
+                "decision_note",
+                "payment",
+            ]
+        )
+        audit_record(
+            actor=actor,
+            obj=request,
+            action="refundrequest.approve" if approve else "refundrequest.reject",
+            before=before,
+            after={
+                **snapshot(request, fields),
+                **({"refund": request.payment.number} if request.payment is not None else {}),
+            },
+            reason=note,
+        )
+    return request
+
+
+def _balance_refund_execute(
+    *, actor: Any, request: RefundRequest, balance: AccountBalance, now: dt.datetime
+) -> Payment:
+    """Pay an approved request's amount back; the caller holds the account lock (``balance``)
+    and the request's row. Recorded as a refund row of the payments (``kind`` REFUND, the
+    amount negative, ``channel`` the method, ``external_ref`` the reference, the reason), so
+    it shows in every payment history and in the account statement.
+
+    Refused (Conflict, nothing kept) for an account that is not closed (销户 is final, so
+    the status read stays true), that still owes a bill after its balance paid what it
+    could (``balances_apply``, run here for an account that owes: a closed prepaid
+    account's bill is otherwise paid by the nightly check), or whose balance no longer
+    covers the amount. The refund row's key is the request's (``refundrequest:<id>``):
+    one request, one refund."""
+    account_id = request.account_id
+    key = f"refundrequest:{request.pk}"
+    existing = Payment.objects.filter(idempotency_key=key).first()
+    if existing is not None:
         return existing
+    account = Account.objects.get(pk=account_id)
+    if account.status != AccountStatus.CLOSED:
+        raise Conflict(_("Only a closed account's balance (销户退费) is refunded."), field="account")
+    unpaid = unpaid_bills(Bill.objects.filter(account_id=account_id))
+    owed = unpaid.aggregate(count=Count("pk"), amount=Sum("outstanding"))
+    if owed["count"] and balance.amount > 0:
+        # The balance pays the bills first, here and now (a closed prepaid account's
+        # bill would otherwise wait for the nightly check); the lock is already ours.
+        _balances_apply([account_id], actor)
+        balance = lock_balance(account_id)
+        owed = unpaid.aggregate(count=Count("pk"), amount=Sum("outstanding"))
+    if owed["count"]:
+        raise Conflict(
+            _("The account still owes %(count)s bill(s) (%(amount)s yuan): they are paid first.")
+            % {"count": owed["count"], "amount": Decimal(owed["amount"]).quantize(ZERO)},
+            field="account",
+        )
+    before = balance.amount
+    if before <= 0:
+        raise Conflict(_("The account has no balance to refund."), field="amount")
+    if request.amount > before:
+        raise Conflict(
+            _(
+                "The balance (%(balance)s yuan) no longer covers this refund: reject it and "
+                "request the refund again."
+            )
+            % {"balance": before},
+            field="amount",
+        )
+    refund = Payment.objects.create(
+        number=f"TF{next_number(REFUND_SEQUENCE):010d}",
+        kind=PaymentKind.REFUND,
+        account_id=account_id,
+        channel=request.channel,
+        amount=-request.amount,
+        received_at=now,
+        idempotency_key=key,
+        external_ref=request.reference,
+        posted_by=actor_label(actor)[:150],
+        reason=request.reason,
+    )
+    balance.amount = before - request.amount
+    balance.save(update_fields=["amount", "updated_at"])
+    audit_record(
+        actor=actor,
+        obj=refund,
+        action="balance.refund",
+        before={"balance": str(before)},
+        after={
+            **snapshot(
+                refund,
+                ["number", "kind", "account_id", "channel", "amount", "received_at", "external_ref"],
+            ),
+            "balance": str(balance.amount),
+            "refund_request": request.pk,
+            "requested_by": request.requested_by,
+        },
+        reason=request.reason,
+    )
     return refund
 
 

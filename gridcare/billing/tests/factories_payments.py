@@ -22,6 +22,7 @@ __all__ = [
     "business_account",
     "ensure_policy",
     "overdue_bill",
+    "refund_paid",
 ]
 
 TZ = dt.timezone(dt.timedelta(hours=8))
@@ -73,3 +74,36 @@ class LateFeeWaiverFactory(factory.django.DjangoModelFactory):
     reason = "首次逾期, 经核实减免"
     requested_by = "requester"
     requested_at = factory.LazyFunction(timezone.now)
+
+
+def refund_paid(
+    account: Any,
+    *,
+    clerk: Any = None,
+    approver: Any = None,
+    key: str | None = None,
+    **request: Any,
+) -> Any:
+    """销户退费 the way it happens: ``clerk`` (a counter clerk by default) requests the refund
+    of ``account``'s balance, ``approver`` (a service manager by default) approves it;
+    returns the refund row of the payments. ``request`` overrides the request's fields
+    (``amount``, ``channel``, ``reference``, ``reason``)."""
+    from gridcare.billing.services.payments import balance_refund_decide, balance_refund_request
+    from gridcare.core.tests.factories import UserFactory
+
+    request.setdefault("channel", "refund_bank")
+    request.setdefault("reference", "BT20261101001")
+    request.setdefault("reason", "销户退还预收电费")
+    asked = balance_refund_request(
+        actor=clerk or UserFactory(roles=["counter_clerk"]),
+        account_id=account.pk,
+        idempotency_key=key or f"refund:{account.pk}:{timezone.now().timestamp()}",
+        **request,
+    )
+    decided = balance_refund_decide(
+        actor=approver or UserFactory(roles=["service_manager"]),
+        refund_request_id=asked.pk,
+        approve=True,
+        note="核对无误, 同意退费",
+    )
+    return decided.payment

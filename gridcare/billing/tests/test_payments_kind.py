@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from gridcare.billing.choices import PaymentChannel
 from gridcare.billing.models import Payment
-from gridcare.billing.services.payments import balance_refund, payment_post, payment_reverse
-from gridcare.billing.tests.factories_payments import ensure_policy
+from gridcare.billing.services.payments import payment_post, payment_reverse
+from gridcare.billing.tests.factories_payments import ensure_policy, refund_paid
 from gridcare.customers.choices import AccountStatus
 from gridcare.customers.tests.factories import AccountFactory
 
@@ -33,14 +33,7 @@ def paid_then_refunded(account: Any, *, clerk: Any) -> tuple[Payment, Payment]:
     payment = payment_post(
         actor="t", account_id=account.pk, amount="35.00", channel="wechat", idempotency_key=f"in{account.pk}"
     )
-    refund = balance_refund(
-        actor=clerk,
-        account_id=account.pk,
-        channel=PaymentChannel.REFUND_BANK,
-        reference="BT20261101001",
-        reason="销户退还预收电费",
-        idempotency_key=f"tf{account.pk}",
-    )
+    refund = refund_paid(account, clerk=clerk, channel=PaymentChannel.REFUND_BANK, key=f"tf{account.pk}")
     return payment, refund
 
 

@@ -17,10 +17,10 @@ from django.utils import timezone
 from gridcare.billing.choices import BillStatus, PaymentChannel, PrepaidNoticeLevel
 from gridcare.billing.models import AccountBalance, Bill, Payment, PaymentAllocation, PrepaidNotice
 from gridcare.billing.selectors.payments import unpaid_bills
-from gridcare.billing.services.payments import balance_refund, balances_apply, payment_post
+from gridcare.billing.services.payments import balances_apply, payment_post
 from gridcare.billing.services.prepaid import prepaid_check_balances
 from gridcare.billing.services.runs import billing_run, billing_run_issue
-from gridcare.billing.tests.factories_payments import ensure_policy, overdue_bill
+from gridcare.billing.tests.factories_payments import ensure_policy, overdue_bill, refund_paid
 from gridcare.billing.tests.runs_fixtures import billable_account
 from gridcare.core.models import AuditEvent
 from gridcare.customers import services as customers
@@ -180,13 +180,12 @@ def test_a_closed_prepaid_accounts_balance_pays_its_bill_in_the_nightly_check_th
     bill = overdue_bill(account=account, period=OCT, amount="30.00", due_date=NOT_DUE)
 
     prepaid_check_balances(now=timezone.now(), actor="worker")
-    refund = balance_refund(
-        actor=make_user(roles=["counter_clerk"]),
-        account_id=account.pk,
+    refund = refund_paid(
+        account,
+        clerk=make_user(roles=["counter_clerk"]),
         channel=PaymentChannel.REFUND_BANK,
         reference="BT20261128001",
-        reason="销户退还预收电费",
-        idempotency_key="r1",
+        key="r1",
     )
 
     assert owed(bill) == Decimal("0.00")
@@ -208,18 +207,18 @@ def test_the_bulk_apply_of_prepaid_accounts_costs_one_audit_row_more_per_account
 
 
 def test_a_closed_prepaid_accounts_refund_at_the_counter_pays_its_bill_first(make_user: Any) -> None:
-    """The same day, before any nightly check: the refund pays the bill from the balance,
-    then refunds the rest (before: refused, "the account still owes 1 bill")."""
+    """The same day, before any nightly check: the request offers what the balance leaves
+    after the bill, and its approval pays the bill from the balance, then refunds the rest
+    (before: refused, "the account still owes 1 bill")."""
     account = prepaid_account("50.00", status=AccountStatus.CLOSED, closed_on=dt.date(2026, 10, 31))
     bill = overdue_bill(account=account, period=OCT, amount="30.00", due_date=NOT_DUE)
 
-    refund = balance_refund(
-        actor=make_user(roles=["counter_clerk"]),
-        account_id=account.pk,
+    refund = refund_paid(
+        account,
+        clerk=make_user(roles=["counter_clerk"]),
         channel=PaymentChannel.REFUND_BANK,
         reference="BT20261128002",
-        reason="销户退还预收电费",
-        idempotency_key="r2",
+        key="r2",
     )
 
     assert owed(bill) == Decimal("0.00")

@@ -1,7 +1,8 @@
 """Billing console: collection (收费). The counter payment page (find the account → its
 unpaid bills with the late fee to date → amount prefilled → post → printable receipt), the
-payments list, reversal (冲正), the refund of a closed account's balance (销户退费), the
-arrears aging report (chart and Excel), late-fee waivers (request and decide) and the bank
+payments list, reversal (冲正), the refund of a closed account's balance (销户退费: a clerk
+requests it, another person approves or rejects it — the approval pays it), the arrears
+aging report (chart and Excel), late-fee waivers (request and decide) and the bank
 withholding batches.
 
 Every view checks its permission with ``staff_required``; actions that write check the write
@@ -38,8 +39,18 @@ from gridcare.billing.selectors.payments import (
     waivers_visible_to,
     withholding_batches_visible_to,
 )
+from gridcare.billing.selectors.refunds import (
+    refund_request_get,
+    refund_requests_search,
+    refund_requests_to_decide_count,
+)
 from gridcare.billing.services.late_fees import late_fee_waiver_decide, late_fee_waiver_request
-from gridcare.billing.services.payments import balance_refund, payment_post, payment_reverse
+from gridcare.billing.services.payments import (
+    balance_refund_decide,
+    balance_refund_request,
+    payment_post,
+    payment_reverse,
+)
 from gridcare.core.errors import GridCareError, NotFound
 from gridcare.core.money import fen_to_yuan
 from gridcare.core.pagination import paginate
@@ -100,6 +111,27 @@ class RefundForm(forms.Form):
     reason = forms.CharField(
         label=gettext_lazy("Reason for the refund"), max_length=300, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+class RefundDecideForm(forms.Form):
+    note = forms.CharField(
+        label=gettext_lazy("Reason for the decision (审批意见)"),
+        max_length=300,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    decision = forms.ChoiceField(
+        choices=[("approve", gettext_lazy("Approve")), ("reject", gettext_lazy("Reject"))],
+        widget=forms.HiddenInput,
+    )
+
+
+class RefundFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=gettext_lazy("Status"),
+        required=False,
+        choices=[("", gettext_lazy("Any")), *DocumentStatus.choices],
+    )
+    account = forms.CharField(label=gettext_lazy("Account number (户号)"), required=False, max_length=16)
 
 
 class WaiverRequestForm(forms.Form):
@@ -189,6 +221,12 @@ def counter_view(request: HttpRequest) -> HttpResponse:
         except NotFound:
             context["not_found"] = True
         else:
+            account = context["arrears"].account
+            if account.status == AccountStatus.CLOSED:
+                context["refunds"] = refunds = _account_refunds(request, account)
+                context["refund_waiting"] = next(
+                    (r for r in refunds if r.status == DocumentStatus.PENDING), None
+                )
             if form is None:
                 form = CounterPaymentForm(
                     initial={
@@ -243,11 +281,17 @@ def reverse_view(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "billing/payments_reverse.html", {"payment": payment, "form": form})
 
 
-@staff_required("billing.view_payment", "billing.add_payment")
+def _account_refunds(request: HttpRequest, account: Account) -> list[Any]:
+    """The account's refund requests the user may see, newest first (pending first)."""
+    return list(refund_requests_search(user=request.user, account=account.number)[:10])
+
+
+@staff_required("billing.view_payment", "billing.add_refundrequest")
 @require_http_methods(["GET", "POST"])
 def refund_view(request: HttpRequest, number: str) -> HttpResponse:
-    """销户退费: pay a closed account's balance back (the amount prefilled with the balance);
-    the refund is a row of the payments, shown on its voucher."""
+    """销户退费申请: request that a closed account's balance be paid back (the amount
+    prefilled with the balance). Nothing is paid yet: another person approves or rejects
+    the request (:func:`refund_request_view`)."""
     try:
         context = _arrears_context(request, number)
     except NotFound:
@@ -263,7 +307,7 @@ def refund_view(request: HttpRequest, number: str) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            refund = balance_refund(
+            refund = balance_refund_request(
                 actor=request.user,
                 account_id=arrears.account.pk,
                 amount=form.cleaned_data["amount"],
@@ -275,15 +319,105 @@ def refund_view(request: HttpRequest, number: str) -> HttpResponse:
         except GridCareError as exc:
             add_service_error(form, exc)
         else:
-            messages.success(request, _("Refund %(number)s recorded.") % {"number": refund.number})
-            return redirect("billing:payments_receipt", pk=refund.pk)
+            messages.success(
+                request, _("Refund requested: another person approves it before the money is paid back.")
+            )
+            return redirect("billing:payments_refund_request", pk=refund.pk)
+    refunds = _account_refunds(request, arrears.account)
     context.update(
         {
             "form": form,
             "closed": arrears.account.status == AccountStatus.CLOSED,
+            "refunds": refunds,
+            "waiting": next((r for r in refunds if r.status == DocumentStatus.PENDING), None),
         }
     )
     return render(request, "billing/payments_refund.html", context)
+
+
+@staff_required("billing.view_refundrequest")
+@require_GET
+def refunds_view(request: HttpRequest) -> HttpResponse:
+    """退费审批: the refund requests, pending first, with how many wait for this user."""
+    form = RefundFilterForm(request.GET or None)
+    filters: dict[str, Any] = {}
+    if form.is_valid():
+        filters = {k: v for k, v in form.cleaned_data.items() if v}
+    page = paginate(request, refund_requests_search(user=request.user, **filters))
+    return render(
+        request,
+        "billing/payments_refunds.html",
+        {
+            "form": form,
+            "page": page,
+            "to_decide": refund_requests_to_decide_count(request.user),
+            "pending": DocumentStatus.PENDING,
+        },
+    )
+
+
+def _refund_request_page(
+    request: HttpRequest, pk: int, form: RefundDecideForm | None = None, *, status: int = 200
+) -> HttpResponse:
+    try:
+        refund = refund_request_get(user=request.user, refund_request_id=pk)
+    except NotFound:
+        raise Http404 from None
+    own = refund.requested_by_user_id == request.user.pk
+    may_decide = (
+        refund.status == DocumentStatus.PENDING
+        and request.user.has_perm("billing.change_refundrequest")
+        and not own
+    )
+    return render(
+        request,
+        "billing/payments_refund_request.html",
+        {
+            "refund": refund,
+            "own": own,
+            "may_decide": may_decide,
+            "form": form or RefundDecideForm(),
+            "pending": DocumentStatus.PENDING,
+        },
+        status=status,
+    )
+
+
+@staff_required("billing.view_refundrequest")
+@require_GET
+def refund_request_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """One refund request: what was asked, by whom, its decision; the approver's form."""
+    return _refund_request_page(request, pk)
+
+
+@staff_required("billing.view_refundrequest", "billing.change_refundrequest")
+@require_POST
+def refund_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Approve (the money is paid back now) or reject a refund request, with the reason."""
+    try:
+        refund_request_get(user=request.user, refund_request_id=pk)
+    except NotFound:
+        raise Http404 from None
+    form = RefundDecideForm(request.POST)
+    if form.is_valid():
+        approve = form.cleaned_data["decision"] == "approve"
+        try:
+            refund = balance_refund_decide(
+                actor=request.user, refund_request_id=pk, approve=approve, note=form.cleaned_data["note"]
+            )
+        except GridCareError as exc:
+            add_service_error(form, exc)
+            return _refund_request_page(request, pk, form, status=exc.status)
+        else:
+            if refund.payment is not None:
+                messages.success(
+                    request,
+                    _("Refund approved and paid back: %(number)s.") % {"number": refund.payment.number},
+                )
+            else:
+                messages.success(request, _("Refund request rejected: no money was paid back."))
+            return redirect("billing:payments_refund_request", pk=pk)
+    return _refund_request_page(request, pk, form)
 
 
 # --- arrears aging --------------------------------------------------------------------------
@@ -425,6 +559,9 @@ urlpatterns: list[URLPattern] = [
     path("payments/<int:pk>/", receipt_view, name="payments_receipt"),
     path("payments/<int:pk>/reverse/", reverse_view, name="payments_reverse"),
     path("payments/refund/<str:number>/", refund_view, name="payments_refund"),
+    path("payments/refunds/", refunds_view, name="payments_refunds"),
+    path("payments/refunds/<int:pk>/", refund_request_view, name="payments_refund_request"),
+    path("payments/refunds/<int:pk>/decide/", refund_decide_view, name="payments_refund_decide"),
     path("payments/aging/", aging_view, name="payments_aging"),
     path("payments/waivers/", waivers_view, name="payments_waivers"),
     path("payments/waivers/<int:pk>/decide/", waiver_decide_view, name="payments_waiver_decide"),

@@ -12,8 +12,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from gridcare.billing.services.payments import balance_refund, payment_post, payment_reverse
-from gridcare.billing.tests.factories_payments import ensure_policy, overdue_bill
+from gridcare.billing.services.payments import payment_post, payment_reverse
+from gridcare.billing.tests.factories_payments import ensure_policy, overdue_bill, refund_paid
 from gridcare.customers.choices import AccountStatus
 
 pytestmark = pytest.mark.django_db
@@ -97,14 +97,7 @@ def test_a_refund_shows_as_refunded_not_as_posted(customer_a: Any, clerk: Any) -
     paid = payment_post(
         actor=clerk, account_id=account.pk, amount="35.00", channel="wechat", idempotency_key="in"
     )
-    refund = balance_refund(
-        actor=clerk,
-        account_id=account.pk,
-        channel="refund_bank",
-        reference="BT20261101001",
-        reason="销户退还预收电费",
-        idempotency_key="tf",
-    )
+    refund = refund_paid(account, clerk=clerk, key="tf")
 
     html = _client_for(a.user).get(reverse("portal:payments")).content.decode()
 
