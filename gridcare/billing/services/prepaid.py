@@ -8,7 +8,8 @@ The daily cycle (``gridcare worker`` runs it; ``gridcare billing prepaid …`` b
    supply, an account that switched mode only for its prepaid days) with a meter installed
    during D: the energy used on D from the daily frozen readings (frozen at 00:00: reading(D+1)
    − reading(D), or − an earlier reading after a gap or a skipped run; a meter exchanged on
-   D adds its final readings' part), rated with the rating engine on the days it covers,
+   D, or on an earlier day the charge covers, adds its final readings' part), rated with
+   the rating engine on the days it covers,
    deducted from the balance. One ``PrepaidCharge`` per account and day of
    use; re-running a day charges nothing twice.
 2. :func:`prepaid_check_balances` — first the balances pay the bills of postpaid days they
@@ -174,7 +175,10 @@ class _Meter:
     initial: dict[str, Any]
     tariff_code: str
     first_day: dt.date  # the account's first prepaid day with supply: no reading before it counts
-    final: dict[str, Any] | None = None  # a meter removed during the day: its final readings
+    final: dict[str, Any] | None = None  # a meter removed during the day (or before it): its final readings
+    # A meter removed before the day (换表 on an earlier day of the look-back): the last day it
+    # measured. Its part counts when the charge's days reach back to that day.
+    last_on: dt.date | None = None
 
 
 def _to_wh(value: Any) -> int:
@@ -211,6 +215,31 @@ def usage_wh_expr() -> pl.Expr:
     return ((raw * pl.col("mult_centi") + 50) // 100).alias("used_wh")
 
 
+_SLOT_SCHEMA: dict[str, Any] = {
+    "slot": pl.Int64,
+    "meter_id": pl.Int64,
+    "account_id": pl.Int64,
+    "installed_on": pl.Date,
+    "last_on": pl.Date,
+    "lo": pl.Date,
+    "hi": pl.Date,
+    "resume": pl.Boolean,
+    "has_initial": pl.Boolean,
+    "rollover_wh": pl.Int64,
+    "mult_centi": pl.Int64,
+}
+_VALUES_SCHEMA: dict[str, Any] = {"slot": pl.Int64, "register": pl.String, "wh": pl.Int64}
+
+
+def _energy_values(values: dict[str, Any] | None) -> list[tuple[str, int]]:
+    """(register, Wh) of the energy registers in an installation's initial or final readings."""
+    return [
+        (str(register), _to_wh(value))
+        for register, value in (values or {}).items()
+        if register in ENERGY_REGISTERS and value not in (None, "")
+    ]
+
+
 def _consumption(
     meters: list[_Meter], day: dt.date, last_charged: dict[int, dt.date] | None = None
 ) -> tuple[pl.DataFrame, list[int]]:
@@ -228,131 +257,159 @@ def _consumption(
 
     An account whose last charge (``last_charged``, within the look-back) is for a day
     before ``day − 1`` — a night the daily run was missed — resumes from the reading at the
-    end of that charged day (the first reading from the day after it): the charge covers
-    the skipped days too, as after a gap in the readings."""
-    by_meter = {m.meter_id: m for m in meters}
-    ids = list(by_meter)
-    opening, closing = reading_days(day, day)  # billing's rule: (day, day + 1)
+    end of that charged day (the first reading from the day after it; a meter installed
+    since, from its initial readings): the charge covers the skipped days too, as after a
+    gap in the readings.
+
+    Each installation of the account is one part (a *slot*: the same meter may be in two
+    accounts' look-back), from its start value to its closing value — reading(day + 1), or
+    the final readings of a meter removed during the day. A meter removed on an earlier day
+    (``last_on``, 换表 before ``day``) adds its part — from its reading at the start of the
+    charge to its final readings — when the charge's days reach back to its last day: an
+    exchange day left uncharged (the new meter's reading missing, or the night not run) is
+    charged with the next day, both meters' parts, exactly once. An account is charged only
+    when every part it needs has its total register at both ends."""
+    opening, closing = reading_days(day, day)
     last_charged = last_charged or {}
+    first_day = {m.account_id: m.first_day for m in meters}
     resume = {
-        m: max(by_meter[m].first_day, last_charged[by_meter[m].account_id] + dt.timedelta(days=1))
-        for m in ids
-        if by_meter[m].account_id in last_charged
-        and last_charged[by_meter[m].account_id] + dt.timedelta(days=1) < opening
+        a: max(first_day[a], last + dt.timedelta(days=1))
+        for a, last in last_charged.items()
+        if a in first_day and last + dt.timedelta(days=1) < opening
     }
-    frame = _register_values(ids, [opening, closing])
-    have_prev = set(
-        frame.filter((pl.col("day") == opening) & (pl.col("register") == Register.TOTAL))[
-            "meter_id"
-        ].to_list()
+    slots = pl.DataFrame(
+        [
+            (
+                i,
+                m.meter_id,
+                m.account_id,
+                m.installed_on,
+                m.last_on,
+                resume.get(m.account_id, m.first_day),  # the earliest reading that may start it
+                opening if m.last_on is None else m.last_on,  # the latest one
+                m.account_id in resume,
+                Register.TOTAL.value in dict(_energy_values(m.initial)),
+                10**m.digits * 1000,
+                m.multiplier_centi,
+            )
+            for i, m in enumerate(meters)
+        ],
+        schema=_SLOT_SCHEMA,
+        orient="row",
     )
-    gap = [m for m in ids if m not in have_prev or m in resume]
-    if gap:
+    current = slots.filter(pl.col("last_on").is_null())
+    frame = _register_values(current["meter_id"].unique().to_list(), [opening, closing])
+    # Accounts with a current meter without its reading of the day, or resuming after a
+    # missed night, look back (their meters removed before the day too); the others start
+    # at reading(day) and cannot reach back to an earlier exchange.
+    at_opening = frame.filter((pl.col("day") == opening) & (pl.col("register") == Register.TOTAL))
+    lacking = current.join(at_opening.select("meter_id"), on="meter_id", how="anti")
+    gap_accounts = set(lacking["account_id"].to_list()) | set(resume)
+    slots = slots.filter(pl.col("last_on").is_null() | pl.col("account_id").is_in(list(gap_accounts)))
+    back = slots.filter(pl.col("account_id").is_in(list(gap_accounts)))
+    if back.height:
         older = _register_values(
-            gap, (opening - dt.timedelta(days=LOOKBACK_DAYS), opening - dt.timedelta(days=1))
+            back["meter_id"].unique().to_list(),
+            (opening - dt.timedelta(days=LOOKBACK_DAYS), opening - dt.timedelta(days=1)),
         )
         frame = pl.concat([frame, older])
-    # The closing values: reading(day + 1), or the final readings of a meter removed
-    # during the day (a meter exchange: the account's charge sums both meters' parts).
-    removed = {m.meter_id for m in meters if m.final is not None}
-    final_rows = [
-        (m.meter_id, str(register), closing, _to_wh(value))
-        for m in meters
-        if m.final is not None
-        for register, value in m.final.items()
-        if register in ENERGY_REGISTERS and value not in (None, "")
-    ]
-    cur = pl.concat(
-        [
-            frame.filter((pl.col("day") == closing) & ~pl.col("meter_id").is_in(list(removed))),
-            pl.DataFrame(final_rows, schema=frame.schema, orient="row"),
-        ]
-    )
-    # The earliest reading a charge may start from; a resumed account starts from the
-    # first one on or after it, any other from the latest one (a gap in the readings).
-    first_days = pl.DataFrame(
-        {
-            "meter_id": ids,
-            "first_day": [resume.get(m, by_meter[m].first_day) for m in ids],
-            "resume": [m in resume for m in ids],
-        },
-        schema={"meter_id": pl.Int64, "first_day": pl.Date, "resume": pl.Boolean},
-    )
-    before = (
-        frame.filter(pl.col("day") < closing)
-        .join(first_days, on="meter_id")
-        .filter(pl.col("day") >= pl.col("first_day"))
-        .drop("first_day")
-    )
-    from_day = (
-        before.filter(pl.col("register") == Register.TOTAL)
-        .group_by("meter_id")
+    # Each slot's start: a reading within its window (the first one when resuming, else the
+    # latest), or its initial readings — at once for a meter installed since the resumed
+    # day, else only without a reading and when installed within the look-back.
+    read_day = (
+        frame.filter(pl.col("register") == Register.TOTAL)
+        .join(slots.select("slot", "meter_id", "lo", "hi", "installed_on", "resume"), on="meter_id")
+        .filter(
+            (pl.col("day") >= pl.col("lo"))
+            & (pl.col("day") <= pl.col("hi"))
+            & (pl.col("day") >= pl.col("installed_on"))
+        )
+        .group_by("slot")
         .agg(
             pl.when(pl.col("resume").first())
             .then(pl.col("day").min())
             .otherwise(pl.col("day").max())
-            .alias("from_day")
+            .alias("read_day")
         )
     )
-    before = before.drop("resume")
-    prev = before.join(from_day, on="meter_id").filter(pl.col("day") == pl.col("from_day")).drop("day")
-    # A meter installed within the look-back with no reading since: its initial readings.
-    has_prev = set(from_day["meter_id"].to_list())
-    initial_rows = []
-    for meter in meters:
-        if meter.meter_id in has_prev or meter.installed_on > day:
-            continue
-        earliest = resume.get(meter.meter_id, meter.first_day)
-        if meter.installed_on < max(day - dt.timedelta(days=LOOKBACK_DAYS), earliest):
-            continue
-        for register, value in (meter.initial or {}).items():
-            if register in ENERGY_REGISTERS and value not in (None, ""):
-                initial_rows.append((meter.meter_id, register, _to_wh(value), meter.installed_on))
-    if initial_rows:
-        prev = pl.concat(
-            [
-                prev,
-                pl.DataFrame(
-                    initial_rows,
-                    schema={"meter_id": pl.Int64, "register": pl.String, "wh": pl.Int64, "from_day": pl.Date},
-                    orient="row",
-                ),
-            ]
+    earliest_initial = day - dt.timedelta(days=LOOKBACK_DAYS)
+    starts = (
+        slots.join(read_day, on="slot", how="left")
+        .with_columns(
+            initial=pl.col("has_initial")
+            & (
+                (pl.col("resume") & (pl.col("installed_on") >= pl.col("lo")))
+                | (
+                    pl.col("read_day").is_null()
+                    & (pl.col("installed_on") >= pl.max_horizontal(pl.col("lo"), pl.lit(earliest_initial)))
+                )
+            )
         )
-    params = pl.DataFrame(
-        {
-            "meter_id": ids,
-            "account_id": [by_meter[m].account_id for m in ids],
-            "rollover_wh": [10 ** by_meter[m].digits * 1000 for m in ids],
-            "mult_centi": [by_meter[m].multiplier_centi for m in ids],
-        },
-        schema={
-            "meter_id": pl.Int64,
-            "account_id": pl.Int64,
-            "rollover_wh": pl.Int64,
-            "mult_centi": pl.Int64,
-        },
+        .with_columns(
+            from_day=pl.when(pl.col("initial")).then(pl.col("installed_on")).otherwise(pl.col("read_day"))
+        )
+    )
+    # The charge's first day: the resumed day, or the earliest start of the meters in place
+    # on the day. A meter removed before the day counts when that first day is on or before
+    # its last day (the exchange day is in the charge).
+    resumed = pl.DataFrame(
+        {"account_id": list(resume), "resume_day": list(resume.values())},
+        schema={"account_id": pl.Int64, "resume_day": pl.Date},
+    )
+    span = (
+        starts.filter(pl.col("last_on").is_null())
+        .group_by("account_id")
+        .agg(pl.col("from_day").min())
+        .join(resumed, on="account_id", how="left")
+        .select("account_id", span_day=pl.coalesce("resume_day", "from_day"))
+    )
+    starts = starts.join(span, on="account_id", how="left").filter(
+        pl.col("last_on").is_null() | (pl.col("span_day") <= pl.col("last_on"))
+    )
+    needed = starts.select("slot", "account_id")
+    started = starts.filter(pl.col("from_day").is_not_null())
+    from_reading = (
+        started.filter(~pl.col("initial"))
+        .select("slot", "meter_id", "from_day")
+        .join(frame, left_on=["meter_id", "from_day"], right_on=["meter_id", "day"])
+        .select("slot", "register", "wh")
+    )
+    initial_slots = set(started.filter(pl.col("initial"))["slot"].to_list())
+    from_initial = pl.DataFrame(
+        [(i, r, wh) for i in sorted(initial_slots) for r, wh in _energy_values(meters[i].initial)],
+        schema=_VALUES_SCHEMA,
+        orient="row",
+    )
+    prev = pl.concat([from_reading, from_initial]).join(started.select("slot", "from_day"), on="slot")
+    # The closing values: reading(day + 1), or the final readings of a meter removed during
+    # the day or before it (a meter exchange: the account's charge sums both meters' parts).
+    needed_slots = set(needed["slot"].to_list())
+    removed = {i for i in needed_slots if meters[i].final is not None}
+    cur = pl.concat(
+        [
+            slots.filter(pl.col("last_on").is_null() & ~pl.col("slot").is_in(list(removed)))
+            .select("slot", "meter_id")
+            .join(frame.filter(pl.col("day") == closing), on="meter_id")
+            .select("slot", "register", "wh"),
+            pl.DataFrame(
+                [(i, r, wh) for i in sorted(removed) for r, wh in _energy_values(meters[i].final)],
+                schema=_VALUES_SCHEMA,
+                orient="row",
+            ),
+        ]
     )
     used = (
-        cur.join(prev.rename({"wh": "prev_wh"}), on=["meter_id", "register"], how="inner")
-        .join(params, on="meter_id")
+        cur.join(prev.rename({"wh": "prev_wh"}), on=["slot", "register"], how="inner")
+        .join(slots.select("slot", "account_id", "rollover_wh", "mult_centi"), on="slot")
         .with_columns(used_wh=usage_wh_expr())
     )
-    # An account is charged only when each of its meters of the day has its total.
-    meters_per_account = (
-        pl.DataFrame(
-            {"account_id": [m.account_id for m in meters], "meter_id": [m.meter_id for m in meters]},
-            schema={"account_id": pl.Int64, "meter_id": pl.Int64},
-        )
-        .group_by("account_id")
-        .agg(pl.len().alias("meters"))
-    )
+    # An account is charged only when each of the parts it needs has its total.
     complete = (
         used.filter(pl.col("register") == Register.TOTAL)
         .group_by("account_id")
         .agg(pl.len().alias("with_total"))
-        .join(meters_per_account, on="account_id")
-        .filter(pl.col("with_total") == pl.col("meters"))
+        .join(needed.group_by("account_id").agg(pl.len().alias("parts")), on="account_id")
+        .filter(pl.col("with_total") == pl.col("parts"))
         .select("account_id")
     )
     summed = (
@@ -403,13 +460,16 @@ def _periods(
     mtd_fen: dict[int, int],
     earlier_months: dict[int, tuple[int, int]],
     first_days: dict[int, dt.date],
+    begun_earlier: dict[int, _GapCharge] | None = None,
 ) -> pl.DataFrame:
     """The rating periods of each account, with ``minus_fen``: what the account's charge
     subtracts from that period's rating.
 
     - annual tiers (and tariffs without tiers): one period, the days the charge covers
-      (``from_day`` … day), ``ytd_wh_before`` = this year's earlier daily charges, so the
-      tier crossing lands on the day it happens (the engine splits a gap over 1 January);
+      (``from_day`` … day), ``ytd_wh_before`` = the year's earlier daily charges and bills
+      (``_year_and_month_so_far``), so the tier crossing lands on the day it happens; a gap
+      over 1 January gets the old year's position (``_ytd_across_new_year``) and the engine
+      splits it, the new year's days from 0;
     - monthly tiers: the month so far (1st … day) with the month-to-date energy including
       today, minus the month's earlier charges (the sum of a month's daily charges then
       equals the rating of the month's energy) — from the account's first prepaid day
@@ -419,8 +479,12 @@ def _periods(
       estimates would, and each month's share is rated in its own month: the earlier month
       completed (its charges so far added, then subtracted: ``earlier_months``), any month
       in between whole, this month from the 1st — each from the account's first prepaid
-      day when that falls within it.
+      day when that falls within it. Later in that month (``begun_earlier``: the month's
+      first charge covered days of earlier months), the month so far counts only that
+      charge's share of this month, and its earlier months' rows are rated again and added,
+      so what it subtracts is only what was charged for this month's days.
     """
+    begun_earlier = begun_earlier or {}
     rows = []
     for rec in usage.iter_rows(named=True):
         account_id = rec["account_id"]
@@ -449,28 +513,31 @@ def _periods(
             )
             continue
         if rec["from_day"] >= month_start:
+            month_wh = rec["total"] + mtd_wh.get(account_id, 0)
+            earlier: list[tuple[dt.date, dt.date, int, int]] = []
+            if account_id in begun_earlier:
+                gap = begun_earlier[account_id]
+                *earlier, this_month = _month_rows(gap, first_day=first_days[account_id])
+                month_wh -= gap.wh - this_month[2]
             rows.append(
                 {
                     **base,
                     "period_start": month_start,
                     "period_end": day,
-                    "total_wh": rec["total"] + mtd_wh.get(account_id, 0),
+                    "total_wh": month_wh,
                     "minus_fen": mtd_fen.get(account_id, 0),
                 }
             )
+            rows += [
+                {**base, "period_start": a, "period_end": b, "total_wh": wh, "minus_fen": fen}
+                for a, b, wh, fen in earlier
+            ]
             continue
-        before_wh, before_fen = earlier_months.get(account_id, (0, 0))
-        for first, last, wh in _month_shares(rec["from_day"], day, rec["total"]):
-            opening = first == rec["from_day"]
-            rows.append(
-                {
-                    **base,
-                    "period_start": max(first.replace(day=1), first_days[account_id]),
-                    "period_end": last,
-                    "total_wh": wh + (before_wh if opening else 0),
-                    "minus_fen": before_fen if opening else 0,
-                }
-            )
+        gap = _GapCharge(rec["from_day"], day, rec["total"], earlier_months.get(account_id, (0, 0)))
+        rows += [
+            {**base, "period_start": a, "period_end": b, "total_wh": wh, "minus_fen": fen}
+            for a, b, wh, fen in _month_rows(gap, first_day=first_days[account_id])
+        ]
     schema = {
         "account_id": pl.Int64,
         "tariff_code": pl.String,
@@ -491,6 +558,37 @@ def _periods(
         "minus_fen": pl.Int64,
     }
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+@dataclass(frozen=True)
+class _GapCharge:
+    """A monthly-tier charge over the 1st: its Wh used over ``first`` … ``last``, and the Wh
+    and fen charged in ``first``'s month before it (``before``)."""
+
+    first: dt.date
+    last: dt.date
+    wh: int
+    before: tuple[int, int]
+
+
+def _month_rows(gap: _GapCharge, *, first_day: dt.date) -> list[tuple[dt.date, dt.date, int, int]]:
+    """The rating periods of a monthly-tier charge over the 1st: (start, end, Wh, fen to
+    subtract) per month of its days, its Wh spread evenly (``_month_shares``). The month it
+    began is completed (its earlier charges' Wh added, their fen subtracted); each month
+    from the account's first prepaid day (``first_day``) when that falls within it."""
+    before_wh, before_fen = gap.before
+    out = []
+    for start, end, share in _month_shares(gap.first, gap.last, gap.wh):
+        opening = start == gap.first
+        out.append(
+            (
+                max(start.replace(day=1), first_day),
+                end,
+                share + (before_wh if opening else 0),
+                before_fen if opening else 0,
+            )
+        )
+    return out
 
 
 def _month_shares(first: dt.date, last: dt.date, wh: int) -> list[tuple[dt.date, dt.date, int]]:
@@ -525,14 +623,24 @@ def _charges_where_the_gap_began(
         first = dict(zip(group["account_id"].to_list(), group["from_day"].to_list(), strict=True))
         rows = PrepaidCharge.objects.filter(
             account_id__in=list(first), day__gte=first_of, day__lt=after
-        ).values_list("account_id", "day", "kwh", "amount")
+        ).values_list("account_id", "day", "days", "kwh", "amount")
         for account_id in first:
             out[account_id] = (0, 0)
-        for account_id, charged_day, kwh, amount in rows:
+        for account_id, charged_day, days, kwh, amount in rows:
             if charged_day < first[account_id]:
                 wh, fen = out[account_id]
-                out[account_id] = (wh + int(Decimal(kwh) * 1000), fen + int(Decimal(amount) * 100))
+                used = int(Decimal(kwh) * 1000)
+                if by_year:  # a charge of that year over its own 1 January: that year's share
+                    used -= _share_before(first_of, charged_day=charged_day, days=days, wh=used)
+                out[account_id] = (wh + used, fen + int(Decimal(amount) * 100))
     return out
+
+
+def _share_before(boundary: dt.date, *, charged_day: dt.date, days: int, wh: int) -> int:
+    """The Wh of a charge (``days`` days up to ``charged_day``, ``wh`` in all) used before
+    ``boundary`` (a 1 January): the engine's split of a period by days (cumulative floor)."""
+    before = (boundary - (charged_day - dt.timedelta(days=days - 1))).days
+    return wh * before // days if before > 0 else 0
 
 
 def _earlier_month_charges(usage: pl.DataFrame, day: dt.date) -> dict[int, tuple[int, int]]:
@@ -541,11 +649,79 @@ def _earlier_month_charges(usage: pl.DataFrame, day: dt.date) -> dict[int, tuple
     return _charges_where_the_gap_began(usage, day, by_year=False)
 
 
+def _month_begun_earlier(account_ids: list[int], day: dt.date) -> dict[int, _GapCharge]:
+    """Accounts whose charges of this month before ``day`` include one that began in an
+    earlier month (a gap over the 1st caught up): that charge, as it was rated. Few rows
+    (charges of more than one day); the earlier month's charges before it are one small
+    query per such month."""
+    if not account_ids:
+        return {}
+    wanted = set(account_ids)
+    month = day.replace(day=1)
+    rows = PrepaidCharge.objects.filter(
+        account_id__gte=account_ids[0],
+        account_id__lte=account_ids[-1],
+        day__gte=month,
+        day__lt=day,
+        days__gt=1,
+    ).values_list("account_id", "day", "days", "kwh")
+    found = {
+        a: (charged_day - dt.timedelta(days=days - 1), charged_day, int(Decimal(kwh) * 1000))
+        for a, charged_day, days, kwh in rows
+        if a in wanted and charged_day - dt.timedelta(days=days - 1) < month
+    }
+    if not found:
+        return {}
+    starts = pl.DataFrame(
+        {"account_id": list(found), "from_day": [first for first, _, _ in found.values()]},
+        schema={"account_id": pl.Int64, "from_day": pl.Date},
+    )
+    before = _charges_where_the_gap_began(starts, day, by_year=False)
+    return {a: _GapCharge(first, last, wh, before[a]) for a, (first, last, wh) in found.items()}
+
+
 def _ytd_across_new_year(usage: pl.DataFrame, day: dt.date) -> dict[int, int]:
-    """Accounts whose charge starts in an earlier year (readings missing over 1 January):
-    the engine wants ``ytd_wh_before`` of the period's *first* year, so their charges of
-    that year before the gap are summed."""
-    return {a: wh for a, (wh, _fen) in _charges_where_the_gap_began(usage, day, by_year=True).items()}
+    """Accounts whose charge starts in an earlier year (readings missing over 1 January, or
+    nights not run): the engine wants ``ytd_wh_before`` of the period's *first* year — that
+    year's position before the gap: its daily charges before the gap and its bills of
+    postpaid days before it (an account that became prepaid during that year), as
+    :func:`_year_and_month_so_far` counts a year. The engine starts the new year from 0."""
+    out = {a: wh for a, (wh, _fen) in _charges_where_the_gap_began(usage, day, by_year=True).items()}
+    starts = usage.select("account_id", "from_day").filter(pl.col("from_day") < day.replace(month=1, day=1))
+    for (from_day,), group in starts.group_by("from_day"):  # a rare, small query per gap start
+        bills = {
+            "account_id__in": group["account_id"].to_list(),
+            "period__gte": from_day.replace(month=1, day=1),
+            "period_end__lt": from_day,
+        }
+        for account_id, wh in _billed_wh(bills):
+            out[account_id] += wh
+    return out
+
+
+def _billed_wh(bills: dict[str, Any]) -> list[tuple[int, int]]:
+    """(account, Wh) settled by the bills matching the ``Bill`` lookups ``bills`` (void bills
+    left out), then by their approved corrections of the consumption: the energy of the
+    postpaid days in an annual tier position. Two grouped queries."""
+    billed = (
+        Bill.objects.filter(**bills)
+        .exclude(status=BillStatus.VOID)
+        .values("account_id")
+        .annotate(kwh=Sum("kwh"))
+        .values_list("account_id", "kwh")
+    )
+    corrected = (
+        BillAdjustment.objects.filter(
+            status=DocumentStatus.APPROVED,
+            corrects_consumption=True,
+            **{f"bill__{k}": v for k, v in bills.items()},
+        )
+        .exclude(bill__status=BillStatus.VOID)
+        .values("bill__account_id")
+        .annotate(kwh=Sum("kwh"))
+        .values_list("bill__account_id", "kwh")
+    )
+    return [(a, int(Decimal(kwh) * 1000)) for a, kwh in [*billed, *corrected] if kwh is not None]
 
 
 def _year_and_month_so_far(
@@ -555,16 +731,17 @@ def _year_and_month_so_far(
     month Wh, month fen — one query over the batch's id range (sorted ids, so no long
     ``IN`` list), keeping only the batch's accounts. The year's Wh also counts this year's
     bills of days before ``day`` (with their approved corrections of the consumption): an
-    account that became prepaid this year keeps its position in the annual tiers."""
+    account that became prepaid this year keeps its position in the annual tiers.
+
+    A charge of this year that covers days of the last year too (a gap over 1 January)
+    counts only its share of this year's days — the share the engine rated from 0 — so the
+    year's position is this year's energy alone."""
     wanted = set(account_ids)
     month = day.replace(day=1)
+    year = day.replace(month=1, day=1)
+    in_batch = {"account_id__gte": account_ids[0], "account_id__lte": account_ids[-1]}
     rows = (
-        PrepaidCharge.objects.filter(
-            account_id__gte=account_ids[0],
-            account_id__lte=account_ids[-1],
-            day__gte=day.replace(month=1, day=1),
-            day__lt=day,
-        )
+        PrepaidCharge.objects.filter(**in_batch, day__gte=year, day__lt=day)
         .values("account_id")
         .annotate(
             year_kwh=Sum("kwh"),
@@ -583,34 +760,23 @@ def _year_and_month_so_far(
         if month_kwh is not None:
             mtd_wh[account_id] = int(Decimal(month_kwh) * 1000)
             mtd_fen[account_id] = int(Decimal(month_amount) * 100)
+    # A charge covers at most LOOKBACK_DAYS + 1 days: only the first weeks of the year can
+    # hold one that began the year before (few rows: charges of more than one day).
+    spanning = PrepaidCharge.objects.filter(
+        **in_batch,
+        day__gte=year,
+        day__lt=min(day, year + dt.timedelta(days=LOOKBACK_DAYS + 1)),
+        days__gt=1,
+    ).values_list("account_id", "day", "days", "kwh")
+    for account_id, charged_day, days, kwh in spanning:
+        if account_id in wanted:
+            ytd[account_id] -= _share_before(
+                year, charged_day=charged_day, days=days, wh=int(Decimal(kwh) * 1000)
+            )
     # Each day is settled by one path: the days billed monthly before the switch.
-    year_bills = {
-        "account_id__gte": account_ids[0],
-        "account_id__lte": account_ids[-1],
-        "period__gte": day.replace(month=1, day=1),
-        "period_end__lt": day,
-    }
-    billed = (
-        Bill.objects.filter(**year_bills)
-        .exclude(status=BillStatus.VOID)
-        .values("account_id")
-        .annotate(kwh=Sum("kwh"))
-        .values_list("account_id", "kwh")
-    )
-    corrected = (
-        BillAdjustment.objects.filter(
-            status=DocumentStatus.APPROVED,
-            corrects_consumption=True,
-            **{f"bill__{k}": v for k, v in year_bills.items()},
-        )
-        .exclude(bill__status=BillStatus.VOID)
-        .values("bill__account_id")
-        .annotate(kwh=Sum("kwh"))
-        .values_list("bill__account_id", "kwh")
-    )
-    for account_id, kwh in [*billed, *corrected]:
-        if account_id in wanted and kwh is not None:
-            ytd[account_id] = ytd.get(account_id, 0) + int(Decimal(kwh) * 1000)
+    for account_id, wh in _billed_wh({**in_batch, "period__gte": year, "period_end__lt": day}):
+        if account_id in wanted:
+            ytd[account_id] = ytd.get(account_id, 0) + wh
     return ytd, mtd_wh, mtd_fen
 
 
@@ -637,30 +803,37 @@ def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
         )
     start_of_day = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
     end_of_day = timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min))
-    rows = (
-        Installation.objects.filter(
-            Q(removed_at__isnull=True) | Q(removed_at__gt=start_of_day),
-            prepaid_days_q(day, prefix="account__"),
-            installed_at__lt=end_of_day,
-        )
-        .order_by("account_id", "installed_at")
-        .values_list(
-            "account_id",
-            "meter_id",
-            "meter__digits",
-            "meter__multiplier",
-            "installed_at",
-            "initial_readings",
-            "account__tariff_code",
-            "account__opened_on",
-            "account__is_prepaid",
-            "account__billing_mode_since",
-            "removed_at",
-            "final_readings",
-        )
+    columns = (
+        "account_id",
+        "meter_id",
+        "meter__digits",
+        "meter__multiplier",
+        "installed_at",
+        "initial_readings",
+        "account__tariff_code",
+        "account__opened_on",
+        "account__is_prepaid",
+        "account__billing_mode_since",
+        "removed_at",
+        "final_readings",
     )
-    meters = [
-        _Meter(
+    prepaid_on_day = Installation.objects.filter(prepaid_days_q(day, prefix="account__"))
+    in_place = prepaid_on_day.filter(
+        Q(removed_at__isnull=True) | Q(removed_at__gt=start_of_day), installed_at__lt=end_of_day
+    )
+    # Meters removed on an earlier day of the look-back (换表): a charge that reaches back to
+    # that day adds the old meter's part (``_consumption``). Few rows: the exchanges of 62 days.
+    removed_before = prepaid_on_day.filter(
+        removed_at__gte=timezone.make_aware(
+            dt.datetime.combine(day - dt.timedelta(days=LOOKBACK_DAYS), dt.time.min)
+        ),
+        removed_at__lte=start_of_day,
+    )
+
+    def as_meter(row: tuple[Any, ...]) -> _Meter:
+        a, m, d, mult, at, init, code, opened, prepaid, since, removed, final = row
+        earlier = removed is not None and removed <= start_of_day
+        return _Meter(
             a,
             m,
             int(d),
@@ -669,12 +842,19 @@ def prepaid_daily_charges(*, day: dt.date, actor: Any) -> dict[str, Any]:
             init or {},
             code or "",
             max(opened, since) if prepaid and since else opened,
-            # A meter exchanged (or removed) during the day: its part ends at its final readings.
+            # A meter exchanged (or removed) during the day or before: its part ends at its
+            # final readings.
             (final or {}) if removed is not None and removed < end_of_day else None,
+            # The last day it measured (removed at 00:00: the day before).
+            _local_date(removed - dt.timedelta(microseconds=1)) if earlier else None,
         )
-        for a, m, d, mult, at, init, code, opened, prepaid, since, removed, final in rows
-    ]
-    # Batches of whole accounts (an account has two meters on the day of an exchange).
+
+    meters = [as_meter(row) for row in in_place.values_list(*columns)]
+    with_meter = {m.account_id for m in meters}
+    meters += [m for m in map(as_meter, removed_before.values_list(*columns)) if m.account_id in with_meter]
+    meters.sort(key=lambda m: (m.account_id, m.last_on is not None))
+    # Batches of whole accounts (an account has two meters on the day of an exchange, or one
+    # removed earlier in the look-back).
     batches: list[list[_Meter]] = []
     for meter in meters:
         if not batches or (
@@ -785,6 +965,9 @@ def _charge_batch(
             mtd_fen=mtd_fen,
             earlier_months=_earlier_month_charges(usage, day),
             first_days={m.account_id: m.first_day for m in todo},
+            begun_earlier=_month_begun_earlier(
+                sorted(a for a in charged_ids if basis.get(tariffs[a]) == "monthly"), day
+            ),
         )
         rating = _rate(periods.drop("minus_fen"))
         not_rated: dict[int, str] = {}
