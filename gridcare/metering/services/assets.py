@@ -9,6 +9,9 @@ that already has a meter) raises ``Conflict``.
 
 Services lock the rows they change (``select_for_update``) and return fresh objects; the
 instances passed in are not updated: reload them (``refresh_from_db``) if you keep them.
+Installation, removal and exchange store readings, so they first take the write locks of
+the meters whose readings they store (``readings.lock_meter_writes``, the locks an import
+chunk holds while it writes those meters), before they lock any row.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from gridcare.metering.choices import (
     Register,
 )
 from gridcare.metering.models import Installation, Meter, Reading
+from gridcare.metering.services.readings import lock_meter_writes
 
 Actor = AbstractBaseUser | AnonymousUser | str | None
 
@@ -207,7 +211,8 @@ def _readings_json(readings: Mapping[str, Decimal]) -> dict[str, str]:
 def _store_readings(meter: Meter, at: dt.datetime, readings: Mapping[str, Decimal]) -> None:
     """Keep the readings at an install or removal as that day's register readings (source
     "exchange"), so the meter's daily series (VEE) starts or ends there. A reading already
-    stored for that day is kept."""
+    stored for that day is kept. The caller took the meter's write lock
+    (``lock_meter_writes``) first thing in its transaction."""
     day = timezone.localtime(at).date()
     Reading.objects.bulk_create(
         [
@@ -385,11 +390,14 @@ def meter_install(
 
     Records the installation at the account's service point with the initial reading of
     every register, and stores those readings as that day's readings (source "exchange")
-    so the meter's daily series starts there.
+    so the meter's daily series starts there. An import writing the meter's readings at
+    that moment finishes its chunk first (``lock_meter_writes``), then the installation
+    goes through.
     """
     installed_at = _aware_clean(installed_at, field="installed_at")
     reason = _text_clean(reason, field="reason", max_length=200, required=False)
     with transaction.atomic():
+        lock_meter_writes([meter.pk])  # before any row lock: an import chunk may hold the meter
         locked = _meter_locked(meter)
         if not meter_transition_allowed(locked.status, MeterStatus.INSTALLED):
             raise Conflict(
@@ -453,13 +461,16 @@ def meter_remove(
 
     A final reading below the installation's initial reading is refused unless its register
     is named in ``rolled_over`` (the display passed 10**digits − 1 and restarted at 0). The
-    final readings are stored as that day's readings (source "exchange"). The removal reason
-    is kept on the audit row (``Installation.reason`` is the reason of the installation).
+    final readings are stored as that day's readings (source "exchange"), after an import
+    writing the meter's readings at that moment has finished its chunk
+    (``lock_meter_writes``). The removal reason is kept on the audit row
+    (``Installation.reason`` is the reason of the installation).
     """
     removed_at = _aware_clean(removed_at, field="removed_at")
     reason = _text_clean(reason, field="reason", max_length=200, required=True)
     rolled = set(rolled_over)
     with transaction.atomic():
+        lock_meter_writes([meter.pk])  # before any row lock: an import chunk may hold the meter
         locked = _meter_locked(meter)
         installation = (
             Installation.objects.select_for_update().filter(meter=locked, removed_at__isnull=True).first()
@@ -513,11 +524,24 @@ def meter_exchange(
     ``new_meter`` with its initial readings. One transaction: if any part fails, nothing
     changes. Returns the new installation.
 
+    Both meters' write locks are taken first, in one call (``lock_meter_writes``: the
+    locks an import chunk holds while it writes a meter's readings, in their one global
+    order), before any row is locked: an import writing either meter at that moment
+    finishes its chunk, then the exchange goes through. If the account's meter changed
+    between the look-up and the locks (another exchange or removal just committed), the
+    exchange is refused (``Conflict``) and nothing changes.
+
     Errors name this call's inputs (``old_final_readings``, ``new_initial_readings``,
     ``new_meter``, ``at``).
     """
     reason = _text_clean(reason, field="reason", max_length=200, required=True)
     with transaction.atomic():
+        installed = (
+            Installation.objects.filter(account=account, removed_at__isnull=True)
+            .values_list("meter_id", flat=True)
+            .first()
+        )
+        lock_meter_writes([m for m in (installed, new_meter.pk) if m is not None])
         current = (
             Installation.objects.select_for_update()
             .filter(account=account, removed_at__isnull=True)
@@ -526,6 +550,10 @@ def meter_exchange(
         )
         if current is None:
             raise Conflict(_("This account has no meter installed."), field="account")
+        if current.meter_id != installed:  # exchanged meanwhile: its meter is not locked
+            raise Conflict(
+                _("The meter of this account changed meanwhile; reload the page and check."), field="account"
+            )
         if current.meter_id == new_meter.pk:
             raise ValidationFailed(_("The new meter is the one installed."), field="new_meter")
         try:

@@ -29,7 +29,7 @@ from typing import Any
 
 import polars as pl
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -85,6 +85,8 @@ __all__ = [
     "WRITERS",
     "IMPORT_CHANNELS",
     "RESOLVE_ACTIONS",
+    "SWEEP_BATCH_METERS",
+    "lock_meter_writes",
     "reading_edit",
     "reading_exceptions_resolve",
     "reading_import_create",
@@ -105,6 +107,10 @@ cost and one backend runs on one core; two cores, two writers)."""
 
 API_BATCH_LIMIT = 10_000
 """Records per ``POST /api/metering/readings`` call."""
+
+SWEEP_BATCH_METERS = 5_000
+"""Meters per transaction of the nightly missing-days sweep (each batch takes its meters'
+write locks, so an import of those meters waits for that batch only)."""
 
 IMPORT_CHANNELS = (ReadingSource.AMI, ReadingSource.MANUAL, ReadingSource.HANDHELD)
 """Channels a file or batch may come from (estimates and edits are made here, not imported)."""
@@ -130,7 +136,7 @@ _DEFAULT_PARAMS = VeeParams(
 _READING_SCHEMA = {"meter_id": pl.Int64, "register": pl.String, "day": pl.Date, "value_milli": pl.Int64}
 _CONTEXT_SCHEMA = {**_READING_SCHEMA, "quality": pl.String}
 _KEYS = ["meter_id", "register", "day"]
-_WRITE_LOCKS = 0x4D52  # advisory-lock namespace of every write of readings (``_lock_meters``)
+_WRITE_LOCKS = 0x4D52  # advisory-lock namespace of every write of readings (``lock_meter_writes``)
 _AROUND_DAYS = 8  # first reach of ``_estimate_runs_around`` either side of a replaced day
 _AROUND_MAX_DAYS = 8 * 4**4  # how far it widens at most (a run of estimates longer: left as it is)
 _IMPORT_ACTOR = "gridcare readings import"
@@ -681,7 +687,14 @@ def _write_chunk(reading_import: ReadingImport, work: _ChunkWork, installs: pl.D
             replaced = _replace_estimates(reading_import, replacing)
             inserted += replaced.height
             if replaced.height:
-                _reestimate(reading_import, replaced, work.meters)
+                _reestimate(
+                    replaced,
+                    work.meters,
+                    actor=_import_actor(reading_import),
+                    obj=reading_import,
+                    action="reading_import.reestimate",
+                    reading_import=reading_import,
+                )
             if work.estimates is not None:
                 _insert_estimates(reading_import, work.estimates)
             if work.exceptions is not None:
@@ -695,21 +708,28 @@ def _write_chunk(reading_import: ReadingImport, work: _ChunkWork, installs: pl.D
     )
 
 
-def _lock_meters(meter_ids: Iterable[int] | pl.Series) -> None:
+def lock_meter_writes(meter_ids: Iterable[int] | pl.Series) -> None:
     """Take the write locks of ``meter_ids`` (``core.bulk.lock_ids``, one namespace and one
-    global order; PostgreSQL) for the rest of the transaction. Every write of readings —
-    an import chunk, a clerk's edit, the exception queue's actions — calls this first,
-    before it touches a reading or an exception: two writers of the same meters then go
-    one after the other instead of locking rows in opposite orders and deadlocking."""
+    global order; PostgreSQL) for the rest of the transaction. Every write of readings or
+    reading exceptions — an import chunk, a clerk's edit, the exception queue's actions,
+    the missing-days sweep, a meter's installation, removal or exchange
+    (``services.assets``) — calls this first, before it locks or writes any row: two
+    writers of the same meters then go one after the other instead of locking rows in
+    opposite orders and deadlocking.
+
+    Pass all the meters of the transaction in one call: one call takes its locks in the
+    global order, a second call in the same transaction takes its own after them, which
+    can break that order — unless it asks only for locks the first one holds, as when an
+    exchange's removal and installation lock again the meters the exchange locked."""
     lock_ids(namespace=_WRITE_LOCKS, ids=meter_ids)
 
 
 def _lock_chunk_meters(work: _ChunkWork) -> None:
-    """Take the write locks of the chunk's meters (:func:`_lock_meters`): two imports
+    """Take the write locks of the chunk's meters (:func:`lock_meter_writes`): two imports
     writing the same meters, or an import and a clerk, then write one after the other,
     while the import's own chunks (disjoint meter ranges) still go side by side."""
     frames = [f for f in (work.readings, work.estimates, work.exceptions) if f is not None and f.height]
-    _lock_meters(pl.concat([f.get_column("meter_id").cast(pl.Int64) for f in frames]))
+    lock_meter_writes(pl.concat([f.get_column("meter_id").cast(pl.Int64) for f in frames]))
 
 
 def _estimated_meanwhile(readings: pl.DataFrame) -> pl.DataFrame:
@@ -788,15 +808,27 @@ def _replace_estimates(reading_import: ReadingImport, readings: pl.DataFrame) ->
     return replaced
 
 
-def _reestimate(reading_import: ReadingImport, replaced: pl.DataFrame, meters: pl.DataFrame | None) -> int:
-    """Estimate again the estimates still standing next to the ``replaced`` days (a real
-    reading just replaced their estimate): each run of them lying between two good reads
-    gets the straight line between those (``engine.estimate.interpolate_runs``, the rule of
-    the first estimation; a run next to a suspect reading or without a reading on one side
-    stays as it was). Set-based, in the chunk's transaction after the replacement; the
-    values stay source and quality ``estimated`` and name this import as theirs. One audit
-    row on the import lists each estimate changed with its value before and after. Returns
-    how many changed."""
+def _reestimate(
+    replaced: pl.DataFrame,
+    meters: pl.DataFrame | None,
+    *,
+    actor: Any,
+    obj: models.Model,
+    action: str,
+    reading_import: ReadingImport | None = None,
+    reason: str = "",
+) -> int:
+    """Estimate again the estimates standing next to the ``replaced`` days (meter_id,
+    register, day: a real reading just replaced their estimate, or a clerk edited them):
+    each run of them lying between two good reads (valid or edited) gets the straight line
+    between those (``engine.estimate.interpolate_runs``, the rule of the first estimation;
+    a run next to a suspect reading or without a reading on one side stays as it was).
+    ``meters`` (meter_id, digits) tells where a register rolls over. Set-based, in the
+    caller's transaction after the replacement, under its write locks; the values stay
+    source and quality ``estimated``; with ``reading_import`` they name that import as
+    theirs (an import's back-fill), else they keep their import (a clerk's edit). One audit
+    row — ``actor``, ``action`` on ``obj``, ``reason`` — lists each estimate changed with
+    its value before and after. Returns how many changed."""
     around, runs = _estimate_runs_around(replaced)
     no_meters = pl.DataFrame(schema={"meter_id": pl.Int64, "digits": pl.Int64})  # no rollover known
     estimates = interpolate_runs(runs, meters if meters is not None else no_meters)
@@ -809,13 +841,12 @@ def _reestimate(reading_import: ReadingImport, replaced: pl.DataFrame, meters: p
     ).filter(pl.col("value_milli") != pl.col("before_milli"))
     if changes.height == 0:
         return 0
+    frame = changes.select(*_KEYS, decimal_from_units("value_milli", scale=3, alias="value"))
+    if reading_import is not None:
+        frame = frame.with_columns(reading_import_id=pl.lit(reading_import.pk, dtype=pl.Int64))
     changed = update_from_frame(
         table=Reading._meta.db_table,
-        frame=changes.select(
-            *_KEYS,
-            decimal_from_units("value_milli", scale=3, alias="value"),
-            reading_import_id=pl.lit(reading_import.pk, dtype=pl.Int64),
-        ),
+        frame=frame,
         key_columns=_KEYS,
         only_if=f"t.quality = '{ReadingQuality.ESTIMATED.value}'",
     )
@@ -831,11 +862,12 @@ def _reestimate(reading_import: ReadingImport, replaced: pl.DataFrame, meters: p
         )
     )
     audit_record(
-        actor=_import_actor(reading_import),
-        obj=reading_import,
-        action="reading_import.reestimate",
+        actor=actor,
+        obj=obj,
+        action=action,
         before={key: {"value": value} for key, value in done.select("key", "before").iter_rows()},
         after={key: {"value": value} for key, value in done.select("key", "after").iter_rows()},
+        reason=reason,
     )
     return changed.height
 
@@ -1099,7 +1131,14 @@ def reading_edit(
     """人工修改示数: replace one stored reading (named by its key: meter, register, day)
     with a new value; the reason is required and audited with the value before and after.
     The reading becomes source and quality ``edited``. Takes the meter's write lock first
-    (:func:`_lock_meters`): an import writing the meter finishes its chunk before."""
+    (:func:`lock_meter_writes`): an import writing the meter finishes its chunk before.
+
+    An edited reading is a read to estimate from: when an estimate lies next to it (the
+    clerk typed a read over an estimate inside an estimated gap, or corrected the read at
+    either end of one), the estimates on either side are drawn again through it, as after a
+    back-fill at import (:func:`_reestimate`), in the same transaction; one more audit row
+    (``reading.reestimate`` on the edited reading, the clerk and the reason) lists them
+    before and after. An edit with no estimate next to it changes nothing else."""
     reason = (reason or "").strip()
     if not reason:
         raise ValidationFailed(MSG_REASON_REQUIRED, field="reason")
@@ -1111,7 +1150,7 @@ def reading_edit(
         raise ValidationFailed(MSG_NEGATIVE, field="value")
     fields = ["value", "source", "quality"]
     with transaction.atomic():
-        _lock_meters([int(meter_id)])  # an import writing this meter first finishes its chunk
+        lock_meter_writes([int(meter_id)])  # an import writing this meter first finishes its chunk
         try:
             reading = Reading.objects.select_for_update().get(meter_id=meter_id, register=register, day=day)
         except Reading.DoesNotExist as exc:
@@ -1129,6 +1168,23 @@ def reading_edit(
             after=snapshot(reading, fields),
             reason=reason,
         )
+        next_to_estimates = Reading.objects.filter(
+            meter_id=reading.meter_id,
+            register=reading.register,
+            day__in=[reading.day - dt.timedelta(days=1), reading.day + dt.timedelta(days=1)],
+            quality=ReadingQuality.ESTIMATED,
+        ).exists()
+        if next_to_estimates:
+            edited = pl.DataFrame(
+                {"meter_id": [reading.meter_id], "register": [reading.register], "day": [reading.day]},
+                schema={k: _READING_SCHEMA[k] for k in _KEYS},
+            )
+            digits = pl.DataFrame(
+                list(Meter.objects.filter(pk=reading.meter_id).values_list("pk", "digits")),
+                schema={"meter_id": pl.Int64, "digits": pl.Int64},
+                orient="row",
+            )
+            _reestimate(edited, digits, actor=actor, obj=reading, action="reading.reestimate", reason=reason)
     return reading
 
 
@@ -1144,7 +1200,7 @@ def reading_exceptions_resolve(
     register, ``day_from``–``day_to``) valid, so that billing and line loss count them —
     except a reading another exception still open (or sent for re-read) covers too. Each
     such reading gets its own audit row (``reading.quality``: suspect → valid).
-    The write locks of the exceptions' meters are taken first (:func:`_lock_meters`, as an
+    The write locks of the exceptions' meters are taken first (:func:`lock_meter_writes`, as an
     import chunk takes them), so an import writing those meters and the clerk go one after
     the other. Returns the number of exceptions handled."""
     status = RESOLVE_ACTIONS.get(action)
@@ -1157,7 +1213,7 @@ def reading_exceptions_resolve(
     with transaction.atomic():
         # the write locks of the exceptions' meters first, as an import chunk takes them, and
         # only then the exception rows (an import holding the locks may extend those rows)
-        _lock_meters(ReadingException.objects.filter(pk__in=ids).values_list("meter_id", flat=True))
+        lock_meter_writes(ReadingException.objects.filter(pk__in=ids).values_list("meter_id", flat=True))
         exceptions = list(ReadingException.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
         if len(exceptions) != len(ids):
             raise NotFound()
@@ -1300,50 +1356,78 @@ def reading_missing_sweep(*, as_of: dt.date | None = None) -> dict[str, int]:
     Idempotent: the exception of a gap is keyed by its first missing day; a later sweep
     extends the open exception's ``day_to`` instead of opening another. A meter never read
     since installation counts from its installation day. Returns ``{"opened", "extended"}``.
-    """
+
+    The meters go ``SWEEP_BATCH_METERS`` at a time, in id order, one transaction per batch
+    (:func:`_sweep_meters`) that first takes the batch's write locks
+    (:func:`lock_meter_writes`): an import chunk writes the same exceptions (it opens the
+    gaps it sees and extends the sweep's open ones when a meter comes back), so without
+    them the two could each hold an exception row the other needs (a deadlock). An import
+    then waits for the batch holding its meters only, never for the whole sweep; a batch
+    committed before a failure stays, and the next run does the rest."""
     as_of = as_of or timezone.localdate() - dt.timedelta(days=1)
     limit = vee_params_in_force(as_of).auto_estimate_max_days
-    installs = list(
-        Installation.objects.filter(removed_at__isnull=True, account__status=AccountStatus.ACTIVE)
-        .select_related("meter")
-        .values_list("meter_id", "account_id", "installed_at", "meter__registers")
+    meter_ids = sorted(
+        set(
+            Installation.objects.filter(
+                removed_at__isnull=True, account__status=AccountStatus.ACTIVE
+            ).values_list("meter_id", flat=True)
+        )
     )
-    if not installs:
-        return {"opened": 0, "extended": 0}
-    last = {
-        (m, r): d
-        for m, r, d in Reading.objects.filter(meter_id__in=[i[0] for i in installs], day__lte=as_of)
-        .values("meter_id", "register")
-        .annotate(last=Max("day"))
-        .values_list("meter_id", "register", "last")
-        .order_by()
-    }
-    rows = []
-    for meter_id, account_id, installed_at, registers in installs:
-        installed_on = timezone.localtime(installed_at).date()
-        for register in registers or []:
-            seen = last.get((meter_id, register), installed_on)
-            if (as_of - seen).days > limit:
-                rows.append(
-                    (meter_id, account_id, register, seen + dt.timedelta(days=1), (as_of - seen).days)
-                )
-    if not rows:
-        return {"opened": 0, "extended": 0}
-    frame = pl.DataFrame(
-        rows, schema=["meter_id", "account_id", "register", "day_from", "days"], orient="row"
-    ).select(
-        pl.col("meter_id").cast(pl.Int64),
-        pl.col("account_id").cast(pl.Int64),
-        "register",
-        rule=pl.lit(VeeRule.MISSING.value),
-        day_from="day_from",
-        day_to=pl.lit(as_of),
-        detail=pl.format('{{"days": {}, "trailing": true}}', pl.col("days")),
-        status=pl.lit(ExceptionStatus.OPEN.value),
-        opened_at=pl.lit(_db_now()),
-        resolution_note=pl.lit(""),
-    )
+    opened = extended = 0
+    for start in range(0, len(meter_ids), SWEEP_BATCH_METERS):
+        batch_opened, batch_extended = _sweep_meters(
+            meter_ids[start : start + SWEEP_BATCH_METERS], as_of=as_of, limit=limit
+        )
+        opened += batch_opened
+        extended += batch_extended
+    return {"opened": opened, "extended": extended}
+
+
+def _sweep_meters(meter_ids: list[int], *, as_of: dt.date, limit: int) -> tuple[int, int]:
+    """The sweep of one batch of meters (:func:`reading_missing_sweep`), in one transaction
+    that takes their write locks first; what it reads (open installations, last readings,
+    open exceptions) is read under those locks, so an import chunk of the same meters is
+    either wholly before it or wholly after. Returns (opened, extended)."""
     with transaction.atomic():
+        lock_meter_writes(meter_ids)
+        installs = list(
+            Installation.objects.filter(
+                meter_id__in=meter_ids, removed_at__isnull=True, account__status=AccountStatus.ACTIVE
+            ).values_list("meter_id", "account_id", "installed_at", "meter__registers")
+        )
+        last = {
+            (m, r): d
+            for m, r, d in Reading.objects.filter(meter_id__in=meter_ids, day__lte=as_of)
+            .values("meter_id", "register")
+            .annotate(last=Max("day"))
+            .values_list("meter_id", "register", "last")
+            .order_by()
+        }
+        rows = []
+        for meter_id, account_id, installed_at, registers in installs:
+            installed_on = timezone.localtime(installed_at).date()
+            for register in registers or []:
+                seen = last.get((meter_id, register), installed_on)
+                if (as_of - seen).days > limit:
+                    rows.append(
+                        (meter_id, account_id, register, seen + dt.timedelta(days=1), (as_of - seen).days)
+                    )
+        if not rows:
+            return 0, 0
+        frame = pl.DataFrame(
+            rows, schema=["meter_id", "account_id", "register", "day_from", "days"], orient="row"
+        ).select(
+            pl.col("meter_id").cast(pl.Int64),
+            pl.col("account_id").cast(pl.Int64),
+            "register",
+            rule=pl.lit(VeeRule.MISSING.value),
+            day_from="day_from",
+            day_to=pl.lit(as_of),
+            detail=pl.format('{{"days": {}, "trailing": true}}', pl.col("days")),
+            status=pl.lit(ExceptionStatus.OPEN.value),
+            opened_at=pl.lit(_db_now()),
+            resolution_note=pl.lit(""),
+        )
         opened = insert_ignoring_conflicts(
             table=ReadingException._meta.db_table,
             frame=frame,
@@ -1371,4 +1455,4 @@ def reading_missing_sweep(*, as_of: dt.date | None = None) -> dict[str, int]:
                 before={"day_to": exc.day_to.isoformat()},
                 after={"day_to": as_of.isoformat()},
             )
-    return {"opened": opened, "extended": extended}
+    return opened, extended

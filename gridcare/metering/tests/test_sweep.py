@@ -10,6 +10,7 @@ from django.core.management import call_command
 
 from gridcare.core.models import AuditEvent
 from gridcare.metering.models import Reading, ReadingException
+from gridcare.metering.services import readings as readings_service
 from gridcare.metering.services.readings import reading_exceptions_resolve, reading_missing_sweep
 from gridcare.metering.tests.readings_fixtures import import_lines, installed_meter, series_lines
 
@@ -116,3 +117,32 @@ def test_the_command_reports_what_it_did() -> None:
     out = io.StringIO()
     call_command("readings", "sweep", "--as-of", "2026-03-20", stdout=out)
     assert "1 exceptions opened, 0 extended" in out.getvalue()
+
+
+def test_the_sweep_locks_and_writes_its_meters_a_batch_at_a_time(monkeypatch) -> None:
+    # given three silent meters, one with an open exception from an earlier sweep, and
+    # sweep batches of two meters
+    meters = [installed_meter(f"311000000091{n}", installed_on=INSTALLED) for n in range(3)]
+    reading_missing_sweep(as_of=dt.date(2026, 3, 10))
+    ReadingException.objects.exclude(meter=meters[2]).delete()
+    monkeypatch.setattr(readings_service, "SWEEP_BATCH_METERS", 2)
+    locked: list[list[int]] = []
+    lock = readings_service.lock_meter_writes
+
+    def record(meter_ids):  # type: ignore[no-untyped-def]
+        locked.append(sorted(int(m) for m in meter_ids))
+        lock(meter_ids)
+
+    monkeypatch.setattr(readings_service, "lock_meter_writes", record)
+
+    # when the sweep runs
+    counts = reading_missing_sweep(as_of=dt.date(2026, 3, 20))
+
+    # then each batch of meters is locked before it is written, in meter order, and the
+    # result is the sweep's as in one pass: two gaps opened, the third extended
+    ids = sorted(m.pk for m in meters)
+    assert locked == [ids[:2], ids[2:]]
+    assert counts == {"opened": 2, "extended": 1}
+    assert set(ReadingException.objects.values_list("meter_id", "day_from", "day_to")) == {
+        (pk, dt.date(2026, 3, 2), dt.date(2026, 3, 20)) for pk in ids
+    }
