@@ -339,11 +339,14 @@ class Bill(models.Model):
 
 
 class BillLine(models.Model):
-    """One line of a bill, as the engine rated it: item code, kWh, unit price, amount.
-    ``INFO`` lines break a price down (funds inside a residential price) and add nothing.
-    A basic-charge line (基本电费) that covers only some days of the bill's period — one
-    per contract when the contract changed inside the month (减容 from the 16th), one per
-    month or tariff version of a period over two — keeps its days (``period_from`` –
+    """One line of a bill, as the engine rated it: item code, kWh, unit price, amount, and
+    the tariff version that priced it (``tariff_version``; empty on lines written before it
+    was recorded). ``INFO`` lines break a price down (funds inside a residential price) and
+    add nothing; the notice prints the components of a ``fund_included`` line from the
+    line's own version. A line that covers only some days of the bill's period — a
+    basic-charge line (基本电费) per contract when the contract changed inside the month
+    (减容 from the 16th), every line of a period split by a new tariff version (a fund rate
+    changed on the 16th: the lines of each version) — keeps its days (``period_from`` –
     ``period_to``), so its lines do not look alike; every other line has none."""
 
     # The reference to the bill is checked by triggers once per statement instead of a
@@ -370,6 +373,18 @@ class BillLine(models.Model):
         help_text=_("First day of a line covering part of the bill's period only; empty: the whole period."),
     )
     period_to = models.DateField(_("to"), null=True, blank=True, help_text=_("Inclusive."))
+    # No database constraint nor index: a run writes millions of lines (the engine gives
+    # each its version, a version in the catalogue), and nothing looks lines up by version.
+    tariff_version = models.ForeignKey(
+        to="billing.TariffVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="bill_lines",
+        verbose_name=_("tariff version"),
+        db_constraint=False,
+        db_index=False,
+    )
 
     class Meta:
         verbose_name = _("bill line")

@@ -39,5 +39,9 @@ when the line covers the whole period), ``qty``/``days``/``month_days`` on basic
 lines and ``pf_centi``/``pf_percent_centi`` on power-factor lines; totals carry the period
 dates. ``periods`` may carry ``basic_parts`` (``rating.BASIC_PARTS``, null on nearly
 every row): the contracts of a two-part period whose contract changes, each billed its
-basic charge for its own days. The rules behind each line are in docs/billing-tariffs.md.
+basic charge for its own days; and ``pf_standard`` (String, ``rating.PF_STANDARD_COLUMN``):
+the power-factor standard of each period's account (null: not adjusted;
+``rating.pf_standard_expr`` gives it from class, voltage and capacity) — when the column is
+there it decides for every row, single-part and two-part alike, instead of the versions'
+``pf_standard``. The rules behind each line are in docs/billing-tariffs.md.
 """

@@ -23,9 +23,12 @@ How a period is rated
    line's amount is ``wh × unit price`` rounded half-up to the fen. Basic-charge lines stay
    one per month piece (each has its own days ÷ month days), and one per contract part of
    a period whose contract changes (``basic_parts``, the same rule for the part's days).
-5. Power factor (versions with ``pf_standard``): pf = A/√(A²+R²) rounded half-up to 2
-   places over the whole period, looked up in the standard's table, applied to the basic,
-   energy and unfloated-part lines (not the government funds) of that version.
+5. Power factor: pf = A/√(A²+R²) rounded half-up to 2 places over the whole period,
+   looked up in the table of the period's standard, applied to the basic, energy and
+   unfloated-part lines (not the government funds) of each version, single-part and
+   two-part alike. The standard is the row's ``pf_standard`` when the frame carries that
+   column (a billing run: the account's, :func:`pf_standard_expr`; null: not adjusted),
+   else the version's ``pf_standard`` (the quote, which knows no account).
 
 Integer ranges: Wh × micro-yuan must stay below 4.6e18, i.e. a line up to 4.6e12 Wh
 (4.6 TWh) at 1 yuan/kWh; a residential TOU period up to 3e9 Wh (3 GWh).
@@ -41,7 +44,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from gridcare.billing.engine.catalogue import Catalogue, CompiledVersion
+from gridcare.billing.engine.catalogue import PF_STANDARDS, Catalogue, CompiledVersion
 from gridcare.billing.engine.rounding import WH_MICRO_PER_FEN, div_half_up
 
 PERIOD_SCHEMA: dict[str, Any] = {
@@ -73,6 +76,11 @@ BASIC_PART: Any = pl.Struct(
     {"from": pl.Date, "basic_charge_by": pl.String, "capacity_va": pl.Int64, "max_demand_w": pl.Int64}
 )
 BASIC_PARTS: Any = pl.List(BASIC_PART)
+#: Optional input column ``pf_standard`` (an addition to the contract): the power-factor
+#: standard of each period's account (``"0.90"``/``"0.85"``/``"0.80"``; null: the account is
+#: not adjusted), from :func:`pf_standard_expr`. When the frame carries it, it decides for
+#: every row and the versions' ``pf_standard`` is not used; without it the version's applies.
+PF_STANDARD_COLUMN = "pf_standard"
 
 LINE_SCHEMA: dict[str, Any] = {
     "account_id": pl.Int64,
@@ -127,10 +135,12 @@ class Rating:
 
 def periods_frame(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
     """Build a PERIOD_SCHEMA frame from dicts (missing keys null; ``ytd_wh_before`` 0), with
-    ``basic_parts`` when a row has it."""
+    ``basic_parts`` and ``pf_standard`` when a row has them."""
     schema = dict(PERIOD_SCHEMA)
     if any("basic_parts" in row for row in rows):
         schema["basic_parts"] = BASIC_PARTS
+    if any(PF_STANDARD_COLUMN in row for row in rows):
+        schema[PF_STANDARD_COLUMN] = pl.String
     data = {name: [row.get(name, 0 if name == "ytd_wh_before" else None) for row in rows] for name in schema}
     return pl.DataFrame(data, schema=schema)
 
@@ -680,21 +690,37 @@ def _agency(acc: _Acc, part: _Part, catalogue: Catalogue, pf_arrays: dict[str, n
             for k in range(int(rank.max()) + 1 if rank.size else 0):
                 at = rank == k
                 basics.append({name: a[at] for name, a in lines.items()})
-    pf = None
-    if v.pf_standard is not None:
-        table = catalogue.pf_arrays[v.pf_standard]
-        centi = pf_arrays["centi"][part.r]
-        has = pf_arrays["has"][part.r]
-        missing = has & (table[np.clip(centi, 0, 100)] == PF_MISSING)
+    _finish_block(acc, block, basics, _pf(acc, part, catalogue, pf_arrays))
+
+
+def _pf(
+    acc: _Acc, part: _Part, catalogue: Catalogue, pf_arrays: dict[str, np.ndarray]
+) -> dict[str, Any] | None:
+    """The power-factor adjustment of a partition's rows: each row's standard (the input's
+    ``pf_standard``, else the version's), its pf × 100 and the table's percent; ``None``
+    when no row is adjusted."""
+    std = pf_arrays.get("std")
+    if std is None:  # no pf_standard column: the version's standard for every row
+        v = part.version.pf_standard
+        row_std = np.full(part.r.size, PF_STANDARDS.index(v) if v is not None else -1, dtype=np.int64)
+    else:
+        row_std = std[part.r]
+    has = pf_arrays["has"][part.r] & (row_std >= 0)
+    if not has.any():
+        return None
+    centi = pf_arrays["centi"][part.r]
+    at_centi = np.clip(centi, 0, 100)
+    percent = np.zeros(part.r.size, dtype=np.int64)
+    for k, standard in enumerate(PF_STANDARDS):
+        at = has & (row_std == k)
+        if not at.any():
+            continue
+        found = catalogue.pf_arrays[standard][at_centi[at]]
+        missing = found == PF_MISSING
         if missing.any():
-            acc.error(part.r[missing], f"power-factor table {v.pf_standard} has no row for this power factor")
-        pf = {
-            "code": acc.items.code("pf_adjustment", "pf", 0),
-            "has": has,
-            "centi": centi,
-            "percent": np.where(has, table[np.clip(centi, 0, 100)], 0),
-        }
-    _finish_block(acc, block, basics, pf)
+            acc.error(part.r[at][missing], f"power-factor table {standard} has no row for this power factor")
+        percent[at] = np.where(missing, 0, found)
+    return {"code": acc.items.code("pf_adjustment", "pf", 0), "has": has, "centi": centi, "percent": percent}
 
 
 def _basic_lines(
@@ -808,8 +834,59 @@ def _pf_centi(active: np.ndarray, reactive: np.ndarray) -> np.ndarray:
     return k
 
 
+#: 功率因数调整电费办法 ((83)水电财字第215号): who is adjusted, by account class (the values
+#: of ``gridcare.customers.choices.CustomerClass``), voltage level and contracted capacity.
+PF_INDUSTRIAL_CLASSES = ("large_ind",)  # 大工业
+PF_OTHER_CLASSES = ("general_ic", "temporary")  # 一般工商业 (no industrial flag), 临时用电
+PF_AGRICULTURAL_CLASSES = ("agri",)  # 农业生产
+PF_HIGH_VOLTAGE = ("10kv", "35kv", "110kv")
+PF_MIN_VA = 100_000  # 100 kVA and above are adjusted
+PF_090_OVER_VA = 160_000  # high-voltage industrial above 160 kVA: standard 0.90
+
+
+def pf_standard_expr(
+    customer_class: str = "customer_class",
+    voltage_level: str = "voltage_level",
+    capacity_va: str = "capacity_va",
+) -> pl.Expr:
+    """The power-factor standard of an account (a String expression; null: not adjusted).
+
+    (83)水电财字第215号 by class and contracted capacity, whatever the tariff (a single-part
+    一般工商业 account of 100–315 kVA is adjusted like a two-part one):
+
+    * 0.90 — high-voltage (10 kV and above) industrial (大工业) above 160 kVA;
+    * 0.85 — other industrial and non-industrial accounts of 100 kVA and above: 大工业 at low
+      voltage or up to 160 kVA, 一般工商业 (the archive does not tell a factory from a shop,
+      so the 0.90 band is left to 大工业: the standard that never over-charges), 临时用电;
+    * 0.80 — agricultural (农业生产) of 100 kVA and above;
+    * none — residential, below 100 kVA, or no contracted capacity."""
+    cls, volt, cap = pl.col(customer_class), pl.col(voltage_level), pl.col(capacity_va)
+    big = cap.is_not_null() & (cap >= PF_MIN_VA)
+    return (
+        pl.when(big & cls.is_in(PF_INDUSTRIAL_CLASSES) & volt.is_in(PF_HIGH_VOLTAGE) & (cap > PF_090_OVER_VA))
+        .then(pl.lit("0.90"))
+        .when(big & cls.is_in([*PF_INDUSTRIAL_CLASSES, *PF_OTHER_CLASSES]))
+        .then(pl.lit("0.85"))
+        .when(big & cls.is_in(PF_AGRICULTURAL_CLASSES))
+        .then(pl.lit("0.80"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+    )
+
+
+def pf_standard_for(*, customer_class: str, voltage_level: str, capacity_va: int | None) -> str | None:
+    """:func:`pf_standard_expr` for one account."""
+    frame = pl.DataFrame(
+        {"customer_class": [customer_class], "voltage_level": [voltage_level], "capacity_va": [capacity_va]},
+        schema={"customer_class": pl.String, "voltage_level": pl.String, "capacity_va": pl.Int64},
+    )
+    value: str | None = frame.select(pf_standard_expr()).item()
+    return value
+
+
 def _row_pf(p: pl.DataFrame) -> dict[str, np.ndarray]:
-    """pf × 100 per input row (active = the TOU registers, or the total without them)."""
+    """pf × 100 per input row (active = the TOU registers, or the total without them) and,
+    when the frame carries ``pf_standard``, ``std``: the index of the row's standard in
+    ``PF_STANDARDS`` (−1: not adjusted, −2: not a standard)."""
     regs = [p[f"{r}_wh"] for r in REGISTERS]
     any_tou = np.logical_or.reduce([s.is_not_null().to_numpy() for s in regs])
     active = np.where(
@@ -822,7 +899,14 @@ def _row_pf(p: pl.DataFrame) -> dict[str, np.ndarray]:
     centi = np.zeros(p.height, dtype=np.int64)
     if has.any():
         centi[has] = _pf_centi(active[has], reactive[has])
-    return {"has": has, "centi": centi}
+    out = {"has": has, "centi": centi}
+    if PF_STANDARD_COLUMN in p.columns:
+        std = pl.col(PF_STANDARD_COLUMN)
+        index = std.replace_strict(
+            list(PF_STANDARDS), list(range(len(PF_STANDARDS))), default=-2, return_dtype=pl.Int64
+        )
+        out["std"] = p.select(pl.when(std.is_null()).then(-1).otherwise(index)).to_series().to_numpy()
+    return out
 
 
 # --- segments ----------------------------------------------------------------------------------
@@ -1051,6 +1135,8 @@ def _normalise(periods: pl.DataFrame) -> pl.DataFrame:
             cols.append(pl.lit(None, dtype=dtype).alias(name))
     if "basic_parts" in periods.columns:  # optional: carried only when given
         cols.append(pl.col("basic_parts").cast(BASIC_PARTS))
+    if PF_STANDARD_COLUMN in periods.columns:
+        cols.append(pl.col(PF_STANDARD_COLUMN).cast(pl.String))
     return periods.select(cols).with_row_index("_r").with_columns(pl.col("_r").cast(pl.Int64))
 
 
@@ -1098,6 +1184,9 @@ def rate(periods: pl.DataFrame, catalogue: Catalogue) -> Rating:
     p = _normalise(periods)
     acc = _Acc(n_rows=p.height)
     pf_arrays = _row_pf(p)
+    if "std" in pf_arrays:
+        for r in np.flatnonzero(pf_arrays["std"] == -2).tolist():  # rare: a wrong value in the input
+            acc.error(np.array([r]), f"{p[PF_STANDARD_COLUMN][r]!r} is not a power-factor standard")
     for frame, is_multi in _segments(p, catalogue, acc):
         if frame.height == 0:
             continue
@@ -1188,9 +1277,12 @@ __all__ = [
     "ERROR_SCHEMA",
     "LINE_SCHEMA",
     "PERIOD_SCHEMA",
+    "PF_STANDARD_COLUMN",
     "TOTAL_SCHEMA",
     "Rating",
     "periods_frame",
+    "pf_standard_expr",
+    "pf_standard_for",
     "power_factor_centi",
     "rate",
 ]

@@ -229,14 +229,15 @@ def _rate_rows(rows: list[dict[str, Any]]) -> Any:
     try:
         import polars as pl
 
-        from gridcare.billing.engine.rating import rate
+        from gridcare.billing.engine.rating import PF_STANDARD_COLUMN, rate
         from gridcare.billing.services.catalogue import catalogue_load
         from gridcare.billing.services.period_data import PERIOD_SCHEMA
     except ImportError as exc:
         raise ValidationFailed(
             _("The rating engine is not available; enter the amount by hand."), field="amount"
         ) from exc
-    frame = pl.DataFrame(rows, schema=PERIOD_SCHEMA)
+    # the account's power-factor standard as the run rated it (null: not adjusted)
+    frame = pl.DataFrame(rows, schema=PERIOD_SCHEMA | {PF_STANDARD_COLUMN: pl.String})
     return rate(frame, catalogue_load())
 
 

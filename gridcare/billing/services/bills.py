@@ -193,15 +193,23 @@ def _readings(raw: Any) -> list[NoticeReading]:
 
 
 def notice_lines(
-    lines: list[BillLine], *, included_funds: dict[str, Decimal] | None = None
+    lines: list[BillLine],
+    *,
+    included_funds: dict[str, Decimal] | None = None,
+    funds_by_version: dict[int, dict[str, Decimal]] | None = None,
 ) -> list[NoticeLine]:
     """The bill's lines in order; INFO lines (funds inside a residential price, "其中, 不另收")
-    are marked so they print indented under the energy lines and add nothing. The one
-    ``fund_included`` line is followed by its components, ``included_funds`` (fund name →
-    yuan/kWh of the tariff version), each kWh × price rounded half up to the fen as the
-    engine rates them — they add up to the line."""
+    are marked so they print indented under the energy lines and add nothing. A
+    ``fund_included`` line is followed by its components (fund name → yuan/kWh), each kWh ×
+    price rounded half up to the fen as the engine rates them — they add up to the line:
+    those of the line's own tariff version (``funds_by_version``), so each part of a month
+    split by a fund-rate change adds up to its own line; ``included_funds`` (the version at
+    the period's end) for a line written before lines recorded their version."""
     out: list[NoticeLine] = []
     for line in sorted(lines, key=lambda ln: ln.seq):
+        components = included_funds
+        if funds_by_version is not None and line.tariff_version_id is not None:
+            components = funds_by_version.get(line.tariff_version_id)
         out.append(
             NoticeLine(
                 label=item_label(line),
@@ -213,8 +221,8 @@ def notice_lines(
                 period_to=line.period_to,
             )
         )
-        if line.item == FUNDS_INCLUDED_ITEM and included_funds and line.kwh is not None:
-            for name, price in included_funds.items():
+        if line.item == FUNDS_INCLUDED_ITEM and components and line.kwh is not None:
+            for name, price in components.items():
                 item = f"fund_{name}"
                 out.append(
                     NoticeLine(
@@ -239,16 +247,42 @@ def included_funds_of(bill: Bill) -> dict[str, Decimal]:
         .only("params")
         .first()
     )
-    funds = (version.params or {}).get("included_funds") if version is not None else None
+    return _funds_of(version.params if version is not None else None)
+
+
+def _funds_of(params: Any) -> dict[str, Decimal]:
+    """A version's ``included_funds`` (fund name → yuan/kWh); empty when it has none."""
+    funds = params.get("included_funds") if isinstance(params, dict) else None
     if not isinstance(funds, dict):
         return {}
     return {str(name): Decimal(str(price)) for name, price in funds.items()}
 
 
+def included_funds_by_version(version_ids: set[int]) -> dict[int, dict[str, Decimal]]:
+    """The ``included_funds`` of each of the tariff versions ``version_ids`` (one query)."""
+    from gridcare.billing.models import TariffVersion
+
+    if not version_ids:
+        return {}
+    rows = TariffVersion.objects.filter(pk__in=version_ids).values_list("pk", "params")
+    return {pk: _funds_of(params) for pk, params in rows}
+
+
 def _bill_notice_lines(bill: Bill) -> list[NoticeLine]:
+    """The notice's lines; the funds under each ``fund_included`` line from the line's own
+    version (one query), or from the version at the period's end for lines written before
+    lines recorded their version (one more)."""
     lines = list(bill.lines.all())
-    has_funds = any(line.item == FUNDS_INCLUDED_ITEM for line in lines)
-    return notice_lines(lines, included_funds=included_funds_of(bill) if has_funds else None)
+    funds = [line for line in lines if line.item == FUNDS_INCLUDED_ITEM]
+    if not funds:
+        return notice_lines(lines)
+    versions = {line.tariff_version_id for line in funds if line.tariff_version_id is not None}
+    unrecorded = any(line.tariff_version_id is None for line in funds)
+    return notice_lines(
+        lines,
+        included_funds=included_funds_of(bill) if unrecorded else None,
+        funds_by_version=included_funds_by_version(versions),
+    )
 
 
 def bill_notice(bill: Bill) -> Notice:

@@ -27,6 +27,10 @@ Rules (docs/billing-runs.md):
 * Two-part basic charge (``_contract_parts``): the contracts in force on the account's own
   days; a contract changed inside them gives ``basic_parts`` (each contract for its days),
   and a demand is the highest of those days only.
+* Power factor (力调电费): ``pf_standard`` from the account's class and voltage and the
+  capacity of the contract in force at the end of its days (``rating.pf_standard_expr``),
+  on single-part (general I&C) and two-part tariffs alike; the reactive register is read
+  only for such an account (a small account's unused reactive register holds nothing).
 * Held (not rated): an open reading exception (open or sent for re-read) touching the
   period (unless a clerk released the account's hold), or a reading the account needs
   is missing.
@@ -45,7 +49,7 @@ import polars as pl
 from django.db import connection
 from django.db.models import Q
 
-from gridcare.billing.engine.rating import BASIC_PARTS
+from gridcare.billing.engine.rating import BASIC_PARTS, PF_STANDARD_COLUMN, pf_standard_expr
 from gridcare.billing.reasons import MISSING_READING, OPEN_EXCEPTION
 from gridcare.core.bulk import db_datetime, query_frame, sql_milli
 from gridcare.metering.choices import OPEN_EXCEPTION_STATUSES, ReadingQuality
@@ -72,17 +76,22 @@ PERIOD_SCHEMA: dict[str, Any] = {
     "ytd_wh_before": pl.Int64,
     "service_days": pl.Int64,
 }
-#: The frame a run rates: the contract's columns and the optional ``basic_parts`` (the
-#: contracts of an account whose contract changed in its days billed).
-RUN_PERIOD_SCHEMA: dict[str, Any] = PERIOD_SCHEMA | {"basic_parts": BASIC_PARTS}
+#: The frame a run rates: the contract's columns, the optional ``basic_parts`` (the
+#: contracts of an account whose contract changed in its days billed) and ``pf_standard``
+#: (the account's power-factor standard; null: not adjusted).
+RUN_PERIOD_SCHEMA: dict[str, Any] = PERIOD_SCHEMA | {
+    "basic_parts": BASIC_PARTS,
+    PF_STANDARD_COLUMN: pl.String,
+}
 HOLD_SCHEMA: dict[str, Any] = {"account_id": pl.Int64, "reason": pl.String}
 
 BILLABLE_QUALITIES = (ReadingQuality.VALID, ReadingQuality.ESTIMATED, ReadingQuality.EDITED)
 REGISTERS = ("total", "sharp", "peak", "flat", "valley", "reactive")
 TOU_REGISTERS = ("sharp", "peak", "flat", "valley")
-#: Tariff kinds that price the TOU registers, and the one that needs reactive energy.
+#: Tariff kinds that price the TOU registers, and those with a power-factor adjustment (the
+#: reactive register is read for their accounts that have a standard).
 TOU_KINDS = ("res_tou", "gic_tou", "two_part")
-REACTIVE_KINDS = ("two_part",)
+REACTIVE_KINDS = ("gic_tou", "two_part")
 _READINGS_STRUCT = pl.Struct(dict.fromkeys(REGISTERS, pl.String))
 
 
@@ -329,7 +338,8 @@ def period_data(
         account_lo,
         account_hi,
         columns="a.id, a.tariff_code, COALESCE(t.kind, ''), a.status, a.opened_on, a.closed_on, "
-        "a.suspended_on, CASE WHEN a.is_prepaid THEN 1 ELSE 0 END, a.billing_mode_since",
+        "a.suspended_on, CASE WHEN a.is_prepaid THEN 1 ELSE 0 END, a.billing_mode_since, "
+        "a.customer_class, a.voltage_level",
     )
     accounts = query_frame(
         sql,
@@ -344,6 +354,8 @@ def period_data(
             "suspended_on": pl.Date,
             "is_prepaid": pl.Int64,
             "billing_mode_since": pl.Date,
+            "customer_class": pl.String,
+            "voltage_level": pl.String,
         },
     ).with_columns(pl.col("is_prepaid").cast(pl.Boolean))  # selected as 0/1 (query_frame)
     skip_ids = pl.Series("account_id", list(skip), dtype=pl.Int64)
@@ -496,7 +508,23 @@ def build_period_data(
     released: Iterable[int] = (),
 ) -> PeriodData:
     """The frame arithmetic of :func:`period_data` (no database). ``accounts`` carries each
-    account's ``first_day`` and ``last_day`` billed (:func:`_billed_days`)."""
+    account's ``first_day`` and ``last_day`` billed (:func:`_billed_days`), tariff ``kind``,
+    ``customer_class`` and ``voltage_level``."""
+    # The contracts in force on each account's days: the basic charge, and the capacity that
+    # decides the power-factor standard (whose accounts' reactive register is read).
+    basis = _contract_parts(contracts, accounts, start, end)
+    standards = (
+        accounts.select("account_id", "kind", "customer_class", "voltage_level")
+        .join(basis.select("account_id", "capacity_va"), on="account_id", how="left")
+        .select(
+            "account_id",
+            pl.when(pl.col("kind").is_in(REACTIVE_KINDS))
+            .then(pf_standard_expr())
+            .otherwise(None)
+            .alias(PF_STANDARD_COLUMN),
+        )
+    )
+    adjusted = standards.filter(pl.col(PF_STANDARD_COLUMN).is_not_null()).get_column("account_id")
     segments = (
         installs.with_columns(
             pl.col("registers_json").str.json_decode(pl.List(pl.String)).alias("register"),
@@ -507,7 +535,7 @@ def build_period_data(
         .filter(
             (pl.col("register") == "total")
             | (pl.col("register").is_in(TOU_REGISTERS) & pl.col("kind").is_in(TOU_KINDS))
-            | ((pl.col("register") == "reactive") & pl.col("kind").is_in(REACTIVE_KINDS))
+            | ((pl.col("register") == "reactive") & pl.col("account_id").is_in(adjusted.implode()))
         )
     )
     pick_initial = pl.lit(None, dtype=pl.String)
@@ -598,12 +626,12 @@ def build_period_data(
         for reg, name in columns.items()
     ).select("account_id", *columns.values())
 
-    basis = _contract_parts(contracts, accounts.join(held, on="account_id", how="anti"), start, end)
     first, last = pl.lit(start), pl.lit(end)
     periods = (
         accounts.join(held, on="account_id", how="anti")
         .join(wide, on="account_id", how="inner")
         .join(basis, on="account_id", how="left")
+        .join(standards, on="account_id", how="left")
         .join(ytd, on="account_id", how="left")
         .with_columns(
             # An account billed for part of the month is billed for its own days: the engine

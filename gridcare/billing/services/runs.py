@@ -33,7 +33,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gridcare.billing.choices import (
-    BillLineKind,
     BillStatus,
     HoldStatus,
     PartitionStatus,
@@ -622,6 +621,7 @@ def _write_partition(
                     decimal_text("unit_price_micro", scale=6, alias="unit_price"),
                     decimal_text("amount_fen", scale=2, alias="amount"),
                     *line_days(),
+                    "tariff_version_id",
                 ),
                 conflict_columns=["bill_id", "seq"],
                 expect_new=True,
@@ -668,18 +668,21 @@ FUNDS_INCLUDED_ITEM = "fund_included"
 def bill_lines(lines: pl.DataFrame) -> pl.DataFrame:
     """The engine's lines as a bill stores them: the INFO lines of the funds included in a
     residential price (one per fund, ``fund_<name>``) become ONE INFO line
-    ``fund_included`` (kWh, the sum of the funds' unit prices, the sum of their amounts) at
-    the first fund's place. The components stay derivable from the tariff version's
-    ``included_funds`` (the bill notice prints them under the line); the line adds nothing
-    to the bill either way. Halves the lines a run writes."""
+    ``fund_included`` per tariff version (kWh, the sum of the funds' unit prices, the sum
+    of their amounts) at the first fund's place. The components stay derivable from the
+    line's tariff version's ``included_funds`` (the bill notice prints them under the
+    line); the line adds nothing to the bill either way. Halves the lines a run writes.
+    A period split by a new version (a fund rate changed on the 16th) keeps one line per
+    version, even when both parts have the same kWh."""
     lines = lines.with_columns(pl.col("account_id").cast(pl.Int64))
     is_fund = (pl.col("kind") == "info") & pl.col("item").str.starts_with("fund_")
     funds = lines.filter(is_fund)
     if funds.height == 0:
         return lines
     merged = (
-        # by kWh too: a fund priced over part of the period only keeps its own line
-        funds.group_by("account_id", "wh")
+        # by version: each keeps its own funds; by kWh too: a fund priced over part of the
+        # period only keeps its own line
+        funds.group_by("account_id", "tariff_version_id", "wh")
         .agg(
             pl.col("seq").min(),
             pl.lit("info").alias("kind"),
@@ -694,22 +697,22 @@ def bill_lines(lines: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([lines.filter(~is_fund), merged])
 
 
-_LINE_MERGED = frozenset({"account_id", "seq", "kind", "item", "wh", "unit_price_micro", "amount_fen"})
+_LINE_MERGED = frozenset(
+    {"account_id", "tariff_version_id", "seq", "kind", "item", "wh", "unit_price_micro", "amount_fen"}
+)
 
 
 def line_days() -> tuple[pl.Expr, pl.Expr]:
     """``period_from`` / ``period_to`` of the bill lines (over the engine's lines with the
-    bill's ``period_start``/``period_end``): the days of a basic-charge line (基本电费) that
-    covers part of the bill's period only — one per contract when the contract changed
-    inside the month, one per month or tariff version of a period over two — so its lines
-    do not print alike; null on every other line (nearly all: an energy line's kWh and
-    price already tell it apart, and a line without ``line_from`` covers the whole period)."""
+    bill's ``period_start``/``period_end``): the days of a line that covers part of the
+    bill's period only, so its lines do not print alike — a basic-charge line (基本电费) per
+    contract when the contract changed inside the month, and every line of a period split
+    by a new tariff version (each version's energy, funds and adjustment for its days: a
+    fund rate changed on the 16th leaves the energy price as it was, so price and kWh do
+    not tell the two parts apart); null on every other line (nearly all: a line without
+    ``line_from`` covers the whole period)."""
     start, end = pl.col("line_from"), pl.col("line_to")
-    partial = (
-        (pl.col("kind") == BillLineKind.BASIC.value)
-        & start.is_not_null()
-        & ((start > pl.col("period_start")) | (end < pl.col("period_end")))
-    )
+    partial = start.is_not_null() & ((start > pl.col("period_start")) | (end < pl.col("period_end")))
     return (
         pl.when(partial).then(start).otherwise(None).alias("period_from"),
         pl.when(partial).then(end).otherwise(None).alias("period_to"),

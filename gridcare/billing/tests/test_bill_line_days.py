@@ -1,8 +1,9 @@
-"""A basic-charge line (基本电费) that covers part of the bill's period only keeps its days:
-a run writes them for the lines of a contract changed inside the month (and none on a
-normal bill), and every place that shows a bill's lines shows them — the console bill
-page, the printable notice, the PDF, the portal's bill page, the run's Excel export and
-both APIs (docs/billing-bills.md)."""
+"""A line that covers part of the bill's period only keeps its days: a run writes them for
+the basic-charge lines (基本电费) of a contract changed inside the month and for the lines
+of each tariff version of a month split by a new version (and none on a normal bill), and
+every place that shows a bill's lines shows them — the console bill page, the printable
+notice, the PDF, the portal's bill page, the run's Excel export and both APIs
+(docs/billing-bills.md)."""
 
 from __future__ import annotations
 
@@ -97,13 +98,15 @@ def test_a_temporary_increase_gives_three_dated_basic_lines():
     ]
 
 
-def test_only_basic_lines_of_part_of_the_period_get_days():
+def test_only_lines_of_part_of_the_period_get_days():
     # the engine's lines of one October bill: line_from/line_to as the engine gives them
     lines = pl.DataFrame(
         {
-            "kind": ["basic", "basic", "basic", "energy", "basic"],
-            "line_from": [D(2026, 10, 1), D(2026, 10, 16), D(2026, 10, 1), D(2026, 10, 16), None],
-            "line_to": [D(2026, 10, 15), D(2026, 10, 31), D(2026, 10, 31), D(2026, 10, 31), None],
+            "kind": ["basic", "basic", "basic", "energy", "info", "energy", "basic"],
+            "line_from": [D(2026, 10, 1), D(2026, 10, 16), D(2026, 10, 1), D(2026, 10, 16), D(2026, 10, 16)]
+            + [D(2026, 10, 1), None],
+            "line_to": [D(2026, 10, 15), D(2026, 10, 31), D(2026, 10, 31), D(2026, 10, 31), D(2026, 10, 31)]
+            + [D(2026, 10, 31), None],
         }
     ).with_columns(pl.lit(D(2026, 10, 1)).alias("period_start"), pl.lit(D(2026, 10, 31)).alias("period_end"))
 
@@ -113,7 +116,11 @@ def test_only_basic_lines_of_part_of_the_period_get_days():
         (D(2026, 10, 1), D(2026, 10, 15)),  # a contract part: its days
         (D(2026, 10, 16), D(2026, 10, 31)),
         (None, None),  # a basic line over the whole period needs none
-        (None, None),  # an energy line: its kWh and price tell it apart
+        # the energy and funds of a tariff version from the 16th: a price may not have
+        # changed (only the funds inside it), so the days tell the two parts apart
+        (D(2026, 10, 16), D(2026, 10, 31)),
+        (D(2026, 10, 16), D(2026, 10, 31)),
+        (None, None),  # any line over the whole period needs none
         (None, None),  # the engine gave none: the whole period
     ]
 

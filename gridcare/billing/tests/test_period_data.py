@@ -609,10 +609,19 @@ def test_exchange_to_a_peak_valley_meter_splits_the_old_part_in_the_new_meters_p
 
 
 def test_exchange_to_a_meter_without_reactive_register_keeps_the_old_parts_power_factor():
-    # given a two-part account whose old meter had a reactive register (100 kWh, 75 kvarh:
-    # power factor 0.80) and whose new meter has none (60 kWh)
+    # given a two-part account (大工业, 10 kV, 500 kVA: power-factor adjusted) whose old meter
+    # had a reactive register (100 kWh, 75 kvarh: power factor 0.80) and whose new meter has
+    # none (60 kWh)
     registers = ("total", "peak", "flat", "valley", "reactive")
-    acct, old = billable_account(tariff_code="HEBS-LI-10KV", registers=registers, start="200", end=None)
+    acct, old = billable_account(
+        tariff_code="HEBS-LI-10KV",
+        registers=registers,
+        start="200",
+        end=None,
+        customer_class="large_ind",
+        voltage_level="10kv",
+    )
+    ContractFactory(account=acct, kind="hv", capacity_kva=Decimal("500"), basic_charge_by="capacity")
     for reg in ("peak", "flat", "valley", "reactive"):
         put_reading(old, reg, OPENING, "0")
     _exchange(

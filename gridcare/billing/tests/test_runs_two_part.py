@@ -29,7 +29,13 @@ def test_capacity_reduced_on_the_16th_bills_each_contract_for_its_days():
     16th. 1,000 × 23.3 × 15/31 = 11,274.19 + 500 × 23.3 × 16/31 = 6,012.90 = 17,287.09
     (not 500 × 23.3 = 11,650.00 for the whole month), and the power-factor adjustment
     covers both."""
-    acct, meter = billable_account(tariff_code="HEBS-LI-10KV", registers=("total", "reactive"), end="2000")
+    acct, meter = billable_account(
+        tariff_code="HEBS-LI-10KV",
+        registers=("total", "reactive"),
+        end="2000",
+        customer_class="large_ind",  # 大工业 at 10 kV above 160 kVA: power-factor standard 0.90
+        voltage_level="10kv",
+    )
     put_reading(meter, "reactive", OPENING, "0")
     put_reading(meter, "reactive", CLOSING, "750")  # 1,000 kWh, 750 kvarh: pf 0.80, +5 %
     ContractFactory(
