@@ -758,7 +758,10 @@ class PaymentAllocation(models.Model):
 
 class LateFeeWaiver(models.Model):
     """违约金减免: a request to waive (part of) the late fee on a bill, approved by a second
-    person; an approved waiver lowers the late fee the payment services charge."""
+    person; an approved waiver lowers the late fee of the next payment on the bill. That
+    payment is recorded here (``used_by``, ``used_at``) in its own transaction, under the
+    account lock — whether a waiver was used is read from this record, never from times.
+    A waiver whose payment is reversed is unused again, and the next payment takes it."""
 
     bill = models.ForeignKey(
         to="billing.Bill", on_delete=models.PROTECT, related_name="late_fee_waivers", verbose_name=_("bill")
@@ -772,12 +775,33 @@ class LateFeeWaiver(models.Model):
     requested_at = models.DateTimeField(_("requested"))
     decided_by = models.CharField(_("decided by"), max_length=150, blank=True)
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    used_by = models.ForeignKey(
+        to="billing.Payment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="late_fee_waivers_used",
+        verbose_name=_("used by payment"),
+        help_text=_(
+            "The payment whose late fee this approved waiver lowered (the next payment on the "
+            "bill after the approval). Empty: not used yet."
+        ),
+    )
+    used_at = models.DateTimeField(_("used"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("late-fee waiver")
         verbose_name_plural = _("late-fee waivers")
         ordering = ["-requested_at"]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="waiver_amount_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="waiver_amount_positive"),
+            # Only an approved waiver is used, and a use has its payment and its time.
+            models.CheckConstraint(
+                condition=Q(used_by__isnull=True, used_at__isnull=True)
+                | Q(status=DocumentStatus.APPROVED, used_by__isnull=False, used_at__isnull=False),
+                name="waiver_used_when_approved",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.bill_id}: {self.amount}"

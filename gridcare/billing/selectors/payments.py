@@ -30,7 +30,6 @@ from django.db.models import (
     DecimalField,
     Exists,
     F,
-    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -41,7 +40,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from gridcare.billing.choices import BillStatus, DocumentStatus
+from gridcare.billing.choices import BillStatus, DocumentStatus, PaymentStatus
 from gridcare.billing.engine.late_fee import (
     LateFeeRates,
     charges_net_of_refunds,
@@ -157,34 +156,32 @@ class OpenBillRow:
     fee_waived_fen: int  # late fee waivers covered on the bill's parts paid so far
     fee_credit_fen: int  # fee collected or waived beyond what those parts accrued (engine credit)
     residential: bool
-    waiver_fen: int  # approved waivers not yet used by a later payment
+    waiver_fen: int  # approved waivers no payment has used yet (or only one since reversed)
     late_fee_fen: int  # the late fee on the whole outstanding as of ``as_of``, net of waiver
     # (due date, fen) of each part still owed, earliest due first; they sum to outstanding_fen
     parts: tuple[tuple[dt.date, int], ...] = ()
+    waiver_ids: tuple[int, ...] = ()  # those waivers (the next payment on the bill uses them)
 
 
-def _unused_waivers(bill_ids: list[int]) -> dict[int, int]:
-    """Approved waivers a payment has not used yet: a waiver applies to the next payment on
-    its bill after its approval (a part larger than that payment's late fee lapses), so the
-    unused ones are those decided after the bill's last live allocation."""
+def _unused_waivers(bill_ids: list[int]) -> dict[int, tuple[int, tuple[int, ...]]]:
+    """Per bill, the approved waivers a payment has not used yet — their total (fen) and ids.
+    A waiver applies to the next payment on its bill after its approval (a part larger than
+    that payment's late fee lapses); that payment is recorded on it (``used_by``, written
+    with the payment under the account lock). A waiver whose payment was reversed is unused
+    again: the reversed allocations' waived fee no longer counts."""
     if not bill_ids:
         return {}
-    last_alloc = (
-        PaymentAllocation.objects.filter(bill=OuterRef("bill"), reversed=False)
-        .order_by()
-        .values("bill")
-        .annotate(last=Max("created_at"))
-        .values("last")[:1]
-    )
     rows = (
         LateFeeWaiver.objects.filter(bill_id__in=bill_ids, status=DocumentStatus.APPROVED)
-        .annotate(last_alloc=Subquery(last_alloc))
-        .filter(Q(last_alloc__isnull=True) | Q(decided_at__gt=F("last_alloc")))
-        .order_by()
-        .values_list("bill_id")
-        .annotate(total=Sum("amount"))
+        .filter(Q(used_by__isnull=True) | Q(used_by__status=PaymentStatus.REVERSED))
+        .order_by("bill_id", "pk")
+        .values_list("bill_id", "pk", "amount")
     )
-    return {bill_id: yuan_to_fen(total) for bill_id, total in rows}
+    out: dict[int, tuple[int, tuple[int, ...]]] = {}
+    for bill_id, pk, amount in rows:
+        total, ids = out.get(bill_id, (0, ()))
+        out[bill_id] = (total + yuan_to_fen(amount), (*ids, pk))
+    return out
 
 
 def _owed_parts(bills: list[tuple[int, Any, dt.date, Decimal, int]]) -> dict[int, list[tuple[dt.date, int]]]:
@@ -283,7 +280,7 @@ def open_bills(*, account_ids: Iterable[int], as_of: dt.date) -> list[OpenBillRo
     )
     out = []
     for i, r in enumerate(rows):
-        waiver = waivers.get(r[0], 0)
+        waiver, waiver_ids = waivers.get(r[0], (0, ()))
         out.append(
             OpenBillRow(
                 bill_id=r[0],
@@ -300,6 +297,7 @@ def open_bills(*, account_ids: Iterable[int], as_of: dt.date) -> list[OpenBillRo
                 waiver_fen=waiver,
                 late_fee_fen=max(0, int(fees[i]) - waiver),
                 parts=parts[i],
+                waiver_ids=waiver_ids,
             )
         )
     return out

@@ -1,7 +1,10 @@
 """违约金减免 (late-fee waivers): a clerk requests a waiver of (part of) the late fee on a
 bill with a reason; another person holding ``billing.change_latefeewaiver`` approves or
 rejects it. An approved waiver lowers the late fee of the next payment on the bill (see
-``selectors.payments.open_bills``); a part larger than that payment's late fee lapses.
+``selectors.payments.open_bills``); a part larger than that payment's late fee lapses. The
+payment that used it is recorded on the waiver (``used_by``, ``used_at``) by the payment
+services, in the payment's transaction; if that payment is reversed the waiver serves the
+next one.
 """
 
 from __future__ import annotations
@@ -58,8 +61,8 @@ def late_fee_waiver_decide(*, actor: Any, waiver_id: int, approve: bool, note: s
         raise NotFound()
     with transaction.atomic():
         # Locks in the payments' order: the account's balance, then the document. A payment on
-        # the bill is thus wholly before or wholly after the decision, and a waiver counts as
-        # unused while it was decided after the bill's last allocation (open_bills).
+        # the bill is thus wholly before the decision (it did not see the waiver) or wholly
+        # after it (it used the waiver and recorded so: payments._waivers_use).
         lock_balance(account_id)
         waiver = LateFeeWaiver.objects.select_for_update().filter(pk=waiver_id).first()
         if waiver is None:

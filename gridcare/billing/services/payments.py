@@ -10,7 +10,10 @@ Rules:
 - the money goes to the oldest unpaid bill first, on each overdue bill to the late fee on
   the part paid and then its principal (``engine/allocation.py``); the rest is kept as
   balance (预收). For a prepaid (费控) account the whole payment goes to the balance and the
-  prepaid service is told on commit;
+  prepaid service is told on commit — unless it is money for the bills (a bank
+  withholding line, ``PaymentItem.for_bills``): that pays the bills as on any account;
+- an approved late-fee waiver lowers the fee of the next payment on its bill, and that
+  payment is recorded on the waiver (``used_by``) in the payment's transaction;
 - a reversal keeps the payment, marks its allocations reversed and takes its balance part
   back (the balance may go negative: the customer owes it);
 - what a payment sets off after its commit (the credit applied, the prepaid check) is
@@ -55,6 +58,7 @@ from gridcare.billing.engine.late_fee import LateFeeRates, outstanding_parts, ra
 from gridcare.billing.models import (
     AccountBalance,
     Bill,
+    LateFeeWaiver,
     Payment,
     PaymentAllocation,
     PaymentCallbackLog,
@@ -144,12 +148,14 @@ class _BillState:
     fee_gross_fen: int  # late fee collected or waived on the bill so far
     fee_credit_fen: int  # of which beyond what the parts paid accrued (the minimum's top-up)
     waiver_fen: int
+    waiver_ids: tuple[int, ...]  # the approved waivers not used yet (together: waiver_fen)
 
 
 class _Ledger:
     """The unpaid bills of many accounts, loaded once (a few set-based queries) and updated
     in memory as each payment of a batch is allocated, so a batch allocates like the same
-    payments posted one by one."""
+    payments posted one by one. ``waivers_used`` collects, per payment, the waivers its
+    allocations used (:func:`_waivers_use` records them)."""
 
     def __init__(self, account_ids: Iterable[int], as_of: dt.date) -> None:
         self.bills: dict[int, list[_BillState]] = {}
@@ -164,9 +170,11 @@ class _Ledger:
                     fee_gross_fen=row.fee_paid_fen + row.fee_waived_fen,
                     fee_credit_fen=row.fee_credit_fen,
                     waiver_fen=row.waiver_fen,
+                    waiver_ids=row.waiver_ids,
                 )
             )
         self._rates: dict[dt.date, LateFeeRates] = {}
+        self.waivers_used: dict[int, list[int]] = {}
 
     def _rates_on(self, day: dt.date) -> LateFeeRates:
         if day not in self._rates:
@@ -174,9 +182,16 @@ class _Ledger:
         return self._rates[day]
 
     def allocate(
-        self, account_id: int, amount_fen: int, as_of: dt.date, *, whole_bills: bool = False
+        self,
+        account_id: int,
+        amount_fen: int,
+        as_of: dt.date,
+        *,
+        payment_id: int,
+        whole_bills: bool = False,
     ) -> AllocationResult:
-        """Allocate ``amount_fen`` paid on ``as_of`` to the account's bills and update them.
+        """Allocate ``amount_fen`` paid on ``as_of`` to the account's bills and update them;
+        the allocations belong to ``payment_id`` (so does the use of the waivers they take).
         ``whole_bills``: only the bills it pays in full (with their late fee), oldest first,
         up to the first it cannot; the rest stays as balance."""
         states = [b for b in self.bills.get(account_id, []) if b.outstanding_fen > 0]
@@ -224,7 +239,11 @@ class _Ledger:
             state.parts = _settle_parts(state.parts, a.principal_fen)
             state.fee_gross_fen += a.late_fee_fen + a.waived_fen
             state.fee_credit_fen += _topup_fen(a)
-            state.waiver_fen = 0  # a waiver serves the next payment on its bill only
+            # A waiver serves the next payment on its bill only (a part larger than that
+            # payment's fee lapses): this one, which is recorded as having used it.
+            if state.waiver_ids:
+                self.waivers_used.setdefault(payment_id, []).extend(state.waiver_ids)
+            state.waiver_fen, state.waiver_ids = 0, ()
         return result
 
 
@@ -252,6 +271,32 @@ def _allocation_rows(payment_id: int, result: AllocationResult, now: dt.datetime
         )
         for a in result.allocations
     ]
+
+
+def _waivers_use(used: dict[int, list[int]], *, now: dt.datetime, actor: Any) -> None:
+    """Record the late-fee waivers (违约金减免) that allocations just used: ``used`` maps a
+    payment to the waivers its allocations took (``_Ledger.waivers_used``). Called in the
+    payment's transaction, under the account lock that the waiver's decision takes too, so
+    a reading of the bill sees a waiver either unused or used by a payment that stands —
+    never inferred from times that two servers' clocks may disagree on. A waiver used
+    before by a payment since reversed moves to this one. One audit row per waiver."""
+    if not used:
+        return
+    ids = [w for waivers in used.values() for w in waivers]
+    waivers = LateFeeWaiver.objects.filter(pk__in=ids).select_related("used_by").order_by("pk")
+    before = {w.pk: (w, w.used_by.number if w.used_by is not None else None) for w in waivers}
+    numbers = dict(Payment.objects.filter(pk__in=used).values_list("pk", "number"))
+    for payment_id, waiver_ids in used.items():
+        LateFeeWaiver.objects.filter(pk__in=waiver_ids).update(used_by_id=payment_id, used_at=now)
+        for waiver_id in waiver_ids:
+            waiver, was = before[waiver_id]
+            audit_record(
+                actor=actor,
+                obj=waiver,
+                action="latefeewaiver.use",
+                before={"used_by": was},
+                after={"used_by": numbers[payment_id], "used_at": now.isoformat(), "bill": waiver.bill_id},
+            )
 
 
 def _after_prepaid_payment(account_id: int, actor: Any) -> None:
@@ -306,6 +351,9 @@ class PaymentItem:
     idempotency_key: str
     received_at: dt.datetime
     external_ref: str = ""
+    # Money brought for the account's bills (a bank withholding line): allocated to them
+    # even on a prepaid (费控) account, whose payments otherwise go to its balance.
+    for_bills: bool = False
 
 
 def _idempotency_key(value: str | None) -> str:
@@ -328,8 +376,11 @@ def payment_item(
     idempotency_key: str,
     received_at: dt.datetime | None = None,
     external_ref: str = "",
+    for_bills: bool = False,
 ) -> PaymentItem:
-    """Validate one payment's input (ValidationFailed naming the field)."""
+    """Validate one payment's input (ValidationFailed naming the field). ``for_bills``: the
+    money is for the account's bills (bank withholding) — on a prepaid account too it pays
+    them, and only what is left goes to its balance."""
     key = _idempotency_key(idempotency_key)
     if channel not in PaymentChannel.values or channel in REFUND_CHANNELS:
         raise ValidationFailed(_("Unknown payment channel."), field="channel")
@@ -349,6 +400,7 @@ def payment_item(
         idempotency_key=key,
         received_at=when,
         external_ref=external_ref,
+        for_bills=for_bills,
     )
 
 
@@ -438,10 +490,9 @@ def payments_post_many(*, actor: Any, items: list[PaymentItem]) -> list[tuple[Pa
     label = actor_label(actor)[:150]
     with transaction.atomic():
         balances = _lock_balances(i.account_id for i in items)
-        # The time of the allocations is taken once the accounts are locked: a waiver's
-        # decision takes the account lock too, so one approved before is read below and
-        # counts as used by these allocations (decided before them), and one approved after
-        # waits for this commit and stays for the next payment.
+        # A waiver's decision takes the account lock too: one approved before is read below
+        # and used by these allocations (recorded with them: _waivers_use), one approved
+        # after waits for this commit and stays for the next payment.
         now = timezone.now()
         # Keys committed before we got the locks are repeats.
         existing = {p.idempotency_key: p for p in Payment.objects.filter(idempotency_key__in=keys)}
@@ -467,7 +518,7 @@ def payments_post_many(*, actor: Any, items: list[PaymentItem]) -> list[tuple[Pa
                 for n, i in enumerate(new)
             ]
         )
-        billed = sorted({i.account_id for i in new if i.account_id not in prepaid})
+        billed = sorted({i.account_id for i in new if i.account_id not in prepaid or i.for_bills})
         ledger = _Ledger(
             billed, min((timezone.localtime(i.received_at).date() for i in new), default=now.date())
         )
@@ -480,15 +531,20 @@ def payments_post_many(*, actor: Any, items: list[PaymentItem]) -> list[tuple[Pa
             changed.setdefault(item.account_id, balance.amount)
             before = balance.amount
             credit_fen = allocated_fen = 0
-            if item.account_id in prepaid:
+            if item.account_id in prepaid and not item.for_bills:
                 to_balance = amount_fen
             else:
                 # A credit balance pays with the money brought: the counter asked for what is
                 # owed less the credit, so both together settle the bills (the allocations
-                # belong to this payment; a reversal of it gives the credit back).
-                credit_fen = max(0, yuan_to_fen(before))
+                # belong to this payment; a reversal of it gives the credit back). Not a
+                # prepaid balance: it is the money put by for the daily charges, and a bank
+                # withholding for a prepaid account's bill asked for the bill alone.
+                credit_fen = max(0, yuan_to_fen(before)) if item.account_id not in prepaid else 0
                 result = ledger.allocate(
-                    item.account_id, amount_fen + credit_fen, timezone.localtime(item.received_at).date()
+                    item.account_id,
+                    amount_fen + credit_fen,
+                    timezone.localtime(item.received_at).date(),
+                    payment_id=payment.pk,
                 )
                 allocation_rows.extend(_allocation_rows(payment.pk, result, now))
                 allocated_fen = amount_fen + credit_fen - result.balance_fen
@@ -508,6 +564,7 @@ def payments_post_many(*, actor: Any, items: list[PaymentItem]) -> list[tuple[Pa
                 )
             )
         PaymentAllocation.objects.bulk_create(allocation_rows)
+        _waivers_use(ledger.waivers_used, now=now, actor=actor)
         for account_id in changed:
             balances[account_id].updated_at = now
         AccountBalance.objects.bulk_update([balances[a] for a in changed], ["amount", "updated_at"])
@@ -994,7 +1051,11 @@ def _balances_apply(ids: list[int], actor: Any) -> int:
             if payment_id is None:
                 continue
             result = ledger.allocate(
-                account_id, yuan_to_fen(balance.amount), today, whole_bills=_whole_bills_only(balance.account)
+                account_id,
+                yuan_to_fen(balance.amount),
+                today,
+                payment_id=payment_id,
+                whole_bills=_whole_bills_only(balance.account),
             )
             if not result.allocations:
                 continue
@@ -1003,6 +1064,7 @@ def _balances_apply(ids: list[int], actor: Any) -> int:
             balance.amount = fen_to_yuan(result.balance_fen)
             balance.updated_at = now
         PaymentAllocation.objects.bulk_create(rows)
+        _waivers_use(ledger.waivers_used, now=now, actor=actor)
         AccountBalance.objects.bulk_update(
             [c[0] for c in changed], ["amount", "updated_at"], batch_size=UPDATE_BATCH
         )

@@ -1,17 +1,23 @@
 """银行代扣 (bank withholding): the file of amounts sent to a bank and the bank's result file.
 
 Export (``gridcare billing withholding export --bank CODE --out FILE``) — CSV, UTF-8, header
-``line,account,name,amount``: one line per non-prepaid account with unpaid issued bills;
-``amount`` is what it owes today (outstanding + late fee to date − credit balance), yuan
-with 2 decimals. Accounts on a line of a batch still *exported* (no result imported yet)
-are left out: the bank may still debit them. A :class:`WithholdingBatch` records the batch
-number, line count and total; the lines themselves are kept on the batch's export audit
-row so the result can be checked against them.
+``line,account,name,amount``: one line per account with unpaid issued bills; ``amount`` is
+what it owes today (outstanding + late fee to date − credit balance), yuan with 2 decimals.
+A prepaid (费控) account owes only bills of its postpaid days: its balance pays such a bill
+when it covers all of it (payments ``balances_apply``, run for the prepaid accounts first),
+and a bill it does not cover is asked for whole, with its late fee — its balance is neither
+taken off (it pays the daily charges) nor topped up. Accounts on a line of a batch still
+*exported* (no result imported yet) are left out: the bank may still debit them. A
+:class:`WithholdingBatch` records the batch number, line count and total; the lines
+themselves are kept on the batch's export audit row so the result can be checked against
+them.
 
 Result (``gridcare billing withholding import --batch NUMBER FILE``) — CSV, UTF-8, header
 ``line,account,amount,result,bank_ref``; ``result`` is ``success`` or ``fail``. Each success
 is posted as a bank-withholding payment with the idempotency key ``wh:{batch}:{line}`` (a
-re-import posts nothing twice). A line is rejected, with its reason, when its number is not
+re-import posts nothing twice) that pays the account's bills — a prepaid account's too
+(``PaymentItem.for_bills``), never its balance; only money left after the bills (a bill
+paid meanwhile) is kept as balance. A line is rejected, with its reason, when its number is not
 in the batch or repeats, its account differs from the exported line, its amount is not a
 positive amount with 2 decimals or exceeds the exported amount, or its result is unknown.
 The batch's succeeded/failed counts cover every result file imported for it.
@@ -32,7 +38,13 @@ from django.utils.translation import gettext_lazy as _
 from gridcare.billing.choices import PaymentChannel, WithholdingStatus
 from gridcare.billing.models import AccountBalance, Payment, WithholdingBatch
 from gridcare.billing.selectors.payments import open_bills, unpaid_bills
-from gridcare.billing.services.payments import PaymentItem, parse_amount, payment_item, payments_post_many
+from gridcare.billing.services.payments import (
+    PaymentItem,
+    balances_apply,
+    parse_amount,
+    payment_item,
+    payments_post_many,
+)
 from gridcare.core.audit import audit_record, person_name
 from gridcare.core.errors import GridCareError, NotFound, ValidationFailed
 from gridcare.core.ids import next_number
@@ -54,24 +66,25 @@ def withholding_export(*, actor: Any, bank: str) -> tuple[WithholdingBatch, str]
     bank = (bank or "").strip()
     if not bank or len(bank) > 50:
         raise ValidationFailed(_("Give the bank code (at most 50 characters)."), field="bank")
+    # A prepaid balance that covers a bill pays it first, as the prepaid check after a
+    # payment and the nightly one do (whole bills only): the bank is asked for the rest.
+    balances_apply(account_ids=Account.objects.filter(is_prepaid=True).values("pk"), actor=actor)
     today = timezone.localdate()
     with transaction.atomic():
         # The sequence row stays locked until this transaction ends: concurrent exports run
         # one after the other, and each sees the batches the ones before it created.
         number = next_number("billing.withholding")
         awaiting = _accounts_awaiting_result()
-        account_ids = list(
-            unpaid_bills()
-            .filter(account__is_prepaid=False)
-            .order_by()
-            .values_list("account_id", flat=True)
-            .distinct()
-        )
+        account_ids = list(unpaid_bills().order_by().values_list("account_id", flat=True).distinct())
         owed: dict[int, int] = {}
         for row in open_bills(account_ids=account_ids, as_of=today):
             owed[row.account_id] = owed.get(row.account_id, 0) + row.outstanding_fen + row.late_fee_fen
+        # A postpaid balance counts (a credit is taken off, money owed after a reversal is
+        # added); a prepaid one does not: it pays the daily charges, not the bills.
         balances = dict(
-            AccountBalance.objects.filter(account_id__in=owed).values_list("account_id", "amount")
+            AccountBalance.objects.filter(account_id__in=owed, account__is_prepaid=False).values_list(
+                "account_id", "amount"
+            )
         )
         for account_id, bal in balances.items():
             owed[account_id] -= yuan_to_fen(bal)
@@ -210,6 +223,7 @@ def withholding_import(*, actor: Any, batch_number: str, content: str) -> Withho
                     idempotency_key=f"wh:{batch.number}:{line}",
                     received_at=received_at,
                     external_ref=bank_ref[:100],
+                    for_bills=True,  # a prepaid account's too: the bills, not its balance
                 ),
             )
         )

@@ -43,6 +43,12 @@ def accounts() -> dict[str, Any]:
         "paid": overdue_bill(account=paid, period=dt.date(2026, 10, 1), amount="10.00", due_date=FUTURE_DUE),
     }
     payment_post(actor="t", account_id=paid.pk, amount="10.00", channel="counter_cash", idempotency_key="pd")
+    # A prepaid account whose balance covers the bill of its postpaid days: the balance pays
+    # it when the file is exported, so the bank is not asked (test_withholding_prepaid.py:
+    # one whose balance does not cover it is).
+    payment_post(
+        actor="t", account_id=prepaid.pk, amount="30.00", channel="counter_cash", idempotency_key="pp"
+    )
     AccountBalance.objects.create(account=b, amount=Decimal("30.00"))
     return {"a": a, "b": b, "bills": bills}
 
