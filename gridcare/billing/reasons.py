@@ -144,6 +144,10 @@ ENGINE_REASONS: Final[tuple[Reason, ...]] = (
         "power-factor table {table} has no row for this power factor",
         _("Power-factor table %(table)s has no row for this power factor"),
     ),
+    Reason(
+        "{value} is not a power-factor standard",
+        _("%(value)s is not a power-factor standard (0.90, 0.85 or 0.80)"),
+    ),
 )
 
 
