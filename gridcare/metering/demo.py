@@ -57,6 +57,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
+from gridcare.billing.engine.rating import PF_MIN_VA
 from gridcare.customers.demo import (
     AGRI,
     GENERAL_IC,
@@ -625,6 +626,8 @@ def plan_metering(
             amps = spec.capacity_kva / (math.sqrt(3) * 0.38)
             mult = _ct_primary(amps, LV_CT_PRIMARIES) // 5 if spec.capacity_kva >= 50 else 1
             layout = GIC_TOU if c == 3 else TOTAL_ONLY
+            if spec.capacity_kva * 1000 >= PF_MIN_VA:  # 力调: 100 kVA and up record reactive too
+                layout = (*layout, "reactive")
             mtype, digits, acc = "three", 8, "1"
         # 首检 at the factory; 0.5S meters are re-verified every 12 months (10 % overdue).
         verified = manufactured + dt.timedelta(days=int(5 + serial % 50))

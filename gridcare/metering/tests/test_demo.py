@@ -75,11 +75,17 @@ def test_one_meter_per_active_account_with_realistic_assets(plan: demo.MeteringP
     assert {k[:3] for k in by_class["general_ic"]} == {("three", 8, "1")}
     for m in plan.meters:
         assert m.manufactured_on < m.last_verified_on <= END
-        if plan.specs[m.account].customer_class == "large_ind":
+        spec = plan.specs[m.account]
+        if spec.customer_class == "large_ind":
             assert m.registers == demo.LI_TOU
             assert m.accuracy_class == "0.5S"
             assert m.multiplier % 100 == 0  # CT ratio × PT 10000/100
             assert m.multiplier >= 300
+        # 力调 (power-factor adjusted: 100 kVA and up) accounts record reactive energy
+        pf_adjusted = spec.customer_class == demo.LARGE_IND or (
+            spec.customer_class in (demo.GENERAL_IC, demo.AGRI) and spec.capacity_kva >= 100
+        )
+        assert ("reactive" in m.registers) == pf_adjusted
     # every installation is before the meter's first reading
     open_installs = [i for i in plan.installations if i.removed_at is None]
     assert len(open_installs) == len(active)
