@@ -47,29 +47,29 @@ def test_bench_readings_imports_compares_and_cleans_up():
 
 
 def test_wait_for_quiet_polls_until_no_autovacuum_worker(monkeypatch):
-    from gridcare.core.management.commands import bench
+    from gridcare.core import benchquiet as bench
 
     busy = iter([2, 1, 0])
-    monkeypatch.setattr(bench, "_autovacuum_workers", lambda: next(busy))
+    monkeypatch.setattr(bench, "autovacuum_workers", lambda: next(busy))
     monkeypatch.setattr(bench.time, "sleep", lambda seconds: None)
-    monkeypatch.setattr(bench, "_flush_writes", lambda: None)
+    monkeypatch.setattr(bench, "flush_writes", lambda: None)
     monkeypatch.setattr(bench, "connection", type("C", (), {"vendor": "postgresql"})())
-    waited, quiet = bench._wait_for_quiet(limit=60)
+    waited, quiet = bench.wait_for_quiet(limit=60)
     assert quiet is True
     assert next(busy, "drained") == "drained"  # asked until the server said 0
 
 
 def test_wait_for_quiet_gives_up_after_the_limit_and_says_so(monkeypatch):
-    from gridcare.core.management.commands import bench
+    from gridcare.core import benchquiet as bench
 
-    monkeypatch.setattr(bench, "_autovacuum_workers", lambda: 1)
+    monkeypatch.setattr(bench, "autovacuum_workers", lambda: 1)
     monkeypatch.setattr(bench.time, "sleep", lambda seconds: None)
-    monkeypatch.setattr(bench, "_flush_writes", lambda: None)
+    monkeypatch.setattr(bench, "flush_writes", lambda: None)
     monkeypatch.setattr(bench, "connection", type("C", (), {"vendor": "postgresql"})())
-    waited, quiet = bench._wait_for_quiet(limit=0.0)
+    waited, quiet = bench.wait_for_quiet(limit=0.0)
     assert quiet is False
     out = io.StringIO()
-    bench._quiet_note(type("Cmd", (), {"stdout": out})(), "a raw COPY", waited, quiet)
+    bench.quiet_note(type("Cmd", (), {"stdout": out})(), "a raw COPY", waited, quiet)
     assert "autovacuum still running" in out.getvalue()
     assert "a raw COPY is timed beside it" in out.getvalue()
 
@@ -79,13 +79,14 @@ def test_wait_for_quiet_gives_up_after_the_limit_and_says_so(monkeypatch):
 def test_vacuum_readings_runs_outside_a_transaction_only():
     from django.db import transaction
 
+    from gridcare.core import benchquiet
     from gridcare.core.management.commands import bench
 
-    assert bench._autovacuum_workers() >= 0  # the query itself works on this server
+    assert benchquiet.autovacuum_workers() >= 0  # the query itself works on this server
     with transaction.atomic():
         assert bench._vacuum_readings() is False  # VACUUM cannot run in a transaction
     assert bench._vacuum_readings() is True
-    bench._flush_writes()  # CHECKPOINT (the test server's role may) and the page cache
+    benchquiet.flush_writes()  # CHECKPOINT (the test server's role may) and the page cache
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")  # the connection is usable afterwards
     with connection.cursor() as cursor:

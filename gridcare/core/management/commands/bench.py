@@ -22,10 +22,11 @@ from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError, connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from gridcare.billing import bench as billing_bench
+from gridcare.core.benchquiet import quiet_note, wait_for_quiet
 from gridcare.inspection import bench as inspection_bench
 from gridcare.workorders import bench as workorders_bench
 
@@ -374,49 +375,6 @@ def _keyed_copy_rate(path: Any, meters: list[tuple[int, str, int]]) -> float:
     return seconds
 
 
-#: How long the readings bench waits for PostgreSQL's autovacuum workers before a timed load.
-QUIET_WAIT_SECONDS = 120.0
-
-
-def _autovacuum_workers() -> int:
-    """Autovacuum workers busy on the server right now (PostgreSQL)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")
-        return int(cursor.fetchone()[0])
-
-
-def _flush_writes() -> None:
-    """Write out what the server and the machine still hold dirty (not timed): a
-    ``CHECKPOINT`` where the bench's database role may take one, then the kernel's page
-    cache (``os.sync``) — else the write-back of the million rows just imported runs beside
-    the next timed load."""
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("CHECKPOINT")
-        except DatabaseError:  # a role without pg_checkpoint: the kernel's part still helps
-            pass
-    os.sync()
-
-
-def _wait_for_quiet(limit: float = QUIET_WAIT_SECONDS) -> tuple[float, bool]:
-    """Flush dirty pages (:func:`_flush_writes`), then wait until no autovacuum worker runs
-    (PostgreSQL only; at most ``limit`` seconds).
-
-    After a million inserted or deleted readings autovacuum visits the readings table for a
-    second or more of CPU; on two cores a timed load running beside it is slowed by a third
-    to a half. Returns the seconds waited and whether the server is quiet."""
-    if connection.vendor != "postgresql":
-        return 0.0, True
-    _flush_writes()
-    started = time.perf_counter()
-    while _autovacuum_workers():
-        if time.perf_counter() - started > limit:
-            return time.perf_counter() - started, False
-        time.sleep(0.2)
-    return time.perf_counter() - started, True
-
-
 def _vacuum_readings() -> bool:
     """``VACUUM (ANALYZE)`` the readings table (PostgreSQL; not timed): the pass autovacuum
     would otherwise start over the imported rows during the raw ``COPY`` loads. Not inside
@@ -429,15 +387,6 @@ def _vacuum_readings() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM (ANALYZE) {connection.ops.quote_name(Reading._meta.db_table)}")
     return True
-
-
-def _quiet_note(command: BaseCommand, what: str, waited: float, quiet: bool) -> None:
-    if not quiet:
-        command.stdout.write(
-            f"  warning: autovacuum still running after {waited:.0f} s; {what} is timed beside it"
-        )
-    elif waited >= 0.5:
-        command.stdout.write(f"  waited {waited:.1f} s for autovacuum to finish before {what}")
 
 
 def _readings_run(command: BaseCommand, options: dict[str, Any]) -> dict[str, Any]:
@@ -481,7 +430,7 @@ def _readings_run(command: BaseCommand, options: dict[str, Any]) -> dict[str, An
             actor="gridcare bench readings", source_name=f"bench-readings-{rows}.csv", content=path
         )
         stored = job.stored_path  # type: ignore[attr-defined]
-        _quiet_note(command, "the import", *_wait_for_quiet())
+        quiet_note(command, "the import", *wait_for_quiet())
         db_pid = database_pid()
         cpu_before, db_before = own_cpu(), tree_cpu(db_pid)
         started = time.perf_counter()
@@ -514,7 +463,7 @@ def _readings_run(command: BaseCommand, options: dict[str, Any]) -> dict[str, An
             _vacuum_readings()
             copy_list = []
             for _ in range(COPY_RUNS):
-                _quiet_note(command, "a raw COPY", *_wait_for_quiet())
+                quiet_note(command, "a raw COPY", *wait_for_quiet())
                 copy_list.append(_copy_rate(path))
             copy_runs = sorted(copy_list)
             copy_seconds = copy_runs[0]
@@ -524,7 +473,7 @@ def _readings_run(command: BaseCommand, options: dict[str, Any]) -> dict[str, An
                 f"  (b) raw COPY into an UNLOGGED table: {copy_seconds:.2f} s, {copy_per_s:,.0f} rows/s "
                 f"(fastest of {', '.join(f'{s:.2f}' for s in copy_runs)} s); ratio {ratio:.2f}"
             )
-            _quiet_note(command, "the keyed COPY", *_wait_for_quiet())
+            quiet_note(command, "the keyed COPY", *wait_for_quiet())
             keyed_seconds = _keyed_copy_rate(path, meters)
             keyed_per_s = written / keyed_seconds
             command.stdout.write(
