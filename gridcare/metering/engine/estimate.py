@@ -13,7 +13,8 @@ All values are cumulative register values in integer thousandths ("milli").
 - ``estimate_runs`` / ``interpolate_runs``: after a real reading replaced the estimate of
   one day of an estimated gap (a back-fill, 补召), the estimates still standing on either
   side of it are estimated again from the readings now around them — the same straight
-  line, between good reads only.
+  line, between good reads only. ``runs_after_settled`` keeps the estimates a settled
+  period used (an issued bill, a prepaid charge) out of that.
 - ``register_range`` / ``is_rollover``: a register of ``digits`` integer digits counts
   modulo ``10**digits``; a decrease is a rollover when the previous value is at or above
   90 % of that range and the new one at or below 10 % (the one rule VEE, the estimate
@@ -209,6 +210,46 @@ def run_days(runs: pl.DataFrame) -> pl.DataFrame:
         runs.select("meter_id", "register", pl.date_ranges("day_from", "day_to").alias("day"))
         .explode("day")
         .cast({"meter_id": pl.Int64, "register": pl.String, "day": pl.Date})
+    )
+
+
+def runs_after_settled(runs: pl.DataFrame, settled: pl.DataFrame, readings: pl.DataFrame) -> pl.DataFrame:
+    """``runs`` (``RUN_SCHEMA``) less the days a settled period used: an estimate on or
+    before its meter's ``settled_to`` day (the last day whose reading an issued bill or a
+    prepaid charge used) stays as it is, and the one on ``settled_to`` is the read the rest
+    of its run is drawn from. A run ending on or before that day is left out; one going
+    past it starts the day after, with that day's estimate (from ``readings``: meter_id,
+    register, day, value_milli) as its reading before (a good one).
+
+    ``settled``: meter_id, settled_to (one row per meter; a meter without is not settled)."""
+    if runs.is_empty() or settled.is_empty():
+        return runs
+    keys = ["meter_id", "register"]
+    marked = runs.join(
+        settled.select(pl.col("meter_id").cast(pl.Int64), pl.col("settled_to").cast(pl.Date)),
+        on="meter_id",
+        how="left",
+    )
+    untouched = pl.col("settled_to").is_null() | (pl.col("settled_to") < pl.col("day_from"))
+    free = marked.filter(untouched)
+    cut = marked.filter(~untouched & (pl.col("settled_to") < pl.col("day_to")))
+    if cut.height:
+        anchor = readings.select(
+            pl.col("meter_id").cast(pl.Int64),
+            pl.col("register").cast(pl.String),
+            pl.col("day").cast(pl.Date).alias("settled_to"),
+            pl.col("value_milli").cast(pl.Int64).alias("_anchor_milli"),
+        )
+        cut = cut.join(anchor, on=[*keys, "settled_to"], how="left").with_columns(
+            (pl.col("settled_to") + pl.duration(days=1)).alias("day_from"),
+            pl.col("settled_to").alias("prev_day"),
+            pl.col("_anchor_milli").alias("prev_milli"),
+            pl.col("_anchor_milli").is_not_null().alias("prev_good"),
+        )
+    return (
+        pl.concat([free.select(list(RUN_SCHEMA)), cut.select(list(RUN_SCHEMA))])
+        .sort("meter_id", "register", "day_from")
+        .cast(RUN_SCHEMA)  # type: ignore[arg-type]
     )
 
 

@@ -34,6 +34,7 @@ from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from gridcare.billing.selectors.settled import settled_reading_days
 from gridcare.core.audit import audit_record, snapshot
 from gridcare.core.bulk import (
     decimal_from_units,
@@ -53,7 +54,13 @@ from gridcare.metering.choices import (
     ReadingSource,
     VeeRule,
 )
-from gridcare.metering.engine.estimate import estimate_missing, estimate_runs, interpolate_runs, run_days
+from gridcare.metering.engine.estimate import (
+    estimate_missing,
+    estimate_runs,
+    interpolate_runs,
+    run_days,
+    runs_after_settled,
+)
 from gridcare.metering.engine.parse import (
     SOURCE_COLUMN,
     HeaderError,
@@ -823,6 +830,11 @@ def _reestimate(
     each run of them lying between two good reads (valid or edited) gets the straight line
     between those (``engine.estimate.interpolate_runs``, the rule of the first estimation;
     a run next to a suspect reading or without a reading on one side stays as it was).
+    An estimate a settled period used — on or before its meter's last day an issued bill or
+    a prepaid daily charge used (``billing.selectors.settled``) — stays as it was, and the
+    one on that day is the read the estimates after it are drawn from
+    (``engine.estimate.runs_after_settled``): a back-fill on or before that day is stored,
+    but only the estimates after that day are drawn again.
     ``meters`` (meter_id, digits) tells where a register rolls over. Set-based, in the
     caller's transaction after the replacement, under its write locks; the values stay
     source and quality ``estimated``; with ``reading_import`` they name that import as
@@ -830,6 +842,8 @@ def _reestimate(
     row — ``actor``, ``action`` on ``obj``, ``reason`` — lists each estimate changed with
     its value before and after. Returns how many changed."""
     around, runs = _estimate_runs_around(replaced)
+    if runs.height:  # the estimates a settled period used stay (one query, only when there are runs)
+        runs = runs_after_settled(runs, settled_reading_days(runs.get_column("meter_id").unique()), around)
     no_meters = pl.DataFrame(schema={"meter_id": pl.Int64, "digits": pl.Int64})  # no rollover known
     estimates = interpolate_runs(runs, meters if meters is not None else no_meters)
     changes = estimates.join(
