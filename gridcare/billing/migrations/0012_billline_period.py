@@ -4,8 +4,13 @@ a contract changed inside the month (减容 from the 16th: one line per contract
 period over two months or tariff versions. Lines written before stay without days.
 
 Both columns are nullable without a default: PostgreSQL adds them without rewriting the
-table. The check (both null, or both set and ``period_from`` ≤ ``period_to``) is checked
-over the existing lines once, when it is added.
+table. The check (both null, or both set and ``period_from`` ≤ ``period_to``) is added
+``NOT VALID`` on PostgreSQL (:class:`AddCheckNotValid`): new and changed lines are checked
+at once, and the existing lines — millions, the largest table — are not scanned under the
+ACCESS EXCLUSIVE lock the ``ADD CONSTRAINT`` holds (bill pages, notices and runs would wait
+for the scan). Migration 0016 validates it in its own transaction (``VALIDATE CONSTRAINT``,
+a SHARE UPDATE EXCLUSIVE lock: reads and writes of the lines go on). Django's migration
+state is the same as with a plain ``AddConstraint``.
 
 SQLite adds a check by rebuilding the table, which drops the table's triggers: the lines'
 issued-bill guards (0004) and bill-reference checks (0006) are dropped before the rebuild
@@ -47,6 +52,20 @@ def sqlite_line_triggers_on(apps, schema_editor):
             schema_editor.execute(sql)
 
 
+class AddCheckNotValid(migrations.AddConstraint):
+    """``AddConstraint`` of a check that PostgreSQL adds ``NOT VALID`` (no scan of the
+    existing rows; a later migration validates it); other databases add it as Django does
+    (SQLite rebuilds the table). The migration state is ``AddConstraint``'s."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+            return
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.execute(f"{self.constraint.create_sql(model, schema_editor)} NOT VALID")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("billing", "0011_payment_refund"),
@@ -71,7 +90,7 @@ class Migration(migrations.Migration):
             field=models.DateField(blank=True, help_text="Inclusive.", null=True, verbose_name="to"),
         ),
         migrations.RunPython(sqlite_line_triggers_off, sqlite_line_triggers_on),
-        migrations.AddConstraint(
+        AddCheckNotValid(
             model_name="billline",
             constraint=models.CheckConstraint(
                 condition=models.Q(

@@ -14,7 +14,10 @@ corrected consumption (billed ± the corrected kWh; the TOU and reactive registe
 the same proportion; demand, capacity and year-to-date kWh unchanged). The amount is the
 difference of the two totals; the per-item differences are kept in ``lines``. Rating the
 billed consumption again (rather than subtracting the printed total) keeps the difference
-to the consumption alone when the reconstruction of the period cannot be exact.
+to the consumption alone when the reconstruction of the period cannot be exact. Both
+sides are adjusted by the power factor with the rule the bill was rated with, read from its
+lines (:func:`_billed_pf_rule`): a bill without a power-factor line gets none, a bill rated
+before the standard went by class and capacity keeps its tariff version's standard.
 
 **Meter verification (验表退补).** A ``metering.Adjustment`` (a meter tested out of
 tolerance, 1996 供电营业规则 第八十条, domain-rules §3) becomes one document per issued bill
@@ -58,7 +61,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from gridcare.billing.choices import AdjustmentKind, BillStatus, DocumentStatus
+from gridcare.billing.choices import AdjustmentKind, BillLineKind, BillStatus, DocumentStatus
 from gridcare.billing.models import Bill, BillAdjustment
 from gridcare.billing.services.payments import balance_settle, lock_balance
 from gridcare.core.audit import audit_record, snapshot
@@ -225,7 +228,10 @@ def _scaled(row: dict[str, Any], total_wh: int) -> dict[str, Any]:
     return out
 
 
-def _rate_rows(rows: list[dict[str, Any]]) -> Any:
+def _rate_rows(rows: list[dict[str, Any]], *, pf_standard: str | None, pf_by_version: bool) -> Any:
+    """Rate ``rows`` with the power-factor rule the corrected bill was rated with
+    (:func:`_billed_pf_rule`): every row at ``pf_standard`` (null: not adjusted), or, with
+    ``pf_by_version``, at each tariff version's own standard."""
     try:
         import polars as pl
 
@@ -236,9 +242,49 @@ def _rate_rows(rows: list[dict[str, Any]]) -> Any:
         raise ValidationFailed(
             _("The rating engine is not available; enter the amount by hand."), field="amount"
         ) from exc
-    # the account's power-factor standard as the run rated it (null: not adjusted)
-    frame = pl.DataFrame(rows, schema=PERIOD_SCHEMA | {PF_STANDARD_COLUMN: pl.String})
+    if pf_by_version:  # no pf_standard column: the engine takes each version's standard
+        frame = pl.DataFrame(rows, schema=PERIOD_SCHEMA)
+    else:
+        frame = pl.DataFrame(
+            [{**row, PF_STANDARD_COLUMN: pf_standard} for row in rows],
+            schema=PERIOD_SCHEMA | {PF_STANDARD_COLUMN: pl.String},
+        )
     return rate(frame, catalogue_load())
+
+
+def _billed_pf_rule(*, bill: Bill, account_standard: str | None) -> tuple[str | None, bool]:
+    """The power-factor rule the bill was rated with, read from its own lines, as
+    ``(standard, by_version)``. A correction re-rates both sides with it, not with today's
+    rule: it corrects the consumption, not the rule the bill was issued under.
+
+    * no power-factor line: the bill was not adjusted — ``(None, False)``;
+    * power-factor lines without their tariff version (written before lines recorded it,
+      i.e. before the standard went by class and capacity): the run adjusted by the tariff
+      version's own standard — ``(None, True)``;
+    * power-factor lines with their version: the run adjusted by the account's standard
+      (``engine.rating.pf_standard_expr`` over the period's contracts), ``account_standard``
+      as ``services.period_data`` derives it again — ``(account_standard, False)``. When it
+      derives none now (the account's class or contracts were changed since), the
+      standard the bill used cannot be told: the amount is entered by hand.
+
+    A power-factor line does not store its standard (only its amount), so the lines'
+    version is what tells the two rules apart."""
+    versions = list(
+        bill.lines.filter(kind=BillLineKind.POWER_FACTOR).values_list("tariff_version_id", flat=True)
+    )
+    if not versions:
+        return None, False
+    if all(version is None for version in versions):
+        return None, True
+    if account_standard is None:
+        raise ValidationFailed(
+            _(
+                "The power-factor standard this bill was rated with cannot be told any more; "
+                "enter the amount by hand."
+            ),
+            field="amount",
+        )
+    return account_standard, False
 
 
 def correction_rating(
@@ -247,15 +293,19 @@ def correction_rating(
     """Rate the bill's period with ``from_kwh`` (default: its billed kWh; after earlier
     corrections, the billed kWh corrected by them) and with ``corrected_kwh``; return
     ``{"amount": Decimal, "original_fen", "corrected_fen", "lines": [...]}`` where lines are
-    the per-item differences (``item``, ``kind``, ``kwh``, ``amount`` as decimal strings)."""
+    the per-item differences (``item``, ``kind``, ``kwh``, ``amount`` as decimal strings).
+    Both sides are adjusted by the power factor as the bill was (:func:`_billed_pf_rule`)."""
     if corrected_kwh < 0:
         raise ValidationFailed(_("The corrected consumption would be negative."), field="kwh")
     base = _period_row(bill)
+    # the account's standard as the run derives it (engine.rating.PF_STANDARD_COLUMN)
+    account_standard = base.pop("pf_standard", None)
+    pf_standard, pf_by_version = _billed_pf_rule(bill=bill, account_standard=account_standard)
     start = bill.kwh if from_kwh is None else from_kwh
     original = _scaled(base, int((start * 1000).to_integral_value(ROUND_HALF_UP)))
     corrected = _scaled(base, int((corrected_kwh * 1000).to_integral_value(ROUND_HALF_UP)))
     original["account_id"], corrected["account_id"] = 1, 2
-    rating = _rate_rows([original, corrected])
+    rating = _rate_rows([original, corrected], pf_standard=pf_standard, pf_by_version=pf_by_version)
     if rating.errors.height:
         reason = "; ".join(rating.errors["reason"].unique().to_list())
         raise ValidationFailed(_("The period cannot be rated: %(reason)s") % {"reason": reason}, field="kwh")
