@@ -36,7 +36,10 @@ def test_bench_readings_imports_compares_and_cleans_up():
         assert len(loads) == 3
         assert loads == sorted(loads)
         assert f"raw COPY into an UNLOGGED table: {loads[0]:.2f} s" in text
-        assert result["db_cpu_s"] > 0  # the test server runs on this machine
+        # measured (the test server runs on this machine); a 2,000-row import may take less
+        # than the 10 ms tick of the kernel's CPU clock, so the figure itself may be 0.0
+        assert result["db_cpu_s"] is not None
+        assert result["db_cpu_s"] >= 0
     else:
         assert result["copy_reads_per_s"] is None
         assert result["ratio"] is None

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.utils.translation import gettext as _
 
 from gridcare.core.errors import Conflict
 from gridcare.core.models import AuditEvent
@@ -232,7 +233,7 @@ def test_two_exchanges_of_one_account_at_once_the_second_is_refused(monkeypatch,
     with pytest.raises(Conflict) as err:
         second.outcome()
     assert (str(err.value.message), err.value.field) == (
-        "The meter of this account changed meanwhile; reload the page and check.",
+        str(_("The meter of this account changed meanwhile; reload the page and check.")),
         "account",
     )
     assert Meter.objects.get(pk=first_new.pk).status == MeterStatus.INSTALLED
