@@ -37,7 +37,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -465,12 +465,17 @@ def _payment_post(
     return outcome
 
 
-def _same_account(payment: Payment, account_id: int) -> Payment:
-    if payment.account_id != account_id:
+_Keyed = TypeVar("_Keyed", Payment, RefundRequest)
+
+
+def _same_account(found: _Keyed, account_id: int) -> _Keyed:
+    """``found`` (a payment or a refund request already stored under the idempotency key),
+    when it is of ``account_id``; a key reused for another account is a conflict."""
+    if found.account_id != account_id:
         raise Conflict(
             _("This idempotency key was already used for another account."), field="idempotency_key"
         )
-    return payment
+    return found
 
 
 def payments_post_many(*, actor: Any, items: list[PaymentItem]) -> list[tuple[Payment, bool] | Conflict]:
@@ -718,7 +723,7 @@ def balance_refund_request(
             balance = lock_balance(account_id)
             existing = RefundRequest.objects.filter(idempotency_key=key).first()
             if existing is not None:
-                return _same_refund_account(existing, account_id)
+                return _same_account(existing, account_id)
             account = Account.objects.get(pk=account_id)
             if account.status != AccountStatus.CLOSED:
                 raise Conflict(_("Only a closed account's balance (销户退费) is refunded."), field="account")
@@ -779,15 +784,7 @@ def balance_refund_request(
         existing = RefundRequest.objects.filter(idempotency_key=key).first()
         if existing is None:
             raise
-        return _same_refund_account(existing, account_id)
-    return request
-
-
-def _same_refund_account(request: RefundRequest, account_id: int) -> RefundRequest:
-    if request.account_id != account_id:
-        raise Conflict(
-            _("This idempotency key was already used for another account."), field="idempotency_key"
-        )
+        return _same_account(existing, account_id)
     return request
 
 
