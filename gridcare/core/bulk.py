@@ -26,6 +26,10 @@ from gridcare.core import pgbinary
 
 _IDENT_OK = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
+#: Ids (or asset numbers) per ``IN (…)`` list of a bulk read: under SQLite's limit on a
+#: statement's parameters, and few statements on PostgreSQL.
+IN_BATCH = 5_000
+
 
 def _ident(name: str) -> str:
     if not name or set(name) - _IDENT_OK:

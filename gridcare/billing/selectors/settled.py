@@ -14,11 +14,10 @@ from django.utils import timezone
 
 from gridcare.billing.choices import BillStatus
 from gridcare.billing.models import Bill, PrepaidCharge
+from gridcare.core.bulk import IN_BATCH
 from gridcare.metering.models import Installation
 
 SETTLED_SCHEMA = {"meter_id": pl.Int64, "settled_to": pl.Date}
-
-_IN_BATCH = 5_000  # meter ids per ``IN (…)`` list (SQLite's parameter limit)
 
 
 def settled_reading_days(meter_ids: Iterable[int]) -> pl.DataFrame:
@@ -40,9 +39,9 @@ def settled_reading_days(meter_ids: Iterable[int]) -> pl.DataFrame:
         PrepaidCharge.objects.filter(account_id=OuterRef("account_id")).order_by("-day").values("day")[:1]
     )
     last: dict[int, dt.date] = {}
-    for i in range(0, len(ids), _IN_BATCH):
+    for i in range(0, len(ids), IN_BATCH):
         rows = (
-            Installation.objects.filter(meter_id__in=ids[i : i + _IN_BATCH])
+            Installation.objects.filter(meter_id__in=ids[i : i + IN_BATCH])
             .annotate(bill_end=Subquery(latest_bill), charge_end=Subquery(latest_charge))
             .filter(Q(bill_end__isnull=False) | Q(charge_end__isnull=False))
             .values_list("meter_id", "installed_at", "removed_at", "bill_end", "charge_end")

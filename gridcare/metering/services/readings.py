@@ -37,6 +37,7 @@ from django.utils.translation import gettext_lazy as _
 from gridcare.billing.selectors.settled import settled_reading_days
 from gridcare.core.audit import audit_record, snapshot
 from gridcare.core.bulk import (
+    IN_BATCH,
     decimal_from_units,
     decimal_text,
     insert_ignoring_conflicts,
@@ -130,7 +131,6 @@ RESOLVE_ACTIONS = {
 }
 """Clerk actions on a reading exception and the status each leaves."""
 
-_IN_BATCH = 5_000  # ids / asset numbers per ``IN (…)`` list (SQLite's parameter limit)
 _DEFAULT_PARAMS = VeeParams(
     spike_factor_x100=500,
     spike_window_days=30,
@@ -400,8 +400,8 @@ def _load_meters(asset_nos: list[str]) -> _MeterInfo:
     building list or struct columns row by row from Python objects cost more than the
     queries."""
     rows: list[tuple[Any, ...]] = []
-    for start in range(0, len(asset_nos), _IN_BATCH):
-        batch = asset_nos[start : start + _IN_BATCH]
+    for start in range(0, len(asset_nos), IN_BATCH):
+        batch = asset_nos[start : start + IN_BATCH]
         rows.extend(
             Meter.objects.filter(asset_no__in=batch)
             .values_list("asset_no", "id", "registers", "digits", "multiplier")
@@ -427,9 +427,9 @@ def _load_meters(asset_nos: list[str]) -> _MeterInfo:
 
     ids = meters.get_column("meter_id").to_list()
     install_rows: list[tuple[Any, ...]] = []
-    for start in range(0, len(ids), _IN_BATCH):
+    for start in range(0, len(ids), IN_BATCH):
         install_rows.extend(
-            Installation.objects.filter(meter_id__in=ids[start : start + _IN_BATCH], removed_at__isnull=True)
+            Installation.objects.filter(meter_id__in=ids[start : start + IN_BATCH], removed_at__isnull=True)
             .values_list("meter_id", "account_id", "installed_at", "initial_readings", "account__status")
             .order_by()
         )
@@ -1022,10 +1022,10 @@ def _stored_runs(runs: pl.DataFrame) -> pl.DataFrame:
     since = runs.get_column("day_from").min() - dt.timedelta(days=1)  # type: ignore[operator]
     ids = runs.get_column("meter_id").unique().sort().to_list()
     rows: list[tuple[Any, ...]] = []
-    for start in range(0, len(ids), _IN_BATCH):
+    for start in range(0, len(ids), IN_BATCH):
         rows.extend(
             ReadingException.objects.filter(
-                meter_id__in=ids[start : start + _IN_BATCH], rule=VeeRule.ZERO_RUN, day_to__gte=since
+                meter_id__in=ids[start : start + IN_BATCH], rule=VeeRule.ZERO_RUN, day_to__gte=since
             )
             .values_list("id", "meter_id", "register", "day_from", "day_to")
             .order_by()
@@ -1042,10 +1042,10 @@ def _open_gaps_to_extend(gaps: pl.DataFrame) -> pl.DataFrame:
     first: dt.date = gaps.get_column("day_from").min()  # type: ignore[assignment]
     last: dt.date = gaps.get_column("day_from").max()  # type: ignore[assignment]
     rows: list[tuple[Any, ...]] = []
-    for start in range(0, len(ids), _IN_BATCH):
+    for start in range(0, len(ids), IN_BATCH):
         rows.extend(
             ReadingException.objects.filter(
-                meter_id__in=ids[start : start + _IN_BATCH],
+                meter_id__in=ids[start : start + IN_BATCH],
                 rule=VeeRule.MISSING,
                 status__in=OPEN_EXCEPTION_STATUSES,
                 day_from__range=(first, last),
