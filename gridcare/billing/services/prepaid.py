@@ -629,7 +629,7 @@ def _charges_where_the_gap_began(
         for account_id, charged_day, days, kwh, amount in rows:
             if charged_day < first[account_id]:
                 wh, fen = out[account_id]
-                used = int(Decimal(kwh) * 1000)
+                used = _to_wh(kwh)
                 if by_year:  # a charge of that year over its own 1 January: that year's share
                     used -= _share_before(first_of, charged_day=charged_day, days=days, wh=used)
                 out[account_id] = (wh + used, fen + int(Decimal(amount) * 100))
@@ -666,7 +666,7 @@ def _month_begun_earlier(account_ids: list[int], day: dt.date) -> dict[int, _Gap
         days__gt=1,
     ).values_list("account_id", "day", "days", "kwh")
     found = {
-        a: (charged_day - dt.timedelta(days=days - 1), charged_day, int(Decimal(kwh) * 1000))
+        a: (charged_day - dt.timedelta(days=days - 1), charged_day, _to_wh(kwh))
         for a, charged_day, days, kwh in rows
         if a in wanted and charged_day - dt.timedelta(days=days - 1) < month
     }
@@ -721,7 +721,7 @@ def _billed_wh(bills: dict[str, Any]) -> list[tuple[int, int]]:
         .annotate(kwh=Sum("kwh"))
         .values_list("bill__account_id", "kwh")
     )
-    return [(a, int(Decimal(kwh) * 1000)) for a, kwh in [*billed, *corrected] if kwh is not None]
+    return [(a, _to_wh(kwh)) for a, kwh in [*billed, *corrected] if kwh is not None]
 
 
 def _year_and_month_so_far(
@@ -756,9 +756,9 @@ def _year_and_month_so_far(
     for account_id, year_kwh, month_kwh, month_amount in rows:
         if account_id not in wanted:
             continue
-        ytd[account_id] = int(Decimal(year_kwh) * 1000)
+        ytd[account_id] = _to_wh(year_kwh)
         if month_kwh is not None:
-            mtd_wh[account_id] = int(Decimal(month_kwh) * 1000)
+            mtd_wh[account_id] = _to_wh(month_kwh)
             mtd_fen[account_id] = int(Decimal(month_amount) * 100)
     # A charge covers at most LOOKBACK_DAYS + 1 days: only the first weeks of the year can
     # hold one that began the year before (few rows: charges of more than one day).
@@ -770,9 +770,7 @@ def _year_and_month_so_far(
     ).values_list("account_id", "day", "days", "kwh")
     for account_id, charged_day, days, kwh in spanning:
         if account_id in wanted:
-            ytd[account_id] -= _share_before(
-                year, charged_day=charged_day, days=days, wh=int(Decimal(kwh) * 1000)
-            )
+            ytd[account_id] -= _share_before(year, charged_day=charged_day, days=days, wh=_to_wh(kwh))
     # Each day is settled by one path: the days billed monthly before the switch.
     for account_id, wh in _billed_wh({**in_batch, "period__gte": year, "period_end__lt": day}):
         if account_id in wanted:
