@@ -81,8 +81,24 @@ def audit_record(
     reason: str = "",
 ) -> AuditEvent:
     """Append one audit row. Call it inside the service's transaction, after the write."""
+    row = audit_row(actor=actor, obj=obj, action=action, before=before, after=after, reason=reason)
+    row.save(force_insert=True)
+    return row
+
+
+def audit_row(
+    *,
+    actor: Any,
+    obj: models.Model,
+    action: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    reason: str = "",
+) -> AuditEvent:
+    """The audit row :func:`audit_record` appends, not yet saved (for a writer that stores it
+    in the same statement as the change, such as the fast intake path)."""
     user = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditEvent.objects.create(
+    return AuditEvent(
         at=timezone.now(),
         actor=user,
         actor_label=actor_label(actor)[:150],

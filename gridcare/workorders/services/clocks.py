@@ -168,6 +168,24 @@ def clocks_start(
         return []
     if running is None:
         running = set(order.clocks.filter(stopped_at__isnull=True).values_list("stage", flat=True))
+    return SlaClock.objects.bulk_create(
+        clocks_plan(
+            order=order, stages=stages, at=at, category_codes=category_codes, rows=rows, running=running
+        )
+    )
+
+
+def clocks_plan(
+    *,
+    order: WorkOrder,
+    stages: Iterable[str],
+    at: dt.datetime,
+    category_codes: Sequence[str],
+    running: set[str],
+    rows: list[StandardRow] | None = None,
+) -> list[SlaClock]:
+    """The clocks :func:`clocks_start` starts, not yet saved: one for each of ``stages`` a
+    standard covers and not in ``running``."""
     rows = rows if rows is not None else standard_rows()
     calendar = working_calendar()
     created = []
@@ -199,7 +217,7 @@ def clocks_start(
                 warn_at=found.warn.astimezone(dt.UTC),
             )
         )
-    return SlaClock.objects.bulk_create(created)
+    return created
 
 
 def _pause_seconds(clock: SlaClock, at: dt.datetime) -> int:

@@ -13,14 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -42,7 +43,7 @@ from gridcare.workorders.choices import (
     Satisfaction,
     WorkOrderKind,
 )
-from gridcare.workorders.engine.workflow import WorkflowError, plan_transition
+from gridcare.workorders.engine.workflow import Plan, WorkflowError, plan_transition
 from gridcare.workorders.models import (
     Article,
     Attachment,
@@ -147,6 +148,11 @@ class _NumberBlocks:
 _numbers = _NumberBlocks()
 
 
+def reserve_serial() -> int:
+    """The serial of the next work-order number (from this process's reserved block)."""
+    return _numbers.take()
+
+
 def _now(at: dt.datetime | None) -> dt.datetime:
     if at is None:
         return timezone.now()
@@ -211,28 +217,54 @@ def _order_label(order: WorkOrder) -> str:
     return f"{order.number} {order.get_kind_display()}: {order.subject[:80]}"
 
 
-def _repeat_of(
+def repeat_query(
     *, kind: str, category_id: int, customer_id: int | None, contact_phone: str, at: dt.datetime
-) -> WorkOrder | None:
-    """The earliest complaint of the same customer (or, without one, the same phone) in the same
-    category within the repeat window, following links to the first of the chain; decided
-    before the new order is written."""
+) -> tuple[str, list[Any]] | None:
+    """The statement that finds the complaint a new one repeats (重复投诉): the earliest complaint
+    of the same customer (or, without one, the same phone) in the same category within the
+    repeat window, following its link to the first of the chain. One row ``(id, number)`` or
+    none; None when nothing can repeat. Shared by :func:`_repeat_of` and the fast intake path
+    (``workorders/fastpath.py``), so the rule is written once."""
     if kind != WorkOrderKind.COMPLAINT:
         return None
     window = at - dt.timedelta(days=settings.GRIDCARE_REPEAT_COMPLAINT_DAYS)
-    qs = WorkOrder.objects.filter(
-        kind=WorkOrderKind.COMPLAINT, category_id=category_id, created_at__gte=window
-    )
+    table = WorkOrder._meta.db_table
+    value: Any
     if customer_id:
-        qs = qs.filter(customer_id=customer_id)
+        who, value = "w.customer_id = %s", customer_id
     elif contact_phone:
-        qs = qs.filter(customer__isnull=True, contact_phone=contact_phone)
+        who, value = "w.customer_id IS NULL AND w.contact_phone = %s", contact_phone
     else:
         return None
-    first = qs.only("id", "number", "duplicate_of_id").order_by("created_at", "id").first()
-    if first is None:
+    sql = (
+        f"SELECT COALESCE(d.id, w.id), COALESCE(d.number, w.number) FROM {table} w "  # noqa: S608 - literals
+        f"LEFT JOIN {table} d ON d.id = w.duplicate_of_id "
+        f"WHERE w.kind = %s AND w.category_id = %s AND w.created_at >= %s AND {who} "
+        "ORDER BY w.created_at, w.id LIMIT 1"
+    )
+    return sql, [WorkOrderKind.COMPLAINT, category_id, window, value]
+
+
+def repeat_order(row: Sequence[Any] | None) -> WorkOrder | None:
+    """The repeated order of a :func:`repeat_query` row: its id and number loaded, the rest
+    read when used."""
+    return WorkOrder.from_db(None, ["id", "number"], [row[0], row[1]]) if row else None
+
+
+def _repeat_of(
+    *, kind: str, category_id: int, customer_id: int | None, contact_phone: str, at: dt.datetime
+) -> WorkOrder | None:
+    """The order a new complaint repeats (:func:`repeat_query`), decided before it is written."""
+    query = repeat_query(
+        kind=kind, category_id=category_id, customer_id=customer_id, contact_phone=contact_phone, at=at
+    )
+    if query is None:
         return None
-    return WorkOrder.objects.get(pk=first.duplicate_of_id) if first.duplicate_of_id else first
+    sql, params = query
+    params[2] = connection.ops.adapt_datetimefield_value(params[2])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return repeat_order(cursor.fetchone())
 
 
 def work_order_create(
@@ -420,7 +452,7 @@ def _accept(*, actor: Actor, idempotency_key: str, key_owner: Any, fields: dict[
         earlier = _order_for_key(user, key)
         if earlier is not None:
             return earlier
-    serial = _numbers.take()
+    serial = reserve_serial()
     try:
         with transaction.atomic():
             order = _create(actor=actor, serial=serial, **fields)
@@ -462,6 +494,184 @@ def _order_for_key(user: Any, key: str) -> WorkOrder | None:
     return found.order if found is not None else None
 
 
+@dataclass(frozen=True)
+class Intake:
+    """The checked fields of a new order (what :func:`check_intake` returns): everything of
+    acceptance that needs no database read beyond the per-process reference data."""
+
+    kind: str
+    channel: str
+    grade: str
+    category: Category
+    codes: list[str]
+    subject: str
+    description: str
+    contact_name: str
+    contact_phone: str
+    address: str
+    external_ref: str
+    personal_injury: bool
+    media_attention: bool
+    team: Team | None
+    reporter: dict[str, Any] | None
+
+
+def check_intake(
+    *,
+    kind: str,
+    channel: str,
+    category: str,
+    subject: str,
+    description: str,
+    grade: str,
+    contact_name: str,
+    contact_phone: str,
+    address: str,
+    reporter: Mapping[str, Any] | None,
+    personal_injury: bool,
+    media_attention: bool,
+    team: str,
+    external_ref: str,
+) -> Intake:
+    """Check and normalise a new order's fields (``ValidationFailed`` names the field at fault).
+    One rule for :func:`_create` and the fast intake path."""
+    if kind not in WorkOrderKind.values:
+        raise ValidationFailed(_("Unknown work order kind."), field="kind")
+    if channel not in Channel.values:
+        raise ValidationFailed(_("Unknown channel."), field="channel")
+    if grade not in Grade.values:
+        raise ValidationFailed(_("Unknown grade."), field="grade")
+    workflow_for(kind)
+    found_category = categories_cache.get().get(category)
+    if found_category is None:  # perhaps added since the cache was filled: read again once
+        categories_cache.clear()
+        found_category = categories_cache.get().get(category)
+    cat, codes = found_category if found_category is not None else (None, [])
+    if cat is None or cat.kind != kind:
+        raise ValidationFailed(_("Choose a category of this kind."), field="category")
+    subject = (subject or "").strip()
+    if not subject:
+        raise ValidationFailed(_("Give a subject."), field="subject")
+    if len(subject) > 200:
+        raise ValidationFailed(_("The subject is longer than 200 characters."), field="subject")
+    contact_phone = _clean_phone(contact_phone, "contact_phone")
+    contact_name = (contact_name or "").strip()[:50]
+    if personal_injury or media_attention:
+        grade = Grade.MAJOR
+    assigned_team = None
+    if team:
+        assigned_team = next((t for t in teams_cache.get() if t.code == team), None)
+        if assigned_team is None:  # perhaps added since the cache was filled: read again once
+            teams_cache.clear()
+            assigned_team = next((t for t in teams_cache.get() if t.code == team), None)
+        if assigned_team is None:
+            raise ValidationFailed(_("No active team has this code."), field="team")
+    else:
+        assigned_team = _default_team(kind)
+    reporter_data: dict[str, Any] | None = None
+    if kind == WorkOrderKind.REPORT:
+        given = dict(reporter or {})
+        reporter_data = {
+            "name": str(given.get("name") or contact_name).strip()[:50],
+            "phone": _clean_phone(str(given.get("phone") or contact_phone), "reporter.phone"),
+            "id_number": str(given.get("id_number") or "").strip()[:18],
+            "address": str(given.get("address") or "").strip()[:200],
+            "customer_id": given.get("customer_id"),
+            "wants_reply": bool(given.get("wants_reply", True)),
+        }
+        contact_name, contact_phone = "", ""
+    elif reporter:
+        raise ValidationFailed(_("Only a report has a reporter."), field="reporter")
+    return Intake(
+        kind=kind,
+        channel=channel,
+        grade=grade,
+        category=cat,
+        codes=codes,
+        subject=subject,
+        description=(description or "").strip(),
+        contact_name=contact_name,
+        contact_phone=contact_phone,
+        address=(address or "").strip()[:200],
+        external_ref=(external_ref or "").strip()[:40],
+        personal_injury=personal_injury,
+        media_attention=media_attention,
+        team=assigned_team,
+        reporter=reporter_data,
+    )
+
+
+def new_order(
+    intake: Intake,
+    *,
+    serial: int,
+    at: dt.datetime,
+    customer: Customer | None,
+    account: Account | None,
+    article: Article | None,
+    repeat: WorkOrder | None,
+    user: Any,
+) -> WorkOrder:
+    """The new order as :func:`_create` writes it (not yet saved)."""
+    return WorkOrder(
+        number=f"{NUMBER_PREFIX}{timezone.localtime(at):%Y%m%d}{serial:07d}",
+        kind=intake.kind,
+        channel=intake.channel,
+        category=intake.category,
+        grade=intake.grade,
+        state=workflow_for(intake.kind).initial,
+        subject=intake.subject,
+        description=intake.description,
+        customer=customer,
+        account=account,
+        contact_name=intake.contact_name,
+        contact_phone=intake.contact_phone,
+        address=intake.address,
+        external_ref=intake.external_ref,
+        personal_injury=intake.personal_injury,
+        media_attention=intake.media_attention,
+        team=intake.team,
+        kb_article=article,
+        duplicate_of=repeat,
+        created_by=user,
+        created_at=at,
+        updated_at=at,
+    )
+
+
+def created_events(
+    order: WorkOrder, *, at: dt.datetime, user: Any, label: str, repeat: WorkOrder | None
+) -> list[WorkOrderEvent]:
+    """The timeline rows of an acceptance: 受理, and 重复工单 when it repeats an earlier one."""
+    events = [
+        WorkOrderEvent(
+            order=order,
+            at=at,
+            actor=user,
+            actor_label=label,
+            event_type=EventType.CREATED,
+            to_state=order.state,
+            data={
+                "kind": order.kind,
+                "channel": order.channel,
+                "category": order.category.code,
+                "grade": order.grade,
+            },
+        )
+    ]
+    if repeat is not None:
+        events.append(
+            WorkOrderEvent(
+                order=order,
+                at=at,
+                actor_label=label,
+                event_type=EventType.DUPLICATE,
+                data={"repeat_of": repeat.number},
+            )
+        )
+    return events
+
+
 def _create(
     *,
     actor: Actor,
@@ -487,27 +697,24 @@ def _create(
     at: dt.datetime | None,
 ) -> WorkOrder:
     at = _now(at)
-    if kind not in WorkOrderKind.values:
-        raise ValidationFailed(_("Unknown work order kind."), field="kind")
-    if channel not in Channel.values:
-        raise ValidationFailed(_("Unknown channel."), field="channel")
-    if grade not in Grade.values:
-        raise ValidationFailed(_("Unknown grade."), field="grade")
+    intake = check_intake(
+        kind=kind,
+        channel=channel,
+        category=category,
+        subject=subject,
+        description=description,
+        grade=grade,
+        contact_name=contact_name,
+        contact_phone=contact_phone,
+        address=address,
+        reporter=reporter,
+        personal_injury=personal_injury,
+        media_attention=media_attention,
+        team=team,
+        external_ref=external_ref,
+    )
     workflow = workflow_for(kind)
-    found_category = categories_cache.get().get(category)
-    if found_category is None:  # perhaps added since the cache was filled: read again once
-        categories_cache.clear()
-        found_category = categories_cache.get().get(category)
-    cat, codes = found_category if found_category is not None else (None, [])
-    if cat is None or cat.kind != kind:
-        raise ValidationFailed(_("Choose a category of this kind."), field="category")
-    subject = (subject or "").strip()
-    if not subject:
-        raise ValidationFailed(_("Give a subject."), field="subject")
-    if len(subject) > 200:
-        raise ValidationFailed(_("The subject is longer than 200 characters."), field="subject")
-    contact_phone = _clean_phone(contact_phone, "contact_phone")
-    contact_name = (contact_name or "").strip()[:50]
+    cat, codes = intake.category, intake.codes
     customer = None
     account = None
     if account_number:
@@ -522,100 +729,42 @@ def _create(
         if customer is not None and customer.pk != found.pk:
             raise ValidationFailed(_("The account does not belong to this customer."), field="account_number")
         customer = found
-    if personal_injury or media_attention:
-        grade = Grade.MAJOR
-    assigned_team = None
-    if team:
-        assigned_team = next((t for t in teams_cache.get() if t.code == team), None)
-        if assigned_team is None:  # perhaps added since the cache was filled: read again once
-            teams_cache.clear()
-            assigned_team = next((t for t in teams_cache.get() if t.code == team), None)
-        if assigned_team is None:
-            raise ValidationFailed(_("No active team has this code."), field="team")
-    else:
-        assigned_team = _default_team(kind)
     article = None
     if kb_article:
         article = Article.objects.filter(code=kb_article, is_published=True).first()
         if article is None:
             raise ValidationFailed(_("No published knowledge article has this code."), field="kb_article")
-    reporter_data: dict[str, Any] | None = None
-    if kind == WorkOrderKind.REPORT:
-        given = dict(reporter or {})
-        reporter_data = {
-            "name": str(given.get("name") or contact_name).strip()[:50],
-            "phone": _clean_phone(str(given.get("phone") or contact_phone), "reporter.phone"),
-            "id_number": str(given.get("id_number") or "").strip()[:18],
-            "address": str(given.get("address") or "").strip()[:200],
-            "customer_id": given.get("customer_id"),
-            "wants_reply": bool(given.get("wants_reply", True)),
-        }
-        contact_name, contact_phone = "", ""
-    elif reporter:
-        raise ValidationFailed(_("Only a report has a reporter."), field="reporter")
 
     user = _user_or_none(actor)
     repeat = _repeat_of(
         kind=kind,
         category_id=cat.pk,
         customer_id=customer.pk if customer is not None else None,
-        contact_phone=contact_phone,
+        contact_phone=intake.contact_phone,
         at=at,
     )
-    order = WorkOrder.objects.create(
-        number=f"{NUMBER_PREFIX}{timezone.localtime(at):%Y%m%d}{serial:07d}",
-        kind=kind,
-        channel=channel,
-        category=cat,
-        grade=grade,
-        state=workflow.initial,
-        subject=subject,
-        description=(description or "").strip(),
+    order = new_order(
+        intake,
+        serial=serial,
+        at=at,
         customer=customer,
         account=account,
-        contact_name=contact_name,
-        contact_phone=contact_phone,
-        address=(address or "").strip()[:200],
-        external_ref=(external_ref or "").strip()[:40],
-        personal_injury=personal_injury,
-        media_attention=media_attention,
-        team=assigned_team,
-        kb_article=article,
-        duplicate_of=repeat,
-        created_by=user,
-        created_at=at,
-        updated_at=at,
+        article=article,
+        repeat=repeat,
+        user=user,
     )
+    order.save(force_insert=True)
+    assigned_team, grade = intake.team, intake.grade
     label = actor_label(actor)[:150]
-    events = [
-        WorkOrderEvent(
-            order=order,
-            at=at,
-            actor=user,
-            actor_label=label,
-            event_type=EventType.CREATED,
-            to_state=order.state,
-            data={"kind": kind, "channel": channel, "category": cat.code, "grade": grade},
-        )
-    ]
-    if reporter_data is not None:
-        identity = ReporterIdentity.objects.create(order=order, **reporter_data)
+    events = created_events(order, at=at, user=user, label=label, repeat=repeat)
+    if intake.reporter is not None:
+        identity = ReporterIdentity.objects.create(order=order, **intake.reporter)
         audit_record(
             actor=actor, obj=identity, action="workorder.reporter_record", after=masked_reporter(identity)
         )
     clocks = clocks_start(
         order=order, stages=workflow.stages_at_acceptance(codes), at=at, category_codes=codes, running=set()
     )
-    if repeat is not None:
-        events.append(
-            WorkOrderEvent(
-                order=order,
-                at=at,
-                actor_label=label,
-                event_type=EventType.DUPLICATE,
-                data={"repeat_of": repeat.number},
-            )
-        )
     if article is not None:
         Article.objects.filter(pk=article.pk).update(use_count=F("use_count") + 1)
         events.append(
@@ -748,9 +897,12 @@ def work_order_transition(
     return _transition(actor=actor, order=order, transition=transition, fields=fields or {}, at=_now(at))
 
 
-def _transition(
-    *, actor: Actor, order: WorkOrder, transition: str, fields: Mapping[str, Any], at: dt.datetime
-) -> WorkOrder:
+def step_plan(
+    *, actor: Actor, order: WorkOrder, transition: str, fields: Mapping[str, Any]
+) -> tuple[Plan, dict[str, Any]]:
+    """Check a step against the order's workflow data, the actor's roles and the texts' and
+    contact method's limits: its plan and its cleaned inputs. One rule for :func:`_transition`
+    and the fast intake path."""
     workflow = workflow_for(order.kind)
     declared = workflow.transitions.get(transition)
     clean = _clean_fields(order, fields, declared.require if declared is not None else ())
@@ -769,11 +921,51 @@ def _transition(
     for name, too_long in TEXT_TOO_LONG.items():  # kept whole: a longer text is refused, never cut
         if name in clean and len(str(clean[name])) > TEXT_MAX:
             raise ValidationFailed(too_long, field=name)
+    if "method" in clean and clean["method"] and clean["method"] not in ContactMethod.values:
+        raise ValidationFailed(_("Choose one of the allowed values."), field="method")
+    return plan, clean
+
+
+def step_event(
+    order: WorkOrder, plan: Plan, clean: Mapping[str, Any], *, user: Any, label: str, at: dt.datetime
+) -> WorkOrderEvent:
+    """The timeline row of a step (联系客户 is a contact, every other step a transition)."""
+    return WorkOrderEvent(
+        order=order,
+        at=at,
+        actor=user,
+        actor_label=label,
+        event_type=EventType.CONTACT if plan.transition == "contact" else EventType.TRANSITION,
+        transition=plan.transition,
+        from_state=plan.from_state,
+        to_state=plan.to_state,
+        note=str(clean.get("note", "")),
+        data={k: str(clean[k]) for k in EVENT_FIELDS if k in clean and k != "note" and clean[k] != ""},
+    )
+
+
+def step_finish(order: WorkOrder, plan: Plan, at: dt.datetime) -> None:
+    """What every step does to the order itself: the reply time, the new state, closing, the
+    version and the change time (after the step's own changes)."""
+    if plan.transition == "reply" or (plan.stops and "reply" in plan.stops and order.replied_at is None):
+        order.replied_at = at
+    order.state = plan.to_state
+    if plan.closes:
+        order.is_open = False
+        order.closed_at = at
+        order.paused_since = None
+    order.version += 1
+    order.updated_at = at
+
+
+def _transition(
+    *, actor: Actor, order: WorkOrder, transition: str, fields: Mapping[str, Any], at: dt.datetime
+) -> WorkOrder:
+    workflow = workflow_for(order.kind)
+    plan, clean = step_plan(actor=actor, order=order, transition=transition, fields=fields)
     before = snapshot(order, AUDITED)
     user = _user_or_none(actor)
     label = actor_label(actor)[:150]
-    event_type = EventType.CONTACT if transition == "contact" else EventType.TRANSITION
-    data = {k: str(clean[k]) for k in EVENT_FIELDS if k in clean and k != "note" and clean[k] != ""}
     notify: list[tuple[Any, str, str]] = []
 
     if plan.assign:
@@ -794,8 +986,6 @@ def _transition(
             notify.append(
                 (assignee, AlertKind.ASSIGNED, str(_("Assigned to you: %(o)s") % {"o": _order_label(order)}))
             )
-    if "method" in clean and clean["method"] and clean["method"] not in ContactMethod.values:
-        raise ValidationFailed(_("Choose one of the allowed values."), field="method")
     if transition == "follow_up" or "satisfaction" in plan_fields(workflow, transition):
         satisfaction = clean.get("satisfaction", "")
         if satisfaction not in Satisfaction.values:
@@ -823,8 +1013,6 @@ def _transition(
             created_by=user,
             created_at=at,
         )
-    if transition == "reply" or (plan.stops and "reply" in plan.stops and order.replied_at is None):
-        order.replied_at = at
     if plan.pause:
         clocks_pause(order=order, at=at)
         order.paused_since = at
@@ -833,7 +1021,6 @@ def _transition(
         order.paused_since = None
     if plan.closes:
         clocks_stop(order=order, stages=None, at=at)
-        order.paused_since = None
     elif plan.stops:
         clocks_stop(order=order, stages=plan.stops, at=at)
         # A step that stops the paused clocks (a reply while waiting for the customer)
@@ -861,25 +1048,9 @@ def _transition(
                     str(_("Reopened after an unsatisfied follow-up: %(o)s") % {"o": _order_label(order)}),
                 )
             )
-    order.state = plan.to_state
-    if plan.closes:
-        order.is_open = False
-        order.closed_at = at
-    order.version += 1
-    order.updated_at = at
+    step_finish(order, plan, at)
     order.save()
-    WorkOrderEvent.objects.create(
-        order=order,
-        at=at,
-        actor=user,
-        actor_label=label,
-        event_type=event_type,
-        transition=transition,
-        from_state=plan.from_state,
-        to_state=plan.to_state,
-        note=str(clean.get("note", "")),
-        data=data,
-    )
+    step_event(order, plan, clean, user=user, label=label, at=at).save(force_insert=True)
     for person, kind, message in notify:
         _alert(recipients=[person], order=order, kind=kind, message=message, at=at)
     audit_record(
