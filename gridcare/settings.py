@@ -215,6 +215,9 @@ GRIDCARE_ATTACHMENT_MAX_BYTES = int(os.environ.get("GRIDCARE_ATTACHMENT_MAX_BYTE
 # kept in each process for this many seconds (core/refcache.py); 0 reads them every time.
 GRIDCARE_REFERENCE_CACHE_SECONDS = float(os.environ.get("GRIDCARE_REFERENCE_CACHE_SECONDS", 30))
 GRIDCARE_REPEAT_COMPLAINT_DAYS = int(os.environ.get("GRIDCARE_REPEAT_COMPLAINT_DAYS", 30))
+# The fast intake path of the channel API's create and step calls (workorders/fastpath.py,
+# PostgreSQL only): on unless GRIDCARE_FAST_INTAKE=0.
+GRIDCARE_FAST_INTAKE = env_bool("GRIDCARE_FAST_INTAKE", default=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
