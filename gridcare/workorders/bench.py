@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -54,6 +55,8 @@ from gridcare.core.cpu import database_pid
 from gridcare.core.roles import HOTLINE_AGENT
 
 USER_PREFIX = "bench_agent_"
+#: What a worker's fast intake path writes when it stops (``FastIntake.report``).
+FAST_INTAKE_LINE = re.compile(r"fast intake \(pid \d+\): (\d+) answered here, (\d+) handed to Django")
 PASSWORD = "gridcare-bench"  # noqa: S105 - published password of the bench agents
 TEAM = "BENCH-WO"
 ACCOUNT_PREFIX = "WB"
@@ -303,6 +306,8 @@ class Server:
             "warning",
             "--error-logfile",
             str(log),
+            # The workers' own output (the fast intake path's counts at exit) into that log.
+            "--capture-output",
         ]
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
             self.args,
@@ -326,6 +331,18 @@ class Server:
                 time.sleep(0.2)
         self.stop()
         raise CommandError(f"gunicorn did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def fast_intake_counts(self) -> tuple[int, int] | None:
+        """Requests the workers' fast intake path answered and handed to Django, from the
+        lines each worker writes when it stops (``workorders/fastpath.py``); None if none did."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return None
+        found = FAST_INTAKE_LINE.findall(text)
+        if not found:
+            return None
+        return sum(int(a) for a, _ in found), sum(int(d) for _, d in found)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -434,7 +451,10 @@ def run(command: BaseCommand, options: dict[str, Any]) -> dict[str, Any]:
                 f"server log:\n{server.log_tail()}"
             )
         figures = json.loads(lines[-1])
-        server_log = server.log_tail(10)
+        server_log = "\n".join(
+            line for line in server.log_tail(40).splitlines() if not FAST_INTAKE_LINE.search(line)
+        )[-2000:]
+        fast = server.fast_intake_counts()
     stored = WorkOrder.objects.filter(external_ref__startswith=f"{tag}-").count()
     if figures.get("error"):
         out.write(f"  LOAD FAILED: {figures['error']}")
@@ -464,6 +484,11 @@ def run(command: BaseCommand, options: dict[str, Any]) -> dict[str, Any]:
             f"PostgreSQL {cpu['database_s'] if cpu['database_s'] is not None else '(not measured)'} s, "
             f"everything else on the machine {cpu['rest_s']} s, in {cpu['window_s']} s; "
             f"{cpu['server_ms_per_create']} server CPU ms per create (transitions included)"
+        )
+    if fast is not None:
+        out.write(
+            f"  fast intake path (workers' own counts): {fast[0]} requests answered by it, "
+            f"{fast[1]} handed to Django"
         )
     if stored != figures["acknowledged"]:
         out.write(f"  MISMATCH: {stored} orders stored but {figures['acknowledged']} acknowledged")

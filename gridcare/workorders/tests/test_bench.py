@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import dj_database_url
 import pytest
@@ -53,6 +54,14 @@ def test_short_run_acknowledges_and_stores_every_order():
     assert result["acknowledged"] > 0, text
     assert result["stored"] == result["acknowledged"], text
     assert "MISMATCH" not in text
+    # The server's creates and steps went through the fast intake path (workers' own counts).
+    fast = re.search(
+        r"fast intake path \(workers' own counts\): (\d+) requests answered by it, (\d+) handed", text
+    )
+    assert fast is not None, text
+    steps_line = re.search(r"transitions: (\d+) ", text)
+    assert steps_line is not None, text
+    assert (int(fast.group(1)), int(fast.group(2))) == (result["acknowledged"] + int(steps_line.group(1)), 0)
     # What the run left in the database: its orders (tagged), their steps, its agents and team.
     tagged = WorkOrder.objects.filter(external_ref__startswith=bench.ACCOUNT_PREFIX)
     assert tagged.count() == result["stored"]
