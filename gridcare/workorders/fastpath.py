@@ -130,6 +130,7 @@ class _Rows:
         self.fields = [f for f in self.all_fields if f.attname not in skip]
         self._casts: dict[str, str] = {}
         self._selects: dict[str, str] = {}
+        self._inserts: dict[Any, str] = {}
         self._json_fields = [f for f in self.all_fields if hasattr(f, "from_db_value")]
 
     def cast(self, field: models.Field[Any, Any]) -> str:
@@ -161,16 +162,21 @@ class _Rows:
         """A CTE ``name AS (INSERT … RETURNING id)`` of one row given as a JSON record
         parameter; ``fk`` (when given) is the order ``o`` just written, and ``overrides``
         columns are SQL expressions."""
+        key = (name, fk, tuple(sorted((overrides or {}).items())))
+        found = self._inserts.get(key)
+        if found is not None:
+            return found
         overrides = dict(overrides or {})
         if fk:
             overrides[fk] = "o.id"
         cols = [_qn(f.column) for f in self.fields]
         exprs = [overrides.get(f.attname, f"r.{_qn(f.column)}") for f in self.fields]
         source = f"jsonb_populate_record(NULL::{self.table}, %s::jsonb) r"
-        return (
+        found = self._inserts[key] = (
             f"{name} AS (INSERT INTO {self.table} ({', '.join(cols)}) "  # noqa: S608 - model metadata
             f"SELECT {', '.join(exprs)} FROM {'o, ' if 'o.' in ' '.join(exprs) else ''}{source} RETURNING id)"
         )
+        return found
 
     def select(self, alias: str) -> str:
         found = self._selects.get(alias)
@@ -290,11 +296,12 @@ class FastIntake:
             _common_checks(request)
             language = translation.get_language_from_request(request)
             with translation.override(language):
-                user = self._user(request)
+                cursor = _cursor()
+                user = self._user(request, cursor)
                 if number is None:
-                    response = _create(request, user, body, written)
+                    response = _create(request, cursor, user, body, written)
                 else:
-                    response = _step(request, user, body, number, written)
+                    response = _step(request, cursor, user, body, number, written)
                 # The headers the console's middleware adds to an API answer (locale,
                 # session, length, security); the same set and values, not the same order.
                 patch_vary_headers(response, ("Accept-Language",))
@@ -315,7 +322,7 @@ class FastIntake:
         finally:
             signals.request_finished.send(sender=self.__class__)
 
-    def _user(self, request: WSGIRequest) -> Any:
+    def _user(self, request: WSGIRequest, cursor: Any) -> Any:
         """The signed-in user as Django's ``auth.get_user`` finds them (the session row, the
         user with their role names as ``RoleBackend.get_user`` reads them, the session hash),
         and the CSRF check the API makes of a session login. Anything else — no or an expired
@@ -330,7 +337,6 @@ class FastIntake:
         ):
             raise Delegate
         store = import_module(settings.SESSION_ENGINE).SessionStore
-        cursor = _cursor()
         now = timezone.now()
         # A session key's user never changes (a login into another account gets a new key):
         # once known, the session row and the user are read in one statement. The session's
@@ -454,7 +460,7 @@ def _payload(schema: Any, body: bytes) -> Any:
 # ---- 受理 -----------------------------------------------------------------------------------------
 
 
-def _create(request: WSGIRequest, user: Any, body: bytes, written: list[bool]) -> HttpResponse:
+def _create(request: WSGIRequest, cursor: Any, user: Any, body: bytes, written: list[bool]) -> HttpResponse:
     from gridcare.core.errors import GridCareError
     from gridcare.workorders.api.orders import order_detail_out
     from gridcare.workorders.api.schemas import OrderCreateIn
@@ -497,7 +503,6 @@ def _create(request: WSGIRequest, user: Any, body: bytes, written: list[bool]) -
         raise Delegate from None
     if intake.grade == Grade.MAJOR:
         raise Delegate  # the service managers' alerts are the service's to write
-    cursor = _cursor()
     customer = account = None
     if data.get("account_number"):
         account, customer = _account(cursor, data["account_number"].strip())
@@ -606,7 +611,9 @@ def _account(cursor: Any, number: str) -> tuple[Account, Customer]:
 # ---- a step ---------------------------------------------------------------------------------------
 
 
-def _step(request: WSGIRequest, user: Any, body: bytes, number: str, written: list[bool]) -> HttpResponse:
+def _step(
+    request: WSGIRequest, cursor: Any, user: Any, body: bytes, number: str, written: list[bool]
+) -> HttpResponse:
     from gridcare.core.errors import GridCareError
     from gridcare.workorders.api.orders import order_detail_out
     from gridcare.workorders.api.schemas import TransitionIn
@@ -621,7 +628,6 @@ def _step(request: WSGIRequest, user: Any, body: bytes, number: str, written: li
     fields = dict(payload.fields)
     if any(fields.get(name) not in (None, "") for name in STEP_EXTRAS):
         raise Delegate
-    cursor = _cursor()
     order, events, clocks = _read(cursor, number)
     if order.version != payload.version or order.paused_since is not None:
         raise Delegate  # Django answers the conflict (409) or handles the paused order
