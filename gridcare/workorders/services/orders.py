@@ -947,7 +947,9 @@ def step_event(
 def step_finish(order: WorkOrder, plan: Plan, at: dt.datetime) -> None:
     """What every step does to the order itself: the reply time, the new state, closing, the
     version and the change time (after the step's own changes)."""
-    if plan.transition == "reply" or (plan.stops and "reply" in plan.stops and order.replied_at is None):
+    if plan.reopen:
+        order.replied_at = None  # reopened: the reply to come is the one that counts
+    elif plan.transition == "reply" or (plan.stops and "reply" in plan.stops and order.replied_at is None):
         order.replied_at = at
     order.state = plan.to_state
     if plan.closes:

@@ -380,3 +380,40 @@ def test_step_texts_longer_than_4000_are_refused_not_cut(agent, manager):
     assert WorkOrderEvent.objects.count() == events
     step(manager, order, "improve", T0 + dt.timedelta(days=1), root_cause="staff_skill", action="训" * 4000)
     assert len(ImprovementAction.objects.get().action) == 4000
+
+
+@pytest.mark.parametrize(
+    ("transition", "stops", "reopen", "replied"),
+    [
+        ("reply", ("reply",), False, "now"),
+        ("close", ("reply",), False, "before"),  # an earlier reply time stays
+        ("contact", ("contact",), False, "before"),
+        # A reopening step clears the reply time, whatever it is called or stops: the reply
+        # still to come is the one that counts (the reopen's own rule, kept in step_finish).
+        ("reply", ("reply",), True, None),
+        ("follow_up", ("follow_up", "reply"), True, None),
+    ],
+)
+def test_step_finish_sets_the_reply_time_unless_the_step_reopens(transition, stops, reopen, replied):
+    from gridcare.workorders.engine.workflow import Plan
+    from gridcare.workorders.models import WorkOrder
+    from gridcare.workorders.services.orders import step_finish
+
+    before = dt.datetime(2026, 10, 8, 9, 0, tzinfo=BEIJING)
+    now = before + dt.timedelta(hours=3)
+    order = WorkOrder(state="replied", version=4, replied_at=before)
+    plan = Plan(
+        transition=transition,
+        from_state="replied",
+        to_state="accepted" if reopen else "replied",
+        starts=(),
+        stops=stops,
+        pause=False,
+        resume=False,
+        assign=False,
+        reopen=reopen,
+        closes=False,
+    )
+    step_finish(order, plan, now)
+    assert order.replied_at == {"now": now, "before": before, None: None}[replied]
+    assert (order.version, order.updated_at, order.state) == (5, now, plan.to_state)
