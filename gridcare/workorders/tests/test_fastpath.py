@@ -768,6 +768,15 @@ def test_other_methods_and_paths_pass_through_untouched(agent: Any, clock: Clock
         ("POST", f"{CREATE}/", json.dumps(COMPLAINT).encode()),
         ("POST", f"{CREATE}/{order.number}/comments", json.dumps({"note": "客户要求下午回电"}).encode()),
         ("POST", f"{CREATE}/GD-1/transitions", json.dumps({"transition": "assign", "version": 1}).encode()),
+        # A decoded "%0A" at the end: Django's routes end in \Z and answer 404; so must the path.
+        (
+            "POST",
+            f"{CREATE}/{order.number}/transitions\n",
+            json.dumps(
+                {"transition": "contact", "version": 1, "fields": {"method": "phone", "outcome": "reached"}}
+            ).encode(),
+        ),
+        ("POST", f"{CREATE}\n", json.dumps(COMPLAINT).encode()),
         ("POST", CREATE, b""),  # no body
         ("POST", CREATE, json.dumps({**COMPLAINT, "description": "长" * 70_000}).encode()),  # too long
         ("POST", "/api/workorders/alerts/read", b"{}"),
@@ -783,3 +792,34 @@ def test_other_methods_and_paths_pass_through_untouched(agent: Any, clock: Clock
     assert fast.counts == Counter()
     assert WorkOrder.objects.count() == 1
     assert WorkOrderEvent.objects.filter(order=order, event_type="note").count() == 1
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("change", ["logout", "password", "inactive", "expired"])
+def test_a_session_the_fast_path_knew_is_checked_again_on_every_call(
+    agent: Any, clock: Clock, change: str
+) -> None:
+    """The process keeps what it learnt of a session (its user, its decoded data), but every
+    call reads the session row and the user again: a logout, a new password, a deactivated
+    user or an expired session ends the fast path's answers at once (Django answers 401)."""
+    from django.contrib.sessions.models import Session
+
+    who = login(agent)
+    fast = FastIntake(get_wsgi_application())
+    clock.at += TICK
+    assert call(fast, who, CREATE, COMPLAINT).code == 201
+    assert fast.counts == Counter({"fast": 1})
+    if change == "logout":
+        Session.objects.filter(session_key=who.session).delete()
+    elif change == "password":
+        agent.set_password("a-new-password-2026")
+        agent.save()
+    elif change == "inactive":
+        type(agent).objects.filter(pk=agent.pk).update(is_active=False)
+    else:
+        Session.objects.filter(session_key=who.session).update(expire_date=timezone.now() - dt.timedelta(seconds=1))
+    clock.at += TICK
+    again = call(fast, who, CREATE, COMPLAINT)
+    assert again.code == 401, again.content
+    assert fast.counts == Counter({"fast": 1, "delegated": 1})
+    assert WorkOrder.objects.count() == 1
