@@ -817,7 +817,9 @@ def test_a_session_the_fast_path_knew_is_checked_again_on_every_call(
     elif change == "inactive":
         type(agent).objects.filter(pk=agent.pk).update(is_active=False)
     else:
-        Session.objects.filter(session_key=who.session).update(expire_date=timezone.now() - dt.timedelta(seconds=1))
+        Session.objects.filter(session_key=who.session).update(
+            expire_date=timezone.now() - dt.timedelta(seconds=1)
+        )
     clock.at += TICK
     again = call(fast, who, CREATE, COMPLAINT)
     assert again.code == 401, again.content
