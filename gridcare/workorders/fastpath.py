@@ -572,10 +572,12 @@ def _write(
     params.append(_audit.record(audit, ("object_id",)))
     try:
         cursor.execute(statement, params, prepare=True)
-    except psycopg.errors.IntegrityError:
-        # The statement is atomic: a refused row (a constraint met by a concurrent write)
-        # wrote nothing, so Django may still take the call and answer it its way — unless a
-        # caller's transaction is open (tests): the failed statement has aborted it.
+    except (psycopg.errors.IntegrityError, psycopg.errors.DataError):
+        # The statement is atomic: a refused row (a constraint met by a concurrent write, a
+        # value the database refuses such as a NUL character) wrote nothing, so Django may
+        # still take the call and answer it its way — unless a caller's transaction is open
+        # (tests): the failed statement has aborted it. A lost connection is not among
+        # these: whether the statement committed is then unknown, and nothing is retried.
         if connection.in_atomic_block:
             raise
         raise _NothingWritten from None

@@ -825,3 +825,26 @@ def test_a_session_the_fast_path_knew_is_checked_again_on_every_call(
     assert again.code == 401, again.content
     assert fast.counts == Counter({"fast": 1, "delegated": 1})
     assert WorkOrder.objects.count() == 1
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_value_the_database_refuses_writes_nothing_and_django_answers(agent: Any, clock: Clock) -> None:
+    """A NUL character passes the schemas but not PostgreSQL: the fast path's one statement is
+    refused whole, outside any transaction, so the call goes to Django (which answers it as it
+    always did, here with its 500) and no row of it exists."""
+    from gridcare.workorders.tests.sla_fixtures import reload_reference_data
+
+    reload_reference_data()
+    who = login(agent)
+    fast = FastIntake(get_wsgi_application())
+    audit_before = AuditEvent.objects.count()
+    clock.at += TICK
+    answer = call(fast, who, CREATE, {**COMPLAINT, "description": "第一行\u0000第二行"})
+    assert answer.code == 500
+    assert fast.counts == Counter({"delegated": 1})
+    assert WorkOrder.objects.count() == 0
+    assert AuditEvent.objects.count() == audit_before
+    clock.at += TICK
+    assert call(fast, who, CREATE, COMPLAINT).code == 201  # the connection is still good
+    assert fast.counts == Counter({"delegated": 1, "fast": 1})
