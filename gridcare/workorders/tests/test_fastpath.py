@@ -829,13 +829,16 @@ def test_a_session_the_fast_path_knew_is_checked_again_on_every_call(
 
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
-def test_a_value_the_database_refuses_writes_nothing_and_django_answers(agent: Any, clock: Clock) -> None:
+def test_a_value_the_database_refuses_writes_nothing_and_django_answers(make_user: Any, clock: Clock) -> None:
     """A NUL character passes the schemas but not PostgreSQL: the fast path's one statement is
     refused whole, outside any transaction, so the call goes to Django (which answers it as it
     always did, here with its 500) and no row of it exists."""
     from gridcare.workorders.tests.sla_fixtures import reload_reference_data
 
+    # A transactional test: an earlier one's flush may have dropped the data migrations' rows
+    # (role groups, categories, standards), so they are put back before the agent is made.
     reload_reference_data()
+    agent = make_user(roles=["hotline_agent"], first_name="芳", last_name="刘")
     who = login(agent)
     fast = FastIntake(get_wsgi_application())
     audit_before = AuditEvent.objects.count()
