@@ -5,9 +5,6 @@ nothing is written twice."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.db import connection
@@ -21,6 +18,7 @@ from gridcare.billing.services.adjustments import (
 from gridcare.billing.tests.factories_bills import decided_adjustment, meter_adjustment, notice_bill
 from gridcare.core.errors import Conflict
 from gridcare.core.models import AuditEvent
+from gridcare.core.tests.transactional import grant_roles, race
 from gridcare.customers.tests.factories import AccountFactory
 
 pytestmark = [
@@ -34,7 +32,6 @@ pytestmark = [
 def roles() -> None:
     """A transactional test flushes what the data migrations made: put back the role groups
     these tests use and the seeded tariff catalogue (re-rating needs it)."""
-    import importlib
 
     import django.apps
 
@@ -42,43 +39,10 @@ def roles() -> None:
 
     seed_data.load(django.apps.apps)
 
-    from django.contrib.auth.models import Group, Permission
-
-    for module in (
+    grant_roles(
         "gridcare.core.migrations.0002_roles_and_audit_guard",
         "gridcare.billing.migrations.0003_roles",
-    ):
-        for role, perms in importlib.import_module(module).ROLE_PERMISSIONS.items():
-            group, _ = Group.objects.get_or_create(name=role)
-            for perm in perms:
-                app_label, codename = perm.split(".")
-                group.permissions.add(
-                    Permission.objects.get(content_type__app_label=app_label, codename=codename)
-                )
-
-
-def race(*calls: Callable[[], Any]) -> list[Any]:
-    """Run the calls in threads released together; each result or the exception raised."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(i: int, call: Callable[[], Any]) -> None:
-        from django.db import connection as thread_connection
-
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
-            results[i] = exc
-        finally:
-            thread_connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
+    )
 
 
 def test_two_managers_deciding_at_once_decide_once(make_user):

@@ -40,33 +40,12 @@ from gridcare.billing.tests.factories_payments import (
     overdue_bill,
 )
 from gridcare.core.models import AuditEvent
+from gridcare.core.tests.transactional import race
 from gridcare.customers.tests.factories import AccountFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgresql]
 TZ = dt.timezone(dt.timedelta(hours=8))
 SECRETS = {"wechat": "s3cret-wechat"}
-
-
-def run_together(jobs: list[Callable[[], Any]]) -> list[Any]:
-    """Start every job at the same moment on its own thread and connection."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[Any] = [None] * len(jobs)
-
-    def worker(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = jobs[i]()
-        except Exception as exc:  # noqa: BLE001 — reported to the test below
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def in_thread(name: str, job: Callable[[], Any], out: dict[str, Any]) -> threading.Thread:
@@ -143,7 +122,7 @@ def test_simultaneous_callbacks_with_the_same_key_post_once() -> None:
             channel="wechat", raw_body=body, signature=sig, remote_addr="10.0.0.1"
         )
 
-    results = run_together([call] * 6)
+    results = race(*[call] * 6)
     assert all(isinstance(r, tuple) and r[0] == 200 for r in results), results
     assert sorted(r[1]["status"] for r in results) == ["accepted"] + ["repeat"] * 5
     assert Payment.objects.filter(account=account).count() == 1
@@ -176,7 +155,7 @@ def test_two_clerks_posting_on_one_account_never_lose_a_payment() -> None:
         )
         for i in range(6)
     ]
-    results = run_together(jobs)
+    results = race(*jobs)
     assert all(isinstance(r, Payment) for r in results), results
     # 6 × 70.00 = 420.00: the three bills (300.00) paid, 120.00 kept as balance.
     assert Payment.objects.filter(account=account).count() == 6

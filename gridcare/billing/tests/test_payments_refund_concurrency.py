@@ -6,13 +6,10 @@ served one after the other (the account lock)."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connections
 
 from gridcare.billing.choices import DocumentStatus, PaymentKind
 from gridcare.billing.models import AccountBalance, Payment, RefundRequest
@@ -20,6 +17,7 @@ from gridcare.billing.services.payments import balance_refund_decide, balance_re
 from gridcare.billing.tests.factories_payments import ensure_policy
 from gridcare.core.errors import Conflict
 from gridcare.core.models import AuditEvent
+from gridcare.core.tests.transactional import grant_roles, race
 from gridcare.customers.choices import AccountStatus
 from gridcare.customers.tests.factories import AccountFactory
 
@@ -30,44 +28,12 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgresql]
 def _policy_and_roles(db: None) -> None:
     """A transactional test flushes what the data migrations made: put back the seeded
     policy and the role groups with their billing and refund permissions."""
-    import importlib
-
-    from django.contrib.auth.models import Group, Permission
 
     ensure_policy()
-    for module in (
+    grant_roles(
         "gridcare.billing.migrations.0003_roles",
         "gridcare.billing.migrations.0013_refund_approval",
-    ):
-        for role, perms in importlib.import_module(module).ROLE_PERMISSIONS.items():
-            group, _ = Group.objects.get_or_create(name=role)
-            for perm in perms:
-                app_label, codename = perm.split(".")
-                group.permissions.add(
-                    Permission.objects.get(content_type__app_label=app_label, codename=codename)
-                )
-
-
-def run_together(jobs: list[Callable[[], Any]]) -> list[Any]:
-    """Start every job at the same moment on its own thread and connection."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[Any] = [None] * len(jobs)
-
-    def worker(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = jobs[i]()
-        except Exception as exc:  # noqa: BLE001 — reported to the test below
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
+    )
 
 
 def pending(make_user: Any, credit: str = "120.00") -> tuple[Any, RefundRequest]:
@@ -93,8 +59,8 @@ def test_two_approvals_at_once_pay_back_once(make_user: Any, rounds: int) -> Non
     account, request = pending(make_user)
     approvers = [make_user(roles=["service_manager"]), make_user(roles=["marketing_manager"])]
 
-    results = run_together(
-        [
+    results = race(
+        *[
             lambda who=who: balance_refund_decide(
                 actor=who, refund_request_id=request.pk, approve=True, note="同意"
             )
@@ -118,8 +84,8 @@ def test_an_approval_and_a_rejection_at_once_leave_one_decision(make_user: Any) 
     account, request = pending(make_user)
     approve, reject = make_user(roles=["service_manager"]), make_user(roles=["marketing_manager"])
 
-    results = run_together(
-        [
+    results = race(
+        *[
             lambda: balance_refund_decide(
                 actor=approve, refund_request_id=request.pk, approve=True, note="同意"
             ),
@@ -146,8 +112,8 @@ def test_an_approval_beside_a_payment_sees_the_balance_the_payment_left(make_use
     account, request = pending(make_user)
     approver = make_user(roles=["service_manager"])
 
-    results = run_together(
-        [
+    results = race(
+        *[
             lambda: balance_refund_decide(
                 actor=approver, refund_request_id=request.pk, approve=True, note="同意"
             ),

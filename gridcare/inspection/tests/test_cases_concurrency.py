@@ -10,14 +10,13 @@ from typing import Any
 
 import django.apps
 import pytest
-from django.contrib.auth.models import Group, Permission
 
 from gridcare.billing import seed_data
 from gridcare.billing.models import BillAdjustment
 from gridcare.billing.tests.factories import issued_bill
-from gridcare.billing.tests.test_adjustments_concurrency import race
 from gridcare.core.errors import Conflict
 from gridcare.core.models import AuditEvent
+from gridcare.core.tests.transactional import grant_roles, race
 from gridcare.inspection.models import Case
 from gridcare.inspection.services.cases import case_decide, case_post_to_billing, case_submit
 from gridcare.inspection.tests.test_cases_services import account_with_contract, approved_case, theft_case
@@ -31,18 +30,11 @@ def _reference() -> None:
     penalty rules and the role groups go back in."""
     seed_data.load(django.apps.apps)
     importlib.import_module("gridcare.inspection.migrations.0002_reference_data").seed(django.apps.apps, None)
-    for module in (
+    grant_roles(
         "gridcare.core.migrations.0002_roles_and_audit_guard",
         "gridcare.billing.migrations.0003_roles",
         "gridcare.inspection.migrations.0003_roles",
-    ):
-        for role, perms in importlib.import_module(module).ROLE_PERMISSIONS.items():
-            group, _ = Group.objects.get_or_create(name=role)
-            for perm in perms:
-                app_label, codename = perm.split(".")
-                group.permissions.add(
-                    Permission.objects.get(content_type__app_label=app_label, codename=codename)
-                )
+    )
 
 
 def test_two_approvers_at_once_decide_once(make_user: Any) -> None:

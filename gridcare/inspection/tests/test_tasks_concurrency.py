@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import threading
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.db import connection
 
 from gridcare.core.errors import Conflict
 from gridcare.core.models import AuditEvent
+from gridcare.core.tests.transactional import grant_roles, race
 from gridcare.customers.tests.factories import AccountFactory
 from gridcare.inspection.models import InspectionTask
 from gridcare.inspection.services.plans import plan_periodic_create
@@ -32,44 +30,12 @@ def reference() -> None:
     """A transactional test flushes what the data migrations made: put back the role groups
     and the inspection cycles."""
     import django.apps
-    from django.contrib.auth.models import Group, Permission
 
     importlib.import_module("gridcare.inspection.migrations.0002_reference_data").seed(django.apps.apps, None)
-    for module in (
+    grant_roles(
         "gridcare.core.migrations.0002_roles_and_audit_guard",
         "gridcare.inspection.migrations.0003_roles",
-    ):
-        for role, perms in importlib.import_module(module).ROLE_PERMISSIONS.items():
-            group, _ = Group.objects.get_or_create(name=role)
-            for perm in perms:
-                app_label, codename = perm.split(".")
-                group.permissions.add(
-                    Permission.objects.get(content_type__app_label=app_label, codename=codename)
-                )
-
-
-def race(*calls: Callable[[], Any]) -> list[Any]:
-    """Run the calls in threads released together; each result or the exception raised."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(i: int, call: Callable[[], Any]) -> None:
-        from django.db import connection as thread_connection
-
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each thread got
-            results[i] = exc
-        finally:
-            thread_connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
+    )
 
 
 def test_two_inspectors_create_the_same_task_once(make_user):
