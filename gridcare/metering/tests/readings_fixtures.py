@@ -11,12 +11,20 @@ from typing import Any
 from django.utils import timezone
 
 from gridcare.customers.tests.factories import AccountFactory
-from gridcare.metering.models import Meter
+from gridcare.metering.choices import ReadingQuality, ReadingSource
+from gridcare.metering.models import Meter, Reading
 from gridcare.metering.services.assets import meter_install, meter_register
 from gridcare.metering.services.readings import reading_import_create, reading_import_run
 
 TZ = dt.timezone(dt.timedelta(hours=8))
 DAY0 = dt.date(2026, 1, 1)
+#: The (source, quality) of an estimated reading.
+EST = (ReadingSource.ESTIMATED, ReadingQuality.ESTIMATED)
+
+
+def d(n: int) -> dt.date:
+    """Day ``n`` after ``DAY0``."""
+    return DAY0 + dt.timedelta(days=n)
 
 
 def at(day: dt.date) -> dt.datetime:
@@ -93,3 +101,11 @@ def import_lines(
 
 def now_day() -> dt.date:
     return timezone.localdate()
+
+
+def stored_by_day(meter: Meter) -> dict[int, tuple[Decimal, str, str]]:
+    """The meter's total readings by day number (the installation's day-0 row left out)."""
+    return {
+        (r.day - DAY0).days: (r.value, r.source, r.quality)
+        for r in Reading.objects.filter(meter=meter, register="total", day__gte=d(1))
+    }

@@ -5,7 +5,6 @@ of the two locking rows in opposite orders and one being killed as a deadlock.""
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from collections.abc import Callable
@@ -19,13 +18,9 @@ from gridcare.metering.choices import ExceptionStatus, ImportStatus, ReadingQual
 from gridcare.metering.models import Reading, ReadingException
 from gridcare.metering.services import readings as readings_service
 from gridcare.metering.services.readings import reading_edit, reading_exceptions_resolve
-from gridcare.metering.tests.readings_fixtures import DAY0, import_lines, installed_meter, series_lines
+from gridcare.metering.tests.readings_fixtures import d, import_lines, installed_meter, series_lines
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgresql]
-
-
-def d(n: int) -> dt.date:
-    return DAY0 + dt.timedelta(days=n)
 
 
 class Worker(threading.Thread):

@@ -6,33 +6,26 @@ changes nothing else."""
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 import pytest
 
 from gridcare.core.models import AuditEvent
 from gridcare.metering.choices import ReadingQuality, ReadingSource, VeeRule
-from gridcare.metering.models import Reading, ReadingException
+from gridcare.metering.models import ReadingException
 from gridcare.metering.services.readings import reading_edit, reading_exceptions_resolve
-from gridcare.metering.tests.readings_fixtures import DAY0, import_lines, installed_meter, series_lines
+from gridcare.metering.tests.readings_fixtures import (
+    EST,
+    d,
+    import_lines,
+    installed_meter,
+    series_lines,
+    stored_by_day,
+)
 
 pytestmark = pytest.mark.django_db
 
-EST = (ReadingSource.ESTIMATED, ReadingQuality.ESTIMATED)
 EDITED = (ReadingSource.EDITED, ReadingQuality.EDITED)
-
-
-def d(n: int) -> dt.date:
-    return DAY0 + dt.timedelta(days=n)
-
-
-def stored(meter) -> dict[int, tuple[Decimal, str, str]]:
-    """The meter's total readings by day number (the installation's day-0 row left out)."""
-    return {
-        (r.day - DAY0).days: (r.value, r.source, r.quality)
-        for r in Reading.objects.filter(meter=meter, register="total", day__gte=d(1))
-    }
 
 
 @pytest.fixture
@@ -43,7 +36,7 @@ def estimated_gap(tmp_path):
     import_lines(tmp_path, [f"M1,total,{d(1)},100", f"M1,total,{d(10)},190", f"M1,total,{d(11)},200"])
     gap = ReadingException.objects.get(meter=meter, rule=VeeRule.MISSING)
     reading_exceptions_resolve(actor="clerk", exception_ids=[gap.pk], action="estimate")
-    assert {n: v for n, (v, *_q) in stored(meter).items()} == {
+    assert {n: v for n, (v, *_q) in stored_by_day(meter).items()} == {
         1: 100,
         **{n: Decimal(100 + 10 * (n - 1)) for n in range(2, 10)},
         10: 190,
@@ -55,7 +48,7 @@ def estimated_gap(tmp_path):
 def test_editing_an_estimate_redraws_the_estimates_on_either_side(estimated_gap, django_user_model):
     meter = estimated_gap
     clerk = django_user_model.objects.create_user(username="clerk")
-    before = stored(meter)
+    before = stored_by_day(meter)
 
     # when the clerk types 160 over day 5's estimate (140), from a photo of the meter
     reading_edit(
@@ -64,7 +57,7 @@ def test_editing_an_estimate_redraws_the_estimates_on_either_side(estimated_gap,
 
     # then day 5 is the edited value, days 2–4 lie on the line 100 → 160 and days 6–9 on
     # 160 → 190, still estimated; the reads around the gap are untouched
-    rows = stored(meter)
+    rows = stored_by_day(meter)
     assert rows == {
         **before,
         2: (Decimal("115.000"), *EST),
@@ -110,7 +103,7 @@ def test_correcting_the_read_at_the_end_of_a_gap_redraws_it(estimated_gap):
     )
 
     # then the estimates follow the corrected read: 100 → 199 over 9 days, rounded down
-    rows = stored(meter)
+    rows = stored_by_day(meter)
     assert {n: rows[n][0] for n in range(1, 12)} == {
         1: 100,
         2: 111,
@@ -130,7 +123,7 @@ def test_correcting_the_read_at_the_end_of_a_gap_redraws_it(estimated_gap):
 def test_editing_a_read_with_no_estimate_next_to_it_changes_nothing_else(estimated_gap):
     # given the gap estimated and day 11 read 200 (day 10, read, between it and the gap)
     meter = estimated_gap
-    before = stored(meter)
+    before = stored_by_day(meter)
 
     # when the clerk edits day 11
     reading_edit(
@@ -138,7 +131,7 @@ def test_editing_a_read_with_no_estimate_next_to_it_changes_nothing_else(estimat
     )
 
     # then only day 11 changed, and no estimate was redrawn
-    assert stored(meter) == {**before, 11: (Decimal("201.000"), *EDITED)}
+    assert stored_by_day(meter) == {**before, 11: (Decimal("201.000"), *EDITED)}
     assert not AuditEvent.objects.filter(action="reading.reestimate").exists()
 
 
@@ -146,7 +139,7 @@ def test_editing_a_read_of_a_fully_read_series_changes_nothing_else(tmp_path):
     # given a meter read every day 1–15
     meter = installed_meter("M2")
     import_lines(tmp_path, series_lines("M2", d(1), [str(10 * n) for n in range(1, 16)]))
-    before = stored(meter)
+    before = stored_by_day(meter)
 
     # when the clerk edits day 5
     reading_edit(
@@ -154,5 +147,5 @@ def test_editing_a_read_of_a_fully_read_series_changes_nothing_else(tmp_path):
     )
 
     # then only day 5 changed
-    assert stored(meter) == {**before, 5: (Decimal("52.000"), *EDITED)}
+    assert stored_by_day(meter) == {**before, 5: (Decimal("52.000"), *EDITED)}
     assert not AuditEvent.objects.filter(action="reading.reestimate").exists()

@@ -8,7 +8,6 @@ being killed as a deadlock."""
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Callable
 from decimal import Decimal
@@ -25,8 +24,8 @@ from gridcare.metering.services import assets as assets_service
 from gridcare.metering.services import readings as readings_service
 from gridcare.metering.services.assets import meter_exchange, meter_install, meter_remove
 from gridcare.metering.tests.readings_fixtures import (
-    DAY0,
     at,
+    d,
     import_lines,
     installed_meter,
     series_lines,
@@ -35,10 +34,6 @@ from gridcare.metering.tests.readings_fixtures import (
 from gridcare.metering.tests.test_clerk_overlap import Worker, backend_waiting_on_a_lock
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgresql]
-
-
-def d(n: int) -> dt.date:
-    return DAY0 + dt.timedelta(days=n)
 
 
 @pytest.fixture

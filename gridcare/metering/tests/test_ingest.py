@@ -22,8 +22,8 @@ from gridcare.metering.services.readings import (
     rejected_csv_path,
 )
 from gridcare.metering.tests.readings_fixtures import (
-    DAY0,
     at,
+    d,
     import_lines,
     installed_meter,
     series_lines,
@@ -32,10 +32,6 @@ from gridcare.metering.tests.readings_fixtures import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def d(n: int) -> dt.date:
-    return DAY0 + dt.timedelta(days=n)
 
 
 def steady(days: int, *, start: int = 0, use: int = 10) -> list[str | None]:

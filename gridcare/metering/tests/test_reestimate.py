@@ -4,37 +4,28 @@ the real readings now around them — on the bulk import path, SQLite and Postgr
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 import pytest
 
 from gridcare.core.models import AuditEvent
 from gridcare.metering.choices import ExceptionStatus, ReadingQuality, ReadingSource, VeeRule
-from gridcare.metering.models import Reading, ReadingException
+from gridcare.metering.models import ReadingException
 from gridcare.metering.services import readings as readings_service
 from gridcare.metering.services.readings import reading_exceptions_resolve
-from gridcare.metering.tests.readings_fixtures import DAY0, import_lines, installed_meter
+from gridcare.metering.tests.readings_fixtures import (
+    EST,
+    d,
+    import_lines,
+    installed_meter,
+    stored_by_day,
+)
 
 pytestmark = pytest.mark.django_db
 
-EST = (ReadingSource.ESTIMATED, ReadingQuality.ESTIMATED)
-
-
-def d(n: int) -> dt.date:
-    return DAY0 + dt.timedelta(days=n)
-
-
-def stored(meter) -> dict[int, tuple[Decimal, str, str]]:
-    """The meter's total readings by day number (the installation's day-0 row left out)."""
-    return {
-        (r.day - DAY0).days: (r.value, r.source, r.quality)
-        for r in Reading.objects.filter(meter=meter, register="total", day__gte=d(1))
-    }
-
 
 def values(meter) -> dict[int, Decimal]:
-    return {n: row[0] for n, row in stored(meter).items()}
+    return {n: row[0] for n, row in stored_by_day(meter).items()}
 
 
 @pytest.fixture
@@ -57,7 +48,7 @@ def test_a_backfill_inside_an_estimated_gap_re_estimates_the_days_on_either_side
 
     # then day 5 is the read value, days 2–4 lie on the line 100 → 160 and days 6–9 on
     # 160 → 190, still estimated; nothing is suspect and no exception opens
-    rows = stored(meter)
+    rows = stored_by_day(meter)
     assert rows[5] == (Decimal("160.000"), ReadingSource.AMI, ReadingQuality.VALID)
     assert {n: rows[n] for n in (2, 3, 4, 6, 7, 8, 9)} == {
         2: (Decimal("115.000"), *EST),
@@ -93,7 +84,7 @@ def test_a_backfill_inside_an_estimated_gap_re_estimates_the_days_on_either_side
     # and importing the back-fill again changes nothing
     again = import_lines(tmp_path, [f"M1,total,{d(5)},160"], name="c.csv")
     assert (again.inserted_rows, again.duplicate_rows, again.exceptions_opened) == (0, 1, 0)
-    assert stored(meter) == rows
+    assert stored_by_day(meter) == rows
     assert AuditEvent.objects.filter(action="reading_import.reestimate").count() == 1
 
 
@@ -105,7 +96,7 @@ def test_a_backfill_below_the_estimates_before_it_is_no_decrease(tmp_path, estim
     job = import_lines(tmp_path, [f"M1,total,{d(5)},120"], name="b.csv")
 
     # then the read is valid and the estimates follow it: 100 → 120 and 120 → 190
-    assert stored(meter)[5] == (Decimal("120.000"), ReadingSource.AMI, ReadingQuality.VALID)
+    assert stored_by_day(meter)[5] == (Decimal("120.000"), ReadingSource.AMI, ReadingQuality.VALID)
     assert values(meter) == {
         1: 100,
         2: 105,
@@ -129,7 +120,7 @@ def test_back_fills_of_several_days_re_estimate_each_stretch_between_them(tmp_pa
 
     # 100 → 121 (days 2, 3), 121 → 169 (days 5, 6), 169 → 190 (days 8, 9); rounded down
     assert values(meter) == {1: 100, 2: 107, 3: 114, 4: 121, 5: 137, 6: 153, 7: 169, 8: 176, 9: 183, 10: 190}
-    assert {stored(meter)[n][2] for n in (2, 3, 5, 6, 8, 9)} == {ReadingQuality.ESTIMATED}
+    assert {stored_by_day(meter)[n][2] for n in (2, 3, 5, 6, 8, 9)} == {ReadingQuality.ESTIMATED}
     assert job.exceptions_opened == 0
 
 
@@ -139,7 +130,7 @@ def test_a_backfill_of_an_import_estimate_re_estimates_its_neighbours(tmp_path):
     import_lines(
         tmp_path, [f"M1,total,{d(n)},{10 * n}" for n in range(1, 11) if n not in (5, 6, 7)], name="a.csv"
     )
-    assert {n: stored(meter)[n] for n in (5, 6, 7)} == {
+    assert {n: stored_by_day(meter)[n] for n in (5, 6, 7)} == {
         5: (Decimal("50.000"), *EST),
         6: (Decimal("60.000"), *EST),
         7: (Decimal("70.000"), *EST),
@@ -149,7 +140,7 @@ def test_a_backfill_of_an_import_estimate_re_estimates_its_neighbours(tmp_path):
     import_lines(tmp_path, [f"M1,total,{d(6)},66"], name="b.csv")
 
     # then day 5 lies on 40 → 66 and day 7 on 66 → 80
-    assert {n: stored(meter)[n] for n in (5, 6, 7)} == {
+    assert {n: stored_by_day(meter)[n] for n in (5, 6, 7)} == {
         5: (Decimal("53.000"), *EST),
         6: (Decimal("66.000"), ReadingSource.AMI, ReadingQuality.VALID),
         7: (Decimal("73.000"), *EST),
@@ -164,7 +155,7 @@ def test_a_suspect_backfill_is_no_read_to_estimate_from(tmp_path, estimated_gap)
 
     # then it is a decreasing back-fill against the next real read (not against an
     # estimate), suspect, and the estimates around it stay on the line 100 → 190
-    assert stored(meter)[5] == (Decimal("200.000"), ReadingSource.AMI, ReadingQuality.SUSPECT)
+    assert stored_by_day(meter)[5] == (Decimal("200.000"), ReadingSource.AMI, ReadingQuality.SUSPECT)
     assert {n: values(meter)[n] for n in (2, 3, 4, 6, 7, 8, 9)} == {
         n: Decimal(100 + 10 * (n - 1)) for n in (2, 3, 4, 6, 7, 8, 9)
     }
@@ -211,7 +202,7 @@ def test_a_long_estimated_gap_is_re_estimated_end_to_end(tmp_path):
     # then every estimate of the gap lies on 100 → 320 or 320 → 510 (rounded down)
     expected = {n: Decimal(100 + 11 * (n - 1)) for n in range(2, 21)}
     expected |= {n: Decimal(320_000 + 190_000 * (n - 21) // 21) / 1000 for n in range(22, 42)}
-    rows = stored(meter)
+    rows = stored_by_day(meter)
     assert {n: rows[n][0] for n in expected} == expected
     assert {rows[n][2] for n in expected} == {ReadingQuality.ESTIMATED}
 
@@ -229,4 +220,4 @@ def test_a_clerk_estimate_after_a_backfill_draws_the_line_through_the_read_day(t
 
     # then the read day stays and the days after it lie on 160 → 190, not on 100 → 190
     assert values(meter) == {1: 100, 2: 115, 3: 130, 4: 145, 5: 160, 6: 166, 7: 172, 8: 178, 9: 184, 10: 190}
-    assert {stored(meter)[n][2] for n in (2, 3, 4, 6, 7, 8, 9)} == {ReadingQuality.ESTIMATED}
+    assert {stored_by_day(meter)[n][2] for n in (2, 3, 4, 6, 7, 8, 9)} == {ReadingQuality.ESTIMATED}

@@ -18,13 +18,9 @@ from gridcare.metering.selectors.readings import (
     reading_exceptions_queue,
 )
 from gridcare.metering.services.readings import reading_edit, reading_exceptions_resolve
-from gridcare.metering.tests.readings_fixtures import DAY0, import_lines, installed_meter, series_lines
+from gridcare.metering.tests.readings_fixtures import d, import_lines, installed_meter, series_lines
 
 pytestmark = pytest.mark.django_db
-
-
-def d(n: int) -> dt.date:
-    return DAY0 + dt.timedelta(days=n)
 
 
 @pytest.fixture

@@ -18,14 +18,10 @@ from gridcare.metering.choices import ExceptionStatus, ImportStatus, VeeRule
 from gridcare.metering.models import ReadingException
 from gridcare.metering.services import readings as readings_service
 from gridcare.metering.services.readings import reading_missing_sweep
-from gridcare.metering.tests.readings_fixtures import DAY0, import_lines, installed_meter, series_lines
+from gridcare.metering.tests.readings_fixtures import d, import_lines, installed_meter, series_lines
 from gridcare.metering.tests.test_clerk_overlap import Worker, backend_waiting_on_a_lock
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgresql]
-
-
-def d(n: int) -> dt.date:
-    return DAY0 + dt.timedelta(days=n)
 
 
 def gaps() -> dict[str, tuple[dt.date, dt.date, str]]:
