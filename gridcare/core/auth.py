@@ -74,6 +74,11 @@ class _GroupNames(Aggregate):
         return super().as_sql(compiler, connection, function="GROUP_CONCAT", **extra)
 
 
+def role_names(joined: str | None) -> set[str]:
+    """The role names a statement aggregated comma-separated (``_GroupNames``; None: none)."""
+    return set(joined.split(",")) if joined else set()
+
+
 class RoleBackend(ModelBackend):
     """``ModelBackend`` whose group and user permissions come from the per-process cache."""
 
@@ -88,8 +93,7 @@ class RoleBackend(ModelBackend):
         )
         if user is None or not self.user_can_authenticate(user):
             return None
-        names = user.gridcare_group_names
-        user._gridcare_roles = set(names.split(",")) if names else set()  # type: ignore[attr-defined]
+        user._gridcare_roles = role_names(user.gridcare_group_names)  # type: ignore[attr-defined]
         return user
 
     def get_user_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:

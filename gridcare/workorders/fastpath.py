@@ -65,6 +65,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.crypto import constant_time_compare
 
 from gridcare.core.audit import actor_label, audit_row, snapshot
+from gridcare.core.auth import role_names
 from gridcare.core.models import AuditEvent
 from gridcare.core.roles import require_staff_perm
 from gridcare.customers.models import Account, Customer
@@ -131,7 +132,10 @@ class _Rows:
         self._casts: dict[str, str] = {}
         self._selects: dict[str, str] = {}
         self._inserts: dict[Any, str] = {}
-        self._json_fields = [f for f in self.all_fields if hasattr(f, "from_db_value")]
+        # Where the ORM would convert a value read (JSON fields), and each field's type for
+        # the rows read as JSON arrays: worked out once, not on every row.
+        self._converted = [(i, f) for i, f in enumerate(self.all_fields) if hasattr(f, "from_db_value")]
+        self._kinds = [f.get_internal_type() for f in self.all_fields]
 
     def cast(self, field: models.Field[Any, Any]) -> str:
         cast = self._casts.get(field.attname)
@@ -187,8 +191,7 @@ class _Rows:
     def build(self, values: Sequence[Any]) -> Any:
         db = _db()
         converted = list(values)
-        for f in self._json_fields:
-            i = self.attnames.index(f.attname)
+        for i, f in self._converted:
             converted[i] = f.from_db_value(converted[i], None, db)
         return self.model.from_db(db.alias, self.attnames, converted)
 
@@ -196,8 +199,7 @@ class _Rows:
         """An instance from a row given as a JSON array (``json_build_array`` of every column:
         times as ISO text, numbers with ``Decimal`` for their fractions, JSON as data)."""
         converted = []
-        for f, v in zip(self.all_fields, values, strict=True):
-            kind = f.get_internal_type()
+        for kind, v in zip(self._kinds, values, strict=True):
             if v is None or kind == "JSONField":
                 pass
             elif kind == "DateTimeField":
@@ -319,7 +321,6 @@ class FastIntake:
                     request, self._security.process_response(request, response)
                 )
         except Delegate:
-            written[0] = False
             return None
         except Exception:
             if written[0]:
@@ -353,7 +354,7 @@ class FastIntake:
         known = seen[2] if seen is not None else None
         row = None
         if known is not None:
-            cursor.execute(_session_user_sql(), [key, now, known], prepare=True)
+            cursor.execute(_user_sql(with_session=True), [key, now, known], prepare=True)
             row = cursor.fetchone()
         if row is None:
             cursor.execute(_SESSION_SQL, [key, now], prepare=True)
@@ -370,7 +371,7 @@ class FastIntake:
         except (KeyError, ValidationError):
             raise Delegate from None
         if known is None or user_id != known:
-            cursor.execute(_user_sql(), [user_id], prepare=True)
+            cursor.execute(_user_sql(with_session=False), [user_id], prepare=True)
             row = cursor.fetchone()
             if row is None:
                 raise Delegate
@@ -380,7 +381,7 @@ class FastIntake:
             data[auth.HASH_SESSION_KEY], user.get_session_auth_hash()
         ):
             raise Delegate
-        user._gridcare_roles = set(row[-1].split(",")) if row[-1] else set()
+        user._gridcare_roles = role_names(row[-1])
         if seen is None or seen[0] != text or known is None:
             if len(_sessions) >= SESSIONS_KEPT:
                 _sessions.clear()
@@ -408,26 +409,18 @@ SESSIONS_KEPT = 20_000
 
 
 @functools.cache
-def _session_user_sql() -> str:
-    """The session row and its (known) user with their role names, in one statement."""
+def _user_sql(*, with_session: bool) -> str:
+    """The user and their role names (what ``RoleBackend.get_user`` reads) in one statement;
+    ``with_session``: with the (known) session row's data first."""
     user_groups = _users.model.groups.through._meta.db_table  # type: ignore[attr-defined]
+    session = "s.session_data, " if with_session else ""
+    join = "FROM django_session s CROSS JOIN " if with_session else "FROM "
+    where = "s.session_key = %s AND s.expire_date > %s AND " if with_session else ""
     return (
-        f"SELECT s.session_data, {_users.select('u')}, STRING_AGG(g.name, ',') "  # noqa: S608 - metadata
-        f"FROM django_session s CROSS JOIN {_users.table} u "
+        f"SELECT {session}{_users.select('u')}, STRING_AGG(g.name, ',') {join}{_users.table} u "  # noqa: S608
         f"LEFT JOIN {_qn(user_groups)} ug ON ug.user_id = u.id "
-        "LEFT JOIN auth_group g ON g.id = ug.group_id "
-        "WHERE s.session_key = %s AND s.expire_date > %s AND u.id = %s GROUP BY s.session_data, u.id"
-    )
-
-
-@functools.cache
-def _user_sql() -> str:
-    """The user and their role names in one statement (what ``RoleBackend.get_user`` reads)."""
-    user_groups = _users.model.groups.through._meta.db_table  # type: ignore[attr-defined]
-    return (
-        f"SELECT {_users.select('u')}, STRING_AGG(g.name, ',') FROM {_users.table} u "  # noqa: S608 - metadata
-        f"LEFT JOIN {_qn(user_groups)} ug ON ug.user_id = u.id "
-        "LEFT JOIN auth_group g ON g.id = ug.group_id WHERE u.id = %s GROUP BY u.id"
+        f"LEFT JOIN auth_group g ON g.id = ug.group_id WHERE {where}u.id = %s "
+        f"GROUP BY {session}u.id"
     )
 
 
