@@ -19,6 +19,7 @@ Deadline conventions (used by every SLA in GridCare):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -30,8 +31,12 @@ BEIJING = ZoneInfo("Asia/Shanghai")
 MAX_SCAN_DAYS = 3660  # ten years: a safety bound on every loop below
 
 
+@functools.lru_cache(maxsize=16384)
 def package_workday(day: dt.date) -> bool | None:
-    """What the ``chinesecalendar`` package says about ``day``; None when it does not know the year."""
+    """What the ``chinesecalendar`` package says about ``day``; None when it does not know the year.
+
+    Kept per process: the package's tables do not change while it runs, and every SLA
+    deadline asks about the same few weeks (the package checks each date's range first)."""
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:
