@@ -1,4 +1,4 @@
-"""WSGI entry point: ``gunicorn gridcare.wsgi``.
+"""WSGI entry point: ``granian --interface wsgi gridcare.wsgi:application`` (or gunicorn).
 
 The channel API's create and step calls go through the fast intake path in front of Django
 (``gridcare.workorders.fastpath``, PostgreSQL only); every other request, and every case that
@@ -7,6 +7,7 @@ path does not take, is Django's.
 
 import atexit
 import os
+from multiprocessing import util as multiprocessing_util
 
 from django.core.wsgi import get_wsgi_application
 
@@ -16,4 +17,8 @@ django_application = get_wsgi_application()
 from gridcare.workorders.fastpath import FastIntake  # noqa: E402 - after Django is set up
 
 application = FastIntake(django_application)
-atexit.register(application.report)  # one line in the server's log when a worker stops
+# One line in the server's log when a worker stops: gunicorn's workers leave through
+# ``sys.exit`` (atexit), granian's are multiprocessing children that leave through
+# ``os._exit`` after multiprocessing's own exit hooks. ``report`` writes once.
+atexit.register(application.report)
+multiprocessing_util.Finalize(application, application.report, exitpriority=0)

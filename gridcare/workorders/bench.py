@@ -61,6 +61,8 @@ PASSWORD = "gridcare-bench"  # noqa: S105 - published password of the bench agen
 TEAM = "BENCH-WO"
 ACCOUNT_PREFIX = "WB"
 KINDS = ("complaint", "inquiry", "service_request")
+#: The app servers the benchmark can start, with their default (workers, threads) on 2 cores.
+SERVERS = {"granian": (2, 4), "gunicorn": (5, 1)}
 
 
 class _Rollback(Exception):
@@ -71,16 +73,24 @@ def add_arguments(parser: Any) -> None:
     parser.add_argument("--seconds", type=int, default=60, help="Measured seconds of load (default 60).")
     parser.add_argument("--users", type=int, default=50, help="Simulated hotline agents (default 50).")
     parser.add_argument(
+        "--server",
+        choices=SERVERS,
+        default="granian",
+        help="App server (default granian: HTTP parsed in Rust, keep-alive; gunicorn: sync workers).",
+    )
+    parser.add_argument(
         "--workers",
         type=int,
-        default=5,
-        help="gunicorn worker processes (default 5: measured best on 2 cores, docs/workorders-bench.md).",
+        default=None,
+        help="Worker processes (default 2 for granian, 5 for gunicorn: measured best on 2 cores, "
+        "docs/workorders-bench.md).",
     )
     parser.add_argument(
         "--threads",
         type=int,
-        default=1,
-        help="Threads per gunicorn worker (default 1 = the sync worker class; more = gthread).",
+        default=None,
+        help="Threads per worker (default 4 for granian, its blocking threads; 1 for gunicorn, the sync "
+        "worker class, more = gthread).",
     )
     parser.add_argument(
         "--transition-share",
@@ -268,9 +278,11 @@ def free_port() -> int:
 
 
 class Server:
-    """gunicorn serving ``gridcare.wsgi`` on 127.0.0.1 (a subprocess of the benchmark)."""
+    """The app server serving ``gridcare.wsgi`` on 127.0.0.1 (a subprocess of the benchmark):
+    granian (WSGI, ``--blocking-threads`` per worker) or gunicorn (sync or gthread workers)."""
 
-    def __init__(self, *, workers: int, threads: int, log: Path) -> None:
+    def __init__(self, *, kind: str, workers: int, threads: int, log: Path) -> None:
+        self.kind = kind
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -283,46 +295,78 @@ class Server:
             "GRIDCARE_VAR_DIR": str(settings.VAR_DIR),
             "GRIDCARE_DATA_DIR": str(settings.DATA_DIR),
         }
-        self.args = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "gridcare.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--worker-class",
-            "gthread" if threads > 1 else "sync",
-            "--backlog",
-            "2048",
-            "--timeout",
-            "120",
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-            "--error-logfile",
-            str(log),
-            # The workers' own output (the fast intake path's counts at exit) into that log.
-            "--capture-output",
-        ]
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
-            self.args,
-            env=env,
-            cwd=str(settings.PROJECT_DIR),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        if kind == "granian":
+            self.args = [
+                sys.executable,
+                "-m",
+                "granian",
+                "--interface",
+                "wsgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+                "--blocking-threads",
+                str(threads),
+                "--http",
+                "1",
+                "--no-ws",
+                "--backlog",
+                "2048",
+                "--log-level",
+                "warning",
+                "gridcare.wsgi:application",
+            ]
+            self.describe = f"granian gridcare.wsgi (WSGI), {workers} workers × {threads} blocking threads"
+        else:
+            self.args = [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "gridcare.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(workers),
+                "--threads",
+                str(threads),
+                "--worker-class",
+                "gthread" if threads > 1 else "sync",
+                "--backlog",
+                "2048",
+                "--timeout",
+                "120",
+                "--keep-alive",
+                "30",
+                "--log-level",
+                "warning",
+                "--error-logfile",
+                str(log),
+                # The workers' own output (the fast intake path's counts at exit) into that log.
+                "--capture-output",
+            ]
+            self.describe = (
+                f"gunicorn gridcare.wsgi, {workers} workers × {threads} threads "
+                f"({'gthread' if threads > 1 else 'sync'})"
+            )
+        # granian writes its workers' output (the fast intake path's counts at exit) to stderr.
+        with log.open("ab") as sink:
+            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+                self.args,
+                env=env,
+                cwd=str(settings.PROJECT_DIR),
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def wait_ready(self, timeout: float = 60.0) -> float:
         started = time.perf_counter()
         while time.perf_counter() - started < timeout:
             if self.process.poll() is not None:
-                raise CommandError(f"gunicorn exited with {self.process.returncode}:\n{self.log_tail()}")
+                raise CommandError(f"{self.kind} exited with {self.process.returncode}:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/login/", timeout=5) as resp:  # noqa: S310 - http://127.0.0.1
                     if resp.status == 200:
@@ -330,7 +374,7 @@ class Server:
             except (urllib.error.URLError, OSError):
                 time.sleep(0.2)
         self.stop()
-        raise CommandError(f"gunicorn did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+        raise CommandError(f"{self.kind} did not answer within {timeout:.0f} s:\n{self.log_tail()}")
 
     def fast_intake_counts(self) -> tuple[int, int] | None:
         """Requests the workers' fast intake path answered and handed to Django, from the
@@ -375,6 +419,8 @@ def run(command: BaseCommand, options: dict[str, Any]) -> dict[str, Any]:
     users, seconds = int(options["users"]), int(options["seconds"])
     if users < 1 or seconds < 1:
         raise CommandError("--users and --seconds must be at least 1.")
+    if any(options.get(name) is not None and int(options[name]) < 1 for name in ("workers", "threads")):
+        raise CommandError("--workers and --threads must be at least 1.")
     if not 0 <= float(options["transition_share"]) <= 1:
         raise CommandError("--transition-share must be between 0 and 1.")
     out = command.stdout
@@ -405,16 +451,17 @@ def run(command: BaseCommand, options: dict[str, Any]) -> dict[str, Any]:
     connection.close()
     tag = f"{ACCOUNT_PREFIX}{secrets.token_hex(4)}"
     with tempfile.TemporaryDirectory(prefix="gridcare-bench-wo-") as tmp:
+        kind = str(options.get("server") or "granian")
+        workers, threads = SERVERS[kind]
         server = Server(
-            workers=int(options["workers"]), threads=int(options["threads"]), log=Path(tmp) / "gunicorn.log"
+            kind=kind,
+            workers=int(options.get("workers") or workers),
+            threads=int(options.get("threads") or threads),
+            log=Path(tmp) / "server.log",
         )
         try:
             ready = server.wait_ready()
-            out.write(
-                f"  server: gunicorn gridcare.wsgi on {server.url}, {options['workers']} workers × "
-                f"{options['threads']} threads ({'gthread' if int(options['threads']) > 1 else 'sync'}), "
-                f"DEBUG off; answered after {ready:.1f} s"
-            )
+            out.write(f"  server: {server.describe} on {server.url}, DEBUG off; answered after {ready:.1f} s")
             config = {
                 "host": server.url,
                 "users": users,
@@ -504,4 +551,5 @@ def run(command: BaseCommand, options: dict[str, Any]) -> dict[str, Any]:
         "transitions_per_s": figures["transitions_per_s"],
         "users": users,
         "seconds": seconds,
+        "server": kind,
     }

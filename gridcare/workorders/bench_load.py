@@ -1,8 +1,11 @@
 """The load side of ``gridcare bench workorders``: hotline agents driving the work-order API.
 
-Run by the benchmark as a subprocess (``python -m gridcare.workorders.bench_load``) so that
-locust's gevent monkey-patching never touches the Django process that prepares the data and
-counts what was stored. It imports no Django: it speaks HTTP only, like a browser would.
+Run by the benchmark as a subprocess (``python -m gridcare.workorders.bench_load``), on its
+own core time, measured apart. It imports no Django: it speaks HTTP/1.1 only, like a browser
+would, over one keep-alive connection per agent (a new one whenever the server closes it, as
+gunicorn's sync workers do after every answer), with asyncio streams: the load tool shares
+the two cores with the server, so it is kept as cheap per request as it can be (about a
+third of what locust's client cost; docs/workorders-bench.md).
 
 Each simulated user is one hotline agent (坐席). It logs in once through the console login
 form (GET /login/ for the CSRF cookie, POST the form; the rotated ``csrftoken`` cookie is then
@@ -25,24 +28,17 @@ generator, the app server's processes and the whole machine during the window.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import os
 import random
 import sys
 import time
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
-from gevent import monkey  # type: ignore[import-untyped]
-
-monkey.patch_all()
-
-import gevent  # noqa: E402
-from gevent.event import Event  # type: ignore[import-untyped]  # noqa: E402
-from locust import FastHttpUser, constant, task  # noqa: E402
-from locust.env import Environment  # noqa: E402
-from locust.exception import StopUser  # noqa: E402
-
-from gridcare.core.cpu import machine_busy, own_cpu, tree_cpu  # noqa: E402
+from gridcare.core.cpu import machine_busy, own_cpu, tree_cpu
 
 #: Kinds of the mix and their share in percent.
 MIX = (("complaint", 40), ("inquiry", 30), ("service_request", 30))
@@ -68,22 +64,18 @@ SUBJECTS = {
 
 
 class Shared:
-    """State shared by every agent of the run (one process, gevent: no locks needed)."""
+    """State shared by every agent of the run (one process, one event loop: no locks needed)."""
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.config = config
         self.logged_in = 0
-        self.all_ready = Event()
+        self.all_ready = asyncio.Event()
         self.stopping = False
-        self.finished = 0
-        self.window_start = 0.0
-        self.window_end = 0.0
         self.create_ms: list[float] = []
         self.acknowledged = 0
         self.transitions = 0
         self.errors = 0
         self.error_samples: list[str] = []
-        self.next_user = 0
 
     def error(self, what: str) -> None:
         self.errors += 1
@@ -91,89 +83,168 @@ class Shared:
             self.error_samples.append(what[:300])
 
 
-SHARED: Shared | None = None
+class HttpError(Exception):
+    """The connection failed or the answer was not HTTP/1.1 we can read."""
 
 
-def _shared() -> Shared:
-    if SHARED is None:
-        raise RuntimeError("run() sets up the shared state before any agent starts")
-    return SHARED
+class Client:
+    """A minimal HTTP/1.1 client on one keep-alive connection, with a cookie jar (names and
+    values only: one host, one path). Reconnects when the server closed the connection."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self.host_header = f"{self.host}:{self.port}".encode()
+        self.cookies: dict[str, str] = {}
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
+        """Send one request; return (status, body). Cookies the answer sets are kept."""
+        lines = [f"{method} {path} HTTP/1.1".encode(), b"Host: " + self.host_header]
+        for name, value in (headers or {}).items():
+            lines.append(f"{name}: {value}".encode())
+        if self.cookies:
+            lines.append(("Cookie: " + "; ".join(f"{k}={v}" for k, v in self.cookies.items())).encode())
+        if body or method == "POST":
+            lines.append(b"Content-Length: " + str(len(body)).encode())
+        message = b"\r\n".join(lines) + b"\r\n\r\n" + body
+        if self.writer is None:
+            try:
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            except OSError as exc:
+                raise HttpError(f"connect: {exc}") from None
+        reader, writer = self.reader, self.writer
+        if reader is None:
+            raise HttpError("not connected")
+        try:
+            writer.write(message)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status_line, *header_lines = head[:-4].split(b"\r\n")
+            status = int(status_line.split(b" ", 2)[1])
+            length, chunked, close = -1, False, False
+            for line in header_lines:
+                field, _, raw = line.partition(b":")
+                field, raw = field.strip().lower(), raw.strip()
+                if field == b"content-length":
+                    length = int(raw)
+                elif field == b"transfer-encoding":
+                    chunked = b"chunked" in raw.lower()
+                elif field == b"connection":
+                    close = raw.lower() == b"close"
+                elif field == b"set-cookie":
+                    cookie, _, cookie_value = raw.split(b";", 1)[0].decode("latin-1").partition("=")
+                    self.cookies[cookie.strip()] = cookie_value.strip()
+            if chunked:
+                # Django sets Content-Length on every answer this agent asks for.
+                raise ValueError("a chunked answer (not expected from Django)")
+            if length >= 0:
+                content = await reader.readexactly(length)
+            else:
+                content, close = await reader.read(), True
+        except (
+            OSError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ValueError,
+            IndexError,
+        ) as exc:
+            await self.close()
+            raise HttpError(f"{type(exc).__name__}: {exc}") from None
+        if close:
+            await self.close()
+        return status, content
 
 
-class HotlineAgent(FastHttpUser):
+class HotlineAgent:
     """One 95598 agent: log in once, then take calls as fast as the server answers."""
 
-    wait_time = constant(0)
-    host = "http://127.0.0.1"
-
-    def on_start(self) -> None:
-        shared = _shared()
+    def __init__(self, shared: Shared, index: int) -> None:
         config = shared.config
-        index = shared.next_user
-        shared.next_user += 1
-        self.rng = random.Random(config["seed"] * 100_003 + index)  # noqa: S311 - load mix, not secrets
+        self.shared = shared
+        self.config = config
         self.index = index
+        self.rng = random.Random(config["seed"] * 100_003 + index)  # noqa: S311 - load mix, not secrets
         self.count = 0
+        self.client = Client(config["host"])
         self.csrf = ""
-        self.counted_out = False
-        username = f"{config['user_prefix']}{index + 1:03d}"
-        if self._login(username, config["password"]):
-            shared.logged_in += 1
-            if shared.logged_in == config["users"]:
-                shared.all_ready.set()
-        shared.all_ready.wait()
 
-    def _cookie(self, name: str) -> str:
-        for cookie in self.client.cookiejar:
-            if cookie.name == name:
-                return str(cookie.value)
-        return ""
+    async def run(self) -> None:
+        shared = self.shared
+        try:
+            if await self._login(
+                f"{self.config['user_prefix']}{self.index + 1:03d}", self.config["password"]
+            ):
+                shared.logged_in += 1
+                if shared.logged_in == self.config["users"]:
+                    shared.all_ready.set()
+            await shared.all_ready.wait()
+            while not shared.stopping and self.csrf:
+                await self.take_call()
+        finally:
+            await self.client.close()
 
-    def _login(self, username: str, password: str) -> bool:
-        shared = _shared()
-        with self.client.get("/login/", name="login form", catch_response=True) as resp:
-            if resp.status_code != 200 or not self._cookie("csrftoken"):
-                resp.failure(f"GET /login/ {resp.status_code}")
-                shared.error(f"login form: HTTP {resp.status_code}")
+    async def _login(self, username: str, password: str) -> bool:
+        shared = self.shared
+        try:
+            status, _ = await self.client.request("GET", "/login/")
+            if status != 200 or not self.client.cookies.get("csrftoken"):
+                shared.error(f"login form: HTTP {status}")
                 return False
-        with self.client.post(
-            "/login/",
-            data={
-                "username": username,
-                "password": password,
-                "csrfmiddlewaretoken": self._cookie("csrftoken"),
-            },
-            headers={"Referer": f"{self.host}/login/"},
-            allow_redirects=False,
-            name="login",
-            catch_response=True,
-        ) as resp:
-            if resp.status_code != 302:
-                resp.failure(f"login {resp.status_code}")
-                shared.error(f"login {username}: HTTP {resp.status_code}")
-                return False
-        self.csrf = self._cookie("csrftoken")
+            form = urlencode(
+                {
+                    "username": username,
+                    "password": password,
+                    "csrfmiddlewaretoken": self.client.cookies["csrftoken"],
+                }
+            ).encode()
+            status, _ = await self.client.request(
+                "POST",
+                "/login/",
+                form,
+                {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "Referer": f"{self.config['host']}/login/",
+                },
+            )
+        except HttpError as exc:
+            shared.error(f"login {username}: {exc}")
+            return False
+        if status != 302:
+            shared.error(f"login {username}: HTTP {status}")
+            return False
+        self.csrf = self.client.cookies.get("csrftoken", "")
         return bool(self.csrf)
 
-    def _post(self, path: str, body: dict[str, Any], name: str) -> tuple[int, dict[str, Any], float]:
+    async def _post(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any], float, str]:
         started = time.perf_counter()
-        with self.client.post(
-            path, json=body, headers={"X-CSRFToken": self.csrf}, name=name, catch_response=True
-        ) as resp:
-            elapsed = (time.perf_counter() - started) * 1000
-            try:
-                data = resp.json() if resp.content else {}
-            except ValueError:
-                data = {}
-            resp.success()  # judged below, by the caller
-        return int(resp.status_code or 0), data if isinstance(data, dict) else {}, elapsed
+        try:
+            status, content = await self.client.request(
+                "POST",
+                path,
+                json.dumps(body, ensure_ascii=False).encode(),
+                {"Content-Type": "application/json", "X-CSRFToken": self.csrf},
+            )
+        except HttpError as exc:
+            return 0, {}, (time.perf_counter() - started) * 1000, str(exc)
+        elapsed = (time.perf_counter() - started) * 1000
+        try:
+            data = json.loads(content) if content else {}
+        except ValueError:
+            data = {}
+        return status, data if isinstance(data, dict) else {}, elapsed, ""
 
-    @task
-    def take_call(self) -> None:
-        shared = _shared()
-        config = shared.config
-        if shared.stopping or not self.csrf:
-            self._stop()
+    async def take_call(self) -> None:
+        shared, config = self.shared, self.config
         self.count += 1
         kind = self.rng.choices([k for k, _ in MIX], weights=[w for _, w in MIX])[0]
         ref = f"{config['tag']}-{self.index:03d}-{self.count:06d}"
@@ -189,12 +260,14 @@ class HotlineAgent(FastHttpUser):
         }
         if config["accounts"] and self.rng.random() < 0.5:
             body["account_number"] = self.rng.choice(config["accounts"])
-        status, data, elapsed = self._post("/api/workorders/orders", body, "create")
+        status, data, elapsed, failure = await self._post("/api/workorders/orders", body)
         shared.create_ms.append(elapsed)
         if status == 201 and data.get("number"):
             shared.acknowledged += 1
         else:
-            shared.error(f"create {ref}: HTTP {status} {json.dumps(data, ensure_ascii=False)[:200]}")
+            shared.error(
+                f"create {ref}: " + (failure or f"HTTP {status} {json.dumps(data, ensure_ascii=False)[:200]}")
+            )
             return
         if self.rng.random() >= config["transition_share"]:
             return
@@ -203,24 +276,18 @@ class HotlineAgent(FastHttpUser):
             if shared.stopping or not isinstance(version, int):
                 return
             filled = {k: v.replace("{team}", config["team"]) for k, v in fields.items()}
-            status, data, _ = self._post(
+            status, data, _, failure = await self._post(
                 f"/api/workorders/orders/{number}/transitions",
                 {"transition": transition, "version": version, "fields": filled},
-                f"transition {transition}",
             )
             if status != 200:
                 shared.error(
-                    f"{transition} {number}: HTTP {status} {json.dumps(data, ensure_ascii=False)[:200]}"
+                    f"{transition} {number}: "
+                    + (failure or f"HTTP {status} {json.dumps(data, ensure_ascii=False)[:200]}")
                 )
                 return
             shared.transitions += 1
             version = data.get("version")
-
-    def _stop(self) -> None:
-        if not self.counted_out:
-            self.counted_out = True
-            _shared().finished += 1
-        raise StopUser()
 
 
 class CpuSample:
@@ -242,31 +309,32 @@ def percentile(values: list[float], share: float) -> float:
 
 def run(config: dict[str, Any]) -> dict[str, Any]:
     """Drive the load described by ``config``; return the figures."""
-    global SHARED
-    SHARED = shared = Shared(config)
+    return asyncio.run(_run(config))
+
+
+async def _run(config: dict[str, Any]) -> dict[str, Any]:
+    shared = Shared(config)
     users = int(config["users"])
-    env = Environment(user_classes=[HotlineAgent], host=config["host"], catch_exceptions=True)
-    runner = env.create_local_runner()
     started = time.perf_counter()
-    runner.start(users, spawn_rate=max(users, 100))
-    if not shared.all_ready.wait(timeout=config["login_timeout"]):
+    agents = [asyncio.create_task(HotlineAgent(shared, index).run()) for index in range(users)]
+    try:
+        await asyncio.wait_for(shared.all_ready.wait(), timeout=config["login_timeout"])
+    except TimeoutError:
         shared.stopping = True
         shared.all_ready.set()
-        runner.quit()
+        await asyncio.wait(agents, timeout=30)
         return {"error": f"only {shared.logged_in} of {users} agents logged in", **_counts(shared, 0.0)}
     login_seconds = time.perf_counter() - started
-    shared.window_start = time.perf_counter()
+    window_start = time.perf_counter()
     before = CpuSample(config["server_pid"], config.get("db_pid") or 0)
-    gevent.sleep(config["seconds"])
+    await asyncio.sleep(config["seconds"])
     shared.stopping = True
-    drain_deadline = time.perf_counter() + 30
-    while shared.finished < users and time.perf_counter() < drain_deadline:
-        gevent.sleep(0.01)
-    shared.window_end = time.perf_counter()
+    _, pending = await asyncio.wait(agents, timeout=30)
+    window_end = time.perf_counter()
     after = CpuSample(config["server_pid"], config.get("db_pid") or 0)
-    in_flight = users - shared.finished
-    runner.quit()
-    window = shared.window_end - shared.window_start
+    for task in pending:
+        task.cancel()
+    window = window_end - window_start
     busy = after.busy - before.busy
     total = after.total - before.total
     server_cpu = after.server - before.server
@@ -276,7 +344,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     result.update(
         {
             "login_seconds": round(login_seconds, 2),
-            "still_in_flight": in_flight,
+            "still_in_flight": len(pending),
             "cpu": {
                 "cores": os.cpu_count(),
                 "machine_busy_share": round(busy / total, 3) if total else None,

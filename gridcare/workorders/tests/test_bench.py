@@ -1,6 +1,6 @@
-"""``gridcare bench workorders``: a short real run (gunicorn + locust against the test
-database) ends with the JSON line, loses nothing and refuses SQLite. No timing is asserted:
-the figures depend on the machine."""
+"""``gridcare bench workorders``: a short real run (granian or gunicorn, and the asyncio load
+generator, against the test database) ends with the JSON line, loses nothing and refuses
+SQLite. No timing is asserted: the figures depend on the machine."""
 
 from __future__ import annotations
 
@@ -31,25 +31,27 @@ KEYS = {
     "transitions_per_s",
     "users",
     "seconds",
+    "server",
     "database",
 }
 
 
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
-def test_short_run_acknowledges_and_stores_every_order():
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_short_run_acknowledges_and_stores_every_order(server):
     # The server is another process: it sees only committed rows, so this test is
     # transactional, and an earlier transactional test's flush may have dropped the data
     # migrations' rows (role grants, categories, standards): put them back.
     reload_reference_data()
     out = io.StringIO()
-    call_command("bench", "workorders", "--seconds", "5", "--users", "5", stdout=out)
+    call_command("bench", "workorders", "--seconds", "5", "--users", "5", "--server", server, stdout=out)
     text = out.getvalue()
     result = json.loads(text.strip().splitlines()[-1])
     assert set(result) == KEYS
     assert result["bench"] == "workorders"
     assert result["database"] == "postgresql"
-    assert (result["users"], result["seconds"]) == (5, 5)
+    assert (result["users"], result["seconds"], result["server"]) == (5, 5, server)
     assert result["errors"] == 0, text
     assert result["acknowledged"] > 0, text
     assert result["stored"] == result["acknowledged"], text
