@@ -2,7 +2,8 @@
 
 The channel API's create and step calls go through the fast intake path in front of Django
 (``gridcare.workorders.fastpath``, PostgreSQL only); every other request, and every case that
-path does not take, is Django's.
+path does not take, is Django's. Neither sees the server process's environment in the
+request's environ (``gridcare.core.wsgienv``).
 """
 
 import atexit
@@ -14,11 +15,13 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gridcare.settings")
 django_application = get_wsgi_application()
 
-from gridcare.workorders.fastpath import FastIntake  # noqa: E402 - after Django is set up
+from gridcare.core.wsgienv import WithoutProcessEnvironment  # noqa: E402 - after Django is set up
+from gridcare.workorders.fastpath import FastIntake  # noqa: E402
 
-application = FastIntake(django_application)
+intake = FastIntake(django_application)
+application = WithoutProcessEnvironment(intake)
 # One line in the server's log when a worker stops: gunicorn's workers leave through
 # ``sys.exit`` (atexit), granian's are multiprocessing children that leave through
 # ``os._exit`` after multiprocessing's own exit hooks. ``report`` writes once.
-atexit.register(application.report)
-multiprocessing_util.Finalize(application, application.report, exitpriority=0)
+atexit.register(intake.report)
+multiprocessing_util.Finalize(intake, intake.report, exitpriority=0)
