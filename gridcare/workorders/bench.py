@@ -8,12 +8,13 @@
 2. Counts the SQL queries of one create and one transition through the whole HTTP stack
    (in-process test client, rolled back) and times a few creates in-process: what one request
    costs before any concurrency.
-3. Starts the real app server on loopback as a subprocess: gunicorn with ``gridcare.wsgi``
-   (5 sync workers by default, DEBUG off, ``gridcare.settings``) on a free port against the same
-   database, and waits until it answers.
-4. Drives the load with locust as a library in a second subprocess
-   (:mod:`gridcare.workorders.bench_load`): every user logs in once, then creates orders and
-   takes steps on a share of its own ones.
+3. Starts the real app server on loopback as a subprocess against the same database, and
+   waits until it answers: granian serving ``gridcare.wsgi`` over WSGI (2 workers × 2
+   blocking threads by default; HTTP parsed in Rust, keep-alive connections), or gunicorn
+   (``--server gunicorn``: 5 sync workers by default), DEBUG off, ``gridcare.settings``.
+4. Drives the load in a second subprocess (:mod:`gridcare.workorders.bench_load`, asyncio,
+   one keep-alive HTTP/1.1 connection per agent): every user logs in once, then creates
+   orders and takes steps on a share of its own ones.
 5. Stops the server, counts the orders stored with the run's tag (``external_ref`` starts
    with it) and prints the figures, then the JSON line of ``gridcare bench``.
 
@@ -62,7 +63,7 @@ TEAM = "BENCH-WO"
 ACCOUNT_PREFIX = "WB"
 KINDS = ("complaint", "inquiry", "service_request")
 #: The app servers the benchmark can start, with their default (workers, threads) on 2 cores.
-SERVERS = {"granian": (2, 4), "gunicorn": (5, 1)}
+SERVERS = {"granian": (2, 2), "gunicorn": (5, 1)}
 
 
 class _Rollback(Exception):
@@ -89,7 +90,7 @@ def add_arguments(parser: Any) -> None:
         "--threads",
         type=int,
         default=None,
-        help="Threads per worker (default 4 for granian, its blocking threads; 1 for gunicorn, the sync "
+        help="Threads per worker (default 2 for granian, its blocking threads; 1 for gunicorn, the sync "
         "worker class, more = gthread).",
     )
     parser.add_argument(

@@ -4,8 +4,8 @@ Run by the benchmark as a subprocess (``python -m gridcare.workorders.bench_load
 own core time, measured apart. It imports no Django: it speaks HTTP/1.1 only, like a browser
 would, over one keep-alive connection per agent (a new one whenever the server closes it, as
 gunicorn's sync workers do after every answer), with asyncio streams: the load tool shares
-the two cores with the server, so it is kept as cheap per request as it can be (about a
-third of what locust's client cost; docs/workorders-bench.md).
+the two cores with the server, so it is kept as cheap per request as it can be (less than
+half of what locust's client cost; docs/workorders-bench.md).
 
 Each simulated user is one hotline agent (坐席). It logs in once through the console login
 form (GET /login/ for the CSRF cookie, POST the form; the rotated ``csrftoken`` cookie is then
