@@ -25,6 +25,7 @@ its orders (``WB…`` tags) and leaves them there.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -399,9 +400,12 @@ class Server:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)  # graceful: workers finish their requests
             try:
-                self.process.wait(timeout=30)
+                self.process.wait(timeout=45)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                # The whole process group (started with start_new_session): granian's workers
+                # would otherwise outlive their main process, holding the port and connections.
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
 
 

@@ -83,6 +83,10 @@ class Shared:
             self.error_samples.append(what[:300])
 
 
+#: Seconds one request may take before the agent counts it as an error (and drops the connection).
+REQUEST_TIMEOUT = 60.0
+
+
 class HttpError(Exception):
     """The connection failed or the answer was not HTTP/1.1 we can read."""
 
@@ -118,6 +122,8 @@ class Client:
         if body or method == "POST":
             lines.append(b"Content-Length: " + str(len(body)).encode())
         message = b"\r\n".join(lines) + b"\r\n\r\n" + body
+        if self.reader is not None and self.reader.at_eof():
+            await self.close()  # the server closed the kept connection while it was idle
         if self.writer is None:
             try:
                 self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
@@ -127,39 +133,43 @@ class Client:
         if reader is None:
             raise HttpError("not connected")
         try:
-            writer.write(message)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status_line, *header_lines = head[:-4].split(b"\r\n")
-            status = int(status_line.split(b" ", 2)[1])
-            length, chunked, close = -1, False, False
-            for line in header_lines:
-                field, _, raw = line.partition(b":")
-                field, raw = field.strip().lower(), raw.strip()
-                if field == b"content-length":
-                    length = int(raw)
-                elif field == b"transfer-encoding":
-                    chunked = b"chunked" in raw.lower()
-                elif field == b"connection":
-                    close = raw.lower() == b"close"
-                elif field == b"set-cookie":
-                    cookie, _, cookie_value = raw.split(b";", 1)[0].decode("latin-1").partition("=")
-                    self.cookies[cookie.strip()] = cookie_value.strip()
-            if chunked:
-                # Django sets Content-Length on every answer this agent asks for.
-                raise ValueError("a chunked answer (not expected from Django)")
-            if length >= 0:
-                content = await reader.readexactly(length)
-            else:
-                content, close = await reader.read(), True
-        except (
-            OSError,
-            asyncio.IncompleteReadError,
-            asyncio.LimitOverrunError,
-            ValueError,
-            IndexError,
-        ) as exc:
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                return await self._exchange(reader, writer, message)
+        except (TimeoutError, OSError, EOFError, asyncio.LimitOverrunError, ValueError, IndexError) as exc:
             await self.close()
             raise HttpError(f"{type(exc).__name__}: {exc}") from None
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, message: bytes
+    ) -> tuple[int, bytes]:
+        writer.write(message)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head[:-4].split(b"\r\n")
+        status = int(status_line.split(b" ", 2)[1])
+        length, chunked, close = -1, False, False
+        for line in header_lines:
+            field, _, raw = line.partition(b":")
+            field, raw = field.strip().lower(), raw.strip()
+            if field == b"content-length":
+                length = int(raw)
+            elif field == b"transfer-encoding":
+                chunked = b"chunked" in raw.lower()
+            elif field == b"connection":
+                close = raw.lower() == b"close"
+            elif field == b"set-cookie":
+                cookie, _, cookie_value = raw.split(b";", 1)[0].decode("latin-1").partition("=")
+                self.cookies[cookie.strip()] = cookie_value.strip()
+        if chunked:
+            # Django sets Content-Length on every answer this agent asks for.
+            raise ValueError("a chunked answer (not expected from Django)")
+        if length >= 0:
+            content = await reader.readexactly(length)
+        elif status in (204, 304) or status < 200:
+            content = b""
+        elif close:
+            content = await reader.read()  # the answer ends where the connection does
+        else:
+            raise ValueError(f"HTTP {status} without a length on a kept connection")
         if close:
             await self.close()
         return status, content
@@ -177,6 +187,8 @@ class HotlineAgent:
         self.count = 0
         self.client = Client(config["host"])
         self.csrf = ""
+        #: The external reference of a create sent and not yet answered (see ``_run``).
+        self.creating = ""
 
     async def run(self) -> None:
         shared = self.shared
@@ -260,7 +272,9 @@ class HotlineAgent:
         }
         if config["accounts"] and self.rng.random() < 0.5:
             body["account_number"] = self.rng.choice(config["accounts"])
+        self.creating = ref
         status, data, elapsed, failure = await self._post("/api/workorders/orders", body)
+        self.creating = ""
         shared.create_ms.append(elapsed)
         if status == 201 and data.get("number"):
             shared.acknowledged += 1
@@ -316,24 +330,30 @@ async def _run(config: dict[str, Any]) -> dict[str, Any]:
     shared = Shared(config)
     users = int(config["users"])
     started = time.perf_counter()
-    agents = [asyncio.create_task(HotlineAgent(shared, index).run()) for index in range(users)]
+    agents = [HotlineAgent(shared, index) for index in range(users)]
+    tasks = [asyncio.create_task(agent.run()) for agent in agents]
     try:
         await asyncio.wait_for(shared.all_ready.wait(), timeout=config["login_timeout"])
     except TimeoutError:
         shared.stopping = True
         shared.all_ready.set()
-        await asyncio.wait(agents, timeout=30)
+        await asyncio.wait(tasks, timeout=30)
         return {"error": f"only {shared.logged_in} of {users} agents logged in", **_counts(shared, 0.0)}
     login_seconds = time.perf_counter() - started
     window_start = time.perf_counter()
     before = CpuSample(config["server_pid"], config.get("db_pid") or 0)
     await asyncio.sleep(config["seconds"])
     shared.stopping = True
-    _, pending = await asyncio.wait(agents, timeout=30)
+    done, pending = await asyncio.wait(tasks, timeout=30)
     window_end = time.perf_counter()
     after = CpuSample(config["server_pid"], config.get("db_pid") or 0)
-    for task in pending:
-        task.cancel()
+    for agent, task in zip(agents, tasks, strict=True):
+        if task in pending:
+            task.cancel()
+            if agent.creating:  # the server may still store it: neither acknowledged nor lost
+                shared.error(f"create {agent.creating}: no answer 30 s after the window")
+        elif task in done and task.exception() is not None:
+            shared.error(f"agent {agent.index + 1} stopped: {task.exception()!r}")
     window = window_end - window_start
     busy = after.busy - before.busy
     total = after.total - before.total
