@@ -15,47 +15,53 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-#: The keys a WSGI server sets from the request itself (PEP 3333 and CGI).
+#: The keys every WSGI server sets from each request (PEP 3333 and CGI): always the request's.
 REQUEST_KEYS = frozenset(
     {
         "REQUEST_METHOD",
         "SCRIPT_NAME",
         "PATH_INFO",
         "QUERY_STRING",
-        "CONTENT_TYPE",
-        "CONTENT_LENGTH",
         "SERVER_NAME",
         "SERVER_PORT",
         "SERVER_PROTOCOL",
         "SERVER_SOFTWARE",
         "GATEWAY_INTERFACE",
         "REMOTE_ADDR",
-        "REMOTE_HOST",
-        "REMOTE_PORT",
-        "RAW_URI",
-        "REQUEST_URI",
     }
 )
+
+
+#: Keys some requests bring and others do not, besides the headers (``HTTP_…``).
+OPTIONAL_KEYS = frozenset(
+    {"CONTENT_TYPE", "CONTENT_LENGTH", "REMOTE_HOST", "REMOTE_PORT", "RAW_URI", "REQUEST_URI"}
+)
+
+
+def _optional(key: str) -> bool:
+    return key.startswith("HTTP_") or key in OPTIONAL_KEYS
 
 
 class WithoutProcessEnvironment:
     """Call ``app`` with the environ minus the variables of this process's environment.
 
-    A variable named like a request key (``PATH_INFO``, …) is left to the request. One named
-    like a header (``HTTP_PROXY``) is removed when the environ still holds the process's
-    value for it, i.e. when the request did not send that header with another value."""
+    A variable named like a key every server sets from the request (``PATH_INFO``, …) is left
+    to the request. Any other that a request may or may not bring — a header (``HTTP_PROXY``),
+    ``CONTENT_TYPE``, ``CONTENT_LENGTH``, ``REMOTE_PORT`` … — is removed when the environ still
+    holds the process's value for it, i.e. when the request did not send it with another
+    value. Every other variable is removed."""
 
     def __init__(self, app: Callable[..., Any], environment: dict[str, str] | None = None) -> None:
         self.app = app
         process = dict(os.environ if environment is None else environment)
-        self.plain = tuple(k for k in process if k not in REQUEST_KEYS and not k.startswith("HTTP_"))
-        self.headers = tuple((k, v) for k, v in process.items() if k.startswith("HTTP_"))
+        self.plain = tuple(k for k in process if k not in REQUEST_KEYS and not _optional(k))
+        self.optional = tuple((k, v) for k, v in process.items() if _optional(k))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         pop = environ.pop
         for key in self.plain:
             pop(key, None)
-        for key, value in self.headers:
+        for key, value in self.optional:
             if environ.get(key) == value:
                 del environ[key]
         return self.app(environ, start_response)

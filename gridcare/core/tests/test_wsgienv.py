@@ -13,6 +13,7 @@ PROCESS = {
     "PATH": "/usr/bin",
     "PATH_INFO": "/from-the-process",
     "HTTP_PROXY": "http://proxy.example:3128",
+    "CONTENT_TYPE": "text/x-from-the-process",
 }
 
 
@@ -40,7 +41,7 @@ def test_process_variables_are_removed_and_the_request_keys_kept():
             "wsgi.url_scheme": "http",
         }
     )
-    for name in ("SECRET_KEY", "DATABASE_URL", "PATH", "HTTP_PROXY"):
+    for name in ("SECRET_KEY", "DATABASE_URL", "PATH", "HTTP_PROXY", "CONTENT_TYPE"):
         assert name not in seen
     assert seen["PATH_INFO"] == "/api/workorders/orders"  # the request's, not the process's
     assert seen["HTTP_HOST"] == "127.0.0.1:8000"
@@ -50,8 +51,16 @@ def test_process_variables_are_removed_and_the_request_keys_kept():
 
 
 def test_a_header_sent_with_its_own_value_is_the_requests():
-    seen = _call({"REQUEST_METHOD": "GET", "PATH_INFO": "/", "HTTP_PROXY": "sent-by-the-client"})
+    seen = _call(
+        {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/",
+            "HTTP_PROXY": "sent-by-the-client",
+            "CONTENT_TYPE": "application/json",
+        }
+    )
     assert seen["HTTP_PROXY"] == "sent-by-the-client"
+    assert seen["CONTENT_TYPE"] == "application/json"
 
 
 def test_the_served_application_is_wrapped():
