@@ -162,11 +162,20 @@ class _Rows:
             separators=(",", ":"),
         )
 
-    def insert(self, name: str, *, fk: str | None = None, overrides: dict[str, str] | None = None) -> str:
+    def insert(
+        self,
+        name: str,
+        *,
+        fk: str | None = None,
+        overrides: dict[str, str] | None = None,
+        after: str | None = None,
+    ) -> str:
         """A CTE ``name AS (INSERT … RETURNING id)`` of one row given as a JSON record
-        parameter; ``fk`` (when given) is the order ``o`` just written, and ``overrides``
-        columns are SQL expressions."""
-        key = (name, fk, tuple(sorted((overrides or {}).items())))
+        parameter; ``fk`` (when given) is the order ``o`` just written, ``overrides``
+        columns are SQL expressions, and ``after`` names the CTE that must have written its
+        row first: this one reads it, so PostgreSQL runs that insert (and draws its id)
+        before this one — the order of data-modifying CTEs is otherwise not defined."""
+        key = (name, fk, tuple(sorted((overrides or {}).items())), after)
         found = self._inserts.get(key)
         if found is not None:
             return found
@@ -176,9 +185,10 @@ class _Rows:
         cols = [_qn(f.column) for f in self.fields]
         exprs = [overrides.get(f.attname, f"r.{_qn(f.column)}") for f in self.fields]
         source = f"jsonb_populate_record(NULL::{self.table}, %s::jsonb) r"
+        first = ("o, " if "o." in " ".join(exprs) else "") + (f"{after}, " if after else "")
         found = self._inserts[key] = (
             f"{name} AS (INSERT INTO {self.table} ({', '.join(cols)}) "  # noqa: S608 - model metadata
-            f"SELECT {', '.join(exprs)} FROM {'o, ' if 'o.' in ' '.join(exprs) else ''}{source} RETURNING id)"
+            f"SELECT {', '.join(exprs)} FROM {first}{source} RETURNING id)"
         )
         return found
 
@@ -589,7 +599,9 @@ def _statement(head: str, kinds: tuple[_Rows, ...]) -> str:
     ctes = [head]
     names = []
     for i, rows in enumerate(kinds):
-        ctes.append(rows.insert(f"r{i}", fk="order_id"))
+        # Each row after the one before it: their ids follow the order of the call's rows
+        # (the timeline lists a call's events by time, then id).
+        ctes.append(rows.insert(f"r{i}", fk="order_id", after=f"r{i - 1}" if i else None))
         names.append(f"r{i}")
     ctes.append(_audit.insert("a", overrides={"object_id": "o.id::text"}))
     return (

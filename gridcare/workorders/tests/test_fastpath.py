@@ -851,3 +851,18 @@ def test_a_value_the_database_refuses_writes_nothing_and_django_answers(make_use
     clock.at += TICK
     assert call(fast, who, CREATE, COMPLAINT).code == 201  # the connection is still good
     assert fast.counts == Counter({"delegated": 1, "fast": 1})
+
+
+def test_each_row_of_a_call_is_inserted_after_the_one_before_it() -> None:
+    """PostgreSQL does not order data-modifying CTEs among themselves: each row's insert reads
+    the one before it, so the ids follow the call's rows (the timeline sorts by time, then
+    id, and a call's events share their time)."""
+    kinds = (fastpath._events, fastpath._events, fastpath._clocks)
+    statement = fastpath._statement("o AS (SELECT 1 AS id)", kinds)
+    inserts = {
+        m.group(1): m.group(2) for m in re.finditer(r"(r\d) AS \(INSERT .*? FROM (.*?) RETURNING", statement)
+    }
+    assert set(inserts) == {"r0", "r1", "r2"}
+    assert not re.search(r"\br\d\b", inserts["r0"])  # the first reads only the order
+    assert inserts["r1"].startswith("o, r0, ")
+    assert inserts["r2"].startswith("o, r1, ")
