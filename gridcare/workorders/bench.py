@@ -399,14 +399,13 @@ class Server:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)  # graceful: workers finish their requests
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.process.wait(timeout=45)
-            except subprocess.TimeoutExpired:
-                # The whole process group (started with start_new_session): granian's workers
-                # would otherwise outlive their main process, holding the port and connections.
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        # Whatever is left of the server's process group (started with start_new_session):
+        # a worker must not outlive the run, holding the port and its database connections.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
 
 # --- the run -------------------------------------------------------------------------------------

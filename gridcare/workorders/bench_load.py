@@ -122,19 +122,18 @@ class Client:
         if body or method == "POST":
             lines.append(b"Content-Length: " + str(len(body)).encode())
         message = b"\r\n".join(lines) + b"\r\n\r\n" + body
-        if self.reader is not None and self.reader.at_eof():
-            await self.close()  # the server closed the kept connection while it was idle
-        if self.writer is None:
-            try:
-                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-            except OSError as exc:
-                raise HttpError(f"connect: {exc}") from None
-        reader, writer = self.reader, self.writer
-        if reader is None:
-            raise HttpError("not connected")
+        if self.reader is not None and (
+            self.reader.at_eof()
+            or self.reader.exception() is not None
+            or self.writer is None
+            or self.writer.is_closing()
+        ):
+            await self.close()  # the server closed or reset the kept connection while it was idle
         try:
             async with asyncio.timeout(REQUEST_TIMEOUT):
-                return await self._exchange(reader, writer, message)
+                if self.reader is None or self.writer is None:
+                    self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+                return await self._exchange(self.reader, self.writer, message)
         except (TimeoutError, OSError, EOFError, asyncio.LimitOverrunError, ValueError, IndexError) as exc:
             await self.close()
             raise HttpError(f"{type(exc).__name__}: {exc}") from None

@@ -5,6 +5,8 @@ one that never answers. No database."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -80,18 +82,25 @@ def test_kept_connection_cookies_and_a_server_that_closes_after_each_answer():
     assert connections == ["keep", "close", "close", "close"]
 
 
-def test_a_connection_the_server_closed_while_idle_is_replaced_not_an_error():
+@pytest.mark.parametrize("how", ["close", "reset"])
+def test_a_connection_the_server_closed_while_idle_is_replaced_not_an_error(how: str) -> None:
     async def once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _read_request(reader)
-        writer.write(_answer(b"ok"))  # keep-alive promised, then closed while idle
+        writer.write(_answer(b"ok"))  # keep-alive promised, then closed (or reset) while idle
         await writer.drain()
-        writer.close()
+        await asyncio.sleep(0.05)
+        if how == "reset":
+            sock = writer.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            writer.transport.abort()
+        else:
+            writer.close()
 
     async def main() -> None:
         server, url = await _serve(once)
         client = bench_load.Client(url)
         assert await client.request("GET", "/") == (200, b"ok")
-        await asyncio.sleep(0.2)  # the close reaches the client
+        await asyncio.sleep(0.3)  # the close or reset reaches the client
         assert await client.request("GET", "/") == (200, b"ok")
         await client.close()
         server.close()
