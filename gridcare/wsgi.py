@@ -6,7 +6,6 @@ path does not take, is Django's. Neither sees the server process's environment i
 request's environ (``gridcare.core.wsgienv``).
 """
 
-import atexit
 import os
 from multiprocessing import util as multiprocessing_util
 
@@ -20,8 +19,7 @@ from gridcare.workorders.fastpath import FastIntake  # noqa: E402
 
 intake = FastIntake(django_application)
 application = WithoutProcessEnvironment(intake)
-# One line in the server's log when a worker stops: gunicorn's workers leave through
-# ``sys.exit`` (atexit), granian's are multiprocessing children that leave through
-# ``os._exit`` after multiprocessing's own exit hooks. ``report`` writes once.
-atexit.register(intake.report)
+# One line in the server's log when a worker stops. multiprocessing's exit hook runs this
+# finalizer both ways a worker leaves: granian's (multiprocessing children, ``os._exit``
+# after the hook) and gunicorn's (``sys.exit``: the hook is registered with atexit).
 multiprocessing_util.Finalize(intake, intake.report, exitpriority=0)

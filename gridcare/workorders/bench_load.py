@@ -343,7 +343,7 @@ async def _run(config: dict[str, Any]) -> dict[str, Any]:
     before = CpuSample(config["server_pid"], config.get("db_pid") or 0)
     await asyncio.sleep(config["seconds"])
     shared.stopping = True
-    done, pending = await asyncio.wait(tasks, timeout=30)
+    _, pending = await asyncio.wait(tasks, timeout=30)
     window_end = time.perf_counter()
     after = CpuSample(config["server_pid"], config.get("db_pid") or 0)
     for agent, task in zip(agents, tasks, strict=True):
@@ -351,7 +351,7 @@ async def _run(config: dict[str, Any]) -> dict[str, Any]:
             task.cancel()
             if agent.creating:  # the server may still store it: neither acknowledged nor lost
                 shared.error(f"create {agent.creating}: no answer 30 s after the window")
-        elif task in done and task.exception() is not None:
+        elif task.exception() is not None:  # not pending: done
             shared.error(f"agent {agent.index + 1} stopped: {task.exception()!r}")
     window = window_end - window_start
     busy = after.busy - before.busy

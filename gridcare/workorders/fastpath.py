@@ -260,7 +260,6 @@ class FastIntake:
         self.app = app
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._reported = False
         self._security = SecurityMiddleware(_noop)
         self._xframe = XFrameOptionsMiddleware(_noop)
 
@@ -268,10 +267,6 @@ class FastIntake:
         """One line on stderr of what this process's fast path did (when it did anything):
         registered to run when the server's process stops (``gridcare/wsgi.py``), read by
         ``gridcare bench workorders``."""
-        with self._lock:
-            if self._reported:
-                return
-            self._reported = True
         if self.counts:
             print(  # noqa: T201 - the worker's stderr is the server's log
                 f"fast intake (pid {os.getpid()}): {self.counts['fast']} answered here, "
