@@ -27,7 +27,11 @@ def test_own_cpu_counts_this_process() -> None:
 def test_tree_cpu_counts_children_that_ended() -> None:
     before = tree_cpu(os.getpid())
     subprocess.run(
-        [sys.executable, "-c", "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass"],
+        [
+            sys.executable,
+            "-c",
+            "import time\nend = time.process_time() + 0.4\nwhile time.process_time() < end: pass",
+        ],
         check=True,
     )
     assert tree_cpu(os.getpid()) - before >= 0.25
