@@ -344,7 +344,7 @@ def _ingest(reading_import: ReadingImport, raw: pl.DataFrame) -> None:
     if valid.height:
         params = vee_params_in_force(valid.get_column("day").max())  # type: ignore[arg-type]
         valid = valid.sort("meter_id", "register", "day")
-        chunks = list(_chunks(valid))
+        chunks = list(plan_chunks(valid))
         parts = (valid.filter(pl.col("meter_id").is_between(ids[0], ids[-1])) for ids in chunks)
         works = (_compute_chunk(new, info, params) for new in parts)
         if _parallel_writes_possible(len(chunks)):
@@ -507,7 +507,7 @@ def _chunk_starts(total: int) -> list[int]:
     return [0, half, *middle, *range(tail, total, half)]
 
 
-def _chunks(valid: pl.DataFrame) -> Iterable[list[int]]:
+def plan_chunks(valid: pl.DataFrame) -> Iterable[list[int]]:
     """Sorted meter ids grouped into chunks of about the sizes ``_chunk_starts`` plans
     (whole meters: a chunk starts at the first meter whose rows begin at or after its start)."""
     counts = valid.group_by("meter_id").len().sort("meter_id")

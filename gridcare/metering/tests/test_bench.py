@@ -36,6 +36,13 @@ def test_bench_readings_imports_compares_and_cleans_up():
         assert len(loads) == 3
         assert loads == sorted(loads)
         assert f"raw COPY into an UNLOGGED table: {loads[0]:.2f} s" in text
+        # (d) the import's own rows stored again as it writes them: the highest reachable ratio
+        assert "(d) the database alone: the import's own 2,000 rows stored again" in text
+        assert result["floor_reads_per_s"] > 0
+        assert result["floor_db_cpu_s"] >= 0
+        assert result["ratio_ceiling"] == pytest.approx(
+            result["floor_reads_per_s"] / result["copy_reads_per_s"], abs=0.002
+        )
         # measured (the test server runs on this machine); a 2,000-row import may take less
         # than the 10 ms tick of the kernel's CPU clock, so the figure itself may be 0.0
         assert result["db_cpu_s"] is not None
@@ -43,6 +50,9 @@ def test_bench_readings_imports_compares_and_cleans_up():
     else:
         assert result["copy_reads_per_s"] is None
         assert result["ratio"] is None
+        assert result["floor_reads_per_s"] is None
+        assert result["ratio_ceiling"] is None
+        assert result["floor_db_cpu_s"] is None
         assert result["db_cpu_s"] is None
     # without --keep the bench leaves no readings or import job behind
     assert not Reading.objects.exists()
@@ -98,3 +108,44 @@ def test_vacuum_readings_runs_outside_a_transaction_only():
             [Reading._meta.db_table],
         )
         assert cursor.fetchone()[0] is True
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_floor_stores_the_imports_own_rows_again_on_parallel_writers(tmp_path, monkeypatch):
+    """The floor load (d) deletes the import's rows and writes them back chunk by chunk on
+    the import's writer connections: afterwards the table holds exactly what it held."""
+    import datetime as dt
+    import threading
+
+    from gridcare.core.management.commands import bench
+    from gridcare.metering.services import readings as service
+    from gridcare.metering.tests.readings_fixtures import DAY0, import_lines, installed_meter, series_lines
+
+    monkeypatch.setattr(service, "CHUNK_ROWS", 20)  # 6 meters × 20 days → 6 chunks
+    lines: list[str] = []
+    for n in range(6):
+        installed_meter(f"F{n}")
+        lines += series_lines(f"F{n}", DAY0 + dt.timedelta(days=1), [str(10 * (i + 1)) for i in range(20)])
+    job = import_lines(tmp_path, lines)
+    columns = ("meter_id", "register", "day", "value", "source", "quality", "reading_import_id")
+    before = list(Reading.objects.order_by("meter_id", "register", "day").values_list(*columns))
+    assert sum(1 for row in before if row[-1] == job.pk) == 120
+    writers: set[str] = set()
+    real_start = threading.Thread.start
+
+    def start(thread: threading.Thread) -> None:
+        writers.add(thread.name)
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+
+    seconds, stored, db_cpu = bench._floor_rate(job.pk)
+
+    assert seconds > 0
+    assert stored == 120
+    assert db_cpu is not None  # the test server runs on this machine
+    assert db_cpu >= 0
+    assert {name for name in writers if name.startswith("floor-")} == {"floor-0", "floor-1"}
+    after = list(Reading.objects.order_by("meter_id", "register", "day").values_list(*columns))
+    assert after == before

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gridcare.metering.services import readings as readings_service
-from gridcare.metering.services.readings import _chunk_starts, _chunks
+from gridcare.metering.services.readings import _chunk_starts, plan_chunks
 
 C = readings_service.CHUNK_ROWS
 
@@ -39,6 +39,6 @@ def test_a_small_file_keeps_whole_chunks() -> None:
 def test_chunks_hold_whole_meters_in_id_order(rows_per_meter: int, monkeypatch) -> None:
     monkeypatch.setattr(readings_service, "CHUNK_ROWS", 100)
     valid = pl.DataFrame({"meter_id": [m for m in range(1, 51) for _ in range(rows_per_meter)]})
-    chunks = list(_chunks(valid))
+    chunks = list(plan_chunks(valid))
     assert [m for chunk in chunks for m in chunk] == list(range(1, 51))
     assert all(chunks)

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from gridcare.billing import bench as billing_bench
@@ -375,6 +375,101 @@ def _keyed_copy_rate(path: Any, meters: list[tuple[int, str, int]]) -> float:
     return seconds
 
 
+def _floor_rate(import_id: int) -> tuple[float, int, float | None]:
+    """Seconds for the database alone to store the import's own rows again (PostgreSQL
+    only): they are read back in the binary ``COPY`` format, deleted, and ``COPY``-ed into
+    the readings table exactly as the import writes them — the same chunks of whole meters,
+    one transaction each, on ``WRITERS`` connections at once — but with no file to read, no
+    checks, no VEE and nothing to encode. The readings table's key, BRIN index, check
+    constraint and meter trigger all do their work. No import into this table can be faster
+    on this server, so ``copy_seconds / floor`` is the highest ratio any import could reach.
+
+    Inside a transaction (the test suite) the chunks go one after another on this
+    connection, as the import's own writes then do. The rows are stored again at the end,
+    so ``--keep`` keeps them. Returns the seconds, the rows stored (the import's readings
+    and estimates) and the database server's CPU seconds for them (None when its processes
+    cannot be measured from here)."""
+    import threading
+
+    import polars as pl
+
+    from gridcare.core.cpu import database_pid, tree_cpu
+    from gridcare.metering.models import Reading
+    from gridcare.metering.services import readings as service
+
+    table = connection.ops.quote_name(Reading._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT meter_id, count(*) FROM {table} WHERE reading_import_id = %s GROUP BY meter_id",  # noqa: S608
+            [import_id],
+        )
+        counts = cursor.fetchall()
+        cursor.execute(f"SELECT * FROM {table} LIMIT 0")  # noqa: S608 — the model's own table
+        columns = ", ".join(connection.ops.quote_name(c.name) for c in cursor.description)
+    plan = pl.DataFrame(
+        {"meter_id": [m for m, _ in counts], "n": [n for _, n in counts]},
+        schema={"meter_id": pl.Int64, "n": pl.Int64},
+    ).select(pl.col("meter_id").repeat_by("n").explode())
+    chunks = []
+    with connection.cursor() as cursor:
+        for ids in service.plan_chunks(plan):
+            data = bytearray()
+            select = (
+                f"SELECT {columns} FROM {table} WHERE reading_import_id = {int(import_id)} "  # noqa: S608
+                f"AND meter_id BETWEEN {int(ids[0])} AND {int(ids[-1])} ORDER BY meter_id, register, day"
+            )
+            with cursor.cursor.copy(f"COPY ({select}) TO STDOUT (FORMAT binary)") as copy:
+                for part in copy:
+                    data += part
+            chunks.append(bytes(data))
+    del plan
+
+    def store(chunk: bytes) -> None:
+        sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT binary)"
+        with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for offset in range(0, len(chunk), 1 << 20):
+                copy.write(chunk[offset : offset + (1 << 20)])
+
+    parallel = len(chunks) > 1 and service.WRITERS > 1 and not connection.in_atomic_block
+    queue = list(reversed(chunks))
+    failures: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            while queue and not failures:
+                try:
+                    chunk = queue.pop()
+                except IndexError:
+                    return
+                store(chunk)
+        except BaseException as exc:  # raised again on the main thread
+            failures.append(exc)
+        finally:
+            connection.close()  # this thread's connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE reading_import_id = %s", [import_id])  # noqa: S608
+    _vacuum_readings()
+    wait_for_quiet()
+    db_pid = database_pid()
+    db_before = tree_cpu(db_pid)
+    started = time.perf_counter()
+    if parallel:
+        threads = [threading.Thread(target=writer, name=f"floor-{i}") for i in range(service.WRITERS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            raise failures[0]
+    else:
+        for chunk in chunks:
+            store(chunk)
+    seconds = time.perf_counter() - started
+    db_cpu = tree_cpu(db_pid) - db_before if db_pid else None
+    return seconds, sum(n for _, n in counts), db_cpu
+
+
 def _vacuum_readings() -> bool:
     """``VACUUM (ANALYZE)`` the readings table (PostgreSQL; not timed): the pass autovacuum
     would otherwise start over the imported rows during the raw ``COPY`` loads. Not inside
@@ -452,6 +547,9 @@ def _readings_run(command: BaseCommand, options: dict[str, Any]) -> dict[str, An
         )
         copy_per_s: float | None = None
         keyed_per_s: float | None = None
+        floor_per_s: float | None = None
+        floor_db_cpu: float | None = None
+        ceiling: float | None = None
         ratio: float | None = None
         if connection.vendor == "postgresql":
             # The raw COPY's time varies by half from one load to the next on a shared
@@ -480,6 +578,20 @@ def _readings_run(command: BaseCommand, options: dict[str, Any]) -> dict[str, An
                 f"  (c) for reference, raw COPY of the same rows into a copy of the readings table "
                 f"(its keys and indexes, one connection): {keyed_seconds:.2f} s, {keyed_per_s:,.0f} rows/s"
             )
+            floors = sorted(_floor_rate(job.pk) for _ in range(COPY_RUNS))
+            floor_runs = [seconds for seconds, _, _ in floors]
+            floor_db_cpu = floors[0][2]
+            floor_per_s = written / floor_runs[0]
+            ceiling = floor_per_s / copy_per_s
+            command.stdout.write(
+                f"  (d) the database alone: the import's own {floors[0][1]:,} rows stored again as "
+                f"it writes them (binary COPY, its chunks and writers; no file, no checks, no VEE): "
+                f"{floor_runs[0]:.2f} s, {floor_per_s:,.0f} rows/s "
+                f"(fastest of {', '.join(f'{s:.2f}' for s in floor_runs)} s"
+                + (f"; the database server {floor_db_cpu:.2f} CPU-s" if floor_db_cpu is not None else "")
+                + ") — no import into this table can beat it here: "
+                + f"the highest reachable ratio is {ceiling:.2f}"
+            )
         Path(stored).unlink(missing_ok=True)
     if not options["keep"]:
         Reading.objects.filter(reading_import=job).delete()
@@ -496,6 +608,9 @@ def _readings_run(command: BaseCommand, options: dict[str, Any]) -> dict[str, An
         "copy_reads_per_s": round(copy_per_s) if copy_per_s else None,
         "ratio": round(ratio, 3) if ratio is not None else None,
         "keyed_copy_reads_per_s": round(keyed_per_s) if keyed_per_s else None,
+        "floor_reads_per_s": round(floor_per_s) if floor_per_s else None,
+        "ratio_ceiling": round(ceiling, 3) if ceiling is not None else None,
+        "floor_db_cpu_s": round(floor_db_cpu, 2) if floor_db_cpu is not None else None,
         "process_cpu_s": round(process_cpu, 2),
         "db_cpu_s": round(db_cpu, 2) if db_cpu is not None else None,
         "peak_rss_mb": round(peak_mb),
