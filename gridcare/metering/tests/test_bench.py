@@ -149,3 +149,42 @@ def test_floor_stores_the_imports_own_rows_again_on_parallel_writers(tmp_path, m
     assert {name for name in writers if name.startswith("floor-")} == {"floor-0", "floor-1"}
     after = list(Reading.objects.order_by("meter_id", "register", "day").values_list(*columns))
     assert after == before
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_floor_load_stores_the_rows_again_before_it_raises(tmp_path, monkeypatch):
+    """A writer failing half-way through the floor load (after the import's rows were
+    deleted) must not lose them: what no writer stored is stored on the way out."""
+    import datetime as dt
+    import threading
+
+    from gridcare.core.management.commands import bench
+    from gridcare.metering.services import readings as service
+    from gridcare.metering.tests.readings_fixtures import DAY0, import_lines, installed_meter, series_lines
+
+    monkeypatch.setattr(service, "CHUNK_ROWS", 20)
+    lines: list[str] = []
+    for n in range(6):
+        installed_meter(f"G{n}")
+        lines += series_lines(f"G{n}", DAY0 + dt.timedelta(days=1), [str(5 * (i + 1)) for i in range(20)])
+    job = import_lines(tmp_path, lines)
+    columns = ("meter_id", "register", "day", "value", "source", "quality", "reading_import_id")
+    before = list(Reading.objects.order_by("meter_id", "register", "day").values_list(*columns))
+    real = bench._copy_binary_in
+    failed: list[str] = []
+
+    def flaky(table: str, cols: str, chunk: bytes) -> None:
+        if threading.current_thread().name == "floor-1" and not failed:
+            failed.append("floor-1")
+            raise RuntimeError("the writer's connection broke")
+        real(table, cols, chunk)
+
+    monkeypatch.setattr(bench, "_copy_binary_in", flaky)
+
+    with pytest.raises(RuntimeError, match="connection broke"):
+        bench._floor_rate(job.pk)
+
+    assert failed == ["floor-1"]
+    after = list(Reading.objects.order_by("meter_id", "register", "day").values_list(*columns))
+    assert after == before

@@ -425,25 +425,25 @@ def _floor_rate(import_id: int) -> tuple[float, int, float | None]:
     del plan
 
     def store(chunk: bytes) -> None:
-        sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT binary)"
-        with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-            for offset in range(0, len(chunk), 1 << 20):
-                copy.write(chunk[offset : offset + (1 << 20)])
+        _copy_binary_in(table, columns, chunk)
 
     parallel = len(chunks) > 1 and service.WRITERS > 1 and not connection.in_atomic_block
     queue = list(reversed(chunks))
     failures: list[BaseException] = []
+    unstored: list[bytes] = []
 
     def writer() -> None:
         try:
-            while queue and not failures:
+            while not failures:
                 try:
                     chunk = queue.pop()
                 except IndexError:
                     return
-                store(chunk)
-        except BaseException as exc:  # raised again on the main thread
-            failures.append(exc)
+                try:
+                    store(chunk)
+                except BaseException as exc:  # raised again on the main thread
+                    unstored.append(chunk)
+                    failures.append(exc)
         finally:
             connection.close()  # this thread's connection
 
@@ -460,7 +460,9 @@ def _floor_rate(import_id: int) -> tuple[float, int, float | None]:
             thread.start()
         for thread in threads:
             thread.join()
-        if failures:
+        if failures:  # the import's rows are not lost: what was not stored again is, here
+            for chunk in unstored + queue:
+                store(chunk)
             raise failures[0]
     else:
         for chunk in chunks:
@@ -468,6 +470,15 @@ def _floor_rate(import_id: int) -> tuple[float, int, float | None]:
     seconds = time.perf_counter() - started
     db_cpu = tree_cpu(db_pid) - db_before if db_pid else None
     return seconds, sum(n for _, n in counts), db_cpu
+
+
+def _copy_binary_in(table: str, columns: str, chunk: bytes) -> None:
+    """One transaction: ``COPY`` ``chunk`` (a whole stream in PostgreSQL's binary format)
+    into ``table`` (``columns``: its quoted column list) on this thread's connection."""
+    sql = f"COPY {table} ({columns}) FROM STDIN (FORMAT binary)"
+    with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+        for offset in range(0, len(chunk), 1 << 20):
+            copy.write(chunk[offset : offset + (1 << 20)])
 
 
 def _vacuum_readings() -> bool:
