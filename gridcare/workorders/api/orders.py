@@ -47,7 +47,7 @@ from gridcare.workorders.api.schemas import (
 from gridcare.workorders.choices import EventType, WorkOrderKind
 from gridcare.workorders.engine.workflow import available_transitions
 from gridcare.workorders.models import StaffAlert, WorkOrder, WorkOrderEvent
-from gridcare.workorders.registry import workflow_for
+from gridcare.workorders.registry import label_of, workflow_for
 from gridcare.workorders.selectors.confidentiality import contact_for
 from gridcare.workorders.selectors.orders import clock_status, work_order_get, work_order_search
 from gridcare.workorders.services.clocks import sla_deadline
@@ -79,7 +79,7 @@ def _state_label(order: WorkOrder) -> str:
         state = workflow_for(order.kind).states.get(order.state)
     except Exception:  # noqa: BLE001 - a kind whose workflow file went away still lists
         state = None
-    return state.label if state is not None else order.state
+    return label_of(state) if state is not None else order.state
 
 
 def order_out(order: WorkOrder) -> dict[str, Any]:

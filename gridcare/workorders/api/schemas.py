@@ -159,7 +159,9 @@ class OrderOut(Schema):
     category_name: str
     grade: str
     state: str = Field(..., description="Current workflow state.")
-    state_label: str = Field(..., description="The state as shown (Chinese).")
+    state_label: str = Field(
+        ..., description="The state as shown, in the language of the request (Accept-Language)."
+    )
     is_open: bool
     version: int = Field(..., description="Optimistic-lock version: send it with the next transition.")
     subject: str

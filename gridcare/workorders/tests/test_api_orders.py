@@ -103,6 +103,17 @@ def test_auditor_reads_but_cannot_create_transition_or_comment(staff_client: Any
     assert order.state == "accepted"
 
 
+def test_labels_follow_the_requests_language(staff_client: Any) -> None:
+    client = staff_client(roles=["hotline_agent"])
+    chinese = post(client, f"{BASE}/orders", NEW).json()
+    english = post(client, f"{BASE}/orders", NEW, headers={"Accept-Language": "en"}).json()
+    assert (chinese["state_label"], chinese["kind_label"]) == ("已受理", "投诉")
+    assert (english["state_label"], english["kind_label"]) == ("Accepted", "Complaint (投诉)")
+    again = client.get(f"{BASE}/orders/{chinese['number']}", headers={"Accept-Language": "en"})
+    assert again.json()["state_label"] == "Accepted"
+    assert again.headers["Content-Language"] == "en"
+
+
 def test_inspector_may_comment_but_not_create(staff_client: Any) -> None:
     client = staff_client(roles=["inspector"])  # view + change, no add
     order = accept()
