@@ -93,7 +93,14 @@ class _NothingWritten(Delegate):
 
 
 def enabled() -> bool:
-    return bool(getattr(settings, "GRIDCARE_FAST_INTAKE", True)) and connection.vendor == "postgresql"
+    """On PostgreSQL unless switched off (``GRIDCARE_FAST_INTAKE``), and never when the
+    connection runs each request in a transaction (``ATOMIC_REQUESTS``): the path commits
+    its one statement itself, so Django's wrapping would not apply to it."""
+    return (
+        bool(getattr(settings, "GRIDCARE_FAST_INTAKE", True))
+        and connection.vendor == "postgresql"
+        and not connection.settings_dict.get("ATOMIC_REQUESTS")
+    )
 
 
 # ---- SQL of a model's rows -------------------------------------------------------------------
@@ -313,6 +320,8 @@ class FastIntake:
         try:
             request = WSGIRequest({**environ, "wsgi.input": io.BytesIO(body)})
             _common_checks(request)
+            if self._security.process_request(request) is not None:
+                raise Delegate  # SECURE_SSL_REDIRECT over plain HTTP: Django redirects
             language = translation.get_language_from_request(request)
             with translation.override(language):
                 cursor = _cursor()

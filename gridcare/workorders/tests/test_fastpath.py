@@ -755,6 +755,44 @@ def test_switched_off_the_wrapper_passes_everything_to_django(
     assert fast.counts == Counter()
 
 
+@pytest.mark.postgresql
+def test_with_ssl_redirect_a_plain_http_call_is_djangos_redirect(
+    agent: Any, settings: Any, clock: Clock
+) -> None:
+    settings.SECURE_SSL_REDIRECT = True
+    fast = FastIntake(get_wsgi_application())
+    who = login(agent)
+    clock.at += TICK
+    answer = call(fast, who, CREATE, COMPLAINT, meta={"HTTP_HOST": "testserver"})
+    assert answer.code == 301, answer.content
+    assert dict(answer.headers)["location"] == f"https://testserver{CREATE}"
+    assert fast.counts == Counter({"delegated": 1})
+    assert not WorkOrder.objects.exists()
+    # Over HTTPS (the proxy says so) the same call is the fast path's again.
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    https = {
+        "HTTP_HOST": "testserver",
+        "HTTP_X_FORWARDED_PROTO": "https",
+        "HTTP_ORIGIN": "https://testserver",
+    }
+    clock.at += TICK
+    answer = call(fast, who, CREATE, COMPLAINT, meta=https)
+    assert answer.code == 201, answer.content
+    assert fast.counts == Counter({"delegated": 1, "fast": 1})
+
+
+def test_with_atomic_requests_the_wrapper_passes_everything_to_django(agent: Any, clock: Clock) -> None:
+    connection.settings_dict["ATOMIC_REQUESTS"] = True
+    try:
+        assert not fastpath.enabled()
+        fast = FastIntake(get_wsgi_application())
+        ours = compare(fast, login(agent), [create(COMPLAINT)], clock)
+    finally:
+        connection.settings_dict["ATOMIC_REQUESTS"] = False
+    assert ours.answers[0].code == 201
+    assert fast.counts == Counter()
+
+
 def test_other_methods_and_paths_pass_through_untouched(agent: Any, clock: Clock) -> None:
     order = accept(actor=agent, at=START)
     who = login(agent)
