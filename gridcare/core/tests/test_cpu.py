@@ -24,6 +24,12 @@ def test_own_cpu_counts_this_process() -> None:
     assert own_cpu() - before >= 0.25
 
 
+def test_own_cpu_does_not_count_waiting() -> None:
+    before = own_cpu()
+    time.sleep(0.3)
+    assert own_cpu() - before < 0.1  # CPU time, not wall time
+
+
 def test_tree_cpu_counts_children_that_ended() -> None:
     before = tree_cpu(os.getpid())
     subprocess.run(
