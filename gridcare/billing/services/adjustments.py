@@ -11,8 +11,10 @@ rejects it; only an approved document counts in what the customer owes
 bill's period is rated twice by the rating engine (``engine.rating.rate`` with
 ``services.catalogue.catalogue_load``): once with the billed consumption and once with the
 corrected consumption (billed ± the corrected kWh; the TOU and reactive registers scaled in
-the same proportion; demand, capacity and year-to-date kWh unchanged). The amount is the
-difference of the two totals; the per-item differences are kept in ``lines``. Rating the
+the same proportion; demand, capacity and year-to-date kWh unchanged). Both sides are the
+row a run rates (``period_data.RUN_PERIOD_SCHEMA``): a two-part month whose contract changed
+inside it bills each contract for its days (``basic_parts``), as its bill did. The amount is
+the difference of the two totals; the per-item differences are kept in ``lines``. Rating the
 billed consumption again (rather than subtracting the printed total) keeps the difference
 to the consumption alone when the reconstruction of the period cannot be exact. Both
 sides are adjusted by the power factor with the rule the bill was rated with, read from its
@@ -229,26 +231,24 @@ def _scaled(row: dict[str, Any], total_wh: int) -> dict[str, Any]:
 
 
 def _rate_rows(rows: list[dict[str, Any]], *, pf_standard: str | None, pf_by_version: bool) -> Any:
-    """Rate ``rows`` with the power-factor rule the corrected bill was rated with
-    (:func:`_billed_pf_rule`): every row at ``pf_standard`` (null: not adjusted), or, with
-    ``pf_by_version``, at each tariff version's own standard."""
+    """Rate ``rows`` as a run rates its frame (``period_data.RUN_PERIOD_SCHEMA``: a row's
+    ``basic_parts`` bills each contract of a month whose contract changed for its days), with
+    the power-factor rule the corrected bill was rated with (:func:`_billed_pf_rule`): every
+    row at ``pf_standard`` (null: not adjusted), or, with ``pf_by_version``, at each tariff
+    version's own standard."""
     try:
         import polars as pl
 
         from gridcare.billing.engine.rating import PF_STANDARD_COLUMN, rate
         from gridcare.billing.services.catalogue import catalogue_load
-        from gridcare.billing.services.period_data import PERIOD_SCHEMA
+        from gridcare.billing.services.period_data import RUN_PERIOD_SCHEMA
     except ImportError as exc:
         raise ValidationFailed(
             _("The rating engine is not available; enter the amount by hand."), field="amount"
         ) from exc
+    frame = pl.DataFrame([{**row, PF_STANDARD_COLUMN: pf_standard} for row in rows], schema=RUN_PERIOD_SCHEMA)
     if pf_by_version:  # no pf_standard column: the engine takes each version's standard
-        frame = pl.DataFrame(rows, schema=PERIOD_SCHEMA)
-    else:
-        frame = pl.DataFrame(
-            [{**row, PF_STANDARD_COLUMN: pf_standard} for row in rows],
-            schema=PERIOD_SCHEMA | {PF_STANDARD_COLUMN: pl.String},
-        )
+        frame = frame.drop(PF_STANDARD_COLUMN)
     return rate(frame, catalogue_load())
 
 
