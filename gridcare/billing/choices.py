@@ -100,6 +100,16 @@ class DocumentStatus(models.TextChoices):
     REJECTED = "rejected", _("Rejected (已驳回)")
 
 
+class RefundRequestStatus(models.TextChoices):
+    """A balance refund request (销户退费申请): pending until another person approves it (the
+    money is paid back) or rejects it, or until its requester withdraws it (撤回)."""
+
+    PENDING = "pending", _("Pending approval (待审批)")
+    APPROVED = "approved", _("Approved (已审批)")
+    REJECTED = "rejected", _("Rejected (已驳回)")
+    WITHDRAWN = "withdrawn", _("Withdrawn (已撤回)")
+
+
 class PaymentChannel(models.TextChoices):
     COUNTER_CASH = "counter_cash", _("Counter, cash (柜台现金)")
     COUNTER_CARD = "counter_card", _("Counter, bank card (柜台刷卡)")

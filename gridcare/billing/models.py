@@ -29,6 +29,7 @@ from gridcare.billing.choices import (
     PaymentStatus,
     PfStandard,
     PrepaidNoticeLevel,
+    RefundRequestStatus,
     RemoteOrderKind,
     RemoteOrderStatus,
     ReviewRule,
@@ -593,9 +594,11 @@ class RefundRequest(models.Model):
     A request is not money: it is kept apart from the payments, so no sum of payments,
     balance, statement or report ever counts a pending or rejected one. Approval executes
     it — the refund row of the payments (``payment``) is written then, under the account
-    lock — and a rejection ends it with the approver's reason. The database refuses a
-    decision by the requester, a second pending request on one account, and a status
-    that does not match the decision and the refund row."""
+    lock — and a rejection ends it with the approver's reason. While it is pending its
+    requester may withdraw it (撤回, ``withdrawn_at``): it ends undecided, no money moved.
+    The database refuses a decision by the requester, a second pending request on one
+    account, and a status that does not match the decision, the withdrawal and the refund
+    row."""
 
     account = models.ForeignKey(
         to="customers.Account",
@@ -620,7 +623,7 @@ class RefundRequest(models.Model):
     reason = models.CharField(_("refund reason"), max_length=300)
     idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
     status = models.CharField(
-        _("status"), max_length=10, choices=DocumentStatus.choices, default=DocumentStatus.PENDING
+        _("status"), max_length=10, choices=RefundRequestStatus.choices, default=RefundRequestStatus.PENDING
     )
     requested_by = models.CharField(_("requested by"), max_length=150)
     requested_by_user = models.ForeignKey(
@@ -641,6 +644,12 @@ class RefundRequest(models.Model):
     )
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
     decision_note = models.CharField(_("decision reason"), max_length=300, blank=True)
+    withdrawn_at = models.DateTimeField(
+        _("withdrawn"),
+        null=True,
+        blank=True,
+        help_text=_("When the requester withdrew the request (撤回) before anybody decided it."),
+    )
     payment = models.OneToOneField(
         to="billing.Payment",
         on_delete=models.PROTECT,
@@ -665,31 +674,42 @@ class RefundRequest(models.Model):
                 condition=~Q(decided_by_user=F("requested_by_user")), name="refund_request_four_eyes"
             ),
             # Pending: undecided, no money moved; approved: decided, its refund row written;
-            # rejected: decided, no money moved.
+            # rejected: decided, no money moved; withdrawn (by its requester): undecided,
+            # no money moved, the time of the withdrawal kept.
             models.CheckConstraint(
                 condition=Q(
-                    status=DocumentStatus.PENDING,
+                    status=RefundRequestStatus.PENDING,
                     decided_at__isnull=True,
                     decided_by_user__isnull=True,
                     payment__isnull=True,
+                    withdrawn_at__isnull=True,
                 )
                 | Q(
-                    status=DocumentStatus.APPROVED,
+                    status=RefundRequestStatus.APPROVED,
                     decided_at__isnull=False,
                     decided_by_user__isnull=False,
                     payment__isnull=False,
+                    withdrawn_at__isnull=True,
                 )
                 | Q(
-                    status=DocumentStatus.REJECTED,
+                    status=RefundRequestStatus.REJECTED,
                     decided_at__isnull=False,
                     decided_by_user__isnull=False,
                     payment__isnull=True,
+                    withdrawn_at__isnull=True,
+                )
+                | Q(
+                    status=RefundRequestStatus.WITHDRAWN,
+                    decided_at__isnull=True,
+                    decided_by_user__isnull=True,
+                    payment__isnull=True,
+                    withdrawn_at__isnull=False,
                 ),
                 name="refund_request_status_matches",
             ),
             models.UniqueConstraint(
                 fields=["account"],
-                condition=Q(status=DocumentStatus.PENDING),
+                condition=Q(status=RefundRequestStatus.PENDING),
                 name="refund_request_one_pending",
             ),
         ]
@@ -699,10 +719,11 @@ class RefundRequest(models.Model):
 
     @property
     def status_label(self) -> str:
-        """The status as shown to people: waiting (待审批), rejected (已驳回), or — once
+        """The status as shown to people: waiting (待审批), rejected (已驳回), withdrawn by
+        its requester (已撤回), or — once
         approved, the money paid — the refund row's own label (已退款, or 已冲正 when it was
         reversed because the money did not arrive)."""
-        if self.status == DocumentStatus.APPROVED and self.payment is not None:
+        if self.status == RefundRequestStatus.APPROVED and self.payment is not None:
             return self.payment.status_label
         return str(self.get_status_display())
 

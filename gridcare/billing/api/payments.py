@@ -14,7 +14,10 @@
   is paid until ``POST /refund-requests/{id}/decide`` by another person
   (``billing.change_refundrequest``) approves it; ``GET /refund-requests`` and
   ``GET /refund-requests/{id}`` — staff with ``billing.view_refundrequest``, or a portal
-  customer for their own accounts only;
+  customer for their own accounts only; ``POST /refund-requests/{id}/withdraw`` — the
+  requester alone (``billing.add_refundrequest``), while it is pending;
+- ``GET /late-fee-waivers`` and ``GET /late-fee-waivers/{id}`` — staff with
+  ``billing.view_latefeewaiver``: each waiver with the payment that used it (``used_by``);
 - ``POST /payments/callback/{channel}`` — no session, no CSRF: the body must be signed
   (header ``X-Signature``: hex HMAC-SHA256 of the raw body with the channel's secret).
 """
@@ -30,19 +33,22 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status
 
-from gridcare.billing.choices import PaymentChannel
+from gridcare.billing.choices import PaymentChannel, PaymentStatus
 from gridcare.billing.models import LateFeeWaiver, Payment, RefundRequest
 from gridcare.billing.selectors.payments import (
     account_arrears,
     arrears_aging,
     payment_get,
     payments_search,
+    waiver_get,
+    waivers_search,
 )
 from gridcare.billing.selectors.refunds import refund_request_get, refund_requests_search
 from gridcare.billing.services.late_fees import late_fee_waiver_decide, late_fee_waiver_request
 from gridcare.billing.services.payments import (
     balance_refund_decide,
     balance_refund_request,
+    balance_refund_withdraw,
     payment_callback_receive,
     payment_post,
     payment_reverse,
@@ -55,6 +61,7 @@ from gridcare.customers.models import Account
 
 router = Router(tags=["billing-payments"])
 LIST_LIMIT = 200
+CENT = Decimal("0.01")
 COUNTER_CHANNELS = (PaymentChannel.COUNTER_CASH, PaymentChannel.COUNTER_CARD)
 
 
@@ -159,6 +166,8 @@ class DecideIn(Schema):
 class WaiverOut(Schema):
     id: int
     bill: int
+    bill_number: str
+    account: str = Field(description="户号 of the bill's account")
     amount: Decimal
     reason: str
     status: str
@@ -166,6 +175,35 @@ class WaiverOut(Schema):
     requested_at: dt.datetime
     decided_by: str
     decided_at: dt.datetime | None
+    used_by: str | None = Field(
+        description="Receipt number (SK…) of the payment whose late fee on the bill this approved "
+        "waiver lowered, recorded when that payment was posted; null: not used yet"
+    )
+    used_by_id: int | None = Field(description="That payment in /payments (its allocations on the bill)")
+    used_at: dt.datetime | None = Field(description="When that payment used it")
+    used: bool = Field(
+        description="true while the payment that used it stands; false when not used yet or that payment "
+        "was reversed (冲正: the waiver then serves the next payment on the bill)"
+    )
+    fee_waived: Decimal | None = Field(
+        description="The late fee that payment's allocations on the bill did not collect (all the waivers "
+        "it used on the bill together; a part beyond its fee lapsed); null when not used"
+    )
+
+
+class WaiverPageOut(Schema):
+    items: list[WaiverOut]
+    page: int
+    pages: int
+    total: int
+    per_page: int
+
+
+class WaiverSearch(Schema):
+    status: str = Field("", description="pending, approved or rejected")
+    account: str = Field("", description="户号 (exact)")
+    page: int = Field(1, description="Page number, from 1")
+    per_page: int = Field(25, description="Waivers per page (at most 200)")
 
 
 class RefundRequestIn(Schema):
@@ -193,17 +231,19 @@ class RefundRequestOut(Schema):
     reference: str
     reason: str
     status: str = Field(
-        description="`pending` (待审批: no money moved), `approved` (paid back) or `rejected`"
+        description="`pending` (待审批: no money moved), `approved` (paid back), `rejected`, or "
+        "`withdrawn` (已撤回 by its requester before a decision: no money moved)"
     )
     status_label: str = Field(
         description="The status as shown, in the request's language: pending 待审批, rejected 已驳回, "
-        "approved the refund's own label (已退款, or 已冲正 once reversed)"
+        "withdrawn 已撤回, approved the refund's own label (已退款, or 已冲正 once reversed)"
     )
     requested_by: str = Field(description="Empty for a customer: staff names stay inside")
     requested_at: dt.datetime
     decided_by: str = Field(description="Empty for a customer")
     decided_at: dt.datetime | None
     decision_note: str = Field(description="The approver's reason (empty for a customer)")
+    withdrawn_at: dt.datetime | None = Field(description="When its requester withdrew it (撤回)")
     refund: str | None = Field(description="The refund voucher's number (TF…) once approved")
     refund_id: int | None = Field(description="The refund row in /payments once approved")
 
@@ -217,7 +257,7 @@ class RefundRequestPageOut(Schema):
 
 
 class RefundRequestSearch(Schema):
-    status: str = Field("", description="pending, approved or rejected")
+    status: str = Field("", description="pending, approved, rejected or withdrawn")
     account: str = Field("", description="户号 (exact)")
     page: int = Field(1, description="Page number, from 1")
     per_page: int = Field(25, description="Requests per page (at most 200)")
@@ -271,15 +311,23 @@ def _refund_request_out(refund: RefundRequest, user: Any) -> dict[str, Any]:
         "decided_by": refund.decided_by if staff else "",
         "decided_at": refund.decided_at,
         "decision_note": refund.decision_note if staff else "",
+        "withdrawn_at": refund.withdrawn_at,
         "refund": refund.payment.number if refund.payment is not None else None,
         "refund_id": refund.payment_id,
     }
 
 
 def _waiver_out(waiver: LateFeeWaiver) -> dict[str, Any]:
+    """A waiver as the API gives it, with the payment that used it (``used_by``, recorded
+    with that payment) — read from :func:`waivers_visible_to` (``fee_waived`` annotated), or
+    as a service returned it (a waiver just requested or decided is not used yet)."""
+    used_by = waiver.used_by
+    fee_waived = getattr(waiver, "fee_waived", None) if used_by is not None else None
     return {
         "id": waiver.pk,
         "bill": waiver.bill_id,
+        "bill_number": waiver.bill.number,
+        "account": waiver.bill.account.number,
         "amount": waiver.amount,
         "reason": waiver.reason,
         "status": waiver.status,
@@ -287,6 +335,12 @@ def _waiver_out(waiver: LateFeeWaiver) -> dict[str, Any]:
         "requested_at": waiver.requested_at,
         "decided_by": waiver.decided_by,
         "decided_at": waiver.decided_at,
+        "used_by": used_by.number if used_by is not None else None,
+        "used_by_id": waiver.used_by_id,
+        "used_at": waiver.used_at,
+        "used": used_by is not None and used_by.status != PaymentStatus.REVERSED,
+        # A sum: SQLite gives it without its scale (52, not 52.00).
+        "fee_waived": Decimal(fee_waived).quantize(CENT) if fee_waived is not None else None,
     }
 
 
@@ -415,6 +469,28 @@ def waivers_request(request: HttpRequest, payload: WaiverIn) -> dict[str, Any]:
     return _waiver_out(waiver)
 
 
+@router.get(
+    "/late-fee-waivers",
+    response={200: WaiverPageOut, 403: ErrorOut},
+    summary="Late-fee waivers, pending first, each with the payment that used it",
+)
+def waivers_list(request: HttpRequest, filters: Query[WaiverSearch]) -> dict[str, Any]:
+    """Staff with ``billing.view_latefeewaiver`` (anybody else 403, customers included)."""
+    require_staff_perm(request.user, "billing.view_latefeewaiver")
+    qs = waivers_search(user=request.user, status=filters.status, account=filters.account)
+    return page_body(paginate(request, qs), _waiver_out)
+
+
+@router.get(
+    "/late-fee-waivers/{int:waiver_id}",
+    response={200: WaiverOut, 404: ErrorOut},
+    summary="One late-fee waiver, with the payment that used it",
+)
+def waivers_detail(request: HttpRequest, waiver_id: int) -> dict[str, Any]:
+    """404 for a waiver the caller may not see (missing or not theirs to see alike)."""
+    return _waiver_out(waiver_get(user=request.user, waiver_id=waiver_id))
+
+
 @router.post(
     "/late-fee-waivers/{int:waiver_id}/decide",
     response={200: WaiverOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
@@ -496,4 +572,19 @@ def refund_requests_decide(
     refund = balance_refund_decide(
         actor=request.user, refund_request_id=refund_request_id, approve=payload.approve, note=payload.note
     )
+    return _refund_request_out(refund, request.user)
+
+
+@router.post(
+    "/refund-requests/{int:refund_request_id}/withdraw",
+    response={200: RefundRequestOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+    summary="Withdraw one's own pending refund request (撤回)",
+)
+def refund_requests_withdraw(request: HttpRequest, refund_request_id: int) -> dict[str, Any]:
+    """The requester alone (``billing.add_refundrequest``): anybody else — another clerk, an
+    approver, a customer — answers 403, whoever's the request. A request already approved or
+    rejected answers 409; one already withdrawn by the caller is returned as it is. No money
+    moves: the request ends ``withdrawn`` and the account may be asked for again."""
+    require_staff_perm(request.user, "billing.add_refundrequest")
+    refund = balance_refund_withdraw(actor=request.user, refund_request_id=refund_request_id)
     return _refund_request_out(refund, request.user)

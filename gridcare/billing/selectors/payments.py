@@ -87,6 +87,8 @@ __all__ = [
     "policy_in_force",
     "rates_from_policy",
     "unpaid_bills",
+    "waiver_get",
+    "waivers_search",
     "waivers_visible_to",
     "withholding_batches_visible_to",
 ]
@@ -505,14 +507,47 @@ def payment_get(*, user: Any, payment_id: int) -> Payment:
 
 
 def waivers_visible_to(user: Any) -> QuerySet[LateFeeWaiver]:
-    """Late-fee waivers for staff with ``billing.view_latefeewaiver`` (pending first)."""
+    """Late-fee waivers for staff with ``billing.view_latefeewaiver`` (pending first), each
+    with its use as recorded when the payment was posted: the payment (``used_by``, joined)
+    and ``used_at`` on the row, and ``fee_waived`` — the late fee that payment's allocations
+    on the bill did not collect (``PaymentAllocation.late_fee_waived``; the waivers it used
+    on the bill together, at most their amounts: a larger part lapsed). ``None`` when
+    unused. One query for a page, whatever its length."""
     if not staff_has_perm(user, "billing.view_latefeewaiver"):
         return LateFeeWaiver.objects.none()
+    fee_waived = (
+        PaymentAllocation.objects.filter(payment_id=OuterRef("used_by_id"), bill_id=OuterRef("bill_id"))
+        .values("payment_id")
+        .annotate(total=Sum("late_fee_waived"))
+        .values("total")
+    )
     return (
-        LateFeeWaiver.objects.select_related("bill__account__customer")
-        .annotate(pending_order=Case(When(status=DocumentStatus.PENDING, then=Value(0)), default=Value(1)))
+        LateFeeWaiver.objects.select_related("bill__account__customer", "used_by")
+        .annotate(
+            pending_order=Case(When(status=DocumentStatus.PENDING, then=Value(0)), default=Value(1)),
+            fee_waived=Subquery(fee_waived, output_field=MONEY),
+        )
         .order_by("pending_order", "-requested_at", "-pk")
     )
+
+
+def waivers_search(*, user: Any, status: str = "", account: str = "") -> QuerySet[LateFeeWaiver]:
+    """:func:`waivers_visible_to` filtered by status and 户号 (exact)."""
+    qs = waivers_visible_to(user)
+    if status:
+        qs = qs.filter(status=status)
+    if account:
+        qs = qs.filter(bill__account__number=account.strip())
+    return qs
+
+
+def waiver_get(*, user: Any, waiver_id: int) -> LateFeeWaiver:
+    """One waiver ``user`` may see (with its use, as :func:`waivers_visible_to`); NotFound
+    otherwise (missing or not visible alike)."""
+    found = waivers_visible_to(user).filter(pk=waiver_id).first()
+    if found is None:
+        raise NotFound()
+    return found
 
 
 def withholding_batches_visible_to(user: Any) -> QuerySet[WithholdingBatch]:

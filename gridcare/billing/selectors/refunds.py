@@ -4,7 +4,8 @@ an account's requests, the API and the portal.
 Visibility: staff holding ``billing.view_refundrequest`` see every request; a portal
 customer sees only those of their own accounts (another's is NotFound, never confirmed);
 anybody else nothing. Who may decide is ``billing.change_refundrequest`` and never the
-requester (services.payments.balance_refund_decide).
+requester (services.payments.balance_refund_decide); who may withdraw one is its requester
+alone, while it is pending (services.payments.balance_refund_withdraw).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from django.db.models import Case, QuerySet, Value, When
 
-from gridcare.billing.choices import DocumentStatus
+from gridcare.billing.choices import RefundRequestStatus
 from gridcare.billing.models import RefundRequest
 from gridcare.core.errors import NotFound
 from gridcare.core.roles import is_customer_user, staff_has_perm
@@ -33,7 +34,9 @@ def refund_requests_visible_to(user: Any) -> QuerySet[RefundRequest]:
     """Refund requests ``user`` may see, pending first, then newest first."""
     base = (
         RefundRequest.objects.select_related("account__customer", "payment")
-        .annotate(pending_order=Case(When(status=DocumentStatus.PENDING, then=Value(0)), default=Value(1)))
+        .annotate(
+            pending_order=Case(When(status=RefundRequestStatus.PENDING, then=Value(0)), default=Value(1))
+        )
         .order_by("pending_order", "-requested_at", "-pk")
     )
     if staff_has_perm(user, VIEW):
@@ -66,4 +69,8 @@ def refund_requests_to_decide_count(user: Any) -> int:
     their own requests are not counted (another person decides those)."""
     if not staff_has_perm(user, DECIDE):
         return 0
-    return RefundRequest.objects.filter(status=DocumentStatus.PENDING).exclude(requested_by_user=user).count()
+    return (
+        RefundRequest.objects.filter(status=RefundRequestStatus.PENDING)
+        .exclude(requested_by_user=user)
+        .count()
+    )

@@ -21,7 +21,8 @@ Rules:
 - a closed account's credit is paid back (销户退费) with four eyes: a clerk requests it
   (:func:`balance_refund_request`, no money moves), another person approves or rejects it
   (:func:`balance_refund_decide`); approval writes the refund row of the payments
-  (negative amount, a refund channel) under the account lock.
+  (negative amount, a refund channel) under the account lock. While it is pending, the
+  requester alone may withdraw it (:func:`balance_refund_withdraw`).
 """
 
 from __future__ import annotations
@@ -48,10 +49,10 @@ from django.utils.translation import gettext_lazy as _
 
 from gridcare.billing.choices import (
     REFUND_CHANNELS,
-    DocumentStatus,
     PaymentChannel,
     PaymentKind,
     PaymentStatus,
+    RefundRequestStatus,
 )
 from gridcare.billing.engine.allocation import Allocation, AllocationResult, OpenBill, allocate
 from gridcare.billing.engine.late_fee import LateFeeRates, outstanding_parts, rate_days
@@ -87,6 +88,7 @@ __all__ = [
     "PaymentItem",
     "balance_refund_decide",
     "balance_refund_request",
+    "balance_refund_withdraw",
     "balances_apply",
     "payment_item",
     "payments_post_many",
@@ -727,7 +729,9 @@ def balance_refund_request(
             account = Account.objects.get(pk=account_id)
             if account.status != AccountStatus.CLOSED:
                 raise Conflict(_("Only a closed account's balance (销户退费) is refunded."), field="account")
-            if RefundRequest.objects.filter(account_id=account_id, status=DocumentStatus.PENDING).exists():
+            if RefundRequest.objects.filter(
+                account_id=account_id, status=RefundRequestStatus.PENDING
+            ).exists():
                 raise Conflict(
                     _("A refund of this account already waits for approval: it is decided first."),
                     field="account",
@@ -817,7 +821,9 @@ def balance_refund_decide(*, actor: Any, refund_request_id: int, approve: bool, 
     with transaction.atomic():
         balance = lock_balance(account_id)
         request = RefundRequest.objects.select_for_update().get(pk=refund_request_id)
-        if request.status != DocumentStatus.PENDING:
+        if request.status == RefundRequestStatus.WITHDRAWN:
+            raise Conflict(_("This refund request was withdrawn by its requester."))
+        if request.status != RefundRequestStatus.PENDING:
             raise Conflict(_("This refund request has already been decided."))
         if request.requested_by_user_id == actor.pk:
             raise PermissionDenied(_("Another person must decide a refund you requested."))
@@ -830,9 +836,9 @@ def balance_refund_decide(*, actor: Any, refund_request_id: int, approve: bool, 
         request.decision_note = note
         if approve:
             request.payment = _balance_refund_execute(actor=actor, request=request, balance=balance, now=now)
-            request.status = DocumentStatus.APPROVED
+            request.status = RefundRequestStatus.APPROVED
         else:
-            request.status = DocumentStatus.REJECTED
+            request.status = RefundRequestStatus.REJECTED
         request.save(
             update_fields=[
                 "status",
@@ -853,6 +859,59 @@ def balance_refund_decide(*, actor: Any, refund_request_id: int, approve: bool, 
                 **({"refund": request.payment.number} if request.payment is not None else {}),
             },
             reason=note,
+        )
+    return request
+
+
+def balance_refund_withdraw(*, actor: Any, refund_request_id: int) -> RefundRequest:
+    """撤回: the requester takes back their own refund request while it is still pending
+    (nobody has approved, rejected or paid it). It ends *withdrawn* (已撤回), undecided,
+    with the time of the withdrawal, in one transaction with its audit row
+    (``refundrequest.withdraw``).
+
+    A pending request reserves no money (the balance is not touched until an approval pays
+    it back), so nothing is given back to the balance; what the withdrawal releases is the
+    account's one waiting request (``refund_request_one_pending``): the account may be
+    asked for again, and the request leaves the approvers' queue and the customer's
+    "being approved" notice.
+
+    Only the requester may withdraw, holding ``billing.add_refundrequest`` (the permission
+    they requested it with): anybody else — another clerk, an approver, a customer — is
+    refused (PermissionDenied), whatever the request's state. A request already approved
+    or rejected is refused (Conflict); withdrawing one's own withdrawn request again (a
+    double click) returns it as it is. Takes the account lock, then the request's row, as
+    a decision does, so a withdrawal and an approval at the same moment are one after the
+    other: the second finds the request no longer pending."""
+    require_staff_perm(actor, PERM_REFUND_REQUEST)
+    account_id = (
+        RefundRequest.objects.filter(pk=refund_request_id).values_list("account_id", flat=True).first()
+    )
+    if account_id is None:
+        raise NotFound(_("No such refund request."))
+    with transaction.atomic():
+        lock_balance(account_id)
+        request = RefundRequest.objects.select_for_update().get(pk=refund_request_id)
+        if request.requested_by_user_id != actor.pk:
+            raise PermissionDenied(_("Only the person who requested a refund may withdraw it."))
+        if request.status == RefundRequestStatus.WITHDRAWN:
+            return request
+        if request.status != RefundRequestStatus.PENDING:
+            raise Conflict(_("This refund request has already been decided: it can no longer be withdrawn."))
+        fields = ["status", "withdrawn_at"]
+        before = snapshot(request, fields)
+        request.status = RefundRequestStatus.WITHDRAWN
+        request.withdrawn_at = timezone.now()
+        request.save(update_fields=fields)
+        audit_record(
+            actor=actor,
+            obj=request,
+            action="refundrequest.withdraw",
+            before=before,
+            after={
+                **snapshot(request, fields),
+                "account_id": request.account_id,
+                "amount": str(request.amount),
+            },
         )
     return request
 

@@ -1,7 +1,8 @@
 """销户退费 decisions at the same moment, on PostgreSQL with real threads (each its own
 connection): two approvers approving one request pay it back once; an approval and a
-rejection at once leave one decision; an approval and a payment on the account are
-served one after the other (the account lock)."""
+rejection at once leave one decision; an approval and the requester's withdrawal at once
+leave one outcome; an approval and a payment on the account are served one after the
+other (the account lock)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,14 @@ from typing import Any
 
 import pytest
 
-from gridcare.billing.choices import DocumentStatus, PaymentKind
+from gridcare.billing.choices import DocumentStatus, PaymentKind, RefundRequestStatus
 from gridcare.billing.models import AccountBalance, Payment, RefundRequest
-from gridcare.billing.services.payments import balance_refund_decide, balance_refund_request, payment_post
+from gridcare.billing.services.payments import (
+    balance_refund_decide,
+    balance_refund_request,
+    balance_refund_withdraw,
+    payment_post,
+)
 from gridcare.billing.tests.factories_payments import ensure_policy
 from gridcare.core.errors import Conflict
 from gridcare.core.models import AuditEvent
@@ -104,6 +110,37 @@ def test_an_approval_and_a_rejection_at_once_leave_one_decision(make_user: Any) 
     else:
         assert request.status == DocumentStatus.REJECTED
         assert (paid, balance_of(account)) == (0, Decimal("120.00"))
+
+
+@pytest.mark.parametrize("rounds", range(3))
+def test_a_withdrawal_and_an_approval_at_once_leave_one_outcome(make_user: Any, rounds: int) -> None:
+    """The requester withdraws while a manager approves: whichever takes the account lock
+    second finds the request no longer pending (Conflict) — never paid back and withdrawn."""
+    account, request = pending(make_user)
+    requester = request.requested_by_user
+    approver = make_user(roles=["service_manager"])
+
+    results = race(
+        lambda: balance_refund_withdraw(actor=requester, refund_request_id=request.pk),
+        lambda: balance_refund_decide(
+            actor=approver, refund_request_id=request.pk, approve=True, note="同意"
+        ),
+    )
+
+    assert sum(isinstance(r, RefundRequest) for r in results) == 1, results
+    assert sum(isinstance(r, Conflict) for r in results) == 1, results
+    request.refresh_from_db()
+    paid = Payment.objects.filter(kind=PaymentKind.REFUND).count()
+    audited = set(
+        AuditEvent.objects.filter(action__startswith="refundrequest.").values_list("action", flat=True)
+    )
+    if request.status == RefundRequestStatus.APPROVED:
+        assert (paid, balance_of(account), request.withdrawn_at) == (1, Decimal("0.00"), None)
+        assert audited == {"refundrequest.request", "refundrequest.approve"}
+    else:
+        assert request.status == RefundRequestStatus.WITHDRAWN
+        assert (paid, balance_of(account), request.decided_at) == (0, Decimal("120.00"), None)
+        assert audited == {"refundrequest.request", "refundrequest.withdraw"}
 
 
 def test_an_approval_beside_a_payment_sees_the_balance_the_payment_left(make_user: Any) -> None:

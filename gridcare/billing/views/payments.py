@@ -1,7 +1,8 @@
 """Billing console: collection (收费). The counter payment page (find the account → its
 unpaid bills with the late fee to date → amount prefilled → post → printable receipt), the
 payments list, reversal (冲正), the refund of a closed account's balance (销户退费: a clerk
-requests it, another person approves or rejects it — the approval pays it), the arrears
+requests it, another person approves or rejects it — the approval pays it — or the clerk
+withdraws it while it waits), the arrears
 aging report (chart and Excel), late-fee waivers (request and decide) and the bank
 withholding batches.
 
@@ -28,7 +29,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from gridcare.billing.choices import REFUND_CHANNELS, DocumentStatus, PaymentChannel, PaymentStatus
+from gridcare.billing.choices import (
+    REFUND_CHANNELS,
+    DocumentStatus,
+    PaymentChannel,
+    PaymentStatus,
+    RefundRequestStatus,
+)
 from gridcare.billing.models import Bill
 from gridcare.billing.selectors.payments import (
     AGING_BUCKETS,
@@ -48,6 +55,7 @@ from gridcare.billing.services.late_fees import late_fee_waiver_decide, late_fee
 from gridcare.billing.services.payments import (
     balance_refund_decide,
     balance_refund_request,
+    balance_refund_withdraw,
     payment_post,
     payment_reverse,
 )
@@ -129,7 +137,7 @@ class RefundFilterForm(forms.Form):
     status = forms.ChoiceField(
         label=gettext_lazy("Status"),
         required=False,
-        choices=[("", gettext_lazy("Any")), *DocumentStatus.choices],
+        choices=[("", gettext_lazy("Any")), *RefundRequestStatus.choices],
     )
     account = forms.CharField(label=gettext_lazy("Account number (户号)"), required=False, max_length=16)
 
@@ -225,7 +233,7 @@ def counter_view(request: HttpRequest) -> HttpResponse:
             if account.status == AccountStatus.CLOSED:
                 context["refunds"] = refunds = _account_refunds(request, account)
                 context["refund_waiting"] = next(
-                    (r for r in refunds if r.status == DocumentStatus.PENDING), None
+                    (r for r in refunds if r.status == RefundRequestStatus.PENDING), None
                 )
             if form is None:
                 form = CounterPaymentForm(
@@ -329,7 +337,7 @@ def refund_view(request: HttpRequest, number: str) -> HttpResponse:
             "form": form,
             "closed": arrears.account.status == AccountStatus.CLOSED,
             "refunds": refunds,
-            "waiting": next((r for r in refunds if r.status == DocumentStatus.PENDING), None),
+            "waiting": next((r for r in refunds if r.status == RefundRequestStatus.PENDING), None),
         }
     )
     return render(request, "billing/payments_refund.html", context)
@@ -351,24 +359,28 @@ def refunds_view(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "to_decide": refund_requests_to_decide_count(request.user),
-            "pending": DocumentStatus.PENDING,
+            "pending": RefundRequestStatus.PENDING,
         },
     )
 
 
 def _refund_request_page(
-    request: HttpRequest, pk: int, form: RefundDecideForm | None = None, *, status: int = 200
+    request: HttpRequest,
+    pk: int,
+    form: RefundDecideForm | None = None,
+    *,
+    status: int = 200,
+    withdraw_error: str = "",
 ) -> HttpResponse:
     try:
         refund = refund_request_get(user=request.user, refund_request_id=pk)
     except NotFound:
         raise Http404 from None
     own = refund.requested_by_user_id == request.user.pk
-    may_decide = (
-        refund.status == DocumentStatus.PENDING
-        and request.user.has_perm("billing.change_refundrequest")
-        and not own
-    )
+    pending = refund.status == RefundRequestStatus.PENDING
+    may_decide = pending and request.user.has_perm("billing.change_refundrequest") and not own
+    # 撤回: the requester alone, while nobody has decided it (balance_refund_withdraw).
+    may_withdraw = pending and own and request.user.has_perm("billing.add_refundrequest")
     return render(
         request,
         "billing/payments_refund_request.html",
@@ -376,8 +388,10 @@ def _refund_request_page(
             "refund": refund,
             "own": own,
             "may_decide": may_decide,
+            "may_withdraw": may_withdraw,
+            "withdraw_error": withdraw_error,
             "form": form or RefundDecideForm(),
-            "pending": DocumentStatus.PENDING,
+            "pending": RefundRequestStatus.PENDING,
         },
         status=status,
     )
@@ -418,6 +432,26 @@ def refund_decide_view(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, _("Refund request rejected: no money was paid back."))
             return redirect("billing:payments_refund_request", pk=pk)
     return _refund_request_page(request, pk, form)
+
+
+@staff_required("billing.view_refundrequest", "billing.add_refundrequest")
+@require_POST
+def refund_withdraw_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """撤回: the requester withdraws their own refund request while it waits; nothing was
+    paid, nothing is. Anybody else, or a request already decided, is refused on the
+    request's page (403 / 409) and nothing changes."""
+    try:
+        refund_request_get(user=request.user, refund_request_id=pk)
+    except NotFound:
+        raise Http404 from None
+    try:
+        balance_refund_withdraw(actor=request.user, refund_request_id=pk)
+    except GridCareError as exc:
+        return _refund_request_page(request, pk, status=exc.status, withdraw_error=str(exc.message))
+    messages.success(
+        request, _("Refund request withdrawn: nobody will decide it, and no money was paid back.")
+    )
+    return redirect("billing:payments_refund_request", pk=pk)
 
 
 # --- arrears aging --------------------------------------------------------------------------
@@ -562,6 +596,7 @@ urlpatterns: list[URLPattern] = [
     path("payments/refunds/", refunds_view, name="payments_refunds"),
     path("payments/refunds/<int:pk>/", refund_request_view, name="payments_refund_request"),
     path("payments/refunds/<int:pk>/decide/", refund_decide_view, name="payments_refund_decide"),
+    path("payments/refunds/<int:pk>/withdraw/", refund_withdraw_view, name="payments_refund_withdraw"),
     path("payments/aging/", aging_view, name="payments_aging"),
     path("payments/waivers/", waivers_view, name="payments_waivers"),
     path("payments/waivers/<int:pk>/decide/", waiver_decide_view, name="payments_waiver_decide"),
