@@ -322,7 +322,8 @@ def _waiver_out(waiver: LateFeeWaiver) -> dict[str, Any]:
     with that payment) — read from :func:`waivers_visible_to` (``fee_waived`` annotated), or
     as a service returned it (a waiver just requested or decided is not used yet)."""
     used_by = waiver.used_by
-    fee_waived = getattr(waiver, "fee_waived", None) if used_by is not None else None
+    used = used_by is not None and used_by.status != PaymentStatus.REVERSED
+    fee_waived = getattr(waiver, "fee_waived", None) if used else None
     return {
         "id": waiver.pk,
         "bill": waiver.bill_id,
@@ -338,7 +339,7 @@ def _waiver_out(waiver: LateFeeWaiver) -> dict[str, Any]:
         "used_by": used_by.number if used_by is not None else None,
         "used_by_id": waiver.used_by_id,
         "used_at": waiver.used_at,
-        "used": used_by is not None and used_by.status != PaymentStatus.REVERSED,
+        "used": used,
         # A sum: SQLite gives it without its scale (52, not 52.00).
         "fee_waived": Decimal(fee_waived).quantize(CENT) if fee_waived is not None else None,
     }

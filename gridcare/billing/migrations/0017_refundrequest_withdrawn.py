@@ -3,10 +3,22 @@
 is pending: status ``withdrawn`` and the time of the withdrawal (``withdrawn_at``). The
 status check gains that branch (undecided, no refund row, ``withdrawn_at`` set) and keeps
 ``withdrawn_at`` empty on every other status. Existing requests are pending, approved or
-rejected, so they satisfy the new check as they are; nothing is backfilled."""
+rejected, so they satisfy the new check as they are; nothing is backfilled.
+
+Going back refuses while a withdrawn request exists (the old check has no place for it, and
+the time of the withdrawal would be lost): the error names how many there are."""
 
 from django.conf import settings
 from django.db import migrations, models
+
+
+def refuse_to_forget_withdrawals(apps, schema_editor):  # type: ignore[no-untyped-def]
+    withdrawn = apps.get_model("billing", "RefundRequest").objects.filter(status="withdrawn").count()
+    if withdrawn:
+        raise RuntimeError(
+            f"{withdrawn} refund request(s) were withdrawn (撤回); billing 0016 cannot hold them. "
+            "Keep this migration, or decide what the withdrawn requests become first."
+        )
 
 
 class Migration(migrations.Migration):
@@ -83,4 +95,6 @@ class Migration(migrations.Migration):
                 name="refund_request_status_matches",
             ),
         ),
+        # Last, so that going back runs it first (before the old check is put back).
+        migrations.RunPython(migrations.RunPython.noop, refuse_to_forget_withdrawals),
     ]

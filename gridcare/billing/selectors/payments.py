@@ -516,7 +516,11 @@ def waivers_visible_to(user: Any) -> QuerySet[LateFeeWaiver]:
     if not staff_has_perm(user, "billing.view_latefeewaiver"):
         return LateFeeWaiver.objects.none()
     fee_waived = (
-        PaymentAllocation.objects.filter(payment_id=OuterRef("used_by_id"), bill_id=OuterRef("bill_id"))
+        # Live allocations only: an over-settling refund (adjustments._credit_over_settlement)
+        # marks a row reversed and writes its rest again with the same late_fee_waived.
+        PaymentAllocation.objects.filter(
+            payment_id=OuterRef("used_by_id"), bill_id=OuterRef("bill_id"), reversed=False
+        )
         .values("payment_id")
         .annotate(total=Sum("late_fee_waived"))
         .values("total")

@@ -116,7 +116,8 @@ def test_the_waivers_page_shows_which_payment_used_each_waiver_and_when(
     assert '<th scope="col">Used by</th>' in html
     cells = used_cells(html)
     assert cells[payment.number] == (
-        f"{payment.number} · {local(used.used_at)} Late fee waived on the bill: ¥52.00"
+        f"{payment.number} · {local(used.used_at)} "
+        "Late fee this payment did not collect on the bill (all its waivers): ¥52.00"
     )
     assert f'<a href="{reverse("billing:payments_receipt", args=[payment.pk])}">{payment.number}</a>' in html
     # and the others say not used yet (approved) or nothing (pending, rejected)
@@ -139,7 +140,7 @@ def test_a_reversed_payment_shows_the_waiver_serving_the_next_one(
     second = pay(people, bill, "p2")
     cells = used_cells(client.get(reverse("billing:payments_waivers")).content.decode())
     assert list(cells) == [second.number]
-    assert cells[second.number].endswith("Late fee waived on the bill: ¥30.00")
+    assert cells[second.number].endswith("(all its waivers): ¥30.00")
 
 
 def test_the_waivers_page_queries_do_not_grow_with_rows(people: dict[str, Any], staff_client: Any) -> None:
@@ -200,7 +201,7 @@ def test_the_api_after_a_reversal_and_the_next_payment(people: dict[str, Any], s
     client = staff_client(roles=["auditor"])
 
     reversed_ = client.get(f"{API}/{w.pk}").json()
-    assert (reversed_["used_by"], reversed_["used"]) == (first.number, False)
+    assert (reversed_["used_by"], reversed_["used"], reversed_["fee_waived"]) == (first.number, False, None)
 
     second = pay(people, bill, "p2")
     moved = client.get(f"{API}/{w.pk}").json()
@@ -262,3 +263,51 @@ def test_a_customer_reads_no_waiver_not_even_on_their_own_bill(
     assert customer_client.get(API).status_code == 403
     assert customer_client.get(f"{API}/{own.pk}").status_code == 404
     assert LateFeeWaiver.objects.filter(pk=own.pk).exists()
+
+
+def test_an_over_settling_refund_does_not_count_the_fee_waived_twice(
+    people: dict[str, Any], staff_client: Any
+) -> None:
+    """An approved refund (退补) on a bill already paid moves the excess to the balance: the
+    payment's allocation on the bill is marked reversed and written again, carrying its
+    late_fee_waived (adjustments._credit_over_settlement). The waiver still shows the fee
+    waived once, from the live allocation."""
+    from gridcare.billing.choices import AdjustmentKind
+    from gridcare.billing.models import PaymentAllocation
+    from gridcare.billing.services.adjustments import bill_adjustment_decide, bill_adjustment_request
+
+    bill = a_bill()
+    used = waiver(people, bill, "100.00")
+    payment = payment_post(
+        actor=people["clerk"],
+        account_id=bill.account_id,
+        amount="12000.00",  # the whole bill and its fee, the rest to the balance
+        channel=PaymentChannel.COUNTER_CASH,
+        idempotency_key="all",
+        received_at=dt.datetime.combine(PAY_DAY, dt.time(10), tzinfo=TZ),
+    )
+    before = staff_client(roles=["billing_clerk"]).get(f"{API}/{used.pk}").json()["fee_waived"]
+    refund = bill_adjustment_request(
+        actor=make_clerk(people),
+        bill_id=bill.pk,
+        kind=AdjustmentKind.REFUND,
+        kwh=0,
+        amount="500.00",
+        reason="抄表差错",
+    )
+    bill_adjustment_decide(actor=people["manager"], adjustment_id=refund.pk, approve=True)
+    assert PaymentAllocation.objects.filter(payment=payment, bill=bill, reversed=True).exists()
+
+    after = staff_client(roles=["billing_clerk"]).get(f"{API}/{used.pk}").json()
+    assert after["fee_waived"] == before == "100.00"
+    html = staff_client(roles=["counter_clerk"]).get(reverse("billing:payments_waivers")).content.decode()
+    assert used_cells(html)[payment.number].endswith("(all its waivers): ¥100.00")
+
+
+def make_clerk(people: dict[str, Any]) -> Any:
+    """The clerk who may also request 退补 (billing_clerk rights on top of the counter's)."""
+    from django.contrib.auth.models import Group
+
+    clerk = people["clerk"]
+    clerk.groups.add(Group.objects.get(name="billing_clerk"))
+    return type(clerk).objects.get(pk=clerk.pk)

@@ -251,6 +251,21 @@ def test_the_database_keeps_a_withdrawn_request_undecided(clerk: Any, manager: A
     assert (request.status, request.withdrawn_at) == (RefundRequestStatus.PENDING, None)
 
 
+def test_going_back_past_migration_0017_refuses_while_a_request_is_withdrawn(clerk: Any) -> None:
+    """billing 0017's way back: the old status check has no place for a withdrawn request,
+    so the migration refuses (and says why) instead of failing half-way."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("gridcare.billing.migrations.0017_refundrequest_withdrawn")
+    request = ask(clerk)
+    migration.refuse_to_forget_withdrawals(apps, None)  # only pending ones: nothing to refuse
+    balance_refund_withdraw(actor=clerk, refund_request_id=request.pk)
+    with pytest.raises(RuntimeError, match=r"1 refund request\(s\) were withdrawn"):
+        migration.refuse_to_forget_withdrawals(apps, None)
+
+
 # --- the console -----------------------------------------------------------------------------
 
 
