@@ -12,9 +12,15 @@ bill's period is rated twice by the rating engine (``engine.rating.rate`` with
 ``services.catalogue.catalogue_load``): once with the billed consumption and once with the
 corrected consumption (billed ± the corrected kWh; the TOU and reactive registers scaled in
 the same proportion; demand, capacity and year-to-date kWh unchanged). Both sides are the
-row a run rates (``period_data.RUN_PERIOD_SCHEMA``): a two-part month whose contract changed
-inside it bills each contract for its days (``basic_parts``), as its bill did. The amount is
-the difference of the two totals; the per-item differences are kept in ``lines``. Rating the
+row a run rates (``period_data.RUN_PERIOD_SCHEMA``), rebuilt by the run's own rules for the
+bill's days whatever the account is today (``period_data.bill_period_data``: held, closed or
+switched to prepaid since): a two-part month whose contract changed inside it bills each
+contract for its days (``basic_parts``), as its bill did, and the year-to-date kWh are the
+run's (approved corrections and prepaid charges included). What can no longer be rebuilt —
+no readings left for a tariff that rates more than the total register, or contracts that no
+longer give the bill's basic charge — is refused and the amount is entered by hand
+(:data:`NO_READINGS`, :data:`NO_BASIC_CHARGE`). The amount is the difference of the two
+totals; the per-item differences are kept in ``lines``. Rating the
 billed consumption again (rather than subtracting the printed total) keeps the difference
 to the consumption alone when the reconstruction of the period cannot be exact. Both
 sides are adjusted by the power factor with the rule the bill was rated with, read from its
@@ -64,7 +70,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from gridcare.billing.choices import AdjustmentKind, BillLineKind, BillStatus, DocumentStatus
-from gridcare.billing.models import Bill, BillAdjustment
+from gridcare.billing.models import Bill, BillAdjustment, Tariff
 from gridcare.billing.services.payments import balance_settle, lock_balance
 from gridcare.core.audit import audit_record, snapshot
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -95,6 +101,14 @@ AUDIT_FIELDS = (
 # posted again. Billing imports them only then and only when installed (as payments call the
 # prepaid hook): it keeps no import of them.
 REJECTION_HOOKS = (("gridcare.inspection", "gridcare.inspection.services.cases", "case_billing_rejected"),)
+NO_READINGS = _(
+    "The readings this bill was rated on can no longer be read, so its registers cannot be "
+    "told and it cannot be re-rated; enter the amount by hand."
+)
+NO_BASIC_CHARGE = _(
+    "The basic charge this bill was rated with can no longer be rebuilt from the account's "
+    "contracts, so it cannot be re-rated; enter the amount by hand."
+)
 METER_RULE = (
     "验表退补 (1996 供电营业规则 第八十条): ΔW = 结算电量 × 重叠天数/计费天数 × e/(100+e), e = 实测误差 %"
 )
@@ -150,59 +164,54 @@ REGISTER_COLUMNS = {
 
 
 def _period_row(bill: Bill) -> dict[str, Any]:
-    """The PERIOD row of the bill as the run built it when the readings still give it
-    (``services.period_data``), else from the readings recorded on the bill."""
-    row: dict[str, Any] | None = None
-    try:
-        from gridcare.billing.services.period_data import period_data
+    """The PERIOD row of the bill rebuilt as the run built it, whatever the account is
+    today (``period_data.bill_period_data``: the bill's own days and tariff, the run's
+    rules for the registers, contracts, power-factor standard and year-to-date kWh, none of
+    its selection or holds).
 
-        data = period_data(
-            period=bill.period,
-            account_lo=bill.account_id,
-            account_hi=bill.account_id,
-            released=[bill.account_id],
-        )
-        rows = data.periods.to_dicts()
-        if rows:
-            row = rows[0]
-    except ImportError:  # the runs area not installed
-        row = None
-    if row is None:
-        row = {
-            "account_id": bill.account_id,
-            "tariff_code": bill.tariff_code,
-            "period_start": bill.period_start,
-            "period_end": bill.period_end,
-            "max_demand_w": None,
-            "capacity_va": None,
-            "basic_charge_by": None,
-            "service_days": None,
-        }
-        for column in REGISTER_COLUMNS.values():
-            row[column] = None
-        for key, value in (bill.readings or {}).items():
-            found = REGISTER_COLUMNS.get(str(key).split(":")[0])
-            if found is None or not isinstance(value, dict) or value.get("kwh") is None:
-                continue
-            wh = int((Decimal(str(value["kwh"])) * 1000).to_integral_value(ROUND_HALF_UP))
-            row[found] = (row[found] or 0) + wh
-        row["ytd_wh_before"] = _ytd_wh_before(bill)
-    row["tariff_code"] = bill.tariff_code
-    row["period_start"] = bill.period_start
-    row["period_end"] = bill.period_end
+    When the readings no longer give the consumption (a reading missing or since marked
+    suspect, no meter), the registers are those the bill records it was rated on (only
+    their proportions matter: :func:`_scaled`), see :func:`_recorded_registers`."""
+    try:
+        from gridcare.billing.services.period_data import TOU_KINDS, bill_period_data
+    except ImportError as exc:  # the rating stack (Polars) is not installed
+        raise ValidationFailed(
+            _("The rating engine is not available; enter the amount by hand."), field="amount"
+        ) from exc
+    data = bill_period_data(
+        account_id=bill.account_id,
+        tariff_code=bill.tariff_code,
+        period=bill.period,
+        first_day=bill.period_start,
+        last_day=bill.period_end,
+    )
+    rows = data.periods.to_dicts()
+    if not rows:  # pragma: no cover - an account is never deleted (PROTECT)
+        raise NotFound()
+    row = rows[0]
+    if data.holds.height or row["total_wh"] is None:
+        kind = Tariff.objects.filter(code=bill.tariff_code).values_list("kind", flat=True).first()
+        row.update(_recorded_registers(bill, total_only=kind not in TOU_KINDS))
     return row
 
 
-def _ytd_wh_before(bill: Bill) -> int:
-    from django.db.models import Sum
-
-    kwh = Bill.objects.filter(
-        account_id=bill.account_id,
-        status=BillStatus.ISSUED,
-        period__year=bill.period.year,
-        period__lt=bill.period,
-    ).aggregate(total=Sum("kwh"))["total"] or Decimal(0)
-    return int(kwh * 1000)
+def _recorded_registers(bill: Bill, *, total_only: bool) -> dict[str, int | None]:
+    """The register columns of the PERIOD row from the readings recorded on the bill
+    (``Bill.readings``: each register's kWh, a meter exchange's parts keyed
+    ``register:meter``, summed). A bill that records none is rated on its total alone when
+    its tariff reads no other register (``total_only``: not a TOU, two-part or
+    power-factor tariff, ``period_data.TOU_KINDS``); otherwise which registers its
+    consumption was in cannot be told and the amount is entered by hand."""
+    registers: dict[str, int | None] = dict.fromkeys(REGISTER_COLUMNS.values())
+    for key, value in (bill.readings or {}).items():
+        found = REGISTER_COLUMNS.get(str(key).split(":")[0])
+        if found is None or not isinstance(value, dict) or value.get("kwh") is None:
+            continue
+        wh = int((Decimal(str(value["kwh"])) * 1000).to_integral_value(ROUND_HALF_UP))
+        registers[found] = (registers[found] or 0) + wh
+    if not total_only and all(value is None for value in registers.values()):
+        raise ValidationFailed(NO_READINGS, field="amount")
+    return registers
 
 
 def _scaled(row: dict[str, Any], total_wh: int) -> dict[str, Any]:
@@ -287,6 +296,13 @@ def _billed_pf_rule(*, bill: Bill, account_standard: str | None) -> tuple[str | 
     return account_standard, False
 
 
+def _billed_basic(bill: Bill) -> list[tuple[str, int]]:
+    """The bill's basic-charge lines (基本电费, a two-part bill's; one per contract of a month
+    whose contract changed) as sorted ``(item, fen)``: what its period rebuilt must bill."""
+    lines = bill.lines.filter(kind=BillLineKind.BASIC).values_list("item", "amount")
+    return sorted((item, int((amount * 100).to_integral_value(ROUND_HALF_UP))) for item, amount in lines)
+
+
 def correction_rating(
     *, bill: Bill, corrected_kwh: Decimal, from_kwh: Decimal | None = None
 ) -> dict[str, Any]:
@@ -294,10 +310,15 @@ def correction_rating(
     corrections, the billed kWh corrected by them) and with ``corrected_kwh``; return
     ``{"amount": Decimal, "original_fen", "corrected_fen", "lines": [...]}`` where lines are
     the per-item differences (``item``, ``kind``, ``kwh``, ``amount`` as decimal strings).
-    Both sides are adjusted by the power factor as the bill was (:func:`_billed_pf_rule`)."""
+    Both sides are adjusted by the power factor as the bill was (:func:`_billed_pf_rule`).
+    The billed side's basic charge must be the bill's (:func:`_billed_basic`): when the
+    account's contracts no longer give it, the amount is entered by hand."""
     if corrected_kwh < 0:
         raise ValidationFailed(_("The corrected consumption would be negative."), field="kwh")
     base = _period_row(bill)
+    billed_basic = _billed_basic(bill)
+    if billed_basic and base.get("basic_charge_by") is None and not base.get("basic_parts"):
+        raise ValidationFailed(NO_BASIC_CHARGE, field="amount")
     # the account's standard as the run derives it (engine.rating.PF_STANDARD_COLUMN)
     account_standard = base.pop("pf_standard", None)
     pf_standard, pf_by_version = _billed_pf_rule(bill=bill, account_standard=account_standard)
@@ -309,9 +330,17 @@ def correction_rating(
     if rating.errors.height:
         reason = "; ".join(rating.errors["reason"].unique().to_list())
         raise ValidationFailed(_("The period cannot be rated: %(reason)s") % {"reason": reason}, field="kwh")
+    rated = rating.lines.sort("account_id", "seq").to_dicts()
+    basic = [
+        (r["item"], int(r["amount_fen"]))
+        for r in rated
+        if r["account_id"] == 1 and r["kind"] == BillLineKind.BASIC
+    ]
+    if sorted(basic) != billed_basic:
+        raise ValidationFailed(NO_BASIC_CHARGE, field="amount")
     totals = {r["account_id"]: r["total_fen"] for r in rating.totals.to_dicts()}
     items: dict[tuple[str, str], list[int]] = {}
-    for line in rating.lines.sort("account_id", "seq").to_dicts():
+    for line in rated:
         key = (line["kind"], line["item"])
         entry = items.setdefault(key, [0, 0])
         sign = 1 if line["account_id"] == 2 else -1

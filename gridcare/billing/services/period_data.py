@@ -34,6 +34,8 @@ Rules (docs/billing-runs.md):
 * Held (not rated): an open reading exception (open or sent for re-read) touching the
   period (unless a clerk released the account's hold), or a reading the account needs
   is missing.
+* A bill rebuilt for a correction (退补, :func:`bill_period_data`): the same rules for one
+  account over the bill's own days, without the selection and the holds above.
 """
 
 from __future__ import annotations
@@ -221,6 +223,25 @@ def prepaid_days_q(day: dt.date, prefix: str = "") -> Q:
     return supplied & prepaid
 
 
+#: What a period reads of an account (``_accounts_sql``'s ``a``, its tariff ``t``).
+_ACCOUNT_COLUMNS = (
+    "a.id, a.tariff_code, COALESCE(t.kind, ''), a.status, a.opened_on, a.closed_on, "
+    "a.suspended_on, CASE WHEN a.is_prepaid THEN 1 ELSE 0 END, a.billing_mode_since, "
+    "a.customer_class, a.voltage_level"
+)
+_ACCOUNT_SCHEMA: dict[str, Any] = {
+    "account_id": pl.Int64,
+    "tariff_code": pl.String,
+    "kind": pl.String,
+    "status": pl.String,
+    "opened_on": pl.Date,
+    "closed_on": pl.Date,
+    "suspended_on": pl.Date,
+    "is_prepaid": pl.Int64,
+    "billing_mode_since": pl.Date,
+    "customer_class": pl.String,
+    "voltage_level": pl.String,
+}
 _READINGS_SCHEMA: dict[str, Any] = {
     "meter_id": pl.Int64,
     "register": pl.String,
@@ -329,35 +350,10 @@ def period_data(
     ``released``: accounts whose hold a clerk released (an open exception no longer holds
     them; a missing reading still does). ``skip``: accounts left out (already billed)."""
     start, end = month_bounds(period)
-    opening, closing = reading_days(start, end)
-    start_ts, end_ts = _midnight(start), _midnight(end + dt.timedelta(days=1))
-
-    sql, params = _accounts_sql(
-        start,
-        end,
-        account_lo,
-        account_hi,
-        columns="a.id, a.tariff_code, COALESCE(t.kind, ''), a.status, a.opened_on, a.closed_on, "
-        "a.suspended_on, CASE WHEN a.is_prepaid THEN 1 ELSE 0 END, a.billing_mode_since, "
-        "a.customer_class, a.voltage_level",
+    sql, params = _accounts_sql(start, end, account_lo, account_hi, columns=_ACCOUNT_COLUMNS)
+    accounts = query_frame(sql, params, _ACCOUNT_SCHEMA).with_columns(
+        pl.col("is_prepaid").cast(pl.Boolean)  # selected as 0/1 (query_frame)
     )
-    accounts = query_frame(
-        sql,
-        params,
-        {
-            "account_id": pl.Int64,
-            "tariff_code": pl.String,
-            "kind": pl.String,
-            "status": pl.String,
-            "opened_on": pl.Date,
-            "closed_on": pl.Date,
-            "suspended_on": pl.Date,
-            "is_prepaid": pl.Int64,
-            "billing_mode_since": pl.Date,
-            "customer_class": pl.String,
-            "voltage_level": pl.String,
-        },
-    ).with_columns(pl.col("is_prepaid").cast(pl.Boolean))  # selected as 0/1 (query_frame)
     skip_ids = pl.Series("account_id", list(skip), dtype=pl.Int64)
     if skip_ids.len():
         accounts = accounts.filter(~pl.col("account_id").is_in(skip_ids.implode()))
@@ -378,7 +374,74 @@ def period_data(
         .with_columns(_billed_days(start, end))
         .filter(pl.col("first_day") <= pl.col("last_day"))
     )
+    return _period_frames(
+        start=start,
+        end=end,
+        account_lo=account_lo,
+        account_hi=account_hi,
+        accounts=accounts,
+        ytd=_ytd_before(start=start, end=end, account_lo=account_lo, account_hi=account_hi),
+        released=released,
+    )
 
+
+def bill_period_data(
+    *, account_id: int, tariff_code: str, period: dt.date, first_day: dt.date, last_day: dt.date
+) -> PeriodData:
+    """The PERIOD frame of one account's bill rebuilt as the run built it, whatever the
+    account is today: what a correction (退补, ``services.adjustments``) re-rates.
+
+    Without the run's selection: the days are the bill's own (``first_day``–``last_day``,
+    the days the run picked by :func:`_billed_days`) and its tariff the bill's
+    ``tariff_code``, so an account closed, suspended or switched between prepaid and
+    postpaid since is rebuilt all the same. Without its holds: an open reading exception
+    does not hold the account, and an account whose consumption cannot be measured now (a
+    reading missing or no longer valid, no meter) keeps its row with null registers, the
+    reason in ``holds``. Everything else is the run's own rule: the registers read by the
+    same frame arithmetic (:func:`build_period_data`), the contracts in force on the days
+    (:func:`_contract_parts`: capacity, demand, ``basic_parts``), the power-factor standard
+    and the year-to-date kWh (:func:`_ytd_before`, counted before ``first_day``)."""
+    start, end = month_bounds(period)
+    accounts = query_frame(
+        f"SELECT {_ACCOUNT_COLUMNS} FROM customers_account a "  # noqa: S608 - columns are literals
+        "LEFT JOIN billing_tariff t ON t.code = %s WHERE a.id = %s",
+        [tariff_code, account_id],
+        _ACCOUNT_SCHEMA,
+    ).with_columns(
+        pl.col("is_prepaid").cast(pl.Boolean),
+        pl.lit(tariff_code, dtype=pl.String).alias("tariff_code"),
+        pl.lit(first_day, dtype=pl.Date).alias("first_day"),
+        pl.lit(last_day, dtype=pl.Date).alias("last_day"),
+    )
+    return _period_frames(
+        start=start,
+        end=end,
+        account_lo=account_id,
+        account_hi=account_id,
+        accounts=accounts,
+        ytd=_ytd_before(
+            start=start, end=end, account_lo=account_id, account_hi=account_id, first_day=first_day
+        ),
+        hold=False,
+    )
+
+
+def _period_frames(
+    *,
+    start: dt.date,
+    end: dt.date,
+    account_lo: int,
+    account_hi: int,
+    accounts: pl.DataFrame,
+    ytd: pl.DataFrame,
+    released: Iterable[int] = (),
+    hold: bool = True,
+) -> PeriodData:
+    """Read the installations, readings, exceptions and contracts of ``accounts`` (ids
+    ``account_lo``–``account_hi``, each with its ``first_day`` and ``last_day`` billed) and
+    build their PERIOD frame (:func:`build_period_data`)."""
+    opening, closing = reading_days(start, end)
+    start_ts, end_ts = _midnight(start), _midnight(end + dt.timedelta(days=1))
     overlap = (
         "i.account_id BETWEEN %s AND %s AND i.installed_at < %s "
         "AND (i.removed_at IS NULL OR i.removed_at >= %s)"
@@ -450,38 +513,6 @@ def period_data(
             "contract_id": pl.Int64,
         },
     )
-    # This year's kWh settled before the period: the bills' kWh with their approved
-    # corrections (a refund of 100 kWh in March moves the later months' tier position), and
-    # the daily prepaid charges of the days before it — before the period, or before the
-    # first postpaid day of an account that left prepaid within it (each day is settled by
-    # one path, so an account that switched mode keeps its position in the year).
-    year_bills = "b.account_id BETWEEN %s AND %s AND b.period >= %s AND b.period < %s AND b.status <> 'void'"
-    year_params = [account_lo, account_hi, start.replace(month=1).isoformat(), start.isoformat()]
-    charges_params = [
-        account_lo,
-        account_hi,
-        start.replace(month=1).isoformat(),
-        start.isoformat(),
-        start.isoformat(),
-        False,
-        start.isoformat(),
-        end.isoformat(),
-    ]
-    ytd = query_frame(
-        f"SELECT account_id, CAST(SUM(wh) AS BIGINT) FROM ("  # noqa: S608 - literals only
-        f"SELECT b.account_id, {sql_milli('b.kwh')} AS wh FROM billing_bill b WHERE {year_bills} "
-        f"UNION ALL SELECT b.account_id, {sql_milli('a.kwh')} AS wh FROM billing_billadjustment a "
-        f"JOIN billing_bill b ON b.id = a.bill_id WHERE {year_bills} AND a.status = 'approved' "
-        "AND a.corrects_consumption "  # not a theft case's charge the bill only carries
-        f"UNION ALL SELECT c.account_id, {sql_milli('c.kwh')} AS wh FROM billing_prepaidcharge c "
-        "JOIN customers_account ac ON ac.id = c.account_id "
-        "WHERE c.account_id BETWEEN %s AND %s AND c.day >= %s AND (c.day < %s "
-        "OR (c.day >= %s AND ac.is_prepaid = %s AND ac.billing_mode_since > %s "
-        "AND ac.billing_mode_since <= %s AND c.day < ac.billing_mode_since))"
-        ") t GROUP BY account_id",
-        [*year_params, *year_params, *charges_params],
-        {"account_id": pl.Int64, "ytd_wh_before": pl.Int64},
-    )
     return build_period_data(
         start=start,
         end=end,
@@ -492,6 +523,60 @@ def period_data(
         contracts=contracts,
         ytd=ytd,
         released=released,
+        hold=hold,
+    )
+
+
+def _ytd_before(
+    *, start: dt.date, end: dt.date, account_lo: int, account_hi: int, first_day: dt.date | None = None
+) -> pl.DataFrame:
+    """This year's kWh settled before the period (``account_id``, ``ytd_wh_before``), the
+    one rule of the year's tier position (年阶梯): the bills' kWh with their approved
+    corrections of the consumption (a refund of 100 kWh in March moves the later months'
+    tier position), and the daily prepaid charges of the days before the account's first
+    postpaid day billed (each day is settled by one path, so an account that switched mode
+    keeps its position in the year).
+
+    That day is the period's first, or for an account that left prepaid within it the day
+    it did: a run reads it from the account's record (``billing_mode_since``); a bill
+    rebuilt later (:func:`bill_period_data`) gives it as ``first_day``, the first day the
+    run billed, as the account's mode may have changed since."""
+    year_bills = "b.account_id BETWEEN %s AND %s AND b.period >= %s AND b.period < %s AND b.status <> 'void'"
+    year_params = [account_lo, account_hi, start.replace(month=1).isoformat(), start.isoformat()]
+    if first_day is None:
+        charges = (
+            "(c.day < %s OR (c.day >= %s AND ac.is_prepaid = %s AND ac.billing_mode_since > %s "
+            "AND ac.billing_mode_since <= %s AND c.day < ac.billing_mode_since))"
+        )
+        charges_params: list[Any] = [
+            start.isoformat(),
+            start.isoformat(),
+            False,
+            start.isoformat(),
+            end.isoformat(),
+        ]
+    else:
+        charges = "c.day < %s"
+        charges_params = [first_day.isoformat()]
+    return query_frame(
+        f"SELECT account_id, CAST(SUM(wh) AS BIGINT) FROM ("  # noqa: S608 - literals only
+        f"SELECT b.account_id, {sql_milli('b.kwh')} AS wh FROM billing_bill b WHERE {year_bills} "
+        f"UNION ALL SELECT b.account_id, {sql_milli('a.kwh')} AS wh FROM billing_billadjustment a "
+        f"JOIN billing_bill b ON b.id = a.bill_id WHERE {year_bills} AND a.status = 'approved' "
+        "AND a.corrects_consumption "  # not a theft case's charge the bill only carries
+        f"UNION ALL SELECT c.account_id, {sql_milli('c.kwh')} AS wh FROM billing_prepaidcharge c "
+        "JOIN customers_account ac ON ac.id = c.account_id "
+        f"WHERE c.account_id BETWEEN %s AND %s AND c.day >= %s AND {charges}"
+        ") t GROUP BY account_id",
+        [
+            *year_params,
+            *year_params,
+            account_lo,
+            account_hi,
+            start.replace(month=1).isoformat(),
+            *charges_params,
+        ],
+        {"account_id": pl.Int64, "ytd_wh_before": pl.Int64},
     )
 
 
@@ -506,10 +591,15 @@ def build_period_data(
     contracts: pl.DataFrame,
     ytd: pl.DataFrame,
     released: Iterable[int] = (),
+    hold: bool = True,
 ) -> PeriodData:
     """The frame arithmetic of :func:`period_data` (no database). ``accounts`` carries each
     account's ``first_day`` and ``last_day`` billed (:func:`_billed_days`), tariff ``kind``,
-    ``customer_class`` and ``voltage_level``."""
+    ``customer_class`` and ``voltage_level``.
+
+    ``hold=False`` (a bill rebuilt, :func:`bill_period_data`): no account is held. Open
+    exceptions are ignored, and an account with a reading missing keeps its row with null
+    registers (its consumption is not measured), the missing reading in ``holds``."""
     # The contracts in force on each account's days: the basic charge, and the capacity that
     # decides the power-factor standard (whose accounts' reactive register is read).
     basis = _contract_parts(contracts, accounts, start, end)
@@ -600,6 +690,8 @@ def build_period_data(
         .agg(pl.col("reason").sort().first())
     )
     released_ids = pl.Series("account_id", list(released), dtype=pl.Int64)
+    if not hold:
+        exceptions = exceptions.clear()
     open_exc = exceptions.filter(~pl.col("account_id").is_in(released_ids.implode())).select(
         "account_id",
         OPEN_EXCEPTION.expr(rule=pl.col("rule")).alias("reason"),
@@ -627,10 +719,12 @@ def build_period_data(
     ).select("account_id", *columns.values())
 
     first, last = pl.lit(start), pl.lit(end)
+    if hold:
+        measured = accounts.join(held, on="account_id", how="anti").join(wide, on="account_id", how="inner")
+    else:  # the held accounts are not in ``wide``: their registers are null
+        measured = accounts.join(wide, on="account_id", how="left")
     periods = (
-        accounts.join(held, on="account_id", how="anti")
-        .join(wide, on="account_id", how="inner")
-        .join(basis, on="account_id", how="left")
+        measured.join(basis, on="account_id", how="left")
         .join(standards, on="account_id", how="left")
         .join(ytd, on="account_id", how="left")
         .with_columns(
