@@ -30,7 +30,7 @@ from typing import Any
 import polars as pl
 from django.conf import settings
 from django.db import connection, models, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -1397,6 +1397,48 @@ def reading_missing_sweep(*, as_of: dt.date | None = None) -> dict[str, int]:
     return {"opened": opened, "extended": extended}
 
 
+def _sweep_last_days(
+    pairs: set[tuple[int, str]], *, as_of: dt.date, limit: int
+) -> dict[tuple[int, str], dt.date]:
+    """The last reading day on or before ``as_of`` of each (meter, register) of ``pairs`` that
+    has one, without reading the meters' whole history (13 months or more of daily readings
+    a register, every night).
+
+    Per register, first the meters that carry it read within the last ``limit`` days up to
+    ``as_of`` (the ones the sweep leaves alone): one range scan of the readings' key with
+    all three of its columns bounded (the meters, the register, the days), a few rows per
+    meter. The register is one value, not a list: PostgreSQL may check a list on the key's
+    second column as a filter instead, and then walk each meter's whole history. Then, for
+    the meters with nothing in that window only (silent, or never read), their true last
+    day: one backward probe of the key each (``ORDER BY day DESC LIMIT 1``)."""
+    meters_of: dict[str, list[int]] = {}
+    for meter_id, register in sorted(pairs):
+        meters_of.setdefault(register, []).append(meter_id)
+    recent_from = as_of - dt.timedelta(days=limit)
+    last: dict[tuple[int, str], dt.date] = {}
+    for register, meter_ids in sorted(meters_of.items()):
+        readings = Reading.objects.filter(register=register, day__lte=as_of).order_by()
+        days: dict[int, dt.date] = dict(
+            readings.filter(meter_id__in=meter_ids, day__gte=recent_from)
+            .values("meter_id")
+            .annotate(last=Max("day"))
+            .values_list("meter_id", "last")
+        )
+        silent = [m for m in meter_ids if m not in days]
+        if silent:
+            probe = readings.filter(meter_id=OuterRef("pk")).order_by("-day").values("day")[:1]
+            days.update(
+                (meter_id, day)
+                for meter_id, day in Meter.objects.filter(pk__in=silent)
+                .annotate(last=Subquery(probe))
+                .values_list("pk", "last")
+                .order_by()
+                if day is not None
+            )
+        last.update(((meter_id, register), day) for meter_id, day in days.items())
+    return last
+
+
 def _sweep_meters(meter_ids: list[int], *, as_of: dt.date, limit: int) -> tuple[int, int]:
     """The sweep of one batch of meters (:func:`reading_missing_sweep`), in one transaction
     that takes their write locks first; what it reads (open installations, last readings,
@@ -1409,14 +1451,15 @@ def _sweep_meters(meter_ids: list[int], *, as_of: dt.date, limit: int) -> tuple[
                 meter_id__in=meter_ids, removed_at__isnull=True, account__status=AccountStatus.ACTIVE
             ).values_list("meter_id", "account_id", "installed_at", "meter__registers")
         )
-        last = {
-            (m, r): d
-            for m, r, d in Reading.objects.filter(meter_id__in=meter_ids, day__lte=as_of)
-            .values("meter_id", "register")
-            .annotate(last=Max("day"))
-            .values_list("meter_id", "register", "last")
-            .order_by()
-        }
+        last = _sweep_last_days(
+            {
+                (meter_id, register)
+                for meter_id, _a, _i, registers in installs
+                for register in registers or []
+            },
+            as_of=as_of,
+            limit=limit,
+        )
         rows = []
         for meter_id, account_id, installed_at, registers in installs:
             installed_on = timezone.localtime(installed_at).date()

@@ -7,6 +7,8 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from gridcare.core.models import AuditEvent
 from gridcare.metering.models import Reading, ReadingException
@@ -145,4 +147,116 @@ def test_the_sweep_locks_and_writes_its_meters_a_batch_at_a_time(monkeypatch) ->
     assert counts == {"opened": 2, "extended": 1}
     assert set(ReadingException.objects.values_list("meter_id", "day_from", "day_to")) == {
         (pk, dt.date(2026, 3, 2), dt.date(2026, 3, 20)) for pk in ids
+    }
+
+
+# How the sweep reads: first the readings of the last ``auto_estimate_max_days`` (3) days up
+# to ``as_of``, then, for the registers with nothing in them, their true last day.
+AS_OF = dt.date(2026, 3, 20)  # the window is 03-17 … 03-20
+
+
+def _gaps() -> set[tuple[str, str, dt.date, dt.date, int]]:
+    """(meter, register, day_from, day_to, days) of every exception."""
+    return {
+        (e.meter.asset_no, e.register, e.day_from, e.day_to, e.detail["days"])
+        for e in ReadingException.objects.select_related("meter")
+    }
+
+
+def test_a_last_reading_just_outside_the_recent_window_is_missing_and_one_on_its_edge_is_not() -> None:
+    # given one meter last read on 03-16 (4 days before as_of) and one on 03-17 (3 days)
+    _read(installed_meter("3110000000921", installed_on=INSTALLED), "total", range(1, 16))
+    _read(installed_meter("3110000000922", installed_on=INSTALLED), "total", range(1, 17))
+    # when the sweep runs as of 03-20
+    counts = reading_missing_sweep(as_of=AS_OF)
+    # then only the first gets a gap, from the day after its last reading
+    assert counts == {"opened": 1, "extended": 0}
+    assert _gaps() == {("3110000000921", "total", dt.date(2026, 3, 17), AS_OF, 4)}
+
+
+def test_a_register_the_meter_carries_but_never_read_counts_from_installation() -> None:
+    # given a meter carrying total and peak, total read every day, peak never (not even at
+    # installation)
+    meter = installed_meter("3110000000923", registers=("total", "peak"), installed_on=INSTALLED)
+    Reading.objects.filter(register="peak").delete()
+    _read(meter, "total", range(1, 20))
+    # when the sweep runs
+    reading_missing_sweep(as_of=AS_OF)
+    # then peak is missing from the day after installation; total is not
+    assert _gaps() == {("3110000000923", "peak", dt.date(2026, 3, 2), AS_OF, 19)}
+
+
+def test_readings_after_as_of_do_not_count() -> None:
+    # given a meter read 03-02 … 03-05 and again from 03-21, and a meter read only from 03-21
+    back = installed_meter("3110000000924", installed_on=INSTALLED)
+    _read(back, "total", [*range(1, 5), *range(20, 25)])
+    later = installed_meter("3110000000925", installed_on=INSTALLED)
+    Reading.objects.filter(meter=later).delete()
+    _read(later, "total", range(20, 25))
+    # when the sweep runs as of 03-20
+    reading_missing_sweep(as_of=AS_OF)
+    # then each is missing up to 03-20: from its last reading before, or from installation
+    assert _gaps() == {
+        ("3110000000924", "total", dt.date(2026, 3, 6), AS_OF, 15),
+        ("3110000000925", "total", dt.date(2026, 3, 2), AS_OF, 19),
+    }
+
+
+def test_registers_silent_longer_than_the_window_get_the_day_after_their_own_last_reading() -> None:
+    # given a meter whose total is read every day but whose peak stopped after 03-08 and
+    # valley after 03-05, and a meter whose total stopped after 03-10 (with an older gap)
+    tou = installed_meter("3110000000926", registers=("total", "peak", "valley"), installed_on=INSTALLED)
+    _read(tou, "total", range(1, 20))
+    _read(tou, "peak", range(1, 8))
+    _read(tou, "valley", range(1, 5))
+    single = installed_meter("3110000000927", installed_on=INSTALLED)
+    _read(single, "total", [1, 2, 3, 6, 7, 8, 9])
+    # when the sweep runs
+    reading_missing_sweep(as_of=AS_OF)
+    # then each silent register's gap starts the day after that register's last reading
+    assert _gaps() == {
+        ("3110000000926", "peak", dt.date(2026, 3, 9), AS_OF, 12),
+        ("3110000000926", "valley", dt.date(2026, 3, 6), AS_OF, 15),
+        ("3110000000927", "total", dt.date(2026, 3, 11), AS_OF, 10),
+    }
+
+
+def _reads(queries: CaptureQueriesContext) -> tuple[int, int]:
+    """The queries that read readings: (window scans, backward probes)."""
+    sqls = [q["sql"] for q in queries.captured_queries if '"metering_reading"' in q["sql"]]
+    probes = sum("LIMIT 1" in sql for sql in sqls)
+    return len(sqls) - probes, probes
+
+
+def test_the_sweep_reads_the_window_once_a_register_and_probes_only_the_silent_meters() -> None:
+    # given meters read up to as_of and up to the window's first day (03-17), on two registers
+    fresh = installed_meter("3110000000928", registers=("total", "peak"), installed_on=INSTALLED)
+    _read(fresh, "total", range(1, 20))
+    Reading.objects.filter(register="peak").update(day=dt.date(2026, 3, 17))
+    _read(installed_meter("3110000000929", installed_on=INSTALLED), "total", range(1, 17))
+    # when the sweep runs: then it reads each register's window once and probes nothing
+    with CaptureQueriesContext(connection) as queries:
+        assert reading_missing_sweep(as_of=AS_OF) == {"opened": 0, "extended": 0}
+    assert _reads(queries) == (2, 0)
+
+    # given a meter last read the day before the window (03-16)
+    _read(installed_meter("3110000000930", installed_on=INSTALLED), "total", range(1, 16))
+    # when the sweep runs: then one probe finds its last day
+    with CaptureQueriesContext(connection) as queries:
+        assert reading_missing_sweep(as_of=AS_OF) == {"opened": 1, "extended": 0}
+    assert _reads(queries) == (2, 1)
+
+    # given two more meters never read, on total and valley
+    installed_meter("3110000000931", registers=("total", "valley"), installed_on=INSTALLED)
+    installed_meter("3110000000932", installed_on=INSTALLED)
+    Reading.objects.filter(meter__asset_no__in=["3110000000931", "3110000000932"]).delete()
+    # when the sweep runs: then one probe a register finds the last days of all its silent meters
+    with CaptureQueriesContext(connection) as queries:
+        assert reading_missing_sweep(as_of=AS_OF) == {"opened": 3, "extended": 0}
+    assert _reads(queries) == (3, 2)
+    assert {g[:3] for g in _gaps()} == {
+        ("3110000000930", "total", dt.date(2026, 3, 17)),
+        ("3110000000931", "total", dt.date(2026, 3, 2)),
+        ("3110000000931", "valley", dt.date(2026, 3, 2)),
+        ("3110000000932", "total", dt.date(2026, 3, 2)),
     }
