@@ -16,13 +16,17 @@ row a run rates (``period_data.RUN_PERIOD_SCHEMA``), rebuilt by the run's own ru
 bill's days whatever the account is today (``period_data.bill_period_data``: held, closed or
 switched to prepaid since): a two-part month whose contract changed inside it bills each
 contract for its days (``basic_parts``), as its bill did, and the year-to-date kWh are the
-run's (approved corrections and prepaid charges included). What can no longer be rebuilt —
-no readings left for a tariff that rates more than the total register, or contracts that no
-longer give the bill's basic charge — is refused and the amount is entered by hand
-(:data:`NO_READINGS`, :data:`NO_BASIC_CHARGE`). The amount is the difference of the two
-totals; the per-item differences are kept in ``lines``. Rating the
-billed consumption again (rather than subtracting the printed total) keeps the difference
-to the consumption alone when the reconstruction of the period cannot be exact. Both
+run's rule applied today (approved corrections and prepaid charges included). The registers
+are those the bill records it was rated on, summed by the run's rule (a meter exchange
+between a total-only and a TOU meter split as the run split it), not today's readings,
+which may have been edited since. The rebuild is then verified, not assumed: rated with
+the bill's own kWh it must give the bill's basic charge and the bill's amount to the fen.
+When it does not — its position in the year's tiers moved since (a bill or an approved
+correction of an earlier month after it was issued), no readings left for a tariff that
+rates more than the total register, contracts that no longer give the bill's basic
+charge, prices changed since — the request is refused and the amount is entered by hand
+(:data:`NOT_REPRODUCED`, :data:`NO_READINGS`, :data:`NO_BASIC_CHARGE`). The amount is the
+difference of the two totals; the per-item differences are kept in ``lines``. Both
 sides are adjusted by the power factor with the rule the bill was rated with, read from its
 lines (:func:`_billed_pf_rule`): a bill without a power-factor line gets none, a bill rated
 before the standard went by class and capacity keeps its tariff version's standard.
@@ -38,7 +42,8 @@ energy is ``W / (1 + e/100)`` and the energy to correct is::
 applied to the part of the bill inside the period (``W = billed kWh × overlap days /
 bill days``). ``e > 0`` (fast) gives ΔW > 0: a refund; ``e < 0`` (slow) gives ΔW < 0: a
 back-billing of |ΔW|. ΔW is rounded half-up to 0.001 kWh; the amount comes from
-re-rating.
+re-rating, or — for a bill of the period that cannot be re-rated — is entered by hand on the
+settle page (:func:`bill_adjustments_from_meter_adjustment`, ``amounts``).
 
 **Charges the bill only carries.** A 窃电/违约用电 case (``inspection``) is posted as a
 back-billing with ``corrects_consumption=False``: its amount counts in what the customer
@@ -59,6 +64,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -109,6 +116,16 @@ NO_BASIC_CHARGE = _(
     "The basic charge this bill was rated with can no longer be rebuilt from the account's "
     "contracts, so it cannot be re-rated; enter the amount by hand."
 )
+NOT_REPRODUCED = _(
+    "Rated again, this bill's month gives %(rebuilt)s for its %(kwh)s kWh, not the %(billed)s "
+    "the bill charged: its position in the year's tiers, its readings or its tariff have "
+    "changed since it was issued, so it cannot be re-rated; enter the amount by hand."
+)
+BILLS_NOT_RE_RATED = _(
+    "These bills cannot be re-rated, so no correction was created and the record stays open: "
+    "%(bills)s Enter the amount of each of them in the form below and create the corrections "
+    "again (the other bills are still re-rated)."
+)
 METER_RULE = (
     "验表退补 (1996 供电营业规则 第八十条): ΔW = 结算电量 × 重叠天数/计费天数 × e/(100+e), e = 实测误差 %"
 )
@@ -120,6 +137,7 @@ __all__ = [
     "bill_adjustments_from_meter_adjustment",
     "correction_energy",
     "correction_rating",
+    "meter_adjustment_shares",
 ]
 
 
@@ -144,6 +162,17 @@ def _decimal(value: Any, *, field: str) -> Decimal:
     return number
 
 
+def _amount_given(value: Any, *, sign: int) -> Decimal:
+    """An amount entered by hand (yuan, to the fen) as a magnitude: given as one, or signed
+    the way the kind goes (``sign``: −1 refund, +1 back-billing)."""
+    money = _decimal(value, field="amount")
+    if money != money.quantize(CENT):
+        raise ValidationFailed(_("Give the amount in yuan with at most 2 decimal places."), field="amount")
+    if money < 0 and sign > 0:
+        raise ValidationFailed(_("A back-billing amount cannot be negative."), field="amount")
+    return abs(money)
+
+
 def _number(today: dt.date) -> str:
     """退补单号: ``TB`` + year + 8 digits."""
     return f"{ADJUSTMENT_PREFIX}{today.year}{next_number(ADJUSTMENT_SEQUENCE):08d}"
@@ -166,12 +195,16 @@ REGISTER_COLUMNS = {
 def _period_row(bill: Bill) -> dict[str, Any]:
     """The PERIOD row of the bill rebuilt as the run built it, whatever the account is
     today (``period_data.bill_period_data``: the bill's own days and tariff, the run's
-    rules for the registers, contracts, power-factor standard and year-to-date kWh, none of
-    its selection or holds).
+    rules for the contracts, power-factor standard and year-to-date kWh, none of its
+    selection or holds).
 
-    When the readings no longer give the consumption (a reading missing or since marked
-    suspect, no meter), the registers are those the bill records it was rated on (only
-    their proportions matter: :func:`_scaled`), see :func:`_recorded_registers`."""
+    Its registers are those the bill records it was rated on (:func:`_recorded_registers`),
+    not today's readings: a reading edited since the bill was issued — the usual reason
+    for a 退补 — or since marked suspect does not change the billed side, and the
+    correction keeps the proportions the bill was rated with (only they matter:
+    :func:`_scaled`). A bill that records none takes today's readings when they still give
+    the consumption; without them a bill rated on its total alone needs none, any other
+    cannot be re-rated (:data:`NO_READINGS`)."""
     try:
         from gridcare.billing.services.period_data import TOU_KINDS, bill_period_data
     except ImportError as exc:  # the rating stack (Polars) is not installed
@@ -189,28 +222,33 @@ def _period_row(bill: Bill) -> dict[str, Any]:
     if not rows:  # pragma: no cover - an account is never deleted (PROTECT)
         raise NotFound()
     row = rows[0]
-    if data.holds.height or row["total_wh"] is None:
-        kind = Tariff.objects.filter(code=bill.tariff_code).values_list("kind", flat=True).first()
-        row.update(_recorded_registers(bill, total_only=kind not in TOU_KINDS))
+    kind = Tariff.objects.filter(code=bill.tariff_code).values_list("kind", flat=True).first()
+    recorded = _recorded_registers(bill, kind=kind)
+    if recorded is not None:
+        row.update(recorded)
+    elif data.holds.height or row["total_wh"] is None:
+        if kind in TOU_KINDS:  # which registers its consumption was in cannot be told
+            raise ValidationFailed(NO_READINGS, field="amount")
+        row.update(dict.fromkeys(REGISTER_COLUMNS.values()))  # rated on its total alone
     return row
 
 
-def _recorded_registers(bill: Bill, *, total_only: bool) -> dict[str, int | None]:
+def _recorded_registers(bill: Bill, *, kind: str | None) -> dict[str, int | None] | None:
     """The register columns of the PERIOD row from the readings recorded on the bill
-    (``Bill.readings``: each register's kWh, a meter exchange's parts keyed
-    ``register:meter``, summed). A bill that records none is rated on its total alone when
-    its tariff reads no other register (``total_only``: not a TOU, two-part or
-    power-factor tariff, ``period_data.TOU_KINDS``); otherwise which registers its
-    consumption was in cannot be told and the amount is entered by hand."""
+    (``Bill.readings``: each meter's part of each register with its kWh, keyed
+    ``register:meter`` after a meter exchange), summed by the run's own rule
+    (``period_data.recorded_register_sums``: a total-only meter's part next to a TOU
+    meter's is split as the run split it, the reactive energy of the parts with the
+    register scaled to the whole); ``None`` when the bill records none."""
+    from gridcare.billing.services.period_data import recorded_register_sums
+
+    readings = bill.readings if isinstance(bill.readings, dict) else {}
+    sums = recorded_register_sums(readings, kind=kind)
+    if not sums:
+        return None
     registers: dict[str, int | None] = dict.fromkeys(REGISTER_COLUMNS.values())
-    for key, value in (bill.readings or {}).items():
-        found = REGISTER_COLUMNS.get(str(key).split(":")[0])
-        if found is None or not isinstance(value, dict) or value.get("kwh") is None:
-            continue
-        wh = int((Decimal(str(value["kwh"])) * 1000).to_integral_value(ROUND_HALF_UP))
-        registers[found] = (registers[found] or 0) + wh
-    if not total_only and all(value is None for value in registers.values()):
-        raise ValidationFailed(NO_READINGS, field="amount")
+    for register, wh in sums.items():
+        registers[REGISTER_COLUMNS[register]] = wh
     return registers
 
 
@@ -296,11 +334,26 @@ def _billed_pf_rule(*, bill: Bill, account_standard: str | None) -> tuple[str | 
     return account_standard, False
 
 
+def _fen(value: Decimal) -> int:
+    """Yuan to integer fen, half-up."""
+    return int((value * 100).to_integral_value(ROUND_HALF_UP))
+
+
+def _wh(kwh: Decimal) -> int:
+    """kWh to integer Wh, half-up."""
+    return int((kwh * 1000).to_integral_value(ROUND_HALF_UP))
+
+
 def _billed_basic(bill: Bill) -> list[tuple[str, int]]:
     """The bill's basic-charge lines (基本电费, a two-part bill's; one per contract of a month
     whose contract changed) as sorted ``(item, fen)``: what its period rebuilt must bill."""
     lines = bill.lines.filter(kind=BillLineKind.BASIC).values_list("item", "amount")
-    return sorted((item, int((amount * 100).to_integral_value(ROUND_HALF_UP))) for item, amount in lines)
+    return sorted((item, _fen(amount)) for item, amount in lines)
+
+
+# correction_rating's rows: the side it starts from, the corrected side, and — when earlier
+# corrections moved the start away from the bill's own kWh — the bill's kWh as billed.
+ORIGINAL, CORRECTED, AS_BILLED = 1, 2, 3
 
 
 def correction_rating(
@@ -311,8 +364,16 @@ def correction_rating(
     ``{"amount": Decimal, "original_fen", "corrected_fen", "lines": [...]}`` where lines are
     the per-item differences (``item``, ``kind``, ``kwh``, ``amount`` as decimal strings).
     Both sides are adjusted by the power factor as the bill was (:func:`_billed_pf_rule`).
-    The billed side's basic charge must be the bill's (:func:`_billed_basic`): when the
-    account's contracts no longer give it, the amount is entered by hand."""
+
+    The rebuilt period must reproduce the bill: rated with the bill's own kWh it must give
+    the bill's basic charge (:func:`_billed_basic`, else :data:`NO_BASIC_CHARGE`) and the
+    bill's amount to the fen (else :data:`NOT_REPRODUCED`) — the bill's amount is the total
+    its rating gave (a run writes the engine's total), its corrections are not part of it.
+    A period that does not (its position in the year's tiers moved by a bill or correction
+    of an earlier month since, its tariff's prices changed since) would price the
+    correction from a month the customer was not billed for, so the amount is entered by
+    hand. (A change that leaves the bill's own kWh priced the same — a tier position moved
+    within one tier — is not seen, and the correction is priced from today's position.)"""
     if corrected_kwh < 0:
         raise ValidationFailed(_("The corrected consumption would be negative."), field="kwh")
     base = _period_row(bill)
@@ -322,11 +383,17 @@ def correction_rating(
     # the account's standard as the run derives it (engine.rating.PF_STANDARD_COLUMN)
     account_standard = base.pop("pf_standard", None)
     pf_standard, pf_by_version = _billed_pf_rule(bill=bill, account_standard=account_standard)
-    start = bill.kwh if from_kwh is None else from_kwh
-    original = _scaled(base, int((start * 1000).to_integral_value(ROUND_HALF_UP)))
-    corrected = _scaled(base, int((corrected_kwh * 1000).to_integral_value(ROUND_HALF_UP)))
-    original["account_id"], corrected["account_id"] = 1, 2
-    rating = _rate_rows([original, corrected], pf_standard=pf_standard, pf_by_version=pf_by_version)
+    billed_wh = _wh(bill.kwh)
+    start_wh = billed_wh if from_kwh is None else _wh(from_kwh)
+    rows = [
+        {**_scaled(base, start_wh), "account_id": ORIGINAL},
+        {**_scaled(base, _wh(corrected_kwh)), "account_id": CORRECTED},
+    ]
+    as_billed = ORIGINAL
+    if start_wh != billed_wh:
+        rows.append({**_scaled(base, billed_wh), "account_id": AS_BILLED})
+        as_billed = AS_BILLED
+    rating = _rate_rows(rows, pf_standard=pf_standard, pf_by_version=pf_by_version)
     if rating.errors.height:
         reason = "; ".join(rating.errors["reason"].unique().to_list())
         raise ValidationFailed(_("The period cannot be rated: %(reason)s") % {"reason": reason}, field="kwh")
@@ -334,16 +401,24 @@ def correction_rating(
     basic = [
         (r["item"], int(r["amount_fen"]))
         for r in rated
-        if r["account_id"] == 1 and r["kind"] == BillLineKind.BASIC
+        if r["account_id"] == as_billed and r["kind"] == BillLineKind.BASIC
     ]
     if sorted(basic) != billed_basic:
         raise ValidationFailed(NO_BASIC_CHARGE, field="amount")
-    totals = {r["account_id"]: r["total_fen"] for r in rating.totals.to_dicts()}
+    totals = {r["account_id"]: int(r["total_fen"]) for r in rating.totals.to_dicts()}
+    if totals[as_billed] != _fen(bill.amount):
+        raise ValidationFailed(
+            NOT_REPRODUCED
+            % {"kwh": bill.kwh, "rebuilt": fen_to_yuan(totals[as_billed]), "billed": bill.amount},
+            field="amount",
+        )
     items: dict[tuple[str, str], list[int]] = {}
     for line in rated:
+        if line["account_id"] not in (ORIGINAL, CORRECTED):
+            continue
         key = (line["kind"], line["item"])
         entry = items.setdefault(key, [0, 0])
-        sign = 1 if line["account_id"] == 2 else -1
+        sign = 1 if line["account_id"] == CORRECTED else -1
         entry[0] += sign * int(line["wh"] or 0)
         entry[1] += sign * int(line["amount_fen"])
     lines = [
@@ -357,9 +432,9 @@ def correction_rating(
         if wh or fen
     ]
     return {
-        "amount": fen_to_yuan(int(totals[2]) - int(totals[1])),
-        "original_fen": int(totals[1]),
-        "corrected_fen": int(totals[2]),
+        "amount": fen_to_yuan(totals[CORRECTED] - totals[ORIGINAL]),
+        "original_fen": totals[ORIGINAL],
+        "corrected_fen": totals[CORRECTED],
         "lines": lines,
     }
 
@@ -480,14 +555,7 @@ def bill_adjustment_request(
     energy = abs(energy)
     money: Decimal | None = None
     if amount is not None and str(amount).strip() != "":
-        money = _decimal(amount, field="amount")
-        if money != money.quantize(CENT):
-            raise ValidationFailed(
-                _("Give the amount in yuan with at most 2 decimal places."), field="amount"
-            )
-        if money < 0 and sign > 0:
-            raise ValidationFailed(_("A back-billing amount cannot be negative."), field="amount")
-        money = abs(money)
+        money = _amount_given(amount, sign=sign)
     if money is None and energy == 0:
         raise ValidationFailed(_("Give the energy to correct or the amount."), field="amount")
     if not corrects_consumption and (sign < 0 or money is None):
@@ -710,16 +778,99 @@ def _meter_adjustment_settle(*, actor: Actor, meter_adjustment: Any) -> None:
     meter_adjustment_settle(actor=actor, adjustment_id=meter_adjustment.pk)
 
 
-def bill_adjustments_from_meter_adjustment(*, actor: Actor, meter_adjustment_id: int) -> list[BillAdjustment]:
+@dataclass(frozen=True)
+class MeterShare:
+    """One issued bill overlapping a meter 退补 record's period: its days in the period and
+    the energy it is corrected by (ΔW, module docstring: > 0 a refund, < 0 a back-billing,
+    0 no document)."""
+
+    bill: Bill
+    start: dt.date
+    end: dt.date
+    overlap_days: int
+    bill_days: int
+    delta_kwh: Decimal
+
+    @property
+    def kind(self) -> str:
+        return AdjustmentKind.REFUND if self.delta_kwh > 0 else AdjustmentKind.BACKBILL
+
+
+def _meter_record_bills(meter_adj: Any) -> Any:
+    """The account's issued bills overlapping the record's period, oldest first."""
+    return Bill.objects.filter(
+        account_id=meter_adj.account_id,
+        status=BillStatus.ISSUED,
+        period_start__lte=meter_adj.period_end,
+        period_end__gte=meter_adj.period_start,
+    ).order_by("period")
+
+
+def _meter_shares(meter_adj: Any, bills: list[Bill]) -> list[MeterShare]:
+    """Each bill's share of the record (:func:`correction_energy`): the one ΔW rule of the
+    settle page and the settlement."""
+    error = Decimal(meter_adj.error_pct)
+    shares = []
+    for bill in bills:
+        start = max(bill.period_start, meter_adj.period_start)
+        end = min(bill.period_end, meter_adj.period_end)
+        overlap = (end - start).days + 1
+        days = (bill.period_end - bill.period_start).days + 1
+        delta = correction_energy(billed_kwh=bill.kwh, overlap_days=overlap, bill_days=days, error_pct=error)
+        shares.append(MeterShare(bill, start, end, overlap, days, delta))
+    return shares
+
+
+def meter_adjustment_shares(*, meter_adjustment_id: int) -> tuple[Any, list[MeterShare]]:
+    """The metering 退补 record and its bills' shares, as
+    :func:`bill_adjustments_from_meter_adjustment` would settle them (a read: the settle
+    page)."""
+    from gridcare.metering.models import Adjustment
+
+    meter_adj = Adjustment.objects.select_related("account", "meter").filter(pk=meter_adjustment_id).first()
+    if meter_adj is None:
+        raise NotFound()
+    return meter_adj, _meter_shares(meter_adj, list(_meter_record_bills(meter_adj)))
+
+
+def _hand_amount(share: MeterShare, value: Any) -> Decimal:
+    """The amount entered for ``share``'s bill (yuan, as a magnitude or signed the way its
+    kind goes), signed; a refund may not take back more than the bill charged less its
+    corrections. Errors name the bill and its field (``amount_<bill id>``)."""
+    bill = share.bill
+    sign = -1 if share.kind == AdjustmentKind.REFUND else 1
+    try:
+        money = sign * _amount_given(value, sign=sign)
+        if sign < 0:
+            _refund_within_the_bill(
+                bill, kwh=Decimal("0.000"), amount=money, done=_corrections(bill.pk, OPEN_OR_APPROVED)
+            )
+    except ValidationFailed as exc:
+        raise ValidationFailed(
+            _("Bill %(bill)s: %(message)s") % {"bill": bill.number, "message": exc.message},
+            field=f"amount_{bill.pk}",
+        ) from None
+    return to_yuan(money)
+
+
+def bill_adjustments_from_meter_adjustment(
+    *, actor: Actor, meter_adjustment_id: int, amounts: Mapping[int, Any] | None = None
+) -> list[BillAdjustment]:
     """结算验表退补: turn an open ``metering.Adjustment`` into one pending BillAdjustment per
     issued bill of the account overlapping its period (the formula in the module
     docstring), amounts by re-rating, each linked through ``meter_adjustment``; then mark
-    the metering record settled. All or nothing: if one bill cannot be rated, nothing is
-    written. Bills whose share rounds to 0 kWh get no document."""
+    the metering record settled. Bills whose share rounds to 0 kWh get no document.
+
+    ``amounts`` (bill id → yuan) gives the amount of a bill by hand, for a bill whose month
+    cannot be re-rated (:func:`correction_rating` refuses it: its readings gone, its
+    rating no longer reproduced…); its document has no per-item lines. All or nothing: if
+    a bill without an amount cannot be re-rated, nothing is written and the error names
+    every such bill (:data:`BILLS_NOT_RE_RATED`)."""
     from gridcare.metering.choices import AdjustmentDirection, AdjustmentStatus
     from gridcare.metering.models import Adjustment
 
     require_actor_perm(actor, "billing.add_billadjustment")
+    by_hand = dict(amounts or {})
     with transaction.atomic():
         meter_adj = Adjustment.objects.select_for_update().filter(pk=meter_adjustment_id).first()
         if meter_adj is None:
@@ -732,51 +883,52 @@ def bill_adjustments_from_meter_adjustment(*, actor: Actor, meter_adjustment_id:
             raise ValidationFailed(
                 _("The record's direction does not match the sign of its error."), field="meter_adjustment"
             )
-        bills = list(
-            Bill.objects.select_for_update()
-            .filter(
-                account_id=meter_adj.account_id,
-                status=BillStatus.ISSUED,
-                period_start__lte=meter_adj.period_end,
-                period_end__gte=meter_adj.period_start,
-            )
-            .order_by("period")
-        )
+        bills = list(_meter_record_bills(meter_adj).select_for_update())
         if not bills:
             raise Conflict(
                 _("No issued bill of this account overlaps the 退补 period."), field="meter_adjustment"
             )
-        created: list[BillAdjustment] = []
-        for bill in bills:
-            start = max(bill.period_start, meter_adj.period_start)
-            end = min(bill.period_end, meter_adj.period_end)
-            overlap = (end - start).days + 1
-            days = (bill.period_end - bill.period_start).days + 1
-            delta = correction_energy(
-                billed_kwh=bill.kwh, overlap_days=overlap, bill_days=days, error_pct=error
-            )
-            if delta == 0:
+        # Every bill is rated (or its amount checked) before anything is written.
+        planned: list[tuple[MeterShare, Decimal, list[Any], bool]] = []
+        not_rated: list[str] = []
+        for share in _meter_shares(meter_adj, bills):
+            bill = share.bill
+            if share.delta_kwh == 0:
                 continue
-            rating = correction_rating(bill=bill, corrected_kwh=bill.kwh - delta)
-            kind = AdjustmentKind.REFUND if delta > 0 else AdjustmentKind.BACKBILL
+            if bill.pk in by_hand:
+                planned.append((share, _hand_amount(share, by_hand[bill.pk]), [], True))
+                continue
+            try:
+                rating = correction_rating(bill=bill, corrected_kwh=bill.kwh - share.delta_kwh)
+            except ValidationFailed as exc:
+                not_rated.append(f"{bill.number} ({bill.period:%Y-%m}): {exc.message}")
+                continue
             amount = rating["amount"]
-            if (kind == AdjustmentKind.REFUND and amount > 0) or (
-                kind == AdjustmentKind.BACKBILL and amount < 0
+            if (share.kind == AdjustmentKind.REFUND and amount > 0) or (
+                share.kind == AdjustmentKind.BACKBILL and amount < 0
             ):
                 amount = Decimal("0.00")
+            planned.append((share, amount, rating["lines"], False))
+        if not_rated:
+            raise ValidationFailed(BILLS_NOT_RE_RATED % {"bills": " ".join(not_rated)}, field="amount")
+        created: list[BillAdjustment] = []
+        for share, amount, lines, hand in planned:
             reason = (
                 f"{METER_RULE}; 误差 e = {error}%, 退补期 {meter_adj.period_start}~{meter_adj.period_end}, "
-                f"本单 {start}~{end} ({overlap}/{days} 天), 结算电量 {bill.kwh} kWh → ΔW = {delta} kWh"
+                f"本单 {share.start}~{share.end} ({share.overlap_days}/{share.bill_days} 天), "
+                f"结算电量 {share.bill.kwh} kWh → ΔW = {share.delta_kwh} kWh"
             )
+            if hand:
+                reason += "; 本单不能重新计费, 金额手工录入"
             created.append(
                 _create(
                     actor=actor,
-                    bill=bill,
-                    kind=kind,
-                    kwh=-delta,
+                    bill=share.bill,
+                    kind=share.kind,
+                    kwh=-share.delta_kwh,
                     amount=amount,
                     reason=reason,
-                    lines=rating["lines"],
+                    lines=lines,
                     meter_adjustment_id=meter_adj.pk,
                 )
             )

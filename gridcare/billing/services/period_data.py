@@ -35,15 +35,18 @@ Rules (docs/billing-runs.md):
   period (unless a clerk released the account's hold), or a reading the account needs
   is missing.
 * A bill rebuilt for a correction (退补, :func:`bill_period_data`): the same rules for one
-  account over the bill's own days, without the selection and the holds above.
+  account over the bill's own days, without the selection and the holds above; its
+  registers are summed again from the readings the bill records
+  (:func:`recorded_register_sums`, the run's exchange rule).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -803,6 +806,40 @@ def _register_sums(usage: pl.DataFrame) -> pl.DataFrame:
     )
     mixed = _mixed_register_sums(usage.join(several, on="account_id", how="semi"))
     return pl.concat([plain.join(several, on="account_id", how="anti"), mixed.cast(plain.schema)])
+
+
+def recorded_register_sums(readings: Mapping[str, Any], *, kind: str | None) -> dict[str, int]:
+    """The energy per register (``register`` → Wh) of the readings a bill records
+    (``Bill.readings``, written by :func:`build_period_data`: each meter's part of each
+    register with its ``meter`` and ``kwh``, keyed ``register:meter`` after an exchange),
+    summed by the run's own rule (:func:`_register_sums`, so an exchange between a
+    total-only and a TOU meter is split as the run split it) for a tariff of ``kind``. The
+    parts are the run's own (it recorded only the registers it read), so this is the
+    bill's registers exactly as rated; a correction (退补) re-rates from them. Entries
+    without a known register or ``kwh`` are left out; none left gives ``{}``."""
+    meters: dict[str, int] = {}
+    rows: list[dict[str, Any]] = []
+    for key, value in readings.items():
+        register, _, suffix = str(key).partition(":")
+        if register not in REGISTERS or not isinstance(value, dict) or value.get("kwh") in (None, ""):
+            continue
+        meter = str(value.get("meter") or suffix)
+        wh = int((Decimal(str(value["kwh"])) * 1000).to_integral_value(ROUND_HALF_UP))
+        install = meters.setdefault(meter, len(meters))
+        rows.append({"account_id": 0, "install_id": install, "register": register, "kind": kind, "wh": wh})
+    if not rows:
+        return {}
+    usage = pl.DataFrame(
+        rows,
+        schema={
+            "account_id": pl.Int64,
+            "install_id": pl.Int64,
+            "register": pl.String,
+            "kind": pl.String,
+            "wh": pl.Int64,
+        },
+    )
+    return {row["register"]: int(row["wh"]) for row in _register_sums(usage).to_dicts()}
 
 
 def _mixed_register_sums(usage: pl.DataFrame) -> pl.DataFrame:

@@ -483,18 +483,25 @@ def test_tou_registers_are_scaled_with_the_correction(clerk):
     assert adj.amount == Decimal("-22.50")
 
 
-def test_re_rating_reads_the_period_as_the_run_did(clerk):
-    # An account with a meter and its October readings (1000 → 1100: 100 kWh): the period row
-    # comes from services.period_data, as in the run.
-    from gridcare.billing.tests.runs_fixtures import billable_account
-
-    account, _meter = billable_account(tariff_code="HEBS-RES-LV-M", start="1000", end="1100")
-    # the bill's own readings say 90 kWh, so the 100 kWh below can only come from the meter
-    recorded = {"total": {"meter": "X", "start": "0", "end": "90", "multiplier": "1", "kwh": "90.000"}}
-    bill = notice_bill(account=account, kwh="100.000", amount="52.00", readings=recorded)
+def test_re_rating_reads_the_period_as_the_run_did_and_the_registers_as_billed(clerk):
+    # An account with a meter whose October readings (1000 → 1100: 100 kWh) were edited since
+    # the bill was issued (1000 → 1120): the period row comes from services.period_data, as
+    # in the run (the year before it: September's 50 kWh), and its registers are those the
+    # bill records it was rated on.
     from gridcare.billing.services.adjustments import _period_row
+    from gridcare.billing.tests.runs_fixtures import CLOSING, billable_account, put_reading
 
-    assert _period_row(bill)["total_wh"] == 100_000
+    account, meter = billable_account(tariff_code="HEBS-RES-LV-M", start="1000", end="1100")
+    notice_bill(account=account, period=dt.date(2026, 9, 1), kwh="50.000", amount="26.00")
+    bill = notice_bill(account=account, kwh="100.000", amount="52.00")
+    put_reading(meter, "total", CLOSING, "1120", quality="edited")
+
+    row = _period_row(bill)
+    assert (row["ytd_wh_before"], row["total_wh"], row["period_start"]) == (
+        50_000,
+        100_000,
+        bill.period_start,
+    )
     adj = request_refund(clerk, bill, kwh="20")
     assert adj.amount == Decimal("-10.40")
 

@@ -298,18 +298,26 @@ def test_a_two_part_bill_whose_contracts_no_longer_give_its_basic_charge_asks_fo
 # --- no readings ---------------------------------------------------------------------------------
 
 
-def bill_without_readings(tariff_code: str) -> Bill:
-    """A 100 kWh / 52.00 bill of an account without a meter now, recording no readings."""
+def bill_without_readings(tariff_code: str, *, kwh: str = "100.000", amount: str = "52.00") -> Bill:
+    """An issued bill of an account without a meter now, recording no readings (a bill is
+    written as a draft, its readings emptied, then issued: an issued bill never changes)."""
     account = AccountFactory(tariff_code=tariff_code)
-    bill = notice_bill(account=account, tariff_code=tariff_code, status=BillStatus.DRAFT)
+    bill = notice_bill(
+        account=account, tariff_code=tariff_code, kwh=kwh, amount=amount, status=BillStatus.DRAFT
+    )
     Bill.objects.filter(pk=bill.pk).update(readings={})
+    Bill.objects.filter(pk=bill.pk).update(
+        status=BillStatus.ISSUED,
+        issued_at=dt.datetime(2026, 11, 5, 9, tzinfo=dt.UTC),
+        due_date=dt.date(2026, 11, 20),
+    )
     bill.refresh_from_db()
     return bill
 
 
 def test_a_tou_bill_whose_readings_cannot_be_read_any_more_asks_for_the_amount():
     # given a residential peak/valley bill whose readings are gone
-    bill = bill_without_readings("HEBS-RES-LV-TOU")
+    bill = bill_without_readings("HEBS-RES-LV-TOU", amount="45.00")
 
     # when its consumption is re-rated
     with pytest.raises(ValidationFailed) as caught:
@@ -319,12 +327,34 @@ def test_a_tou_bill_whose_readings_cannot_be_read_any_more_asks_for_the_amount()
     assert (caught.value.field, str(caught.value.message)) == ("amount", str(NO_READINGS))
 
 
-def test_a_bill_rated_on_its_total_alone_needs_no_readings():
-    # given a monthly-tier residential bill whose readings are gone
-    bill = bill_without_readings("HEBS-RES-LV-M")
+def test_a_bill_rated_on_its_total_alone_needs_no_readings(clerk):
+    """A guard against refusing too much: a tariff that rates the total register alone (no
+    TOU, two-part or power-factor part) needs no register to be re-rated, so a bill of it
+    whose readings are gone — which a TOU bill is refused for, above — is still corrected,
+    and its billed side verified against what it charged."""
+    # given a monthly-tier residential bill of 200 kWh (180 × 0.52 + 20 × 0.57 = 105.00)
+    # whose readings are gone
+    bill = bill_without_readings("HEBS-RES-LV-M", kwh="200.000", amount="105.00")
 
-    # when 20 kWh are taken off
-    rating = correction_rating(bill=bill, corrected_kwh=Decimal("80"))
+    # when 50 kWh are refunded
+    adjustment = refund_of_october(clerk, bill, "50")
 
-    # then the total is all it was rated on: 20 × 0.52
-    assert rating["amount"] == Decimal("-10.40")
+    # then the total is all it is rated on: the billed side is the bill's 105.00 and the 150
+    # kWh left are all in the first tier, 78.00 → −27.00
+    assert correction_rating(bill=bill, corrected_kwh=Decimal("150"))["original_fen"] == 10500
+    assert adjustment.amount == Decimal("-27.00")
+
+
+def test_a_bill_whose_amount_its_month_no_longer_gives_asks_for_the_amount(clerk):
+    # given a bill of 100 kWh that charged 57.00, which its tariff no longer gives for them
+    # (52.00 today: its prices were changed since it was issued)
+    bill = bill_without_readings("HEBS-RES-LV-M", amount="57.00")
+
+    # when 20 kWh are to be refunded by re-rating
+    with pytest.raises(ValidationFailed) as caught:
+        refund_of_october(clerk, bill, "20")
+
+    # then it is refused, saying what the month gives and what the bill charged
+    assert caught.value.field == "amount"
+    assert "gives 52.00 for its 100.000 kWh, not the 57.00" in str(caught.value.message)
+    assert not BillAdjustment.objects.exists()

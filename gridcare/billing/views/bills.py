@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from gridcare.billing.choices import AdjustmentKind, BillStatus, DocumentStatus
 from gridcare.billing.selectors.bills import (
@@ -31,9 +31,10 @@ from gridcare.billing.services.adjustments import (
     bill_adjustment_decide,
     bill_adjustment_request,
     bill_adjustments_from_meter_adjustment,
+    meter_adjustment_shares,
 )
 from gridcare.billing.services.bills import bill_notice, bill_notice_pdf, run_export_request
-from gridcare.core.errors import GridCareError, NotFound
+from gridcare.core.errors import GridCareError, NotFound, ValidationFailed
 from gridcare.core.pagination import paginate
 from gridcare.core.permissions import staff_required
 from gridcare.customers.forms import add_service_error
@@ -300,22 +301,47 @@ def bill_adjustment_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @staff_required("billing.view_billadjustment", "billing.add_billadjustment")
-@require_POST
+@require_http_methods(["GET", "POST"])
 def bill_meter_adjustment_settle_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """结算验表退补: the corrections of a meter-verification record, one per overlapping bill."""
+    """结算验表退补: the record's bills with the energy each is corrected by; POST creates
+    the corrections, one per overlapping bill, re-rated or — for a bill whose month cannot
+    be re-rated — at the amount entered for it (``amount_<bill id>``). A refusal shows this
+    page again with what was entered."""
     try:
-        created = bill_adjustments_from_meter_adjustment(actor=request.user, meter_adjustment_id=pk)
+        record, shares = meter_adjustment_shares(meter_adjustment_id=pk)
     except NotFound as exc:
         raise Http404 from exc
-    except GridCareError as exc:
-        messages.error(request, str(exc.message))
-    else:
-        messages.success(
-            request,
-            _("%(count)d correction(s) created from the meter verification; they wait for approval.")
-            % {"count": len(created)},
-        )
-    return redirect("billing:bill_adjustments")
+    entered = {s.bill.pk: request.POST.get(f"amount_{s.bill.pk}", "").strip() for s in shares}
+    error = None
+    if request.method == "POST":
+        try:
+            created = bill_adjustments_from_meter_adjustment(
+                actor=request.user,
+                meter_adjustment_id=pk,
+                amounts={bill_id: value for bill_id, value in entered.items() if value},
+            )
+        except NotFound as exc:
+            raise Http404 from exc
+        except ValidationFailed as exc:
+            error = str(exc.message)
+        except GridCareError as exc:
+            messages.error(request, str(exc.message))
+            return redirect("billing:bill_adjustments")
+        else:
+            messages.success(
+                request,
+                _("%(count)d correction(s) created from the meter verification; they wait for approval.")
+                % {"count": len(created)},
+            )
+            return redirect("billing:bill_adjustments")
+    from gridcare.metering.choices import AdjustmentStatus
+
+    rows = [{"share": share, "amount": entered.get(share.bill.pk, "")} for share in shares]
+    return render(
+        request,
+        "billing/bills_meter_settle.html",
+        {"record": record, "rows": rows, "error": error, "is_open": record.status == AdjustmentStatus.OPEN},
+    )
 
 
 urlpatterns: list[URLPattern] = [
