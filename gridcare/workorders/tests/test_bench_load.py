@@ -5,6 +5,7 @@ one that never answers. No database."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import socket
 import struct
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,14 @@ async def _serve(handler: Handler) -> tuple[asyncio.Server, str]:
     server = await asyncio.start_server(handler, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     return server, f"http://127.0.0.1:{port}"
+
+
+def _run(main: Callable[[], Awaitable[None]]) -> None:
+    """``asyncio.run(main())`` on a thread of its own: a browser test that ran earlier in
+    this worker process leaves Playwright's event loop running on the main thread, where
+    ``asyncio.run`` refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, main()).result()  # type: ignore[arg-type]
 
 
 def _answer(body: bytes, *, close: bool = False, cookie: str = "") -> bytes:
@@ -78,7 +87,7 @@ def test_kept_connection_cookies_and_a_server_that_closes_after_each_answer():
         await client.close()
         server.close()
 
-    asyncio.run(main())
+    _run(main)
     assert connections == ["keep", "close", "close", "close"]
 
 
@@ -105,7 +114,7 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_not_an_error(how:
         await client.close()
         server.close()
 
-    asyncio.run(main())
+    _run(main)
 
 
 def test_no_answer_and_a_broken_answer_are_errors(monkeypatch):
@@ -130,4 +139,4 @@ def test_no_answer_and_a_broken_answer_are_errors(monkeypatch):
             assert client.writer is None  # dropped: the next request starts afresh
             server.close()
 
-    asyncio.run(main())
+    _run(main)
