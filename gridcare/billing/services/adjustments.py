@@ -76,7 +76,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from gridcare.billing.choices import AdjustmentKind, BillLineKind, BillStatus, DocumentStatus
+from gridcare.billing.choices import AdjustmentKind, BillLineKind, BillStatus, DocumentStatus, TariffKind
 from gridcare.billing.models import Bill, BillAdjustment, Tariff
 from gridcare.billing.services.payments import balance_settle, lock_balance
 from gridcare.core.audit import audit_record, snapshot
@@ -162,10 +162,19 @@ def _decimal(value: Any, *, field: str) -> Decimal:
     return number
 
 
+MAX_AMOUNT = Decimal("1000000000000")
+"""Amounts entered by hand stay below this (the documents' ``numeric(14, 2)``)."""
+
+
 def _amount_given(value: Any, *, sign: int) -> Decimal:
     """An amount entered by hand (yuan, to the fen) as a magnitude: given as one, or signed
     the way the kind goes (``sign``: −1 refund, +1 back-billing)."""
     money = _decimal(value, field="amount")
+    if abs(money) >= MAX_AMOUNT:  # also keeps quantize below from overflowing (1e30)
+        raise ValidationFailed(
+            _("The amount is too large (at most %(max)s yuan).") % {"max": f"{MAX_AMOUNT - CENT:,}"},
+            field="amount",
+        )
     if money != money.quantize(CENT):
         raise ValidationFailed(_("Give the amount in yuan with at most 2 decimal places."), field="amount")
     if money < 0 and sign > 0:
@@ -223,6 +232,7 @@ def _period_row(bill: Bill) -> dict[str, Any]:
         raise NotFound()
     row = rows[0]
     kind = Tariff.objects.filter(code=bill.tariff_code).values_list("kind", flat=True).first()
+    row[TARIFF_KIND] = kind  # for _scaled (taken off again before rating)
     recorded = _recorded_registers(bill, kind=kind)
     if recorded is not None:
         row.update(recorded)
@@ -252,16 +262,34 @@ def _recorded_registers(bill: Bill, *, kind: str | None) -> dict[str, int | None
     return registers
 
 
-def _scaled(row: dict[str, Any], total_wh: int) -> dict[str, Any]:
-    """``row`` with its consumption set to ``total_wh``: the TOU registers scaled in
-    proportion (the largest absorbs the rounding so they still sum to the total), reactive
-    energy scaled in proportion."""
+TARIFF_KIND = "_tariff_kind"
+"""Key of the PERIOD row of :func:`_period_row` holding its tariff's kind (not a column)."""
+
+TOU_COLUMNS = ("sharp_wh", "peak_wh", "flat_wh", "valley_wh", "deep_valley_wh")
+
+
+def _rated_wh(row: dict[str, Any], kind: str | None) -> int:
+    """The energy the rating engine bills ``row`` by (``engine.rating``): the total register
+    for a tiered residential tariff; peak + valley for residential peak/valley; otherwise
+    the TOU registers' sum when the row has any, else the total. (VEE lets the total differ
+    from the TOU sum within its tolerance, so the two are not interchangeable.)"""
+    tou = [c for c in TOU_COLUMNS if row.get(c) is not None]
+    if kind == TariffKind.RES_TIERED or not tou:
+        return int(row.get("total_wh") or 0)
+    if kind == TariffKind.RES_TOU:
+        return int(row.get("peak_wh") or 0) + int(row.get("valley_wh") or 0)
+    return sum(int(row[c]) for c in tou)
+
+
+def _scaled(row: dict[str, Any], total_wh: int, kind: str | None = None) -> dict[str, Any]:
+    """``row`` with the consumption it is billed by set to ``total_wh``: the total register
+    set to it, the TOU registers scaled in proportion to the energy the engine rates
+    (:func:`_rated_wh`; the largest absorbs the rounding so they still sum to it), reactive
+    energy scaled in proportion — so scaled to the bill's own kWh, the row is the bill's."""
     out = dict(row)
-    original = int(row.get("total_wh") or 0)
+    original = _rated_wh(row, kind)
     out["total_wh"] = total_wh
-    tou = [
-        c for c in ("sharp_wh", "peak_wh", "flat_wh", "valley_wh", "deep_valley_wh") if row.get(c) is not None
-    ]
+    tou = [c for c in TOU_COLUMNS if row.get(c) is not None]
     if original > 0:
         for column in tou:
             out[column] = int(row[column]) * total_wh // original
@@ -377,6 +405,7 @@ def correction_rating(
     if corrected_kwh < 0:
         raise ValidationFailed(_("The corrected consumption would be negative."), field="kwh")
     base = _period_row(bill)
+    kind = base.pop(TARIFF_KIND, None)
     billed_basic = _billed_basic(bill)
     if billed_basic and base.get("basic_charge_by") is None and not base.get("basic_parts"):
         raise ValidationFailed(NO_BASIC_CHARGE, field="amount")
@@ -386,12 +415,12 @@ def correction_rating(
     billed_wh = _wh(bill.kwh)
     start_wh = billed_wh if from_kwh is None else _wh(from_kwh)
     rows = [
-        {**_scaled(base, start_wh), "account_id": ORIGINAL},
-        {**_scaled(base, _wh(corrected_kwh)), "account_id": CORRECTED},
+        {**_scaled(base, start_wh, kind), "account_id": ORIGINAL},
+        {**_scaled(base, _wh(corrected_kwh), kind), "account_id": CORRECTED},
     ]
     as_billed = ORIGINAL
     if start_wh != billed_wh:
-        rows.append({**_scaled(base, billed_wh), "account_id": AS_BILLED})
+        rows.append({**_scaled(base, billed_wh, kind), "account_id": AS_BILLED})
         as_billed = AS_BILLED
     rating = _rate_rows(rows, pf_standard=pf_standard, pf_by_version=pf_by_version)
     if rating.errors.height:
@@ -863,7 +892,8 @@ def bill_adjustments_from_meter_adjustment(
 
     ``amounts`` (bill id → yuan) gives the amount of a bill by hand, for a bill whose month
     cannot be re-rated (:func:`correction_rating` refuses it: its readings gone, its
-    rating no longer reproduced…); its document has no per-item lines. All or nothing: if
+    rating no longer reproduced…); its document has no per-item lines. An amount for a bill
+    that can be re-rated is refused (the re-rated amount is the rule). All or nothing: if
     a bill without an amount cannot be re-rated, nothing is written and the error names
     every such bill (:data:`BILLS_NOT_RE_RATED`)."""
     from gridcare.metering.choices import AdjustmentDirection, AdjustmentStatus
@@ -895,14 +925,19 @@ def bill_adjustments_from_meter_adjustment(
             bill = share.bill
             if share.delta_kwh == 0:
                 continue
-            if bill.pk in by_hand:
-                planned.append((share, _hand_amount(share, by_hand[bill.pk]), [], True))
-                continue
             try:
                 rating = correction_rating(bill=bill, corrected_kwh=bill.kwh - share.delta_kwh)
             except ValidationFailed as exc:
-                not_rated.append(f"{bill.number} ({bill.period:%Y-%m}): {exc.message}")
+                if bill.pk in by_hand:
+                    planned.append((share, _hand_amount(share, by_hand[bill.pk]), [], True))
+                else:
+                    not_rated.append(f"{bill.number} ({bill.period:%Y-%m}): {exc.message}")
                 continue
+            if str(by_hand.get(bill.pk, "")).strip():  # only a bill that cannot be re-rated takes one
+                raise ValidationFailed(
+                    _("Bill %(bill)s can be re-rated: leave its amount empty.") % {"bill": bill.number},
+                    field=f"amount_{bill.pk}",
+                )
             amount = rating["amount"]
             if (share.kind == AdjustmentKind.REFUND and amount > 0) or (
                 share.kind == AdjustmentKind.BACKBILL and amount < 0

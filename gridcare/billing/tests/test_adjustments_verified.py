@@ -203,6 +203,27 @@ def test_readings_edited_after_issue_do_not_change_the_billed_proportions(clerk)
     ]
 
 
+def test_a_tou_bill_whose_total_register_differs_from_its_tou_sum_is_not_refused(clerk):
+    # given a peak/valley account whose total register read 100.100 kWh while its TOU
+    # registers read 60 + 40 (within VEE's TOU tolerance): the run rates the TOU registers,
+    # 60 × 0.55 + 40 × 0.30 = 33.00 + 12.00 = 45.00 for 100 kWh
+    acct, meter = billable_account(
+        tariff_code="HEBS-RES-LV-TOU", registers=("total", "peak", "valley"), start="1000", end="1100.100"
+    )
+    for register, start, end in (("peak", "0", "60"), ("valley", "0", "40")):
+        put_reading(meter, register, OPENING, start)
+        put_reading(meter, register, CLOSING, end)
+    bill = issued_october_bill(acct)
+    assert (bill.kwh, bill.amount) == (Decimal("100.000"), Decimal("45.00"))
+
+    # when 10 kWh are refunded, the bill is reproduced from the registers it was rated on
+    # (not the total's 100.100 scaled down to 60.04 + 39.96 = 45.01) and the 90 kWh left
+    # keep its 60:40: 54 × 0.55 + 36 × 0.30 = 29.70 + 10.80 = 40.50 → −4.50
+    adjustment = refund(clerk, bill, "10")
+
+    assert adjustment.amount == Decimal("-4.50")
+
+
 # --- (d) a meter-verification record with a bill that cannot be re-rated ------------------------
 
 
@@ -307,6 +328,7 @@ def test_a_meter_record_takes_the_amount_of_a_bill_that_cannot_be_re_rated_by_ha
         pytest.param("0.961", "2 decimal places", id="fen"),
         pytest.param("abc", "Enter a number", id="not-a-number"),
         pytest.param("40.51", "cannot exceed the billed amount", id="above-the-bill"),
+        pytest.param("1e30", "too large", id="huge"),
     ],
 )
 def test_a_wrong_amount_by_hand_names_its_bill_and_writes_nothing(clerk, entered, words):
@@ -432,3 +454,20 @@ def _part(meter: str, kwh: str) -> dict[str, str]:
 def test_recorded_readings_are_summed_by_the_runs_exchange_rule(kind, readings, expected):
     # the same figures as the run's own frames (test_period_data, "exchange")
     assert recorded_register_sums(readings, kind=kind) == expected
+
+
+def test_an_amount_for_a_bill_that_can_be_re_rated_is_refused(clerk):
+    """The re-rated amount is the rule: an amount typed for October (which can be re-rated)
+    is refused with its bill named, and nothing is written."""
+    october, november, record = a_record_over_october_and_november()
+
+    with pytest.raises(ValidationFailed) as caught:
+        bill_adjustments_from_meter_adjustment(
+            actor=clerk, meter_adjustment_id=record.pk, amounts={october.pk: "5.00", november.pk: "0.96"}
+        )
+
+    assert caught.value.field == f"amount_{october.pk}"
+    assert str(caught.value.message) == f"Bill {october.number} can be re-rated: leave its amount empty."
+    assert not BillAdjustment.objects.exists()
+    record.refresh_from_db()
+    assert record.status == AdjustmentStatus.OPEN
