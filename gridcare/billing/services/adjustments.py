@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -862,6 +862,18 @@ def meter_adjustment_shares(*, meter_adjustment_id: int) -> tuple[Any, list[Mete
     return meter_adj, _meter_shares(meter_adj, list(_meter_record_bills(meter_adj)))
 
 
+def _named(bill: Bill, check: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+    """``check(*args, **kwargs)``, its ValidationFailed naming ``bill`` and its amount field
+    on the meter settle page (``amount_<bill id>``)."""
+    try:
+        check(*args, **kwargs)
+    except ValidationFailed as exc:
+        raise ValidationFailed(
+            _("Bill %(bill)s: %(message)s") % {"bill": bill.number, "message": exc.message},
+            field=f"amount_{bill.pk}",
+        ) from None
+
+
 def _hand_amount(share: MeterShare, value: Any) -> Decimal:
     """The amount entered for ``share``'s bill (yuan, as a magnitude or signed the way its
     kind goes), signed; a refund may not take back more than the bill charged less its
@@ -925,8 +937,18 @@ def bill_adjustments_from_meter_adjustment(
             bill = share.bill
             if share.delta_kwh == 0:
                 continue
+            # Priced from what the bill stands at after its corrections (requested or
+            # approved), as any other correction is; a refund within what they left.
+            done = _corrections(bill.pk, OPEN_OR_APPROVED)
+            standing = bill.kwh + done[0]
+            if share.kind == AdjustmentKind.REFUND:
+                _named(
+                    bill, _refund_within_the_bill, bill, kwh=-share.delta_kwh, amount=Decimal("0"), done=done
+                )
             try:
-                rating = correction_rating(bill=bill, corrected_kwh=bill.kwh - share.delta_kwh)
+                rating = correction_rating(
+                    bill=bill, corrected_kwh=standing - share.delta_kwh, from_kwh=standing
+                )
             except ValidationFailed as exc:
                 if bill.pk in by_hand:
                     planned.append((share, _hand_amount(share, by_hand[bill.pk]), [], True))
@@ -943,6 +965,8 @@ def bill_adjustments_from_meter_adjustment(
                 share.kind == AdjustmentKind.BACKBILL and amount < 0
             ):
                 amount = Decimal("0.00")
+            if share.kind == AdjustmentKind.REFUND:
+                _named(bill, _refund_within_the_bill, bill, kwh=-share.delta_kwh, amount=amount, done=done)
             planned.append((share, amount, rating["lines"], False))
         if not_rated:
             raise ValidationFailed(BILLS_NOT_RE_RATED % {"bills": " ".join(not_rated)}, field="amount")

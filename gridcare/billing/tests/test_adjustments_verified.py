@@ -75,7 +75,7 @@ def refund(clerk: Any, bill: Bill, kwh: str, **fields: Any) -> BillAdjustment:
 def test_a_bill_whose_tier_position_moved_since_it_was_issued_asks_for_the_amount(clerk, manager):
     # given September billed 2,000 kWh and October 140 kWh by the run, all in tier 1 (the
     # year stood at 2,000): 140 × 0.52 = 72.80
-    acct, _meter = billable_account(tariff_code="HEBS-RES-LV", start="1000", end="1140")
+    acct, meter = billable_account(tariff_code="HEBS-RES-LV", start="1000", end="1140")
     september = notice_bill(
         account=acct, period=SEP, kwh="2000.000", amount="1040.00", tariff_code="HEBS-RES-LV"
     )
@@ -471,3 +471,39 @@ def test_an_amount_for_a_bill_that_can_be_re_rated_is_refused(clerk):
     assert not BillAdjustment.objects.exists()
     record.refresh_from_db()
     assert record.status == AdjustmentStatus.OPEN
+
+
+def test_a_meter_record_prices_a_bill_from_what_its_earlier_corrections_left(clerk, manager):
+    """A bill already corrected is priced from what it stands at, as any correction is.
+    Given an account at 2,000 kWh in the year (prepaid charges to 30 September) whose
+    October bill of 200 kWh was 160 in tier 1 + 40 in tier 2 = 83.20 + 22.80 = 106.00, and
+    an approved refund of 100 of them (−22.80 − 31.20 = −54.00): October stands at 100
+    kWh, all in tier 1."""
+    from gridcare.billing.tests.test_adjustments_fallback import prepaid_charge
+    from gridcare.metering.models import Adjustment as MeterAdjustment
+
+    acct, meter = billable_account(
+        tariff_code="HEBS-RES-LV", start="1000", end="1200", billing_mode_since=OCT
+    )
+    prepaid_charge(acct, day=dt.date(2026, 9, 30), days=30, kwh="2000")
+    bill = issued_october_bill(acct)
+    assert bill.amount == Decimal("106.00")
+    earlier = refund(clerk, bill, "100")
+    assert earlier.amount == Decimal("-54.00")
+    bill_adjustment_decide(actor=manager, adjustment_id=earlier.pk, approve=True)
+    # when a meter 5 % fast over all of October is settled: ΔW = 200 × 5/105 = 9.524 kWh
+    record = MeterAdjustment.objects.create(
+        account=acct,
+        meter=meter,
+        direction="refund",
+        error_pct=Decimal("5.00"),
+        period_start=OCT,
+        period_end=dt.date(2026, 10, 31),
+        rule="test",
+    )
+
+    [created] = bill_adjustments_from_meter_adjustment(actor=clerk, meter_adjustment_id=record.pk)
+
+    # then it comes off the 100 kWh left, in tier 1: 9.524 × 0.52 = 4.95 (not 9.524 × 0.57
+    # = 5.43 from the 200 kWh billed, in tier 2)
+    assert (created.kwh, created.amount) == (Decimal("-9.524"), Decimal("-4.95"))
