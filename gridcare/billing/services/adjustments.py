@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -108,6 +108,10 @@ AUDIT_FIELDS = (
 # posted again. Billing imports them only then and only when installed (as payments call the
 # prepaid hook): it keeps no import of them.
 REJECTION_HOOKS = (("gridcare.inspection", "gridcare.inspection.services.cases", "case_billing_rejected"),)
+NO_SPLIT = _(
+    "The registers this bill was rated on read no energy, so how the corrected energy splits "
+    "between them cannot be told; enter the amount by hand."
+)
 NO_READINGS = _(
     "The readings this bill was rated on can no longer be read, so its registers cannot be "
     "told and it cannot be re-rated; enter the amount by hand."
@@ -164,6 +168,9 @@ def _decimal(value: Any, *, field: str) -> Decimal:
 
 MAX_AMOUNT = Decimal("1000000000000")
 """Amounts entered by hand stay below this (the documents' ``numeric(14, 2)``)."""
+
+MAX_KWH = Decimal("100000000000")
+"""Energy entered by hand stays below this (the documents' ``numeric(14, 3)``)."""
 
 
 def _amount_given(value: Any, *, sign: int) -> Decimal:
@@ -268,40 +275,58 @@ TARIFF_KIND = "_tariff_kind"
 TOU_COLUMNS = ("sharp_wh", "peak_wh", "flat_wh", "valley_wh", "deep_valley_wh")
 
 
-def _rated_wh(row: dict[str, Any], kind: str | None) -> int:
-    """The energy the rating engine bills ``row`` by (``engine.rating``): the total register
-    for a tiered residential tariff; peak + valley for residential peak/valley; otherwise
-    the TOU registers' sum when the row has any, else the total. (VEE lets the total differ
-    from the TOU sum within its tolerance, so the two are not interchangeable.)"""
+def _basis_columns(row: dict[str, Any], kind: str | None) -> list[str]:
+    """The register columns the rating engine bills ``row`` by (``engine.rating``); empty:
+    the total register. A tiered residential tariff bills the total; residential
+    peak/valley its peak and valley; the other kinds the TOU registers the row has (the
+    total when it has none). VEE lets the total differ from the TOU sum within its
+    tolerance, so the two are not interchangeable."""
     tou = [c for c in TOU_COLUMNS if row.get(c) is not None]
     if kind == TariffKind.RES_TIERED or not tou:
-        return int(row.get("total_wh") or 0)
+        return []
     if kind == TariffKind.RES_TOU:
-        return int(row.get("peak_wh") or 0) + int(row.get("valley_wh") or 0)
-    return sum(int(row[c]) for c in tou)
+        return ["peak_wh", "valley_wh"]
+    return tou
+
+
+def _rated_wh(row: dict[str, Any], kind: str | None) -> int:
+    """The energy the rating engine bills ``row`` by (:func:`_basis_columns`)."""
+    basis = _basis_columns(row, kind)
+    if not basis:
+        return int(row.get("total_wh") or 0)
+    return sum(int(row.get(c) or 0) for c in basis)
 
 
 def _scaled(row: dict[str, Any], total_wh: int, kind: str | None = None) -> dict[str, Any]:
     """``row`` with the consumption it is billed by set to ``total_wh``: the total register
     set to it, the TOU registers scaled in proportion to the energy the engine rates
-    (:func:`_rated_wh`; the largest absorbs the rounding so they still sum to it), reactive
-    energy scaled in proportion — so scaled to the bill's own kWh, the row is the bill's."""
+    (:func:`_rated_wh`; the largest of the registers it rates absorbs the rounding so they
+    still sum to it), reactive energy scaled in proportion — so scaled to the bill's own
+    kWh, the row is the bill's. A row whose rated registers read nothing has no proportions:
+    the energy goes to the flat register (as the engine rates a total-only meter) where the
+    tariff rates one, else the correction is refused (:data:`NO_SPLIT`)."""
     out = dict(row)
+    basis = _basis_columns(row, kind)
     original = _rated_wh(row, kind)
     out["total_wh"] = total_wh
     tou = [c for c in TOU_COLUMNS if row.get(c) is not None]
     if original > 0:
         for column in tou:
             out[column] = int(row[column]) * total_wh // original
-        if tou:
-            biggest = max(tou, key=lambda c: int(row[c]))
-            out[biggest] += total_wh - sum(out[c] for c in tou)
+        present = [c for c in basis if row.get(c) is not None]
+        if present:
+            biggest = max(present, key=lambda c: int(row[c]))
+            out[biggest] += total_wh - sum(out[c] for c in present)
         if row.get("reactive_varh") is not None:
             out["reactive_varh"] = int(row["reactive_varh"]) * total_wh // original
     elif tou:
         for column in tou:
             out[column] = 0
-        out["flat_wh" if "flat_wh" in tou else tou[0]] = total_wh
+        if basis and total_wh:
+            target = "flat_wh" if "flat_wh" in basis else None
+            if target is None:
+                raise ValidationFailed(NO_SPLIT, field="amount")
+            out[target] = total_wh
     return out
 
 
@@ -579,6 +604,10 @@ def bill_adjustment_request(
     if len(reason) > 2000:
         raise ValidationFailed(_("Too long (%(max)d characters at most).") % {"max": 2000}, field="reason")
     energy = _decimal(kwh if kwh is not None else 0, field="kwh")
+    if abs(energy) >= MAX_KWH:  # also keeps quantize below from overflowing (1e26)
+        raise ValidationFailed(
+            _("The energy is too large (at most %(max)s kWh).") % {"max": f"{MAX_KWH - KWH:,}"}, field="kwh"
+        )
     if energy != energy.quantize(KWH):
         raise ValidationFailed(_("Give the energy with at most 3 decimal places."), field="kwh")
     energy = abs(energy)
@@ -862,18 +891,6 @@ def meter_adjustment_shares(*, meter_adjustment_id: int) -> tuple[Any, list[Mete
     return meter_adj, _meter_shares(meter_adj, list(_meter_record_bills(meter_adj)))
 
 
-def _named(bill: Bill, check: Callable[..., None], *args: Any, **kwargs: Any) -> None:
-    """``check(*args, **kwargs)``, its ValidationFailed naming ``bill`` and its amount field
-    on the meter settle page (``amount_<bill id>``)."""
-    try:
-        check(*args, **kwargs)
-    except ValidationFailed as exc:
-        raise ValidationFailed(
-            _("Bill %(bill)s: %(message)s") % {"bill": bill.number, "message": exc.message},
-            field=f"amount_{bill.pk}",
-        ) from None
-
-
 def _hand_amount(share: MeterShare, value: Any) -> Decimal:
     """The amount entered for ``share``'s bill (yuan, as a magnitude or signed the way its
     kind goes), signed; a refund may not take back more than the bill charged less its
@@ -939,16 +956,23 @@ def bill_adjustments_from_meter_adjustment(
                 continue
             # Priced from what the bill stands at after its corrections (requested or
             # approved), as any other correction is; a refund within what they left.
+            # A bill that cannot be re-rated, or whose re-rated refund would take back more
+            # than its earlier corrections left, takes an amount by hand.
             done = _corrections(bill.pk, OPEN_OR_APPROVED)
             standing = bill.kwh + done[0]
-            if share.kind == AdjustmentKind.REFUND:
-                _named(
-                    bill, _refund_within_the_bill, bill, kwh=-share.delta_kwh, amount=Decimal("0"), done=done
-                )
             try:
+                if share.kind == AdjustmentKind.REFUND:
+                    _refund_within_the_bill(bill, kwh=-share.delta_kwh, amount=Decimal("0"), done=done)
                 rating = correction_rating(
                     bill=bill, corrected_kwh=standing - share.delta_kwh, from_kwh=standing
                 )
+                amount = rating["amount"]
+                if (share.kind == AdjustmentKind.REFUND and amount > 0) or (
+                    share.kind == AdjustmentKind.BACKBILL and amount < 0
+                ):
+                    amount = Decimal("0.00")
+                if share.kind == AdjustmentKind.REFUND:
+                    _refund_within_the_bill(bill, kwh=-share.delta_kwh, amount=amount, done=done)
             except ValidationFailed as exc:
                 if bill.pk in by_hand:
                     planned.append((share, _hand_amount(share, by_hand[bill.pk]), [], True))
@@ -960,13 +984,6 @@ def bill_adjustments_from_meter_adjustment(
                     _("Bill %(bill)s can be re-rated: leave its amount empty.") % {"bill": bill.number},
                     field=f"amount_{bill.pk}",
                 )
-            amount = rating["amount"]
-            if (share.kind == AdjustmentKind.REFUND and amount > 0) or (
-                share.kind == AdjustmentKind.BACKBILL and amount < 0
-            ):
-                amount = Decimal("0.00")
-            if share.kind == AdjustmentKind.REFUND:
-                _named(bill, _refund_within_the_bill, bill, kwh=-share.delta_kwh, amount=amount, done=done)
             planned.append((share, amount, rating["lines"], False))
         if not_rated:
             raise ValidationFailed(BILLS_NOT_RE_RATED % {"bills": " ".join(not_rated)}, field="amount")

@@ -507,3 +507,69 @@ def test_a_meter_record_prices_a_bill_from_what_its_earlier_corrections_left(cle
     # then it comes off the 100 kWh left, in tier 1: 9.524 × 0.52 = 4.95 (not 9.524 × 0.57
     # = 5.43 from the 200 kWh billed, in tier 2)
     assert (created.kwh, created.amount) == (Decimal("-9.524"), Decimal("-4.95"))
+
+
+def test_scaling_follows_the_registers_the_tariff_rates():
+    """``_scaled`` keeps the engine's own energy: a residential peak/valley row with a flat
+    register too is scaled on peak + valley (the flat register is not rated), so at the
+    bill's kWh the row is the bill's; with no energy in the rated registers the split cannot
+    be told for peak/valley, and goes to flat (as the engine rates a total-only meter) for
+    an agency tariff."""
+    from gridcare.billing.services.adjustments import NO_SPLIT, _scaled
+
+    row = {"total_wh": 230_000, "peak_wh": 120_000, "valley_wh": 80_000, "flat_wh": 30_000}
+    same = _scaled(row, 200_000, "res_tou")
+    assert (same["peak_wh"], same["valley_wh"]) == (120_000, 80_000)
+    half = _scaled(row, 100_000, "res_tou")
+    assert (half["peak_wh"], half["valley_wh"]) == (60_000, 40_000)
+    stuck = {"total_wh": 0, "peak_wh": 0, "valley_wh": 0, "flat_wh": 0, "sharp_wh": 0}
+    with pytest.raises(ValidationFailed) as caught:
+        _scaled(stuck, 50_000, "res_tou")
+    assert caught.value.message == NO_SPLIT
+    agency = _scaled(stuck, 50_000, "gic_tou")
+    assert (agency["flat_wh"], agency["peak_wh"], agency["total_wh"]) == (50_000, 0, 50_000)
+
+
+def test_a_meter_refund_beyond_what_earlier_corrections_left_takes_an_amount_by_hand(clerk, manager):
+    """October billed 106.00 (200 kWh) and an approved refund of 104.00 by amount alone
+    leaves 2.00: the fast meter's re-rated refund (9.524 kWh, 5.43) would take back more, so
+    the bill is named for an amount by hand, and 2.00 entered is taken."""
+    from gridcare.billing.tests.test_adjustments_fallback import prepaid_charge
+    from gridcare.metering.models import Adjustment as MeterAdjustment
+
+    acct, meter = billable_account(
+        tariff_code="HEBS-RES-LV", start="1000", end="1200", billing_mode_since=OCT
+    )
+    prepaid_charge(acct, day=dt.date(2026, 9, 30), days=30, kwh="2000")
+    bill = issued_october_bill(acct)
+    earlier = refund(clerk, bill, "0", amount="104.00")
+    bill_adjustment_decide(actor=manager, adjustment_id=earlier.pk, approve=True)
+    record = MeterAdjustment.objects.create(
+        account=acct,
+        meter=meter,
+        direction="refund",
+        error_pct=Decimal("5.00"),
+        period_start=OCT,
+        period_end=dt.date(2026, 10, 31),
+        rule="test",
+    )
+
+    with pytest.raises(ValidationFailed) as caught:
+        bill_adjustments_from_meter_adjustment(actor=clerk, meter_adjustment_id=record.pk)
+    assert bill.number in str(caught.value.message)
+    assert "2.00 left" in str(caught.value.message)
+
+    [created] = bill_adjustments_from_meter_adjustment(
+        actor=clerk, meter_adjustment_id=record.pk, amounts={bill.pk: "2.00"}
+    )
+    assert (created.kwh, created.amount) == (Decimal("-9.524"), Decimal("-2.00"))
+
+
+def test_an_energy_too_large_is_a_clear_error(clerk):
+    account = AccountFactory(tariff_code="HEBS-RES-LV")
+    bill = notice_bill(account=account, period=OCT, kwh="100.000", amount="52.00", tariff_code="HEBS-RES-LV")
+    for kwh in ("1e26", "100000000000"):
+        with pytest.raises(ValidationFailed) as caught:
+            refund(clerk, bill, kwh)
+        assert caught.value.field == "kwh"
+        assert "too large" in str(caught.value.message)
