@@ -76,6 +76,22 @@ class LateFeeWaiverFactory(factory.django.DjangoModelFactory):
     requested_at = factory.LazyFunction(timezone.now)
 
 
+def closed_with_credit(credit: str = "120.00", **fields: Any) -> Any:
+    """A closed postpaid account whose last payment left ``credit`` on its balance."""
+    from gridcare.billing.services.payments import payment_post
+    from gridcare.customers.choices import AccountStatus
+
+    account = AccountFactory(status=AccountStatus.CLOSED, closed_on=dt.date(2026, 10, 31), **fields)
+    payment_post(
+        actor="t",
+        account_id=account.pk,
+        amount=credit,
+        channel="counter_cash",
+        idempotency_key=f"in{account.pk}",
+    )
+    return account
+
+
 def refund_paid(
     account: Any,
     *,

@@ -18,7 +18,7 @@ from django.urls import reverse
 from gridcare.billing.choices import DocumentStatus, PaymentKind
 from gridcare.billing.models import AccountBalance, Payment, RefundRequest
 from gridcare.billing.services.payments import balance_refund_decide, balance_refund_request, payment_post
-from gridcare.billing.tests.factories_payments import ensure_policy
+from gridcare.billing.tests.factories_payments import closed_with_credit, ensure_policy
 from gridcare.customers.choices import AccountStatus
 from gridcare.customers.tests.factories import AccountFactory, CustomerFactory
 
@@ -34,18 +34,6 @@ FORM = {"key": "k1", "amount": "120.00", "channel": "refund_bank", "reference": 
 @pytest.fixture(autouse=True)
 def _policy(db: None) -> None:
     ensure_policy()
-
-
-def closed_with_credit(credit: str = "120.00", **fields: Any) -> Any:
-    account = AccountFactory(status=AccountStatus.CLOSED, closed_on=dt.date(2026, 10, 31), **fields)
-    payment_post(
-        actor="t",
-        account_id=account.pk,
-        amount=credit,
-        channel="counter_cash",
-        idempotency_key=f"in{account.pk}",
-    )
-    return account
 
 
 def pending_request(make_user: Any, account: Any | None = None, key: str = "r1") -> RefundRequest:

@@ -27,11 +27,10 @@ from gridcare.billing.services.payments import (
     balance_refund_withdraw,
     payment_post,
 )
-from gridcare.billing.tests.factories_payments import ensure_policy
+from gridcare.billing.tests.factories_payments import closed_with_credit, ensure_policy
 from gridcare.core.errors import Conflict, NotFound, PermissionDenied
 from gridcare.core.models import AuditEvent
 from gridcare.customers.choices import AccountStatus
-from gridcare.customers.tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -52,19 +51,6 @@ def clerk(make_user: Any) -> Any:
 @pytest.fixture
 def manager(make_user: Any) -> Any:
     return make_user(roles=["service_manager"], username="manager")
-
-
-def closed_with_credit(credit: str = "120.00", **fields: Any) -> Any:
-    """A closed postpaid account whose last payment left ``credit`` on its balance."""
-    account = AccountFactory(status=AccountStatus.CLOSED, closed_on=dt.date(2026, 10, 31), **fields)
-    payment_post(
-        actor="t",
-        account_id=account.pk,
-        amount=credit,
-        channel="counter_cash",
-        idempotency_key=f"in{account.pk}",
-    )
-    return account
 
 
 def ask(actor: Any, account: Any | None = None, key: str = "r1") -> RefundRequest:
