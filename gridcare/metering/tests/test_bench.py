@@ -75,6 +75,21 @@ def test_wait_for_quiet_polls_until_no_autovacuum_worker(monkeypatch):
     assert next(busy, "drained") == "drained"  # asked until the server said 0
 
 
+def test_wait_for_quiet_does_not_wait_inside_a_transaction(monkeypatch):
+    """An autovacuum worker may wait for the caller's own open transaction: inside one the
+    bench does not poll at all (CI once hung here for the full limit, load after load)."""
+    from gridcare.core import benchquiet as bench
+
+    asked: list[int] = []
+    monkeypatch.setattr(bench, "autovacuum_workers", lambda: asked.append(1) or 1)
+    monkeypatch.setattr(bench, "flush_writes", lambda: None)
+    monkeypatch.setattr(
+        bench, "connection", type("C", (), {"vendor": "postgresql", "in_atomic_block": True})()
+    )
+    assert bench.wait_for_quiet(limit=60) == (0.0, True)
+    assert asked == []
+
+
 def test_wait_for_quiet_gives_up_after_the_limit_and_says_so(monkeypatch):
     from gridcare.core import benchquiet as bench
 
